@@ -1,0 +1,34 @@
+# popcert: two commands on a fresh machine.
+#   make demo   certify the bundled reference city system against the mock NPDB
+#   make test   run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test sysdeps install bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian tools some tests use for real (iptables-restore --test, nft -c, chromium, wrk).
+# Installed when running as root; otherwise those tests skip and say why.
+sysdeps:
+	@sh scripts/sysdeps.sh
+
+demo: $(STAMP)
+	$(BIN)/popcert demo
+
+test: $(STAMP) sysdeps
+	$(BIN)/pytest -q -n 2 --dist loadfile
+
+bench: $(STAMP)
+	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .popcert reports/runs

@@ -1,0 +1,266 @@
+"""The connection API of the reference city system (Starlette).
+
+Order of checks on a protected operation: authenticate (401) → per-client rate limit (429) →
+scope (403) → input (400/413/415/422) → object access (404). Error bodies are the spec's ``Error``
+and never carry tracebacks or secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import random
+import time
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from examples.city_system import spec
+from examples.city_system.auth import AuthError, Caller, TokenValidator, require_scope
+from examples.city_system.defects import active
+from examples.city_system.npdb_client import NpdbClient
+from examples.city_system.ratelimit import RateLimiter
+from examples.city_system.store import DossierRecord, DossierStore
+from examples.city_system.webhook import SIGNATURE_HEADER, NotificationVerifier, WebhookError
+from examples.city_system.worker import Worker
+
+log = logging.getLogger("city.app")
+MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_KEY_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-")
+STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                405: "bad_request", 409: "conflict", 413: "payload_too_large",
+                415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+                503: "unavailable"}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, *, fields: list[str] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.fields, self.headers = status, message, fields, headers or {}
+
+
+def error_response(status: int, message: str, *, fields: list[str] | None = None,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    request_id = str(uuid.uuid4())
+    body: dict[str, Any] = {"error": STATUS_CODES.get(status, "bad_request"), "message": message,
+                            "request_id": request_id}
+    if fields is not None:
+        body["fields"] = fields
+    all_headers = {"X-Request-Id": request_id, **(headers or {})}
+    if status == 401:
+        all_headers.setdefault("WWW-Authenticate", 'Bearer realm="connection-api"')
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def render_dossier(record: DossierRecord) -> dict[str, Any]:
+    applicant = dict(record.applicant)
+    if active("schema.dob_wrong_format"):
+        y, m, d = applicant["date_of_birth"].split("-")
+        applicant["date_of_birth"] = f"{d}/{m}/{y}"
+    return {"dossier_id": record.dossier_id, "procedure_code": record.procedure_code,
+            "status": record.status, "outcome": record.outcome, "reasons": record.reasons,
+            "applicant": applicant, "created_at": iso(record.created_at), "updated_at": iso(record.updated_at)}
+
+
+class CityApi:
+    """Request handlers; holds the collaborators built at start-up."""
+
+    def __init__(self, *, store: DossierStore, validator: TokenValidator, limiter: RateLimiter,
+                 verifier: NotificationVerifier, worker: Worker | None, npdb: NpdbClient | None,
+                 base_url: str | None) -> None:
+        self.store, self.validator, self.limiter = store, validator, limiter
+        self.verifier, self.worker, self.npdb, self.base_url = verifier, worker, npdb, base_url
+
+    async def _caller(self, request: Request, scope: str) -> Caller:
+        if active("load.errors_under_load") and random.random() < 0.05:
+            raise ApiError(503, "temporarily unavailable", headers={"Retry-After": "1"})
+        caller = await self.validator.authenticate(request.headers.get("authorization"))
+        if not active("auth.no_rate_limit"):
+            wait = self.limiter.take(caller.client_id)
+            if wait is not None:
+                raise ApiError(429, "too many requests", headers={"Retry-After": str(wait)})
+        require_scope(caller, scope)
+        return caller
+
+    async def create_dossier(self, request: Request) -> Response:
+        caller = await self._caller(request, "dossier.submit")
+        key = request.headers.get("idempotency-key")
+        if key is not None and not (0 < len(key) <= 128 and set(key) <= IDEMPOTENCY_KEY_CHARS):
+            raise ApiError(400, "invalid Idempotency-Key header")
+        raw = await _read_json_body(request)
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            if active("auth.leaky_errors"):
+                return PlainTextResponse(traceback.format_exc(), status_code=500)
+            raise ApiError(400, "request body is not valid JSON") from exc
+        if active("conformance.server_error_on_bad_input") and _has_long_name(body):
+            raise RuntimeError("full_name does not fit the column")
+        invalid = spec.dossier_errors(body)
+        if invalid:
+            raise ApiError(422, "invalid input", fields=invalid)
+        body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+        if key is not None:
+            existing = self.store.by_idempotency_key(caller.client_id, key)
+            if existing is not None:
+                if existing.body_hash != body_hash:
+                    raise ApiError(409, "Idempotency-Key reused with a different body")
+                return self._created(existing)
+        now = time.time()
+        record = DossierRecord(
+            dossier_id=str(uuid.uuid4()), client_id=caller.client_id, procedure_code=body["procedure_code"],
+            status="received", outcome=None, reasons=[], applicant=body["applicant"], details=body["details"],
+            body_hash=body_hash, idempotency_key=key, created_at=now, updated_at=now, attempts=0)
+        self.store.insert(record)  # durable before any NPDB call
+        if self.worker is not None:
+            self.worker.wake()
+        if active("load.slow_path"):
+            await asyncio.sleep(0.4)
+        return self._created(record)
+
+    def _created(self, record: DossierRecord) -> Response:
+        status = 200 if active("conformance.undocumented_status") else 201
+        return JSONResponse(render_dossier(record), status_code=status,
+                            headers={"Location": f"/connection/v1/dossiers/{record.dossier_id}"})
+
+    async def get_dossier(self, request: Request) -> Response:
+        caller = await self._caller(request, "dossier.read")
+        dossier_id = request.path_params["dossier_id"]
+        try:
+            uuid.UUID(dossier_id)
+        except ValueError as exc:
+            raise ApiError(404, "dossier not found") from exc
+        record = self.store.get(dossier_id)
+        if record is None or (record.client_id != caller.client_id and not active("auth.bola")):
+            raise ApiError(404, "dossier not found")  # another client's dossier does not exist for you
+        if active("conformance.wrong_content_type"):
+            return PlainTextResponse(json.dumps(render_dossier(record)))
+        return JSONResponse(render_dossier(record))
+
+    async def list_dossiers(self, request: Request) -> Response:
+        caller = await self._caller(request, "dossier.read")
+        status = request.query_params.get("status")
+        if status is not None and status not in {"received", "processing", "pending_npdb", "completed", "rejected"}:
+            raise ApiError(422, "invalid status filter", fields=["status"])
+        raw_limit = request.query_params.get("limit", "20")
+        if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+            raise ApiError(422, "limit must be an integer from 1 to 100", fields=["limit"])
+        records = self.store.list_for(caller.client_id, status, int(raw_limit))
+        return JSONResponse({"items": [render_dossier(r) for r in records], "count": len(records)})
+
+    async def notification(self, request: Request) -> Response:
+        raw = await _read_body(request)
+        self.verifier.verify(raw, request.headers.get(SIGNATURE_HEADER))
+        try:
+            event = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, "request body is not valid JSON") from exc
+        invalid = spec.notification_errors(event)
+        if invalid:
+            raise ApiError(422, "invalid notification", fields=invalid)
+        fresh = self.store.record_event(event["event_id"], event["type"], event["personal_id"])
+        return JSONResponse({"event_id": event["event_id"], "status": "accepted" if fresh else "duplicate"})
+
+    async def health(self, request: Request) -> Response:
+        state = "unknown" if self.npdb is None else (
+            "up" if self.npdb.breaker.state == "closed" else "degraded")
+        return JSONResponse({"status": "ok", "npdb": state})
+
+    async def openapi(self, request: Request) -> Response:
+        return JSONResponse(spec.published_spec(self.base_url))
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "body larger than 64 KiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise ApiError(413, "body larger than 64 KiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_json_body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "body must be application/json")
+    return await _read_body(request)
+
+
+def _has_long_name(body: Any) -> bool:
+    if isinstance(body, dict):
+        return any((k == "full_name" and isinstance(v, str) and len(v) > 100) or _has_long_name(v)
+                   for k, v in body.items())
+    return False
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def guarded(handler: Handler) -> Handler:
+    """Map domain errors to the spec's Error body; anything else is a 500 without details."""
+    async def wrapper(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            return error_response(exc.status, exc.message, fields=exc.fields, headers=exc.headers)
+        except (AuthError, WebhookError) as exc:
+            return error_response(exc.status, exc.message)
+        except Exception:
+            log.exception("unhandled error")  # details go to the log, never to the caller
+            return JSONResponse({"error": "internal", "message": "internal error",
+                                 "request_id": str(uuid.uuid4())}, status_code=500)
+    return wrapper
+
+
+def by_method(handlers: dict[str, Handler]) -> Handler:
+    async def dispatch(request: Request) -> Response:
+        return await handlers[request.method if request.method in handlers else "GET"](request)
+    return dispatch
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}
+    return error_response(status, "not found" if status == 404 else "method not allowed"
+                          if status == 405 else "request error", headers=headers)
+
+
+def build_app(api: CityApi, lifespan: Callable[[Starlette], contextlib.AbstractAsyncContextManager[None]]
+              | None = None) -> Starlette:
+    base = "/connection/v1"
+    routes = [
+        # one route per path so a 405 lists every documented method in Allow
+        Route(f"{base}/dossiers", by_method({"POST": guarded(api.create_dossier),
+                                             "GET": guarded(api.list_dossiers)}), methods=["GET", "POST"]),
+        Route(f"{base}/dossiers/{{dossier_id}}", guarded(api.get_dossier), methods=["GET"]),
+        Route(f"{base}/notifications", guarded(api.notification), methods=["POST"]),
+        Route(f"{base}/health", guarded(api.health), methods=["GET"]),
+        Route("/openapi.json", guarded(api.openapi), methods=["GET"]),
+        Route(f"{base}/openapi.json", guarded(api.openapi), methods=["GET"]),
+    ]
+    return Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
+
+
+@contextlib.asynccontextmanager
+async def no_lifespan(app: Starlette) -> AsyncIterator[None]:
+    yield

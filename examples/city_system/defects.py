@@ -1,0 +1,105 @@
+"""Defect switches of the reference city system: one switch breaks exactly one behaviour.
+
+The detection matrix turns each switch on alone and expects exactly the matching check(s) to fail.
+Switches come from the launcher (``CitySystem(defects=...)``) or the ``CITY_DEFECTS`` env variable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+DEFECTS: dict[str, str] = {
+    # caller authentication and authorisation (examples/city_system/auth.py, app.py)
+    "auth.no_token_accepted": "requests without a bearer token are served as an anonymous portal client",
+    "auth.malformed_token_500": "a token that is not a JWT makes the server crash with 500",
+    "auth.exp_not_checked": "expired tokens are accepted",
+    "auth.nbf_not_checked": "tokens not yet valid (nbf in the future) are accepted",
+    "auth.iss_not_checked": "tokens from any issuer are accepted",
+    "auth.aud_not_checked": "tokens for any audience (e.g. npdb) are accepted",
+    "auth.alg_none_accepted": "unsigned tokens with alg none are accepted",
+    "auth.hs256_key_confusion": "HS256 tokens are verified with the issuer's public key PEM as HMAC secret",
+    "auth.unknown_key_accepted": "a kid not in the JWKS makes the token be decoded without verification",
+    "auth.jku_followed": "keys are fetched from the token's jku header URL (loopback only)",
+    "auth.stripped_signature_accepted": "a token with an empty signature segment is accepted",
+    "auth.scope_not_enforced": "scopes are not checked (a read-only client can submit dossiers)",
+    "auth.bola": "any client can read any dossier by id (broken object-level authorisation)",
+    "auth.no_rate_limit": "no per-client rate limit",
+    "auth.leaky_errors": "a malformed JSON body returns 500 with a Python traceback",
+    "auth.notification_unsigned_accepted": "notifications with missing or bad HMAC signature are accepted",
+    "auth.notification_replay_accepted": "a byte-identical replay of a notification is accepted (no 409)",
+    # mutual TLS (server.py)
+    "mtls.optional": "client certificate not required although the config requires mTLS",
+    "mtls.expired_cert_accepted": "expired client certificates are accepted",
+    "mtls.foreign_ca_accepted": "client certificates from a foreign CA are accepted",
+    # API conformance (app.py, openapi.py)
+    "schema.dob_wrong_format": "dossier responses render date_of_birth as dd/mm/yyyy",
+    "conformance.server_error_on_bad_input": "an over-long full_name crashes the server with 500",
+    "conformance.accepts_invalid_input": "an 11-digit personal_id is accepted with 201",
+    "conformance.undocumented_status": "POST /dossiers answers 200 where the spec says 201",
+    "conformance.wrong_content_type": "GET /dossiers/{id} answers with Content-Type text/plain",
+    "conformance.spec_drift": "published /openapi.json drops GET /dossiers and Dossier.updated_at",
+    # NPDB client behaviour (npdb_client.py, processing.py, worker.py)
+    "npdb.missing_purpose_code": "NPDB calls are sent without X-Purpose-Code",
+    "npdb.overfetch_fields": "citizen lookups ask for every field instead of those the procedure needs",
+    "npdb.redundant_calls": "each person is looked up / verified twice",
+    "npdb.no_retry": "no retry on NPDB 5xx, 429, timeouts or resets",
+    "npdb.loses_dossier_on_failure": "a dossier whose NPDB calls fail is deleted instead of kept pending",
+    "npdb.shared_credentials": "the NPDB is called with the other-system client's credentials",
+    "npdb.ignores_retry_after": "on NPDB 429 retries immediately, ignoring Retry-After",
+    "scenario.wrong_outcome": "approves a marriage where one spouse is already married",
+    # load behaviour (app.py)
+    "load.slow_path": "POST /dossiers takes ~400 ms longer",
+    "load.errors_under_load": "5% of dossier requests answer 503",
+    # implemented by other modules: tls_profile.py, firewall_policy.py, source_tree.py
+    "tls.allows_tls10": "server accepts TLS 1.0",
+    "tls.weak_ciphers": "server offers non-AEAD / non-forward-secret cipher suites",
+    "tls.expiring_cert": "server certificate expires within 14 days",
+    "tls.hostname_mismatch": "server certificate does not name the host it is served on",
+    "tls.self_signed": "server certificate is self-signed instead of issued by the national CA",
+    "tls.long_lived_cert": "server certificate valid for more than 398 days",
+    "firewall.any_any": "firewall policy has an any-to-any accept rule",
+    "firewall.default_accept": "firewall default policy is ACCEPT",
+    "firewall.ssh_open": "SSH reachable from anywhere",
+    "firewall.inbound_not_restricted": "connection API reachable from any source, not only the portal",
+    "firewall.egress_open": "egress not restricted to the NPDB endpoints",
+    "firewall.shadowed_rule": "a drop rule is shadowed by an earlier broader accept",
+    "sast.verify_false": "source disables TLS verification (verify=False)",
+    "sast.hardcoded_secret": "source contains a hard-coded secret",
+}
+
+ENV_VAR = "CITY_DEFECTS"
+
+
+def parse(spec: str | Iterable[str] | None) -> frozenset[str]:
+    """Parse ``a,b`` or an iterable of names; unknown names are an error (a typo must not pass silently)."""
+    if spec is None:
+        return frozenset()
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    chosen = frozenset(n.strip() for n in names if n and n.strip())
+    unknown = sorted(chosen - DEFECTS.keys())
+    if unknown:
+        raise ValueError(f"unknown defect switch(es): {', '.join(unknown)}; see examples/city_system/defects.py")
+    return chosen
+
+
+_active: frozenset[str] | None = None
+
+
+def configure(defects: Iterable[str] | None) -> None:
+    """Set the active switches for this process (the server calls it at start; tests may too)."""
+    global _active
+    _active = parse(list(defects or ()))
+
+
+def current() -> frozenset[str]:
+    if _active is None:
+        return parse(os.environ.get(ENV_VAR, ""))
+    return _active
+
+
+def active(name: str) -> bool:
+    """Whether the defect switch ``name`` is on in this process."""
+    if name not in DEFECTS:
+        raise KeyError(f"unknown defect switch {name!r}")
+    return name in current()

@@ -1,0 +1,79 @@
+"""Verification of NPDB change notifications (HMAC-SHA256 over "<t>.<raw body>", 300 s window).
+
+A byte-identical replay is refused (409); a redelivery of a known event_id with a fresh signature is
+acknowledged as a duplicate by the caller (``NotificationStore``), never applied twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+
+from examples.city_system.defects import active
+
+SIGNATURE_HEADER = "X-NPDB-Signature"
+TOLERANCE_S = 300
+_REPLAY_MEMORY = 10_000  # signatures older than the tolerance are refused anyway; this bounds memory
+
+
+class WebhookError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def sign(secret: str, body: bytes, timestamp: int) -> str:
+    """The header value the NPDB sends (used by tests and by the harness)."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def _parse(header: str) -> tuple[int, list[str]]:
+    timestamp: int | None = None
+    macs: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit() and len(value) <= 12:
+            timestamp = int(value)
+        elif key == "v1":
+            macs.append(value)
+    if timestamp is None or not macs:
+        raise WebhookError(401, "malformed signature")
+    return timestamp, macs
+
+
+class NotificationVerifier:
+    def __init__(self, secrets: Callable[[], Iterable[str]], clock: Callable[[], float] = time.time) -> None:
+        self._secrets = secrets
+        self._clock = clock
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    def verify(self, body: bytes, header: str | None) -> None:
+        """Raise WebhookError unless the notification is authentic, fresh and not a replay."""
+        if not active("auth.notification_unsigned_accepted"):
+            self._check_signature(body, header)
+        if active("auth.notification_replay_accepted"):
+            return
+        fingerprint = hashlib.sha256((header or "").encode() + b"\n" + body).hexdigest()
+        if fingerprint in self._seen:
+            raise WebhookError(409, "replayed notification")
+        self._seen[fingerprint] = None
+        if len(self._seen) > _REPLAY_MEMORY:
+            self._seen.popitem(last=False)
+
+    def _check_signature(self, body: bytes, header: str | None) -> None:
+        if not header:
+            raise WebhookError(401, "signature required")
+        timestamp, macs = _parse(header)
+        if abs(self._clock() - timestamp) > TOLERANCE_S:
+            raise WebhookError(401, "stale signature")
+        signed = f"{timestamp}.".encode() + body
+        for secret in self._secrets():
+            expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+            if any(hmac.compare_digest(expected, mac) for mac in macs):
+                return
+        raise WebhookError(401, "bad signature")

@@ -1,0 +1,183 @@
+"""The popcert command line: thin wrappers that parse arguments, call the engine, map exit codes.
+
+Exit codes: 0 certified, 1 not certified (or incomplete), 2 harness or config error.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from harness.errors import PopcertError
+
+app = typer.Typer(help="popcert: certify a system before it connects to the National Population "
+                       "Database (CSDLQG về dân cư).", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+mock_app = typer.Typer(help="The mock National Population Database.", no_args_is_help=True)
+keys_app = typer.Typer(help="Assessor signing keys.", no_args_is_help=True)
+app.add_typer(mock_app, name="mock")
+app.add_typer(keys_app, name="keys")
+
+console = Console(stderr=True)
+EXIT_ERROR = 2
+
+
+def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A user error is one line and exit 2; a harness bug is a traceback, exit 2 and a plea."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PopcertError as error:
+            console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True,
+                          soft_wrap=True)
+            raise typer.Exit(EXIT_ERROR) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            console.print("interrupted")
+            raise typer.Exit(EXIT_ERROR) from None
+        except Exception:  # noqa: BLE001 - the last line of defence
+            traceback.print_exc()
+            console.print("[bold red]popcert hit an internal error.[/] This is a bug in the "
+                          "harness, not in your system: please report it with the traceback above.")
+            raise typer.Exit(EXIT_ERROR) from None
+
+    return wrapper
+
+
+def _sigterm_as_interrupt() -> None:
+    # SIGTERM (CI cancel, `kill`) must still leave an INCOMPLETE report, like Ctrl-C does.
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+@app.command()
+@user_errors
+def certify(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run config (run.yaml).")],
+    quick: Annotated[bool, typer.Option(help="Small budgets for CI (fewer examples, "
+                                             "shorter load).")] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible fuzzing.")] = None,
+    suite: Annotated[list[str] | None, typer.Option(help="Run only these suites "
+                                                         "(repeatable).")] = None,
+    load_workers: Annotated[int | None, typer.Option(help="Locust worker processes.")] = None,
+) -> None:
+    """Run a certification and write the report; exit 0 certified, 1 not certified, 2 error."""
+    from harness.config import load_config
+    from harness.runner import certify_with_config
+
+    overrides: dict[str, Any] = {}
+    if quick:
+        overrides["quick"] = True
+    if seed is not None:
+        overrides["seed"] = seed
+    if suite:
+        overrides["suites"] = suite
+    run_config = load_config(config, overrides)
+    if load_workers is not None:
+        run_config = run_config.model_copy(update={"load": run_config.load.model_copy(
+            update={"workers": load_workers})})
+    _sigterm_as_interrupt()
+    outcome = certify_with_config(run_config, console=console,
+                                  command=" ".join(["popcert", *sys.argv[1:]]))
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@user_errors
+def demo(
+    defect: Annotated[list[str] | None, typer.Option(help="Turn on a defect switch of the "
+                                                          "reference system (repeatable).")] = None,
+    quick: Annotated[bool, typer.Option(help="Small budgets.")] = True,
+    suite: Annotated[list[str] | None, typer.Option(help="Only these suites.")] = None,
+    level: Annotated[str, typer.Option(help="Certification profile.")] = "district",
+) -> None:
+    """Start the mock NPDB and the reference city system, certify it, print the verdict."""
+    from harness.runner import run_demo
+
+    _sigterm_as_interrupt()
+    outcome = run_demo(defects=frozenset(defect or ()), quick=quick, suites=suite, level=level,
+                       console=console)
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+@user_errors
+def init(path: Annotated[Path, typer.Argument(help="Where to write the example.")] = Path(
+        "run.yaml"), force: bool = False) -> None:
+    """Write a commented example run config."""
+    from harness.runner import EXAMPLE_CONFIG
+
+    if path.exists() and not force:
+        raise PopcertError(f"{path} exists; use --force to overwrite it")
+    path.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    typer.echo(f"wrote {path}: edit system, target and paths, then `popcert certify -c {path}`")
+
+
+@app.command("checks")
+@user_errors
+def list_checks(
+    coverage: Annotated[bool, typer.Option(help="Show which checks have a defect switch.")] = False,
+    profile: Annotated[str, typer.Option(help="Profile deciding which are mandatory.")] =
+        "province",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every registered check: id, suite, severity, requirement."""
+    from harness.checklist import print_checks
+
+    raise typer.Exit(print_checks(profile, coverage=coverage, as_json=as_json))
+
+
+@app.command()
+@user_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="A run folder with results.jsonl.")],
+           ) -> None:
+    """Rebuild a run's report from results.jsonl (e.g. after the harness was killed)."""
+    from harness.recover import rebuild_report
+
+    files = rebuild_report(run_dir)
+    for name, file in files.items():
+        typer.echo(f"{name}: {file}")
+
+
+@mock_app.command("serve")
+@user_errors
+def mock_serve(
+    state_dir: Annotated[Path, typer.Option(help="PKI, clients.yaml, audit log.")] = Path(
+        ".popcert/npdb"),
+    population: int = 1_000_000, seed: int = 6, data_port: int = 8443, admin_port: int = 8444,
+    mtls: Annotated[str, typer.Option(help="off, optional or required")] = "optional",
+) -> None:
+    """Serve the mock NPDB in the foreground (for a vendor's own SUT to call)."""
+    from mocks.population_db.server import serve
+
+    serve(state_dir=state_dir, population=population, seed=seed, data_port=data_port,
+          admin_port=admin_port, mtls=mtls, ready_file=state_dir / "ready.json")
+
+
+def _register_report_commands() -> None:
+    from harness.report import commands
+
+    keys_app.command("new")(user_errors(commands.keys_new))
+    app.command("sign")(user_errors(commands.sign))
+    app.command("verify")(user_errors(commands.verify))
+    app.command("diff")(user_errors(commands.diff))
+
+
+_register_report_commands()
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

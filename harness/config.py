@@ -1,0 +1,251 @@
+"""The run configuration (run.yaml): what to certify, how, and where traffic may go.
+
+``load_config(path)`` returns a validated ``RunConfig`` or raises ``ConfigError`` naming the file,
+the field (with its line) and the fix. Relative paths are resolved against the file's folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from harness.errors import ConfigError
+
+SuiteName = Literal["conformance", "scenario", "load", "auth", "tls", "firewall", "sast"]
+ALL_SUITES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario", "load")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SystemInfo(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    organisation: str = Field(min_length=1, max_length=200)
+    level: Literal["ministry", "province", "district"]
+
+
+class TargetConfig(_Strict):
+    base_url: str
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    openapi_url: str | None = None
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @field_validator("base_url", "openapi_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _cert_pair(self) -> TargetConfig:
+        if (self.client_cert is None) != (self.client_key is None):
+            raise ValueError("client_cert and client_key go together: give both or neither")
+        return self
+
+
+class NpdbConfig(_Strict):
+    start: bool = True
+    state_dir: Path = Path(".popcert/npdb")
+    population: int = Field(1_000_000, ge=1_000, le=200_000_000)
+    seed: int = 6
+    mtls: Literal["off", "optional", "required"] = "optional"
+    data_port: int = Field(0, ge=0, le=65535)
+    admin_port: int = Field(0, ge=0, le=65535)
+    admin_url: str | None = None
+
+
+class FirewallConfig(_Strict):
+    ruleset: Path
+    format: Literal["auto", "iptables", "nft"] = "auto"
+    baseline: Path = REPO_ROOT / "specs/firewall/baseline.yaml"
+
+
+class SourceConfig(_Strict):
+    path: Path
+    baseline: Path | None = None
+
+
+class LoadConfig(_Strict):
+    workers: int = Field(0, ge=0, le=32)
+    users: int | None = Field(None, ge=1, le=5000)
+    duration_s: float | None = Field(None, gt=0, le=3600)
+    target_rps: float | None = Field(None, gt=0)
+
+
+class AssessorConfig(_Strict):
+    waivers: Path | None = None
+    attestations: Path | None = None
+
+
+class ScopeConfig(_Strict):
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost"])
+
+
+class TimeLimits(_Strict):
+    check_s: float = Field(120, gt=0, le=3600)
+    suite_s: dict[str, float] = Field(default_factory=dict)
+    default_suite_s: float = Field(900, gt=0, le=7200)
+
+
+class RunConfig(_Strict):
+    system: SystemInfo
+    target: TargetConfig
+    profile: str | None = None  # defaults to system.level
+    suites: list[SuiteName] = Field(default_factory=lambda: list(ALL_SUITES))
+    npdb: NpdbConfig = Field(default_factory=NpdbConfig)
+    firewall: FirewallConfig | None = None
+    source: SourceConfig | None = None
+    load: LoadConfig = Field(default_factory=LoadConfig)
+    assessor: AssessorConfig = Field(default_factory=AssessorConfig)
+    scope: ScopeConfig = Field(default_factory=ScopeConfig)
+    limits: TimeLimits = Field(default_factory=TimeLimits)
+    output_dir: Path = REPO_ROOT / "reports/runs"
+    seed: int = 0
+    quick: bool = False
+    # Where the config came from, for error messages and relative paths; not part of the file.
+    source_file: Path | None = Field(None, exclude=True)
+
+    @property
+    def profile_name(self) -> str:
+        return self.profile or self.system.level
+
+    def ordered_suites(self) -> list[str]:
+        return [s for s in ALL_SUITES if s in self.suites]
+
+
+_HINTS = {
+    "target.base_url": "use e.g. https://127.0.0.1:8443",
+    "system.level": "one of ministry, province, district",
+    "suites": f"choose from {', '.join(ALL_SUITES)}",
+    "npdb.mtls": "one of off, optional, required",
+    "firewall.format": "one of auto, iptables, nft",
+}
+
+
+def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as missing:
+        raise ConfigError(path, "", f"cannot read the config file ({missing.strerror})",
+                          "create one with `popcert init`") from None
+    try:
+        node = yaml.compose(text)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as bad:
+        mark = getattr(bad, "problem_mark", None)
+        line = f"line {mark.line + 1}" if mark else "YAML"
+        raise ConfigError(path, line, f"not valid YAML: {getattr(bad, 'problem', bad)}",
+                          "check indentation and quoting") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(path, "", "the file must be a YAML mapping (system:, target:, ...)",
+                          "start from `popcert init`")
+    raw.update(overrides or {})
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as invalid:
+        raise _first_error(path, node, invalid) from None
+    config = _resolve_paths(config, path.parent)
+    _check_scope(config, path)
+    return config.model_copy(update={"source_file": path})
+
+
+def config_from_dict(raw: dict[str, Any], base_dir: Path, label: str = "<generated>") -> RunConfig:
+    """Build a config in code (demo, tests) with the same validation as a file."""
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as invalid:
+        raise _first_error(Path(label), None, invalid) from None
+    config = _resolve_paths(config, base_dir)
+    _check_scope(config, Path(label))
+    return config
+
+
+def _first_error(path: Path, node: yaml.Node | None, invalid: ValidationError) -> ConfigError:
+    error = invalid.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    field = ".".join(loc)
+    line = _line_of(node, error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+        hint = "remove it or check its spelling (see `popcert init` for every field)"
+    elif error["type"] == "missing":
+        message = "is required"
+        hint = "add it (see `popcert init`)"
+    else:
+        got = error.get("input")
+        if not isinstance(got, (dict, list)) and got is not None:
+            message = f"{got!r}: {message}"
+        hint = _HINTS.get(field, _HINTS.get(".".join(loc[:-1]), ""))
+    return ConfigError(path, field + (f" (line {line})" if line else ""), message, hint)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The YAML line of a field, so the user can jump straight to it."""
+    found = node
+    for key in loc:
+        if isinstance(found, yaml.MappingNode):
+            match = next((v for k, v in found.value if k.value == str(key)), None)
+            if match is None:
+                return found.start_mark.line + 1
+            found = match
+        elif isinstance(found, yaml.SequenceNode) and isinstance(key, int) \
+                and key < len(found.value):
+            found = found.value[key]
+        else:
+            break
+    return found.start_mark.line + 1 if found is not None else None
+
+
+def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
+    def resolve(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else (base / p).resolve())
+
+    target = config.target.model_copy(update={
+        "ca_bundle": resolve(config.target.ca_bundle),
+        "client_cert": resolve(config.target.client_cert),
+        "client_key": resolve(config.target.client_key)})
+    update: dict[str, Any] = {"target": target, "output_dir": resolve(config.output_dir),
+                              "npdb": config.npdb.model_copy(
+                                  update={"state_dir": resolve(config.npdb.state_dir)})}
+    if config.firewall:
+        update["firewall"] = config.firewall.model_copy(update={
+            "ruleset": resolve(config.firewall.ruleset),
+            "baseline": resolve(config.firewall.baseline)})
+    if config.source:
+        update["source"] = config.source.model_copy(update={
+            "path": resolve(config.source.path), "baseline": resolve(config.source.baseline)})
+    update["assessor"] = config.assessor.model_copy(update={
+        "waivers": resolve(config.assessor.waivers),
+        "attestations": resolve(config.assessor.attestations)})
+    return config.model_copy(update=update)
+
+
+def _check_scope(config: RunConfig, path: Path) -> None:
+    from harness.net import ScopeGuard
+
+    guard = ScopeGuard(config.scope.allowed_hosts)
+    for field, url in (("target.base_url", config.target.base_url),
+                       ("target.openapi_url", config.target.openapi_url)):
+        host = urlsplit(url).hostname if url else None
+        if host and not guard.allows(host):
+            raise ConfigError(path, field, f"host {host!r} is not in scope.allowed_hosts",
+                              f"add {host} to scope.allowed_hosts if you are authorised to test it")
+    for field, file in (("target.ca_bundle", config.target.ca_bundle),
+                        ("target.client_cert", config.target.client_cert),
+                        ("target.client_key", config.target.client_key)):
+        if file is not None and not file.exists():
+            raise ConfigError(path, field, f"{file} does not exist", "give an existing PEM file")

@@ -1,0 +1,263 @@
+"""The run engine: config → suites → results.jsonl → report → verdict.
+
+Results are appended to ``results.jsonl`` as they happen and an INCOMPLETE report is rewritten
+after every suite, so a run that is interrupted (Ctrl-C, SIGTERM, even SIGKILL) still leaves a
+report. A check that raises or overruns its time limit becomes ``error``; the run goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.checks import (REGISTRY, Check, CheckResult, Evidence, EvidenceKind, Status,
+                            checks_for_suite)
+from harness.config import RunConfig
+from harness.net import ScopeGuard
+from harness.profiles import Profile, Verdict, load_profile
+from harness.report_model import RecordedResult, assessor_inputs, build_report
+from harness.suites import load_all_suites
+from harness.suites.base import SUITE_CONTEXTS, RunContext
+
+
+class Progress:
+    """Receives progress events; the CLI draws them with rich, tests ignore them."""
+
+    def suite_started(self, suite: str, total: int) -> None: ...
+
+    def result(self, record: RecordedResult) -> None: ...
+
+    def suite_finished(self, suite: str) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    report: dict[str, Any]
+    verdict: Verdict
+    files: dict[str, Path]
+
+    @property
+    def exit_code(self) -> int:
+        return self.verdict.exit_code
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _call_with_limit(function: Callable[[], Any], limit_s: float) -> Any:
+    """Run ``function`` in a worker thread; a stuck check cannot hold the whole run.
+
+    Python cannot kill a thread, so an overrunning one is abandoned (daemon) and reported.
+    Joining in short slices keeps Ctrl-C responsive in the main thread.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = function()
+        except BaseException as failure:  # noqa: BLE001 - reported as an error result
+            box["error"] = failure
+            box["traceback"] = traceback.format_exc()
+
+    worker = threading.Thread(target=target, daemon=True, name="popcert-check")
+    worker.start()
+    deadline = time.monotonic() + limit_s
+    while worker.is_alive():
+        worker.join(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+        if worker.is_alive() and time.monotonic() >= deadline:
+            raise _Timeout(f"exceeded its time limit of {limit_s:g} s")
+    if "error" in box:
+        failure = box["error"]
+        failure.__popcert_traceback__ = box["traceback"]
+        raise failure
+    return box.get("value")
+
+
+class ResultLog:
+    """Append-only results.jsonl, flushed per line so a crash loses at most the check in flight."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = path.open("a", encoding="utf-8")
+
+    def write(self, record: RecordedResult) -> None:
+        self._file.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def new_run_dir(config: RunConfig, started: datetime) -> Path:
+    slug = re.sub(r"[^a-z0-9]+", "-", config.system.name.lower()).strip("-")[:60] or "system"
+    stamp = started.strftime("%Y%m%dT%H%M%S") + f"-{started.microsecond // 1000:03d}"
+    run_dir = config.output_dir / slug / stamp
+    run_dir.mkdir(parents=True, exist_ok=False)
+    return run_dir
+
+
+class Engine:
+    def __init__(self, config: RunConfig, *, npdb: Any = None, progress: Progress | None = None,
+                 today: date | None = None, command: str = "") -> None:
+        load_all_suites()
+        self.config = config
+        self.profile: Profile = load_profile(config.profile_name)
+        assessor_inputs(config)  # a bad waivers/attestations file fails now, not mid-run
+        self.npdb = npdb
+        self.progress = progress or Progress()
+        self.today = today or date.today()
+        self.command = command
+        self.started = datetime.now(UTC)
+        self.run_dir = new_run_dir(config, self.started)
+        self.records: list[RecordedResult] = []
+        # Kept beside the results so `popcert report RUN_DIR` can rebuild a killed run's report.
+        (self.run_dir / "config.json").write_text(config.model_dump_json(indent=2),
+                                                  encoding="utf-8")
+        self.log = ResultLog(self.run_dir / "results.jsonl")
+        self.interrupted: str | None = None
+        self.files: dict[str, Path] = {}
+        self.run_id = f"{self.run_dir.parent.name}/{self.run_dir.name}"
+
+    # --- the run ---------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        context = RunContext(self.config, self.profile, self.run_dir,
+                             ScopeGuard(self.config.scope.allowed_hosts),
+                             workdir=self.run_dir / "work", npdb=self.npdb,
+                             quick=self.config.quick, seed=self.config.seed)
+        context.workdir.mkdir(exist_ok=True)
+        self._write_report(complete=False)
+        try:
+            for suite in self.config.ordered_suites():
+                self._run_suite(suite, context)
+                self._write_report(complete=False)
+            for suite in sorted({c.suite for c in REGISTRY.values()} - set(self.config.suites)):
+                for check in checks_for_suite(suite):
+                    self._record(check, CheckResult.skipped(
+                        f"suite {suite!r} is not selected in the run config"), 0.0,
+                        announce=False)
+        except KeyboardInterrupt:
+            self.interrupted = "interrupted (Ctrl-C or SIGTERM) before every suite finished"
+        finally:
+            self.log.close()
+        report = self._write_report(complete=self.interrupted is None)
+        verdict = Verdict(report["verdict"]["status"], tuple(report["verdict"]["reasons"]),
+                          tuple(report["verdict"]["blocking"]))
+        return RunOutcome(self.run_dir, report, verdict, self.files)
+
+    def _run_suite(self, suite: str, context: RunContext) -> None:
+        checks = checks_for_suite(suite)
+        self.progress.suite_started(suite, len(checks))
+        limit = self.config.limits.suite_s.get(suite, self.config.limits.default_suite_s)
+        deadline = time.monotonic() + limit
+        factory = SUITE_CONTEXTS.get(suite)
+        if factory is None:
+            for check in checks:
+                self._record(check, CheckResult.errored(
+                    f"harness bug: suite {suite!r} has no context factory"), 0.0)
+            return
+        generator: Iterator[Any] | None = None
+        started = time.monotonic()
+        try:
+            generator = factory(context)
+            suite_ctx = _call_with_limit(lambda: next(generator), limit)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as failure:  # noqa: BLE001 - every check of the suite reports it
+            reason = _describe(failure)
+            evidence = _traceback_evidence(failure)
+            for check in checks:
+                self._record(check, CheckResult.errored(
+                    f"suite {suite} could not start: {reason}", *evidence),
+                    time.monotonic() - started)
+            self.progress.suite_finished(suite)
+            return
+        try:
+            for check in checks:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._record(check, CheckResult.errored(
+                        f"suite {suite} exceeded its time limit of {limit:g} s"), 0.0)
+                    continue
+                self._run_check(check, suite_ctx, min(check.timeout_s,
+                                                     self.config.limits.check_s, remaining))
+        finally:
+            _close(generator)
+            self.progress.suite_finished(suite)
+
+    def _run_check(self, check: Check, suite_ctx: Any, limit: float) -> None:
+        started = time.monotonic()
+        try:
+            result = _call_with_limit(lambda: check.function(suite_ctx), limit)
+            if not isinstance(result, CheckResult):
+                result = CheckResult.errored(
+                    f"harness bug: check returned {type(result).__name__}, not CheckResult")
+        except KeyboardInterrupt:
+            raise
+        except _Timeout as overrun:
+            result = CheckResult.errored(f"the check {overrun}")
+        except BaseException as failure:  # noqa: BLE001
+            result = CheckResult.errored(f"the check raised {_describe(failure)}",
+                                         *_traceback_evidence(failure))
+        self._record(check, result, time.monotonic() - started)
+
+    def _record(self, check: Check, result: CheckResult, duration_s: float,
+                announce: bool = True) -> None:
+        record = RecordedResult(check, result, self.profile.is_mandatory(check.id),
+                                datetime.now(UTC).isoformat(timespec="seconds"),
+                                round(duration_s, 3))
+        self.records.append(record)
+        self.log.write(record)
+        if announce:
+            self.progress.result(record)
+
+    # --- reporting ---------------------------------------------------------------------------
+    def _write_report(self, complete: bool) -> dict[str, Any]:
+        report = build_report(self.config, self.profile, self.records, complete=complete,
+                              interrupted=self.interrupted, started=self.started,
+                              today=self.today, run_id=self.run_id, command=self.command)
+        self.files = write_report_files(report, self.run_dir)
+        return report
+
+
+def write_report_files(report: dict[str, Any], run_dir: Path) -> dict[str, Path]:
+    from harness.report.render import render_all
+
+    return render_all(report, run_dir)
+
+
+def _close(generator: Iterator[Any] | None) -> None:
+    if generator is None:
+        return
+    try:
+        _call_with_limit(lambda: next(generator, None), 60)
+    except BaseException:  # noqa: BLE001 - teardown problems must not lose results
+        pass
+
+
+def _describe(failure: BaseException) -> str:
+    return f"{type(failure).__name__}: {failure}"[:500]
+
+
+def _traceback_evidence(failure: BaseException) -> tuple[Evidence, ...]:
+    text = getattr(failure, "__popcert_traceback__", None) or "".join(
+        traceback.format_exception(failure))
+    return (Evidence(EvidenceKind.TRACEBACK, "traceback", {"text": text[-6000:]}),)
+
+
+def run(config: RunConfig, **kwargs: Any) -> RunOutcome:
+    return Engine(config, **kwargs).run()
+
+
+__all__ = ["Engine", "Progress", "RunOutcome", "run", "Status"]

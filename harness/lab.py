@@ -1,0 +1,112 @@
+"""The lab: the mock NPDB plus the reference city system, started together on 127.0.0.1.
+
+Used by ``popcert demo`` and by the detection-matrix tests: the same code path certifies the
+compliant reference system and each of its defect switches.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from harness.config import REPO_ROOT, RunConfig, config_from_dict
+
+DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
+
+
+class Lab:
+    def __init__(self, workdir: Path, defects: frozenset[str] = frozenset(), *,
+                 population: int = 1_000_000, seed: int = 6, mtls: str = "optional",
+                 city_options: dict[str, Any] | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.defects = frozenset(defects)
+        self.population = population
+        self.seed = seed
+        self.mtls = mtls
+        self.city_options = city_options or {}
+        self.npdb: Any = None
+        self.city: Any = None
+        self._npdb_cm: Any = None
+
+    def __enter__(self) -> Lab:
+        from examples.city_system.launcher import CitySystem
+        from mocks.population_db.launcher import MockNPDB
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        # The city system keeps dossiers between runs otherwise; each lab starts clean.
+        shutil.rmtree(self.workdir / "city", ignore_errors=True)
+        self._npdb_cm = MockNPDB(self.workdir / "npdb", population=self.population,
+                                 seed=self.seed, mtls=self.mtls)
+        self.npdb = self._npdb_cm.__enter__()
+        try:
+            self.city = CitySystem(self.npdb, self.workdir / "city", self.defects,
+                                   **self.city_options).__enter__()
+        except BaseException:
+            self._npdb_cm.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        try:
+            if self.city is not None:
+                self.city.__exit__(exc_type, exc, tb)
+        finally:
+            if self._npdb_cm is not None:
+                self._npdb_cm.__exit__(exc_type, exc, tb)
+
+    def run_config(self, *, suites: list[str] | None = None, quick: bool = True,
+                   level: str = "district", output_dir: Path | None = None,
+                   seed: int = 0) -> RunConfig:
+        """The run config an assessor would write for the reference system in this lab."""
+        from examples.city_system.firewall_policy import ruleset
+        from examples.city_system.source_tree import source
+
+        artifacts = self.workdir / "artifacts"
+        shutil.rmtree(artifacts, ignore_errors=True)
+        artifacts.mkdir(parents=True)
+        portal = self.npdb.pki.client_cert_set("portal")["valid"]
+        raw: dict[str, Any] = {
+            "system": {"name": "Reference city system", "organisation": "popcert (example)",
+                       "level": level},
+            "target": {"base_url": self.city.base_url, "ca_bundle": str(self.npdb.pki.ca_path),
+                       "client_cert": str(portal.cert_path), "client_key": str(portal.key_path),
+                       "openapi_url": self.city.openapi_url},
+            "npdb": {"start": False, "state_dir": str(self.npdb.state_dir),
+                     "admin_url": self.npdb.admin_url, "population": self.population,
+                     "seed": self.seed, "mtls": self.mtls},
+            "firewall": {"ruleset": str(ruleset(self.defects, "iptables", artifacts / "fw"))},
+            "source": {"path": str(source(self.defects, artifacts / "src"))},
+            "assessor": {"attestations": str(DEMO_ATTESTATIONS)},
+            "quick": quick, "seed": seed,
+        }
+        if suites:
+            raw["suites"] = suites
+        if output_dir is not None:
+            raw["output_dir"] = str(output_dir)
+        return config_from_dict(raw, REPO_ROOT, label="<lab>")
+
+
+class RunningMock:
+    """A handle on a mock NPDB started elsewhere (`popcert mock serve`), read from its ready file."""
+
+    def __init__(self, state_dir: Path) -> None:
+        from mocks.population_db.admin_client import AdminClient
+        from mocks.population_db.pki import TestPKI
+
+        ready = json.loads((state_dir / "ready.json").read_text(encoding="utf-8"))
+        self.state_dir = state_dir
+        self.data_url, self.admin_url = ready["data_url"], ready["admin_url"]
+        self.token_url, self.jwks_url = ready["token_url"], ready["jwks_url"]
+        self.issuer = ready["issuer"]
+        self.pki = TestPKI(state_dir)
+        self.ca_path = self.pki.ca_path
+        self.admin = AdminClient(self.admin_url)
+
+    def minter(self) -> Any:
+        from mocks.population_db.tokens import TokenMinter
+
+        return TokenMinter(self.state_dir, issuer=self.issuer)

@@ -1,0 +1,122 @@
+"""Certification profiles (specs/profiles/*.yaml) and the verdict rule.
+
+A profile says which checks are mandatory and the thresholds suites measure against. The verdict
+is CERTIFIED only when the run is complete and every mandatory check passed or carries a valid,
+unexpired waiver, and every required attestation is present.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import ConfigError
+
+PROFILES_DIR = Path(__file__).resolve().parent.parent / "specs" / "profiles"
+
+CERTIFIED = "CERTIFIED"
+NOT_CERTIFIED = "NOT CERTIFIED"
+INCOMPLETE = "INCOMPLETE"
+
+
+class AttestationItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    title_vi: str
+    title_en: str
+    required: bool = True
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    version: str
+    title_vi: str
+    title_en: str
+    mtls: str = Field("optional", pattern="^(off|optional|required)$")
+    mandatory: list[str]  # check ids or glob patterns such as "AUTH-*"
+    advisory: list[str] = Field(default_factory=list)  # reported, never blocking
+    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    attestations: list[AttestationItem] = Field(default_factory=list)
+
+    def is_mandatory(self, check_id: str) -> bool:
+        if any(fnmatch.fnmatchcase(check_id, p) for p in self.advisory):
+            return False
+        return any(fnmatch.fnmatchcase(check_id, p) for p in self.mandatory)
+
+    def threshold(self, suite: str, name: str, default: Any = None) -> Any:
+        return self.thresholds.get(suite, {}).get(name, default)
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError:
+        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
+        raise ConfigError(path, "profile", f"no such profile {name_or_path!r}",
+                          f"use one of {known}") from None
+    except yaml.YAMLError as bad:
+        raise ConfigError(path, "", f"not valid YAML: {bad}") from None
+    try:
+        return Profile.model_validate(raw)
+    except ValidationError as invalid:
+        error = invalid.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        raise ConfigError(path, field, error["msg"], "see specs/profiles/README.md") from None
+
+
+class WaiverLike(Protocol):
+    check_id: str
+
+    def valid_on(self, day: date) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    reasons: tuple[str, ...]
+    blocking: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "reasons": list(self.reasons),
+                "blocking": list(self.blocking)}
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.status == CERTIFIED else 1
+
+
+def decide(profile: Profile, statuses: dict[str, str], registered: list[str], complete: bool,
+           waivers: list[WaiverLike], attested: set[str], day: date) -> Verdict:
+    """The verdict rule. ``statuses`` maps check id to status for the checks that ran."""
+    valid_waivers = {w.check_id for w in waivers if w.valid_on(day)}
+    reasons: list[str] = []
+    blocking: list[str] = []
+    for check_id in sorted(registered):
+        if not profile.is_mandatory(check_id):
+            continue
+        status = statuses.get(check_id)
+        if status == "pass":
+            continue
+        if check_id in valid_waivers:
+            continue
+        blocking.append(check_id)
+        reasons.append(f"{check_id}: mandatory check "
+                       + (f"ended {status}" if status else "did not run"))
+    for item in profile.attestations:
+        if item.required and item.id not in attested:
+            reasons.append(f"attestation {item.id} ({item.title_en}) is missing")
+    if not complete:
+        return Verdict(INCOMPLETE, ("the run did not finish", *reasons), tuple(blocking))
+    if reasons:
+        return Verdict(NOT_CERTIFIED, tuple(reasons), tuple(blocking))
+    return Verdict(CERTIFIED, (), ())

@@ -1,0 +1,53 @@
+"""Rebuild a run's report from results.jsonl, e.g. after the harness was killed with SIGKILL.
+
+The rebuilt report is always INCOMPLETE: we cannot know which checks the run would still have done.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.checks import REGISTRY, Check, CheckResult, Evidence, Severity, Status
+from harness.config import RunConfig
+from harness.engine import write_report_files
+from harness.errors import PopcertError
+from harness.profiles import load_profile
+from harness.report_model import RecordedResult, build_report
+from harness.suites import load_all_suites
+
+
+def _record_from_json(raw: dict[str, Any]) -> RecordedResult:
+    meta = raw["check"]
+    check = REGISTRY.get(meta["id"]) or Check(
+        meta["id"], meta["suite"], meta["title"], Severity(meta["severity"]),
+        meta["requirement"], lambda ctx: CheckResult.errored("not re-runnable"),
+        tuple(meta.get("defects", ())))
+    result = CheckResult(Status(raw["status"]), raw["summary"],
+                         tuple(Evidence.from_json(e) for e in raw.get("evidence", [])),
+                         dict(raw.get("measurements", {})))
+    return RecordedResult(check, result, bool(raw["mandatory"]), raw["started_at"],
+                          float(raw["duration_s"]))
+
+
+def rebuild_report(run_dir: Path) -> dict[str, Path]:
+    results_file, config_file = run_dir / "results.jsonl", run_dir / "config.json"
+    if not results_file.exists() or not config_file.exists():
+        raise PopcertError(f"{run_dir}: not a popcert run folder (no results.jsonl/config.json)")
+    load_all_suites()
+    config = RunConfig.model_validate_json(config_file.read_text(encoding="utf-8"))
+    records = []
+    for line in results_file.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(_record_from_json(json.loads(line)))
+        except (ValueError, KeyError):
+            continue  # the line being written when the process died
+    started = datetime.fromtimestamp(config_file.stat().st_mtime, UTC)
+    report = build_report(config, load_profile(config.profile_name), records, complete=False,
+                          interrupted="the harness stopped; report rebuilt from results.jsonl",
+                          started=started, today=date.today(),
+                          run_id=f"{run_dir.parent.name}/{run_dir.name}",
+                          command=f"popcert report {run_dir}")
+    return write_report_files(report, run_dir)

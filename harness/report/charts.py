@@ -1,0 +1,86 @@
+"""Inline SVG line charts from chart evidence (``{"series": {name: [[x, y], ...]}, ...}``).
+
+The HTML report must work offline and without scripts, so charts are drawn here as plain SVG.
+Every label is escaped: series names come from suites, and suites may echo what the SUT sent.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from markupsafe import Markup, escape
+
+WIDTH, HEIGHT = 640, 260
+LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40
+# Colour-blind-safe palette (Okabe-Ito); p50/p95/p99 read as three distinct lines.
+PALETTE = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+@dataclass(frozen=True)
+class Axis:
+    low: float
+    high: float
+
+    def scale(self, value: float, start: float, length: float) -> float:
+        span = self.high - self.low or 1.0
+        return start + (value - self.low) / span * length
+
+
+def _points(data: dict[str, Any]) -> dict[str, list[tuple[float, float]]]:
+    series: dict[str, list[tuple[float, float]]] = {}
+    for name, raw in (data.get("series") or {}).items():
+        points = [(float(p[0]), float(p[1])) for p in raw or []
+                  if isinstance(p, (list, tuple)) and len(p) == 2
+                  and all(isinstance(v, (int, float)) and math.isfinite(v) for v in p)]
+        series[str(name)] = sorted(points)
+    return series
+
+
+def _ticks(axis: Axis, count: int = 5) -> list[float]:
+    step = (axis.high - axis.low) / (count - 1) if axis.high > axis.low else 1.0
+    return [axis.low + i * step for i in range(count)]
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
+
+
+def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
+    """One SVG element; an empty-state SVG when there is nothing to draw."""
+    series = _points(data)
+    xs = [x for pts in series.values() for x, _ in pts]
+    ys = [y for pts in series.values() for _, y in pts]
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+             f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">',
+             f"<title>{escape(title)}</title>"]
+    if not xs:
+        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>')
+        return Markup("".join(parts))
+    x_axis = Axis(min(xs), max(xs))
+    y_axis = Axis(min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 1.0)
+    parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>')
+    for tick in _ticks(y_axis):
+        y = y_axis.scale(tick, TOP + plot_h, -plot_h)
+        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_fmt(tick)}</text>')
+    for tick in _ticks(x_axis):
+        x = x_axis.scale(tick, LEFT, plot_w)
+        parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle">{_fmt(tick)}</text>')
+    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle" class="label">'
+                 f'{escape(data.get("x_label") or "")}</text>')
+    parts.append(f'<text x="12" y="{TOP + plot_h / 2}" text-anchor="middle" class="label" '
+                 f'transform="rotate(-90 12 {TOP + plot_h / 2})">{escape(data.get("y_label") or "")}</text>')
+    for index, (name, pts) in enumerate(series.items()):
+        colour = PALETTE[index % len(PALETTE)]
+        coords = " ".join(f"{x_axis.scale(x, LEFT, plot_w):.1f},{y_axis.scale(y, TOP + plot_h, -plot_h):.1f}"
+                          for x, y in pts)
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}" '
+                     f'data-series="{escape(name)}"/>')
+        legend_y = TOP + 14 + index * 18
+        parts.append(f'<rect x="{LEFT + plot_w + 12}" y="{legend_y - 9}" width="12" height="4" fill="{colour}"/>'
+                     f'<text x="{LEFT + plot_w + 30}" y="{legend_y}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

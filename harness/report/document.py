@@ -1,0 +1,54 @@
+"""The canonical report document: its bytes, its JSON Schema, and where the schemas live.
+
+report.json on disk IS ``canonical_json(report)``, so the detached signature can be checked by
+plain OpenSSL over the file itself, without re-serialising.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_DIR = REPO_ROOT / "reports" / "schema"
+TEMPLATE_DIR = REPO_ROOT / "reports" / "templates"
+REPORT_SCHEMA = SCHEMA_DIR / "report.schema.json"
+SCHEMA_VERSION = "1.0"
+
+
+def canonical_json(report: dict[str, Any]) -> bytes:
+    """Sorted keys, no insignificant whitespace, UTF-8 (not \\u escapes), no trailing newline.
+
+    NaN/Infinity are refused: they are not JSON and would make the bytes ambiguous across tools.
+    """
+    return json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      allow_nan=False).encode("utf-8")
+
+
+def is_canonical(raw: bytes) -> bool:
+    try:
+        return canonical_json(json.loads(raw.decode("utf-8"))) == raw
+    except (UnicodeDecodeError, ValueError):
+        return False
+
+
+@lru_cache(maxsize=1)
+def report_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
+    return schema
+
+
+def schema_errors(report: Any, limit: int = 5) -> list[str]:
+    """Human-readable schema violations (``path: message``), empty when the report is valid."""
+    validator = jsonschema.Draft202012Validator(report_schema())
+    found = sorted(validator.iter_errors(report), key=lambda e: list(e.absolute_path))
+    return [f"{_path(e.absolute_path)}: {e.message}" for e in found[:limit]]
+
+
+def _path(parts: Any) -> str:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    return text.lstrip(".") or "(root)"

@@ -1,0 +1,100 @@
+"""JUnit XML from the canonical report: one <testsuite> per suite, one <testcase> per check.
+
+CI systems read this to show which checks failed. fail -> <failure>, error -> <error>,
+skip/manual -> <skipped>. A failure covered by a valid waiver is <skipped> with the waiver's
+reason, so a pipeline's test view agrees with the verdict. Validated against reports/schema/junit.xsd.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from typing import Any
+
+# XML 1.0 forbids most control characters; a SUT's body may contain them.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean(text: Any) -> str:
+    return _INVALID_XML.sub("\ufffd", "" if text is None else str(text))
+
+
+def _evidence_text(result: dict[str, Any]) -> str:
+    lines = [f"requirement: {result['check']['requirement']}", f"severity: {result['check']['severity']}"]
+    for evidence in result["evidence"]:
+        data = evidence["data"]
+        if evidence["kind"] == "reproduction":
+            lines.append(f"reproduce: {data.get('command')}")
+        elif evidence["kind"] == "finding":
+            where = data.get("location", "") + (f":{data['line']}" if data.get("line") else "")
+            lines.append(f"finding: {where} [{data.get('rule')}] {data.get('message')}")
+        elif evidence["kind"] == "request":
+            lines.append(f"request: {data.get('method')} {data.get('url')}")
+        elif evidence["kind"] == "response":
+            lines.append(f"response: HTTP {data.get('status')}")
+        elif evidence["kind"] == "measurement":
+            lines.append(f"measurement: {data.get('name')} = {data.get('value')} {data.get('unit')}"
+                         + (f" (limit {data.get('limit')})" if data.get("limit") is not None else ""))
+        elif evidence["kind"] in ("note", "traceback"):
+            text = data.get("text") if isinstance(data, dict) else data
+            lines.append(f"{evidence['kind']}: {text}")
+    return _clean("\n".join(lines))
+
+
+def _waived(result: dict[str, Any]) -> bool:
+    waiver = result.get("waiver")
+    return bool(waiver and waiver.get("valid"))
+
+
+def render_junit(report: dict[str, Any]) -> bytes:
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for result in report["results"]:
+        suites.setdefault(result["check"]["suite"], []).append(result)
+    root = ET.Element("testsuites", name=f"popcert {report['system']['name']}",
+                      tests=str(len(report["results"])))
+    totals = {"failures": 0, "errors": 0, "skipped": 0, "time": 0.0}
+    for index, (suite, results) in enumerate(sorted(suites.items())):
+        counts = {"failures": 0, "errors": 0, "skipped": 0}
+        element = ET.SubElement(root, "testsuite", name=suite, id=str(index), package="popcert",
+                                timestamp=report["run"]["started_at"][:19],
+                                hostname="localhost", tests=str(len(results)))
+        properties = ET.SubElement(element, "properties")
+        for name, value in (("verdict", report["verdict"]["status"]), ("run_id", report["run"]["id"]),
+                            ("profile", report["profile"]["name"])):
+            ET.SubElement(properties, "property", name=name, value=_clean(value))
+        suite_time = 0.0
+        for result in sorted(results, key=lambda r: r["check"]["id"]):
+            check = result["check"]
+            suite_time += float(result["duration_s"])
+            case = ET.SubElement(element, "testcase", name=check["id"], classname=suite,
+                                 time=f"{float(result['duration_s']):.3f}")
+            status, summary = result["status"], _clean(result["summary"])
+            if status == "fail" and _waived(result):
+                waiver = result["waiver"]
+                ET.SubElement(case, "skipped", message=_clean(
+                    f"waived until {waiver['expires']} by {waiver['assessor']}: {waiver['reason']}"))
+                counts["skipped"] += 1
+            elif status == "fail":
+                failure = ET.SubElement(case, "failure", message=summary, type=check["severity"])
+                failure.text = _evidence_text(result)
+                counts["failures"] += 1
+            elif status == "error":
+                error = ET.SubElement(case, "error", message=summary, type="error")
+                error.text = _evidence_text(result)
+                counts["errors"] += 1
+            elif status in ("skip", "manual"):
+                ET.SubElement(case, "skipped", message=_clean(f"{status}: {result['summary']}"))
+                counts["skipped"] += 1
+            ET.SubElement(case, "system-out").text = _clean(f"{check['title']} — {result['summary']}")
+        for key, value in counts.items():
+            element.set(key, str(value))
+            totals[key] += value
+        element.set("time", f"{suite_time:.3f}")
+        totals["time"] += suite_time
+        ET.SubElement(element, "system-out").text = ""
+        ET.SubElement(element, "system-err").text = ""
+    root.set("failures", str(totals["failures"]))
+    root.set("errors", str(totals["errors"]))
+    root.set("time", f"{totals['time']:.3f}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)

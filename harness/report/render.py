@@ -1,0 +1,59 @@
+"""Write every report format from the one canonical report dict.
+
+``render_all(report, out_dir)`` is what the engine calls at the end of a run. report.json is
+written as ``canonical_json(report)`` so the detached signature verifies over the file itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.report.document import canonical_json, schema_errors
+from harness.report.html import render_html
+from harness.report.junit import render_junit
+from harness.report.sarif import render_sarif
+
+__all__ = ["FILE_NAMES", "canonical_json", "render_all"]
+
+# The file names CI pipelines publish (examples/ci/ must use exactly these).
+FILE_NAMES = {"html": "report.html", "json": "report.json", "junit": "junit.xml",
+              "sarif": "report.sarif"}
+DEFAULT_FORMATS = ("html", "json", "junit", "sarif")
+
+
+class ReportSchemaError(ValueError):
+    """The engine produced a report that breaks reports/schema/report.schema.json (a harness bug)."""
+
+
+def _write(path: Path, payload: bytes) -> Path:
+    # Write then rename: a reader (or a signer) never sees half a report.
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(payload)
+    os.replace(temporary, path)
+    return path
+
+
+def render_all(report: dict[str, Any], out_dir: Path,
+               formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
+    """Render the requested formats into ``out_dir``; returns {format: path}."""
+    wanted = list(formats)
+    unknown = [f for f in wanted if f not in FILE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown report format(s) {unknown}; choose from {sorted(FILE_NAMES)}")
+    if "signature" in report:
+        raise ReportSchemaError("the report must not embed its signature (it is report.json.sig)")
+    problems = schema_errors(report)
+    if problems:
+        raise ReportSchemaError("report does not match report.schema.json: " + "; ".join(problems))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writers = {
+        "json": lambda: canonical_json(report),
+        "html": lambda: render_html(report).encode("utf-8"),
+        "junit": lambda: render_junit(report),
+        "sarif": lambda: json.dumps(render_sarif(report), indent=2, ensure_ascii=False).encode("utf-8"),
+    }
+    return {fmt: _write(out_dir / FILE_NAMES[fmt], writers[fmt]()) for fmt in wanted}

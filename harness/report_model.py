@@ -1,0 +1,80 @@
+"""The canonical report document: recorded results + run facts + verdict, as one dict.
+
+Renderers (harness/report) read only this dict; its JSON Schema is reports/schema/report.schema.json.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from harness.assessor import (Attestation, Waiver, attestation_entries, load_attestations,
+                              load_waivers, waiver_for)
+from harness.checks import REGISTRY, Check, CheckResult
+from harness.config import RunConfig
+from harness.profiles import Profile, decide
+from harness.report.specs import current_specs, harness_version
+
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class RecordedResult:
+    check: Check
+    result: CheckResult
+    mandatory: bool
+    started_at: str
+    duration_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check.to_json(), "mandatory": self.mandatory,
+                "status": str(self.result.status), "summary": self.result.summary,
+                "evidence": [e.to_json() for e in self.result.evidence],
+                "measurements": dict(self.result.measurements),
+                "started_at": self.started_at, "duration_s": self.duration_s}
+
+
+def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
+    waivers = load_waivers(config.assessor.waivers) if config.assessor.waivers else []
+    attestations = (load_attestations(config.assessor.attestations)
+                    if config.assessor.attestations else [])
+    return waivers, attestations
+
+
+def build_report(config: RunConfig, profile: Profile, records: list[RecordedResult], *,
+                 complete: bool, interrupted: str | None, started: datetime, today: date,
+                 run_id: str, command: str = "") -> dict[str, Any]:
+    waivers, attestations = assessor_inputs(config)
+    results = []
+    for record in records:
+        entry = record.to_json()
+        waiver = waiver_for(record.check.id, waivers, today)
+        entry["waiver"] = waiver.to_report(today) if waiver else None
+        results.append(entry)
+    attested = {a.item_id for a in attestations if a.valid_on(today)}
+    statuses = {r.check.id: str(r.result.status) for r in records}
+    verdict = decide(profile, statuses, list(REGISTRY), complete, waivers, attested, today)
+    by_suite: dict[str, Counter[str]] = defaultdict(Counter)
+    for record in records:
+        by_suite[record.check.suite][str(record.result.status)] += 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "harness": {"name": "popcert", "version": harness_version()},
+        "run": {"id": run_id, "started_at": started.isoformat(timespec="seconds"),
+                "finished_at": datetime.now(UTC).isoformat(timespec="seconds") if complete
+                else None,
+                "complete": complete, "interrupted": interrupted, "quick": config.quick,
+                "seed": config.seed, "command": command},
+        "system": {"name": config.system.name, "organisation": config.system.organisation,
+                   "level": config.system.level, "base_url": config.target.base_url},
+        "profile": {"name": profile.name, "version": profile.version,
+                    "title_vi": profile.title_vi, "title_en": profile.title_en},
+        "specs": current_specs(),
+        "verdict": verdict.to_json(),
+        "summary": {"by_status": dict(Counter(statuses.values())),
+                    "by_suite": {s: dict(c) for s, c in sorted(by_suite.items())}},
+        "results": results,
+        "attestations": attestation_entries(profile.attestations, attestations, today),
+    }

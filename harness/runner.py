@@ -1,0 +1,107 @@
+"""Glue between the CLI and the engine: start the mock NPDB when asked, draw progress, print the verdict."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.config import REPO_ROOT, RunConfig
+from harness.engine import Engine, Progress, RunOutcome
+from harness.report_model import RecordedResult
+
+EXAMPLE_CONFIG = REPO_ROOT / "examples" / "run.example.yaml"
+
+_STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow",
+                 "manual": "cyan"}
+
+
+class RichProgress(Progress):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def suite_started(self, suite: str, total: int) -> None:
+        self.console.print(f"[bold]▶ {suite}[/] ({total} checks)")
+
+    def result(self, record: RecordedResult) -> None:
+        status = str(record.result.status)
+        mark = "" if record.mandatory else " [dim](advisory)[/]"
+        self.console.print(
+            f"  [{_STATUS_STYLE.get(status, 'white')}]{status.upper():6}[/] {record.check.id}"
+            f"{mark} [dim]{record.duration_s:.1f}s[/] {_one_line(record.result.summary)}",
+            highlight=False, markup=True, soft_wrap=True)
+
+
+def _one_line(text: str, limit: int = 110) -> str:
+    from rich.markup import escape
+
+    text = " ".join(text.split())
+    return escape(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+@contextlib.contextmanager
+def npdb_for(config: RunConfig) -> Iterator[Any]:
+    """The mock NPDB the run audits: started for the run, or an already running one."""
+    if not config.npdb.start:
+        from harness.errors import ConfigError
+        from harness.lab import RunningMock
+
+        if not (config.npdb.state_dir / "ready.json").exists():
+            raise ConfigError(config.source_file or "run.yaml", "npdb.state_dir",
+                              f"no running mock NPDB found in {config.npdb.state_dir}",
+                              "start one with `popcert mock serve --state-dir DIR` or set "
+                              "npdb.start: true")
+        yield RunningMock(config.npdb.state_dir)
+        return
+    from mocks.population_db.launcher import MockNPDB
+
+    with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
+                  seed=config.npdb.seed, mtls=config.npdb.mtls) as npdb:
+        yield npdb
+
+
+def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None,
+                        command: str = "") -> RunOutcome:
+    if npdb is None:
+        with npdb_for(config) as started:
+            return _run(config, console, started, command)
+    return _run(config, console, npdb, command)
+
+
+def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOutcome:
+    engine = Engine(config, npdb=npdb, progress=RichProgress(console), command=command)
+    console.print(f"popcert: certifying [bold]{config.system.name}[/] against profile "
+                  f"[bold]{engine.profile.name}[/]; results stream to {engine.run_dir}")
+    outcome = engine.run()
+    print_verdict(outcome, console)
+    return outcome
+
+
+def print_verdict(outcome: RunOutcome, console: Console) -> None:
+    status = outcome.verdict.status
+    style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(status, "bold yellow")
+    for reason in outcome.verdict.reasons[:15]:
+        console.print(f"  - {reason}", highlight=False)
+    if len(outcome.verdict.reasons) > 15:
+        console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
+    report = outcome.files.get("html", outcome.run_dir / "report.html")
+    # The last two lines on stdout are what make demo and CI scripts read.
+    print(f"report: {report}")
+    print(f"verdict: {status}")
+    console.print(f"[{style}]{status}[/]")
+
+
+def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
+             console: Console, workdir: Path | None = None) -> RunOutcome:
+    from harness.lab import Lab
+
+    workdir = workdir or REPO_ROOT / ".popcert" / "demo"
+    console.print("popcert demo: starting the mock NPDB and the reference city system on "
+                  "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
+    with Lab(workdir, defects=defects) as lab:
+        config = lab.run_config(suites=suites, quick=quick, level=level)
+        return certify_with_config(config, console=console, npdb=lab.npdb,
+                                   command="popcert demo")

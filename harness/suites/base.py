@@ -1,0 +1,62 @@
+"""What the engine hands to a suite: the run's context, and the registry of suite contexts.
+
+Each suite module registers one context factory with ``@suite_context(name)``: a generator that
+sets up (e.g. scans the TLS endpoint once), yields the object its checks receive, then tears down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.config import RunConfig
+from harness.net import SafeClient, ScopeGuard, TlsMaterial
+from harness.profiles import Profile
+
+ContextFactory = Callable[["RunContext"], Iterator[Any]]
+
+SUITE_CONTEXTS: dict[str, ContextFactory] = {}
+
+
+def suite_context(suite: str) -> Callable[[ContextFactory], ContextFactory]:
+    def register(factory: ContextFactory) -> ContextFactory:
+        SUITE_CONTEXTS[suite] = factory
+        return factory
+
+    return register
+
+
+@dataclass
+class RunContext:
+    config: RunConfig
+    profile: Profile
+    run_dir: Path
+    scope: ScopeGuard
+    workdir: Path
+    npdb: Any = None  # mocks.population_db.launcher.MockNPDB (or a handle to a running mock)
+    quick: bool = False
+    seed: int = 0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tls(self) -> TlsMaterial:
+        target = self.config.target
+        return TlsMaterial(target.ca_bundle, target.client_cert, target.client_key)
+
+    @property
+    def base_url(self) -> str:
+        return self.config.target.base_url
+
+    def http(self, *, tls: TlsMaterial | None = None, timeout_s: float | None = None,
+             max_bytes: int | None = None) -> SafeClient:
+        """A scope-checked client for the SUT, with the run's CA bundle and client certificate."""
+        kwargs: dict[str, Any] = {}
+        if max_bytes is not None:
+            kwargs["max_bytes"] = max_bytes
+        return SafeClient(self.scope, tls or self.tls,
+                          timeout_s or self.config.target.timeout_s, **kwargs)
+
+    def threshold(self, suite: str, name: str, default: Any = None) -> Any:
+        return self.profile.threshold(suite, name, default)

@@ -1,0 +1,297 @@
+"""Conformance suite: schemathesis fuzzes every bearer-protected operation of connection/v1.
+
+The fuzz run happens once, in the suite context; each CONF- check reads its share of the outcome
+(failures are attributed by root cause in ``conformance_mapping``). The notifications webhook is
+HMAC-signed, not bearer-protected, so it is left to the scenario and auth suites (docs/conformance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.config import REPO_ROOT
+from harness.errors import OutOfScopeError
+from harness.suites.base import RunContext, suite_context
+from harness.suites.conformance_drift import Drift, breaking_changes
+from harness.suites.conformance_mapping import CHECK_IDS
+from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
+
+SPEC_PATH = REPO_ROOT / "specs/connection/v1/openapi.yaml"
+PORTAL_CLIENT = "portal"
+PORTAL_SCOPES = ("dossier.submit", "dossier.read")
+REQUIREMENT = "connection/v1 openapi.yaml"
+# Problems that mean schemathesis could not talk to the SUT, so a clean run proves nothing.
+_BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Connection",
+                      "Timeout", "SSL", "Reset", "Protocol")
+
+
+@dataclass
+class PublishedSpec:
+    url: str | None = None
+    document: dict[str, Any] | None = None
+    error: str | None = None
+    drifts: list[Drift] = field(default_factory=list)
+
+
+@dataclass
+class ConformanceContext:
+    plan: FuzzPlan | None
+    outcome: FuzzOutcome | None
+    setup_error: str | None
+    max_response_time_ms: float | None
+    published: PublishedSpec
+
+
+def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{path}: not an OpenAPI document")
+    return document
+
+
+def bearer_scheme(spec: dict[str, Any]) -> str | None:
+    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
+    for name, scheme in schemes.items():
+        if isinstance(scheme, dict) and scheme.get("type") == "http" \
+                and str(scheme.get("scheme", "")).lower() == "bearer":
+            return str(name)
+    return None
+
+
+def hmac_operation_paths(spec: dict[str, Any]) -> list[str]:
+    """Paths of the webhook operations: signed with X-NPDB-Signature, not a bearer token."""
+    bearer = bearer_scheme(spec)
+    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
+    found = []
+    for path, item in (spec.get("paths") or {}).items():
+        for method, operation in (item or {}).items():
+            if not isinstance(operation, dict) or method.startswith("x-"):
+                continue
+            headers = {str(p.get("name", "")).lower() for p in operation.get("parameters") or []
+                       if isinstance(p, dict)}
+            security = operation.get("security", spec.get("security")) or []
+            names = {n for requirement in security for n in requirement}
+            signed = any(str((schemes.get(n) or {}).get("name", "")).lower() == "x-npdb-signature"
+                         for n in names)
+            if "x-npdb-signature" in headers or signed or (
+                    names and bearer not in names and path.rstrip("/").endswith("notifications")):
+                found.append(path)
+    return sorted(set(found))
+
+
+def base_path(spec: dict[str, Any]) -> str:
+    servers = spec.get("servers") or [{}]
+    return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
+
+
+def plan_for(run: RunContext, spec: dict[str, Any], token: str) -> FuzzPlan:
+    target = run.config.target
+    prefix = base_path(spec)
+    base_url = target.base_url if target.base_url.endswith(prefix) else target.base_url + prefix
+    if run.quick:
+        examples = int(run.threshold("conformance", "quick_max_examples", 5))
+    else:
+        examples = int(run.threshold("conformance", "max_examples", 50))
+    limit_ms = run.threshold("conformance", "max_response_time_ms", None)
+    suite_limit = run.config.limits.suite_s.get("conformance", run.config.limits.default_suite_s)
+    hmac_paths = hmac_operation_paths(spec)
+    return FuzzPlan(
+        spec_path=SPEC_PATH, base_url=base_url, token=token,
+        workdir=run.workdir / "conformance", seed=run.seed, max_examples=examples,
+        max_response_time_s=float(limit_ms) / 1000 if limit_ms else None,
+        ca_bundle=target.ca_bundle, client_cert=target.client_cert, client_key=target.client_key,
+        bearer_scheme=bearer_scheme(spec),
+        exclude_path_regex="^(" + "|".join(hmac_paths) + ")$" if hmac_paths else None,
+        request_timeout_s=target.timeout_s,
+        # Leave the checks and the drift fetch a minute of the suite's budget.
+        wall_timeout_s=max(30.0, min(suite_limit - 60, 180.0 if run.quick else 900.0)))
+
+
+def mint_portal_token(run: RunContext, lifetime_s: int) -> str:
+    from mocks.population_db.tokens import TokenMinter
+
+    state_dir = run.npdb.state_dir if run.npdb is not None else run.config.npdb.state_dir
+    return str(TokenMinter(Path(state_dir)).mint(PORTAL_CLIENT, list(PORTAL_SCOPES),
+                                                  lifetime_s=lifetime_s))
+
+
+def fetch_published_spec(run: RunContext, spec: dict[str, Any], token: str) -> PublishedSpec:
+    target = run.config.target
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(target.base_url))
+    candidates = [target.openapi_url] if target.openapi_url else []
+    candidates += [target.base_url + base_path(spec) + "/openapi.json", origin + "/openapi.json"]
+    published = PublishedSpec()
+    with run.http(max_bytes=5_000_000) as client:
+        for url in dict.fromkeys(c for c in candidates if c):
+            for headers in ({}, {"Authorization": f"Bearer {token}"}):
+                exchange = client.request("GET", url, headers=headers)
+                document = exchange.json() if exchange.status == 200 else None
+                if isinstance(document, dict) and "paths" in document:
+                    published.url, published.document = url, document
+                    published.drifts = breaking_changes(spec, document)
+                    return published
+                published.error = exchange.error or f"GET {url} -> {exchange.status}"
+    return published
+
+
+@suite_context("conformance")
+def make_context(run: RunContext) -> Iterator[ConformanceContext]:
+    limit_ms = run.threshold("conformance", "max_response_time_ms", None)
+    published = PublishedSpec(error="not fetched")
+    try:
+        spec = load_spec()
+        run.scope.check_url(run.config.target.base_url)
+        token = mint_portal_token(run, lifetime_s=3600)
+        plan = plan_for(run, spec, token)
+    except (OSError, ValueError, OutOfScopeError, ImportError, yaml.YAMLError) as cannot:
+        yield ConformanceContext(None, None, f"{type(cannot).__name__}: {cannot}", limit_ms,
+                                 published)
+        return
+    published = fetch_published_spec(run, spec, token)
+    outcome = run_schemathesis(plan)
+    yield ConformanceContext(plan, outcome, None, limit_ms, published)
+
+
+def _blocking(outcome: FuzzOutcome) -> list[str]:
+    return [f"{p.title}: {p.message}" for p in outcome.problems
+            if any(word in p.title or word in p.message for word in _BLOCKING_PROBLEMS)]
+
+
+def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
+    assert ctx.outcome is not None and ctx.plan is not None
+    outcome = ctx.outcome
+    return [Evidence.measurement("requests", outcome.requests, "requests"),
+            Evidence.measurement("operations_tested", outcome.operations_tested, "operations"),
+            Evidence.measurement("duration", round(outcome.duration_s, 1), "s"),
+            Evidence.measurement("seed", outcome.seed),
+            Evidence.reproduction(outcome.command, title="rerun the fuzzing with this seed "
+                                  "(set POPCERT_CONF_TOKEN to a portal token first)")]
+
+
+def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResult:
+    """Shared decision of every fuzzing check: fail on findings, error if the run was unusable."""
+    if ctx.setup_error or ctx.outcome is None or ctx.plan is None:
+        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
+    outcome = ctx.outcome
+    names = {name for name, cid in CHECK_IDS.items() if cid == check_id}
+    count = sum(n for name, n in outcome.failure_counts.items() if name in names)
+    if count:
+        evidence: list[Evidence] = []
+        for finding in outcome.findings_for(names):
+            title = f"{finding.operation}: {finding.title} ({finding.code}, {finding.phase})"
+            evidence.append(Evidence.note(finding.message or finding.title, title=title))
+            evidence.append(Evidence.request(finding.request["method"], finding.request["url"],
+                                             finding.request["headers"], finding.request["body"]))
+            if finding.response is not None:
+                evidence.append(Evidence.response(**finding.response))
+            evidence.append(Evidence.reproduction(finding.curl + f"  # seed {outcome.seed}"))
+        operations = sorted({f.operation for f in outcome.findings_for(names)})
+        return CheckResult.failed(
+            f"{count} request(s) showed {what} on {', '.join(operations)} (seed {outcome.seed})",
+            *evidence, *_run_evidence(ctx), failed_requests=float(count))
+    blocking = _blocking(outcome)
+    if blocking or not outcome.complete or outcome.requests == 0:
+        reasons = blocking or ["the run did not complete" if not outcome.complete
+                               else "no request reached the SUT"]
+        return CheckResult.errored(
+            f"cannot decide: {reasons[0]}",
+            *[Evidence.note(r, title="run problem") for r in reasons[:10]],
+            Evidence.note(outcome.stderr_tail, title="schemathesis output (tail)"),
+            *_run_evidence(ctx))
+    return CheckResult.passed(
+        f"no {what} in {outcome.requests} requests over {outcome.operations_tested} operations "
+        f"(seed {outcome.seed})", *_run_evidence(ctx), requests=float(outcome.requests))
+
+
+@check("CONF-SERVER-ERRORS", suite="conformance", severity=Severity.HIGH,
+       requirement=f"{REQUIREMENT}: no 5xx for any input, valid or not",
+       defect="conformance.server_error_on_bad_input", timeout_s=30)
+def no_server_errors(ctx: ConformanceContext) -> CheckResult:
+    """The API never answers a 5xx, whatever it is sent"""
+    return verdict_for(ctx, "CONF-SERVER-ERRORS", "server errors (5xx)")
+
+
+@check("CONF-STATUS-CODE", suite="conformance", severity=Severity.MEDIUM,
+       requirement=f"{REQUIREMENT}: responses use only documented status codes",
+       defect="conformance.undocumented_status", timeout_s=30)
+def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
+    """Every status code the API returns is documented"""
+    return verdict_for(ctx, "CONF-STATUS-CODE", "undocumented status codes")
+
+
+@check("CONF-CONTENT-TYPE", suite="conformance", severity=Severity.MEDIUM,
+       requirement=f"{REQUIREMENT}: responses carry the documented media type",
+       defect="conformance.wrong_content_type", timeout_s=30)
+def documented_content_types(ctx: ConformanceContext) -> CheckResult:
+    """Every response carries its documented Content-Type"""
+    return verdict_for(ctx, "CONF-CONTENT-TYPE", "undocumented content types")
+
+
+@check("CONF-RESPONSE-SCHEMA", suite="conformance", severity=Severity.HIGH,
+       requirement=f"{REQUIREMENT}: response bodies and headers match their schemas",
+       defect="schema.dob_wrong_format", timeout_s=30)
+def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
+    """Response bodies and headers match the documented schemas"""
+    return verdict_for(ctx, "CONF-RESPONSE-SCHEMA", "schema violations in responses")
+
+
+@check("CONF-NEGATIVE-DATA", suite="conformance", severity=Severity.HIGH,
+       requirement=f"{REQUIREMENT}: input that violates the schema is rejected with 4xx",
+       defect="conformance.accepts_invalid_input", timeout_s=30)
+def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
+    """Input that violates the schema is rejected"""
+    return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
+
+
+@check("CONF-AUTH-IGNORED", suite="conformance", severity=Severity.CRITICAL,
+       requirement=f"{REQUIREMENT} §security: bearer token required on every protected operation",
+       timeout_s=30)
+def auth_enforced(ctx: ConformanceContext) -> CheckResult:
+    """Protected operations refuse requests without valid credentials"""
+    return verdict_for(ctx, "CONF-AUTH-IGNORED", "ignored authentication")
+
+
+@check("CONF-STATEFUL", suite="conformance", severity=Severity.MEDIUM,
+       requirement=f"{REQUIREMENT} links: a created dossier is readable, a removed one is gone",
+       timeout_s=30)
+def stateful_links(ctx: ConformanceContext) -> CheckResult:
+    """Created resources are available and deleted ones are gone (stateful links)"""
+    return verdict_for(ctx, "CONF-STATEFUL", "resource availability or use-after-free faults")
+
+
+@check("CONF-RESPONSE-TIME", suite="conformance", severity=Severity.LOW,
+       requirement="profile thresholds.conformance.max_response_time_ms", timeout_s=30)
+def response_time(ctx: ConformanceContext) -> CheckResult:
+    """Every fuzzed request is answered within the profile's response-time limit"""
+    if ctx.max_response_time_ms is None:
+        return CheckResult.skipped("the profile sets no conformance.max_response_time_ms")
+    return verdict_for(ctx, "CONF-RESPONSE-TIME",
+                       f"responses slower than {ctx.max_response_time_ms:g} ms")
+
+
+@check("CONF-SPEC-DRIFT", suite="conformance", severity=Severity.MEDIUM,
+       requirement="connection/v1: the published /openapi.json is compatible with the shared spec",
+       defect="conformance.spec_drift", timeout_s=30)
+def spec_drift(ctx: ConformanceContext) -> CheckResult:
+    """The SUT's published OpenAPI document has no breaking change against the shared spec"""
+    if ctx.setup_error:
+        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
+    published = ctx.published
+    if published.document is None:
+        return CheckResult.skipped(f"the SUT publishes no OpenAPI document ({published.error})")
+    if published.drifts:
+        return CheckResult.failed(
+            f"{len(published.drifts)} breaking change(s) in {published.url}",
+            *[Evidence.finding(published.url or "", None, d.kind, f"{d.location}: {d.detail}")
+              for d in published.drifts[:50]],
+            Evidence.reproduction(f"curl -sS --cacert CA {published.url}"),
+            breaking_changes=float(len(published.drifts)))
+    return CheckResult.passed(f"{published.url} is compatible with the shared spec",
+                              Evidence.note(str(published.url), title="published spec"))

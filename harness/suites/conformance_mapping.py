@@ -1,0 +1,55 @@
+"""Which popcert check a schemathesis failure belongs to, by root cause.
+
+One bad response often trips several built-in checks (a 500 is also an undocumented status; a
+text/plain body also breaks the JSON schema). Each request's failures are attributed to their root
+cause so each defect of the reference system fails exactly one CONF- check.
+"""
+
+from __future__ import annotations
+
+# schemathesis check name -> popcert check id
+CHECK_IDS: dict[str, str] = {
+    "not_a_server_error": "CONF-SERVER-ERRORS",
+    "status_code_conformance": "CONF-STATUS-CODE",
+    "content_type_conformance": "CONF-CONTENT-TYPE",
+    "response_headers_conformance": "CONF-RESPONSE-SCHEMA",  # header schemas are part of the response
+    "response_schema_conformance": "CONF-RESPONSE-SCHEMA",
+    "negative_data_rejection": "CONF-NEGATIVE-DATA",
+    "ignored_auth": "CONF-AUTH-IGNORED",
+    "use_after_free": "CONF-STATEFUL",
+    "ensure_resource_availability": "CONF-STATEFUL",
+    "max_response_time": "CONF-RESPONSE-TIME",
+}
+
+# Failures that say nothing new once their cause is known: cause -> consequences dropped.
+_CONSEQUENCES: tuple[tuple[str, frozenset[str]], ...] = (
+    # A 5xx is the defect; that it is undocumented or not JSON follows from it.
+    ("not_a_server_error", frozenset({
+        "status_code_conformance", "content_type_conformance", "response_schema_conformance",
+        "response_headers_conformance", "negative_data_rejection"})),
+    # Accepting invalid input is the defect; echoing the invalid value back breaks the schema.
+    ("negative_data_rejection", frozenset({
+        "response_schema_conformance", "response_headers_conformance"})),
+    # An undocumented status has no documented media type or schema to match.
+    ("status_code_conformance", frozenset({
+        "content_type_conformance", "response_schema_conformance",
+        "response_headers_conformance"})),
+    # A body of the wrong media type cannot match the JSON schema either.
+    ("content_type_conformance", frozenset({"response_schema_conformance"})),
+)
+
+
+def root_causes(failed: set[str], status: int | None = None) -> set[str]:
+    """The failures of one request that remain after dropping their consequences."""
+    remaining = set(failed)
+    if "status_code_conformance" in remaining and status is not None and 400 <= status < 500:
+        # An undocumented 4xx still rejects the input: the defect is the status, not acceptance.
+        remaining.discard("negative_data_rejection")
+    for cause, consequences in _CONSEQUENCES:
+        if cause in remaining:
+            remaining -= consequences
+    return remaining
+
+
+def check_id(schemathesis_check: str) -> str | None:
+    return CHECK_IDS.get(schemathesis_check)

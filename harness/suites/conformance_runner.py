@@ -1,0 +1,361 @@
+"""Run schemathesis against the SUT in a bounded subprocess and parse what it found.
+
+A subprocess (``st run`` with an NDJSON event report) keeps a hostile SUT from hurting the harness:
+a hang is cut by a wall-clock kill, a memory bomb by an address-space limit, a crash by isolation.
+The token travels in the child's environment, never on its command line or in a file.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import resource
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.suites.conformance_mapping import root_causes
+
+# Checks the certification asks for (connection/v1 conformance); all others stay off.
+BUILTIN_CHECKS = (
+    "not_a_server_error", "status_code_conformance", "content_type_conformance",
+    "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
+    "ignored_auth", "use_after_free", "ensure_resource_availability",
+)
+TOKEN_ENV = "POPCERT_CONF_TOKEN"
+# Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down.
+CHILD_MEMORY_LIMIT = 2 * 1024**3
+BODY_EVIDENCE_BYTES = 2000
+# A broken operation fails thousands of times; evidence keeps a few samples, counters keep all.
+SAMPLES_PER_CHECK_AND_OPERATION = 3
+MAX_PROBLEMS = 50
+SCHEMA_CHECKS = frozenset({"response_schema_conformance", "response_headers_conformance"})
+
+
+@dataclass(frozen=True)
+class FuzzPlan:
+    """Everything one schemathesis run needs; built by the suite from the run config."""
+
+    spec_path: Path
+    base_url: str  # includes the spec's base path, e.g. https://127.0.0.1:8443/connection/v1
+    token: str
+    workdir: Path
+    seed: int
+    max_examples: int
+    max_response_time_s: float | None = None
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    bearer_scheme: str | None = None  # securitySchemes name; None sends a plain header
+    exclude_path_regex: str | None = None
+    request_timeout_s: float = 10.0
+    wall_timeout_s: float = 300.0
+    phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful")
+    workers: int = 1  # one worker keeps a seed reproducible
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One failed built-in check on one request, with what is needed to replay it."""
+
+    check: str  # schemathesis check name, e.g. not_a_server_error
+    code: str  # schemathesis failure code, e.g. ST101
+    title: str
+    message: str
+    operation: str
+    phase: str
+    case_id: str
+    negative: bool
+    request: dict[str, Any]
+    response: dict[str, Any] | None
+    curl: str
+
+
+@dataclass(frozen=True)
+class RunProblem:
+    """Something that stopped schemathesis from deciding: network error, crash, timeout."""
+
+    title: str
+    message: str
+    operation: str = ""
+
+
+@dataclass
+class FuzzOutcome:
+    findings: list[Finding] = field(default_factory=list)
+    problems: list[RunProblem] = field(default_factory=list)
+    complete: bool = False
+    timed_out: bool = False
+    exit_code: int | None = None
+    duration_s: float = 0.0
+    requests: int = 0
+    operations_tested: int = 0
+    seed: int = 0
+    command: str = ""
+    stderr_tail: str = ""
+    failure_counts: dict[str, int] = field(default_factory=dict)  # check name -> failed requests
+
+    def findings_for(self, checks: set[str]) -> list[Finding]:
+        return [f for f in self.findings if f.check in checks]
+
+
+def write_config(plan: FuzzPlan) -> Path:
+    """schemathesis.toml for this run; the token is a ${VAR} placeholder resolved in the child."""
+    lines = [f"seed = {plan.seed}", "max-redirects = 0", f"workers = {plan.workers}",
+             f"request-timeout = {plan.request_timeout_s}", "color = false"]
+    if plan.ca_bundle is not None:
+        lines.append(f"tls-verify = {json.dumps(str(plan.ca_bundle))}")
+    if plan.client_cert is not None and plan.client_key is not None:
+        lines.append(f"request-cert = {json.dumps(str(plan.client_cert))}")
+        lines.append(f"request-cert-key = {json.dumps(str(plan.client_key))}")
+    lines += ["", "[generation]", f"max-examples = {plan.max_examples}", 'mode = "all"',
+              'database = "none"', ""]
+    if plan.bearer_scheme:
+        lines += [f"[auth.openapi.{json.dumps(plan.bearer_scheme)}]",
+                  f'bearer = "${{{TOKEN_ENV}}}"', ""]
+    else:
+        lines += ["[headers]", f'Authorization = "Bearer ${{{TOKEN_ENV}}}"', ""]
+    lines.append("[checks]")
+    if plan.max_response_time_s:
+        lines.append(f"max_response_time = {plan.max_response_time_s}")
+    path = plan.workdir / "schemathesis.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def command(plan: FuzzPlan, config: Path, ndjson: Path) -> list[str]:
+    st = Path(sys.executable).with_name("st")
+    argv = [str(st) if st.exists() else "st", "--config-file", str(config), "run",
+            str(plan.spec_path), "--url", plan.base_url, "--checks", ",".join(BUILTIN_CHECKS),
+            "--phases", ",".join(plan.phases), "--report", "ndjson",
+            "--report-ndjson-path", str(ndjson), "--suppress-health-check", "all", "--no-color"]
+    # No --max-time: with it schemathesis keeps fuzzing until the budget is spent; the example
+    # budget bounds the run and wall_timeout_s is enforced by killing the child instead.
+    if plan.exclude_path_regex:
+        argv += ["--exclude-path-regex", plan.exclude_path_regex]
+    return argv
+
+
+def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
+    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_LIMIT, CHILD_MEMORY_LIMIT))
+
+
+def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
+    """Run the fuzzer; never raises for anything the SUT does (problems land in the outcome)."""
+    plan.workdir.mkdir(parents=True, exist_ok=True)
+    config = write_config(plan)
+    ndjson = plan.workdir / "events.ndjson"
+    ndjson.unlink(missing_ok=True)
+    argv = command(plan, config, ndjson)
+    env = {**os.environ, TOKEN_ENV: plan.token, "NO_COLOR": "1"}
+    outcome = FuzzOutcome(seed=plan.seed, command=shlex.join(argv))
+    started = time.monotonic()
+    hard_limit = plan.wall_timeout_s
+    with open(plan.workdir / "st.log", "wb") as log:
+        child = subprocess.Popen(argv, cwd=plan.workdir, env=env, stdout=log,
+                                 stderr=subprocess.STDOUT, start_new_session=True,
+                                 preexec_fn=_limit_child)
+        try:
+            outcome.exit_code = child.wait(timeout=hard_limit)
+        except subprocess.TimeoutExpired:
+            outcome.timed_out = True
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            outcome.problems.append(RunProblem(
+                "timeout", f"schemathesis did not finish within {hard_limit:.0f} s; killed"))
+    outcome.duration_s = time.monotonic() - started
+    log_text = (plan.workdir / "st.log").read_text(encoding="utf-8", errors="replace")
+    outcome.stderr_tail = log_text[-3000:]
+    if ndjson.exists():
+        parse_events(ndjson, plan, outcome)
+    else:
+        outcome.problems.append(RunProblem("no report", "schemathesis wrote no event report"))
+    if outcome.exit_code not in (0, 1) and not outcome.timed_out:
+        outcome.problems.append(RunProblem(
+            "schemathesis exited abnormally", f"exit code {outcome.exit_code}: "
+            + log_text[-600:].strip()))
+    return outcome
+
+
+@dataclass
+class _FailedCase:
+    """A request with at least one failed check, kept until attribution at the end of the stream."""
+
+    case_id: str
+    label: str
+    phase: str
+    failures: dict[str, dict[str, Any]]
+    case: dict[str, Any]
+    interaction: dict[str, Any]
+
+    @property
+    def status(self) -> int | None:
+        return (self.interaction.get("response") or {}).get("status_code")
+
+    def response_text(self) -> str:
+        body = _decode((self.interaction.get("response") or {}).get("content")) or b""
+        return body[:65536].decode("utf-8", "replace")
+
+
+def parse_events(path: Path, plan: FuzzPlan, outcome: FuzzOutcome) -> None:
+    """Fold the NDJSON event stream into findings, problems and counters."""
+    seen: set[str] = set()
+    operations: set[str] = set()
+    failed: list[_FailedCase] = []
+    with open(path, encoding="utf-8", errors="replace") as stream:
+        for line in stream:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a report cut short by a kill: keep what was written
+            (kind, payload), = event.items()
+            if kind == "ScenarioFinished":
+                failed += _scenario(payload, outcome, seen, operations)
+            elif kind == "NonFatalError" and len(outcome.problems) < MAX_PROBLEMS:
+                outcome.problems.append(RunProblem(
+                    _error_title(payload), _error_message(payload), str(payload.get("label", ""))))
+            elif kind == "FatalError":
+                outcome.problems.append(RunProblem("fatal", _error_message(payload)))
+            elif kind == "EngineFinished":
+                outcome.complete = True
+    outcome.operations_tested = len(operations)
+    _attribute(failed, plan, outcome)
+
+
+def _tainted_resources(failed: list[_FailedCase]) -> set[str]:
+    """Ids of resources the SUT created from invalid input it should have rejected."""
+    tainted = set()
+    for case in failed:
+        if "negative_data_rejection" in root_causes(set(case.failures), case.status):
+            try:
+                created = json.loads(case.response_text())
+            except ValueError:
+                continue
+            if isinstance(created, dict):
+                tainted |= {str(v) for k, v in created.items() if k.endswith("_id") and v}
+    return tainted
+
+
+def _attribute(failed: list[_FailedCase], plan: FuzzPlan, outcome: FuzzOutcome) -> None:
+    tainted = _tainted_resources(failed)
+    for case in failed:
+        causes = root_causes(set(case.failures), case.status)
+        if tainted and causes & SCHEMA_CHECKS:
+            # Reading back a resource made from accepted invalid input shows the invalid value
+            # again: that is CONF-NEGATIVE-DATA's defect, not a schema defect of the read.
+            request_url = str((case.interaction.get("request") or {}).get("uri", ""))
+            body = case.response_text()
+            if any(t in request_url or t in body for t in tainted):
+                causes -= SCHEMA_CHECKS
+        for name in causes:
+            _record(case, name, plan, outcome)
+
+
+def _record(case: _FailedCase, name: str, plan: FuzzPlan, outcome: FuzzOutcome) -> None:
+    outcome.failure_counts[name] = outcome.failure_counts.get(name, 0) + 1
+    failure = (case.failures[name].get("failure_info") or {}).get("failure") or {}
+    operation = str(failure.get("operation") or case.label)
+    sampled = sum(1 for f in outcome.findings if f.check == name and f.operation == operation)
+    if sampled >= SAMPLES_PER_CHECK_AND_OPERATION:
+        return
+    meta = case.case.get("meta") or {}
+    request = case.interaction.get("request") or {}
+    outcome.findings.append(Finding(
+        check=name, code=str(failure.get("code", "")),
+        title=str(failure.get("title", name)), message=str(failure.get("message", "")),
+        operation=operation, phase=case.phase, case_id=case.case_id,
+        negative=(meta.get("generation") or {}).get("mode") == "negative",
+        request=_request_evidence(request),
+        response=_response_evidence(case.interaction.get("response")),
+        curl=curl_command(request, plan)))
+
+
+def _error_title(payload: dict[str, Any]) -> str:
+    value = payload.get("value") or payload.get("exception") or {}
+    return str(value.get("type", "error")) if isinstance(value, dict) else "error"
+
+
+def _error_message(payload: dict[str, Any]) -> str:
+    value = payload.get("value") or payload.get("exception") or payload
+    if isinstance(value, dict):
+        return str(value.get("message") or value)[:1000]
+    return str(value)[:1000]
+
+
+def _scenario(payload: dict[str, Any], outcome: FuzzOutcome, seen: set[str],
+              operations: set[str]) -> list[_FailedCase]:
+    recorder = payload.get("recorder") or {}
+    label = str(recorder.get("label", ""))
+    interactions = recorder.get("interactions") or {}
+    cases = recorder.get("cases") or {}
+    if interactions:
+        operations.add(label)
+    outcome.requests += len(interactions)
+    failed = []
+    for case_id, checks in (recorder.get("checks") or {}).items():
+        # Shrinking replays a case in several scenarios; count each request once.
+        if case_id in seen:
+            continue
+        seen.add(case_id)
+        failures = {str(r.get("name", "")): r for r in checks if r.get("status") == "failure"}
+        if failures:
+            failed.append(_FailedCase(case_id, label, str(payload.get("phase", "")), failures,
+                                      (cases.get(case_id) or {}).get("value") or {},
+                                      interactions.get(case_id) or {}))
+    return failed
+
+
+def _decode(body: Any) -> bytes | None:
+    if isinstance(body, dict) and "$base64" in body:
+        return base64.b64decode(body["$base64"])
+    if isinstance(body, str):
+        return body.encode()
+    return None
+
+
+def _flat_headers(headers: dict[str, Any] | None) -> dict[str, str]:
+    return {k: ", ".join(v) if isinstance(v, list) else str(v) for k, v in (headers or {}).items()}
+
+
+def _request_evidence(request: dict[str, Any]) -> dict[str, Any]:
+    body = _decode(request.get("body"))
+    return {"method": request.get("method", ""), "url": request.get("uri", ""),
+            "headers": _flat_headers(request.get("headers")),
+            "body": body[:BODY_EVIDENCE_BYTES].decode("utf-8", "replace") if body else None}
+
+
+def _response_evidence(response: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not response:
+        return None
+    body = _decode(response.get("content")) or b""
+    return {"status": response.get("status_code"), "headers": _flat_headers(response.get("headers")),
+            "body": body[:BODY_EVIDENCE_BYTES].decode("utf-8", "replace"),
+            "elapsed_ms": round(float(response.get("elapsed") or 0) * 1000, 1)}
+
+
+def curl_command(request: dict[str, Any], plan: FuzzPlan) -> str:
+    """A minimal curl replay; the token is a shell variable the assessor sets, never the value."""
+    parts = ["curl", "-sS", "-X", str(request.get("method", "GET"))]
+    if plan.ca_bundle is not None:
+        parts += ["--cacert", str(plan.ca_bundle)]
+    if plan.client_cert is not None and plan.client_key is not None:
+        parts += ["--cert", str(plan.client_cert), "--key", str(plan.client_key)]
+    quoted: list[str] = []
+    for name, value in _flat_headers(request.get("headers")).items():
+        if name.lower() == "authorization":
+            # Double quotes so the shell expands $POPCERT_TOKEN at replay time.
+            quoted.append(f'-H "Authorization: Bearer ${TOKEN_ENV}"' if "Filtered" in value
+                          or value.lower().startswith("bearer") else
+                          "-H " + shlex.quote(f"{name}: {value}"))
+            continue
+        quoted.append("-H " + shlex.quote(f"{name}: {value}"))
+    body = _decode(request.get("body"))
+    if body is not None:
+        quoted.append("--data-binary " + shlex.quote(body.decode("utf-8", "replace")))
+    return " ".join([shlex.join(parts), *quoted, shlex.quote(str(request.get("uri", "")))])

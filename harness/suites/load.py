@@ -1,0 +1,144 @@
+"""The load suite: one locust run of portal traffic, judged against the profile's thresholds.
+
+The context factory runs locust once (in subprocesses, bounded in time and requests) and every
+LOAD-* check reads the same statistics. The decisions themselves live in ``load_thresholds``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.checks import CheckResult, Severity, check
+from harness.suites.base import RunContext, suite_context
+from harness.suites.load_plan import (
+    dossier_pool,
+    population_people,
+    synthetic_people,
+    token_lifetime_s,
+    user_pacing,
+    write_plan,
+)
+from harness.suites.load_runner import LoadOutcome, LocustJob, per_process_request_bound, run_locust
+from harness.suites.load_thresholds import (
+    LoadThresholds,
+    evaluate_error_rate,
+    evaluate_p95,
+    evaluate_p99,
+    evaluate_throughput,
+    resolve_thresholds,
+)
+
+PORTAL_CLIENTS = ("portal", "portal-b")
+PORTAL_SCOPES = ("dossier.submit", "dossier.read")
+REQUIREMENT = "certification profile thresholds.load; connection/v1 dossier operations under load"
+
+
+@dataclass(frozen=True)
+class LoadContext:
+    outcome: LoadOutcome
+    thresholds: LoadThresholds
+
+
+def thresholds_for(run: RunContext) -> LoadThresholds:
+    overrides = run.config.load
+    return resolve_thresholds(run.profile.thresholds.get("load"), quick=run.quick,
+                              users=overrides.users, duration_s=overrides.duration_s,
+                              target_rps=overrides.target_rps)
+
+
+def portal_tokens(run: RunContext, lifetime_s: int) -> list[str]:
+    """Bearer tokens of the portal tenants, minted by the harness (never by locust)."""
+    given = run.extras.get("load_tokens")
+    if given:
+        return list(given)
+    if run.npdb is None:
+        raise RuntimeError("the load suite needs portal tokens: run with the mock NPDB's token "
+                           "service, or pass extras['load_tokens']")
+    minter = run.npdb.minter()
+    return [minter.mint(client, list(PORTAL_SCOPES), lifetime_s=lifetime_s)
+            for client in PORTAL_CLIENTS]
+
+
+def _tls_material(run: RunContext) -> tuple[Path | None, Path | None, Path | None]:
+    tls = run.tls
+    cert, key = tls.client_cert, tls.client_key
+    if cert is None and run.npdb is not None and run.profile.mtls == "required":
+        # The portal presents its national-CA certificate where the profile requires mTLS.
+        issued = run.npdb.pki.client_cert_set("portal")["valid"]
+        cert, key = issued.cert_path, issued.key_path
+    return tls.ca_bundle, cert, key
+
+
+def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
+             workers: int = 0, user_rps: float | None = None, users: int | None = None,
+             duration_s: float | None = None) -> LoadOutcome:
+    """One bounded locust run against the run's target (also used by capacity search)."""
+    host = run.scope.check_url(run.base_url)
+    duration = duration_s or limits.duration_s
+    users = users or limits.users
+    if run.npdb is not None:
+        seed = getattr(run.npdb, "seed", run.config.npdb.seed)
+        size = getattr(run.npdb, "population", run.config.npdb.population)
+        people = population_people(seed, size, 100, run.seed)
+    else:
+        people = synthetic_people(100, run.seed)
+    ca_bundle, cert, key = _tls_material(run)
+    plan_path = out_dir / "plan.json"
+    write_plan(plan_path, tokens=portal_tokens(run, token_lifetime_s(duration)),
+               dossiers=dossier_pool(people, 300, run.seed),
+               user_rps=user_rps or user_pacing(limits.target_rps, users),
+               max_requests_per_process=per_process_request_bound(limits.max_requests, workers),
+               ca_bundle=ca_bundle, client_cert=cert, client_key=key,
+               verify_tls=host.startswith("https"))
+    job = LocustJob(host=host, plan_path=plan_path, out_dir=out_dir, users=users,
+                    spawn_rate=limits.spawn_rate, duration_s=duration,
+                    max_requests=limits.max_requests, workers=workers)
+    try:
+        return run_locust(job)
+    finally:
+        plan_path.unlink(missing_ok=True)  # it holds bearer tokens
+
+
+@suite_context("load")
+def make_context(run: RunContext) -> Iterator[LoadContext]:
+    limits = thresholds_for(run)
+    outcome = run_load(run, limits, out_dir=run.run_dir / "load", workers=run.config.load.workers)
+    yield LoadContext(outcome, limits)
+
+
+@check("LOAD-THROUGHPUT", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT)
+def throughput(ctx: LoadContext) -> CheckResult:
+    """Sustains the profile's target rate of successful requests"""
+    return evaluate_throughput(ctx.outcome, ctx.thresholds)
+
+
+@check("LOAD-LATENCY-P95", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
+       defect=("load.slow_path",))
+def latency_p95(ctx: LoadContext) -> CheckResult:
+    """95th percentile response time within the profile's limit under load"""
+    return evaluate_p95(ctx.outcome, ctx.thresholds)
+
+
+@check("LOAD-LATENCY-P99", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
+       defect=("load.slow_path",))
+def latency_p99(ctx: LoadContext) -> CheckResult:
+    """99th percentile response time within the profile's limit under load"""
+    return evaluate_p99(ctx.outcome, ctx.thresholds)
+
+
+@check("LOAD-ERROR-RATE", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT,
+       defect=("load.errors_under_load",))
+def error_rate(ctx: LoadContext) -> CheckResult:
+    """Error rate under load within the profile's limit"""
+    return evaluate_error_rate(ctx.outcome, ctx.thresholds)
+
+
+def describe(ctx: LoadContext) -> dict[str, Any]:
+    """A short summary of the run for logs and the CLI."""
+    stats = ctx.outcome.stats
+    return {"workers": ctx.outcome.workers or 1, "users": ctx.outcome.job.users,
+            "requests": stats.aggregated.requests if stats else 0,
+            "elapsed_s": round(ctx.outcome.elapsed_s, 1), "error": ctx.outcome.error}

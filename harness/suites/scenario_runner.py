@@ -1,0 +1,278 @@
+"""Drive the SUT through procedure scenarios and record what the mock NPDB saw at each step.
+
+For each step: draw people from the synthetic population, mark the audit log, inject the step's
+faults, submit the dossier as the portal, poll its status until final (bounded), then read the
+audit window. The checks in ``scenarios.py`` judge the recorded ``StepRun``s; nothing here decides.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.net import Exchange, SafeClient
+from harness.suites.scenario_model import PLACEHOLDER, Fault, PopulationDraw, Scenario, Step
+
+FINAL_STATUSES = frozenset({"completed", "rejected"})
+POLL_INTERVAL_S = 0.2
+# Calls the SUT makes just after reporting a final status still belong to the step.
+AUDIT_SETTLE_S = 0.3
+
+
+@dataclass
+class StatusSample:
+    at_s: float  # seconds after the submission
+    http_status: int | None
+    status: str | None
+    error: str | None = None
+
+
+@dataclass
+class StepRun:
+    """Everything observed for one step; the evidence every SCN- check draws from."""
+
+    scenario_id: str
+    step: Step
+    dossier_id: str | None = None
+    submit: Exchange | None = None
+    history: list[StatusSample] = field(default_factory=list)
+    final_status: str | None = None
+    final_body: Any = None
+    listed: bool | None = None
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # the step could not run (setup, scope, mock unreachable)
+    duration_s: float = 0.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.scenario_id}/{self.step.id}"
+
+    @property
+    def faults(self) -> list[Fault]:
+        return self.step.faults
+
+    @property
+    def purpose_code(self) -> str:
+        return self.step.expect.npdb.purpose_code or self.step.procedure_code
+
+    def npdb_calls(self) -> list[dict[str, Any]]:
+        """Data-API calls (not the token endpoint, not subscriptions made at start-up)."""
+        return [e for e in self.audit if str(e.get("path") or e.get("endpoint") or "")
+                .startswith("/npdb/v1") and "/subscriptions" not in str(e.get("path") or "")]
+
+
+class PopulationBinder:
+    """Real people of the mock's synthetic population, drawn in process with the mock's seed.
+
+    ``Population`` is deterministic from (seed, size), so the harness sees the same citizens as the
+    mock. A binding is the citizen's record plus its relatives (father, mother, spouse), so a
+    scenario can write ``${family.mother.personal_id}``.
+    """
+
+    def __init__(self, population: Any, rng_seed: int) -> None:
+        self.population = population  # mocks.population_db.population.Population
+        self.rng_seed = rng_seed
+        self._samples: dict[tuple[str, str], list[Any]] = {}
+
+    def record(self, draw: PopulationDraw) -> dict[str, Any]:
+        key = (draw.kind, repr(sorted(draw.where.items())) + repr(draw.max_age))
+        if key not in self._samples:
+            wanted = 60 if (draw.where or draw.max_age is not None) else 12
+            sampled = self.population.sample(draw.kind, wanted * (5 if draw.max_age else 1),
+                                             rng_seed=self.rng_seed)
+            self._samples[key] = [c for c in sampled if _matches(c, draw)]
+        samples = self._samples[key]
+        if draw.index >= len(samples):
+            raise LookupError(f"only {len(samples)} {draw.kind} citizens match {draw.where or ''}")
+        return self.binding(samples[draw.index])
+
+    def binding(self, citizen: Any, depth: int = 0) -> dict[str, Any]:
+        record = dict(citizen.to_dict())
+        record["child"] = dict(citizen.to_dict())  # the sampled child, for child_with_parents
+        record.update(_address_parts(record.get("permanent_residence") or ""))
+        if depth == 0:
+            for relative, field_name in (("father", "father_id"), ("mother", "mother_id"),
+                                         ("spouse", "spouse_id")):
+                other = self.population.by_personal_id(record.get(field_name) or "")
+                if other is not None:
+                    record[relative] = self.binding(other, depth + 1)
+        return record
+
+    def bindings(self, scenario: Scenario) -> dict[str, Any]:
+        # The same (kind, filter, index) is the same person across a scenario's steps.
+        return {name: self.record(draw) for name, draw in scenario.population.items()}
+
+
+def _matches(citizen: Any, draw: PopulationDraw) -> bool:
+    record = citizen.to_dict()
+    if any(str(record.get(k)) != str(v) for k, v in draw.where.items()):
+        return False
+    return draw.max_age is None or citizen.age_on() <= draw.max_age
+
+
+def _address_parts(address: str) -> dict[str, Any]:
+    """Split the register's one-line address into the connection API's Address fields."""
+    from mocks.population_db import reference_data
+
+    parts = [p.strip() for p in address.split(",")]
+    province = parts[-1] if parts else ""
+    code = next((c for c, name in reference_data.PROVINCE_NAME.items()
+                 if province.endswith(name)), "001")
+    return {"address": {"line": ", ".join(parts[:2]) or address or "-",
+                        "ward": parts[2] if len(parts) > 3 else "-",
+                        "district": province or "-", "province_code": code}}
+
+
+def resolve(value: Any, bindings: dict[str, Any]) -> Any:
+    """Fill ``${name.path}`` placeholders; a whole-string placeholder keeps the value's type."""
+    if isinstance(value, str):
+        whole = PLACEHOLDER.fullmatch(value)
+        if whole:
+            return lookup(bindings, whole.group(1))
+        return PLACEHOLDER.sub(lambda m: str(lookup(bindings, m.group(1))), value)
+    if isinstance(value, dict):
+        return {k: resolve(v, bindings) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, bindings) for v in value]
+    return value
+
+
+def lookup(bindings: dict[str, Any], ref: str) -> Any:
+    found: Any = bindings
+    for part in ref.split("."):
+        if isinstance(found, dict) and part in found:
+            found = found[part]
+        else:
+            raise LookupError(f"${{{ref}}}: no {part!r} in the drawn record")
+    return found
+
+
+def as_dict(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, dict):
+        return entry
+    if hasattr(entry, "model_dump"):
+        return dict(entry.model_dump())
+    if dataclasses.is_dataclass(entry) and not isinstance(entry, type):
+        return dataclasses.asdict(entry)
+    return dict(vars(entry))
+
+
+@dataclass
+class ScenarioDriver:
+    """Runs scenarios against one SUT with one portal identity."""
+
+    client: SafeClient
+    api_url: str  # e.g. https://127.0.0.1:8443/connection/v1
+    token: str
+    admin: Any  # mocks.population_db.admin_client.AdminClient
+    binder: PopulationBinder
+    poll_timeout_s: float = 20.0
+
+    def run(self, scenario: Scenario) -> list[StepRun]:
+        runs: list[StepRun] = []
+        try:
+            bindings = self.binder.bindings(scenario)
+        except (LookupError, ValueError) as cannot:
+            return [StepRun(scenario.id, step, error=f"population sample failed: {cannot}")
+                    for step in scenario.steps]
+        previous: dict[str, Any] = {}
+        for step in scenario.steps:
+            bindings["previous"] = previous
+            run = self.run_step(scenario.id, step, bindings)
+            previous[step.id] = {"dossier_id": run.dossier_id, "status": run.final_status,
+                                 "dossier": run.final_body}
+            runs.append(run)
+        return runs
+
+    def run_step(self, scenario_id: str, step: Step, bindings: dict[str, Any]) -> StepRun:
+        run = StepRun(scenario_id, step)
+        try:
+            body = {"procedure_code": step.procedure_code,
+                    "applicant": resolve(step.applicant, bindings),
+                    "details": resolve(step.details, bindings)}
+        except LookupError as unbound:
+            run.error = str(unbound)
+            return run
+        started = time.monotonic()
+        try:
+            mark = self.admin.audit_mark()
+            for fault in step.faults:
+                self.admin.inject(**_fault_arguments(fault))
+            self._submit_and_poll(run, body)
+        except Exception as failure:  # noqa: BLE001 - the mock's admin API failing is a step error
+            run.error = f"{type(failure).__name__}: {failure}"
+            return run
+        finally:
+            if step.faults:
+                _quietly(self.admin.clear_faults)
+        time.sleep(AUDIT_SETTLE_S)
+        try:
+            run.audit = [as_dict(e) for e in self.admin.audit(since_id=mark)]
+        except Exception as failure:  # noqa: BLE001
+            run.error = f"audit log unreadable: {type(failure).__name__}: {failure}"
+        if step.npdb_event is not None and run.error is None:
+            try:
+                self.admin.notify(step.npdb_event.type,
+                                  str(resolve(step.npdb_event.personal_id, bindings)))
+            except Exception as failure:  # noqa: BLE001
+                run.error = f"NPDB event not recorded: {type(failure).__name__}: {failure}"
+        run.duration_s = time.monotonic() - started
+        return run
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"}
+
+    def _submit_and_poll(self, run: StepRun, body: dict[str, Any]) -> None:
+        headers = {**self._headers(), "Idempotency-Key": str(uuid.uuid4())}
+        run.submit = self.client.request("POST", f"{self.api_url}/dossiers", headers=headers,
+                                         json_body=body)
+        created = run.submit.json()
+        if run.submit.status not in (200, 201, 202) or not isinstance(created, dict):
+            return
+        run.dossier_id = str(created.get("dossier_id") or "") or None
+        if run.dossier_id is None:
+            return
+        submitted = time.monotonic()
+        run.history.append(StatusSample(0.0, run.submit.status, created.get("status")))
+        while True:
+            exchange = self.client.request("GET", f"{self.api_url}/dossiers/{run.dossier_id}",
+                                           headers=self._headers())
+            document = exchange.json()
+            status = document.get("status") if isinstance(document, dict) else None
+            run.history.append(StatusSample(round(time.monotonic() - submitted, 3),
+                                            exchange.status, status, exchange.error))
+            if exchange.status == 200 and status in FINAL_STATUSES:
+                run.final_status, run.final_body = status, document
+                break
+            if time.monotonic() - submitted > self.poll_timeout_s:
+                run.final_status = status if exchange.status == 200 else None
+                run.final_body = document
+                break
+            time.sleep(POLL_INTERVAL_S)
+        if run.faults:
+            listing = self.client.request("GET", f"{self.api_url}/dossiers",
+                                          headers=self._headers(), params={"limit": 100})
+            items = listing.json()
+            if isinstance(items, dict):
+                items = items.get("items", items.get("dossiers", []))
+            run.listed = isinstance(items, list) and any(
+                isinstance(d, dict) and d.get("dossier_id") == run.dossier_id for d in items)
+
+
+def _fault_arguments(fault: Fault) -> dict[str, Any]:
+    arguments: dict[str, Any] = {"endpoint": fault.endpoint, "kind": fault.kind,
+                                 "count": fault.count, "probability": fault.probability}
+    for name in ("status", "latency_ms", "retry_after_s"):
+        if getattr(fault, name) is not None:
+            arguments[name] = getattr(fault, name)
+    return arguments
+
+
+def _quietly(action: Any) -> None:
+    try:
+        action()
+    except Exception:  # noqa: BLE001 - cleanup must not hide the step's own result
+        pass

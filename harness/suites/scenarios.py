@@ -1,0 +1,353 @@
+"""Scenario suite: procedures driven end to end, judged on the mock NPDB's audit log.
+
+The context runs every scenario of scenarios/ once; each SCN- check reads the recorded steps.
+Attribution keeps one defect to one check: protocol refusals (the NPDB answering 400/401/403 to
+the SUT) are judged by the credential and purpose checks, not by the outcome check; a lost dossier
+is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.config import REPO_ROOT
+from harness.errors import PopcertError
+from harness.suites.base import RunContext, suite_context
+from harness.suites.scenario_model import Scenario, load_all
+from harness.suites.scenario_runner import PopulationBinder, ScenarioDriver, StepRun
+
+PURPOSES_PATH = REPO_ROOT / "specs/npdb/v1/purposes.yaml"
+OWN_CLIENT_ID = "city-system"
+PROTOCOL_REFUSALS = frozenset({400, 401, 403})
+TRANSIENT_FAULTS = frozenset({"status", "timeout", "reset", "malformed", "rate_limit"})
+CITIZEN_LOOKUP = "/citizens/"
+
+
+@dataclass
+class ScenarioContext:
+    runs: list[StepRun] = field(default_factory=list)
+    allowed_fields: dict[str, frozenset[str]] = field(default_factory=dict)
+    setup_error: str | None = None
+
+
+def load_purposes(path: Path = PURPOSES_PATH) -> dict[str, frozenset[str]]:
+    """purpose code -> the citizen fields its procedure needs (specs/npdb/v1/purposes.yaml)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entries = raw.get("purposes", raw) if isinstance(raw, dict) else raw
+    if isinstance(entries, dict):
+        entries = [{"code": code, **(v or {})} for code, v in entries.items()]
+    return {str(e["code"]): frozenset(str(f) for f in e.get("fields") or [])
+            for e in entries if isinstance(e, dict) and "code" in e}
+
+
+def population_of(run: RunContext) -> Any:
+    """The mock's synthetic population, rebuilt in process from the same seed and size."""
+    from mocks.population_db.population import Population
+
+    npdb = run.npdb
+    size = getattr(npdb, "population", None) or run.config.npdb.population
+    seed = getattr(npdb, "seed", None)
+    return Population(seed=int(run.config.npdb.seed if seed is None else seed), size=int(size))
+
+
+def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
+    """Drive ``scenarios`` against the configured SUT; used by the suite and by tests."""
+    from mocks.population_db.tokens import TokenMinter
+
+    npdb = run.npdb
+    token = TokenMinter(Path(npdb.state_dir)).mint("portal", ["dossier.submit", "dossier.read"],
+                                                   lifetime_s=3600)
+    api_url = run.config.target.base_url
+    if not api_url.endswith("/connection/v1"):
+        api_url += "/connection/v1"
+    runs: list[StepRun] = []
+    with run.http() as client:
+        driver = ScenarioDriver(client, api_url, token, npdb.admin,
+                                PopulationBinder(population_of(run), run.seed),
+                                float(run.threshold("scenario", "poll_timeout_s", 20)))
+        for scenario in scenarios:
+            runs += driver.run(scenario)
+    return runs
+
+
+@suite_context("scenario")
+def make_context(run: RunContext) -> Iterator[ScenarioContext]:
+    if run.npdb is None:
+        yield ScenarioContext(setup_error="the scenario suite needs the mock NPDB (npdb.start)")
+        return
+    try:
+        scenarios = load_all()
+        allowed = load_purposes()
+    except (PopcertError, OSError, ValueError, KeyError) as cannot:
+        yield ScenarioContext(setup_error=str(cannot))
+        return
+    yield ScenarioContext(run_scenarios(run, scenarios), allowed)
+
+
+# --- shared helpers --------------------------------------------------------------------------
+
+def _entry_line(entry: dict[str, Any]) -> str:
+    return (f"#{entry.get('id')} {entry.get('method', '')} {entry.get('path', '')} "
+            f"client={entry.get('client_id')} purpose={entry.get('purpose_code')} "
+            f"status={entry.get('status')} fields={entry.get('fields_requested')}")
+
+
+def _step_evidence(run: StepRun) -> list[Evidence]:
+    evidence = []
+    if run.submit is not None:
+        evidence += list(run.submit.evidence())
+    history = "; ".join(f"{s.at_s:g}s {s.http_status} {s.status or s.error}"
+                        for s in run.history[:40])
+    evidence.append(Evidence.note(history or "no status polled", title=f"{run.label} status history"))
+    evidence.append(Evidence.note("\n".join(_entry_line(e) for e in run.audit[:40]) or "no calls",
+                                  title=f"{run.label} NPDB audit window"))
+    return evidence
+
+
+def _decide(check_name: str, judged: list[StepRun], problems: list[tuple[StepRun, str]],
+            errored: list[StepRun], what: str) -> CheckResult:
+    if problems:
+        evidence: list[Evidence] = []
+        for run, why in problems[:10]:
+            evidence.append(Evidence.note(why, title=f"{run.label}: {check_name}"))
+            evidence += _step_evidence(run)
+        steps = sorted({run.label for run, _ in problems})
+        return CheckResult.failed(f"{len(problems)} problem(s) in {', '.join(steps)}: "
+                                  f"{problems[0][1]}", *evidence,
+                                  failing_steps=float(len(steps)))
+    if not judged:
+        if errored:
+            return CheckResult.errored(
+                f"no step could be judged: {errored[0].label}: {errored[0].error}",
+                *[Evidence.note(str(r.error), title=r.label) for r in errored[:10]])
+        return CheckResult.skipped(f"no step where {what} could be judged")
+    notes = [Evidence.note(str(r.error), title=f"{r.label} (not run)") for r in errored[:10]]
+    return CheckResult.passed(f"{what}: {len(judged)} step(s) as required",
+                              *notes, steps=float(len(judged)))
+
+
+def _usable(ctx: ScenarioContext) -> tuple[list[StepRun], list[StepRun]]:
+    ran = [r for r in ctx.runs if r.error is None]
+    return ran, [r for r in ctx.runs if r.error is not None]
+
+
+def _identified_calls(run: StepRun) -> list[dict[str, Any]]:
+    """Data and token calls; the calls an injected fault answered are left out.
+
+    The mock answers an injected fault before it authenticates the call, so those audit entries
+    carry no client or purpose. At most as many anonymous entries as faults injected are skipped.
+    """
+    calls = [e for e in run.audit if str(e.get("path") or "").startswith(("/npdb/v1", "/oauth2/"))]
+    faulted = sum(f.count for f in run.faults)
+    kept = []
+    for entry in calls:
+        if faulted and entry.get("client_id") is None and entry.get("purpose_code") is None:
+            faulted -= 1
+            continue
+        kept.append(entry)
+    return kept
+
+
+def _refused(run: StepRun) -> bool:
+    return any(e.get("status") in PROTOCOL_REFUSALS for e in run.npdb_calls())
+
+
+def _setup(ctx: ScenarioContext) -> CheckResult | None:
+    return CheckResult.errored(f"scenario suite could not start: {ctx.setup_error}") \
+        if ctx.setup_error else None
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+@check("SCN-OWN-CREDENTIALS", suite="scenario", severity=Severity.CRITICAL,
+       requirement="npdb/v1 §clients: the SUT calls the NPDB with its own client credentials",
+       defect="npdb.shared_credentials", timeout_s=30)
+def own_credentials(ctx: ScenarioContext) -> CheckResult:
+    """The SUT authenticates to the NPDB as itself (client city-system)"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    # Public endpoints (JWKS, discovery) carry no client identity; data and token calls do.
+    judged = [r for r in ran if _identified_calls(r)]
+    problems = [(r, f"NPDB call made as client {e.get('client_id')!r}: {_entry_line(e)}")
+                for r in judged for e in _identified_calls(r) if e.get("client_id") != OWN_CLIENT_ID]
+    return _decide("own credentials", judged, problems, errored, "NPDB calls made as city-system")
+
+
+@check("SCN-PURPOSE-CODE", suite="scenario", severity=Severity.HIGH,
+       requirement="npdb/v1: every data call carries the procedure's purpose code (X-Purpose-Code)",
+       defect="npdb.missing_purpose_code", timeout_s=30)
+def purpose_code(ctx: ScenarioContext) -> CheckResult:
+    """Every NPDB data call carries the purpose code of the procedure being processed"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    data_calls = {id(r): [e for e in _identified_calls(r)
+                          if str(e.get("path") or "").startswith("/npdb/v1")] for r in ran}
+    judged = [r for r in ran if data_calls[id(r)]]
+    problems = [(r, f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
+                 f"{_entry_line(e)}")
+                for r in judged for e in data_calls[id(r)] if e.get("purpose_code") != r.purpose_code]
+    return _decide("purpose code", judged, problems, errored, "purpose codes")
+
+
+@check("SCN-DATA-MINIMISATION", suite="scenario", severity=Severity.HIGH,
+       requirement="npdb/v1 purposes.yaml: ask only for the fields the procedure needs",
+       defect="npdb.overfetch_fields", timeout_s=30)
+def data_minimisation(ctx: ScenarioContext) -> CheckResult:
+    """Citizen lookups request only the fields the procedure needs"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    judged, problems = [], []
+    for run in ran:
+        allowed = ctx.allowed_fields.get(run.purpose_code)
+        lookups = [e for e in run.npdb_calls() if str(e.get("method", "")).upper() == "GET"
+                   and CITIZEN_LOOKUP in str(e.get("path", ""))
+                   and not str(e.get("path", "")).rstrip("/").endswith("/residence")]
+        if allowed is None or not lookups:
+            continue
+        judged.append(run)
+        for entry in lookups:
+            requested = entry.get("fields_requested")
+            if not requested:
+                problems.append((run, f"asked for every field (no fields=): {_entry_line(entry)}"))
+                continue
+            extra = sorted(set(requested) - allowed)
+            if extra:
+                problems.append((run, f"asked for {extra} beyond what {run.purpose_code} needs "
+                                 f"({sorted(allowed)})"))
+    return _decide("data minimisation", judged, problems, errored, "field selection")
+
+
+@check("SCN-CALL-BUDGET", suite="scenario", severity=Severity.MEDIUM,
+       requirement="scenarios/*.yaml expect.npdb.max_calls: no redundant NPDB calls",
+       defect="npdb.redundant_calls", timeout_s=30)
+def call_budget(ctx: ScenarioContext) -> CheckResult:
+    """Each fault-free step calls the NPDB no more than its procedure needs"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    # Under faults retries are the point; their budget is SCN-FAULT-RETRY's business.
+    judged = [r for r in ran if not r.faults and r.dossier_id]
+    problems = [(r, f"{len(r.npdb_calls())} NPDB calls, budget {r.step.expect.npdb.max_calls}")
+                for r in judged if len(r.npdb_calls()) > r.step.expect.npdb.max_calls]
+    return _decide("call budget", judged, problems, errored, "NPDB call counts")
+
+
+@check("SCN-OUTCOME", suite="scenario", severity=Severity.HIGH,
+       requirement="scenarios/*.yaml expect.outcome: the dossier ends as the procedure requires",
+       defect="scenario.wrong_outcome", timeout_s=30)
+def outcome(ctx: ScenarioContext) -> CheckResult:
+    """Each dossier reaches the right final status after the required NPDB checks"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    # Refused calls (wrong credentials or purpose) are judged by their own checks.
+    judged = [r for r in ran if not r.faults and not _refused(r)]
+    problems = []
+    for run in judged:
+        expected = run.step.expect.outcome
+        if run.dossier_id is None:
+            status = run.submit.status if run.submit else None
+            problems.append((run, f"submission not accepted (HTTP {status})"))
+        elif run.final_status != expected:
+            problems.append((run, f"ended {run.final_status!r}, expected {expected!r}"))
+        missing = [m for m in run.step.expect.npdb.must_call
+                   if not any(m in str(e.get("path", "")) for e in run.npdb_calls())]
+        if missing and run.dossier_id is not None:
+            problems.append((run, f"decided without calling {missing} in the NPDB"))
+    return _decide("outcome", judged, problems, errored, "dossier outcomes")
+
+
+def _lost(run: StepRun) -> str | None:
+    """Why the dossier counts as lost, or None when it stayed retrievable throughout."""
+    if run.submit is None or run.dossier_id is None:
+        status = run.submit.status if run.submit else None
+        return f"the submission was not accepted during the fault (HTTP {status})"
+    for sample in run.history:
+        if sample.http_status != 200 and sample.at_s > 0:
+            return f"GET dossier answered {sample.http_status or sample.error} at {sample.at_s}s"
+    if run.listed is False:
+        return "the dossier is missing from the portal's dossier list"
+    return None
+
+
+@check("SCN-FAULT-NO-LOSS", suite="scenario", severity=Severity.CRITICAL,
+       requirement="connection/v1: a dossier accepted is never lost, whatever the NPDB does",
+       defect="npdb.loses_dossier_on_failure", timeout_s=30)
+def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
+    """Dossiers stay accepted and retrievable while the NPDB fails"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    judged = [r for r in ran if r.faults]
+    problems = [(r, why) for r in judged if (why := _lost(r)) is not None]
+    return _decide("no loss", judged, problems, errored, "dossier retention under faults")
+
+
+@check("SCN-FAULT-RETRY", suite="scenario", severity=Severity.HIGH,
+       requirement="connection/v1: transient NPDB failures are retried; status pending_npdb, "
+                   "then completed", defect="npdb.no_retry", timeout_s=30)
+def fault_retry(ctx: ScenarioContext) -> CheckResult:
+    """After transient NPDB faults the SUT retries and completes the dossier"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    judged = [r for r in ran if r.faults and _lost(r) is None]  # lost ones: SCN-FAULT-NO-LOSS
+    problems = []
+    for run in judged:
+        seen = {s.status for s in run.history if s.status}
+        wrong = sorted(seen - set(run.step.expect.allowed_statuses))
+        if run.final_status != run.step.expect.outcome:
+            problems.append((run, f"still {run.final_status!r} after the poll timeout; "
+                            f"expected {run.step.expect.outcome!r} once the NPDB recovered"))
+        elif wrong:
+            problems.append((run, f"reported status {wrong} during the fault"))
+    return _decide("retry", judged, problems, errored, "recovery from transient faults")
+
+
+def _timestamp(value: Any) -> float | None:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+@check("SCN-FAULT-RATE-LIMIT", suite="scenario", severity=Severity.MEDIUM,
+       requirement="npdb/v1: after 429 the client waits at least Retry-After before calling again",
+       defect="npdb.ignores_retry_after", timeout_s=30)
+def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
+    """After a 429 the SUT waits the Retry-After delay before calling the NPDB again"""
+    if (early := _setup(ctx)) is not None:
+        return early
+    ran, errored = _usable(ctx)
+    judged, problems = [], []
+    for run in ran:
+        limits = [f for f in run.faults if f.kind == "rate_limit"]
+        calls = sorted(run.npdb_calls(), key=lambda e: int(e.get("id") or 0))
+        limited = next((i for i, e in enumerate(calls) if e.get("status") == 429), None)
+        if not limits or limited is None:
+            continue
+        judged.append(run)
+        wait_s = float(calls[limited].get("retry_after_s") or limits[0].retry_after_s or 1)
+        if limited + 1 >= len(calls):
+            continue  # no retry at all: SCN-FAULT-RETRY reports it
+        first, then = _timestamp(calls[limited].get("ts")), _timestamp(calls[limited + 1].get("ts"))
+        if first is None or then is None:
+            problems.append((run, "audit timestamps unreadable"))
+        elif then - first < wait_s - 0.05:  # 50 ms for clock granularity
+            problems.append((run, f"called again {then - first:.2f} s after a 429 that asked "
+                             f"for Retry-After: {wait_s:g} s"))
+    return _decide("rate limit", judged, problems, errored, "Retry-After compliance")

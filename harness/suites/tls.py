@@ -1,0 +1,243 @@
+"""The TLS suite: the SUT's HTTPS endpoint judged from one sslyze scan.
+
+The suite context scans once (``tls_scan.scan``); each check reads that scan through the pure
+judgements in ``tls_analysis``. Each ``tls.*`` defect switch of the city system fails exactly
+one check here; TLS-MOZILLA-INTERMEDIATE reports only what no dedicated check reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sslyze import ClientAuthRequirementEnum, ServerScanResult
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.suites import tls_analysis as analysis
+from harness.suites import tls_mozilla
+from harness.suites.base import RunContext, suite_context
+from harness.suites.tls_scan import TlsScanError, TlsTarget, scan
+
+DEFAULT_MIN_DAYS_TO_EXPIRY = 30
+DEFAULT_MOZILLA_CONFIG = "intermediate"
+
+
+@dataclass(frozen=True)
+class TlsContext:
+    """What every TLS check receives: the scanned target, the scan (or why it failed), thresholds."""
+
+    target: TlsTarget | None
+    result: ServerScanResult | None
+    scan_error: str | None = None
+    min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY
+    mozilla_config: str = DEFAULT_MOZILLA_CONFIG
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+
+    @property
+    def host(self) -> str:
+        return self.target.host if self.target else ""
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        return self.target.ca_bundle if self.target else None
+
+    def reproduction(self) -> Evidence:
+        return Evidence.reproduction(self.target.reproduction() if self.target else "sslyze HOST:PORT")
+
+
+def scan_context(target: TlsTarget, min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY,
+                 mozilla_config: str = DEFAULT_MOZILLA_CONFIG) -> TlsContext:
+    """Scan ``target`` and wrap the outcome; a failed scan becomes ``scan_error``, not an exception."""
+    try:
+        result: ServerScanResult | None = scan(target)
+        error = None
+    except TlsScanError as failed:
+        result, error = None, str(failed)
+    return TlsContext(target, result, error, min_days_to_expiry, mozilla_config)
+
+
+def _unscanned(ctx: TlsContext) -> CheckResult | None:
+    if ctx.result is None or ctx.result.scan_result is None:
+        return CheckResult.errored(f"no TLS scan: {ctx.scan_error or 'unknown reason'}",
+                                   ctx.reproduction())
+    return None
+
+
+@check("TLS-PROTOCOL-LEGACY", suite="tls", severity=Severity.HIGH,
+       requirement="connection/v1 §transport: TLS 1.2 or 1.3 only; SSLv2, SSLv3, TLS 1.0, 1.1 refused",
+       defect="tls.allows_tls10")
+def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
+    """The endpoint refuses SSLv2, SSLv3, TLS 1.0 and TLS 1.1."""
+    if (missing := _unscanned(ctx)) is not None:
+        return missing
+    try:
+        accepted = analysis.accepted_suites(ctx.result.scan_result)  # type: ignore[union-attr]
+    except analysis.IncompleteScan as incomplete:
+        return CheckResult.errored(str(incomplete), ctx.reproduction())
+    legacy = analysis.legacy_protocols(accepted)
+    offered = [v for v, suites in accepted.items() if suites]
+    evidence = [Evidence.measurement("protocols_accepted", ", ".join(offered))]
+    if not legacy:
+        return CheckResult.passed(f"only {', '.join(offered)} accepted", *evidence)
+    for version in legacy:
+        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+                                         "TLS-PROTOCOL-LEGACY", f"{version} accepted with "
+                                         f"{', '.join(accepted[version])}", severity="high"))
+    attributed = analysis.judge_tls12_suites(accepted).legacy_attributed
+    if attributed:
+        evidence.append(Evidence.note(
+            "these weak suites are also accepted on TLS 1.2 because the legacy protocols need "
+            f"them; remove them together with TLS 1.0/1.1: {sorted(attributed)}"))
+    return CheckResult.failed(f"legacy protocols accepted: {', '.join(legacy)}",
+                              *evidence, ctx.reproduction())
+
+
+@check("TLS-CIPHERS-STRONG", suite="tls", severity=Severity.HIGH,
+       requirement="connection/v1 §transport: TLS 1.2 suites are (EC)DHE with AEAD (Mozilla intermediate)",
+       defect="tls.weak_ciphers")
+def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
+    """Every TLS 1.2 cipher suite has forward secrecy and is AEAD."""
+    if (missing := _unscanned(ctx)) is not None:
+        return missing
+    try:
+        accepted = analysis.accepted_suites(ctx.result.scan_result)  # type: ignore[union-attr]
+    except analysis.IncompleteScan as incomplete:
+        return CheckResult.errored(str(incomplete), ctx.reproduction())
+    judgement = analysis.judge_tls12_suites(accepted)
+    evidence = [Evidence.measurement("tls12_suites_accepted", len(accepted.get("TLSv1.2", [])))]
+    if judgement.legacy_attributed:
+        evidence.append(Evidence.note(
+            "weak TLS 1.2 suites that TLS 1.0/1.1 also use are reported by TLS-PROTOCOL-LEGACY: "
+            f"{sorted(judgement.legacy_attributed)}"))
+    if not judgement.weak:
+        return CheckResult.passed("every TLS 1.2 suite is (EC)DHE + AEAD", *evidence)
+    for suite, reasons in sorted(judgement.weak.items()):
+        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+                                         "TLS-CIPHERS-STRONG", f"{suite}: {', '.join(reasons)}",
+                                         severity="high"))
+    return CheckResult.failed(f"{len(judgement.weak)} weak TLS 1.2 suite(s) accepted: "
+                              f"{', '.join(sorted(judgement.weak))}", *evidence,
+                              ctx.reproduction())
+
+
+def _leaf_chain(ctx: TlsContext) -> list | CheckResult:
+    if (missing := _unscanned(ctx)) is not None:
+        return missing
+    try:
+        return analysis.leaf_and_chain(ctx.result.scan_result)  # type: ignore[union-attr]
+    except analysis.IncompleteScan as incomplete:
+        return CheckResult.errored(str(incomplete), ctx.reproduction())
+
+
+@check("TLS-CERT-CHAIN", suite="tls", severity=Severity.CRITICAL,
+       requirement="connection/v1 §transport: server certificate chains to the national CA",
+       defect="tls.self_signed")
+def certificate_chain_valid(ctx: TlsContext) -> CheckResult:
+    """The server certificate chains to the configured CA."""
+    chain = _leaf_chain(ctx)
+    if isinstance(chain, CheckResult):
+        return chain
+    problem = analysis.chain_problem(chain, ctx.ca_bundle, ctx.now)
+    subjects = [c.subject.rfc4514_string() for c in chain]
+    evidence = [Evidence.note(f"received chain: {subjects}; CA bundle: {ctx.ca_bundle}")]
+    if ctx.ca_bundle is None:
+        return CheckResult.errored(problem or "no CA bundle", *evidence)
+    if problem is None:
+        return CheckResult.passed("the chain validates to the configured CA", *evidence)
+    return CheckResult.failed(f"the chain does not validate: {problem}", *evidence,
+                              ctx.reproduction())
+
+
+@check("TLS-CERT-HOSTNAME", suite="tls", severity=Severity.HIGH,
+       requirement="RFC 6125 / connection/v1 §transport: certificate names the host clients dial",
+       defect="tls.hostname_mismatch")
+def certificate_matches_host(ctx: TlsContext) -> CheckResult:
+    """The server certificate's subjectAltNames cover the SUT's host."""
+    chain = _leaf_chain(ctx)
+    if isinstance(chain, CheckResult):
+        return chain
+    problem = analysis.hostname_problem(chain[0], ctx.host)
+    names = Evidence.measurement("certificate_names", ", ".join(analysis.describe_names(chain[0])))
+    if problem is None:
+        return CheckResult.passed(f"the certificate names {ctx.host}", names)
+    return CheckResult.failed(problem, names, ctx.reproduction())
+
+
+@check("TLS-CERT-EXPIRY", suite="tls", severity=Severity.MEDIUM,
+       requirement="profile thresholds.tls.min_days_to_expiry (default 30): certificate renewed in time",
+       defect="tls.expiring_cert")
+def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
+    """The server certificate does not expire within the profile's renewal window."""
+    chain = _leaf_chain(ctx)
+    if isinstance(chain, CheckResult):
+        return chain
+    days = analysis.days_to_expiry(chain[0], ctx.now)
+    measured = Evidence.measurement("days_to_expiry", round(days, 1), "days",
+                                    limit=ctx.min_days_to_expiry)
+    expires = chain[0].not_valid_after_utc.isoformat()
+    if days >= ctx.min_days_to_expiry:
+        return CheckResult.passed(f"expires {expires}, in {days:.0f} days", measured,
+                                  days_to_expiry=days)
+    state = "expired" if days < 0 else f"expires in {days:.1f} days"
+    return CheckResult.failed(f"certificate {state} ({expires}); renew at least "
+                              f"{ctx.min_days_to_expiry} days ahead", measured,
+                              ctx.reproduction(), days_to_expiry=days)
+
+
+@check("TLS-MOZILLA-INTERMEDIATE", suite="tls", severity=Severity.MEDIUM,
+       requirement="Mozilla Server Side TLS 5.7 'intermediate' (as bundled with sslyze), issues not "
+                   "already reported by the dedicated TLS checks",
+       defect="tls.long_lived_cert")
+def mozilla_intermediate(ctx: TlsContext) -> CheckResult:
+    """The endpoint complies with Mozilla's intermediate TLS configuration."""
+    if (missing := _unscanned(ctx)) is not None:
+        return missing
+    try:
+        config = tls_mozilla.mozilla_configuration(ctx.mozilla_config)
+        verdict = tls_mozilla.judge(ctx.result, config, ctx.host,  # type: ignore[arg-type]
+                                    ctx.ca_bundle, ctx.now)
+    except analysis.IncompleteScan as incomplete:
+        return CheckResult.errored(f"Mozilla check impossible: {incomplete}{_mtls_hint(ctx)}",
+                                   ctx.reproduction())
+    except ValueError as unknown:
+        return CheckResult.errored(f"unknown Mozilla configuration {ctx.mozilla_config!r}: {unknown}")
+    evidence = [Evidence.note(f"{key}: {message}", title="covered by a dedicated check")
+                for key, message in sorted(verdict.covered.items())]
+    if not verdict.own:
+        summary = f"compliant with Mozilla {ctx.mozilla_config}"
+        if verdict.covered:
+            summary += f" apart from {len(verdict.covered)} issue(s) other TLS checks report"
+        return CheckResult.passed(summary, *evidence)
+    for key, message in sorted(verdict.own.items()):
+        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+                                         f"mozilla.{key}", message, severity="medium"))
+    return CheckResult.failed(f"not Mozilla {ctx.mozilla_config}: "
+                              + "; ".join(verdict.own.values()), *evidence, ctx.reproduction())
+
+
+def _mtls_hint(ctx: TlsContext) -> str:
+    """Some sslyze probes (renegotiation) need the client certificate when the SUT requires mTLS."""
+    probing = ctx.result.connectivity_result if ctx.result else None
+    required = probing is not None and probing.client_auth_requirement == ClientAuthRequirementEnum.REQUIRED
+    if required and ctx.target is not None and ctx.target.client_cert is None:
+        return (" — the SUT requires a client certificate: set target.client_cert and "
+                "target.client_key (a portal certificate from the national CA)")
+    return ""
+
+
+@suite_context("tls")
+def make_context(run: RunContext) -> Iterator[TlsContext]:
+    """Scan the SUT's TLS endpoint once, with the run's CA bundle and client certificate."""
+    target_config = run.config.target
+    min_days = int(run.threshold("tls", "min_days_to_expiry", DEFAULT_MIN_DAYS_TO_EXPIRY))
+    mozilla = str(run.threshold("tls", "mozilla_config", DEFAULT_MOZILLA_CONFIG))
+    run.scope.check_url(run.base_url)
+    try:
+        target = TlsTarget.from_url(run.base_url, target_config.ca_bundle,
+                                    target_config.client_cert, target_config.client_key)
+    except TlsScanError as not_tls:
+        yield TlsContext(None, None, str(not_tls), min_days, mozilla)
+        return
+    yield scan_context(target, min_days, mozilla)

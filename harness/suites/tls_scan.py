@@ -1,0 +1,100 @@
+"""One sslyze scan of the SUT's TLS endpoint, shared by every TLS check.
+
+The scan runs exactly the commands sslyze's Mozilla checker needs (a superset of what the
+dedicated checks read), validates against the run's CA bundle, and presents the portal's client
+certificate when the SUT requires mTLS.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from sslyze import (
+    CertificateInfoExtraArgument,
+    ClientAuthenticationCredentials,
+    Scanner,
+    ScanCommandsExtraArguments,
+    ServerConnectivityStatusEnum,
+    ServerHostnameCouldNotBeResolved,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanResult,
+    ServerScanStatusEnum,
+)
+from sslyze.mozilla_tls_profile.tls_config_checker import SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER
+
+# sslyze opens several connections per cipher suite; a few at a time is plenty on loopback and
+# keeps a small SUT (and the 2-core CI box) from being flooded.
+CONCURRENT_CONNECTIONS = 5
+NETWORK_TIMEOUT_S = 5
+
+
+class TlsScanError(Exception):
+    """The endpoint could not be scanned (not TLS, refused, unresolvable): checks report ``error``."""
+
+
+@dataclass(frozen=True)
+class TlsTarget:
+    host: str
+    port: int
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+
+    @classmethod
+    def from_url(cls, base_url: str, ca_bundle: Path | None = None,
+                 client_cert: Path | None = None, client_key: Path | None = None) -> TlsTarget:
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise TlsScanError(f"{base_url} is not an https URL: the SUT exposes no TLS endpoint "
+                               "to certify (the connection API must be served over TLS)")
+        return cls(parts.hostname, parts.port or 443, ca_bundle, client_cert, client_key)
+
+    @property
+    def display(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def reproduction(self) -> str:
+        """The sslyze command line an assessor can run to see the same scan."""
+        args = ["sslyze", "--mozilla_config=intermediate"]
+        if self.ca_bundle:
+            args.append(f"--certinfo_ca_file={self.ca_bundle}")
+        if self.client_cert and self.client_key:
+            args += [f"--cert={self.client_cert}", f"--key={self.client_key}"]
+        return shlex.join([*args, self.display])
+
+
+def scan(target: TlsTarget) -> ServerScanResult:
+    """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect."""
+    try:
+        location = ServerNetworkLocation(target.host, target.port)
+    except ServerHostnameCouldNotBeResolved as unresolved:
+        raise TlsScanError(f"cannot resolve {target.host}: {unresolved}") from None
+    credentials = None
+    if target.client_cert and target.client_key:
+        credentials = ClientAuthenticationCredentials(
+            certificate_chain_path=Path(target.client_cert), key_path=Path(target.client_key))
+    network = ServerNetworkConfiguration(
+        tls_server_name_indication=target.host, tls_client_auth_credentials=credentials,
+        network_timeout=NETWORK_TIMEOUT_S, network_max_retries=1)
+    extra = ScanCommandsExtraArguments(
+        certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(target.ca_bundle))
+        if target.ca_bundle else None)
+    request = ServerScanRequest(server_location=location, network_configuration=network,
+                                scan_commands=set(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER),
+                                scan_commands_extra_arguments=extra)
+    scanner = Scanner(per_server_concurrent_connections_limit=CONCURRENT_CONNECTIONS,
+                      concurrent_server_scans_limit=1)
+    scanner.queue_scans([request])
+    result = next(iter(scanner.get_results()))
+    if result.connectivity_status != ServerConnectivityStatusEnum.COMPLETED:
+        trace = result.connectivity_error_trace
+        reason = trace.exc_type.__name__ + ": " + str(trace) if trace else "unknown error"
+        raise TlsScanError(f"sslyze could not connect to {target.display} over TLS ({reason})")
+    if result.scan_status != ServerScanStatusEnum.COMPLETED or result.scan_result is None:
+        raise TlsScanError(f"the sslyze scan of {target.display} did not complete")
+    return result

@@ -1,0 +1,159 @@
+"""The mock's admin API (plain HTTP, bound to 127.0.0.1): audit, faults, notifications, samples."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mocks.population_db.faults import FaultSpec
+from mocks.population_db.notifications import Delivery
+from mocks.population_db.state import MockState, error
+
+
+class NotificationRequest(BaseModel):
+    type: Literal["birth", "death", "residence_change"]
+    personal_id: str
+    new_address: str | None = None
+    gender: Literal["male", "female"] = "female"
+    wait: bool = True
+
+
+class RateLimitRequest(BaseModel):
+    per_s: float = Field(gt=0)
+    client_id: str | None = None
+
+
+def _state(request: Request) -> MockState:
+    return request.app.state.mock  # type: ignore[no-any-return]
+
+
+async def _json_body(request: Request, model: type[BaseModel]) -> Any:
+    try:
+        return model.model_validate(json.loads(await request.body() or b"{}"))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+async def audit(request: Request) -> Response:
+    q = request.query_params
+    entries = _state(request).audit.query(since_id=int(q.get("since_id", 0) or 0),
+                                         client_id=q.get("client_id"),
+                                         request_id=q.get("request_id"),
+                                         limit=int(q.get("limit", 10_000)))
+    return JSONResponse({"entries": entries})
+
+
+async def audit_mark(request: Request) -> Response:
+    return JSONResponse({"last_id": _state(request).audit.last_id()})
+
+
+async def faults(request: Request) -> Response:
+    table = _state(request).faults
+    if request.method == "DELETE":
+        table.clear()
+        return JSONResponse({"cleared": True})
+    if request.method == "GET":
+        return JSONResponse({"faults": table.rules()})
+    try:
+        spec = await _json_body(request, FaultSpec)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    return JSONResponse(table.add(spec).to_json(), status_code=201)
+
+
+async def notifications(request: Request) -> Response:
+    state = _state(request)
+    try:
+        spec: NotificationRequest = await _json_body(request, NotificationRequest)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    population = state.population
+    if population.by_personal_id(spec.personal_id) is None:
+        return error(404, "not_found", "no citizen with this personal_id")
+    if spec.type == "death":
+        citizen = population.record_death(spec.personal_id, date.today())
+        subject, data = citizen.personal_id, {"date_of_death": citizen.date_of_death}
+    elif spec.type == "birth":  # personal_id names the mother; the event is about the newborn
+        child = population.register_birth(spec.personal_id, gender=spec.gender, born=date.today())
+        subject = child.personal_id
+        data = {"mother_id": child.mother_id, "father_id": child.father_id,
+                "date_of_birth": child.date_of_birth, "household_id": child.household_id}
+    else:
+        address = spec.new_address or "Số 1, đường Lê Lợi, phường 1, Thành phố Hà Nội"
+        citizen = population.record_move(spec.personal_id, address)
+        subject, data = citizen.personal_id, {"permanent_residence": address}
+    deliveries = await state.notifier.emit(spec.type, subject, data, spec.wait)
+    return JSONResponse({"type": spec.type, "personal_id": subject, "data": data,
+                         "deliveries": [d.to_json() for d in deliveries]})
+
+
+async def deliveries(request: Request) -> Response:
+    return JSONResponse({"deliveries": [d.to_json() for d in _state(request).notifier.deliveries]})
+
+
+async def sample(request: Request) -> Response:
+    q = request.query_params
+    kind = q.get("kind", "adult")
+    try:
+        found = _state(request).population.sample(kind, min(int(q.get("n", 1)), 1000),
+                                                  int(q.get("seed", 0)))
+    except ValueError as exc:
+        return error(400, "invalid_request", str(exc))
+    return JSONResponse({"kind": kind, "personal_ids": [c.personal_id for c in found],
+                         "records": [c.to_dict() for c in found]})
+
+
+async def reset(request: Request) -> Response:
+    state = _state(request)
+    state.audit.clear()
+    state.faults.clear()
+    state.notifier.clear()
+    state.buckets.clear()
+    return JSONResponse({"reset": True})
+
+
+async def rotate_keys(request: Request) -> Response:
+    kid = _state(request).keys.rotate()
+    return JSONResponse({"kid": kid, "published": _state(request).keys.published_kids()})
+
+
+async def rate_limit(request: Request) -> Response:
+    try:
+        spec: RateLimitRequest = await _json_body(request, RateLimitRequest)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    _state(request).set_rate_limit(spec.per_s, spec.client_id)
+    return JSONResponse(spec.model_dump())
+
+
+async def health(request: Request) -> Response:
+    state = _state(request)
+    return JSONResponse({"ok": True, "population": state.population.size,
+                         "seed": state.population.seed, "mtls": state.mtls})
+
+
+def build_admin_app(state: MockState) -> Starlette:
+    app = Starlette(routes=[
+        Route("/admin/health", health, methods=["GET"]),
+        Route("/admin/audit", audit, methods=["GET"]),
+        Route("/admin/audit/mark", audit_mark, methods=["GET"]),
+        Route("/admin/faults", faults, methods=["GET", "POST", "DELETE"]),
+        Route("/admin/notifications", notifications, methods=["POST"]),
+        Route("/admin/deliveries", deliveries, methods=["GET"]),
+        Route("/admin/population/sample", sample, methods=["GET"]),
+        Route("/admin/reset", reset, methods=["POST"]),
+        Route("/admin/keys/rotate", rotate_keys, methods=["POST"]),
+        Route("/admin/rate_limit", rate_limit, methods=["POST"]),
+    ])
+    app.state.mock = state
+    return app
+
+
+__all__ = ["build_admin_app", "Delivery"]

@@ -1,0 +1,88 @@
+"""Python client of the mock's admin API, used by the harness and the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+
+
+class AuditEntry(BaseModel):
+    id: int
+    ts: float
+    client_id: str | None = None
+    method: str
+    endpoint: str
+    path: str
+    purpose_code: str | None = None
+    request_id: str | None = None
+    personal_ids: list[str] = []
+    fields_requested: list[str] = []
+    fields_returned: list[str] = []
+    status: int
+    latency_ms: float
+    auth_method: str | None = None
+
+
+class AdminClient:
+    def __init__(self, admin_url: str, timeout_s: float = 30.0) -> None:
+        self.admin_url = admin_url.rstrip("/")
+        self._http = httpx.Client(base_url=self.admin_url, timeout=timeout_s, trust_env=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _json(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self._http.request(method, path, **kw)
+        resp.raise_for_status()
+        return resp.json()
+
+    def health(self) -> dict[str, Any]:
+        return self._json("GET", "/admin/health")  # type: ignore[no-any-return]
+
+    def audit(self, since_id: int = 0, client_id: str | None = None,
+              request_id: str | None = None) -> list[AuditEntry]:
+        params = {k: v for k, v in {"since_id": since_id, "client_id": client_id,
+                                    "request_id": request_id}.items() if v is not None}
+        raw = self._json("GET", "/admin/audit", params=params)["entries"]
+        return [AuditEntry.model_validate(e) for e in raw]
+
+    def audit_mark(self) -> int:
+        """Last audit id now: pass it as ``since_id`` to see only what a step caused."""
+        return int(self._json("GET", "/admin/audit/mark")["last_id"])
+
+    def inject(self, endpoint: str = "*", kind: str = "status", probability: float = 1.0,
+               count: int | None = None, latency_ms: int = 0, status: int = 503,
+               retry_after_s: int = 1) -> int:
+        body = {"endpoint": endpoint, "kind": kind, "probability": probability, "count": count,
+                "latency_ms": latency_ms, "status": status, "retry_after_s": retry_after_s}
+        return int(self._json("POST", "/admin/faults", json=body)["id"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/admin/faults")["faults"]  # type: ignore[no-any-return]
+
+    def clear_faults(self) -> None:
+        self._json("DELETE", "/admin/faults")
+
+    def notify(self, type: str, personal_id: str, **extra: Any) -> dict[str, Any]:
+        """Emit a change event to every subscriber; returns the event and its deliveries."""
+        return self._json("POST", "/admin/notifications",  # type: ignore[no-any-return]
+                          json={"type": type, "personal_id": personal_id, **extra})
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self._json("GET", "/admin/deliveries")["deliveries"]  # type: ignore[no-any-return]
+
+    def sample(self, kind: str = "adult", n: int = 1, seed: int = 0) -> list[dict[str, Any]]:
+        """Records of ``n`` citizens of a kind (adult, married_couple, child_with_parents, ...)."""
+        return self._json("GET", "/admin/population/sample",  # type: ignore[no-any-return]
+                          params={"kind": kind, "n": n, "seed": seed})["records"]
+
+    def reset(self) -> None:
+        self._json("POST", "/admin/reset")
+
+    def rotate_keys(self) -> str:
+        return str(self._json("POST", "/admin/keys/rotate")["kid"])
+
+    def set_rate_limit(self, per_s: float, client_id: str | None = None) -> None:
+        self._json("POST", "/admin/rate_limit", json={"per_s": per_s, "client_id": client_id})

@@ -1,0 +1,305 @@
+"""The NPDB data port: token service, JWKS and the data API of specs/npdb/v1/openapi.yaml.
+
+Every data call needs a bearer token (aud ``npdb``), ``X-Purpose-Code`` and ``X-Request-Id``;
+responses carry only the fields allowed by scope ∩ purpose ∩ ``fields=`` (data minimisation).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+import uuid
+from datetime import date
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from pydantic import BaseModel, Field, ValidationError, field_validator
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from mocks.population_db.middleware import AuditAndFaults
+from mocks.population_db.notifications import EVENT_TYPES, is_loopback_url
+from mocks.population_db.purposes import CITIZEN_FIELDS, RESIDENCE_FIELDS, allowed_fields
+from mocks.population_db.state import MockState, error
+from mocks.population_db.token_endpoint import peer_certificate, token
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Caller:
+    client_id: str
+    scopes: frozenset[str]
+    purpose_code: str
+    request_id: str
+
+
+class Denied(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _valid_pid(pid: str) -> bool:
+    return len(pid) == 12 and pid.isascii() and pid.isdigit()
+
+
+def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
+    """401 token, 400 headers, 429 rate, 403 scope/purpose; fills the audit entry as it goes."""
+    state: MockState = request.app.state.mock
+    audit: dict[str, Any] = request.scope.setdefault("popcert.audit", {})
+    request_id = request.headers.get("x-request-id")
+    purpose = request.headers.get("x-purpose-code")
+    audit.update(request_id=request_id, purpose_code=purpose)
+    header = request.headers.get("authorization", "")
+    challenge = {"WWW-Authenticate": 'Bearer realm="npdb"'}
+    if not header.lower().startswith("bearer "):
+        raise Denied(error(401, "unauthorized", "a bearer access token is required",
+                           request_id, challenge))
+    try:
+        claims = state.verifier.verify(header[7:].strip())
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise Denied(error(401, "invalid_token", f"access token rejected: {exc}", request_id,
+                           {"WWW-Authenticate": 'Bearer realm="npdb", error="invalid_token"'}))
+    client_id = str(claims.get("client_id") or claims.get("sub"))
+    bearer = f"bearer/{claims.get('auth_method', 'unknown')}"
+    audit.update(client_id=client_id,
+                 auth_method=bearer + ("+client_cert" if peer_certificate(request) else ""))
+    if not request_id:
+        raise Denied(error(400, "missing_request_id", "X-Request-Id header is required"))
+    try:
+        uuid.UUID(request_id)
+    except ValueError:
+        raise Denied(error(400, "invalid_request_id", "X-Request-Id must be a UUID", None))
+    if not purpose:
+        raise Denied(error(400, "missing_purpose_code", "X-Purpose-Code header is required",
+                           request_id))
+    wait = state.rate_limit_wait(client_id)
+    if wait > 0:
+        raise Denied(error(429, "rate_limited", f"rate limit exceeded for {client_id}", request_id,
+                           {"Retry-After": str(max(1, int(wait + 0.999)))}))
+    scopes = frozenset(str(claims.get("scope", "")).split())
+    if not scopes & set(scope_needed):
+        raise Denied(error(403, "insufficient_scope",
+                           f"token lacks scope {' or '.join(scope_needed)}", request_id))
+    client = state.clients.get(client_id)
+    if client is None or purpose not in client.purposes:
+        raise Denied(error(403, "purpose_not_allowed",
+                           f"purpose code {purpose!r} is not allowed for {client_id}", request_id))
+    return Caller(client_id, scopes, purpose, request_id)
+
+
+def _guarded(scopes: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    def wrap(handler):  # type: ignore[no-untyped-def]
+        async def endpoint(request: Request) -> Response:
+            try:
+                caller = authorize(request, scopes)
+                return await handler(request, caller)
+            except Denied as denied:
+                return denied.response
+        return endpoint
+    return wrap
+
+
+def _citizen_or_error(request: Request, caller: Caller) -> Any:
+    state: MockState = request.app.state.mock
+    pid = request.path_params["personal_id"]
+    request.scope["popcert.audit"]["personal_ids"] = [pid]
+    if not _valid_pid(pid):
+        raise Denied(error(400, "invalid_personal_id",
+                           "personal_id must be exactly 12 digits", caller.request_id))
+    citizen = state.population.by_personal_id(pid)
+    if citizen is None:
+        raise Denied(error(404, "not_found", "no citizen with this personal_id", caller.request_id))
+    return citizen
+
+
+@_guarded(("citizen.read",))
+async def get_citizen(request: Request, caller: Caller) -> Response:
+    raw_fields = request.query_params.get("fields")
+    requested = [f.strip() for f in raw_fields.split(",") if f.strip()] if raw_fields else []
+    unknown = sorted(set(requested) - set(CITIZEN_FIELDS))
+    audit = request.scope["popcert.audit"]
+    audit["fields_requested"] = requested
+    if unknown or (raw_fields is not None and not requested):
+        return error(400, "invalid_fields", f"unknown field(s): {', '.join(unknown) or '(empty)'}",
+                     caller.request_id)
+    citizen = _citizen_or_error(request, caller)
+    allowed = allowed_fields(caller.purpose_code, caller.scopes)
+    wanted = set(requested) if requested else set(CITIZEN_FIELDS)
+    record = citizen.to_dict()
+    body = {k: record[k] for k in CITIZEN_FIELDS if k in allowed and k in wanted}
+    audit["fields_returned"] = list(body)
+    return JSONResponse(body)
+
+
+@_guarded(("residence.read", "citizen.read"))
+async def get_residence(request: Request, caller: Caller) -> Response:
+    citizen = _citizen_or_error(request, caller)
+    allowed = allowed_fields(caller.purpose_code, caller.scopes | {"residence.read"})
+    record = citizen.to_dict()
+    body = {"personal_id": citizen.personal_id,
+            **{k: record[k] for k in sorted(RESIDENCE_FIELDS) if k in allowed}}
+    request.scope["popcert.audit"]["fields_returned"] = list(body)
+    return JSONResponse(body)
+
+
+class VerifyBody(BaseModel, extra="forbid"):
+    personal_id: str
+    full_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _is_calendar_date(cls, value: str) -> str:
+        date.fromisoformat(value)  # ValueError -> 422, as for any schema violation
+        return value
+
+
+def _norm_name(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+@_guarded(("identity.verify",))
+async def verify_identity(request: Request, caller: Caller) -> Response:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        return error(413, "body_too_large", "request body too large", caller.request_id)
+    try:
+        payload = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "invalid_body", "request body is not valid JSON", caller.request_id)
+    try:
+        body = VerifyBody.model_validate(payload, strict=True)
+    except ValidationError as exc:
+        return error(422, "validation_error", "body must be {personal_id, full_name, "
+                     "date_of_birth} strings", caller.request_id,
+                     details=[{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()])
+    audit = request.scope["popcert.audit"]
+    audit.update(personal_ids=[body.personal_id],
+                 fields_requested=["personal_id", "full_name", "date_of_birth"])
+    if not _valid_pid(body.personal_id):
+        return error(400, "invalid_personal_id", "personal_id must be exactly 12 digits",
+                     caller.request_id)
+    citizen = request.app.state.mock.population.by_personal_id(body.personal_id)
+    if citizen is None:
+        mismatched = ["personal_id"]
+    else:
+        mismatched = [name for name, ok in (
+            ("full_name", _norm_name(citizen.full_name) == _norm_name(body.full_name)),
+            ("date_of_birth", citizen.date_of_birth == body.date_of_birth)) if not ok]
+    audit["fields_returned"] = ["match", "mismatched_fields"]
+    return JSONResponse({"match": not mismatched, "mismatched_fields": mismatched})
+
+
+def _valid_household_id(household_id: str) -> bool:
+    return len(household_id) == 14 and household_id.startswith("HH") and household_id[2:].isdigit()
+
+
+@_guarded(("household.read",))
+async def get_household(request: Request, caller: Caller) -> Response:
+    household_id = request.path_params["household_id"]
+    if not _valid_household_id(household_id):
+        return error(400, "invalid_household_id", "household_id must be HH followed by 12 digits",
+                     caller.request_id)
+    allowed = allowed_fields(caller.purpose_code, caller.scopes | {"citizen.read"})
+    if "relation_to_head" not in allowed:
+        return error(403, "purpose_not_allowed",
+                     f"purpose {caller.purpose_code} may not read household composition",
+                     caller.request_id)
+    household = request.app.state.mock.population.household(household_id)
+    if household is None:
+        return error(404, "not_found", "no household with this household_id", caller.request_id)
+    body = household.to_dict()
+    if "permanent_residence" not in allowed:
+        body.pop("address")
+    audit = request.scope["popcert.audit"]
+    audit.update(personal_ids=[m["personal_id"] for m in body["members"]],
+                 fields_returned=list(body))
+    return JSONResponse(body)
+
+
+class SubscriptionBody(BaseModel, extra="forbid"):
+    callback_url: str
+    events: list[str]
+
+
+@_guarded(("notification.subscribe",))
+async def subscribe(request: Request, caller: Caller) -> Response:
+    try:
+        payload = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "invalid_body", "request body is not valid JSON", caller.request_id)
+    try:
+        body = SubscriptionBody.model_validate(payload, strict=True)
+    except ValidationError:
+        return error(422, "validation_error", "body must be {callback_url, events[]}",
+                     caller.request_id)
+    bad = sorted(set(body.events) - set(EVENT_TYPES))
+    if not body.events or bad or len(set(body.events)) != len(body.events):
+        return error(422, "validation_error", f"events must be a non-empty list of distinct "
+                     f"{', '.join(EVENT_TYPES)}", caller.request_id)
+    if not is_loopback_url(body.callback_url):
+        # Scope safety: the mock must never push data to a host outside this machine.
+        return error(422, "callback_not_allowed", "callback_url must be an http(s) loopback URL",
+                     caller.request_id)
+    sub = request.app.state.mock.notifier.subscribe(caller.client_id, body.callback_url,
+                                                    sorted(set(body.events)))
+    return JSONResponse({"subscription_id": sub.subscription_id, "secret": sub.secret,
+                         "callback_url": sub.callback_url, "events": list(sub.events)},
+                        status_code=201)
+
+
+async def ping(request: Request) -> Response:
+    """Trivial endpoint: the benchmark's baseline on the same server stack."""
+    return JSONResponse({"ok": True})
+
+
+async def jwks(request: Request) -> Response:
+    return JSONResponse(request.app.state.mock.keys.jwks(),
+                        headers={"Cache-Control": "max-age=60"})
+
+
+async def openid_configuration(request: Request) -> Response:
+    state: MockState = request.app.state.mock
+    base = str(request.base_url).rstrip("/")
+    return JSONResponse({"issuer": state.issuer, "token_endpoint": f"{base}/oauth2/token",
+                         "jwks_uri": f"{base}/.well-known/jwks.json",
+                         "grant_types_supported": ["client_credentials"],
+                         "token_endpoint_auth_methods_supported": ["private_key_jwt",
+                                                                   "tls_client_auth"],
+                         "id_token_signing_alg_values_supported": ["ES256"]})
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return error(404, "not_found", "no such endpoint", request.headers.get("x-request-id"))
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    # RFC 9110 §15.5.6: a 405 lists the allowed methods (Starlette puts them on the exception).
+    return error(405, "method_not_allowed", "method not allowed on this endpoint",
+                 request.headers.get("x-request-id"), headers=getattr(exc, "headers", None))
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    return error(500, "internal_error", "internal error", request.headers.get("x-request-id"))
+
+
+def build_data_app(state: MockState) -> Any:
+    routes = [
+        Route("/oauth2/token", token, methods=["POST"]),
+        Route("/.well-known/jwks.json", jwks, methods=["GET"]),
+        Route("/.well-known/openid-configuration", openid_configuration, methods=["GET"]),
+        Route("/npdb/v1/ping", ping, methods=["GET"]),
+        Route("/npdb/v1/citizens/{personal_id}", get_citizen, methods=["GET"]),
+        Route("/npdb/v1/citizens/{personal_id}/residence", get_residence, methods=["GET"]),
+        Route("/npdb/v1/identity/verify", verify_identity, methods=["POST"]),
+        Route("/npdb/v1/households/{household_id}", get_household, methods=["GET"]),
+        Route("/npdb/v1/subscriptions", subscribe, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed,
+                                                      500: internal_error})
+    app.state.mock = state
+    return AuditAndFaults(app, state)

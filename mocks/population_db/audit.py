@@ -1,0 +1,87 @@
+"""Audit log of every NPDB call, in SQLite, written in batches so logging never limits throughput.
+
+``record()`` only appends to an in-memory buffer; ``flush()`` (run periodically, and before every
+query) writes the buffer with one ``executemany`` in one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ("ts", "client_id", "method", "endpoint", "path", "purpose_code", "request_id",
+           "personal_ids", "fields_requested", "fields_returned", "status", "latency_ms",
+           "auth_method")
+COLUMN_TYPES = {"ts": "REAL", "latency_ms": "REAL", "status": "INTEGER"}
+LIST_COLUMNS = frozenset({"personal_ids", "fields_requested", "fields_returned"})
+
+
+class AuditLog:
+    def __init__(self, db_path: Path) -> None:
+        self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            + ", ".join(f"{c} {COLUMN_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
+            + ")")
+        self._buffer: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()
+
+    def record(self, **entry: Any) -> None:
+        entry.setdefault("ts", time.time())
+        row = tuple(json.dumps(entry.get(c) or []) if c in LIST_COLUMNS else entry.get(c)
+                    for c in COLUMNS)
+        self._buffer.append(row)  # list.append is atomic under the GIL
+
+    def flush(self) -> int:
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            if rows:
+                with self._db:
+                    self._db.executemany(
+                        f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES "
+                        f"({', '.join('?' * len(COLUMNS))})", rows)
+            return len(rows)
+
+    def query(self, since_id: int = 0, client_id: str | None = None,
+              request_id: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+        self.flush()
+        sql = f"SELECT id, {', '.join(COLUMNS)} FROM audit WHERE id > ?"
+        args: list[Any] = [since_id]
+        if client_id:
+            sql += " AND client_id = ?"
+            args.append(client_id)
+        if request_id:
+            sql += " AND request_id = ?"
+            args.append(request_id)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+        out = []
+        for row in rows:
+            entry = dict(zip(("id", *COLUMNS), row))
+            for c in LIST_COLUMNS:
+                entry[c] = json.loads(entry[c]) if entry[c] else []
+            out.append(entry)
+        return out
+
+    def last_id(self) -> int:
+        self.flush()
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()
+        return int(row[0])
+
+    def clear(self) -> None:
+        self.flush()
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM audit")
+
+    def close(self) -> None:
+        self.flush()
+        self._db.close()

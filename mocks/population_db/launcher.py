@@ -1,0 +1,106 @@
+"""``MockNPDB``: run the mock in a subprocess, wait for ``ready.json``, always stop it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from mocks.population_db.admin_client import AdminClient
+from mocks.population_db.pki import TestPKI
+from mocks.population_db.tokens import TokenMinter
+
+START_TIMEOUT_S = 60.0
+
+
+class MockNPDB:
+    """Context manager: ``with MockNPDB(tmp_path) as npdb: npdb.data_url ...``"""
+
+    def __init__(self, state_dir: Path | str, population: int = 1_000_000, seed: int = 6,
+                 mtls: str = "optional", rate_limit_per_s: float | None = None,
+                 start_timeout_s: float = START_TIMEOUT_S) -> None:
+        self.state_dir = Path(state_dir)
+        self.population = population
+        self.seed = seed
+        self.mtls = mtls
+        self.rate_limit_per_s = rate_limit_per_s
+        self.start_timeout_s = start_timeout_s
+        self.pki = TestPKI(self.state_dir)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.data_url = self.admin_url = self.token_url = self.jwks_url = self.issuer = ""
+        self.pid = 0
+        self.admin: AdminClient | None = None
+
+    @property
+    def ready_file(self) -> Path:
+        return self.state_dir / "ready.json"
+
+    @property
+    def ca_path(self) -> Path:
+        return self.pki.ca_path
+
+    def minter(self) -> TokenMinter:
+        return TokenMinter(self.state_dir, issuer=self.issuer or "https://id.npdb.test")
+
+    def start(self) -> MockNPDB:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.pki.ensure()  # so callers can use the PKI even before the server answers
+        self.ready_file.unlink(missing_ok=True)
+        cmd = [sys.executable, "-m", "mocks.population_db", "serve",
+               "--state-dir", str(self.state_dir), "--population", str(self.population),
+               "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file)]
+        if self.rate_limit_per_s is not None:
+            cmd += ["--rate-limit", str(self.rate_limit_per_s)]
+        log = open(self.state_dir / "mock.log", "ab")
+        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
+                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        log.close()
+        deadline = time.monotonic() + self.start_timeout_s
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                tail = (self.state_dir / "mock.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"mock NPDB exited with {self._proc.returncode}:\n{tail}")
+            if self.ready_file.exists():
+                ready: dict[str, Any] = json.loads(self.ready_file.read_text())
+                if ready.get("pid") == self._proc.pid:
+                    self._adopt(ready)
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise TimeoutError(f"mock NPDB not ready within {self.start_timeout_s} s")
+
+    def _adopt(self, ready: dict[str, Any]) -> None:
+        self.data_url, self.admin_url = ready["data_url"], ready["admin_url"]
+        self.token_url, self.jwks_url = ready["token_url"], ready["jwks_url"]
+        self.issuer, self.pid = ready["issuer"], ready["pid"]
+        self.admin = AdminClient(self.admin_url)
+
+    def stop(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def __enter__(self) -> MockNPDB:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()

@@ -1,0 +1,467 @@
+"""Synthetic national population, derived record-by-record from its index (scales to 10^8).
+
+Layout: citizens are grouped in chunks of 16 consecutive indices; a chunk's households come from one
+of a few thousand precomputed household *templates* (partition, roles, genders, birth years).
+chunk c = (q * YEAR_SHIFTS + r) * n_slots + slot: ``slot`` picks the province of birth registration
+(weighted by population), ``r`` shifts every birth year of the chunk back by r years, ``q`` picks
+the template. The 6 serial digits of a personal ID encode (q, slot-within-province, offset), scrambled
+by a keyed Feistel permutation, so ``personal_id -> index`` is O(1) without any table of citizens.
+Changes (deaths, moves, registered births) live in a small in-memory overlay.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+from bisect import bisect_right
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+from mocks.population_db import reference_data as ref
+
+REFERENCE_DATE = date(2025, 12, 31)  # "today" of the synthetic register: deterministic ages
+CHUNK = 16
+YEAR_SHIFTS = 20
+N_TEMPLATES = 4096
+SLOT_SCALE = 512  # total province slots ~ this; more slots = finer province weights
+BIRTH_SERIAL_BASE = 900_000  # unscrambled serials >= this are overlay births, never base records
+_M64 = (1 << 64) - 1
+
+GENDERS = ("male", "female")
+RELATIONS_HEAD = "head"
+
+
+def _mix(x: int) -> int:
+    """splitmix64 finaliser: a fast, well-distributed 64-bit hash of an integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+@dataclass(frozen=True)
+class Member:
+    """One template position: who sits at this offset of a 16-person chunk."""
+
+    household: int  # household number inside the chunk
+    head_offset: int
+    end_offset: int  # one past the household's last offset
+    relation: str  # head, wife, husband, son, daughter, father, mother
+    gender: int  # 0 male, 1 female
+    tyear: int  # birth year before the chunk's shift
+    father: int | None = None  # offsets inside the chunk
+    mother: int | None = None
+    spouse: int | None = None
+    marital_status: str = "single"
+    deceased: bool = False
+
+
+@dataclass(frozen=True)
+class Citizen:
+    index: int
+    personal_id: str
+    full_name: str
+    family_name: str
+    date_of_birth: str
+    gender: str
+    place_of_birth_registration: str
+    hometown: str
+    ethnicity: str
+    religion: str
+    nationality: str
+    blood_type: str
+    old_id_number: str | None
+    permanent_residence: str
+    temporary_residence: str | None
+    current_address: str
+    household_id: str
+    relation_to_head: str
+    father_id: str | None
+    mother_id: str | None
+    spouse_id: str | None
+    marital_status: str
+    date_of_death: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record.pop("index")
+        record.pop("family_name")
+        return record
+
+    def age_on(self, day: date = REFERENCE_DATE) -> int:
+        born = date.fromisoformat(self.date_of_birth)
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+@dataclass(frozen=True)
+class Household:
+    household_id: str
+    address: str
+    members: tuple[tuple[str, str], ...]  # (personal_id, relation_to_head)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"household_id": self.household_id, "address": self.address,
+                "members": [{"personal_id": p, "relation_to_head": r} for p, r in self.members]}
+
+
+def _child_relation(gender: int) -> str:
+    return "son" if gender == 0 else "daughter"
+
+
+def _make_template(rng: random.Random) -> tuple[Member, ...]:
+    members: list[Member] = []
+    household = 0
+    while len(members) < CHUNK:
+        free = CHUNK - len(members)
+        base = len(members)
+        kind = rng.choices(["single", "couple", "family", "single_parent", "three_gen"],
+                           [14, 14, 50, 8, 14])[0]
+        sizes = {"single": 1, "couple": 2, "family": 2 + rng.randint(1, 3),
+                 "single_parent": 1 + rng.randint(1, 2), "three_gen": 3 + rng.randint(1, 2)}
+        size = sizes[kind]
+        if size > free:
+            kind, size = "single", 1
+        end = base + size
+        new: list[Member] = []
+        common = dict(household=household, head_offset=base, end_offset=end)
+        if kind == "single":
+            gender = rng.randint(0, 1)
+            year = rng.randint(1945, 2005)
+            old = year < 1965
+            status = rng.choice(["widowed", "divorced"] if old else ["single", "single", "divorced"])
+            new.append(Member(**common, relation="head", gender=gender, tyear=year,
+                              marital_status=status, deceased=old and rng.random() < 0.2))
+        else:
+            head_gender = 0 if rng.random() < 0.85 else 1
+            lo, hi = {"couple": (1945, 2003), "family": (1955, 1998),
+                      "single_parent": (1960, 1995), "three_gen": (1965, 1995)}[kind]
+            head_year = rng.randint(lo, hi)
+            if kind == "single_parent":
+                new.append(Member(**common, relation="head", gender=head_gender, tyear=head_year,
+                                  marital_status=rng.choice(["divorced", "widowed"])))
+                mother_year = head_year
+                father = base if head_gender == 0 else None
+                mother = base if head_gender == 1 else None
+            else:
+                # Both spouses adults (Law on Marriage and Family: men 20, women 18) even unshifted.
+                spouse_year = min(2003, max(1940, head_year + rng.randint(-3, 5)))
+                new.append(Member(**common, relation="head", gender=head_gender, tyear=head_year,
+                                  spouse=base + 1, marital_status="married"))
+                new.append(Member(**common, relation="wife" if head_gender == 0 else "husband",
+                                  gender=1 - head_gender, tyear=spouse_year, spouse=base,
+                                  marital_status="married"))
+                # Children are born once the younger parent is 20: both parents plausibly older.
+                mother_year = max(spouse_year, head_year)
+                father, mother = (base, base + 1) if head_gender == 0 else (base + 1, base)
+            n_children = size - len(new) - (1 if kind == "three_gen" else 0)
+            for _ in range(n_children):
+                gender = rng.randint(0, 1)
+                year = rng.randint(mother_year + 20, min(mother_year + 42, REFERENCE_DATE.year))
+                new.append(Member(**common, relation=_child_relation(gender), gender=gender,
+                                  tyear=year, father=father, mother=mother))
+            if kind == "three_gen":
+                gender = 1 if rng.random() < 0.7 else 0
+                parent_offset = base + len(new)
+                new.append(Member(**common, relation="mother" if gender else "father",
+                                  gender=gender, tyear=head_year - rng.randint(20, 35),
+                                  marital_status="widowed"))
+                link = {"mother": parent_offset} if gender else {"father": parent_offset}
+                new[0] = replace(new[0], **link)
+        members.extend(new)
+        household += 1
+    return tuple(members)
+
+
+@dataclass
+class Overlay:
+    """Changes since generation: the only state that grows with activity, never with size."""
+
+    deaths: dict[str, str] = field(default_factory=dict)
+    moves: dict[str, str] = field(default_factory=dict)
+    births: dict[str, Citizen] = field(default_factory=dict)
+    household_births: dict[str, list[str]] = field(default_factory=dict)
+
+
+class Population:
+    """The synthetic register. ``citizen(i)`` and ``by_personal_id(pid)`` are O(1)."""
+
+    def __init__(self, seed: int = 6, size: int = 1_000_000) -> None:
+        self.seed = seed
+        self.size = size
+        self._key = _mix(seed * 0x100000001B3 + 0xC0FFEE)
+        rng = random.Random(seed)
+        self._templates = [_make_template(rng) for _ in range(N_TEMPLATES)]
+        total = sum(p for _, _, p in ref.PROVINCES)
+        mult = {code: max(1, round(p * SLOT_SCALE / total)) for code, _, p in ref.PROVINCES}
+        slots = [(code, j) for code, _, _ in ref.PROVINCES for j in range(mult[code])]
+        # Shuffle so that even a tiny population spreads over many provinces.
+        random.Random(seed ^ 0x5EED).shuffle(slots)
+        self._slots = slots
+        self._slot_of = {s: i for i, s in enumerate(slots)}
+        self._max_mult = max(mult.values())
+        self._mult = mult
+        n_chunks = -(-size // CHUNK)
+        q_max = -(-n_chunks // (len(slots) * YEAR_SHIFTS))
+        if (q_max + 1) * self._max_mult * CHUNK > BIRTH_SERIAL_BASE:
+            raise ValueError(f"population {size} exceeds the personal-ID serial capacity")
+        self.overlay = Overlay()
+        self._names = {k: ref.cumulative(v) for k, v in {
+            "family": ref.FAMILY_NAMES, "ethnicity": ref.ETHNICITIES,
+            "religion": ref.RELIGIONS, "blood": ref.BLOOD_TYPES}.items()}
+        self._births_registered = 0
+
+    # --- index <-> personal id -------------------------------------------------------------
+    def _split(self, index: int) -> tuple[int, int, int, int, int]:
+        chunk, offset = divmod(index, CHUNK)
+        rest, slot = divmod(chunk, len(self._slots))
+        q, r = divmod(rest, YEAR_SHIFTS)
+        return chunk, offset, slot, r, q
+
+    def _template(self, slot: int, q: int) -> tuple[Member, ...]:
+        return self._templates[_mix(self._key ^ (slot * 1_000_003 + q)) % N_TEMPLATES]
+
+    def _feistel_key(self, province: str, gc: int, yy: int) -> int:
+        return _mix(self._key + int(province) * 1000 + gc * 100 + yy)
+
+    @staticmethod
+    def _round(x: int, key: int, rnd: int) -> int:
+        return _mix(key + rnd * 7919 + x) % 1000
+
+    def _scramble(self, serial: int, key: int) -> int:
+        left, right = divmod(serial, 1000)
+        for rnd in range(4):
+            left, right = right, (left + self._round(right, key, rnd)) % 1000
+        return left * 1000 + right
+
+    def _unscramble(self, digits: int, key: int) -> int:
+        left, right = divmod(digits, 1000)
+        for rnd in reversed(range(4)):
+            left, right = (right - self._round(left, key, rnd)) % 1000, left
+        return left * 1000 + right
+
+    @staticmethod
+    def _gc_digit(gender: int, year: int) -> int:
+        return (year // 100 - 19) * 2 + gender
+
+    def _make_pid(self, province: str, gender: int, year: int, serial: int) -> str:
+        gc = self._gc_digit(gender, year)
+        yy = year % 100
+        digits = self._scramble(serial, self._feistel_key(province, gc, yy))
+        return f"{province}{gc}{yy:02d}{digits:06d}"
+
+    def _pid_of(self, index: int) -> str:
+        _, offset, slot, r, q = self._split(index)
+        member = self._template(slot, q)[offset]
+        province, j = self._slots[slot]
+        serial = (q * self._max_mult + j) * CHUNK + offset
+        return self._make_pid(province, member.gender, member.tyear - r, serial)
+
+    def index_of(self, personal_id: str) -> int | None:
+        """The base-population index of a personal ID, or None if no base record has it."""
+        if len(personal_id) != 12 or not personal_id.isdigit():
+            return None
+        province, gc, yy = personal_id[:3], int(personal_id[3]), int(personal_id[4:6])
+        if province not in ref.PROVINCE_CODES or gc > 3:
+            return None
+        serial = self._unscramble(int(personal_id[6:]), self._feistel_key(province, gc, yy))
+        if serial >= BIRTH_SERIAL_BASE:
+            return None
+        rest, offset = divmod(serial, CHUNK)
+        q, j = divmod(rest, self._max_mult)
+        if j >= self._mult[province]:
+            return None
+        slot = self._slot_of[(province, j)]
+        member = self._template(slot, q)[offset]
+        year = 1900 + (gc // 2) * 100 + yy
+        r = member.tyear - year
+        if not 0 <= r < YEAR_SHIFTS or member.gender != gc % 2:
+            return None
+        index = ((q * YEAR_SHIFTS + r) * len(self._slots) + slot) * CHUNK + offset
+        return index if index < self.size else None
+
+    # --- records ------------------------------------------------------------------------------
+    def _pick(self, table: str, h: int) -> str:
+        names, cums = self._names[table]
+        return names[bisect_right(cums, h % cums[-1])]
+
+    def _members_valid(self, chunk: int, member: Member) -> bool:
+        # The last, partial chunk cuts a household: its survivors become one-person households.
+        return chunk * CHUNK + member.end_offset <= self.size
+
+    def _household_id(self, chunk: int, household: int) -> str:
+        return f"HH{chunk:010d}{household:02d}"
+
+    def _address(self, h: int, province: str) -> str:
+        kind = "Thành phố" if province in ref.CITIES else "Tỉnh"
+        street = ref.STREETS[h % len(ref.STREETS)]
+        return (f"Số {1 + (h >> 8) % 300}, đường {street}, phường {1 + (h >> 20) % 15}, "
+                f"{kind} {ref.PROVINCE_NAME[province]}")
+
+    def citizen(self, index: int) -> Citizen:
+        if not 0 <= index < self.size:
+            raise IndexError(f"citizen index {index} outside 0..{self.size - 1}")
+        chunk, offset, slot, r, q = self._split(index)
+        template = self._template(slot, q)
+        member = template[offset]
+        intact = self._members_valid(chunk, member)
+        base = chunk * CHUNK
+        h = _mix(self._key ^ (index * 0x9E3779B1 + 17))
+        hh = _mix(self._key ^ (chunk * 64 + member.household))  # household-wide traits
+        year = member.tyear - r
+        month = 1 + h % 12
+        day = 1 + (h >> 4) % calendar.monthrange(year, month)[1]
+        province, _ = self._slots[slot]
+        pid = self._pid_of(index)
+
+        def link(offset_: int | None) -> str | None:
+            return self._pid_of(base + offset_) if intact and offset_ is not None else None
+
+        # Children carry the father's family name; otherwise the household draws its own.
+        if member.relation in ("son", "daughter") and member.father is not None:
+            family = self._pick("family", _mix(hh ^ member.father))
+        else:
+            family = self._pick("family", _mix(hh ^ offset))
+        middles = ref.MIDDLE_FEMALE if member.gender else ref.MIDDLE_MALE
+        givens = ref.GIVEN_FEMALE if member.gender else ref.GIVEN_MALE
+        full_name = f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}"
+        home_province = province if (hh >> 3) % 10 < 6 else ref.PROVINCES[(hh >> 7) % 63][0]
+        residence_province = province if (hh >> 13) % 10 < 8 else ("001", "079", "074")[(hh >> 17) % 3]
+        permanent = self._address(hh, residence_province)
+        temporary = self._address(h >> 24, ref.PROVINCES[(h >> 30) % 63][0]) \
+            if (h >> 40) % 10 == 0 and year < 2008 else None
+        household_id = self._household_id(chunk, member.household if intact else CHUNK + offset)
+        deceased = member.deceased or year < 1922
+        date_of_death = None
+        if deceased:
+            died = date(min(year + 70 + (h >> 44) % 25, REFERENCE_DATE.year - 1), 1, 1)
+            date_of_death = (died + timedelta(days=(h >> 50) % 365)).isoformat()
+        status = member.marital_status
+        if not intact and status == "married":
+            status = "widowed"
+        old_id = f"{(h >> 20) % 10**9:09d}" if year < 2000 and (h >> 52) % 10 < 7 else None
+        citizen = Citizen(
+            index=index, personal_id=pid, full_name=full_name, family_name=family,
+            date_of_birth=f"{year:04d}-{month:02d}-{day:02d}", gender=GENDERS[member.gender],
+            place_of_birth_registration=ref.PROVINCE_NAME[province],
+            hometown=ref.PROVINCE_NAME[home_province],
+            ethnicity=self._pick("ethnicity", hh >> 21), religion=self._pick("religion", hh >> 35),
+            nationality="Việt Nam", blood_type=self._pick("blood", h >> 33),
+            old_id_number=old_id, permanent_residence=permanent, temporary_residence=temporary,
+            current_address=temporary or permanent, household_id=household_id,
+            relation_to_head=member.relation if intact else RELATIONS_HEAD,
+            father_id=link(member.father), mother_id=link(member.mother),
+            spouse_id=link(member.spouse), marital_status=status, date_of_death=date_of_death)
+        return self._apply_overlay(citizen)
+
+    def _apply_overlay(self, citizen: Citizen) -> Citizen:
+        changes: dict[str, Any] = {}
+        if citizen.personal_id in self.overlay.deaths:
+            changes["date_of_death"] = self.overlay.deaths[citizen.personal_id]
+        if citizen.personal_id in self.overlay.moves:
+            changes["permanent_residence"] = self.overlay.moves[citizen.personal_id]
+            changes["current_address"] = self.overlay.moves[citizen.personal_id]
+        return replace(citizen, **changes) if changes else citizen
+
+    def by_personal_id(self, personal_id: str) -> Citizen | None:
+        born = self.overlay.births.get(personal_id)
+        if born is not None:
+            return self._apply_overlay(born)
+        index = self.index_of(personal_id)
+        return None if index is None else self.citizen(index)
+
+    def household(self, household_id: str) -> Household | None:
+        if len(household_id) != 14 or not household_id.startswith("HH") \
+                or not household_id[2:].isdigit():
+            return None
+        chunk, number = int(household_id[2:12]), int(household_id[12:])
+        if chunk * CHUNK >= self.size:
+            return None
+        if number >= 2 * CHUNK:
+            return None
+        if number >= CHUNK:  # a one-person household cut from the last chunk
+            offsets = [number - CHUNK] if chunk * CHUNK + number - CHUNK < self.size else []
+        else:
+            _, _, slot, _, q = self._split(chunk * CHUNK)
+            template = self._template(slot, q)
+            offsets = [o for o, m in enumerate(template) if m.household == number]
+        citizens = [self.citizen(chunk * CHUNK + o) for o in offsets]
+        citizens = [c for c in citizens if c.household_id == household_id]
+        if not citizens:
+            return None
+        members = [(c.personal_id, c.relation_to_head) for c in citizens]
+        for pid in self.overlay.household_births.get(household_id, []):
+            members.append((pid, self.overlay.births[pid].relation_to_head))
+        head = citizens[0]
+        return Household(household_id, head.permanent_residence, tuple(members))
+
+    # --- changes --------------------------------------------------------------------------------
+    def record_death(self, personal_id: str, on: date | None = None) -> Citizen:
+        citizen = self._require(personal_id)
+        self.overlay.deaths[personal_id] = (on or REFERENCE_DATE).isoformat()
+        return self._apply_overlay(citizen)
+
+    def record_move(self, personal_id: str, new_address: str) -> Citizen:
+        citizen = self._require(personal_id)
+        self.overlay.moves[personal_id] = new_address
+        return self._apply_overlay(citizen)
+
+    def register_birth(self, mother_id: str, *, gender: str = "female",
+                       born: date | None = None) -> Citizen:
+        """A newborn joins the mother's household as a child; gets a fresh, valid personal ID."""
+        mother = self._require(mother_id)
+        born = born or REFERENCE_DATE
+        province = mother_id[:3]
+        g = GENDERS.index(gender)
+        serial = BIRTH_SERIAL_BASE + self._births_registered
+        self._births_registered += 1
+        pid = self._make_pid(province, g, born.year, serial)
+        father = self.by_personal_id(mother.spouse_id) if mother.spouse_id else None
+        family = father.family_name if father else mother.family_name
+        givens = ref.GIVEN_FEMALE if g else ref.GIVEN_MALE
+        middle = "Thị" if g else "Văn"
+        child = replace(
+            mother, index=-1, personal_id=pid, family_name=family,
+            full_name=f"{family} {middle} {givens[serial % len(givens)]}",
+            date_of_birth=born.isoformat(), gender=gender, old_id_number=None,
+            place_of_birth_registration=ref.PROVINCE_NAME[province],
+            relation_to_head=_child_relation(g), father_id=mother.spouse_id, mother_id=mother_id,
+            spouse_id=None, marital_status="single", date_of_death=None, temporary_residence=None,
+            current_address=mother.permanent_residence)
+        self.overlay.births[pid] = child
+        self.overlay.household_births.setdefault(mother.household_id, []).append(pid)
+        return child
+
+    def _require(self, personal_id: str) -> Citizen:
+        citizen = self.by_personal_id(personal_id)
+        if citizen is None:
+            raise KeyError(personal_id)
+        return citizen
+
+    # --- sampling for tests and the harness -------------------------------------------------------
+    SAMPLE_KINDS = ("adult", "married_couple", "child_with_parents", "household", "deceased")
+
+    def sample(self, kind: str, n: int, rng_seed: int = 0) -> list[Citizen]:
+        if kind not in self.SAMPLE_KINDS:
+            raise ValueError(f"unknown sample kind {kind!r}; expected one of {self.SAMPLE_KINDS}")
+        rng = random.Random(rng_seed)
+        found: list[Citizen] = []
+        seen: set[int] = set()
+        for _ in range(max(2000, n * 400)):
+            if len(found) >= n:
+                break
+            index = rng.randrange(self.size)
+            if index in seen:
+                continue
+            seen.add(index)
+            c = self.citizen(index)
+            alive = c.date_of_death is None
+            ok = {"adult": alive and c.age_on() >= 18,
+                  "married_couple": alive and c.relation_to_head == "head" and c.spouse_id is not None,
+                  "child_with_parents": alive and c.father_id is not None
+                  and c.mother_id is not None and c.relation_to_head in ("son", "daughter"),
+                  "household": c.relation_to_head == "head",
+                  "deceased": not alive}[kind]
+            if ok:
+                found.append(c)
+        return found

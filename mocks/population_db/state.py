@@ -1,0 +1,79 @@
+"""Everything one running mock holds, shared by the data app and the admin app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from mocks.population_db.audit import AuditLog
+from mocks.population_db.clients import ClientRegistry
+from mocks.population_db.faults import FaultTable
+from mocks.population_db.notifications import Notifier
+from mocks.population_db.pki import TestPKI
+from mocks.population_db.population import Population
+from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
+
+DEFAULT_RATE_LIMIT_PER_S = 5000.0  # generous: load tests must not be throttled by default
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    tokens: float
+    updated: float = field(default_factory=time.monotonic)
+
+    def take(self) -> float:
+        """0 if allowed, else seconds until a token is available."""
+        now = time.monotonic()
+        self.tokens = min(self.rate, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.rate
+
+
+@dataclass
+class MockState:
+    state_dir: Path
+    population: Population
+    pki: TestPKI
+    clients: ClientRegistry
+    keys: KeyStore
+    verifier: TokenVerifier
+    audit: AuditLog
+    faults: FaultTable
+    notifier: Notifier
+    mtls: str
+    issuer: str = ISSUER
+    token_lifetime_s: int = 600
+    default_rate_per_s: float = DEFAULT_RATE_LIMIT_PER_S
+    rate_overrides: dict[str, float] = field(default_factory=dict)
+    buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    seen_assertion_jti: dict[str, float] = field(default_factory=dict)
+
+    def rate_limit_wait(self, client_id: str) -> float:
+        bucket = self.buckets.get(client_id)
+        if bucket is None:
+            rate = self.rate_overrides.get(client_id, self.default_rate_per_s)
+            bucket = self.buckets[client_id] = TokenBucket(rate, rate)
+        return bucket.take()
+
+    def set_rate_limit(self, per_s: float, client_id: str | None = None) -> None:
+        if client_id is None:
+            self.default_rate_per_s = per_s
+            self.rate_overrides.clear()
+        else:
+            self.rate_overrides[client_id] = per_s
+        self.buckets.clear()
+
+
+def error(status: int, code: str, message: str, request_id: str | None = None,
+          headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+    """The one error shape of specs/npdb/v1: ``{error, message, request_id}``."""
+    return JSONResponse({"error": code, "message": message, "request_id": request_id, **extra},
+                        status_code=status, headers=headers)

@@ -1,0 +1,81 @@
+"""The HTML certificate in a real browser: verdict visible, language toggle, hostile evidence inert.
+
+Uses Debian's /usr/bin/chromium through playwright (never `playwright install`), from file://,
+with every network request recorded: a self-contained report makes none.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests.unit.report.sample_report
+
+from harness.report.document import REPO_ROOT  # noqa: E402
+from harness.report.render import render_all  # noqa: E402
+from tests.unit.report.sample_report import sample_report  # noqa: E402
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = REPO_ROOT / "reports" / "runs" / "screenshots" / "report.png"
+FAILED_IDS = ("AUTH-JWT-ALG-NONE", "SAST-HARDCODED-SECRET", "CONF-SCHEMA-RESPONSES")
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def page_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_all(sample_report(), tmp_path_factory.mktemp("html"), formats=("html",))["html"]
+
+
+def test_report_in_headless_chromium(page_html: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, timeout=60_000,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1600})
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+            dialogs: list[str] = []
+            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.goto(page_html.as_uri(), wait_until="load", timeout=30_000)
+
+            # The verdict is the first thing on the page, in Vietnamese by default.
+            verdict = page.locator("#verdict")
+            assert verdict.is_visible()
+            assert "KHÔNG ĐẠT CHỨNG NHẬN" in verdict.inner_text()
+            assert "NOT CERTIFIED" in verdict.inner_text()  # the machine verdict code, always shown
+            for check_id in FAILED_IDS:
+                assert page.locator(f"#check-{check_id} .check-id").is_visible()
+            assert page.locator("#verdict .big .en").is_hidden()
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+            # The toggle switches every UI string to English (and proves the CSP allows our script).
+            page.click("#lang-toggle")
+            assert page.locator("html").get_attribute("data-lang") == "en"
+            assert page.locator("#verdict .big .en").is_visible()
+            assert page.locator("#verdict .big .vi").is_hidden()
+            assert page.locator("#verdict .big").inner_text().strip() == "NOT CERTIFIED"
+            page.click("#lang-toggle")
+            assert page.locator("html").get_attribute("data-lang") == "vi"
+
+            # The SUT's <script> and <img onerror> payloads are shown as text, never run.
+            assert page.evaluate("typeof window.__pwned") == "undefined"
+            assert page.evaluate("typeof window.__pwned_img") == "undefined"
+            assert page.title() != "PWNED" and not dialogs
+            assert page.locator("#check-AUTH-JWT-ALG-NONE pre").filter(
+                has_text="<script>window.__pwned = true;").count() == 1
+            assert page.locator("#failures img").count() == 0
+            # Self-contained: nothing but the file itself was requested.
+            assert requests == [page_html.as_uri()]
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000

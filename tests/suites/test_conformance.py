@@ -1,0 +1,130 @@
+"""Conformance suite on the real mock NPDB + reference city system (quick example budget).
+
+The compliant system passes every CONF- check; each conformance defect switch makes exactly its
+check fail. Each defect needs its own SUT process, so the defects share one mock NPDB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.suites.conformance as conformance
+from harness.checks import REGISTRY, Status
+from harness.config import config_from_dict
+from harness.net import ScopeGuard
+from harness.profiles import load_profile
+from harness.suites.base import RunContext
+
+pytestmark = pytest.mark.integration
+
+# --- shared with test_scenarios.py / test_conformance.py (no tests/ package to import from) ---
+SEED = 7
+
+
+def launchers() -> tuple[Any, Any]:
+    """The mock NPDB and city-system launchers; the tests skip until both exist."""
+    mock = pytest.importorskip("mocks.population_db.launcher")
+    city = pytest.importorskip("examples.city_system.launcher")
+    return mock.MockNPDB, city.CitySystem
+
+
+def run_context(npdb: Any, city: Any, tmp: Path, *, quick: bool = True) -> RunContext:
+    portal = npdb.pki.issue("portal-conformance", kind="client")
+    config = config_from_dict({
+        "system": {"name": "Hệ thống một cửa (reference)", "organisation": "popcert tests",
+                   "level": "province"},
+        "target": {"base_url": city.base_url, "ca_bundle": str(city.ca_path),
+                   "client_cert": str(portal.cert_path), "client_key": str(portal.key_path)},
+        "npdb": {"start": False, "state_dir": str(npdb.state_dir)},
+        "seed": SEED, "quick": quick}, tmp)
+    workdir = tmp / "work"
+    workdir.mkdir(parents=True, exist_ok=True)
+    return RunContext(config=config, profile=load_profile("province"), run_dir=tmp,
+                      scope=ScopeGuard(["127.0.0.1", "localhost"]), workdir=workdir, npdb=npdb,
+                      quick=quick, seed=SEED)
+
+
+def evaluate(suite: str, context: Any) -> dict[str, Status]:
+    return {c.id: c.function(context).status for c in REGISTRY.values() if c.suite == suite}
+
+
+def failing(results: dict[str, Status]) -> set[str]:
+    return {cid for cid, status in results.items() if status == Status.FAIL}
+
+
+def with_system(tmp: Path, defects: frozenset[str], population: int = 100_000) -> Iterator[Any]:
+    MockNPDB, CitySystem = launchers()
+    with MockNPDB(tmp / "npdb", population=population, seed=6) as npdb:
+        with CitySystem(npdb, tmp / "city", defects=defects) as city:
+            yield npdb, city
+
+
+DEFECT_TO_CHECK = {
+    "conformance.server_error_on_bad_input": "CONF-SERVER-ERRORS",
+    "conformance.undocumented_status": "CONF-STATUS-CODE",
+    "conformance.wrong_content_type": "CONF-CONTENT-TYPE",
+    "schema.dob_wrong_format": "CONF-RESPONSE-SCHEMA",
+    "conformance.accepts_invalid_input": "CONF-NEGATIVE-DATA",
+}
+
+
+@pytest.fixture(scope="module")
+def npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    MockNPDB, _ = launchers()
+    with MockNPDB(tmp_path_factory.mktemp("npdb"), population=100_000, seed=6) as mock:
+        yield mock
+
+
+def conformance_results(npdb: Any, tmp: Path, defects: frozenset[str]) -> tuple[Any, dict]:
+    _, CitySystem = launchers()
+    with CitySystem(npdb, tmp / "city", defects=defects) as city:
+        factory = conformance.make_context(run_context(npdb, city, tmp))
+        context = next(factory)
+        try:
+            return context, evaluate("conformance", context)
+        finally:
+            factory.close()
+
+
+@pytest.fixture(scope="module")
+def compliant(npdb: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict]:
+    return conformance_results(npdb, tmp_path_factory.mktemp("compliant"), frozenset())
+
+
+def test_reference_system_passes_every_conformance_check(compliant: tuple[Any, dict]) -> None:
+    context, results = compliant
+    assert context.outcome is not None and context.outcome.requests > 0
+    assert failing(results) == set(), results
+    assert {s for s in results.values()} <= {Status.PASS, Status.SKIP}, results
+    assert results["CONF-SPEC-DRIFT"] == Status.PASS
+
+
+def test_webhook_is_left_out_of_bearer_fuzzing(compliant: tuple[Any, dict]) -> None:
+    context, _ = compliant
+    assert context.plan.exclude_path_regex == "^(/connection/v1/notifications)$"
+
+
+@pytest.mark.parametrize(("defect", "expected"), sorted(DEFECT_TO_CHECK.items()))
+def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
+                                        expected: str) -> None:
+    context, results = conformance_results(npdb, tmp_path, frozenset({defect}))
+    assert failing(results) == {expected}, results
+    failed = conformance.verdict_for(context, expected, expected)
+    commands = [e.data["command"] for e in failed.evidence if e.kind == "reproduction"]
+    assert any(c.startswith("curl ") for c in commands)
+    assert all("eyJ" not in c for c in commands)  # the token never reaches the evidence
+
+
+def test_spec_drift_is_reported_as_breaking(npdb: Any, tmp_path: Path) -> None:
+    _, CitySystem = launchers()
+    with CitySystem(npdb, tmp_path / "city", defects=frozenset({"conformance.spec_drift"})) as city:
+        run = run_context(npdb, city, tmp_path)
+        token = conformance.mint_portal_token(run, 300)
+        published = conformance.fetch_published_spec(run, conformance.load_spec(), token)
+    kinds = {(d.kind, d.location) for d in published.drifts}
+    assert ("removed_operation", "GET /connection/v1/dossiers") in kinds
+    assert any(k == "no_longer_required" and loc.endswith(".updated_at") for k, loc in kinds)

@@ -1,0 +1,155 @@
+"""Load suite end to end: a real locust subprocess against a stub SUT, then the reference system.
+
+The stub (load/stub_sut.py) mimics the two load defects: +400 ms on POST /dossiers must fail
+exactly LOAD-LATENCY-P95 and -P99; 5% 503s must fail exactly LOAD-ERROR-RATE.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import ssl
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.checks import REGISTRY, Status
+from harness.config import config_from_dict
+from harness.errors import OutOfScopeError
+from harness.net import ScopeGuard
+from harness.profiles import load_profile
+from harness.suites import load as load_suite
+from harness.suites.base import RunContext
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+LOAD_IDS = ("LOAD-THROUGHPUT", "LOAD-LATENCY-P95", "LOAD-LATENCY-P99", "LOAD-ERROR-RATE")
+# Small and short: 12 users offering 1.5 × 12 = 18 req/s for 6 s against a 12 req/s target.
+# p99 below 400 ms: the slow-path defect adds 400 ms to POSTs (30% of traffic), so it breaks both.
+STUB_LIMITS = {"users": 12, "spawn_rate": 12, "duration_s": 6, "target_rps": 12, "p95_ms": 200,
+               "p99_ms": 350, "max_error_rate": 0.01, "max_requests": 2000}
+
+
+def _stub_module() -> Any:
+    spec = importlib.util.spec_from_file_location("popcert_stub_sut", REPO / "load" / "stub_sut.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+StubSUT = _stub_module().StubSUT
+
+
+def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: int = 0,
+                ca_bundle: Path | None = None, npdb: Any = None,
+                allowed: tuple[str, ...] = ("127.0.0.1",)) -> RunContext:
+    config = config_from_dict({
+        "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
+        "target": {"base_url": base_url, "ca_bundle": str(ca_bundle) if ca_bundle else None},
+        "suites": ["load"], "load": {"workers": workers}, "scope": {"allowed_hosts": list(allowed)},
+        "npdb": {"start": npdb is not None}}, tmp)
+    district = load_profile("district")
+    profile = district.model_copy(update={"thresholds": {**district.thresholds, "load": limits}})
+    extras = {} if npdb is not None else {"load_tokens": ["stub-token-a", "stub-token-b"]}
+    (tmp / "run").mkdir(exist_ok=True)
+    return RunContext(config=config, profile=profile, run_dir=tmp / "run",
+                      scope=ScopeGuard(allowed), workdir=tmp, npdb=npdb, seed=3, extras=extras)
+
+
+def run_load_checks(run: RunContext) -> dict[str, Any]:
+    """What the engine does for the load suite: one context, every LOAD- check on it."""
+    factory = load_suite.make_context(run)
+    ctx = next(factory)
+    try:
+        return {check_id: REGISTRY[check_id].function(ctx) for check_id in LOAD_IDS}
+    finally:
+        factory.close()
+
+
+def statuses(results: dict[str, Any]) -> dict[str, Status]:
+    return {check_id: result.status for check_id, result in results.items()}
+
+
+def failing(results: dict[str, Any]) -> set[str]:
+    return {check_id for check_id, result in results.items() if result.status != Status.PASS}
+
+
+@pytest.fixture(scope="module")
+def server_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    from mocks.population_db.pki import TestPKI
+
+    pki = TestPKI(tmp_path_factory.mktemp("pki"))
+    pki.ensure()
+    issued = pki.issue("stub-sut", kind="server")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(issued.cert_path, issued.key_path)
+    return context, Path(pki.ca_path)
+
+
+def test_compliant_stub_over_https_passes_every_load_check(
+        tmp_path: Path, server_tls: tuple[ssl.SSLContext, Path]) -> None:
+    context, ca = server_tls
+    with StubSUT(ssl_context=context) as sut:
+        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS,
+                                              ca_bundle=ca))
+    assert failing(results) == set(), {k: r.summary for k, r in results.items()}
+    throughput = results["LOAD-THROUGHPUT"]
+    assert throughput.measurements["sustained_rps"] >= 12
+    # The plan file held bearer tokens: it must not outlive the run.
+    assert not (tmp_path / "run" / "load" / "plan.json").exists()
+    kinds = {e.kind for e in throughput.evidence}
+    assert "chart" in kinds and "reproduction" in kinds
+
+
+def test_slow_post_fails_exactly_the_latency_checks(tmp_path: Path) -> None:
+    with StubSUT(post_delay_s=0.4) as sut:
+        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
+    assert failing(results) == {"LOAD-LATENCY-P95", "LOAD-LATENCY-P99"}, \
+        {k: r.summary for k, r in results.items()}
+    assert results["LOAD-LATENCY-P95"].status == Status.FAIL
+    assert results["LOAD-LATENCY-P95"].measurements["p95_ms"] >= 400
+
+
+def test_errors_under_load_fail_exactly_the_error_rate_check(tmp_path: Path) -> None:
+    with StubSUT(error_rate=0.05) as sut:
+        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
+    assert failing(results) == {"LOAD-ERROR-RATE"}, {k: r.summary for k, r in results.items()}
+    assert 0.02 < results["LOAD-ERROR-RATE"].measurements["error_rate"] < 0.1
+
+
+def test_distributed_run_with_two_workers_reports_them(tmp_path: Path) -> None:
+    with StubSUT() as sut:
+        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS,
+                                              workers=2))
+    assert failing(results) == set(), {k: r.summary for k, r in results.items()}
+    workers = [e for e in results["LOAD-THROUGHPUT"].evidence if e.title.startswith("load gen")]
+    assert workers and workers[0].data["value"] == 2
+    commands = [e.data["command"] for e in results["LOAD-THROUGHPUT"].evidence
+                if e.kind == "reproduction"]
+    assert commands and "--master" in commands[0] and "--expect-workers 2" in commands[0]
+
+
+def test_request_bound_stops_the_run(tmp_path: Path) -> None:
+    limits = {**STUB_LIMITS, "max_requests": 30}
+    with StubSUT() as sut:
+        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=limits))
+        sent = sut.requests
+    # Each user may have one request in flight when the bound is reached.
+    assert sent <= 30 + STUB_LIMITS["users"]
+    notes = [e.title for e in results["LOAD-THROUGHPUT"].evidence]
+    assert "request bound reached" in notes
+    assert results["LOAD-THROUGHPUT"].status == Status.FAIL
+
+
+def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None:
+    run = run_context("http://10.1.2.3:8443", tmp_path, limits=STUB_LIMITS,
+                      allowed=("127.0.0.1", "10.1.2.3"))
+    run.scope = ScopeGuard(("127.0.0.1",))  # the suite re-checks, whatever the config said
+    with pytest.raises(OutOfScopeError):
+        next(load_suite.make_context(run))
+    assert not (tmp_path / "run" / "load" / "locust.log").exists()

@@ -1,0 +1,31 @@
+"""Fixtures for the reference city system's unit tests: defect switches and in-process tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from examples.city_system import defects
+
+
+@pytest.fixture(autouse=True)
+def no_defects() -> Iterator[None]:
+    defects.configure([])  # ignore CITY_DEFECTS from the environment
+    yield
+    defects.configure([])
+
+
+@pytest.fixture
+def switch() -> Callable[..., None]:
+    """``switch("auth.bola")`` turns defect switches on for this test."""
+    def turn_on(*names: str) -> None:
+        defects.configure(names)
+    return turn_on
+
+
+@pytest.fixture(scope="session")
+def minter(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from mocks.population_db.tokens import TokenMinter
+    return TokenMinter(Path(tmp_path_factory.mktemp("npdb-keys")))

@@ -1,0 +1,69 @@
+"""NPDB notification verification: signature, freshness, replay."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from examples.city_system.webhook import NotificationVerifier, WebhookError, sign
+
+SECRET = "s3cret-subscription"
+BODY = b'{"event_id":"e1","type":"death","occurred_at":"2025-01-01T00:00:00Z","personal_id":"001045123456"}'
+
+
+def verifier() -> NotificationVerifier:
+    return NotificationVerifier(lambda: [SECRET])
+
+
+def status_of(v: NotificationVerifier, body: bytes, header: str | None) -> int:
+    try:
+        v.verify(body, header)
+    except WebhookError as exc:
+        return exc.status
+    return 200
+
+
+def test_valid_signature_accepted_then_byte_identical_replay_refused() -> None:
+    v = verifier()
+    header = sign(SECRET, BODY, int(time.time()))
+    assert status_of(v, BODY, header) == 200
+    assert status_of(v, BODY, header) == 409
+
+
+def test_redelivery_with_fresh_signature_passes_verification() -> None:
+    v = verifier()
+    now = int(time.time())
+    assert status_of(v, BODY, sign(SECRET, BODY, now)) == 200
+    assert status_of(v, BODY, sign(SECRET, BODY, now + 1)) == 200  # the store answers "duplicate"
+
+
+@pytest.mark.parametrize("header", [
+    None, "", "garbage", "t=123", f"t={int(time.time())},v1=" + "0" * 64,
+    sign("wrong-secret", BODY, int(time.time())),
+    sign(SECRET, BODY, int(time.time()) - 400),  # stale
+    sign(SECRET, BODY, int(time.time()) + 400),  # from the future
+])
+def test_bad_missing_or_stale_signature_refused(header: str | None) -> None:
+    assert status_of(verifier(), BODY, header) == 401
+
+
+def test_tampered_body_refused() -> None:
+    header = sign(SECRET, BODY, int(time.time()))
+    assert status_of(verifier(), BODY.replace(b"death", b"birth"), header) == 401
+
+
+def test_unsigned_accepted_under_switch(switch) -> None:  # type: ignore[no-untyped-def]
+    switch("auth.notification_unsigned_accepted")
+    v = verifier()
+    assert status_of(v, BODY, None) == 200
+    assert status_of(v, BODY, sign("wrong", BODY, int(time.time()))) == 200
+
+
+def test_replay_accepted_under_switch_but_signature_still_checked(switch) -> None:  # type: ignore[no-untyped-def]
+    switch("auth.notification_replay_accepted")
+    v = verifier()
+    header = sign(SECRET, BODY, int(time.time()))
+    assert status_of(v, BODY, header) == 200
+    assert status_of(v, BODY, header) == 200
+    assert status_of(v, BODY, None) == 401

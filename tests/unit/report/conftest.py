@@ -1,0 +1,8 @@
+"""Make ``tests.unit.report.sample_report`` importable however pytest is started."""
+
+import sys
+from pathlib import Path
+
+_ROOT = str(Path(__file__).resolve().parents[3])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)

@@ -1,0 +1,77 @@
+"""keys new / sign / verify / diff through typer, with the exit codes CI relies on."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from harness.report import commands
+from harness.report.render import render_all
+from harness.report.specs import current_specs, harness_version
+from tests.unit.report.sample_report import certified_report, sample_report
+
+
+@pytest.fixture(scope="module")
+def app() -> typer.Typer:
+    app = typer.Typer()
+    keys = typer.Typer()
+    keys.command("new")(commands.keys_new)
+    app.add_typer(keys, name="keys")
+    app.command()(commands.sign)
+    app.command()(commands.verify)
+    app.command()(commands.diff)
+    return app
+
+
+def _repo_report() -> dict:  # type: ignore[type-arg]
+    """A report naming this repo's real specs and version, so the default verify accepts it."""
+    report = sample_report()
+    report["specs"] = current_specs()
+    report["harness"]["version"] = harness_version()
+    return report
+
+
+def test_keys_sign_verify_roundtrip(app: typer.Typer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    made = runner.invoke(app, ["keys", "new", "--out-dir", str(tmp_path / "k"), "--name", "assessor"])
+    assert made.exit_code == 0, made.output
+    assert "fingerprint: SHA256:" in made.output
+    report = render_all(_repo_report(), tmp_path / "run", formats=("json",))["json"]
+    signed = runner.invoke(app, ["sign", str(report), "--key", str(tmp_path / "k/assessor.key.pem")])
+    assert signed.exit_code == 0, signed.output
+    verified = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k/assessor.pub.pem")])
+    assert verified.exit_code == 0, verified.output
+    assert "VALID" in verified.output and "NOT CERTIFIED" in verified.output
+
+    report.write_bytes(report.read_bytes().replace(b"alg none", b"alg NONE"))
+    tampered = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k/assessor.pub.pem")])
+    assert tampered.exit_code == 1 and "signature does not match" in tampered.output
+
+
+def test_verify_usage_errors_exit_2(app: typer.Typer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    report = render_all(_repo_report(), tmp_path, formats=("json",))["json"]
+    missing_key = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "none.pem")])
+    assert missing_key.exit_code == 2 and "cannot read the public key" in missing_key.output
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
+    no_sig = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "a.pub.pem")])
+    assert no_sig.exit_code == 2 and "report.json.sig" in no_sig.output
+    again = runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
+    assert again.exit_code == 2 and "already exists" in again.output
+
+
+def test_diff_exit_code_reflects_regression(app: typer.Typer, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad, good = tmp_path / "bad.json", tmp_path / "good.json"
+    bad.write_text(json.dumps(sample_report()), encoding="utf-8")
+    good.write_text(json.dumps(certified_report()), encoding="utf-8")
+    improved = runner.invoke(app, ["diff", str(bad), str(good), "--plain"])
+    assert improved.exit_code == 0 and "verdict: NOT CERTIFIED -> CERTIFIED" in improved.output
+    regressed = runner.invoke(app, ["diff", str(good), str(bad)])
+    assert regressed.exit_code == 1 and "AUTH-JWT-ALG-NONE" in regressed.output
+    broken = runner.invoke(app, ["diff", str(good), str(tmp_path / "missing.json")])
+    assert broken.exit_code == 2

@@ -1,0 +1,109 @@
+"""The HTML certificate: verdict up front, both languages, evidence inert, charts, banners."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+from harness.report.html import render_html
+from tests.unit.report.sample_report import HOSTILE_BODY, certified_report, sample_report
+
+
+def test_hostile_evidence_is_escaped() -> None:
+    html = render_html(sample_report())
+    assert HOSTILE_BODY not in html
+    assert "<script>window.__pwned" not in html and "<img src=x onerror" not in html
+    assert "&lt;script&gt;window.__pwned = true;" in html  # shown to the reader, inert
+    assert '&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;' in html  # hostile header value
+    # Exactly one script element: the language toggle.
+    assert len(re.findall(r"<script\b", html)) == 1
+
+
+def test_page_is_self_contained() -> None:
+    html = render_html(sample_report())
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
+    assert csp is not None
+    policy = unescape(csp.group(1))
+    assert "default-src 'none'" in policy and "script-src 'sha256-" in policy
+
+
+def test_verdict_system_profile_and_versions_are_shown() -> None:
+    html = render_html(sample_report())
+    verdict = html.index('id="verdict"')
+    assert verdict < html.index('id="identity"') < html.index('id="failures"')
+    assert "verdict-NOT-CERTIFIED" in html and "KHÔNG ĐẠT CHỨNG NHẬN" in html and "NOT CERTIFIED" in html
+    for text in ("Hệ thống thông tin giải quyết thủ tục hành chính Hà Nội", "Cấp tỉnh",
+                 "Province level", "popcert 0.1.0", "npdb v1", "connection v1", "1111111111111111"):
+        assert text in html
+
+
+def test_both_languages_and_a_toggle() -> None:
+    html = render_html(sample_report())
+    assert '<html lang="vi" data-lang="vi">' in html and 'id="lang-toggle"' in html
+    assert '<span class="vi" lang="vi">Tổng hợp theo nhóm kiểm tra</span>' in html
+    assert '<span class="en" lang="en">Summary by suite</span>' in html
+    assert 'html[data-lang="vi"] .en' in html
+
+
+def test_failed_checks_show_severity_requirement_evidence_reproduction() -> None:
+    html = render_html(sample_report())
+    failures = html[html.index('id="failures"'):html.index('id="waivers"')]
+    for check_id in ("AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "SAST-HARDCODED-SECRET", "LOAD-LATENCY-P99"):
+        assert f'id="check-{check_id}"' in failures
+    assert 'id="check-AUTH-DOSSIER-OWNER"' not in failures  # passed
+    alg_none = failures[failures.index('id="check-AUTH-JWT-ALG-NONE"'):]
+    alg_none = alg_none[:alg_none.index("</article>")]
+    assert "sev-critical" in alg_none and "tokens signed ES256" in alg_none
+    assert "GET https://127.0.0.1:8443/connection/v1/dossiers/D-0001" in alg_none
+    assert "Authorization: [REDACTED]" in alg_none and "HTTP 200" in alg_none
+    assert "<code>popcert run-check AUTH-JWT-ALG-NONE -c run.yaml</code>" in alg_none
+    assert "examples/city_system/npdb_client.py:42" in failures
+    assert "httpx.RemoteProtocolError" in failures
+
+
+def test_json_bodies_are_pretty_printed() -> None:
+    report = sample_report()
+    report["results"][0]["evidence"][1]["data"]["body"] = '{"b": 1, "a": {"c": "đ"}}'
+    html = render_html(report)
+    assert '{\n  &#34;a&#34;: {\n    &#34;c&#34;: &#34;đ&#34;\n  },\n  &#34;b&#34;: 1\n}' in html
+
+
+def test_charts_are_inline_svg() -> None:
+    html = render_html(sample_report())
+    charts = html[html.index('id="charts"'):html.index('id="failures"')]
+    assert charts.count("<svg") == 3
+    for series in ("p50", "p95", "p99", "requests/s", "HTTP 503"):
+        assert f'data-series="{series}"' in charts
+
+
+def test_chart_labels_are_escaped() -> None:
+    report = sample_report()
+    report["results"][3]["evidence"][1]["data"]["series"] = {"<script>x()</script>": [[0, 1], [1, 2]]}
+    html = render_html(report)
+    assert "<script>x()" not in html and "&lt;script&gt;x()" in html
+
+
+def test_waivers_and_attestations() -> None:
+    html = render_html(sample_report())
+    waivers = html[html.index('id="waivers"'):html.index('id="attestations"')]
+    assert "LOAD-LATENCY-P99" in waivers and "2025-06-30" in waivers
+    attestations = html[html.index('id="attestations"'):html.index('id="results"')]
+    assert "connection-plan" in attestations and "server-hardening" in attestations
+    assert '<span class="en" lang="en">missing</span>' in attestations
+
+
+def test_incomplete_banner_only_when_the_run_did_not_finish() -> None:
+    report = certified_report()
+    assert 'id="incomplete-banner"' not in render_html(report)
+    report["run"].update(complete=False, interrupted="interrupted by Ctrl-C", finished_at=None)
+    report["verdict"]["status"] = "INCOMPLETE"
+    html = render_html(report)
+    assert 'id="incomplete-banner"' in html and "interrupted by Ctrl-C" in html
+    assert "verdict-INCOMPLETE" in html
+
+
+def test_certified_page() -> None:
+    html = render_html(certified_report())
+    assert "verdict-CERTIFIED" in html and "ĐẠT CHỨNG NHẬN" in html

@@ -1,0 +1,58 @@
+"""junit.xml: valid against the vendored XSD, one testcase per check, statuses mapped."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+import xmlschema
+
+from harness.report.document import SCHEMA_DIR
+from harness.report.junit import render_junit
+from tests.unit.report.sample_report import sample_report
+
+
+@pytest.fixture(scope="module")
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(SCHEMA_DIR / "junit.xsd"))
+
+
+def _cases(xml: bytes) -> dict[str, ET.Element]:
+    return {c.get("name"): c for c in ET.fromstring(xml).iter("testcase")}  # type: ignore[misc]
+
+
+def test_junit_is_valid_and_maps_statuses(junit_schema: xmlschema.XMLSchema) -> None:
+    report = sample_report()
+    xml = render_junit(report)
+    junit_schema.validate(xml.decode())
+    cases = _cases(xml)
+    assert set(cases) == {r["check"]["id"] for r in report["results"]}
+    assert cases["AUTH-JWT-ALG-NONE"].get("classname") == "auth"
+    failure = cases["AUTH-JWT-ALG-NONE"].find("failure")
+    assert failure is not None and failure.get("type") == "critical"
+    assert "popcert run-check AUTH-JWT-ALG-NONE" in (failure.text or "")
+    assert cases["CONF-SCHEMA-RESPONSES"].find("error") is not None
+    assert cases["FW-DEFAULT-DENY"].find("skipped") is not None
+    assert cases["TLS-CERT-ROTATION"].find("skipped") is not None  # manual
+    waived = cases["LOAD-LATENCY-P99"].find("skipped")
+    assert waived is not None and "waived until 2025-06-30" in (waived.get("message") or "")
+    assert cases["AUTH-DOSSIER-OWNER"].find("failure") is None
+    root = ET.fromstring(xml)
+    assert (root.get("failures"), root.get("errors"), root.get("tests")) == ("2", "1", "9")
+
+
+def test_an_expired_waiver_stays_a_failure() -> None:
+    report = sample_report()
+    report["results"][3]["waiver"]["valid"] = False
+    assert _cases(render_junit(report))["LOAD-LATENCY-P99"].find("failure") is not None
+
+
+def test_control_characters_from_the_sut_do_not_break_the_xml(junit_schema: xmlschema.XMLSchema) -> None:
+    report = sample_report()
+    report["results"][0]["summary"] = "body had \x00\x07 bytes"
+    junit_schema.validate(render_junit(report).decode())
+
+
+def test_the_xsd_rejects_a_malformed_junit(junit_schema: xmlschema.XMLSchema) -> None:
+    xml = render_junit(sample_report()).replace(b'classname="auth"', b"", 1)
+    assert not junit_schema.is_valid(xml.decode())
