@@ -1,0 +1,117 @@
+"""Accepted SAST findings (``source.baseline``): bandit's own JSON report, or a popcert YAML list.
+
+YAML (both SAST checks) — each entry accepts one finding by the fingerprint shown in the report::
+
+    accepted:
+      - fingerprint: 3f9c0a1be2d4c5f6
+        reason: "test-only HTTP call to a local stub, never deployed"   # required
+        rule: B501            # optional, for the reader
+        file: app/client.py   # optional, for the reader
+
+bandit JSON (``bandit -r src -f json -o baseline.json``; SAST-BANDIT only) — matched like bandit's
+own ``--baseline``: same file, test id, text, severity and confidence, each entry once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from harness.errors import ConfigError
+from harness.suites.sast_bandit import CodeFinding
+
+
+class AcceptedFinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    fingerprint: str = Field(min_length=8, max_length=64)
+    reason: str = Field(min_length=3)
+    rule: str | None = None
+    file: str | None = None
+
+
+class _BaselineFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    accepted: list[AcceptedFinding] = Field(default_factory=list)
+
+
+BanditKey = tuple[str, str, str, str, str]  # file, test id, text, severity, confidence
+
+
+@dataclass(frozen=True)
+class Baseline:
+    by_fingerprint: dict[str, str] = field(default_factory=dict)  # fingerprint -> reason
+    bandit_entries: tuple[BanditKey, ...] = ()
+    source: str = ""
+
+    def partition(self, findings: list[CodeFinding]
+                  ) -> tuple[list[CodeFinding], list[tuple[CodeFinding, str]]]:
+        """Split findings into (new, accepted-with-reason)."""
+        remaining = Counter(self.bandit_entries)
+        new: list[CodeFinding] = []
+        accepted: list[tuple[CodeFinding, str]] = []
+        for finding in findings:
+            reason = self.by_fingerprint.get(finding.fingerprint)
+            if reason is None:
+                key = _bandit_match(finding, remaining)
+                if key is not None:
+                    remaining[key] -= 1
+                    reason = f"in bandit baseline {self.source}"
+            if reason is None:
+                new.append(finding)
+            else:
+                accepted.append((finding, reason))
+        return new, accepted
+
+
+def _bandit_match(finding: CodeFinding, remaining: Counter[BanditKey]) -> BanditKey | None:
+    for key, count in remaining.items():
+        file, rule, text, severity, confidence = key
+        if count <= 0 or (rule, text, severity, confidence) != (
+                finding.rule, finding.message, finding.severity, finding.confidence):
+            continue
+        # bandit names files as it was invoked (./src/app/x.py); ours are relative to the root.
+        if file == finding.relative or file.endswith("/" + finding.relative):
+            return key
+    return None
+
+
+def load_baseline(path: Path | None, config_label: str = "run.yaml") -> Baseline:
+    if path is None:
+        return Baseline()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as missing:
+        raise ConfigError(config_label, "source.baseline", f"cannot read {path} "
+                          f"({missing.strerror})", "give an existing baseline file or remove the field")
+    if Path(path).suffix == ".json" or text.lstrip().startswith("{"):
+        return _bandit_baseline(path, text, config_label)
+    try:
+        parsed = _BaselineFile.model_validate(yaml.safe_load(text) or {})
+    except (yaml.YAMLError, ValidationError) as invalid:
+        raise ConfigError(path, "accepted", f"not a valid baseline: {_first(invalid)}",
+                          "each entry needs fingerprint and reason (see docs/tls-sast.md)")
+    return Baseline({a.fingerprint: a.reason for a in parsed.accepted}, (), str(path))
+
+
+def _bandit_baseline(path: Path, text: str, config_label: str) -> Baseline:
+    try:
+        results = json.loads(text)["results"]
+        entries = tuple((str(r["filename"]).removeprefix("./"), r["test_id"], r["issue_text"],
+                         str(r["issue_severity"]).lower(), str(r["issue_confidence"]).lower())
+                        for r in results)
+    except (ValueError, KeyError, TypeError) as invalid:
+        raise ConfigError(path, "results", f"not a bandit JSON report ({invalid})",
+                          "create it with `bandit -r SRC -f json -o baseline.json`") from None
+    return Baseline({}, entries, str(path))
+
+
+def _first(invalid: Exception) -> str:
+    if isinstance(invalid, ValidationError):
+        error = invalid.errors()[0]
+        return ".".join(str(p) for p in error["loc"]) + ": " + error["msg"]
+    return str(invalid).splitlines()[0]

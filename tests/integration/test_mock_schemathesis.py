@@ -1,0 +1,42 @@
+"""Schemathesis 4.x against the running mock with its own spec: zero failures allowed.
+
+Runs the `st` CLI (the same thing an assessor would run) with a valid city-system token; the
+purpose-code and request-id headers are generated from the spec's required parameters.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mocks.population_db.launcher import MockNPDB
+from mocks.population_db.purposes import SPEC_DIR
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_mock_api import token_pkjwt  # noqa: E402
+
+pytestmark = pytest.mark.integration
+ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
+
+
+@pytest.fixture(scope="module")
+def npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockNPDB]:
+    with MockNPDB(tmp_path_factory.mktemp("npdb-st"), population=100_000) as mock:
+        yield mock
+
+
+@pytest.mark.skipif(ST is None, reason="schemathesis CLI not installed")
+def test_schemathesis_finds_no_failures(npdb: MockNPDB, tmp_path: Path) -> None:
+    token = token_pkjwt(npdb)
+    cmd = [str(ST), "run", str(SPEC_DIR / "openapi.yaml"), "--url", npdb.data_url,
+           "--tls-verify", str(npdb.pki.ca_path), "-H", f"Authorization: Bearer {token}",
+           "--max-examples", "25", "--seed", "6", "--no-color", "--request-timeout", "10",
+           "--max-time", "120", "--report", "junit", "--report-dir", str(tmp_path)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+    assert "passed" in result.stdout and "failure" not in result.stdout.split("SUMMARY")[-1]
