@@ -20,13 +20,15 @@ DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
 class Lab:
     def __init__(self, workdir: Path, defects: frozenset[str] = frozenset(), *,
                  population: int = 1_000_000, seed: int = 6, mtls: str = "optional",
-                 city_options: dict[str, Any] | None = None) -> None:
+                 city_options: dict[str, Any] | None = None, servers: bool = True) -> None:
         self.workdir = Path(workdir)
         self.defects = frozenset(defects)
         self.population = population
         self.seed = seed
         self.mtls = mtls
         self.city_options = city_options or {}
+        # The static suites (firewall, sast) read files only: no servers needed for them.
+        self.servers = servers
         self.npdb: Any = None
         self.city: Any = None
         self._npdb_cm: Any = None
@@ -36,6 +38,8 @@ class Lab:
         from mocks.population_db.launcher import MockNPDB
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.servers:
+            return self
         # The city system keeps dossiers between runs otherwise; each lab starts clean.
         shutil.rmtree(self.workdir / "city", ignore_errors=True)
         self._npdb_cm = MockNPDB(self.workdir / "npdb", population=self.population,
@@ -68,21 +72,25 @@ class Lab:
         artifacts = self.workdir / "artifacts"
         shutil.rmtree(artifacts, ignore_errors=True)
         artifacts.mkdir(parents=True)
-        portal = self.npdb.pki.client_cert_set("portal")["valid"]
         raw: dict[str, Any] = {
             "system": {"name": "Reference city system", "organisation": "popcert (example)",
                        "level": level},
-            "target": {"base_url": self.city.base_url, "ca_bundle": str(self.npdb.pki.ca_path),
-                       "client_cert": str(portal.cert_path), "client_key": str(portal.key_path),
-                       "openapi_url": self.city.openapi_url},
-            "npdb": {"start": False, "state_dir": str(self.npdb.state_dir),
-                     "admin_url": self.npdb.admin_url, "population": self.population,
-                     "seed": self.seed, "mtls": self.mtls},
+            "target": {"base_url": "https://127.0.0.1:9"},  # no server: static suites only
             "firewall": {"ruleset": str(ruleset(self.defects, "iptables", artifacts / "fw"))},
             "source": {"path": str(source(self.defects, artifacts / "src"))},
             "assessor": {"attestations": str(DEMO_ATTESTATIONS)},
             "quick": quick, "seed": seed,
         }
+        if self.npdb is not None:
+            portal = self.npdb.pki.client_cert_set("portal")["valid"]
+            raw["target"] = {"base_url": self.city.base_url,
+                             "ca_bundle": str(self.npdb.pki.ca_path),
+                             "client_cert": str(portal.cert_path),
+                             "client_key": str(portal.key_path),
+                             "openapi_url": self.city.openapi_url}
+            raw["npdb"] = {"start": False, "state_dir": str(self.npdb.state_dir),
+                           "admin_url": self.npdb.admin_url, "population": self.population,
+                           "seed": self.seed, "mtls": self.mtls}
         if suites:
             raw["suites"] = suites
         if output_dir is not None:

@@ -95,6 +95,7 @@ def master_command(job: LocustJob, master_port: int | None = None) -> list[str]:
         "--headless", "--users", str(job.users), "--spawn-rate", f"{job.spawn_rate:g}",
         "--run-time", f"{max(1, round(job.duration_s))}s", "--host", job.host,
         "--csv", str(job.csv_prefix), "--csv-full-history", "--only-summary",
+
         "--stop-timeout", f"{job.stop_timeout_s:g}", "--exit-code-on-error", "0"]
     if job.workers:
         command += ["--master", "--master-bind-host", "127.0.0.1",

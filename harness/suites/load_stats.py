@@ -164,6 +164,10 @@ def sustained_rate(history: tuple[HistoryPoint, ...], users: int,
             start = after[0]
     if start is None:
         start = history[0]
+    # Counts restart at zero when locust resets its statistics (--reset-stats after spawning).
+    for before, after in zip(history, history[1:], strict=False):
+        if after.total_requests < before.total_requests and after.timestamp >= start.timestamp:
+            start = after
     end = history[-1]
     window = end.timestamp - start.timestamp
     done = (end.total_requests - end.total_failures) - (start.total_requests - start.total_failures)
@@ -180,6 +184,8 @@ def throughput_series(history: tuple[HistoryPoint, ...]) -> dict[str, list[tuple
     failed: list[tuple[float, float]] = []
     for before, after in zip(history, history[1:], strict=False):
         dt = after.timestamp - before.timestamp or 1
+        if after.total_requests < before.total_requests:
+            continue  # the statistics reset after spawning; no rate for that second
         fails = after.total_failures - before.total_failures
         oks = (after.total_requests - before.total_requests) - fails
         ok.append((float(after.timestamp - t0), round(oks / dt, 2)))

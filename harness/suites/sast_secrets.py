@@ -21,6 +21,7 @@ DEFAULT_ALLOWLIST: tuple[str, ...] = ("tests/*", "*/tests/*", "test_*.py", "*_te
 MAX_LINE_CHARS = 4000
 
 _SECRET_NAME = r"(?:password|passwd|pwd|passphrase|secret|client_secret|api_key|apikey|token|access_key|private_key)"
+_SECRET_WORD = re.compile(_SECRET_NAME, re.IGNORECASE)
 _QUOTED = r"[bru]{0,2}(?P<q>[\"'])(?P<value>[^\"'\n]{6,})(?P=q)"
 
 
@@ -50,6 +51,12 @@ _ASSIGNED_LITERAL = re.compile(r"(?P<name>[\w.\-\[\]'\"]+)\s*(?::|=|:=)\s*" + _Q
 # Placeholders that are not secrets: env lookups, templates, redaction marks, examples.
 _PLACEHOLDER = re.compile(r"^(?:\$\{.*\}|\{\{.*\}\}|<.*>|%\(.*\)s|\*+|x+|\.+|"
                           r"(?i:changeme_in_env|example|placeholder|redacted|dummy|none|null))$")
+# Names that point at a secret rather than hold one, and values that are such pointers
+# (environment variable names, file names, regular expressions).
+_REFERENCE_SUFFIXES = ("_type", "_url", "_uri", "_env", "_var", "_name", "_file", "_path",
+                       "_field", "_header", "_endpoint", "_id", "_kind", "_length", "_prefix")
+_REFERENCE_VALUE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$|"
+                              r"\.(?:py|pem|key|crt|json|ya?ml|txt|env)$|\(\?")
 _BASE64_CHARS = re.compile(r"^[A-Za-z0-9+/=_-]{20,}$")
 _HEX_CHARS = re.compile(r"^[0-9a-fA-F]{32,}$")
 BASE64_ENTROPY_LIMIT = 4.5  # bits per char, as detect-secrets
@@ -105,8 +112,11 @@ def _looks_like_secret(name: str, value: str | None) -> bool:
     if not value or _PLACEHOLDER.match(value.strip()):
         return False
     bare = name.strip("'\"[]").lower()
-    if value.lower() in (bare, bare.replace("_", " "), bare.replace("_", "-")):
+    if value.lower() in (bare, bare.replace("_", " "), bare.replace("_", "-")) \
+            or _SECRET_WORD.fullmatch(value):
         return False  # "password": "password" is a field name, not a credential
+    if bare.endswith(_REFERENCE_SUFFIXES) or _REFERENCE_VALUE.search(value):
+        return False  # token_url = "...", TOKEN_ENV = "NPDB_TOKEN", key_file = "x.pem": references
     # A value with spaces or ending in ':' is prose (labels, messages, docs), not a credential.
     return " " not in value.strip() and not value.endswith(":")
 
@@ -114,7 +124,10 @@ def _looks_like_secret(name: str, value: str | None) -> bool:
 def _high_entropy(value: str) -> bool:
     if _HEX_CHARS.match(value):
         return shannon_entropy(value) > HEX_ENTROPY_LIMIT
-    return bool(_BASE64_CHARS.match(value)) and shannon_entropy(value) > BASE64_ENTROPY_LIMIT
+    # Generated keys mix letter cases and digits; a one-class string (an alphabet) is not one.
+    classes = sum(any(test(c) for c in value) for test in (str.islower, str.isupper, str.isdigit))
+    return bool(_BASE64_CHARS.match(value)) and classes >= 2 \
+        and shannon_entropy(value) > BASE64_ENTROPY_LIMIT
 
 
 def _describe(message: str, value: str | None) -> str:

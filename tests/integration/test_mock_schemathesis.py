@@ -36,7 +36,7 @@ def test_schemathesis_finds_no_failures(npdb: MockNPDB, tmp_path: Path) -> None:
     cmd = [str(ST), "run", str(SPEC_DIR / "openapi.yaml"), "--url", npdb.data_url,
            "--tls-verify", str(npdb.pki.ca_path), "-H", f"Authorization: Bearer {token}",
            "--max-examples", "25", "--seed", "6", "--no-color", "--request-timeout", "10",
-           "--max-time", "120", "--report", "junit", "--report-dir", str(tmp_path)]
+           "--report", "junit", "--report-dir", str(tmp_path)]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
-    assert "passed" in result.stdout and "failure" not in result.stdout.split("SUMMARY")[-1]
+    assert " passed" in result.stdout.split("SUMMARY")[-1]

@@ -153,3 +153,15 @@ def test_dossier_pool_follows_the_procedure_mix() -> None:
         # gender/century digit agrees with the year of birth (Circular 59/2021)
         year = int(body["applicant"]["date_of_birth"][:4])
         assert int(pid[3]) // 2 == (year - 1900) // 100 and pid[4:6] == f"{year % 100:02d}"
+
+
+def test_capacity_step_holds_only_within_every_threshold(tmp_path: Path) -> None:
+    from harness.suites.load_capacity import judge_step, step_users
+
+    holding = judge_step(write_run(tmp_path, per_second=25), offered_rps=25, limits=LIMITS)
+    assert holding.holds and holding.delivered_rps == pytest.approx(25)
+    saturated = judge_step(write_run(tmp_path, per_second=25), offered_rps=40, limits=LIMITS)
+    assert not saturated.holds and saturated.broke == ("throughput",)
+    slow = judge_step(write_run(tmp_path, per_second=25, p95=500, p99=600), 25, LIMITS)
+    assert slow.broke == ("p95", "p99")
+    assert step_users(100, 10) == 50 and step_users(5, 10) == 10

@@ -1,0 +1,156 @@
+"""The SAST suite: bandit and a secrets scan over the vendor's source tree (``source.path``).
+
+Severity/confidence thresholds come from the profile (``thresholds.sast``); findings an assessor
+accepted are listed in ``source.baseline`` (see sast_baseline). Every finding is evidence with file
+and line, which the SARIF renderer turns into results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.errors import ConfigError
+from harness.suites.base import RunContext, suite_context
+from harness.suites.sast_bandit import LEVELS, CodeFinding, level_at_least, run_bandit
+from harness.suites.sast_baseline import Baseline, load_baseline
+from harness.suites.sast_files import SourceInventory, inventory
+from harness.suites.sast_secrets import DEFAULT_ALLOWLIST, scan_secrets
+
+MAX_FINDINGS_IN_EVIDENCE = 200  # a vendor tree can produce thousands; the count is still exact
+
+
+@dataclass(frozen=True)
+class SastContext:
+    """What the SAST checks receive. ``problem`` set: the source cannot be scanned (config error)."""
+
+    source_path: Path | None
+    baseline: Baseline = field(default_factory=Baseline)
+    min_severity: str = "medium"
+    min_confidence: str = "medium"
+    secrets_allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
+    problem: str | None = None
+    _inventory: list[SourceInventory] = field(default_factory=list, compare=False, repr=False)
+
+    def files(self) -> SourceInventory:
+        """The source inventory, built once and shared by both checks."""
+        if not self._inventory:
+            assert self.source_path is not None
+            self._inventory.append(inventory(self.source_path))
+        return self._inventory[0]
+
+
+def source_context(source_path: Path | None, baseline_path: Path | None = None,
+                   min_severity: str = "medium", min_confidence: str = "medium",
+                   allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST,
+                   config_label: str = "run.yaml") -> SastContext:
+    """Validate the source settings into a context; a bad setting becomes ``problem``, not a raise."""
+    for name, level in (("min_severity", min_severity), ("min_confidence", min_confidence)):
+        if level.lower() not in LEVELS:
+            return SastContext(source_path, problem=ConfigError(
+                "profile", f"thresholds.sast.{name}", f"{level!r} is not a level",
+                f"one of {', '.join(LEVELS)}").one_line())
+    if source_path is None:
+        return SastContext(None, problem=ConfigError(
+            config_label, "source.path", "not set: there is no source tree to analyse",
+            "point source.path at the vendor's source (e.g. ./src)").one_line())
+    if not Path(source_path).exists():
+        return SastContext(source_path, problem=ConfigError(
+            config_label, "source.path", f"{source_path} does not exist",
+            "point source.path at the vendor's source tree").one_line())
+    try:
+        baseline = load_baseline(baseline_path, config_label)
+    except ConfigError as bad:
+        return SastContext(source_path, problem=bad.one_line())
+    return SastContext(Path(source_path), baseline, min_severity.lower(), min_confidence.lower(),
+                       allowlist)
+
+
+def _finding_evidence(finding: CodeFinding, accepted_reason: str | None = None) -> Evidence:
+    extra = {"severity": finding.severity, "confidence": finding.confidence,
+             "fingerprint": finding.fingerprint, "name": finding.name}
+    if accepted_reason is not None:
+        extra["accepted"] = accepted_reason
+    return Evidence.finding(finding.relative, finding.line, finding.rule, finding.message,
+                            title=f"{finding.rule} {finding.relative}:{finding.line}", **extra)
+
+
+def _judge(ctx: SastContext, findings: list[CodeFinding], what: str,
+           *context_evidence: Evidence) -> CheckResult:
+    new, accepted = ctx.baseline.partition(findings)
+    evidence = list(context_evidence)
+    evidence += [_finding_evidence(f) for f in new[:MAX_FINDINGS_IN_EVIDENCE]]
+    evidence += [_finding_evidence(f, reason) for f, reason in accepted[:MAX_FINDINGS_IN_EVIDENCE]]
+    if len(new) > MAX_FINDINGS_IN_EVIDENCE:
+        evidence.append(Evidence.note(f"{len(new) - MAX_FINDINGS_IN_EVIDENCE} more findings "
+                                      "not shown"))
+    counts = {"findings": float(len(new)), "accepted": float(len(accepted))}
+    if not new:
+        tail = f" ({len(accepted)} accepted in the baseline)" if accepted else ""
+        return CheckResult.passed(f"no {what}{tail}", *evidence, **counts)
+    first = new[0]
+    return CheckResult.failed(f"{len(new)} {what}, first {first.relative}:{first.line} "
+                              f"{first.rule}: {first.message}", *evidence, **counts)
+
+
+def _skipped_note(files: SourceInventory, extra: tuple[tuple[str, str], ...] = ()) -> list[Evidence]:
+    skipped = list(files.skipped) + list(extra)
+    if not skipped:
+        return []
+    listed = "; ".join(f"{name} ({why})" for name, why in skipped[:50])
+    return [Evidence.note(f"{len(skipped)} file(s) not analysed: {listed}", title="not analysed")]
+
+
+@check("SAST-BANDIT", suite="sast", severity=Severity.HIGH,
+       requirement="vendor source has no bandit finding at/above profile thresholds.sast "
+                   "(min_severity, min_confidence; default medium/medium) outside the baseline",
+       defect="sast.verify_false")
+def bandit_clean(ctx: SastContext) -> CheckResult:
+    """Bandit finds no security issue at or above the profile's thresholds."""
+    if ctx.problem:
+        return CheckResult.errored(ctx.problem)
+    files = ctx.files()
+    result = run_bandit(files)
+    relevant = [f for f in result.findings if level_at_least(f.severity, ctx.min_severity)
+                and level_at_least(f.confidence, ctx.min_confidence)]
+    evidence = [Evidence.measurement("python_files_scanned", result.files_scanned),
+                Evidence.measurement("findings_below_threshold",
+                                     len(result.findings) - len(relevant)),
+                *_skipped_note(files, result.skipped),
+                Evidence.reproduction(f"bandit -r {ctx.source_path} --severity-level "
+                                      f"{ctx.min_severity} --confidence-level {ctx.min_confidence}")]
+    return _judge(ctx, relevant, "bandit finding(s) at or above "
+                  f"{ctx.min_severity}/{ctx.min_confidence}", *evidence)
+
+
+@check("SAST-SECRETS", suite="sast", severity=Severity.CRITICAL,
+       requirement="no credentials in source: private keys, cloud keys, tokens, literal passwords, "
+                   "high-entropy strings (test fixtures allowlisted)",
+       defect="sast.hardcoded_secret")
+def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:
+    """No secret is hard-coded in the source tree."""
+    if ctx.problem:
+        return CheckResult.errored(ctx.problem)
+    files = ctx.files()
+    findings, allowlisted = scan_secrets(files, ctx.secrets_allowlist)
+    evidence = [Evidence.measurement("files_scanned", len(files.files) - len(allowlisted)),
+                *_skipped_note(files)]
+    if allowlisted:
+        evidence.append(Evidence.note(f"{len(allowlisted)} test-fixture file(s) allowlisted: "
+                                      + ", ".join(allowlisted[:30])))
+    return _judge(ctx, findings, "hard-coded secret(s)", *evidence)
+
+
+@suite_context("sast")
+def make_context(run: RunContext) -> Iterator[SastContext]:
+    """Resolve source.path, the baseline and the profile's thresholds; scanning happens per check."""
+    source = run.config.source
+    label = str(run.config.source_file or "run.yaml")
+    allowlist = run.threshold("sast", "secrets_allowlist", None)
+    yield source_context(
+        source.path if source else None, source.baseline if source else None,
+        str(run.threshold("sast", "min_severity", "medium")),
+        str(run.threshold("sast", "min_confidence", "medium")),
+        tuple(allowlist) if allowlist else DEFAULT_ALLOWLIST, label)

@@ -1,0 +1,85 @@
+"""The detection matrix: every defect switch of the reference system is caught by exactly its checks.
+
+For each switch, the suites owning the checks that declare it run against the reference city system
+with that switch alone; the failed check ids must be exactly those checks. With no switch at all the
+full certification must be CERTIFIED with zero failures. This is the harness proving itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from examples.city_system.defects import DEFECTS
+from harness.checks import REGISTRY
+from harness.engine import Engine
+from harness.lab import Lab
+from harness.suites import load_all_suites
+
+pytestmark = pytest.mark.integration
+load_all_suites()
+
+STATIC_SUITES = {"firewall", "sast"}
+
+
+def expected_failures(switch: str) -> set[str]:
+    return {c.id for c in REGISTRY.values() if switch in c.defects}
+
+
+def suites_for(checks: set[str]) -> list[str]:
+    return sorted({REGISTRY[c].suite for c in checks})
+
+
+def lab_options(suites: list[str]) -> dict[str, object]:
+    # mTLS checks apply under a profile that requires mTLS: the province profile, mTLS required.
+    if "auth" in suites:
+        return {"level": "province", "mtls": "required"}
+    return {"level": "district", "mtls": "optional"}
+
+
+def run_lab(tmp: Path, defects: frozenset[str], suites: list[str]) -> dict:
+    options = lab_options(suites)
+    servers = not set(suites) <= STATIC_SUITES
+    city = {"mtls": options["mtls"]} if options["mtls"] == "required" else {}
+    with Lab(tmp / "lab", defects, servers=servers, city_options=city) as lab:
+        config = lab.run_config(suites=suites, quick=True, level=str(options["level"]),
+                                output_dir=tmp / "runs")
+        return Engine(config, npdb=lab.npdb).run().report
+
+
+def statuses(report: dict, suites: list[str]) -> dict[str, str]:
+    return {r["check"]["id"]: r["status"] for r in report["results"]
+            if r["check"]["suite"] in suites}
+
+
+def test_every_switch_is_claimed_by_a_check() -> None:
+    claimed = {d for c in REGISTRY.values() for d in c.defects}
+    assert sorted(set(DEFECTS) - claimed) == [], "switches no check catches"
+    assert sorted(claimed - set(DEFECTS)) == [], "checks naming switches that do not exist"
+
+
+@pytest.mark.parametrize("switch", sorted(DEFECTS))
+def test_switch_is_caught_by_exactly_its_checks(switch: str, tmp_path: Path) -> None:
+    expected = expected_failures(switch)
+    suites = suites_for(expected)
+    report = run_lab(tmp_path, frozenset({switch}), suites)
+    got = statuses(report, suites)
+    failed = {check for check, status in got.items() if status == "fail"}
+    errors = {check: status for check, status in got.items() if status == "error"}
+    assert failed == expected, f"{switch}: failed {sorted(failed)}, expected {sorted(expected)}"
+    assert errors == {}, f"{switch}: checks could not decide: {errors}"
+    assert report["verdict"]["status"] == "NOT CERTIFIED"
+
+
+def test_reference_system_is_certified_with_zero_failures(tmp_path: Path) -> None:
+    with Lab(tmp_path / "lab") as lab:
+        config = lab.run_config(quick=True, level="district", output_dir=tmp_path / "runs")
+        outcome = Engine(config, npdb=lab.npdb).run()
+    bad = {r["check"]["id"]: (r["status"], r["summary"]) for r in outcome.report["results"]
+           if r["status"] in ("fail", "error")}
+    assert bad == {}
+    assert outcome.verdict.status == "CERTIFIED", outcome.verdict.reasons
+    assert outcome.exit_code == 0
+    for name in ("report.html", "report.json", "junit.xml", "report.sarif", "results.jsonl"):
+        assert (outcome.run_dir / name).exists(), name
