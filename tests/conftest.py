@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import socket
 import struct
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+# So test modules can `from tests.conftest import hang, ...` however pytest is started.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 Behaviour = Callable[[socket.socket, threading.Event], None]
 

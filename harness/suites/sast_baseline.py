@@ -87,14 +87,14 @@ def load_baseline(path: Path | None, config_label: str = "run.yaml") -> Baseline
         text = Path(path).read_text(encoding="utf-8")
     except OSError as missing:
         raise ConfigError(config_label, "source.baseline", f"cannot read {path} "
-                          f"({missing.strerror})", "give an existing baseline file or remove the field")
+                          f"({missing.strerror})", "give an existing baseline file or remove the field") from None
     if Path(path).suffix == ".json" or text.lstrip().startswith("{"):
         return _bandit_baseline(path, text, config_label)
     try:
         parsed = _BaselineFile.model_validate(yaml.safe_load(text) or {})
     except (yaml.YAMLError, ValidationError) as invalid:
         raise ConfigError(path, "accepted", f"not a valid baseline: {_first(invalid)}",
-                          "each entry needs fingerprint and reason (see docs/tls-sast.md)")
+                          "each entry needs fingerprint and reason (see docs/tls-sast.md)") from None
     return Baseline({a.fingerprint: a.reason for a in parsed.accepted}, (), str(path))
 
 

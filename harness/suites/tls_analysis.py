@@ -29,6 +29,12 @@ AEAD_MARKERS = ("_GCM_", "_CCM", "_CHACHA20_POLY1305")
 PFS_PREFIXES = ("TLS_ECDHE_", "TLS_DHE_")
 
 
+# cryptography names extensions by OID only; an assessor needs the name to fix the PKI.
+_EXTENSION_NAMES = {"2.5.29.35": "authorityKeyIdentifier", "2.5.29.14": "subjectKeyIdentifier",
+                    "2.5.29.17": "subjectAltName", "2.5.29.19": "basicConstraints",
+                    "2.5.29.15": "keyUsage", "2.5.29.37": "extendedKeyUsage"}
+
+
 class IncompleteScan(Exception):
     """A scan command the judgement needs did not complete (named in the message)."""
 
@@ -123,7 +129,10 @@ def chain_problem(chain: list[x509.Certificate], ca_bundle: Path | None,
     try:
         verifier.verify(leaf, chain[1:])
     except VerificationError as refused:
-        return f"{leaf.subject.rfc4514_string()} (issuer {leaf.issuer.rfc4514_string()}): {refused}"
+        reason = str(refused).split(" (encountered processing")[0]
+        for oid, name in _EXTENSION_NAMES.items():
+            reason = reason.replace(oid, f"{oid} ({name})")
+        return f"{leaf.subject.rfc4514_string()} (issuer {leaf.issuer.rfc4514_string()}): {reason}"
     return None
 
 

@@ -29,18 +29,18 @@ class AuditLog:
             "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
             + ", ".join(f"{c} {COLUMN_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
             + ")")
-        self._buffer: list[tuple[Any, ...]] = []
+        self._buffer: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
     def record(self, **entry: Any) -> None:
         entry.setdefault("ts", time.time())
-        row = tuple(json.dumps(entry.get(c) or []) if c in LIST_COLUMNS else entry.get(c)
-                    for c in COLUMNS)
-        self._buffer.append(row)  # list.append is atomic under the GIL
+        self._buffer.append(entry)  # list.append is atomic; encoding waits for flush()
 
     def flush(self) -> int:
         with self._lock:
-            rows, self._buffer = self._buffer, []
+            entries, self._buffer = self._buffer, []
+            rows = [tuple(json.dumps(e.get(c) or []) if c in LIST_COLUMNS else e.get(c)
+                          for c in COLUMNS) for e in entries]
             if rows:
                 with self._db:
                     self._db.executemany(

@@ -298,25 +298,14 @@ class Population:
         return (f"Số {1 + (h >> 8) % 300}, đường {street}, phường {1 + (h >> 20) % 15}, "
                 f"{kind} {ref.PROVINCE_NAME[province]}")
 
-    def citizen(self, index: int) -> Citizen:
-        if not 0 <= index < self.size:
-            raise IndexError(f"citizen index {index} outside 0..{self.size - 1}")
-        chunk, offset, slot, r, q = self._split(index)
-        template = self._template(slot, q)
-        member = template[offset]
-        intact = self._members_valid(chunk, member)
-        base = chunk * CHUNK
+    def _identity_core(self, index: int, chunk: int, offset: int, member: Member,
+                       r: int) -> tuple[int, int, int, int, int, str, str]:
+        """Hashes, date of birth and name: all identity verification needs (its fast path)."""
         h = _mix(self._key ^ (index * 0x9E3779B1 + 17))
         hh = _mix(self._key ^ (chunk * 64 + member.household))  # household-wide traits
         year = member.tyear - r
         month = 1 + h % 12
         day = 1 + (h >> 4) % calendar.monthrange(year, month)[1]
-        province, _ = self._slots[slot]
-        pid = self._pid_of(index)
-
-        def link(offset_: int | None) -> str | None:
-            return self._pid_of(base + offset_) if intact and offset_ is not None else None
-
         # Children carry the father's family name; otherwise the household draws its own.
         if member.relation in ("son", "daughter") and member.father is not None:
             family = self._pick("family", _mix(hh ^ member.father))
@@ -325,6 +314,37 @@ class Population:
         middles = ref.MIDDLE_FEMALE if member.gender else ref.MIDDLE_MALE
         givens = ref.GIVEN_FEMALE if member.gender else ref.GIVEN_MALE
         full_name = f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}"
+        return h, hh, year, month, day, family, full_name
+
+    def identity(self, personal_id: str) -> tuple[str, str] | None:
+        """(full_name, date_of_birth) of a personal ID without building the whole record."""
+        born = self.overlay.births.get(personal_id)
+        if born is not None:
+            return born.full_name, born.date_of_birth
+        index = self.index_of(personal_id)
+        if index is None:
+            return None
+        chunk, offset, slot, r, q = self._split(index)
+        member = self._template(slot, q)[offset]
+        _, _, year, month, day, _, full_name = self._identity_core(index, chunk, offset, member, r)
+        return full_name, f"{year:04d}-{month:02d}-{day:02d}"
+
+    def citizen(self, index: int) -> Citizen:
+        if not 0 <= index < self.size:
+            raise IndexError(f"citizen index {index} outside 0..{self.size - 1}")
+        chunk, offset, slot, r, q = self._split(index)
+        template = self._template(slot, q)
+        member = template[offset]
+        intact = self._members_valid(chunk, member)
+        base = chunk * CHUNK
+        h, hh, year, month, day, family, full_name = self._identity_core(index, chunk, offset,
+                                                                         member, r)
+        province, _ = self._slots[slot]
+        pid = self._pid_of(index)
+
+        def link(offset_: int | None) -> str | None:
+            return self._pid_of(base + offset_) if intact and offset_ is not None else None
+
         home_province = province if (hh >> 3) % 10 < 6 else ref.PROVINCES[(hh >> 7) % 63][0]
         residence_province = province if (hh >> 13) % 10 < 8 else ("001", "079", "074")[(hh >> 17) % 3]
         permanent = self._address(hh, residence_province)

@@ -150,13 +150,19 @@ class TokenVerifier:
         self._public: dict[str, Any] = {}
         self._published_at = 0.0
         self._published: set[str] = set()
+        # Verified-signature cache: ES256 verification costs more than the whole lookup, and a
+        # client reuses one token for many calls. Time claims are re-checked on every use.
+        self._verified: dict[str, dict[str, Any]] = {}
 
-    def _key_for(self, kid: str) -> Any:
+    def _refresh_published(self) -> None:
         # Re-read the published set at most once a second: rotation must take effect quickly.
         now = time.monotonic()
         if now - self._published_at > 1.0:
             self._published = set(self.keys.published_kids())
             self._published_at = now
+
+    def _key_for(self, kid: str) -> Any:
+        self._refresh_published()
         if kid not in self._published:
             return None
         if kid not in self._public:
@@ -165,6 +171,19 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; raises ``jwt.InvalidTokenError`` with a reason otherwise."""
+        self._refresh_published()
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached["_kid"] in self._published and time.time() < cached["exp"]:
+                return cached
+            del self._verified[token]
+        claims = self._verify_fully(token)
+        if len(self._verified) > 10_000:
+            self._verified.clear()
+        self._verified[token] = {**claims, "_kid": jwt.get_unverified_header(token).get("kid")}
+        return claims
+
+    def _verify_fully(self, token: str) -> dict[str, Any]:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != "ES256":
             raise jwt.InvalidAlgorithmError("only ES256 tokens are accepted")

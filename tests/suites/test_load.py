@@ -52,7 +52,8 @@ def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: in
         "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
         "target": {"base_url": base_url, "ca_bundle": str(ca_bundle) if ca_bundle else None},
         "suites": ["load"], "load": {"workers": workers}, "scope": {"allowed_hosts": list(allowed)},
-        "npdb": {"start": npdb is not None}}, tmp)
+        "npdb": {"start": False, **({"state_dir": str(npdb.state_dir), "population": npdb.population}
+                                    if npdb is not None else {})}}, tmp)
     district = load_profile("district")
     profile = district.model_copy(update={"thresholds": {**district.thresholds, "load": limits}})
     extras = {} if npdb is not None else {"load_tokens": ["stub-token-a", "stub-token-b"]}
@@ -153,3 +154,33 @@ def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None
     with pytest.raises(OutOfScopeError):
         next(load_suite.make_context(run))
     assert not (tmp_path / "run" / "load" / "locust.log").exists()
+
+
+# --- the reference city system on the district profile ---------------------------------------
+# p99 400 ms: the shipped district.yaml says 800, which the slow path's ~600 ms p99 does not
+# break (measured: compliant p99 ≈ 110 ms, slow path ≈ 590 ms); the lead is asked to lower it.
+DISTRICT_P99_MS = 400
+
+
+def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
+    mock = pytest.importorskip("mocks.population_db.launcher")
+    city_launcher = pytest.importorskip("examples.city_system.launcher")
+    district = load_profile("district").thresholds["load"]
+    limits = {**district, "duration_s": district.get("quick_duration_s", 8),
+              "p99_ms": min(district["p99_ms"], DISTRICT_P99_MS)}
+    with mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb:
+        with city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city:
+            run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),
+                              npdb=npdb)
+            return run_load_checks(run)
+
+
+@pytest.mark.parametrize(("defects", "expected"), [
+    (frozenset(), set()),
+    (frozenset({"load.slow_path"}), {"LOAD-LATENCY-P95", "LOAD-LATENCY-P99"}),
+    (frozenset({"load.errors_under_load"}), {"LOAD-ERROR-RATE"}),
+], ids=["compliant", "slow_path", "errors_under_load"])
+def test_reference_system_on_district_thresholds(tmp_path: Path, defects: frozenset[str],
+                                                 expected: set[str]) -> None:
+    results = reference_results(tmp_path, defects)
+    assert failing(results) == expected, {k: r.summary for k, r in results.items()}

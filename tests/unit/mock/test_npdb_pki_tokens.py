@@ -93,3 +93,14 @@ def test_rotation_keeps_old_key_for_grace_period(tmp_path: Path) -> None:
     assert expired_grace.published_kids() == [new_kid]
     with pytest.raises(jwt.InvalidTokenError):
         TokenVerifier(expired_grace).verify(old_token)
+
+
+def test_verified_token_cache_still_enforces_expiry(tmp_path: Path) -> None:
+    minter = TokenMinter(tmp_path)
+    verifier = TokenVerifier(KeyStore(tmp_path))
+    token = minter.mint("city-system", "citizen.read", audience="npdb", lifetime_s=1)
+    assert verifier.verify(token)["client_id"] == "city-system"
+    assert verifier.verify(token)["client_id"] == "city-system"  # served from the cache
+    time.sleep(1.2)
+    with pytest.raises(jwt.InvalidTokenError):
+        verifier.verify(token)

@@ -1,0 +1,99 @@
+"""Benchmark: identity verifications/s and p99 on a 100,000,000-citizen mock NPDB, against a
+trivial endpoint (GET /npdb/v1/ping) on the same server stack, measured in the same run.
+
+Drives the server with wrk over HTTPS keep-alive (1 wrk thread, N connections; a Lua script
+rotates through real identity triples). Not a test: prints figures and the ratio; exit 1 if a
+target is missed. Usage: .venv/bin/python bench/mock_npdb.py [--population N] [--duration S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
+from test_mock_api import token_pkjwt  # noqa: E402
+
+from mocks.population_db.launcher import MockNPDB  # noqa: E402
+
+TARGET_RATIO = 0.8
+TARGET_RPS = 2000.0
+UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _lua(path: str, method: str, headers: dict[str, str], bodies: list[str]) -> str:
+    lua_headers = ", ".join(f'["{k}"] = {json.dumps(v)}' for k, v in headers.items())
+    lua_bodies = ",\n".join("[==[" + b + "]==]" for b in bodies) or "nil"
+    return f"""
+local headers = {{ {lua_headers} }}
+local bodies = {{ {lua_bodies} }}
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format("{method}", "{path}", headers, bodies[i])
+end
+""" if bodies else f"""
+local headers = {{ {lua_headers} }}
+request = function() return wrk.format("{method}", "{path}", headers, nil) end
+"""
+
+
+def run_wrk(url: str, script: Path, duration_s: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
+                          "-s", str(script), url], capture_output=True, text=True,
+                         timeout=duration_s + 30).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    return {"rps": rps, "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)] if p99 else float("nan"),
+            "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
+            "requests": float(total.group(1)) if total else 0.0}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--population", type=int, default=100_000_000)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        print("wrk is not installed", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory() as tmp, \
+            MockNPDB(Path(tmp), population=args.population, mtls="optional") as npdb:
+        assert npdb.admin is not None
+        token = token_pkjwt(npdb, scope="identity.verify")
+        records = npdb.admin.sample("adult", 200, seed=1)
+        bodies = [json.dumps({"personal_id": r["personal_id"], "full_name": r["full_name"],
+                              "date_of_birth": r["date_of_birth"]}, ensure_ascii=True)
+                  for r in records]
+        headers = {"Authorization": f"Bearer {token}", "X-Purpose-Code": "1.001193",
+                   "X-Request-Id": str(uuid.uuid4()), "Content-Type": "application/json"}
+        verify_lua, ping_lua = Path(tmp) / "verify.lua", Path(tmp) / "ping.lua"
+        verify_lua.write_text(_lua("/npdb/v1/identity/verify", "POST", headers, bodies))
+        ping_lua.write_text(_lua("/npdb/v1/ping", "GET", {}, []))
+        run_wrk(npdb.data_url, ping_lua, 1, args.connections)  # warm-up: TLS sessions, caches
+        ping = run_wrk(npdb.data_url, ping_lua, args.duration, args.connections)
+        verify = run_wrk(npdb.data_url, verify_lua, args.duration, args.connections)
+    ratio = verify["rps"] / ping["rps"]
+    print(f"population           {args.population:,} citizens")
+    print(f"transport            HTTPS keep-alive, wrk -t1 -c{args.connections} -d{args.duration}s")
+    print(f"ping                 {ping['rps']:9.0f} req/s   p99 {ping['p99_ms']:7.2f} ms")
+    print(f"identity/verify      {verify['rps']:9.0f} req/s   p99 {verify['p99_ms']:7.2f} ms"
+          f"   non-2xx {verify['non_2xx']:.0f} of {verify['requests']:.0f}")
+    print(f"ratio verify/ping    {ratio:.2f}   (target >= {TARGET_RATIO}, and >= {TARGET_RPS:.0f}/s)")
+    ok = ratio >= TARGET_RATIO and verify["rps"] >= TARGET_RPS and verify["non_2xx"] == 0
+    print("RESULT", "PASS" if ok else "MISS")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""The auth suite: black-box attacks on the SUT's caller authentication (bearer JWTs of the
+national token service), authorisation, rate limiting, notification signatures and mTLS.
+
+This module holds the suite context and the token checks; ``auth_access``, ``auth_notify`` and
+``auth_mtls`` hold the others (imported below so one import registers the whole suite).
+Every check sends forged or misused credentials and expects a refusal; docs/auth.md lists them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.net import TlsMaterial
+from harness.suites import auth_tokens as forge
+from harness.suites.auth_attacker import AttackerKeyServer, self_signed_pem
+from harness.suites.auth_probe import AuthContext, expect_refused, send_until_error
+from harness.suites.base import RunContext, suite_context
+from harness.suites.load_plan import Person, synthetic_people
+
+JWT_REQ = "connection/v1 §security: bearer JWT of the national token service, ES256, JWKS-pinned"
+# How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).
+JKU_GRACE_S = 0.5
+
+
+def _people(admin: Any, seed: int) -> list[Person]:
+    """Real adults of the mock population, so dossier bodies pass the SUT's NPDB checks."""
+    try:
+        records = admin.sample("adult", 5, seed) if admin is not None else []
+    except Exception:  # noqa: BLE001 - the admin API is a convenience; synthetic people still work
+        records = []
+    people = [Person(r["personal_id"], r["full_name"], r["date_of_birth"], r.get("gender", "female"))
+              for r in records if isinstance(r, dict) and "personal_id" in r]
+    return people or synthetic_people(5, seed)
+
+
+def portal_tls(run: RunContext) -> TlsMaterial:
+    """The run's TLS material; under a profile requiring mTLS the portal's national-CA certificate."""
+    tls = run.tls
+    if tls.client_cert is None and run.profile.mtls == "required" and run.npdb is not None:
+        issued = run.npdb.pki.client_cert_set("portal")["valid"]
+        return TlsMaterial(tls.ca_bundle, issued.cert_path, issued.key_path)
+    return tls
+
+
+@suite_context("auth")
+def make_context(run: RunContext) -> Iterator[AuthContext]:
+    if run.npdb is None:
+        raise RuntimeError("the auth suite mints tokens with the mock NPDB's token service; "
+                           "run with npdb.start: true or a running mock (npdb.state_dir)")
+    tls = portal_tls(run)
+    client = run.http(tls=tls)
+    admin = getattr(run.npdb, "admin", None)
+    try:
+        yield AuthContext(run=run, client=client, minter=run.npdb.minter(), admin=admin, tls=tls,
+                          mtls_required=run.profile.mtls == "required",
+                          people=_people(admin, run.seed))
+    finally:
+        client.close()
+
+
+def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: str,
+                   accepted_means: str, refused: frozenset[int] | None = None) -> CheckResult:
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    probes = send_until_error([(t.description, t.token) for t in tokens], ctx.read)
+    if refused is None:
+        return expect_refused(probes, what=what, accepted_means=accepted_means)
+    return expect_refused(probes, what=what, accepted_means=accepted_means, refused=refused)
+
+
+@check("AUTH-TOKEN-MISSING", suite="auth", severity=Severity.CRITICAL, requirement=JWT_REQ,
+       defect="auth.no_token_accepted")
+def token_missing(ctx: AuthContext) -> CheckResult:
+    """A request without a bearer token is refused with 401."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    probe = ctx.read("no Authorization header", None)
+    return expect_refused([probe], what="request without a token",
+                          accepted_means="served to an anonymous caller",
+                          refused=frozenset({401}))
+
+
+@check("AUTH-TOKEN-MALFORMED", suite="auth", severity=Severity.HIGH,
+       requirement=JWT_REQ + "; RFC 6750 §3.1 invalid_token → 401", defect="auth.malformed_token_500")
+def token_malformed(ctx: AuthContext) -> CheckResult:
+    """Garbage bearer tokens are refused with 401, never a 5xx."""
+    return _refuse_tokens(ctx, forge.garbage_tokens(), what="tokens that are not JWTs",
+                          accepted_means="accepted", refused=frozenset({401}))
+
+
+@check("AUTH-JWT-EXPIRED", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; RFC 7519 §4.1.4 exp", defect="auth.exp_not_checked")
+def jwt_expired(ctx: AuthContext) -> CheckResult:
+    """A genuinely signed token that expired 10 minutes ago is refused."""
+    now = forge.now()
+    token = ctx.token(exp=now - 600, iat=now - 900, nbf=now - 900)
+    return _refuse_tokens(ctx, [forge.ForgedToken(token, "token expired 10 minutes ago")],
+                          what="expired token", accepted_means="accepted")
+
+
+@check("AUTH-JWT-NOT-YET-VALID", suite="auth", severity=Severity.HIGH,
+       requirement=JWT_REQ + "; RFC 7519 §4.1.5 nbf", defect="auth.nbf_not_checked")
+def jwt_not_yet_valid(ctx: AuthContext) -> CheckResult:
+    """A genuinely signed token valid only from 10 minutes from now is refused."""
+    now = forge.now()
+    token = ctx.token(nbf=now + 600, iat=now, exp=now + 900)
+    return _refuse_tokens(ctx, [forge.ForgedToken(token, "token with nbf 10 minutes ahead")],
+                          what="token not yet valid", accepted_means="accepted")
+
+
+@check("AUTH-JWT-ISSUER", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; iss must be the national token service", defect="auth.iss_not_checked")
+def jwt_issuer(ctx: AuthContext) -> CheckResult:
+    """A token naming another issuer is refused."""
+    tokens = [forge.ForgedToken(ctx.token(iss="https://id.attacker.test"),
+                                "token with iss https://id.attacker.test"),
+              forge.ForgedToken(ctx.token(iss=None), "token without iss")]
+    return _refuse_tokens(ctx, tokens, what="token from another issuer", accepted_means="accepted")
+
+
+@check("AUTH-JWT-AUDIENCE", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; aud must be connection-api (RFC 7519 §4.1.3)",
+       defect="auth.aud_not_checked")
+def jwt_audience(ctx: AuthContext) -> CheckResult:
+    """A token issued for another audience (the NPDB's) is refused."""
+    tokens = [forge.ForgedToken(ctx.token(aud="npdb"), "token with aud npdb (meant for the NPDB)"),
+              forge.ForgedToken(ctx.token(aud=None), "token without aud")]
+    return _refuse_tokens(ctx, tokens, what="token for another audience", accepted_means="accepted")
+
+
+@check("AUTH-JWT-ALG-NONE", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; unsecured JWTs (alg none) refused", defect="auth.alg_none_accepted")
+def jwt_alg_none(ctx: AuthContext) -> CheckResult:
+    """An unsigned token (alg none, any letter case) is refused."""
+    claims = ctx.claims()
+    tokens = [forge.ForgedToken(forge.unsigned({"kid": ctx.kid}, claims, alg),
+                                f"token with alg {alg}") for alg in ("none", "None", "NONE")]
+    return _refuse_tokens(ctx, tokens, what="unsigned token", accepted_means="accepted")
+
+
+@check("AUTH-JWT-KEY-CONFUSION", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; algorithm pinned, never chosen by the token",
+       defect="auth.hs256_key_confusion")
+def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
+    """An HS256 token keyed with the issuer's public key (PEM, DER, JWK) is refused."""
+    claims = ctx.claims()
+    tokens = []
+    for jwk in ctx.jwks().get("keys", []):
+        for name, secret in forge.confusion_secrets(jwk):
+            header = {"kid": jwk.get("kid", "")}
+            tokens.append(forge.ForgedToken(forge.hs256(header, claims, secret),
+                                            f"HS256 token signed with the {name} as secret"))
+    if not tokens:
+        return CheckResult.errored("the token service's JWKS has no keys to confuse")
+    return _refuse_tokens(ctx, tokens, what="HS256/public-key confusion",
+                          accepted_means="accepted")
+
+
+@check("AUTH-JWT-UNKNOWN-KEY", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; only keys of the published JWKS", defect="auth.unknown_key_accepted")
+def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
+    """A well-formed ES256 token signed by a key absent from the JWKS is refused."""
+    key = forge.new_attacker_key()
+    kid = forge.attacker_kid()
+    tokens = [forge.ForgedToken(forge.es256({"kid": kid}, ctx.claims(), key),
+                                f"ES256 token signed by an unknown key (kid {kid})"),
+              forge.ForgedToken(forge.es256({"kid": ctx.kid}, ctx.claims(), key),
+                                "ES256 token signed by another key under the genuine kid")]
+    return _refuse_tokens(ctx, tokens, what="token signed by an unknown key",
+                          accepted_means="accepted")
+
+
+@check("AUTH-JWT-JKU", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; keys only from the configured JWKS, never from jku/x5u headers",
+       defect="auth.jku_followed")
+def jwt_jku(ctx: AuthContext) -> CheckResult:
+    """Tokens whose jku / x5u header points to an attacker's key server are refused, unfetched."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    key = forge.new_attacker_key()
+    kid = forge.attacker_kid()
+    jwks = {"keys": [forge.attacker_jwk(key, kid)]}
+    with AttackerKeyServer(jwks, self_signed_pem(key, "id.npdb.test")) as attacker:
+        jwks_url, x5u_url = attacker.jwks_url, attacker.x5u_url
+        tokens = [
+            forge.ForgedToken(forge.es256({"kid": kid, "jku": jwks_url}, ctx.claims(), key),
+                              f"token with jku {jwks_url} (attacker JWKS)"),
+            forge.ForgedToken(forge.es256({"kid": kid, "x5u": x5u_url}, ctx.claims(), key),
+                              f"token with x5u {x5u_url} (attacker certificate)")]
+        probes = send_until_error([(t.description, t.token) for t in tokens], ctx.read)
+        time.sleep(JKU_GRACE_S)
+        fetches = attacker.recorded()
+    result = expect_refused(probes, what="token naming its own key source",
+                            accepted_means="accepted")
+    if fetches and result.status != "fail":
+        fetched = Evidence.note("; ".join(f"{f.method} {f.path} from {f.client}" for f in fetches),
+                                title="requests the SUT made to the attacker's key server")
+        return CheckResult.failed(
+            f"the SUT fetched keys from a URL named in the token ({len(fetches)} request(s) to "
+            f"the attacker's server), although it refused the token",
+            fetched, *[e for p in probes for e in p.evidence()], fetches=len(fetches))
+    if fetches:
+        return CheckResult(result.status, result.summary + f"; it also fetched the attacker's "
+                           f"key server {len(fetches)} time(s)", result.evidence,
+                           {**result.measurements, "fetches": len(fetches)})
+    return result
+
+
+@check("AUTH-JWT-STRIPPED-SIGNATURE", suite="auth", severity=Severity.CRITICAL,
+       requirement=JWT_REQ + "; the signature is always verified",
+       defect="auth.stripped_signature_accepted")
+def jwt_stripped_signature(ctx: AuthContext) -> CheckResult:
+    """A genuine token with its signature segment removed is refused."""
+    token = forge.ForgedToken(forge.stripped(ctx.token()), "genuine token with the signature removed")
+    return _refuse_tokens(ctx, [token], what="token without signature", accepted_means="accepted")
+
+
+# The other AUTH checks register on import; rate limiting last, it spends a client's budget.
+from harness.suites import auth_notify as _auth_notify  # noqa: E402,F401
+from harness.suites import auth_mtls as _auth_mtls  # noqa: E402,F401
+from harness.suites import auth_access as _auth_access  # noqa: E402,F401

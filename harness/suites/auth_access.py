@@ -1,0 +1,228 @@
+"""AUTH checks of what an authenticated caller may do: scopes, object-level access, per-client
+rate limiting, and what error bodies reveal. Registered by importing ``harness.suites.auth``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.suites.auth_probe import (
+    DOSSIERS_PATH,
+    PORTAL_B,
+    PORTAL_READONLY,
+    AuthContext,
+    Probe,
+    expect_refused,
+)
+
+AUTHZ_REQ = "connection/v1 §security: scopes per operation; a client sees only its own dossiers"
+RATE_REQ = "connection/v1 §rate limits: per-client limit, 429 with Retry-After (RFC 9110 §10.2.3)"
+LEAK_REQ = ("connection/v1 Error schema; OWASP API8:2023: error bodies carry no stack traces, "
+            "paths, exception names, secrets or citizen data")
+RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
+RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s
+RATE_WORKERS = 8
+RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# What must never appear in an error body; each pattern names the leak in the evidence.
+LEAK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("stack trace", re.compile(r"Traceback \(most recent call last\)|^\s+at [\w.$]+\(", re.M)),
+    ("source location", re.compile(r'File "[^"]+", line \d+|\b[\w./\\-]+\.(?:py|java|go|js|rb|php)'
+                                   r'(?::\d+|\b)')),
+    ("file system path", re.compile(r"(?:/(?:home|usr|opt|var|srv|app|tmp|root)/[\w.-]+)|"
+                                    r"site-packages|[A-Za-z]:\\\\?[\w.-]+\\")),
+    ("exception class name", re.compile(r"\b[A-Z][A-Za-z0-9_]+(?:Error|Exception)\b")),
+    ("database error", re.compile(r"SQLSTATE|ORA-\d{5}|sqlite3\.|psycopg|syntax error at or near",
+                                  re.I)),
+    ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+)
+PERSONAL_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirement=AUTHZ_REQ,
+       defect="auth.scope_not_enforced")
+def scope_enforced(ctx: AuthContext) -> CheckResult:
+    """A read-only client (scope dossier.read) cannot submit a dossier."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    dossier_id, accepted = ctx.own_dossier()
+    if dossier_id is None:
+        return CheckResult.errored(
+            "the same submission with a dossier.submit token was not accepted, so a refusal "
+            "of the read-only client proves nothing", *accepted.evidence())
+    token = ctx.token(PORTAL_READONLY, ("dossier.read",))
+    probe = ctx.post("portal-readonly token (scope dossier.read only) submitting a dossier",
+                     token, ctx.dossier_body(1))
+    return expect_refused([probe], what="submission without scope dossier.submit",
+                          accepted_means="the dossier was created")
+
+
+@check("AUTH-OBJECT-LEVEL", suite="auth", severity=Severity.CRITICAL,
+       requirement=AUTHZ_REQ + " (OWASP API1:2023 broken object-level authorisation)",
+       defect="auth.bola")
+def object_level(ctx: AuthContext) -> CheckResult:
+    """Another portal tenant cannot read a dossier it did not submit."""
+    dossier_id, created = ctx.own_dossier()
+    if dossier_id is None:
+        return CheckResult.errored("could not create a dossier to probe with", *created.evidence())
+    path = f"{DOSSIERS_PATH}/{dossier_id}"
+    owner = ctx.read("owner (portal) reading its own dossier", ctx.token(), path=path)
+    if owner.exchange.status != 200:
+        return CheckResult.errored("the owner cannot read its own dossier, so a refusal of "
+                                   "another tenant proves nothing", *owner.exchange.evidence())
+    other = ctx.read("portal-b token reading portal's dossier", ctx.token(PORTAL_B), path=path)
+    return expect_refused([other], what="another tenant's dossier",
+                          accepted_means="the dossier was served to a client that does not own it",
+                          refused=frozenset({403, 404}))
+
+
+def _leaks(text: str, sent: list[str], token: str) -> list[str]:
+    """Names of what ``text`` (an error body) reveals."""
+    found = [name for name, pattern in LEAK_PATTERNS if pattern.search(text)]
+    if token and token in text:
+        found.append("the caller's bearer token")
+    scrubbed = _UUID.sub("", text)  # a request id's last group can be 12 digits
+    if PERSONAL_ID.search(scrubbed) or any(value and value in text for value in sent):
+        found.append("citizen data")
+    return found
+
+
+@check("AUTH-ERROR-LEAK", suite="auth", severity=Severity.MEDIUM, requirement=LEAK_REQ,
+       defect="auth.leaky_errors")
+def error_leak(ctx: AuthContext) -> CheckResult:
+    """Error bodies for malformed, mistyped or huge input reveal nothing internal or personal."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    token = ctx.token()
+    body = ctx.dossier_body(2)
+    person = body["applicant"]
+    sent = [person["personal_id"], person["full_name"]]
+    wrong_types = {"procedure_code": 1004194, "applicant": [person["personal_id"]],
+                   "details": "x"}
+    mistyped_person = {**body, "applicant": {**person, "date_of_birth": 19900101}}
+    huge = {**body, "applicant": {**person, "full_name": "Nguyễn " * 2000},
+            "details": {"address": {"line": "9" * 20000}, "relation_to_head": 10 ** 400}}
+    probes: list[Probe] = [
+        ctx.post("malformed JSON body", token, None, raw=b'{"procedure_code": "1.004194", "ap'),
+        ctx.post("body that is not UTF-8", token, None, raw=b'{"procedure_code": "\xff\xfe"}'),
+        ctx.post("fields of the wrong type", token, wrong_types),
+        ctx.post("a citizen's data with a mistyped date_of_birth", token, mistyped_person),
+        ctx.post("huge field values", token, None,
+                 raw=_json_bytes(huge)),
+        ctx.read("dossier id that is not a UUID", token, path=f"{DOSSIERS_PATH}/..%2f..%2fetc"),
+        ctx.read("limit that is not a number", token, path=f"{DOSSIERS_PATH}?limit=1e999"),
+    ]
+    answered = [p for p in probes if p.exchange.error is None and p.exchange.status is not None]
+    if not answered:
+        return CheckResult.errored("no malformed request got an answer",
+                                   *probes[0].exchange.evidence())
+    leaking = [(p, _leaks(p.exchange.text, sent, token)) for p in answered
+               if p.exchange.status >= 400]  # type: ignore[operator]
+    leaking = [(p, names) for p, names in leaking if names]
+    if leaking:
+        probe, names = leaking[0]
+        return CheckResult.failed(
+            f"the error body for {probe.description} (HTTP {probe.exchange.status}) reveals "
+            f"{', '.join(names)}", *probe.evidence(),
+            *[e for p, _ in leaking[1:3] for e in p.evidence()], leaking_responses=len(leaking))
+    statuses = ", ".join(f"{p.description}: {p.exchange.status}" for p in answered)
+    return CheckResult.passed(f"{len(answered)} error responses reveal nothing ({statuses})",
+                              *probes[0].evidence(), responses=len(answered))
+
+
+def _json_bytes(value: object) -> bytes:
+    import json
+
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+def retry_after_valid(value: str | None, now: datetime | None = None) -> bool:
+    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date, and a wait a client can honour."""
+    if value is None:
+        return False
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return int(value) <= RETRY_AFTER_MAX_S
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return False
+    if when.tzinfo is None:
+        return False
+    reference = now or datetime.now(when.tzinfo)
+    return (when - reference).total_seconds() <= RETRY_AFTER_MAX_S
+
+
+@check("AUTH-RATE-LIMIT", suite="auth", severity=Severity.HIGH, requirement=RATE_REQ,
+       defect="auth.no_rate_limit", timeout_s=60)
+def rate_limit(ctx: AuthContext) -> CheckResult:
+    """A bounded burst from one client is cut off with 429 and a valid Retry-After."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    max_requests = int(ctx.run.threshold("auth", "rate_limit_max_requests", RATE_MAX_REQUESTS))
+    window_s = float(ctx.run.threshold("auth", "rate_limit_window_s", RATE_WINDOW_S))
+    # its own client id: the burst must not spend the budget of the tokens other checks use
+    token = ctx.token(PORTAL_READONLY, ("dossier.read",))
+    stop = threading.Event()
+    lock = threading.Lock()
+    sent = 0
+    statuses: Counter[str] = Counter()
+    first_limited: list[Probe] = []
+    failures: list[Probe] = []
+    deadline = time.monotonic() + window_s
+
+    def worker() -> None:
+        nonlocal sent
+        while not stop.is_set() and time.monotonic() < deadline:
+            with lock:
+                if sent >= max_requests:
+                    return
+                sent += 1
+            probe = ctx.read("request in a burst from one client (portal-readonly)", token)
+            with lock:
+                statuses[str(probe.exchange.status or "no answer")] += 1
+                if probe.exchange.status == 429:
+                    first_limited.append(probe)
+                    stop.set()
+                elif probe.exchange.error is not None:
+                    failures.append(probe)
+                    if len(failures) >= 5:  # a SUT that stopped answering: stop hammering it
+                        stop.set()
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=RATE_WORKERS, thread_name_prefix="popcert-burst") as pool:
+        for _ in range(RATE_WORKERS):
+            pool.submit(worker)
+    elapsed = time.monotonic() - started
+    rate = sent / elapsed if elapsed > 0 else 0.0
+    measured = (Evidence.measurement("requests sent", sent, "requests", max_requests),
+                Evidence.measurement("burst rate", round(rate, 1), "requests/s"),
+                Evidence.note(", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())),
+                              title="answers by status"))
+    numbers = {"requests": float(sent), "rate_per_s": round(rate, 1), "elapsed_s": round(elapsed, 2)}
+    if first_limited:
+        probe = first_limited[0]
+        header = probe.exchange.headers.get("retry-after")
+        if retry_after_valid(header):
+            return CheckResult.passed(
+                f"limited after {sent} requests in {elapsed:.1f} s (HTTP 429, Retry-After "
+                f"{header})", *probe.evidence(), *measured, **numbers)
+        return CheckResult.failed(
+            f"HTTP 429 after {sent} requests but Retry-After is "
+            f"{'missing' if header is None else repr(header) + ', not valid'}",
+            *probe.evidence(), *measured, **numbers)
+    served = sum(v for k, v in statuses.items() if k.isdigit() and 200 <= int(k) < 300)
+    if failures and served == 0:
+        return CheckResult.errored("the SUT stopped answering during the burst",
+                                   *failures[0].evidence(), *measured)
+    return CheckResult.failed(
+        f"no rate limit: {sent} requests from one client in {elapsed:.1f} s "
+        f"({rate:.0f}/s) got no 429", *measured, **numbers)
