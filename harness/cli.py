@@ -181,3 +181,22 @@ _register_report_commands()
 
 def main() -> None:  # pragma: no cover - console entry
     app()
+
+
+load_app = typer.Typer(help="Load-testing tools for vendors.", no_args_is_help=True)
+app.add_typer(load_app, name="load")
+
+
+@load_app.command("capacity")
+@user_errors
+def load_capacity(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The run config (run.yaml).")],
+    start_rps: float = 10.0, factor: float = 1.5, max_rps: float = 2000.0,
+    step_duration_s: float = 10.0, max_steps: int = 10, workers: int = 0,
+) -> None:
+    """Ramp the request rate until a profile threshold breaks; print the sustainable rate."""
+    from harness.capacity import run_capacity_search
+
+    raise typer.Exit(run_capacity_search(config, start_rps=start_rps, factor=factor,
+                                         max_rps=max_rps, step_duration_s=step_duration_s,
+                                         max_steps=max_steps, workers=workers))

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.checks import CheckResult, Evidence, EvidenceKind
+from harness.checks import CheckResult, Evidence
 from harness.net import Exchange, SafeClient, TlsMaterial, curl_command
 from harness.suites.auth_tokens import decode_segment
 from harness.suites.base import RunContext
@@ -61,8 +61,8 @@ class Probe:
             header = decode_segment(self.token.split(".")[0])
             claims = decode_segment(self.token.split(".")[1])
             if header or claims:  # what the token says, so a reader sees the forgery
-                parts.append(Evidence(EvidenceKind.NOTE, "token contents",
-                                      {"header": header, "claims": claims}))
+                contents = json.dumps({"header": header, "claims": claims}, ensure_ascii=False)
+                parts.append(Evidence.note(contents, title="token contents"))
         return tuple(parts)
 
 

@@ -189,8 +189,10 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
     if (early := _setup(ctx)) is not None:
         return early
     ran, errored = _usable(ctx)
+    # Subscriptions are made in the background, not for a procedure: they carry no purpose.
     data_calls = {id(r): [e for e in _identified_calls(r)
-                          if str(e.get("path") or "").startswith("/npdb/v1")] for r in ran}
+                          if str(e.get("path") or "").startswith("/npdb/v1")
+                          and "/subscriptions" not in str(e.get("path"))] for r in ran}
     judged = [r for r in ran if data_calls[id(r)]]
     problems = [(r, f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
                  f"{_entry_line(e)}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import ssl
@@ -58,7 +59,8 @@ def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
 async def _flush_audit(state: MockState) -> None:
     while True:
         await asyncio.sleep(0.25)
-        state.audit.flush()
+        # In a worker thread: sqlite releases the GIL while writing, the event loop keeps serving.
+        await asyncio.to_thread(state.audit.flush)
 
 
 async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 6,
@@ -66,6 +68,9 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
                       ready_file: Path | None = None, host: str = "127.0.0.1",
                       rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S) -> None:
     state = build_state(state_dir, population, seed, mtls, rate_limit_per_s)
+    # The population's templates are long-lived: keep them out of every GC pass under load.
+    gc.collect()
+    gc.freeze()
     server_cert = state.pki.issue(SERVER_CERT_NAME, kind="server")
     data_config = uvicorn.Config(
         build_data_app(state), host=host, port=data_port, http=TLSHttpToolsProtocol,

@@ -17,7 +17,7 @@ from mocks.population_db.pki import TestPKI
 from mocks.population_db.population import Population
 from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
 
-DEFAULT_RATE_LIMIT_PER_S = 5000.0  # generous: load tests must not be throttled by default
+DEFAULT_RATE_LIMIT_PER_S = 20_000.0  # generous: load tests must not be throttled by default
 
 
 @dataclass

@@ -140,8 +140,9 @@ def test_request_bound_stops_the_run(tmp_path: Path) -> None:
     with StubSUT() as sut:
         results = run_load_checks(run_context(sut.base_url, tmp_path, limits=limits))
         sent = sut.requests
-    # Each user may have one request in flight when the bound is reached.
-    assert sent <= 30 + STUB_LIMITS["users"]
+    # Each user may have one request in flight when the bound is reached, plus its one
+    # warm-up request (opens the connection, not counted by locust).
+    assert sent <= 30 + 2 * STUB_LIMITS["users"]
     notes = [e.title for e in results["LOAD-THROUGHPUT"].evidence]
     assert "request bound reached" in notes
     assert results["LOAD-THROUGHPUT"].status == Status.FAIL
@@ -157,17 +158,11 @@ def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None
 
 
 # --- the reference city system on the district profile ---------------------------------------
-# p99 400 ms: the shipped district.yaml says 800, which the slow path's ~600 ms p99 does not
-# break (measured: compliant p99 ≈ 110 ms, slow path ≈ 590 ms); the lead is asked to lower it.
-DISTRICT_P99_MS = 400
-
-
 def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
     mock = pytest.importorskip("mocks.population_db.launcher")
     city_launcher = pytest.importorskip("examples.city_system.launcher")
     district = load_profile("district").thresholds["load"]
-    limits = {**district, "duration_s": district.get("quick_duration_s", 8),
-              "p99_ms": min(district["p99_ms"], DISTRICT_P99_MS)}
+    limits = {**district, "duration_s": district.get("quick_duration_s", 8)}
     with mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb:
         with city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city:
             run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),

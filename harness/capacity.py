@@ -1,0 +1,50 @@
+"""`popcert load capacity`: find the rate a system sustains before a profile threshold breaks.
+
+Useful to vendors before certification; it is not a certification run and writes no verdict.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.config import load_config
+from harness.net import ScopeGuard
+from harness.profiles import load_profile
+from harness.runner import npdb_for
+from harness.suites.base import RunContext
+
+
+def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, max_rps: float,
+                        step_duration_s: float, max_steps: int, workers: int) -> int:
+    from harness.suites.load import thresholds_for
+    from harness.suites.load_capacity import capacity_search
+
+    config = load_config(config_path)
+    out_dir = config.output_dir / "capacity" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True)
+    with npdb_for(config) as npdb:
+        run = RunContext(config, load_profile(config.profile_name), out_dir,
+                         ScopeGuard(config.scope.allowed_hosts), workdir=out_dir, npdb=npdb,
+                         seed=config.seed)
+        result = capacity_search(run, thresholds_for(run), out_dir, start_rps=start_rps,
+                                 factor=factor, max_rps=max_rps,
+                                 step_duration_s=step_duration_s, max_steps=max_steps,
+                                 workers=workers)
+    table = Table(title=f"capacity search against {config.target.base_url}")
+    for column in ("step", "result"):
+        table.add_column(column)
+    for index, step in enumerate(result.steps, 1):
+        table.add_row(str(index), json.dumps(step.to_json(), ensure_ascii=False))
+    console.print(table)
+    (out_dir / "capacity.json").write_text(json.dumps(
+        {"sustainable_rps": result.sustainable_rps, "limited_by": list(result.limited_by),
+         "steps": [s.to_json() for s in result.steps]}, indent=2), encoding="utf-8")
+    print(f"sustainable rate: {result.sustainable_rps:.1f} req/s"
+          + (f" (broke on {', '.join(result.limited_by)})" if result.limited_by else ""))
+    return 0

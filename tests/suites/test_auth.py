@@ -1,0 +1,138 @@
+"""The auth suite against the reference city system: the compliant system passes every AUTH
+check, and each auth.* / mtls.* defect switch fails exactly its own check.
+
+mTLS checks apply only where the profile requires mTLS: those run in a province-level lab whose
+city system requires client certificates. Only the auth suite runs (quick), one lab per defect.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from examples.city_system.defects import DEFECTS
+from harness.checks import checks_for_suite
+from harness.engine import Engine
+from harness.lab import Lab
+from harness.suites import auth as _auth  # noqa: F401 - registers the AUTH checks
+
+pytestmark = pytest.mark.integration
+
+POPULATION = 10_000  # the auth suite needs a few adults, not a country
+AUTH_IDS = frozenset(c.id for c in checks_for_suite("auth"))
+MTLS_IDS = frozenset({"AUTH-MTLS-REQUIRED", "AUTH-MTLS-EXPIRED", "AUTH-MTLS-FOREIGN-CA"})
+EXPECTED_FAILURE = {
+    "auth.no_token_accepted": "AUTH-TOKEN-MISSING",
+    "auth.malformed_token_500": "AUTH-TOKEN-MALFORMED",
+    "auth.exp_not_checked": "AUTH-JWT-EXPIRED",
+    "auth.nbf_not_checked": "AUTH-JWT-NOT-YET-VALID",
+    "auth.iss_not_checked": "AUTH-JWT-ISSUER",
+    "auth.aud_not_checked": "AUTH-JWT-AUDIENCE",
+    "auth.alg_none_accepted": "AUTH-JWT-ALG-NONE",
+    "auth.hs256_key_confusion": "AUTH-JWT-KEY-CONFUSION",
+    "auth.unknown_key_accepted": "AUTH-JWT-UNKNOWN-KEY",
+    "auth.jku_followed": "AUTH-JWT-JKU",
+    "auth.stripped_signature_accepted": "AUTH-JWT-STRIPPED-SIGNATURE",
+    "auth.scope_not_enforced": "AUTH-SCOPE",
+    "auth.bola": "AUTH-OBJECT-LEVEL",
+    "auth.no_rate_limit": "AUTH-RATE-LIMIT",
+    "auth.leaky_errors": "AUTH-ERROR-LEAK",
+    "auth.notification_unsigned_accepted": "AUTH-NOTIFY-SIGNATURE",
+    "auth.notification_replay_accepted": "AUTH-NOTIFY-REPLAY",
+    "mtls.optional": "AUTH-MTLS-REQUIRED",
+    "mtls.expired_cert_accepted": "AUTH-MTLS-EXPIRED",
+    "mtls.foreign_ca_accepted": "AUTH-MTLS-FOREIGN-CA",
+}
+
+
+def _mtls(defect: str | None) -> bool:
+    return defect is not None and defect.startswith("mtls.")
+
+
+def run_auth(workdir: Path, defects: frozenset[str], *, mtls: bool) -> dict[str, dict[str, Any]]:
+    """Start a lab, run only the auth suite as the engine does, return results by check id."""
+    city = {"mtls": "required"} if mtls else {}
+    with Lab(workdir, defects, population=POPULATION, city_options=city) as lab:
+        config = lab.run_config(suites=["auth"], quick=True,
+                                level="province" if mtls else "district",
+                                output_dir=workdir / "runs")
+        outcome = Engine(config, npdb=lab.npdb).run()
+    return {r["check"]["id"]: r for r in outcome.report["results"] if r["check"]["suite"] == "auth"}
+
+
+def _statuses(results: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {check_id: r["status"] for check_id, r in results.items()}
+
+
+@pytest.fixture(scope="module")
+def compliant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return run_auth(tmp_path_factory.mktemp("auth-compliant"), frozenset(), mtls=False)
+
+
+@pytest.fixture(scope="module")
+def compliant_mtls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    return run_auth(tmp_path_factory.mktemp("auth-compliant-mtls"), frozenset(), mtls=True)
+
+
+def test_every_auth_defect_is_named_by_exactly_its_check() -> None:
+    declared = {d: c.id for c in checks_for_suite("auth") for d in c.defects}
+    assert declared == EXPECTED_FAILURE
+    switches = {d for d in DEFECTS if d.startswith(("auth.", "mtls."))}
+    assert switches == set(EXPECTED_FAILURE)
+
+
+def test_compliant_system_passes_every_auth_check(compliant: dict[str, dict[str, Any]]) -> None:
+    statuses = _statuses(compliant)
+    assert set(statuses) == AUTH_IDS
+    not_passed = {k: (v, compliant[k]["summary"]) for k, v in statuses.items()
+                  if k not in MTLS_IDS and v != "pass"}
+    assert not not_passed
+    # district profile: mTLS optional, so the mTLS checks do not apply and say why
+    for check_id in MTLS_IDS:
+        assert statuses[check_id] == "skip"
+        assert "does not require mTLS" in compliant[check_id]["summary"]
+
+
+def test_compliant_system_with_mtls_passes_every_auth_check(
+        compliant_mtls: dict[str, dict[str, Any]]) -> None:
+    statuses = _statuses(compliant_mtls)
+    not_passed = {k: (v, compliant_mtls[k]["summary"]) for k, v in statuses.items() if v != "pass"}
+    assert not not_passed
+    assert "TLS handshake" in compliant_mtls["AUTH-MTLS-REQUIRED"]["summary"]
+
+
+def test_evidence_has_request_response_and_reproduction(compliant: dict[str, Any]) -> None:
+    for check_id in AUTH_IDS - MTLS_IDS:
+        kinds = {e["kind"] for e in compliant[check_id]["evidence"]}
+        assert {"request", "response", "reproduction"} <= kinds, check_id
+    alg_none = compliant["AUTH-JWT-ALG-NONE"]["evidence"]
+    assert any("alg none" in e["title"] for e in alg_none)
+    curl = next(e for e in alg_none if e["kind"] == "reproduction")["data"]["command"]
+    assert curl.startswith("curl ") and "/connection/v1/dossiers" in curl
+
+
+def test_no_bearer_token_reaches_the_report(compliant: dict[str, Any]) -> None:
+    import json
+    import re
+
+    text = json.dumps(compliant)
+    # a complete genuine JWT (header.claims.signature) must never be stored
+    assert not re.search(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}", text)
+
+
+@pytest.mark.parametrize("defect", sorted(EXPECTED_FAILURE))
+def test_defect_fails_exactly_its_check(defect: str, tmp_path: Path) -> None:
+    results = run_auth(tmp_path, frozenset({defect}), mtls=_mtls(defect))
+    statuses = _statuses(results)
+    expected = EXPECTED_FAILURE[defect]
+    assert statuses[expected] == "fail", results[expected]["summary"]
+    failing_evidence = {e["kind"] for e in results[expected]["evidence"]}
+    assert "request" in failing_evidence or "measurement" in failing_evidence
+    others = {k: (v, results[k]["summary"]) for k, v in statuses.items()
+              if k != expected and v not in ("pass", "skip")}
+    assert not others
+    skipped = {k for k, v in statuses.items() if v == "skip"}
+    assert skipped == (set() if _mtls(defect) else set(MTLS_IDS))
+

@@ -1,0 +1,309 @@
+"""The run engine: every check ends with a status, results stream to results.jsonl, the run goes on.
+
+A throwaway suite replaces the real "sast" suite (registry and context are patched with fresh
+dicts, so the real registry is untouched); the engine runs it like any other suite.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness.checklist
+import harness.checks
+import harness.engine
+import harness.recover
+import harness.report_model
+import harness.suites.base
+from harness.checks import CheckResult, Evidence, Severity, check
+from harness.config import config_from_dict
+from harness.engine import Engine, RunOutcome
+from harness.suites import load_all_suites
+from harness.suites.base import RunContext, suite_context
+
+SUITE = "sast"
+TODAY = date(2026, 2, 1)
+ATTESTATIONS = """attestations:
+  - {item_id: connection-plan, assessor: "Lê Thị Hoa", date: 2026-01-05,
+     statement: "connection plan reviewed and approved"}
+  - {item_id: server-hardening, assessor: "Lê Thị Hoa", date: 2026-01-05,
+     statement: "server hardening checklist verified on site"}
+"""
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Fresh, empty check and context registries for the duration of one test."""
+    load_all_suites()  # import real suites now, so they cannot register into our fresh dict later
+    checks: dict[str, Any] = {}
+    contexts: dict[str, Any] = {}
+    for module in (harness.checks, harness.engine, harness.report_model, harness.recover,
+                   harness.checklist):
+        if hasattr(module, "REGISTRY"):
+            monkeypatch.setattr(module, "REGISTRY", checks)
+    monkeypatch.setattr(harness.suites.base, "SUITE_CONTEXTS", contexts)
+    monkeypatch.setattr(harness.engine, "SUITE_CONTEXTS", contexts)
+    return checks
+
+
+def run(tmp_path: Path, *, limits: dict[str, Any] | None = None, waivers: str | None = None,
+        suites: list[str] | None = None) -> RunOutcome:
+    (tmp_path / "attestations.yaml").write_text(ATTESTATIONS, encoding="utf-8")
+    assessor: dict[str, str] = {"attestations": "attestations.yaml"}
+    if waivers is not None:
+        (tmp_path / "waivers.yaml").write_text(waivers, encoding="utf-8")
+        assessor["waivers"] = "waivers.yaml"
+    config = config_from_dict({
+        "system": {"name": "Engine test system", "organisation": "tests", "level": "district"},
+        "target": {"base_url": "http://127.0.0.1:9"}, "suites": suites or [SUITE],
+        "output_dir": str(tmp_path / "runs"), "assessor": assessor,
+        "limits": limits or {}}, tmp_path)
+    return Engine(config, npdb=None, today=TODAY).run()
+
+
+def context_yielding(value_of: Callable[[RunContext], Any],
+                     torn_down: list[str] | None = None) -> None:
+    @suite_context(SUITE)
+    def make_context(run_ctx: RunContext) -> Iterator[Any]:
+        yield value_of(run_ctx)
+        if torn_down is not None:
+            torn_down.append("done")
+
+
+def lines(outcome: RunOutcome) -> list[dict[str, Any]]:
+    text = (outcome.run_dir / "results.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def by_id(outcome: RunOutcome) -> dict[str, dict[str, Any]]:
+    return {r["check"]["id"]: r for r in outcome.report["results"]}
+
+
+# --- one suite with every kind of check -------------------------------------------------------
+
+@pytest.fixture
+def mixed_suite(registry: dict[str, Any]) -> Iterator[list[str]]:
+    release = threading.Event()
+    torn_down: list[str] = []
+    context_yielding(lambda run_ctx: run_ctx.run_dir, torn_down)
+
+    @check("SAST-T-PASS", suite=SUITE, severity=Severity.HIGH, requirement="test: passes")
+    def passes(run_dir: Path) -> CheckResult:
+        """A check that passes."""
+        return CheckResult.passed("fine", Evidence.measurement("x", 1))
+
+    @check("SAST-T-STREAMED", suite=SUITE, severity=Severity.LOW, requirement="test: streaming")
+    def sees_previous_result(run_dir: Path) -> CheckResult:
+        """The previous result is on disk before the next check starts."""
+        written = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+        if len(written) == 1 and json.loads(written[0])["check"]["id"] == "SAST-T-PASS":
+            return CheckResult.passed("results.jsonl had the first result")
+        return CheckResult.failed(f"results.jsonl had {len(written)} lines")
+
+    @check("SAST-T-FAIL", suite=SUITE, severity=Severity.CRITICAL, requirement="test: fails")
+    def fails(run_dir: Path) -> CheckResult:
+        """A check that fails."""
+        return CheckResult.failed("broken", Evidence.note("why"))
+
+    @check("SAST-T-RAISES", suite=SUITE, severity=Severity.HIGH, requirement="test: raises")
+    def raises(run_dir: Path) -> CheckResult:
+        """A check with a bug."""
+        raise RuntimeError("the check tripped over its own feet")
+
+    @check("SAST-T-SLOW", suite=SUITE, severity=Severity.HIGH, requirement="test: overruns",
+           timeout_s=0.5)
+    def overruns(run_dir: Path) -> CheckResult:
+        """A check that hangs past its time limit."""
+        release.wait(30)
+        return CheckResult.passed("too late")
+
+    @check("SAST-T-NOT-A-RESULT", suite=SUITE, severity=Severity.LOW, requirement="test: bad return")
+    def returns_junk(run_dir: Path) -> CheckResult:
+        """A check returning the wrong type."""
+        return "pass"  # type: ignore[return-value]
+
+    @check("SAST-T-AFTER", suite=SUITE, severity=Severity.LOW, requirement="test: runs after")
+    def after(run_dir: Path) -> CheckResult:
+        """The run goes on after errors."""
+        return CheckResult.passed("still running")
+
+    yield torn_down
+    release.set()
+
+
+def test_every_check_ends_with_a_status_and_the_run_goes_on(
+        tmp_path: Path, mixed_suite: list[str]) -> None:
+    outcome = run(tmp_path)
+    results = by_id(outcome)
+    assert {k: v["status"] for k, v in results.items()} == {
+        "SAST-T-PASS": "pass", "SAST-T-STREAMED": "pass", "SAST-T-FAIL": "fail",
+        "SAST-T-RAISES": "error", "SAST-T-SLOW": "error", "SAST-T-NOT-A-RESULT": "error",
+        "SAST-T-AFTER": "pass"}
+    assert mixed_suite == ["done"], "the context's teardown ran"
+
+
+def test_a_raising_check_is_an_error_with_its_traceback(tmp_path: Path, mixed_suite: list[str]) -> None:
+    result = by_id(run(tmp_path))["SAST-T-RAISES"]
+    assert "RuntimeError" in result["summary"] and "own feet" in result["summary"]
+    traceback = [e for e in result["evidence"] if e["kind"] == "traceback"]
+    assert traceback and "raise RuntimeError" in traceback[0]["data"]["text"]
+
+
+def test_an_overrunning_check_is_an_error_naming_its_limit(tmp_path: Path, mixed_suite: list[str]) -> None:
+    result = by_id(run(tmp_path))["SAST-T-SLOW"]
+    assert "time limit of 0.5 s" in result["summary"]
+
+
+def test_results_jsonl_has_one_line_per_result_in_order(tmp_path: Path, mixed_suite: list[str]) -> None:
+    outcome = run(tmp_path)
+    written = lines(outcome)
+    assert [r["check"]["id"] for r in written] == [r["check"]["id"] for r in outcome.report["results"]]
+    assert len(written) == 7
+    assert all({"status", "summary", "evidence", "mandatory", "duration_s"} <= set(r) for r in written)
+
+
+def test_report_files_verdict_and_exit_code(tmp_path: Path, mixed_suite: list[str]) -> None:
+    outcome = run(tmp_path)
+    for name in ("report.json", "report.html", "junit.xml", "results.jsonl", "config.json"):
+        assert (outcome.run_dir / name).is_file(), name
+    report = json.loads((outcome.run_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["complete"] is True
+    assert report["verdict"]["status"] == "NOT CERTIFIED" and outcome.exit_code == 1
+    assert set(report["verdict"]["blocking"]) == {"SAST-T-FAIL", "SAST-T-RAISES", "SAST-T-SLOW",
+                                                  "SAST-T-NOT-A-RESULT"}
+    junit = (outcome.run_dir / "junit.xml").read_text(encoding="utf-8")
+    assert "SAST-T-FAIL" in junit
+    assert "NOT CERTIFIED" in (outcome.run_dir / "report.html").read_text(encoding="utf-8")
+
+
+# --- verdicts end to end ----------------------------------------------------------------------
+
+@pytest.fixture
+def passing_and_failing(registry: dict[str, Any]) -> None:
+    context_yielding(lambda run_ctx: None)
+
+    @check("SAST-T-OK", suite=SUITE, severity=Severity.HIGH, requirement="test")
+    def ok(ctx: Any) -> CheckResult:
+        """Passes."""
+        return CheckResult.passed("fine")
+
+    @check("SAST-T-WAIVED", suite=SUITE, severity=Severity.HIGH, requirement="test")
+    def waived(ctx: Any) -> CheckResult:
+        """Fails, but an assessor may waive it."""
+        return CheckResult.failed("known issue")
+
+
+WAIVER = """waivers:
+  - {check_id: SAST-T-WAIVED, reason: "false positive confirmed by code review",
+     assessor: "Phạm Minh Tuấn", approved_on: 2026-01-01, expires: %s}
+"""
+
+
+def test_a_valid_waiver_certifies_and_shows_in_the_report(
+        tmp_path: Path, passing_and_failing: None) -> None:
+    outcome = run(tmp_path, waivers=WAIVER % "2026-12-31")
+    assert outcome.verdict.status == "CERTIFIED" and outcome.exit_code == 0
+    assert by_id(outcome)["SAST-T-WAIVED"]["waiver"]["valid"] is True
+
+
+def test_an_expired_waiver_does_not_certify(tmp_path: Path, passing_and_failing: None) -> None:
+    outcome = run(tmp_path, waivers=WAIVER % "2026-01-31")
+    assert outcome.verdict.status == "NOT CERTIFIED" and outcome.exit_code == 1
+    assert by_id(outcome)["SAST-T-WAIVED"]["waiver"]["valid"] is False
+
+
+def test_unselected_suites_are_skipped_with_a_reason(
+        tmp_path: Path, passing_and_failing: None) -> None:
+    @check("TLS-T-UNSELECTED", suite="tls", severity=Severity.HIGH, requirement="test")
+    def tls_check(ctx: Any) -> CheckResult:
+        """Never runs: the tls suite is not selected."""
+        raise AssertionError("must not run")
+
+    result = by_id(run(tmp_path, waivers=WAIVER % "2026-12-31"))["TLS-T-UNSELECTED"]
+    assert result["status"] == "skip" and "not selected" in result["summary"]
+
+
+# --- failures around the checks ---------------------------------------------------------------
+
+def test_a_context_that_raises_makes_every_check_of_the_suite_error(
+        tmp_path: Path, registry: dict[str, Any]) -> None:
+    @suite_context(SUITE)
+    def broken_context(run_ctx: RunContext) -> Iterator[Any]:
+        raise ConnectionError("SUT unreachable during setup")
+        yield  # pragma: no cover - makes this a generator
+
+    for name in ("A", "B"):
+        check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+            lambda ctx: CheckResult.passed("unreachable"))
+    outcome = run(tmp_path)
+    results = by_id(outcome)
+    assert [r["status"] for r in results.values()] == ["error", "error"]
+    for result in results.values():
+        assert "could not start" in result["summary"] and "SUT unreachable" in result["summary"]
+        assert any(e["kind"] == "traceback" for e in result["evidence"])
+    assert outcome.report["run"]["complete"] is True
+
+
+def test_a_suite_without_a_context_factory_errors(tmp_path: Path, registry: dict[str, Any]) -> None:
+    check("SAST-T-ORPHAN", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("unreachable"))
+    result = by_id(run(tmp_path))["SAST-T-ORPHAN"]
+    assert result["status"] == "error" and "no context factory" in result["summary"]
+
+
+def test_the_suite_time_limit_stops_remaining_checks(tmp_path: Path, registry: dict[str, Any]) -> None:
+    release = threading.Event()
+    context_yielding(lambda run_ctx: release)
+    for name in ("FIRST", "SECOND", "THIRD"):
+        check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+            lambda ev: (ev.wait(0.7), CheckResult.passed("slow but fine"))[1])
+    try:
+        outcome = run(tmp_path, limits={"suite_s": {SUITE: 1.0}})
+    finally:
+        release.set()
+    results = by_id(outcome)
+    assert results["SAST-T-FIRST"]["status"] == "pass"
+    assert results["SAST-T-SECOND"]["status"] == "error"  # cut to the suite's remaining time
+    assert results["SAST-T-THIRD"]["status"] == "error"
+    assert "suite sast exceeded its time limit of 1 s" in results["SAST-T-THIRD"]["summary"]
+
+
+def test_ctrl_c_during_a_check_leaves_an_incomplete_report(
+        tmp_path: Path, registry: dict[str, Any]) -> None:
+    context_yielding(lambda run_ctx: None)
+    check("SAST-T-DONE", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("finished before the interrupt"))
+
+    def interrupted(ctx: Any) -> CheckResult:
+        raise KeyboardInterrupt
+
+    check("SAST-T-INTERRUPTED", suite=SUITE, severity=Severity.HIGH, requirement="test")(interrupted)
+    check("SAST-T-NEVER", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("never reached"))
+    outcome = run(tmp_path)
+    report = json.loads((outcome.run_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["run"]["complete"] is False and report["run"]["interrupted"]
+    assert report["verdict"]["status"] == "INCOMPLETE" and outcome.exit_code == 1
+    assert [r["check"]["id"] for r in lines(outcome)] == ["SAST-T-DONE"]
+    assert "INCOMPLETE" in (outcome.run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_run_dirs_never_collide(tmp_path: Path, passing_and_failing: None) -> None:
+    first = run(tmp_path).run_dir
+    time.sleep(0.002)
+    assert run(tmp_path).run_dir != first
+
+
+def test_no_test_check_leaks_into_the_real_registry() -> None:
+    # Runs after the tests above (file order): the fixture must have restored the real registry.
+    from harness.engine import REGISTRY as engine_registry
+    for registry_dict in (harness.checks.REGISTRY, engine_registry, harness.report_model.REGISTRY):
+        assert not any(check_id.startswith(("SAST-T-", "TLS-T-")) for check_id in registry_dict)
+    assert harness.engine.SUITE_CONTEXTS is harness.suites.base.SUITE_CONTEXTS
