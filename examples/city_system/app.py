@@ -78,6 +78,9 @@ def render_dossier(record: DossierRecord) -> dict[str, Any]:
             "applicant": applicant, "created_at": iso(record.created_at), "updated_at": iso(record.updated_at)}
 
 
+_SERIAL = asyncio.Lock()
+
+
 class CityApi:
     """Request handlers; holds the collaborators built at start-up."""
 
@@ -88,6 +91,10 @@ class CityApi:
         self.verifier, self.worker, self.npdb, self.base_url = verifier, worker, npdb, base_url
 
     async def _caller(self, request: Request, scope: str) -> Caller:
+        if active("load.low_capacity"):
+            # One request at a time, 60 ms each: about 16 requests/s whatever the hardware.
+            async with _SERIAL:
+                await asyncio.sleep(0.06)
         if active("load.errors_under_load") and random.random() < 0.05:
             raise ApiError(503, "temporarily unavailable", headers={"Retry-After": "1"})
         caller = await self.validator.authenticate(request.headers.get("authorization"))
@@ -147,6 +154,9 @@ class CityApi:
         except ValueError as exc:
             raise ApiError(404, "dossier not found") from exc
         record = self.store.get(dossier_id)
+        if record is not None and active("conformance.not_readable_after_create") \
+                and time.time() - record.created_at < 2.0:
+            record = None  # "eventually consistent": a just-created dossier is not there yet
         if record is None or (record.client_id != caller.client_id and not active("auth.bola")):
             raise ApiError(404, "dossier not found")  # another client's dossier does not exist for you
         if active("conformance.wrong_content_type"):
@@ -161,6 +171,8 @@ class CityApi:
         raw_limit = request.query_params.get("limit", "20")
         if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
             raise ApiError(422, "limit must be an integer from 1 to 100", fields=["limit"])
+        if active("conformance.slow_responses"):
+            await asyncio.sleep(1.2)
         records = self.store.list_for(caller.client_id, status, int(raw_limit))
         return JSONResponse({"items": [render_dossier(r) for r in records], "count": len(records)})
 

@@ -39,6 +39,8 @@ DEFECTS: dict[str, str] = {
     "conformance.undocumented_status": "POST /dossiers answers 200 where the spec says 201",
     "conformance.wrong_content_type": "GET /dossiers/{id} answers with Content-Type text/plain",
     "conformance.spec_drift": "published /openapi.json drops GET /dossiers and Dossier.updated_at",
+    "conformance.not_readable_after_create": "a dossier just created answers 404 for its first 2 s",
+    "conformance.slow_responses": "GET /dossiers takes 1.2 s (over the profile's response-time limit)",
     # NPDB client behaviour (npdb_client.py, processing.py, worker.py)
     "npdb.missing_purpose_code": "NPDB calls are sent without X-Purpose-Code",
     "npdb.overfetch_fields": "citizen lookups ask for every field instead of those the procedure needs",
@@ -51,6 +53,7 @@ DEFECTS: dict[str, str] = {
     # load behaviour (app.py)
     "load.slow_path": "POST /dossiers takes ~400 ms longer",
     "load.errors_under_load": "5% of dossier requests answer 503",
+    "load.low_capacity": "requests are served one at a time, 60 ms each (about 16 requests/s)",
     # implemented by other modules: tls_profile.py, firewall_policy.py, source_tree.py
     "tls.allows_tls10": "server accepts TLS 1.0",
     "tls.weak_ciphers": "server offers non-AEAD / non-forward-secret cipher suites",

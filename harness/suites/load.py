@@ -109,21 +109,23 @@ def make_context(run: RunContext) -> Iterator[LoadContext]:
     yield LoadContext(outcome, limits)
 
 
-@check("LOAD-THROUGHPUT", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT)
+# A system that cannot keep up also queues: low capacity breaks the latency checks too.
+@check("LOAD-THROUGHPUT", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT,
+       defect=("load.low_capacity",))
 def throughput(ctx: LoadContext) -> CheckResult:
     """Sustains the profile's target rate of successful requests"""
     return evaluate_throughput(ctx.outcome, ctx.thresholds)
 
 
 @check("LOAD-LATENCY-P95", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
-       defect=("load.slow_path",))
+       defect=("load.slow_path", "load.low_capacity"))
 def latency_p95(ctx: LoadContext) -> CheckResult:
     """95th percentile response time within the profile's limit under load"""
     return evaluate_p95(ctx.outcome, ctx.thresholds)
 
 
 @check("LOAD-LATENCY-P99", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
-       defect=("load.slow_path",))
+       defect=("load.slow_path", "load.low_capacity"))
 def latency_p99(ctx: LoadContext) -> CheckResult:
     """99th percentile response time within the profile's limit under load"""
     return evaluate_p99(ctx.outcome, ctx.thresholds)

@@ -43,10 +43,16 @@ class AuditLog:
             rows = [tuple(json.dumps(e.get(c) or []) if c in LIST_COLUMNS else e.get(c)
                           for c in COLUMNS) for e in entries]
             if rows:
-                with self._db:
+                # Explicit transaction: in autocommit mode every row would be its own commit.
+                self._db.execute("BEGIN")
+                try:
                     self._db.executemany(
                         f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES "
                         f"({', '.join('?' * len(COLUMNS))})", rows)
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
             return len(rows)
 
     def query(self, since_id: int = 0, client_id: str | None = None,
@@ -80,7 +86,7 @@ class AuditLog:
 
     def clear(self) -> None:
         self.flush()
-        with self._lock, self._db:
+        with self._lock:
             self._db.execute("DELETE FROM audit")
 
     def close(self) -> None:
