@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -18,10 +19,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "integration"))
-from test_mock_api import token_pkjwt  # noqa: E402
-
-from mocks.population_db.launcher import MockNPDB  # noqa: E402
+from mocks.population_db.launcher import MockNPDB
 
 TARGET_RATIO = 0.8
 TARGET_RPS = 2000.0
@@ -45,7 +43,15 @@ request = function() return wrk.format("{method}", "{path}", headers, nil) end
 """
 
 
-def run_wrk(url: str, script: Path, duration_s: int, connections: int) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    """User+system CPU seconds of a process (Linux /proc), to report server cost per request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(url: str, script: Path, duration_s: int, connections: int,
+            server_pid: int | None = None) -> dict[str, float]:
+    cpu_before = _cpu_s(server_pid) if server_pid else 0.0
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
                          timeout=duration_s + 30).stdout
@@ -53,9 +59,12 @@ def run_wrk(url: str, script: Path, duration_s: int, connections: int) -> dict[s
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = re.search(r"(\d+) requests in", out)
-    return {"rps": rps, "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)] if p99 else float("nan"),
+    requests = float(total.group(1)) if total else 0.0
+    cpu_us = ((_cpu_s(server_pid) - cpu_before) / requests * 1e6
+              if server_pid and requests else float("nan"))
+    return {"server_cpu_us": cpu_us, "rps": rps, "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)] if p99 else float("nan"),
             "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
-            "requests": float(total.group(1)) if total else 0.0}
+            "requests": requests}
 
 
 def _mean(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -76,7 +85,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, \
             MockNPDB(Path(tmp), population=args.population, mtls="optional") as npdb:
         assert npdb.admin is not None
-        token = token_pkjwt(npdb, scope="identity.verify")
+        token = npdb.token(scope="identity.verify")
         records = npdb.admin.sample("adult", 200, seed=1)
         bodies = [json.dumps({"personal_id": r["personal_id"], "full_name": r["full_name"],
                               "date_of_birth": r["date_of_birth"]}, ensure_ascii=True)
@@ -91,15 +100,19 @@ def main() -> int:
         run_wrk(npdb.data_url, ping_lua, 1, args.connections)  # warm-up: TLS sessions, caches
         pings, verifies = [], []
         for _ in range(args.rounds):  # interleaved: the host is shared, load drifts
-            pings.append(run_wrk(npdb.data_url, ping_lua, args.duration, args.connections))
-            verifies.append(run_wrk(npdb.data_url, verify_lua, args.duration, args.connections))
+            pings.append(run_wrk(npdb.data_url, ping_lua, args.duration, args.connections,
+                                 npdb.pid))
+            verifies.append(run_wrk(npdb.data_url, verify_lua, args.duration, args.connections,
+                                    npdb.pid))
         ping, verify = _mean(pings), _mean(verifies)
     ratio = verify["rps"] / ping["rps"]
     print(f"population           {args.population:,} citizens")
     print(f"transport            HTTPS keep-alive, wrk -t1 -c{args.connections} -d{args.duration}s"
           f" x {args.rounds} interleaved rounds (means)")
-    print(f"ping (POST, same body)               {ping['rps']:8.0f} req/s   p99 {ping['p99_ms']:7.2f} ms")
+    print(f"ping (POST, same body){ping['rps']:8.0f} req/s   p99 {ping['p99_ms']:7.2f} ms"
+          f"   server CPU {ping['server_cpu_us']:.0f} us/req")
     print(f"identity/verify       {verify['rps']:8.0f} req/s   p99 {verify['p99_ms']:7.2f} ms"
+          f"   server CPU {verify['server_cpu_us']:.0f} us/req"
           f"   non-2xx {verify['non_2xx']:.0f} of {verify['requests']:.0f}")
     print(f"ratio verify/ping     {ratio:.2f}   (target >= {TARGET_RATIO}, and >= {TARGET_RPS:.0f}/s)")
     ok = ratio >= TARGET_RATIO and verify["rps"] >= TARGET_RPS and verify["non_2xx"] == 0

@@ -134,6 +134,18 @@ _HINTS = {
 }
 
 
+_TYPE_HINTS = {
+    "float_parsing": "write a number, e.g. 10",
+    "int_parsing": "write a whole number, e.g. 10",
+    "bool_parsing": "write true or false",
+    "string_type": "write text, in quotes if it looks like a number",
+    "list_type": "write a list, e.g. [a, b]",
+    "greater_than": "use a larger value",
+    "less_than_equal": "use a smaller value",
+    "literal_error": "use one of the values listed",
+}
+
+
 def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
     path = Path(path)
     try:
@@ -187,9 +199,11 @@ def _first_error(path: Path, node: yaml.Node | None, invalid: ValidationError) -
         hint = "add it (see `popcert init`)"
     else:
         got = error.get("input")
-        if not isinstance(got, (dict, list)) and got is not None:
+        if not isinstance(got, (dict, list)) and got is not None \
+                and repr(got) not in message and str(got) not in message:
             message = f"{got!r}: {message}"
-        hint = _HINTS.get(field, _HINTS.get(".".join(loc[:-1]), ""))
+        hint = _HINTS.get(field, _HINTS.get(".".join(loc[:-1]), "")) \
+            or _TYPE_HINTS.get(error["type"], "")
     return ConfigError(path, field + (f" (line {line})" if line else ""), message, hint)
 
 

@@ -17,6 +17,13 @@ from harness.config import REPO_ROOT, RunConfig, config_from_dict
 DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
 
 
+def city_options_for(level: str) -> dict[str, Any]:
+    """How the reference system is deployed for a profile: mTLS required where the profile says."""
+    from harness.profiles import load_profile
+
+    return {"mtls": "required"} if load_profile(level).mtls == "required" else {}
+
+
 class Lab:
     def __init__(self, workdir: Path, defects: frozenset[str] = frozenset(), *,
                  population: int = 1_000_000, seed: int = 6, mtls: str = "optional",

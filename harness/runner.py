@@ -96,12 +96,12 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
              console: Console, workdir: Path | None = None) -> RunOutcome:
-    from harness.lab import Lab
+    from harness.lab import Lab, city_options_for
 
     workdir = workdir or REPO_ROOT / ".popcert" / "demo"
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
-    with Lab(workdir, defects=defects) as lab:
+    with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
         config = lab.run_config(suites=suites, quick=quick, level=level)
         return certify_with_config(config, console=console, npdb=lab.npdb,
                                    command="popcert demo")

@@ -16,19 +16,22 @@ from harness.checks import CheckResult, Evidence, Severity, check
 from harness.net import TlsMaterial
 from harness.suites import auth_tokens as forge
 from harness.suites.auth_attacker import AttackerKeyServer, self_signed_pem
-from harness.suites.auth_probe import AuthContext, expect_refused, send_until_error
+from harness.suites.auth_probe import REFUSED, AuthContext, expect_refused, send_until_error
 from harness.suites.base import RunContext, suite_context
 from harness.suites.load_plan import Person, synthetic_people
 
 JWT_REQ = "connection/v1 §security: bearer JWT of the national token service, ES256, JWKS-pinned"
 # How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).
 JKU_GRACE_S = 0.5
+# The notification checks move a sampled adult's residence in the mock: keep them away from the
+# people other suites (scenarios, load) sample with the run's seed.
+SAMPLE_SEED_OFFSET = 7919
 
 
 def _people(admin: Any, seed: int) -> list[Person]:
     """Real adults of the mock population, so dossier bodies pass the SUT's NPDB checks."""
     try:
-        records = admin.sample("adult", 5, seed) if admin is not None else []
+        records = admin.sample("adult", 5, seed + SAMPLE_SEED_OFFSET) if admin is not None else []
     except Exception:  # noqa: BLE001 - the admin API is a convenience; synthetic people still work
         records = []
     people = [Person(r["personal_id"], r["full_name"], r["date_of_birth"], r.get("gender", "female"))
@@ -62,12 +65,10 @@ def make_context(run: RunContext) -> Iterator[AuthContext]:
 
 
 def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: str,
-                   accepted_means: str, refused: frozenset[int] | None = None) -> CheckResult:
+                   accepted_means: str, refused: frozenset[int] = REFUSED) -> CheckResult:
     if (problem := ctx.baseline_problem()) is not None:
         return problem
     probes = send_until_error([(t.description, t.token) for t in tokens], ctx.read)
-    if refused is None:
-        return expect_refused(probes, what=what, accepted_means=accepted_means)
     return expect_refused(probes, what=what, accepted_means=accepted_means, refused=refused)
 
 

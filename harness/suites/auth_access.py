@@ -4,6 +4,7 @@ rate limiting, and what error bodies reveal. Registered by importing ``harness.s
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -115,8 +116,7 @@ def error_leak(ctx: AuthContext) -> CheckResult:
         ctx.post("body that is not UTF-8", token, None, raw=b'{"procedure_code": "\xff\xfe"}'),
         ctx.post("fields of the wrong type", token, wrong_types),
         ctx.post("a citizen's data with a mistyped date_of_birth", token, mistyped_person),
-        ctx.post("huge field values", token, None,
-                 raw=_json_bytes(huge)),
+        ctx.post("huge field values", token, None, raw=_json_bytes(huge)),
         ctx.read("dossier id that is not a UUID", token, path=f"{DOSSIERS_PATH}/..%2f..%2fetc"),
         ctx.read("limit that is not a number", token, path=f"{DOSSIERS_PATH}?limit=1e999"),
     ]
@@ -139,8 +139,6 @@ def error_leak(ctx: AuthContext) -> CheckResult:
 
 
 def _json_bytes(value: object) -> bytes:
-    import json
-
     return json.dumps(value, ensure_ascii=False).encode()
 
 

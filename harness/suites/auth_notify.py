@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import time
 import uuid
@@ -80,8 +81,6 @@ def _send(ctx: AuthContext, description: str, body: bytes, signature: str | None
 
 
 def _event(ctx: AuthContext) -> bytes:
-    import json
-
     event = {"event_id": f"evt_popcert_{uuid.uuid4().hex}", "type": "residence_change",
              "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "personal_id": ctx.people[0].personal_id,

@@ -155,12 +155,12 @@ class AuthContext:
         ex = self.baseline.exchange
         if ex.error is None and ex.status is not None and 200 <= ex.status < 300:
             return None
-        if ex.status == 429:  # a rate limit from an earlier step, not a verdict: try once more
+        evidence = self.baseline.evidence()
+        if ex.status == 429:  # a rate limit from an earlier step, not a verdict: ask again later
             self.baseline = None
         return CheckResult.errored(
             "a genuine portal token is not served on GET /connection/v1/dossiers "
-            f"({_said(ex)}), so refusals of forged credentials prove nothing",
-            *self.baseline.evidence() if self.baseline else ())
+            f"({_said(ex)}), so refusals of forged credentials prove nothing", *evidence)
 
 
 def _said(ex: Exchange) -> str:

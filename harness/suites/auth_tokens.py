@@ -27,10 +27,6 @@ class ForgedToken:
     token: str
     description: str
 
-    @property
-    def header(self) -> dict[str, Any]:
-        return decode_segment(self.token.split(".")[0])
-
 
 def b64url(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

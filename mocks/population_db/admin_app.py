@@ -13,7 +13,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mocks.population_db.faults import FaultSpec
-from mocks.population_db.notifications import Delivery
 from mocks.population_db.state import MockState, error
 
 
@@ -154,6 +153,3 @@ def build_admin_app(state: MockState) -> Starlette:
     ])
     app.state.mock = state
     return app
-
-
-__all__ = ["build_admin_app", "Delivery"]

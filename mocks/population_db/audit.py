@@ -20,6 +20,19 @@ COLUMN_TYPES = {"ts": "REAL", "latency_ms": "REAL", "status": "INTEGER"}
 LIST_COLUMNS = frozenset({"personal_ids", "fields_requested", "fields_returned"})
 
 
+def _json_list(values: Any) -> str:
+    return json.dumps(values) if values else "[]"
+
+
+def _row(e: dict[str, Any]) -> tuple[Any, ...]:
+    # Spelled out (no generator): this runs once per audited request.
+    get = e.get
+    return (get("ts"), get("client_id"), get("method"), get("endpoint"), get("path"),
+            get("purpose_code"), get("request_id"), _json_list(get("personal_ids")),
+            _json_list(get("fields_requested")), _json_list(get("fields_returned")),
+            get("status"), get("latency_ms"), get("auth_method"))
+
+
 class AuditLog:
     def __init__(self, db_path: Path) -> None:
         self._db = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None)
@@ -40,8 +53,7 @@ class AuditLog:
     def flush(self) -> int:
         with self._lock:
             entries, self._buffer = self._buffer, []
-            rows = [tuple(json.dumps(e.get(c) or []) if c in LIST_COLUMNS else e.get(c)
-                          for c in COLUMNS) for e in entries]
+            rows = [_row(e) for e in entries]
             if rows:
                 # Explicit transaction: in autocommit mode every row would be its own commit.
                 self._db.execute("BEGIN")

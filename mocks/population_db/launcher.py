@@ -13,6 +13,7 @@ from types import TracebackType
 from typing import Any
 
 from mocks.population_db.admin_client import AdminClient
+from mocks.population_db.client_auth import fetch_token
 from mocks.population_db.pki import TestPKI
 from mocks.population_db.tokens import TokenMinter
 
@@ -47,6 +48,12 @@ class MockNPDB:
 
     def minter(self) -> TokenMinter:
         return TokenMinter(self.state_dir, issuer=self.issuer or "https://id.npdb.test")
+
+    def token(self, client_id: str = "city-system", scope: str | None = None,
+              audience: str | None = None) -> str:
+        """A real access token from the running mock's token endpoint (private_key_jwt)."""
+        return fetch_token(self.token_url, self.pki.ca_path,
+                           self.pki.issued_dir / f"{client_id}.key", client_id, scope, audience)
 
     def start(self) -> MockNPDB:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -95,7 +95,8 @@ class TestPKI:
         """Issue (or reuse) ``pki/issued/<name>.{pem,key}``; client certs carry ``name``'s CN."""
         self.ensure()
         out = IssuedCert(self.issued_dir / f"{name}.pem", self.issued_dir / f"{name}.key")
-        if reuse and out.cert_path.exists() and out.key_path.exists():
+        if reuse and out.cert_path.exists() and out.key_path.exists() \
+                and _has_authority_key_id(out.cert_path):
             return out
         ca_cert_path, ca_key_path = ((self.ca_path, self.ca_key_path) if ca == "national"
                                      else (self.foreign_ca_path, self.foreign_ca_key_path))
@@ -118,7 +119,12 @@ class TestPKI:
                    .serial_number(x509.random_serial_number())
                    .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False))
+                   .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+                   # RFC 5280 §4.2.1.1: strict verifiers (cryptography, sslyze) require the AKI.
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                       ca_key.public_key()), critical=False)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                                  critical=False))
         if alt_names:
             builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         cert = builder.sign(ca_key, hashes.SHA256())
@@ -133,3 +139,13 @@ class TestPKI:
                                       not_before_offset_days=-30),
                 "foreign": self.issue(f"{client_id}-foreign", kind="client", sans=(),
                                       ca="foreign")}
+
+
+def _has_authority_key_id(cert_path: Path) -> bool:
+    """Certificates issued before the AKI was added are re-issued, not reused."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    return True

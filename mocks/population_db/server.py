@@ -27,7 +27,7 @@ from mocks.population_db.pki import TestPKI
 from mocks.population_db.population import Population
 from mocks.population_db.state import DEFAULT_RATE_LIMIT_PER_S, MockState
 from mocks.population_db.tls_protocol import TLSHttpToolsProtocol
-from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
+from mocks.population_db.tokens import KeyStore, TokenVerifier
 
 MtlsMode = Literal["off", "optional", "required"]
 CERT_REQS = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}

@@ -55,6 +55,14 @@ class MockState:
     rate_overrides: dict[str, float] = field(default_factory=dict)
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
     seen_assertion_jti: dict[str, float] = field(default_factory=dict)
+    _purposes: dict[str, frozenset[str]] = field(default_factory=dict)
+
+    def client_purposes(self, client_id: str) -> frozenset[str]:
+        cached = self._purposes.get(client_id)
+        if cached is None:
+            client = self.clients.get(client_id)
+            cached = self._purposes[client_id] = frozenset(client.purposes if client else ())
+        return cached
 
     def rate_limit_wait(self, client_id: str) -> float:
         bucket = self.buckets.get(client_id)

@@ -14,7 +14,7 @@ import pytest
 from examples.city_system.defects import DEFECTS
 from harness.checks import REGISTRY
 from harness.engine import Engine
-from harness.lab import Lab
+from harness.lab import Lab, city_options_for
 from harness.suites import load_all_suites
 
 pytestmark = pytest.mark.integration
@@ -31,19 +31,17 @@ def suites_for(checks: set[str]) -> list[str]:
     return sorted({REGISTRY[c].suite for c in checks})
 
 
-def lab_options(suites: list[str]) -> dict[str, object]:
-    # mTLS checks apply under a profile that requires mTLS: the province profile, mTLS required.
-    if "auth" in suites:
-        return {"level": "province", "mtls": "required"}
-    return {"level": "district", "mtls": "optional"}
+def profile_for(suites: list[str]) -> str:
+    # The mTLS checks apply only under a profile that requires mTLS, such as province.
+    return "province" if "auth" in suites else "district"
 
 
 def run_lab(tmp: Path, defects: frozenset[str], suites: list[str]) -> dict:
-    options = lab_options(suites)
+    level = profile_for(suites)
     servers = not set(suites) <= STATIC_SUITES
-    city = {"mtls": options["mtls"]} if options["mtls"] == "required" else {}
-    with Lab(tmp / "lab", defects, servers=servers, city_options=city) as lab:
-        config = lab.run_config(suites=suites, quick=True, level=str(options["level"]),
+    with Lab(tmp / "lab", defects, servers=servers,
+             city_options=city_options_for(level)) as lab:
+        config = lab.run_config(suites=suites, quick=True, level=level,
                                 output_dir=tmp / "runs")
         return Engine(config, npdb=lab.npdb).run().report
 

@@ -16,12 +16,12 @@ import httpx
 import jwt
 import pytest
 
+from mocks.population_db.client_auth import ASSERTION_TYPE
 from mocks.population_db.launcher import MockNPDB
 from mocks.population_db.notifications import verify_signature
 from mocks.population_db.pki import load_private_key
 
 pytestmark = pytest.mark.integration
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 @pytest.fixture(scope="module")
@@ -47,14 +47,7 @@ def assertion(npdb: MockNPDB, client_id: str = "city-system", **over: Any) -> st
 
 
 def token_pkjwt(npdb: MockNPDB, scope: str | None = None, client_id: str = "city-system") -> str:
-    with httpx.Client(verify=tls(npdb)) as http:
-        form = {"grant_type": "client_credentials", "client_assertion_type": ASSERTION_TYPE,
-                "client_assertion": assertion(npdb, client_id)}
-        if scope:
-            form["scope"] = scope
-        resp = http.post(npdb.token_url, data=form)
-    assert resp.status_code == 200, resp.text
-    return str(resp.json()["access_token"])
+    return npdb.token(client_id=client_id, scope=scope)
 
 
 def data_headers(token: str, purpose: str = "1.001193") -> dict[str, str]:

@@ -17,8 +17,6 @@ import pytest
 from mocks.population_db.launcher import MockNPDB
 from mocks.population_db.purposes import SPEC_DIR
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_mock_api import token_pkjwt  # noqa: E402
 
 pytestmark = pytest.mark.integration
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
@@ -32,11 +30,12 @@ def npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockNPDB]:
 
 @pytest.mark.skipif(ST is None, reason="schemathesis CLI not installed")
 def test_schemathesis_finds_no_failures(npdb: MockNPDB, tmp_path: Path) -> None:
-    token = token_pkjwt(npdb)
+    token = npdb.token()
     cmd = [str(ST), "run", str(SPEC_DIR / "openapi.yaml"), "--url", npdb.data_url,
            "--tls-verify", str(npdb.pki.ca_path), "-H", f"Authorization: Bearer {token}",
            "--max-examples", "25", "--seed", "6", "--no-color", "--request-timeout", "10",
            "--report", "junit", "--report-dir", str(tmp_path)]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    # cwd=tmp_path: the st CLI writes a .schemathesis cache into its working directory.
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     assert " passed" in result.stdout.split("SUMMARY")[-1]

@@ -36,38 +36,6 @@ EXPECTED_FAILURE = {
 }
 
 
-class ConformantPKI(TestPKI):
-    """TestPKI whose leaves carry authorityKeyIdentifier (RFC 5280 §4.2.1.1 MUST).
-
-    TODO(lead): drop once mocks/population_db/pki.py adds AKI itself; until then the re-signing
-    below is a no-op only for certificates that already have it.
-    """
-
-    __test__ = False
-
-    def issue(self, name: str, **kwargs: object) -> IssuedCert:  # type: ignore[override]
-        issued = super().issue(name, **kwargs)  # type: ignore[arg-type]
-        cert = x509.load_pem_x509_certificate(issued.cert_path.read_bytes())
-        try:
-            cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
-            return issued
-        except x509.ExtensionNotFound:
-            pass
-        foreign = kwargs.get("ca") == "foreign"
-        ca_key = load_private_key(self.foreign_ca_key_path if foreign else self.ca_key_path)
-        builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer)
-                   .public_key(cert.public_key()).serial_number(cert.serial_number)
-                   .not_valid_before(cert.not_valid_before_utc)
-                   .not_valid_after(cert.not_valid_after_utc))
-        for extension in cert.extensions:
-            builder = builder.add_extension(extension.value, extension.critical)
-        builder = builder.add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        resigned = builder.sign(ca_key, hashes.SHA256())
-        issued.cert_path.write_bytes(resigned.public_bytes(serialization.Encoding.PEM))
-        return issued
-
-
 class TinyHttpsServer:
     """A minimal HTTPS responder on 127.0.0.1:0 for sslyze to scan; stopped by ``close``."""
 
@@ -106,25 +74,25 @@ class TinyHttpsServer:
 
 
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> ConformantPKI:
-    pki = ConformantPKI(tmp_path_factory.mktemp("tls-state"))
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
+    pki = TestPKI(tmp_path_factory.mktemp("tls-state"))
     pki.ensure()
     return pki
 
 
 @pytest.fixture(scope="module")
-def portal(pki: ConformantPKI) -> IssuedCert:
+def portal(pki: TestPKI) -> IssuedCert:
     return pki.issue("portal", kind="client", sans=())
 
 
-def _start(pki: ConformantPKI, defects: frozenset[str]) -> TinyHttpsServer:
+def _start(pki: TestPKI, defects: frozenset[str]) -> TinyHttpsServer:
     cert, key = server_certificate(defects, pki, "city-system")
     # mTLS required, like a ministry-level SUT: the scan must present the portal's certificate.
     return TinyHttpsServer(build_server_context(defects, cert, key, pki.ca_path, "required"))
 
 
 @pytest.fixture(scope="module")
-def scans(pki: ConformantPKI, portal: IssuedCert) -> Iterator[dict[str, tls_suite.TlsContext]]:
+def scans(pki: TestPKI, portal: IssuedCert) -> Iterator[dict[str, tls_suite.TlsContext]]:
     """One scan per server: the compliant one and one per tls.* defect."""
     variants = {"compliant": frozenset(), **{d: frozenset({d}) for d in sorted(TLS_DEFECTS)}}
     servers = {name: _start(pki, defects) for name, defects in variants.items()}
@@ -195,7 +163,7 @@ def test_expiry_threshold_comes_from_the_profile(scans: dict[str, tls_suite.TlsC
 
 
 def test_missing_client_certificate_makes_the_mozilla_check_an_error_with_a_hint(
-        pki: ConformantPKI) -> None:
+        pki: TestPKI) -> None:
     # Without the portal certificate sslyze still sees protocols, suites and the certificate,
     # but not renegotiation: the Mozilla check cannot decide and says how to fix the config.
     server = _start(pki, frozenset())
@@ -227,7 +195,7 @@ def test_plain_http_target_is_an_error() -> None:
 
 
 def test_suite_context_scans_the_configured_target(
-        pki: ConformantPKI, portal: IssuedCert, tmp_path: Path) -> None:
+        pki: TestPKI, portal: IssuedCert, tmp_path: Path) -> None:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile

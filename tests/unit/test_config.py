@@ -92,8 +92,6 @@ def test_wrong_type_names_field_line_and_value(tmp_path: Path) -> None:
     assert "'fast'" in error.message
 
 
-@pytest.mark.xfail(strict=True, reason="harness/config.py _first_error gives no hint for type "
-                   "errors on fields without a _HINTS entry (e.g. target.timeout_s)")
 def test_wrong_type_comes_with_a_hint(tmp_path: Path) -> None:
     error = load_error(write_config(tmp_path, {"  timeout_s: 10": '  timeout_s: "fast"'}))
     assert error.hint, "a user needs to be told what to write instead (e.g. a number of seconds)"
@@ -133,9 +131,6 @@ def test_bad_url(tmp_path: Path) -> None:
     assert "https://127.0.0.1:8443" in error.hint
 
 
-@pytest.mark.xfail(strict=True, reason="harness/config.py _first_error prefixes the input value "
-                   "although the URL validator's message already quotes it: "
-                   "\"'htp://x': 'htp://x' is not an http(s) URL\"")
 def test_bad_url_value_is_quoted_once(tmp_path: Path) -> None:
     path = write_config(tmp_path, {"base_url: https://127.0.0.1:8443": "base_url: htp://x"})
     assert load_error(path).message.count("htp://x") == 1

@@ -251,6 +251,26 @@ def test_a_context_that_raises_makes_every_check_of_the_suite_error(
     assert outcome.report["run"]["complete"] is True
 
 
+def test_a_context_that_hangs_is_cut_by_the_suite_limit(
+        tmp_path: Path, registry: dict[str, Any]) -> None:
+    release = threading.Event()
+
+    @suite_context(SUITE)
+    def stuck_context(run_ctx: RunContext) -> Iterator[Any]:
+        release.wait(30)  # e.g. a TLS scan of an endpoint that never answers
+        yield None
+
+    check("SAST-T-WAITING", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("unreachable"))
+    try:
+        outcome = run(tmp_path, limits={"suite_s": {SUITE: 0.5}})
+    finally:
+        release.set()
+    result = by_id(outcome)["SAST-T-WAITING"]
+    assert result["status"] == "error"
+    assert "could not start" in result["summary"] and "time limit" in result["summary"]
+
+
 def test_a_suite_without_a_context_factory_errors(tmp_path: Path, registry: dict[str, Any]) -> None:
     check("SAST-T-ORPHAN", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("unreachable"))

@@ -9,6 +9,7 @@ import json
 import time
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -181,7 +182,7 @@ def test_exchange_evidence_redacts_the_request_token(loopback_server: ServerFact
 
 # --- reproduction commands ----------------------------------------------------------------------
 
-def test_curl_command_is_redacted_through_evidence(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_curl_command_is_redacted_through_evidence(tmp_path: Path) -> None:
     tls = TlsMaterial(tmp_path / "ca.pem", tmp_path / "portal.pem", tmp_path / "portal.key")
     command = curl_command("post", "https://127.0.0.1:8443/connection/v1/dossiers",
                            {"Authorization": f"Bearer {JWT}"}, {"procedure_code": "1.001193"}, tls)

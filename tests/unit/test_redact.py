@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from harness.checks import CheckResult, Evidence
+from harness.net import curl_command
 from harness.redact import REDACTED, redact, redact_text
 
 # A real-shaped ES256 JWT: header {"alg":"ES256","kid":"k1","typ":"JWT"}.
@@ -120,3 +123,14 @@ def test_evidence_round_trip_stays_redacted() -> None:
 def test_check_result_evidence_is_redacted() -> None:
     result = CheckResult.failed("token leaked", Evidence.note(f"server echoed Bearer {JWT}"))
     assert JWT_PAYLOAD not in json.dumps([e.to_json() for e in result.evidence])
+
+
+@pytest.mark.parametrize("header", ["Authorization: Basic dXNlcjpwYXNz",
+                                    "Cookie: sid=abc123secret",
+                                    "X-Api-Key: k-999secret",
+                                    "X-NPDB-Signature: t=1700000000,v1=9f86d081884c7d65"])
+def test_secret_headers_inside_a_curl_reproduction_are_redacted(header: str) -> None:
+    command = curl_command("POST", "https://127.0.0.1:8443/connection/v1/notifications",
+                           dict([header.split(": ", 1)]))
+    stored = json.dumps(Evidence.reproduction(command).to_json())
+    assert header.split(": ", 1)[1] not in stored

@@ -70,7 +70,7 @@ def test_every_check_states_its_requirement_and_title(checks: list[Check]) -> No
     assert [c.id for c in checks if not c.title.strip()] == []
 
 
-def test_check_functions_are_documented_once(checks: list[Check]) -> None:
+def test_every_check_has_a_severity_and_a_positive_time_limit(checks: list[Check]) -> None:
     assert all(isinstance(c.severity, Severity) for c in checks)
     assert all(c.timeout_s > 0 for c in checks)
 

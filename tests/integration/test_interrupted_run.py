@@ -1,0 +1,135 @@
+"""An interrupted certification still leaves a report a person can read: INCOMPLETE, never CERTIFIED.
+
+`popcert certify` runs as a subprocess against a SUT on 127.0.0.1 that hangs every request, so the
+TLS scan keeps the run busy after the firewall suite has written its results; then we signal it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.config import REPO_ROOT
+from tests.conftest import Behaviour, LoopbackServer, hang
+
+POPCERT = Path(sys.executable).parent / "popcert"
+RULESET = REPO_ROOT / "examples" / "city_system" / "firewall" / "ruleset.iptables"
+
+
+def write_config(folder: Path, base_url: str, npdb_state: Path) -> Path:
+    raw: dict[str, Any] = {
+        "system": {"name": "Hanging SUT", "organisation": "tests", "level": "district"},
+        "target": {"base_url": base_url, "timeout_s": 2},
+        "suites": ["firewall", "tls"],
+        "npdb": {"start": False, "state_dir": str(npdb_state)},
+        "firewall": {"ruleset": str(RULESET)},
+        "output_dir": str(folder / "runs"),
+        # Long limits: only the signal may end this run early.
+        "limits": {"check_s": 600, "default_suite_s": 1200},
+    }
+    path = folder / "run.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def busy_run(tmp_path: Path, loopback_server: Callable[[Behaviour], LoopbackServer],
+             mock_npdb: Any) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """A certify process that has written at least one result and is stuck in the TLS scan."""
+    sut = loopback_server(hang)
+    config = write_config(tmp_path, f"https://127.0.0.1:{sut.port}", mock_npdb.state_dir)
+    process = subprocess.Popen([str(POPCERT), "certify", "-c", str(config)], text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+    try:
+        run_dir = wait_for_first_result(tmp_path / "runs", process)
+        yield process, run_dir
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+
+
+def wait_for_first_result(output_dir: Path, process: subprocess.Popen[str],
+                          limit_s: float = 60) -> Path:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        for results in output_dir.glob("*/*/results.jsonl"):
+            if results.read_text(encoding="utf-8").count("\n") >= 1:
+                return results.parent
+        if process.poll() is not None:
+            raise AssertionError(f"popcert exited early ({process.returncode}): "
+                                 f"{process.communicate()[1][-2000:]}")
+        time.sleep(0.1)
+    raise AssertionError("no result was written within the time limit")
+
+
+def read_report(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+
+
+def test_sigterm_leaves_an_incomplete_report(busy_run: tuple[subprocess.Popen[str], Path]) -> None:
+    process, run_dir = busy_run
+    time.sleep(1.0)  # let the firewall suite finish and the TLS scan start hanging
+    assert process.poll() is None, "the run should still be busy with the hanging SUT"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1, stderr[-2000:]
+    assert "Traceback" not in stderr
+    report = read_report(run_dir)
+    assert report["run"]["complete"] is False and report["run"]["interrupted"]
+    assert report["verdict"]["status"] == "INCOMPLETE"
+    assert "INCOMPLETE" in (run_dir / "report.html").read_text(encoding="utf-8")
+    # What did finish is kept: the firewall results are in the report and in results.jsonl.
+    finished = {r["check"]["id"] for r in report["results"]}
+    assert "FW-DEFAULT-DENY" in finished
+    assert not any(check_id.startswith("TLS-") for check_id in finished)
+    logged = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(logged) == len(report["results"])
+
+
+def test_sigkill_then_popcert_report_rebuilds_an_incomplete_report(
+        busy_run: tuple[subprocess.Popen[str], Path]) -> None:
+    process, run_dir = busy_run
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    logged = [json.loads(line) for line in
+              (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    # Remove what the engine wrote between suites, so only the rebuild can produce a report.
+    for name in ("report.json", "report.html", "junit.xml", "report.sarif"):
+        (run_dir / name).unlink(missing_ok=True)
+    rebuilt = subprocess.run([str(POPCERT), "report", str(run_dir)], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert "report.json" in rebuilt.stdout
+    report = read_report(run_dir)
+    assert report["run"]["complete"] is False
+    assert report["verdict"]["status"] == "INCOMPLETE"
+    assert [r["check"]["id"] for r in report["results"]] == [r["check"]["id"] for r in logged]
+    assert "INCOMPLETE" in (run_dir / "report.html").read_text(encoding="utf-8")
+    assert (run_dir / "junit.xml").is_file()
+
+
+def test_report_survives_a_half_written_last_line(
+        busy_run: tuple[subprocess.Popen[str], Path]) -> None:
+    process, run_dir = busy_run
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate(timeout=30)
+    results = run_dir / "results.jsonl"
+    complete_lines = results.read_text(encoding="utf-8").count("\n")
+    with results.open("a", encoding="utf-8") as log:
+        log.write('{"check": {"id": "TLS-CERT-CHAIN", "suite": "tls"')  # killed mid-write
+    rebuilt = subprocess.run([str(POPCERT), "report", str(run_dir)], capture_output=True,
+                             text=True, timeout=120, check=False)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
+    assert len(read_report(run_dir)["results"]) == complete_lines

@@ -1,0 +1,201 @@
+"""The auth checks against scripted SUTs on 127.0.0.1 (port 0): a hostile SUT (reset, garbage,
+hang) gives ``error`` with evidence, never an exception; an accept-everything SUT fails; a SUT
+that only *fetches* a jku URL fails AUTH-JWT-JKU although it refuses the token.
+
+Check functions are called directly (not through the engine, which would turn a crash into error).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+
+from harness.checks import CheckResult, Status, checks_for_suite
+from harness.config import REPO_ROOT, config_from_dict
+from harness.net import ScopeGuard
+from harness.profiles import load_profile
+from harness.suites import auth
+from harness.suites.base import RunContext
+from mocks.population_db.pki import TestPKI
+from mocks.population_db.tokens import TokenMinter
+
+AUTH_CHECKS = checks_for_suite("auth")
+
+
+class FakeNpdb:
+    """What the auth suite needs of the mock NPDB, without starting it: keys and PKI on disk."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.pki = TestPKI(state_dir)
+        self.admin = None
+        self._minter = TokenMinter(state_dir)
+
+    def minter(self) -> TokenMinter:
+        return self._minter
+
+
+def _run_checks(base_url: str, state_dir: Path, timeout_s: float = 2.0) -> dict[str, CheckResult]:
+    config = config_from_dict({
+        "system": {"name": "scripted", "organisation": "tests", "level": "district"},
+        "target": {"base_url": base_url, "timeout_s": timeout_s}, "suites": ["auth"],
+        "output_dir": str(state_dir / "runs")}, REPO_ROOT)
+    run = RunContext(config, load_profile("district"), state_dir, ScopeGuard(["127.0.0.1"]),
+                     workdir=state_dir, npdb=FakeNpdb(state_dir), quick=True)
+    factory = auth.make_context(run)
+    ctx = next(factory)
+    try:
+        return {check.id: check.function(ctx) for check in AUTH_CHECKS}
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
+    """A TCP server answering each connection with a scripted behaviour."""
+    stop = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def start(behaviour: Callable[[socket.socket], None]) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.2)
+        sockets.append(listener)
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except OSError:
+                    continue
+                threading.Thread(target=behaviour, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    yield start
+    stop.set()
+    for listener in sockets:
+        listener.close()
+
+
+def _reset(conn: socket.socket) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()  # RST instead of FIN
+
+
+def _garbage(conn: socket.socket) -> None:
+    conn.recv(65536)
+    conn.sendall(b"\x00\xff\xfeNOT HTTP AT ALL\r\n\r\n" * 10)
+    conn.close()
+
+
+def _hang(conn: socket.socket) -> None:
+    threading.Event().wait(3.0)  # longer than the client's timeout, bounded for the test
+    conn.close()
+
+
+@pytest.mark.parametrize("behaviour", [_reset, _garbage, _hang], ids=["reset", "garbage", "hang"])
+def test_hostile_sut_gives_error_with_evidence(raw_server: Any, behaviour: Any,
+                                               tmp_path: Path) -> None:
+    results = _run_checks(raw_server(behaviour), tmp_path, timeout_s=0.5)
+    for check_id, result in results.items():
+        if check_id.startswith("AUTH-MTLS-"):
+            assert result.status == Status.SKIP
+            continue
+        assert result.status == Status.ERROR, (check_id, result.summary)
+        assert result.evidence or "admin API" in result.summary, check_id
+
+
+class _Scripted(BaseHTTPRequestHandler):
+    """An HTTP SUT whose token validation is given by the test."""
+
+    validate: Callable[[str | None], int] = staticmethod(lambda token: 200)  # type: ignore
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        header = self.headers.get("authorization") or ""
+        token = header.removeprefix("Bearer ") if header else None
+        status = type(self).validate(token)
+        body = json.dumps({"items": [], "count": 0, "dossier_id": "x"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+@pytest.fixture
+def http_sut() -> Iterator[Callable[[Callable[[str | None], int]], str]]:
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(validate: Callable[[str | None], int]) -> str:
+        handler = type("Handler", (_Scripted,), {"validate": staticmethod(validate)})
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_accept_everything_sut_fails_the_token_checks(http_sut: Any, tmp_path: Path) -> None:
+    results = _run_checks(http_sut(lambda token: 200), tmp_path)
+    token_checks = [c.id for c in AUTH_CHECKS if c.id.startswith(("AUTH-JWT-", "AUTH-TOKEN-"))]
+    for check_id in token_checks:
+        assert results[check_id].status == Status.FAIL, (check_id, results[check_id].summary)
+    assert results["AUTH-RATE-LIMIT"].status == Status.FAIL
+    assert results["AUTH-RATE-LIMIT"].measurements["requests"] <= 400
+
+
+def test_refuse_everything_sut_is_not_a_pass(http_sut: Any, tmp_path: Path) -> None:
+    results = _run_checks(http_sut(lambda token: 401), tmp_path)
+    for check_id, result in results.items():
+        assert result.status in (Status.ERROR, Status.SKIP), (check_id, result.summary)
+
+
+def test_sut_that_fetches_jku_fails_even_when_it_refuses(http_sut: Any, tmp_path: Path) -> None:
+    minter = FakeNpdb(tmp_path).minter()
+    public = minter.signing_key.public_key()
+
+    def validate(token: str | None) -> int:
+        if not token:
+            return 401
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            return 401
+        if "jku" in header:  # the defect: fetch the caller-chosen key set, then refuse anyway
+            urllib.request.urlopen(header["jku"], timeout=2).read()  # noqa: S310 - loopback
+            return 401
+        try:
+            jwt.decode(token, public, algorithms=["ES256"], audience="connection-api",
+                       issuer=minter.issuer)
+        except jwt.PyJWTError:
+            return 401
+        return 200
+
+    results = _run_checks(http_sut(validate), tmp_path)
+    jku = results["AUTH-JWT-JKU"]
+    assert jku.status == Status.FAIL and "fetched" in jku.summary
+    assert results["AUTH-JWT-ALG-NONE"].status == Status.PASS
