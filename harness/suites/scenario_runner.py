@@ -210,7 +210,11 @@ class ScenarioDriver:
                 _quietly(self.admin.clear_faults)
         time.sleep(AUDIT_SETTLE_S)
         try:
-            run.audit = [as_dict(e) for e in self.admin.audit(since_id=mark)]
+            people = set(_personal_ids(body))
+            # Background retries of earlier dossiers land in this window too; keep this step's.
+            run.audit = [entry for entry in map(as_dict, self.admin.audit(since_id=mark))
+                         if not entry.get("personal_ids")
+                         or people & set(entry.get("personal_ids") or [])]
         except Exception as failure:  # noqa: BLE001
             run.error = f"audit log unreadable: {type(failure).__name__}: {failure}"
         if step.npdb_event is not None and run.error is None:
@@ -260,6 +264,16 @@ class ScenarioDriver:
                 items = items.get("items", items.get("dossiers", []))
             run.listed = isinstance(items, list) and any(
                 isinstance(d, dict) and d.get("dossier_id") == run.dossier_id for d in items)
+
+
+def _personal_ids(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value] if len(value) == 12 and value.isdigit() else []
+    if isinstance(value, dict):
+        return [pid for v in value.values() for pid in _personal_ids(v)]
+    if isinstance(value, list):
+        return [pid for v in value for pid in _personal_ids(v)]
+    return []
 
 
 def _fault_arguments(fault: Fault) -> dict[str, Any]:

@@ -189,7 +189,9 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
     # Subscriptions are made in the background, not for a procedure: they carry no purpose.
     data_calls = {id(r): [e for e in _identified_calls(r)
                           if str(e.get("path") or "").startswith("/npdb/v1")
-                          and "/subscriptions" not in str(e.get("path"))] for r in ran}
+                          and "/subscriptions" not in str(e.get("path"))
+                          # Calls under another client's credentials are OWN-CREDENTIALS' finding.
+                          and e.get("client_id") == OWN_CLIENT_ID] for r in ran}
     judged = [r for r in ran if data_calls[id(r)]]
     problems = [(r, f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
                  f"{_entry_line(e)}")
@@ -341,9 +343,12 @@ def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
             continue
         judged.append(run)
         wait_s = float(calls[limited].get("retry_after_s") or limits[0].retry_after_s or 1)
-        if limited + 1 >= len(calls):
+        # The retry is the next call the NPDB judged about this step's people (faulted calls
+        # and other dossiers' background retries carry none of them).
+        retries = [e for e in calls[limited + 1:] if e.get("personal_ids")]
+        if not retries:
             continue  # no retry at all: SCN-FAULT-RETRY reports it
-        first, then = _timestamp(calls[limited].get("ts")), _timestamp(calls[limited + 1].get("ts"))
+        first, then = _timestamp(calls[limited].get("ts")), _timestamp(retries[0].get("ts"))
         if first is None or then is None:
             problems.append((run, "audit timestamps unreadable"))
         elif then - first < wait_s - 0.05:  # 50 ms for clock granularity

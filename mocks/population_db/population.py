@@ -29,6 +29,7 @@ BIRTH_SERIAL_BASE = 900_000  # unscrambled serials >= this are overlay births, n
 _M64 = (1 << 64) - 1
 
 GENDERS = ("male", "female")
+_MONTH_DAYS = tuple(calendar.mdays)
 RELATIONS_HEAD = "head"
 
 
@@ -114,6 +115,10 @@ class Population:
         random.Random(seed ^ 0x5EED).shuffle(slots)
         self._slots = slots
         self._slot_of = {s: i for i, s in enumerate(slots)}
+        self._n_slots = len(slots)
+        self._province_slots = {code: [self._slot_of[(code, j)] for j in range(mult[code])]
+                                for code in mult}
+        self._prefixes: dict[str, tuple[int, int, int, int, list[int]]] = {}
         self._max_mult = max(mult.values())
         self._mult = mult
         n_chunks = -(-size // CHUNK)
@@ -172,28 +177,56 @@ class Population:
         serial = (q * self._max_mult + j) * CHUNK + offset
         return self._make_pid(province, member.gender, member.tyear - r, serial)
 
-    def index_of(self, personal_id: str) -> int | None:
-        """The base-population index of a personal ID, or None if no base record has it."""
+    def _prefix(self, prefix: str) -> tuple[int, int, int, int, list[int]] | None:
+        """Per 6-digit prefix (province, century/gender digit, yy): the Feistel key, gender, birth
+        year, the province's slot multiplicity and its slots. A pure function of at most
+        63 x 4 x 100 prefixes, memoised: ``index_of`` is the hot path of identity verification."""
+        cached = self._prefixes.get(prefix)
+        if cached is None:
+            province, gc, yy = prefix[:3], int(prefix[3]), int(prefix[4:6])
+            if province not in ref.PROVINCE_CODES or gc > 3:
+                return None
+            cached = self._prefixes[prefix] = (
+                self._feistel_key(province, gc, yy), gc % 2, 1900 + (gc // 2) * 100 + yy,
+                self._mult[province], self._province_slots[province])
+        return cached
+
+    def _locate(self, personal_id: str) -> tuple[int, int, int, Member, int] | None:
+        """(index, chunk, offset, member, r) of a base-population personal ID, or None."""
         if len(personal_id) != 12 or not personal_id.isdigit():
             return None
-        province, gc, yy = personal_id[:3], int(personal_id[3]), int(personal_id[4:6])
-        if province not in ref.PROVINCE_CODES or gc > 3:
+        found = self._prefix(personal_id[:6])
+        if found is None:
             return None
-        serial = self._unscramble(int(personal_id[6:]), self._feistel_key(province, gc, yy))
+        key, gender, year, mult, province_slots = found
+        # _unscramble with _round/_mix inlined (4 Feistel rounds, same arithmetic).
+        left, right = divmod(int(personal_id[6:]), 1000)
+        for k in (key + 3 * 7919 + 0x9E3779B97F4A7C15, key + 2 * 7919 + 0x9E3779B97F4A7C15,
+                  key + 7919 + 0x9E3779B97F4A7C15, key + 0x9E3779B97F4A7C15):
+            x = (k + left) & _M64
+            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+            left, right = (right - (x ^ (x >> 31)) % 1000) % 1000, left
+        serial = left * 1000 + right
         if serial >= BIRTH_SERIAL_BASE:
             return None
         rest, offset = divmod(serial, CHUNK)
         q, j = divmod(rest, self._max_mult)
-        if j >= self._mult[province]:
+        if j >= mult:
             return None
-        slot = self._slot_of[(province, j)]
+        slot = province_slots[j]
         member = self._template(slot, q)[offset]
-        year = 1900 + (gc // 2) * 100 + yy
         r = member.tyear - year
-        if not 0 <= r < YEAR_SHIFTS or member.gender != gc % 2:
+        if not 0 <= r < YEAR_SHIFTS or member.gender != gender:
             return None
-        index = ((q * YEAR_SHIFTS + r) * len(self._slots) + slot) * CHUNK + offset
-        return index if index < self.size else None
+        chunk = (q * YEAR_SHIFTS + r) * self._n_slots + slot
+        index = chunk * CHUNK + offset
+        return (index, chunk, offset, member, r) if index < self.size else None
+
+    def index_of(self, personal_id: str) -> int | None:
+        """The base-population index of a personal ID, or None if no base record has it."""
+        found = self._locate(personal_id)
+        return None if found is None else found[0]
 
     # --- records ------------------------------------------------------------------------------
     def _pick(self, table: str, h: int) -> str:
@@ -220,7 +253,10 @@ class Population:
         hh = _mix(self._key ^ (chunk * 64 + member.household))  # household-wide traits
         year = member.tyear - r
         month = 1 + h % 12
-        day = 1 + (h >> 4) % calendar.monthrange(year, month)[1]
+        # calendar.monthrange(year, month)[1], spelled out (proleptic Gregorian, as calendar).
+        days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
+                                     and (year % 100 != 0 or year % 400 == 0))
+        day = 1 + (h >> 4) % days
         # Children carry the father's family name; otherwise the household draws its own.
         if member.relation in ("son", "daughter") and member.father is not None:
             family = self._pick("family", _mix(hh ^ member.father))
@@ -236,12 +272,10 @@ class Population:
         born = self.overlay.births.get(personal_id)
         if born is not None:
             return born.full_name, born.date_of_birth
-        index = self.index_of(personal_id)
-        if index is None:
+        found = self._locate(personal_id)
+        if found is None:
             return None
-        chunk, offset, slot, r, q = self._split(index)
-        member = self._template(slot, q)[offset]
-        _, _, year, month, day, _, full_name = self._identity_core(index, chunk, offset, member, r)
+        _, _, year, month, day, _, full_name = self._identity_core(*found)
         return full_name, f"{year:04d}-{month:02d}-{day:02d}"
 
     def citizen(self, index: int) -> Citizen:

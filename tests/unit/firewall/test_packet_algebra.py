@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fw_brute_force import evaluate
+from tests.unit.firewall.fw_brute_force import evaluate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
