@@ -252,7 +252,7 @@ def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
 
 @check("CONF-AUTH-IGNORED", suite="conformance", severity=Severity.CRITICAL,
        requirement=f"{REQUIREMENT} §security: bearer token required on every protected operation",
-       timeout_s=30)
+       defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
 def auth_enforced(ctx: ConformanceContext) -> CheckResult:
     """Protected operations refuse requests without valid credentials"""
     return verdict_for(ctx, "CONF-AUTH-IGNORED", "ignored authentication")

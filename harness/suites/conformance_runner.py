@@ -245,7 +245,7 @@ def _tainted_resources(failed: list[_FailedCase]) -> set[str]:
 def _attribute(failed: list[_FailedCase], plan: FuzzPlan, outcome: FuzzOutcome) -> None:
     tainted = _tainted_resources(failed)
     for case in failed:
-        causes = root_causes(set(case.failures), case.status)
+        causes = root_causes(_reinterpreted(case), case.status)
         if tainted and causes & SCHEMA_CHECKS:
             # Reading back a resource made from accepted invalid input shows the invalid value
             # again: that is CONF-NEGATIVE-DATA's defect, not a schema defect of the read.
@@ -255,6 +255,26 @@ def _attribute(failed: list[_FailedCase], plan: FuzzPlan, outcome: FuzzOutcome) 
                 causes -= SCHEMA_CHECKS
         for name in causes:
             _record(case, name, plan, outcome)
+
+
+def _reinterpreted(case: _FailedCase) -> set[str]:
+    """The case's failed checks, with three readings schemathesis cannot know about."""
+    failed = set(case.failures)
+    headers = {k.lower() for k in ((case.interaction.get("response") or {}).get("headers") or {})}
+    if case.status == 503 and "retry-after" in headers:
+        # connection/v1 documents 503 + Retry-After as back-pressure; load checks judge its rate.
+        failed.discard("not_a_server_error")
+    if "ignored_auth" in failed and case.status is not None and case.status >= 500:
+        # The probe with bad credentials crashed the server: not ignored auth, and invalid-token
+        # handling is the auth suite's (AUTH-JWT-*).
+        failed.discard("ignored_auth")
+    negative = case.failures.get("negative_data_rejection")
+    if negative is not None and "`Authorization` in header" in json.dumps(negative):
+        # The only invalid part was the missing/garbled credential: that is ignored auth.
+        failed.discard("negative_data_rejection")
+        failed.add("ignored_auth")
+        case.failures.setdefault("ignored_auth", negative)
+    return failed
 
 
 def _record(case: _FailedCase, name: str, plan: FuzzPlan, outcome: FuzzOutcome) -> None:

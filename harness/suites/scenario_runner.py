@@ -251,6 +251,8 @@ class ScenarioDriver:
             if exchange.status == 200 and status in FINAL_STATUSES:
                 run.final_status, run.final_body = status, document
                 break
+            if exchange.status == 404 and len(run.history) > 2:
+                break  # it existed and is gone: lost, no point waiting for it
             if time.monotonic() - submitted > self.poll_timeout_s:
                 run.final_status = status if exchange.status == 200 else None
                 run.final_body = document

@@ -10,8 +10,7 @@ import json
 import re
 import unicodedata
 from datetime import date
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 from pydantic import BaseModel, ValidationError
@@ -29,8 +28,7 @@ from mocks.population_db.token_endpoint import token
 MAX_BODY_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
-class Caller:
+class Caller(NamedTuple):  # a tuple: built on every data call, cheaper than a frozen dataclass
     client_id: str
     scopes: frozenset[str]
     purpose_code: str
@@ -48,6 +46,18 @@ def _valid_pid(pid: str) -> bool:
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _AUTH_HEADERS = (b"authorization", b"x-request-id", b"x-purpose-code")
+_GRANT = "_popcert_grant"  # derived from a token's claims once, kept with the verifier's cache
+
+
+def _grant(claims: dict[str, Any]) -> tuple[str, str, frozenset[str]]:
+    """(client_id, auth_method prefix, scopes) of verified claims: a pure function of the token,
+    memoised in the claims dict the verifier caches (its time claims are still checked per use)."""
+    grant = claims.get(_GRANT)
+    if grant is None:
+        grant = claims[_GRANT] = (str(claims.get("client_id") or claims.get("sub")),
+                                  f"bearer/{claims.get('auth_method', 'unknown')}",
+                                  frozenset(str(claims.get("scope", "")).split()))
+    return grant  # type: ignore[no-any-return]
 
 
 def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
@@ -72,11 +82,10 @@ def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
     except (jwt.InvalidTokenError, ValueError) as exc:
         raise Denied(error(401, "invalid_token", f"access token rejected: {exc}", request_id,
                            {"WWW-Authenticate": 'Bearer realm="npdb", error="invalid_token"'}))
-    client_id = str(claims.get("client_id") or claims.get("sub"))
+    client_id, auth_method, scopes = _grant(claims)
     has_cert = bool(request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain"))
     audit["client_id"] = client_id
-    audit["auth_method"] = (f"bearer/{claims.get('auth_method', 'unknown')}"
-                            + ("+client_cert" if has_cert else ""))
+    audit["auth_method"] = auth_method + "+client_cert" if has_cert else auth_method
     if not request_id:
         raise Denied(error(400, "missing_request_id", "X-Request-Id header is required"))
     if UUID_RE.fullmatch(request_id) is None:
@@ -88,7 +97,6 @@ def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
     if wait > 0:
         raise Denied(error(429, "rate_limited", f"rate limit exceeded for {client_id}", request_id,
                            {"Retry-After": str(max(1, int(wait + 0.999)))}))
-    scopes = frozenset(str(claims.get("scope", "")).split())
     if scopes.isdisjoint(scope_needed):
         raise Denied(error(403, "insufficient_scope",
                            f"token lacks scope {' or '.join(scope_needed)}", request_id))
@@ -162,11 +170,13 @@ def _verify_body_problem(payload: Any) -> str | None:
     is the hottest endpoint, and a pydantic model costs more than the lookup itself)."""
     if not isinstance(payload, dict) or payload.keys() != VERIFY_FIELDS:
         return "body must have exactly the fields personal_id, full_name, date_of_birth"
-    if not all(isinstance(v, str) for v in payload.values()):
+    personal_id, full_name, dob = (payload["personal_id"], payload["full_name"],
+                                   payload["date_of_birth"])
+    if not (isinstance(personal_id, str) and isinstance(full_name, str)
+            and isinstance(dob, str)):
         return "personal_id, full_name and date_of_birth must be strings"
-    if not 1 <= len(payload["full_name"]) <= 200:
+    if not 1 <= len(full_name) <= 200:
         return "full_name must have 1 to 200 characters"
-    dob = payload["date_of_birth"]
     if not ISO_DATE.fullmatch(dob):
         return "date_of_birth must be a date YYYY-MM-DD"
     try:
@@ -174,6 +184,20 @@ def _verify_body_problem(payload: Any) -> str | None:
     except ValueError:
         return "date_of_birth is not a calendar date"
     return None
+
+
+_VERIFY_REQUESTED = ["personal_id", "full_name", "date_of_birth"]  # audit lists: never mutated
+_VERIFY_RETURNED = ["match", "mismatched_fields"]
+
+
+def _verify_response(mismatched: tuple[str, ...]) -> Response:
+    return Response(_VERIFY_BODIES[mismatched], media_type="application/json")
+
+
+# Every possible answer, rendered once exactly as JSONResponse would render it.
+_VERIFY_BODIES = {m: JSONResponse({"match": not m, "mismatched_fields": list(m)}).body
+                  for m in ((), ("personal_id",), ("full_name",), ("date_of_birth",),
+                            ("full_name", "date_of_birth"))}
 
 
 def _norm_name(name: str) -> str:
@@ -195,22 +219,21 @@ async def verify_identity(request: Request, caller: Caller) -> Response:
     personal_id = payload["personal_id"]
     audit = request.scope["popcert.audit"]
     audit["personal_ids"] = [personal_id]
-    audit["fields_requested"] = ["personal_id", "full_name", "date_of_birth"]
+    audit["fields_requested"] = _VERIFY_REQUESTED
     if not _valid_pid(personal_id):
         return error(400, "invalid_personal_id", "personal_id must be exactly 12 digits",
                      caller.request_id)
     # identity() computes only name and date of birth: the hot path of every load test.
     identity = request.app.state.mock.population.identity(personal_id)
+    audit["fields_returned"] = _VERIFY_RETURNED
     if identity is None:
-        mismatched = ["personal_id"]
-    else:
-        full_name, date_of_birth = identity
-        mismatched = [name for name, ok in (
-            ("full_name", full_name == payload["full_name"]
-             or _norm_name(full_name) == _norm_name(payload["full_name"])),
-            ("date_of_birth", date_of_birth == payload["date_of_birth"])) if not ok]
-    audit["fields_returned"] = ["match", "mismatched_fields"]
-    return JSONResponse({"match": not mismatched, "mismatched_fields": mismatched})
+        return _verify_response(("personal_id",))
+    full_name, date_of_birth = identity
+    name_ok = (full_name == payload["full_name"]
+               or _norm_name(full_name) == _norm_name(payload["full_name"]))
+    if date_of_birth == payload["date_of_birth"]:
+        return _verify_response(() if name_ok else ("full_name",))
+    return _verify_response(("date_of_birth",) if name_ok else ("full_name", "date_of_birth"))
 
 
 def _valid_household_id(household_id: str) -> bool:

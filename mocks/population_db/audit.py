@@ -20,8 +20,28 @@ COLUMN_TYPES = {"ts": "REAL", "latency_ms": "REAL", "status": "INTEGER"}
 LIST_COLUMNS = frozenset({"personal_ids", "fields_requested", "fields_returned"})
 
 
+_ENCODED: dict[tuple[str, ...], str] = {}  # field-name lists repeat on every call
+
+
 def _json_list(values: Any) -> str:
-    return json.dumps(values) if values else "[]"
+    """``json.dumps(values)`` (``"[]"`` if empty), with the common shapes short-cut: one plain
+    ASCII id, or a repeated list of field names (memoised, bounded)."""
+    if not values:
+        return "[]"
+    if len(values) == 1:
+        v = values[0]
+        if type(v) is str and v.isascii() and v.isalnum():  # nothing to escape
+            return '["' + v + '"]'
+        return json.dumps(values)
+    if type(values) is list and all(type(v) is str for v in values):
+        key = tuple(values)
+        encoded = _ENCODED.get(key)
+        if encoded is None:
+            encoded = json.dumps(values)
+            if len(_ENCODED) < 4096:
+                _ENCODED[key] = encoded
+        return encoded
+    return json.dumps(values)
 
 
 def _row(e: dict[str, Any]) -> tuple[Any, ...]:
@@ -31,6 +51,13 @@ def _row(e: dict[str, Any]) -> tuple[Any, ...]:
             get("purpose_code"), get("request_id"), _json_list(get("personal_ids")),
             _json_list(get("fields_requested")), _json_list(get("fields_returned")),
             get("status"), get("latency_ms"), get("auth_method"))
+
+
+_SLICE = 256  # rows per INSERT ... SELECT FROM json_each
+_INSERT_ROWS = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_INSERT_JSON = (f"INSERT INTO audit ({', '.join(COLUMNS)}) SELECT "
+                + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS)))
+                + " FROM json_each(?)")
 
 
 class AuditLog:
@@ -58,14 +85,32 @@ class AuditLog:
                 # Explicit transaction: in autocommit mode every row would be its own commit.
                 self._db.execute("BEGIN")
                 try:
-                    self._db.executemany(
-                        f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES "
-                        f"({', '.join('?' * len(COLUMNS))})", rows)
+                    # Slices: json.dumps holds the GIL throughout, keep each hold short.
+                    for start in range(0, len(rows), _SLICE):
+                        self._insert(rows[start:start + _SLICE])
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
             return len(rows)
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        """One INSERT ... SELECT over a JSON array of the rows: a single sqlite3_step, so the
+        worker thread releases the GIL once per batch. ``executemany`` releases and re-takes it
+        around every row, and each re-take stalls the event loop thread (a GIL hand-off per
+        audited request). Falls back to ``executemany`` for what JSON cannot carry exactly
+        (NUL characters, non-finite floats, non-JSON types)."""
+        try:
+            batch = json.dumps(rows, ensure_ascii=False, allow_nan=False)
+        except (TypeError, ValueError):
+            batch = None
+        if batch is not None and "\\u0000" not in batch:
+            try:
+                self._db.execute(_INSERT_JSON, (batch,))
+                return
+            except (sqlite3.Error, UnicodeError):
+                pass  # nothing was inserted: the statement is atomic
+        self._db.executemany(_INSERT_ROWS, rows)
 
     def query(self, since_id: int = 0, client_id: str | None = None,
               request_id: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:

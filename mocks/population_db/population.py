@@ -108,6 +108,12 @@ class Population:
         self._key = _mix(seed * 0x100000001B3 + 0xC0FFEE)
         rng = random.Random(seed)
         self._templates = [make_template(rng) for _ in range(N_TEMPLATES)]
+        # What identity verification reads of each template member, as flat tuples:
+        # (tyear, gender, household, the offset salting the family name if it is the father's).
+        self._id_templates = [tuple(
+            (m.tyear, m.gender, m.household,
+             m.father if m.relation in ("son", "daughter") and m.father is not None else None)
+            for m in template) for template in self._templates]
         total = sum(p for _, _, p in ref.PROVINCES)
         mult = {code: max(1, round(p * SLOT_SCALE / total)) for code, _, p in ref.PROVINCES}
         slots = [(code, j) for code, _, _ in ref.PROVINCES for j in range(mult[code])]
@@ -191,8 +197,10 @@ class Population:
                 self._mult[province], self._province_slots[province])
         return cached
 
-    def _locate(self, personal_id: str) -> tuple[int, int, int, Member, int] | None:
-        """(index, chunk, offset, member, r) of a base-population personal ID, or None."""
+    def _locate(self, personal_id: str) -> tuple[int, int, int, tuple[int, int, int, int | None],
+                                                 int] | None:
+        """(index, chunk, offset, r, (tyear, gender, household, family salt)) of a
+        base-population personal ID, or None (see ``_id_templates``)."""
         if len(personal_id) != 12 or not personal_id.isdigit():
             return None
         found = self._prefix(personal_id[:6])
@@ -215,13 +223,17 @@ class Population:
         if j >= mult:
             return None
         slot = province_slots[j]
-        member = self._template(slot, q)[offset]
-        r = member.tyear - year
-        if not 0 <= r < YEAR_SHIFTS or member.gender != gender:
+        # self._template(slot, q), with _mix inlined.
+        x = ((self._key ^ (slot * 1_000_003 + q)) + 0x9E3779B97F4A7C15) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        member = self._id_templates[(x ^ (x >> 31)) % N_TEMPLATES][offset]
+        r = member[0] - year
+        if not 0 <= r < YEAR_SHIFTS or member[1] != gender:
             return None
         chunk = (q * YEAR_SHIFTS + r) * self._n_slots + slot
         index = chunk * CHUNK + offset
-        return (index, chunk, offset, member, r) if index < self.size else None
+        return (index, chunk, offset, r, member) if index < self.size else None
 
     def index_of(self, personal_id: str) -> int | None:
         """The base-population index of a personal ID, or None if no base record has it."""
@@ -275,8 +287,26 @@ class Population:
         found = self._locate(personal_id)
         if found is None:
             return None
-        _, _, year, month, day, _, full_name = self._identity_core(*found)
-        return full_name, f"{year:04d}-{month:02d}-{day:02d}"
+        # _identity_core for (name, date of birth) only, on the flat template tuples: the same
+        # arithmetic, spelled out (the hot path of every verification); keep the two in step.
+        index, chunk, offset, r, (tyear, gender, household, father) = found
+        key = self._key
+        x = ((key ^ (index * 0x9E3779B1 + 17)) + 0x9E3779B97F4A7C15) & _M64
+        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+        h = x ^ (x >> 31)
+        hh = _mix(key ^ (chunk * 64 + household))
+        year = tyear - r
+        month = 1 + h % 12
+        days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
+                                     and (year % 100 != 0 or year % 400 == 0))
+        names, cums = self._names["family"]
+        family = names[bisect_right(cums, _mix(hh ^ (offset if father is None else father))
+                                    % cums[-1])]
+        middles = ref.MIDDLE_FEMALE if gender else ref.MIDDLE_MALE
+        givens = ref.GIVEN_FEMALE if gender else ref.GIVEN_MALE
+        return (f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}",
+                f"{year:04d}-{month:02d}-{1 + (h >> 4) % days:02d}")
 
     def citizen(self, index: int) -> Citizen:
         if not 0 <= index < self.size:
