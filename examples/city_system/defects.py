@@ -35,7 +35,7 @@ DEFECTS: dict[str, str] = {
     # API conformance (app.py, openapi.py)
     "schema.dob_wrong_format": "dossier responses render date_of_birth as dd/mm/yyyy",
     "conformance.server_error_on_bad_input": "an over-long full_name crashes the server with 500",
-    "conformance.accepts_invalid_input": "an 11-digit personal_id is accepted with 201",
+    "conformance.accepts_invalid_input": "personal_id is not validated (an 11-digit or non-numeric id is accepted with 201)",
     "conformance.undocumented_status": "POST /dossiers answers 200 where the spec says 201",
     "conformance.wrong_content_type": "GET /dossiers/{id} answers with Content-Type text/plain",
     "conformance.spec_drift": "published /openapi.json drops GET /dossiers and Dossier.updated_at",

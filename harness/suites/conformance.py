@@ -212,7 +212,7 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
 
 @check("CONF-SERVER-ERRORS", suite="conformance", severity=Severity.HIGH,
        requirement=f"{REQUIREMENT}: no 5xx for any input, valid or not",
-       defect="conformance.server_error_on_bad_input", timeout_s=30)
+       defect=("conformance.server_error_on_bad_input", "auth.leaky_errors"), timeout_s=30)
 def no_server_errors(ctx: ConformanceContext) -> CheckResult:
     """The API never answers a 5xx, whatever it is sent"""
     return verdict_for(ctx, "CONF-SERVER-ERRORS", "server errors (5xx)")
@@ -260,14 +260,15 @@ def auth_enforced(ctx: ConformanceContext) -> CheckResult:
 
 @check("CONF-STATEFUL", suite="conformance", severity=Severity.MEDIUM,
        requirement=f"{REQUIREMENT} links: a created dossier is readable, a removed one is gone",
-       timeout_s=30)
+       defect="conformance.not_readable_after_create", timeout_s=30)
 def stateful_links(ctx: ConformanceContext) -> CheckResult:
     """Created resources are available and deleted ones are gone (stateful links)"""
     return verdict_for(ctx, "CONF-STATEFUL", "resource availability or use-after-free faults")
 
 
 @check("CONF-RESPONSE-TIME", suite="conformance", severity=Severity.LOW,
-       requirement="profile thresholds.conformance.max_response_time_ms", timeout_s=30)
+       requirement="profile thresholds.conformance.max_response_time_ms",
+       defect="conformance.slow_responses", timeout_s=30)
 def response_time(ctx: ConformanceContext) -> CheckResult:
     """Every fuzzed request is answered within the profile's response-time limit"""
     if ctx.max_response_time_ms is None:

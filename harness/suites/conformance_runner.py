@@ -139,6 +139,9 @@ def command(plan: FuzzPlan, config: Path, ndjson: Path) -> list[str]:
     # budget bounds the run and wall_timeout_s is enforced by killing the child instead.
     if plan.exclude_path_regex:
         argv += ["--exclude-path-regex", plan.exclude_path_regex]
+    if plan.max_response_time_s:
+        # --checks is an allow-list; the response-time check is switched on by its own flag.
+        argv += ["--max-response-time", str(plan.max_response_time_s)]
     return argv
 
 
