@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.yaml_documents import read_yaml, validation_error
 
 SuiteName = Literal["conformance", "scenario", "load", "auth", "tls", "firewall", "sast"]
 ALL_SUITES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario", "load")
@@ -134,33 +134,9 @@ _HINTS = {
 }
 
 
-_TYPE_HINTS = {
-    "float_parsing": "write a number, e.g. 10",
-    "int_parsing": "write a whole number, e.g. 10",
-    "bool_parsing": "write true or false",
-    "string_type": "write text, in quotes if it looks like a number",
-    "list_type": "write a list, e.g. [a, b]",
-    "greater_than": "use a larger value",
-    "less_than_equal": "use a smaller value",
-    "literal_error": "use one of the values listed",
-}
-
-
 def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> RunConfig:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as missing:
-        raise ConfigError(path, "", f"cannot read the config file ({missing.strerror})",
-                          "create one with `popcert init`") from None
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as bad:
-        mark = getattr(bad, "problem_mark", None)
-        line = f"line {mark.line + 1}" if mark else "YAML"
-        raise ConfigError(path, line, f"not valid YAML: {getattr(bad, 'problem', bad)}",
-                          "check indentation and quoting") from None
+    raw, node = read_yaml(path, what="config file", hint="create one with `popcert init`")
     if not isinstance(raw, dict):
         raise ConfigError(path, "", "the file must be a YAML mapping (system:, target:, ...)",
                           "start from `popcert init`")
@@ -168,7 +144,8 @@ def load_config(path: Path | str, overrides: dict[str, Any] | None = None) -> Ru
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as invalid:
-        raise _first_error(path, node, invalid) from None
+        raise validation_error(path, node, invalid, hints=_HINTS,
+                               default_hint="add it (see `popcert init`)") from None
     config = _resolve_paths(config, path.parent)
     _check_scope(config, path)
     return config.model_copy(update={"source_file": path})
@@ -179,49 +156,10 @@ def config_from_dict(raw: dict[str, Any], base_dir: Path, label: str = "<generat
     try:
         config = RunConfig.model_validate(raw)
     except ValidationError as invalid:
-        raise _first_error(Path(label), None, invalid) from None
+        raise validation_error(Path(label), None, invalid, hints=_HINTS) from None
     config = _resolve_paths(config, base_dir)
     _check_scope(config, Path(label))
     return config
-
-
-def _first_error(path: Path, node: yaml.Node | None, invalid: ValidationError) -> ConfigError:
-    error = invalid.errors()[0]
-    loc = [str(p) for p in error["loc"]]
-    field = ".".join(loc)
-    line = _line_of(node, error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-        hint = "remove it or check its spelling (see `popcert init` for every field)"
-    elif error["type"] == "missing":
-        message = "is required"
-        hint = "add it (see `popcert init`)"
-    else:
-        got = error.get("input")
-        if not isinstance(got, (dict, list)) and got is not None \
-                and repr(got) not in message and str(got) not in message:
-            message = f"{got!r}: {message}"
-        hint = _HINTS.get(field, _HINTS.get(".".join(loc[:-1]), "")) \
-            or _TYPE_HINTS.get(error["type"], "")
-    return ConfigError(path, field + (f" (line {line})" if line else ""), message, hint)
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The YAML line of a field, so the user can jump straight to it."""
-    found = node
-    for key in loc:
-        if isinstance(found, yaml.MappingNode):
-            match = next((v for k, v in found.value if k.value == str(key)), None)
-            if match is None:
-                return found.start_mark.line + 1
-            found = match
-        elif isinstance(found, yaml.SequenceNode) and isinstance(key, int) \
-                and key < len(found.value):
-            found = found.value[key]
-        else:
-            break
-    return found.start_mark.line + 1 if found is not None else None
 
 
 def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:

@@ -11,11 +11,11 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.config import REPO_ROOT
 from harness.errors import ConfigError
+from harness.yaml_documents import read_yaml, validation_error
 
 SCENARIOS_DIR = REPO_ROOT / "scenarios"
 PROCEDURE_CODE = r"^\d\.\d{6}$"
@@ -142,55 +142,16 @@ def placeholders(value: Any) -> list[str]:
 
 def load_scenario(path: Path) -> Scenario:
     """Parse and validate one file; errors are ConfigError(path, 'field (line N)', message)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as missing:
-        raise ConfigError(path, "", f"cannot read the scenario ({missing.strerror})") from None
-    try:
-        node = yaml.compose(text)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as bad:
-        mark = getattr(bad, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        raise ConfigError(path, where, f"not valid YAML: {getattr(bad, 'problem', bad)}",
-                          "check indentation and quoting") from None
+    raw, node = read_yaml(path, what="scenario", hint="see scenarios/README.md")
     if not isinstance(raw, dict):
         raise ConfigError(path, "", "a scenario is a YAML mapping (id:, population:, steps:)",
                           "see scenarios/README.md")
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as invalid:
-        error = invalid.errors()[0]
-        loc = tuple(error["loc"])
-        field = ".".join(str(p) for p in loc) or "(top level)"
-        line = line_of(node, loc)
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        elif error["type"] == "missing":
-            message = "is required"
-        elif not isinstance(error.get("input"), (dict, list)) and error.get("input") is not None:
-            message = f"{error['input']!r}: {message}"
-        raise ConfigError(path, f"{field} (line {line})" if line else field, message,
-                          "see scenarios/README.md for the schema") from None
+        raise validation_error(path, node, invalid,
+                               default_hint="see scenarios/README.md for the schema") from None
     return scenario.model_copy(update={"source": path})
-
-
-def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """The 1-based line of the deepest YAML node on ``loc`` (the field itself when it exists)."""
-    found = node
-    for key in loc:
-        if isinstance(found, yaml.MappingNode):
-            match = next((v for k, v in found.value if k.value == str(key)), None)
-            if match is None:
-                return found.start_mark.line + 1
-            found = match
-        elif isinstance(found, yaml.SequenceNode) and isinstance(key, int) \
-                and key < len(found.value):
-            found = found.value[key]
-        else:
-            break
-    return found.start_mark.line + 1 if found is not None else None
 
 
 def load_all(directory: Path = SCENARIOS_DIR) -> list[Scenario]:

@@ -15,7 +15,7 @@ import pytest
 from harness.checks import Status
 from harness.suites.scenario_model import load_all
 from harness.suites.scenarios import ScenarioContext, load_purposes, run_scenarios
-from harness.checks import REGISTRY, Status
+from harness.checks import REGISTRY
 from harness.config import config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile

@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 
 from examples.city_system.tls_profile import TLS_DEFECTS, build_server_context, server_certificate
 from harness.checks import CheckResult, Status, checks_for_suite
 from harness.suites import tls as tls_suite
 from harness.suites import tls_analysis as analysis
 from harness.suites.tls_scan import TlsTarget
-from mocks.population_db.pki import IssuedCert, TestPKI, load_private_key
+from mocks.population_db.pki import IssuedCert, TestPKI
 
 pytestmark = pytest.mark.integration
 
