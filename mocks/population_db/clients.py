@@ -51,9 +51,13 @@ def _defaults(pki: TestPKI) -> ClientRegistry:
                      scopes=list(PORTAL_SCOPES), cert_path=cert("portal-b")),
         ClientRecord(client_id="portal-readonly", description="read-only portal client",
                      scopes=["dossier.read"], cert_path=cert("portal-readonly")),
+        # As capable as city-system, so borrowing its credentials works: only the identity differs.
         ClientRecord(client_id="other-system", description="another connected system",
                      auth_methods=["private_key_jwt", "mtls"], scopes=list(NPDB_SCOPES),
-                     purposes=["1.001193"], cert_path=cert("other-system")),
+                     purposes=all_purposes, cert_path=cert("other-system")),
+        ClientRecord(client_id="district-office", description="a system allowed one procedure",
+                     auth_methods=["private_key_jwt", "mtls"], scopes=list(NPDB_SCOPES),
+                     purposes=["1.001193"], cert_path=cert("district-office")),
     ])
 
 

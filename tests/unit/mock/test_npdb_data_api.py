@@ -61,10 +61,10 @@ def test_purpose_not_registered_for_client_is_forbidden(env: Any) -> None:
     state, client, minter = env
     pid = state.population.citizen(5).personal_id
     resp = client.get(f"/npdb/v1/citizens/{pid}",
-                      headers=headers(minter, client_id="other-system", purpose="1.000656"))
+                      headers=headers(minter, client_id="district-office", purpose="1.000656"))
     assert resp.status_code == 403 and resp.json()["error"] == "purpose_not_allowed"
     ok = client.get(f"/npdb/v1/citizens/{pid}",
-                    headers=headers(minter, client_id="other-system", purpose="1.001193"))
+                    headers=headers(minter, client_id="district-office", purpose="1.001193"))
     assert ok.status_code == 200
 
 
