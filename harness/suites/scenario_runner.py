@@ -198,6 +198,7 @@ class ScenarioDriver:
             run.error = str(unbound)
             return run
         started = time.monotonic()
+        wall_start = time.time()
         try:
             mark = self.admin.audit_mark()
             for fault in step.faults:
@@ -213,9 +214,11 @@ class ScenarioDriver:
         try:
             people = set(_personal_ids(body))
             # Background retries of earlier dossiers land in this window too; keep this step's.
+            # Calls that began before the step (a held-open timeout fault) are not this step's.
             run.audit = [entry for entry in map(as_dict, self.admin.audit(since_id=mark))
-                         if not entry.get("personal_ids")
-                         or people & set(entry.get("personal_ids") or [])]
+                         if float(entry.get("ts") or wall_start) >= wall_start - 0.05
+                         and (not entry.get("personal_ids")
+                              or people & set(entry.get("personal_ids") or []))]
         except Exception as failure:  # noqa: BLE001
             run.error = f"audit log unreadable: {type(failure).__name__}: {failure}"
         if step.npdb_event is not None and run.error is None:

@@ -302,7 +302,9 @@ def fault_retry(ctx: ScenarioContext) -> CheckResult:
     if (early := _setup(ctx)) is not None:
         return early
     ran, errored = _usable(ctx)
-    judged = [r for r in ran if r.faults and _lost(r) is None]  # lost ones: SCN-FAULT-NO-LOSS
+    # Lost dossiers are SCN-FAULT-NO-LOSS's finding; calls the NPDB refused (bad credentials or
+    # purpose) can never succeed, whatever the retries, and are judged by their own checks.
+    judged = [r for r in ran if r.faults and _lost(r) is None and not _refused(r)]
     problems = []
     for run in judged:
         seen = {s.status for s in run.history if s.status}

@@ -48,6 +48,9 @@ class AuditAndFaults:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        # The entry is written when the call ends; ts is when it started, so a call held open by
+        # a timeout fault is not mistaken for a later call.
+        started_at = time.time()
         audit: dict[str, Any] = {}
         scope["popcert.audit"] = audit
         status_box = [0]
@@ -64,7 +67,7 @@ class AuditAndFaults:
                 await self.app(scope, receive, send_and_capture)
         finally:
             self.state.audit.record(
-                method=scope["method"], endpoint=endpoint_of(path), path=path,
+                ts=started_at, method=scope["method"], endpoint=endpoint_of(path), path=path,
                 status=status_box[0], latency_ms=(time.perf_counter() - started) * 1000,
                 **{k: audit.get(k) for k in ("client_id", "purpose_code", "request_id",
                                               "personal_ids", "fields_requested",
