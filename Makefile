@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/popcert demo
 
 test: $(STAMP) sysdeps
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q -n 2 --dist load
 
 bench: $(STAMP)
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
