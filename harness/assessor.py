@@ -12,10 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import ConfigError
+from harness.yaml_documents import read_yaml
 
 CHECK_ID = re.compile(r"^(CONF|SCN|LOAD|AUTH|TLS|FW|SAST)-[A-Z0-9][A-Z0-9-]*$")
 
@@ -128,18 +128,7 @@ def attestation_entries(items: list[Any], attestations: list[Attestation],
 
 
 def _load_list(path: Path, key: str, model: type[_Model]) -> list[_Model]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as missing:
-        raise ConfigError(path, "", f"cannot read the file ({missing.strerror})",
-                          f"see examples/assessor/{key}.yaml") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as bad:
-        mark = getattr(bad, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "YAML"
-        raise ConfigError(path, where, f"not valid YAML: {getattr(bad, 'problem', bad)}",
-                          "check indentation and quoting") from None
+    raw, _node = read_yaml(path, what="file", hint=f"see examples/assessor/{key}.yaml")
     if raw is None:
         return []
     if not isinstance(raw, dict) or not isinstance(raw.get(key, []), list):

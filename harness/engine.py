@@ -114,7 +114,8 @@ class Engine:
         load_all_suites()
         self.config = config
         self.profile: Profile = load_profile(config.profile_name)
-        assessor_inputs(config)  # a bad waivers/attestations file fails now, not mid-run
+        # Read once, before the run: a bad waivers/attestations file fails now, not mid-run.
+        self.assessor = assessor_inputs(config)
         self.npdb = npdb
         self.progress = progress or Progress()
         self.today = today or date.today()
@@ -226,7 +227,8 @@ class Engine:
     def _write_report(self, complete: bool) -> dict[str, Any]:
         report = build_report(self.config, self.profile, self.records, complete=complete,
                               interrupted=self.interrupted, started=self.started,
-                              today=self.today, run_id=self.run_id, command=self.command)
+                              today=self.today, run_id=self.run_id, command=self.command,
+                              assessor=self.assessor)
         self.files = write_report_files(report, self.run_dir)
         return report
 

@@ -109,16 +109,26 @@ def _accepted_once(ctx: AuthContext, genuine: SignedNotification) -> CheckResult
     return probe
 
 
-@check("AUTH-NOTIFY-SIGNATURE", suite="auth", severity=Severity.CRITICAL, requirement=NOTIFY_REQ,
-       defect="auth.notification_unsigned_accepted")
-def notify_signature(ctx: AuthContext) -> CheckResult:
-    """Notifications without a valid NPDB signature are refused."""
+def _genuine_accepted(ctx: AuthContext) -> tuple[SignedNotification, Probe | None] | CheckResult:
+    """A genuine notification the SUT has accepted once, with our delivery probe if we made it;
+    a CheckResult when that precondition fails (then refusals would prove nothing)."""
     genuine = genuine_notification(ctx)
     if isinstance(genuine, CheckResult):
         return genuine
     first = _accepted_once(ctx, genuine)
     if isinstance(first, CheckResult):
         return first
+    return genuine, first
+
+
+@check("AUTH-NOTIFY-SIGNATURE", suite="auth", severity=Severity.CRITICAL, requirement=NOTIFY_REQ,
+       defect="auth.notification_unsigned_accepted")
+def notify_signature(ctx: AuthContext) -> CheckResult:
+    """Notifications without a valid NPDB signature are refused."""
+    ready = _genuine_accepted(ctx)
+    if isinstance(ready, CheckResult):
+        return ready
+    genuine, first = ready
     now = int(time.time())
     variants: list[tuple[str, Callable[[bytes], str | None]]] = [
         ("notification without X-NPDB-Signature", lambda body: None),
@@ -140,12 +150,10 @@ def notify_signature(ctx: AuthContext) -> CheckResult:
        defect="auth.notification_replay_accepted")
 def notify_replay(ctx: AuthContext) -> CheckResult:
     """A byte-identical replay of a delivered NPDB notification is refused with 409."""
-    genuine = genuine_notification(ctx)
-    if isinstance(genuine, CheckResult):
-        return genuine
-    first = _accepted_once(ctx, genuine)
-    if isinstance(first, CheckResult):
-        return first
+    ready = _genuine_accepted(ctx)
+    if isinstance(ready, CheckResult):
+        return ready
+    genuine, first = ready
     replay = _send(ctx, "byte-identical replay of a delivered notification (same body and "
                    "signature)", genuine.body, genuine.signature)
     result = expect_refused([replay], what="replayed notification",
