@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test sysdeps install bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py mocks/population_db/_kernels.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"

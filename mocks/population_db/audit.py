@@ -1,7 +1,7 @@
 """Audit log of every NPDB call, in SQLite, written in batches so logging never limits throughput.
 
 ``record()`` only appends to an in-memory buffer; ``flush()`` (run periodically, and before every
-query) writes the buffer with one ``executemany`` in one transaction.
+query) writes the buffer in one transaction, with multi-row INSERTs.
 """
 
 from __future__ import annotations
@@ -53,11 +53,16 @@ def _row(e: dict[str, Any]) -> tuple[Any, ...]:
             get("status"), get("latency_ms"), get("auth_method"))
 
 
-_SLICE = 256  # rows per INSERT ... SELECT FROM json_each
-_INSERT_ROWS = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-_INSERT_JSON = (f"INSERT INTO audit ({', '.join(COLUMNS)}) SELECT "
-                + ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(COLUMNS)))
-                + " FROM json_each(?)")
+_ONE_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
+
+
+def _insert_sql(n_rows: int) -> str:
+    return f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES " + ", ".join([_ONE_ROW] * n_rows)
+
+
+# Statements for 256 rows (x 13 parameters, well under SQLite's limit of 32,766), 128, ..., 1:
+# any batch is a few of them, and all nine stay in the connection's statement cache.
+_INSERTS = {n: _insert_sql(n) for n in (1 << k for k in range(8, -1, -1))}
 
 
 class AuditLog:
@@ -85,9 +90,7 @@ class AuditLog:
                 # Explicit transaction: in autocommit mode every row would be its own commit.
                 self._db.execute("BEGIN")
                 try:
-                    # Slices: json.dumps holds the GIL throughout, keep each hold short.
-                    for start in range(0, len(rows), _SLICE):
-                        self._insert(rows[start:start + _SLICE])
+                    self._insert(rows)
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
@@ -95,22 +98,15 @@ class AuditLog:
             return len(rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
-        """One INSERT ... SELECT over a JSON array of the rows: a single sqlite3_step, so the
-        worker thread releases the GIL once per batch. ``executemany`` releases and re-takes it
+        """Multi-row INSERTs of 256, 128, ..., 1 rows. Each is one sqlite3_step, so the worker
+        thread releases the GIL once per statement; ``executemany`` releases and re-takes it
         around every row, and each re-take stalls the event loop thread (a GIL hand-off per
-        audited request). Falls back to ``executemany`` for what JSON cannot carry exactly
-        (NUL characters, non-finite floats, non-JSON types)."""
-        try:
-            batch = json.dumps(rows, ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError):
-            batch = None
-        if batch is not None and "\\u0000" not in batch:
-            try:
-                self._db.execute(_INSERT_JSON, (batch,))
-                return
-            except (sqlite3.Error, UnicodeError):
-                pass  # nothing was inserted: the statement is atomic
-        self._db.executemany(_INSERT_ROWS, rows)
+        audited request). The sqlite3 module binds the values in C: no JSON round trip."""
+        start = 0
+        for n_rows, sql in _INSERTS.items():
+            while len(rows) - start >= n_rows:
+                self._db.execute(sql, [v for row in rows[start:start + n_rows] for v in row])
+                start += n_rows
 
     def query(self, since_id: int = 0, client_id: str | None = None,
               request_id: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:

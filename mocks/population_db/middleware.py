@@ -53,6 +53,7 @@ class AuditAndFaults:
         started_at = time.time()
         audit: dict[str, Any] = {}
         scope["popcert.audit"] = audit
+        scope["popcert.state"] = self.state
         status_box = [0]
 
         async def send_and_capture(message: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from mocks.population_db import reference_data as ref
+from mocks.population_db.kernels import mix as _mix
+from mocks.population_db.kernels import scramble, unscramble
 from mocks.population_db.households import (CHUNK, REFERENCE_DATE, Member, child_relation,
                                              make_template)
 
@@ -26,19 +28,10 @@ YEAR_SHIFTS = 20
 N_TEMPLATES = 4096
 SLOT_SCALE = 512  # total province slots ~ this; more slots = finer province weights
 BIRTH_SERIAL_BASE = 900_000  # unscrambled serials >= this are overlay births, never base records
-_M64 = (1 << 64) - 1
 
 GENDERS = ("male", "female")
 _MONTH_DAYS = tuple(calendar.mdays)
 RELATIONS_HEAD = "head"
-
-
-def _mix(x: int) -> int:
-    """splitmix64 finaliser: a fast, well-distributed 64-bit hash of an integer."""
-    x = (x + 0x9E3779B97F4A7C15) & _M64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-    return x ^ (x >> 31)
 
 
 @dataclass(frozen=True)
@@ -151,29 +144,13 @@ class Population:
         return _mix(self._key + int(province) * 1000 + gc * 100 + yy)
 
     @staticmethod
-    def _round(x: int, key: int, rnd: int) -> int:
-        return _mix(key + rnd * 7919 + x) % 1000
-
-    def _scramble(self, serial: int, key: int) -> int:
-        left, right = divmod(serial, 1000)
-        for rnd in range(4):
-            left, right = right, (left + self._round(right, key, rnd)) % 1000
-        return left * 1000 + right
-
-    def _unscramble(self, digits: int, key: int) -> int:
-        left, right = divmod(digits, 1000)
-        for rnd in reversed(range(4)):
-            left, right = (right - self._round(left, key, rnd)) % 1000, left
-        return left * 1000 + right
-
-    @staticmethod
     def _gc_digit(gender: int, year: int) -> int:
         return (year // 100 - 19) * 2 + gender
 
     def _make_pid(self, province: str, gender: int, year: int, serial: int) -> str:
         gc = self._gc_digit(gender, year)
         yy = year % 100
-        digits = self._scramble(serial, self._feistel_key(province, gc, yy))
+        digits = scramble(serial, self._feistel_key(province, gc, yy))
         return f"{province}{gc}{yy:02d}{digits:06d}"
 
     def _pid_of(self, index: int) -> str:
@@ -207,15 +184,7 @@ class Population:
         if found is None:
             return None
         key, gender, year, mult, province_slots = found
-        # _unscramble with _round/_mix inlined (4 Feistel rounds, same arithmetic).
-        left, right = divmod(int(personal_id[6:]), 1000)
-        for k in (key + 3 * 7919 + 0x9E3779B97F4A7C15, key + 2 * 7919 + 0x9E3779B97F4A7C15,
-                  key + 7919 + 0x9E3779B97F4A7C15, key + 0x9E3779B97F4A7C15):
-            x = (k + left) & _M64
-            x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-            x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-            left, right = (right - (x ^ (x >> 31)) % 1000) % 1000, left
-        serial = left * 1000 + right
+        serial = unscramble(int(personal_id[6:]), key)
         if serial >= BIRTH_SERIAL_BASE:
             return None
         rest, offset = divmod(serial, CHUNK)
@@ -223,11 +192,7 @@ class Population:
         if j >= mult:
             return None
         slot = province_slots[j]
-        # self._template(slot, q), with _mix inlined.
-        x = ((self._key ^ (slot * 1_000_003 + q)) + 0x9E3779B97F4A7C15) & _M64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-        member = self._id_templates[(x ^ (x >> 31)) % N_TEMPLATES][offset]
+        member = self._id_templates[_mix(self._key ^ (slot * 1_000_003 + q)) % N_TEMPLATES][offset]
         r = member[0] - year
         if not 0 <= r < YEAR_SHIFTS or member[1] != gender:
             return None
@@ -290,12 +255,8 @@ class Population:
         # _identity_core for (name, date of birth) only, on the flat template tuples: the same
         # arithmetic, spelled out (the hot path of every verification); keep the two in step.
         index, chunk, offset, r, (tyear, gender, household, father) = found
-        key = self._key
-        x = ((key ^ (index * 0x9E3779B1 + 17)) + 0x9E3779B97F4A7C15) & _M64
-        x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
-        x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
-        h = x ^ (x >> 31)
-        hh = _mix(key ^ (chunk * 64 + household))
+        h = _mix(self._key ^ (index * 0x9E3779B1 + 17))
+        hh = _mix(self._key ^ (chunk * 64 + household))
         year = tyear - r
         month = 1 + h % 12
         days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
