@@ -22,7 +22,11 @@ from starlette.routing import Route
 
 from mocks.population_db.middleware import AuditAndFaults
 from mocks.population_db.notifications import EVENT_TYPES, is_loopback_url
-from mocks.population_db.purposes import CITIZEN_FIELDS, RESIDENCE_FIELDS, allowed_fields
+from mocks.population_db.purposes import (
+    CITIZEN_FIELDS,
+    RESIDENCE_FIELDS,
+    allowed_fields,
+)
 from mocks.population_db.state import MockState, error
 from mocks.population_db.token_endpoint import token
 

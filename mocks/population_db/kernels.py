@@ -7,7 +7,7 @@ calls them five times a request, and in Python each 64-bit multiply-and-mask all
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 M64 = (1 << 64) - 1
 FEISTEL_ROUNDS = 4

@@ -19,10 +19,15 @@ from datetime import date, timedelta
 from typing import Any
 
 from mocks.population_db import reference_data as ref
+from mocks.population_db.households import (
+    CHUNK,
+    REFERENCE_DATE,
+    Member,
+    child_relation,
+    make_template,
+)
 from mocks.population_db.kernels import mix as _mix
 from mocks.population_db.kernels import scramble, unscramble
-from mocks.population_db.households import (CHUNK, REFERENCE_DATE, Member, child_relation,
-                                             make_template)
 
 YEAR_SHIFTS = 20
 N_TEMPLATES = 4096
