@@ -33,15 +33,17 @@ def _json_list(values: Any) -> str:
         if type(v) is str and v.isascii() and v.isalnum():  # nothing to escape
             return '["' + v + '"]'
         return json.dumps(values)
-    if type(values) is list and all(type(v) is str for v in values):
+    try:
         key = tuple(values)
-        encoded = _ENCODED.get(key)
-        if encoded is None:
-            encoded = json.dumps(values)
-            if len(_ENCODED) < 4096:
-                _ENCODED[key] = encoded
-        return encoded
-    return json.dumps(values)
+        encoded = _ENCODED.get(key)  # looked up first: on the hot path it is always there
+    except TypeError:  # unhashable items
+        return json.dumps(values)
+    if encoded is None:
+        encoded = json.dumps(values)
+        # Only all-str lists are kept: a str key never equals a key of other types (1 == 1.0).
+        if len(_ENCODED) < 4096 and all(type(v) is str for v in values):
+            _ENCODED[key] = encoded
+    return encoded
 
 
 def _row(e: dict[str, Any]) -> tuple[Any, ...]:
