@@ -105,6 +105,9 @@ def main() -> int:
             verifies.append(run_wrk(npdb.data_url, verify_lua, args.duration, args.connections,
                                     npdb.pid))
         ping, verify = _mean(pings), _mean(verifies)
+    for n, (p, v) in enumerate(zip(pings, verifies), 1):
+        print(f"round {n}: ping {p['rps']:7.0f}/s  verify {v['rps']:7.0f}/s"
+              f"  ratio {v['rps'] / p['rps']:.2f}")
     ratio = verify["rps"] / ping["rps"]
     print(f"population           {args.population:,} citizens")
     print(f"transport            HTTPS keep-alive, wrk -t1 -c{args.connections} -d{args.duration}s"

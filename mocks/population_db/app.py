@@ -245,7 +245,7 @@ async def verify_identity(request: Request) -> Response:
         return error(422, "validation_error", problem, caller.request_id)
     personal_id = payload["personal_id"]
     audit = request.scope["popcert.audit"]
-    audit["personal_ids"] = [personal_id]
+    audit["personal_ids"] = (personal_id,)  # a tuple of str: never tracked by the GC
     audit["fields_requested"] = _VERIFY_REQUESTED
     if not _valid_pid(personal_id):
         return error(400, "invalid_personal_id", "personal_id must be exactly 12 digits",
