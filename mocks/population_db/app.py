@@ -50,7 +50,6 @@ def _valid_pid(pid: str) -> bool:
 
 
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
-_AUTH_HEADERS = (b"authorization", b"x-request-id", b"x-purpose-code")
 _GRANT = "_popcert_grant"  # derived from a token's claims once, kept with the verifier's cache
 
 
@@ -68,18 +67,22 @@ def _grant(claims: dict[str, Any]) -> tuple[str, str, frozenset[str]]:
 def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
     """401 token, 400 headers, 429 rate, 403 scope/purpose; fills the audit entry as it goes."""
     # The middleware puts the state in the scope: a third of request.app.state.mock's cost.
-    state: MockState = request.scope["popcert.state"]
-    audit: dict[str, Any] = request.scope["popcert.audit"]
-    # Read the three headers straight from the ASGI scope: this runs on every data call.
-    found: dict[bytes, str] = {}
-    for name, value in request.scope["headers"]:
-        if name in _AUTH_HEADERS:
-            found[name] = value.decode("latin-1")
-    request_id = found.get(b"x-request-id")
-    purpose = found.get(b"x-purpose-code")
+    scope = request.scope
+    state: MockState = scope["popcert.state"]
+    audit: dict[str, Any] = scope["popcert.audit"]
+    # Read the three headers straight from the ASGI scope (the last of repeated ones wins, as
+    # in Starlette's Headers): this runs on every data call.
+    authorization = request_id = purpose = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value
+        elif name == b"x-request-id":
+            request_id = value.decode("latin-1")
+        elif name == b"x-purpose-code":
+            purpose = value.decode("latin-1")
     audit["request_id"] = request_id
     audit["purpose_code"] = purpose
-    header = found.get(b"authorization", "")
+    header = authorization.decode("latin-1") if authorization is not None else ""
     if not header[:7].lower() == "bearer ":
         raise Denied(error(401, "unauthorized", "a bearer access token is required",
                            request_id, {"WWW-Authenticate": 'Bearer realm="npdb"'}))
@@ -89,7 +92,7 @@ def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
         raise Denied(error(401, "invalid_token", f"access token rejected: {exc}", request_id,
                            {"WWW-Authenticate": 'Bearer realm="npdb", error="invalid_token"'}))
     client_id, auth_method, scopes = _grant(claims)
-    has_cert = bool(request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain"))
+    has_cert = bool(scope.get("extensions", {}).get("tls", {}).get("client_cert_chain"))
     audit["client_id"] = client_id
     audit["auth_method"] = auth_method + "+client_cert" if has_cert else auth_method
     if not request_id:

@@ -20,7 +20,7 @@ from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
 DEFAULT_RATE_LIMIT_PER_S = 20_000.0  # generous: load tests must not be throttled by default
 
 
-@dataclass
+@dataclass(slots=True)  # slots: take() runs on every data call
 class TokenBucket:
     rate: float
     tokens: float

@@ -171,7 +171,8 @@ class TokenVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """Claims of a valid token; raises ``jwt.InvalidTokenError`` with a reason otherwise."""
-        self._refresh_published()
+        if time.monotonic() - self._published_at > 1.0:  # the cheap test inline: every call
+            self._refresh_published()
         cached = self._verified.get(token)
         if cached is not None:
             if cached["_kid"] in self._published and time.time() < cached["exp"]:
