@@ -1,9 +1,12 @@
 """Benchmark: identity verifications/s and p99 on a 100,000,000-citizen mock NPDB, against a
-trivial endpoint (GET /npdb/v1/ping) on the same server stack, measured in the same run.
+trivial endpoint (POST /npdb/v1/ping, same headers and bodies) on the same server stack,
+measured in the same run, in interleaved rounds.
 
 Drives the server with wrk over HTTPS keep-alive (1 wrk thread, N connections; a Lua script
 rotates through real identity triples). Not a test: prints figures and the ratio; exit 1 if a
-target is missed. Usage: .venv/bin/python bench/mock_npdb.py [--population N] [--duration S]
+target is missed.
+
+    .venv/bin/python bench/mock_npdb.py [--population N] [--duration S] [--rounds R]
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import uuid
 from pathlib import Path
 
+from mocks.population_db import kernels
 from mocks.population_db.launcher import MockNPDB
 
 TARGET_RATIO = 0.8
@@ -77,7 +82,7 @@ def main() -> int:
     parser.add_argument("--population", type=int, default=100_000_000)
     parser.add_argument("--duration", type=int, default=5)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed", file=sys.stderr)
@@ -108,7 +113,11 @@ def main() -> int:
     for n, (p, v) in enumerate(zip(pings, verifies), 1):
         print(f"round {n}: ping {p['rps']:7.0f}/s  verify {v['rps']:7.0f}/s"
               f"  ratio {v['rps'] / p['rps']:.2f}")
-    ratio = verify["rps"] / ping["rps"]
+    # The verdict uses the median of the per-round ratios: each round measures ping and verify
+    # back to back, and a neighbour's burst of load on this shared host spoils one round, not
+    # the figure (the ratio of the means is printed too).
+    ratio = statistics.median(v["rps"] / p["rps"] for p, v in zip(pings, verifies))
+    mean_ratio = verify["rps"] / ping["rps"]
     print(f"population           {args.population:,} citizens")
     print(f"transport            HTTPS keep-alive, wrk -t1 -c{args.connections} -d{args.duration}s"
           f" x {args.rounds} interleaved rounds (means)")
@@ -117,7 +126,9 @@ def main() -> int:
     print(f"identity/verify       {verify['rps']:8.0f} req/s   p99 {verify['p99_ms']:7.2f} ms"
           f"   server CPU {verify['server_cpu_us']:.0f} us/req"
           f"   non-2xx {verify['non_2xx']:.0f} of {verify['requests']:.0f}")
-    print(f"ratio verify/ping     {ratio:.2f}   (target >= {TARGET_RATIO}, and >= {TARGET_RPS:.0f}/s)")
+    print(f"hash kernels          {'C' if kernels.ACCELERATED else 'pure Python (C module not built)'}")
+    print(f"ratio verify/ping     {ratio:.2f} median of rounds, {mean_ratio:.2f} ratio of means"
+          f"   (target >= {TARGET_RATIO}, and >= {TARGET_RPS:.0f}/s)")
     ok = ratio >= TARGET_RATIO and verify["rps"] >= TARGET_RPS and verify["non_2xx"] == 0
     print("RESULT", "PASS" if ok else "MISS")
     return 0 if ok else 1

@@ -1,12 +1,15 @@
-"""The population's hash kernels: splitmix64 and the inverse Feistel permutation of ID serials.
+"""The population's hash kernels: splitmix64, the inverse Feistel permutation of ID serials, and
+a citizen's name and date of birth drawn from its hashes.
 
-``_kernels.c`` implements both in C (built by ``pip install``, see setup.py); this module is the
-pure-Python definition and the fallback when the C module is not built. Identity verification
-calls them five times a request, and in Python each 64-bit multiply-and-mask allocates big ints.
+``_kernels.c`` implements them in C (built by ``pip install``, see setup.py); this module is the
+pure-Python definition and the fallback when the C module is not built. They are the hot path
+of identity verification, where Python's big-int arithmetic costs more than everything else.
 """
 
 from __future__ import annotations
 
+import calendar
+from bisect import bisect_right
 from collections.abc import Callable
 
 M64 = (1 << 64) - 1
@@ -42,11 +45,41 @@ def py_unscramble(digits: int, key: int) -> int:
     return left * 1000 + right
 
 
+_MONTH_DAYS = tuple(calendar.mdays)
+NameTables = tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...], tuple[str, ...],
+                   tuple[str, ...], tuple[str, ...]]
+
+
+def py_name_and_birth(tables: NameTables, key: int, index: int, chunk: int, year: int,
+                      gender: int, household: int, salt: int) -> tuple[str, str]:
+    """(full name, date of birth YYYY-MM-DD) of a citizen. ``tables`` is (family names, their
+    cumulative weights, male middle names, female middle names, male given names, female given
+    names); the family name is drawn from the household hash salted with ``salt`` (children
+    carry their father's), the rest from the citizen's own hash."""
+    family_names, family_cums, middle_male, middle_female, given_male, given_female = tables
+    h = py_mix(key ^ (index * 0x9E3779B1 + 17))
+    hh = py_mix(key ^ (chunk * 64 + household))
+    month = 1 + h % 12
+    # calendar.monthrange(year, month)[1], spelled out (proleptic Gregorian, as calendar).
+    days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
+                                 and (year % 100 != 0 or year % 400 == 0))
+    family = family_names[bisect_right(family_cums, py_mix(hh ^ salt) % family_cums[-1])]
+    middles = middle_female if gender else middle_male
+    givens = given_female if gender else given_male
+    return (f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}",
+            f"{year:04d}-{month:02d}-{1 + (h >> 4) % days:02d}")
+
+
 mix: Callable[[int], int]
 unscramble: Callable[[int, int], int]
+name_and_birth: Callable[[NameTables, int, int, int, int, int, int, int], tuple[str, str]]
 try:
-    from mocks.population_db._kernels import mix, unscramble  # type: ignore[no-redef]
+    from mocks.population_db._kernels import (  # type: ignore[no-redef]
+        mix,
+        name_and_birth,
+        unscramble,
+    )
     ACCELERATED = True
 except ImportError:  # no C compiler at install time: same results, slower
-    mix, unscramble = py_mix, py_unscramble
+    mix, unscramble, name_and_birth = py_mix, py_unscramble, py_name_and_birth
     ACCELERATED = False

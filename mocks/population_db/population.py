@@ -27,7 +27,7 @@ from mocks.population_db.households import (
     make_template,
 )
 from mocks.population_db.kernels import mix as _mix
-from mocks.population_db.kernels import scramble, unscramble
+from mocks.population_db.kernels import name_and_birth, scramble, unscramble
 
 YEAR_SHIFTS = 20
 N_TEMPLATES = 4096
@@ -134,6 +134,8 @@ class Population:
             "family": ref.FAMILY_NAMES, "ethnicity": ref.ETHNICITIES,
             "religion": ref.RELIGIONS, "blood": ref.BLOOD_TYPES}.items()}
         self._births_registered = 0
+        self._name_tables = (*self._names["family"], ref.MIDDLE_MALE, ref.MIDDLE_FEMALE,
+                             ref.GIVEN_MALE, ref.GIVEN_FEMALE)
 
     # --- index <-> personal id -------------------------------------------------------------
     def _split(self, index: int) -> tuple[int, int, int, int, int]:
@@ -257,22 +259,11 @@ class Population:
         found = self._locate(personal_id)
         if found is None:
             return None
-        # _identity_core for (name, date of birth) only, on the flat template tuples: the same
-        # arithmetic, spelled out (the hot path of every verification); keep the two in step.
         index, chunk, offset, r, (tyear, gender, household, father) = found
-        h = _mix(self._key ^ (index * 0x9E3779B1 + 17))
-        hh = _mix(self._key ^ (chunk * 64 + household))
-        year = tyear - r
-        month = 1 + h % 12
-        days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
-                                     and (year % 100 != 0 or year % 400 == 0))
-        names, cums = self._names["family"]
-        family = names[bisect_right(cums, _mix(hh ^ (offset if father is None else father))
-                                    % cums[-1])]
-        middles = ref.MIDDLE_FEMALE if gender else ref.MIDDLE_MALE
-        givens = ref.GIVEN_FEMALE if gender else ref.GIVEN_MALE
-        return (f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}",
-                f"{year:04d}-{month:02d}-{1 + (h >> 4) % days:02d}")
+        # _identity_core's name and date of birth, in one kernel call: the hot path of every
+        # verification (tests check that the two agree).
+        return name_and_birth(self._name_tables, self._key, index, chunk, tyear - r, gender,
+                              household, offset if father is None else father)
 
     def citizen(self, index: int) -> Citizen:
         if not 0 <= index < self.size:
