@@ -112,7 +112,7 @@ def _step_evidence(run: StepRun) -> list[Evidence]:
 
 
 def _decide(check_name: str, judged: list[StepRun], problems: list[tuple[StepRun, str]],
-            errored: list[StepRun], what: str) -> CheckResult:
+            errored: list[tuple[StepRun, str]], what: str) -> CheckResult:
     if problems:
         evidence: list[Evidence] = []
         for run, why in problems[:10]:
@@ -124,18 +124,40 @@ def _decide(check_name: str, judged: list[StepRun], problems: list[tuple[StepRun
                                   failing_steps=float(len(steps)))
     if not judged:
         if errored:
+            first, why = errored[0]
             return CheckResult.errored(
-                f"no step could be judged: {errored[0].label}: {errored[0].error}",
-                *[Evidence.note(str(r.error), title=r.label) for r in errored[:10]])
+                f"no step could be judged: {first.label}: {why}",
+                *[Evidence.note(why, title=run.label) for run, why in errored[:10]],
+                *(_step_evidence(first) if first.submit is not None else []))
         return CheckResult.skipped(f"no step where {what} could be judged")
-    notes = [Evidence.note(str(r.error), title=f"{r.label} (not run)") for r in errored[:10]]
+    notes = [Evidence.note(why, title=f"{run.label} (not judged)") for run, why in errored[:10]]
     return CheckResult.passed(f"{what}: {len(judged)} step(s) as required",
                               *notes, steps=float(len(judged)))
 
 
-def _usable(ctx: ScenarioContext) -> tuple[list[StepRun], list[StepRun]]:
-    ran = [r for r in ctx.runs if r.error is None]
-    return ran, [r for r in ctx.runs if r.error is not None]
+def _unanswered(run: StepRun) -> str | None:
+    """Why the step cannot be judged because the SUT gave no HTTP answer (it hung, reset the
+    connection or sent garbage): a broken SUT makes the step an error, not a finding about how
+    it handles dossiers or the NPDB."""
+    if run.submit is not None and run.submit.status is None:
+        return f"the SUT gave no HTTP answer to the submission: {run.submit.error}"
+    for sample in run.history:
+        if sample.http_status is None:
+            return f"the SUT gave no HTTP answer to GET dossier at {sample.at_s:g}s: {sample.error}"
+    return None
+
+
+def _usable(ctx: ScenarioContext) -> tuple[list[StepRun], list[tuple[StepRun, str]]]:
+    """(steps to judge, (step, why not) for the steps that could not run or got no answer)."""
+    ran: list[StepRun] = []
+    errored: list[tuple[StepRun, str]] = []
+    for run in ctx.runs:
+        why = run.error or _unanswered(run)
+        if why is None:
+            ran.append(run)
+        else:
+            errored.append((run, why))
+    return ran, errored
 
 
 def _identified_calls(run: StepRun) -> list[dict[str, Any]]:
