@@ -70,8 +70,8 @@ def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
     scope = request.scope
     state: MockState = scope["popcert.state"]
     audit: dict[str, Any] = scope["popcert.audit"]
-    # Read the three headers straight from the ASGI scope (the last of repeated ones wins, as
-    # in Starlette's Headers): this runs on every data call.
+    # Read the three headers straight from the ASGI scope (of a repeated header, the last one
+    # counts): this runs on every data call.
     authorization = request_id = purpose = None
     for name, value in scope["headers"]:
         if name == b"authorization":
