@@ -7,8 +7,6 @@ Refused means the TLS handshake failed (the server's alert, or a reset right aft
 
 from __future__ import annotations
 
-from typing import Any
-
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.net import TlsMaterial
 from harness.suites.auth_probe import AuthContext, Probe
@@ -73,8 +71,14 @@ def _note(tls: TlsMaterial) -> Evidence:
                          title="TLS client credentials presented")
 
 
-def _portal_certs(ctx: AuthContext) -> dict[str, Any]:
-    return dict(ctx.run.npdb.pki.client_cert_set("portal"))
+def _judge_portal_certificate(ctx: AuthContext, kind: str, description: str,
+                              what: str) -> CheckResult:
+    """``_judge`` with one of the portal's deliberately bad client certificates (mock PKI)."""
+    if (skipped := _skip_unless_required(ctx)) is not None:
+        return skipped  # before the PKI is touched: without mTLS no certificate is needed
+    certificate = ctx.run.npdb.pki.client_cert_set("portal")[kind]
+    tls = TlsMaterial(ctx.tls.ca_bundle, certificate.cert_path, certificate.key_path)
+    return _judge(ctx, description, tls, what)
 
 
 @check("AUTH-MTLS-REQUIRED", suite="auth", severity=Severity.CRITICAL, requirement=MTLS_REQ,
@@ -90,21 +94,15 @@ def mtls_required(ctx: AuthContext) -> CheckResult:
        defect="mtls.expired_cert_accepted")
 def mtls_expired(ctx: AuthContext) -> CheckResult:
     """A caller presenting an expired national-CA client certificate is refused."""
-    if (skipped := _skip_unless_required(ctx)) is not None:
-        return skipped
-    expired = _portal_certs(ctx)["expired"]
-    tls = TlsMaterial(ctx.tls.ca_bundle, expired.cert_path, expired.key_path)
-    return _judge(ctx, "genuine token with the portal's expired client certificate", tls,
-                  "expired client certificate")
+    return _judge_portal_certificate(
+        ctx, "expired", "genuine token with the portal's expired client certificate",
+        "expired client certificate")
 
 
 @check("AUTH-MTLS-FOREIGN-CA", suite="auth", severity=Severity.CRITICAL, requirement=MTLS_REQ,
        defect="mtls.foreign_ca_accepted")
 def mtls_foreign_ca(ctx: AuthContext) -> CheckResult:
     """A caller presenting a client certificate from a foreign CA is refused."""
-    if (skipped := _skip_unless_required(ctx)) is not None:
-        return skipped
-    foreign = _portal_certs(ctx)["foreign"]
-    tls = TlsMaterial(ctx.tls.ca_bundle, foreign.cert_path, foreign.key_path)
-    return _judge(ctx, "genuine token with a portal certificate issued by a foreign CA", tls,
-                  "client certificate from a foreign CA")
+    return _judge_portal_certificate(
+        ctx, "foreign", "genuine token with a portal certificate issued by a foreign CA",
+        "client certificate from a foreign CA")
