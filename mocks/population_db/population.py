@@ -11,7 +11,6 @@ Changes (deaths, moves, registered births) live in a small in-memory overlay.
 
 from __future__ import annotations
 
-import calendar
 import random
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field, replace
@@ -35,7 +34,6 @@ SLOT_SCALE = 512  # total province slots ~ this; more slots = finer province wei
 BIRTH_SERIAL_BASE = 900_000  # unscrambled serials >= this are overlay births, never base records
 
 GENDERS = ("male", "female")
-_MONTH_DAYS = tuple(calendar.mdays)
 RELATIONS_HEAD = "head"
 
 
@@ -231,25 +229,18 @@ class Population:
                 f"{kind} {ref.PROVINCE_NAME[province]}")
 
     def _identity_core(self, index: int, chunk: int, offset: int, member: Member,
-                       r: int) -> tuple[int, int, int, int, int, str, str]:
-        """Hashes, date of birth and name: all identity verification needs (its fast path)."""
+                       r: int) -> tuple[int, int, int, str, str, str]:
+        """(own hash, household hash, birth year, family name, full name, date of birth)."""
         h = _mix(self._key ^ (index * 0x9E3779B1 + 17))
         hh = _mix(self._key ^ (chunk * 64 + member.household))  # household-wide traits
         year = member.tyear - r
-        month = 1 + h % 12
-        # calendar.monthrange(year, month)[1], spelled out (proleptic Gregorian, as calendar).
-        days = _MONTH_DAYS[month] + (month == 2 and year % 4 == 0
-                                     and (year % 100 != 0 or year % 400 == 0))
-        day = 1 + (h >> 4) % days
         # Children carry the father's family name; otherwise the household draws its own.
-        if member.relation in ("son", "daughter") and member.father is not None:
-            family = self._pick("family", _mix(hh ^ member.father))
-        else:
-            family = self._pick("family", _mix(hh ^ offset))
-        middles = ref.MIDDLE_FEMALE if member.gender else ref.MIDDLE_MALE
-        givens = ref.GIVEN_FEMALE if member.gender else ref.GIVEN_MALE
-        full_name = f"{family} {middles[(h >> 12) % len(middles)]} {givens[(h >> 16) % len(givens)]}"
-        return h, hh, year, month, day, family, full_name
+        salt = (member.father if member.relation in ("son", "daughter")
+                and member.father is not None else offset)
+        full_name, date_of_birth = name_and_birth(self._name_tables, self._key, index, chunk,
+                                                  year, member.gender, member.household, salt)
+        family = self._pick("family", _mix(hh ^ salt))  # the draw name_and_birth made
+        return h, hh, year, family, full_name, date_of_birth
 
     def identity(self, personal_id: str) -> tuple[str, str] | None:
         """(full_name, date_of_birth) of a personal ID without building the whole record."""
@@ -260,8 +251,8 @@ class Population:
         if found is None:
             return None
         index, chunk, offset, r, (tyear, gender, household, father) = found
-        # _identity_core's name and date of birth, in one kernel call: the hot path of every
-        # verification (tests check that the two agree).
+        # The name and date of birth _identity_core gives, from the flat template tuples: the
+        # hot path of every verification (tests check that the two agree).
         return name_and_birth(self._name_tables, self._key, index, chunk, tyear - r, gender,
                               household, offset if father is None else father)
 
@@ -273,8 +264,8 @@ class Population:
         member = template[offset]
         intact = self._members_valid(chunk, member)
         base = chunk * CHUNK
-        h, hh, year, month, day, family, full_name = self._identity_core(index, chunk, offset,
-                                                                         member, r)
+        h, hh, year, family, full_name, date_of_birth = self._identity_core(
+            index, chunk, offset, member, r)
         province, _ = self._slots[slot]
         pid = self._pid_of(index)
 
@@ -298,7 +289,7 @@ class Population:
         old_id = f"{(h >> 20) % 10**9:09d}" if year < 2000 and (h >> 52) % 10 < 7 else None
         citizen = Citizen(
             index=index, personal_id=pid, full_name=full_name, family_name=family,
-            date_of_birth=f"{year:04d}-{month:02d}-{day:02d}", gender=GENDERS[member.gender],
+            date_of_birth=date_of_birth, gender=GENDERS[member.gender],
             place_of_birth_registration=ref.PROVINCE_NAME[province],
             hometown=ref.PROVINCE_NAME[home_province],
             ethnicity=self._pick("ethnicity", hh >> 21), religion=self._pick("religion", hh >> 35),
