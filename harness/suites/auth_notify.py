@@ -125,10 +125,9 @@ def _genuine_accepted(ctx: AuthContext) -> tuple[SignedNotification, Probe | Non
        defect="auth.notification_unsigned_accepted")
 def notify_signature(ctx: AuthContext) -> CheckResult:
     """Notifications without a valid NPDB signature are refused."""
-    ready = _genuine_accepted(ctx)
-    if isinstance(ready, CheckResult):
+    # Only the precondition counts here: forgeries prove nothing if genuine ones are refused too.
+    if isinstance(ready := _genuine_accepted(ctx), CheckResult):
         return ready
-    genuine, first = ready
     now = int(time.time())
     variants: list[tuple[str, Callable[[bytes], str | None]]] = [
         ("notification without X-NPDB-Signature", lambda body: None),
