@@ -28,7 +28,7 @@ test: $(STAMP) sysdeps
 	$(BIN)/pytest -q -n 2 --dist load
 
 bench: $(STAMP)
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .popcert reports/runs

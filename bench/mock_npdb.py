@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -22,6 +21,8 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
+
+from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
 
 from mocks.population_db import kernels
 from mocks.population_db.launcher import MockNPDB
@@ -48,15 +49,9 @@ request = function() return wrk.format("{method}", "{path}", headers, nil) end
 """
 
 
-def _cpu_s(pid: int) -> float:
-    """User+system CPU seconds of a process (Linux /proc), to report server cost per request."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_wrk(url: str, script: Path, duration_s: int, connections: int,
             server_pid: int | None = None) -> dict[str, float]:
-    cpu_before = _cpu_s(server_pid) if server_pid else 0.0
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
                          timeout=duration_s + 30).stdout
@@ -65,7 +60,7 @@ def run_wrk(url: str, script: Path, duration_s: int, connections: int,
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     total = re.search(r"(\d+) requests in", out)
     requests = float(total.group(1)) if total else 0.0
-    cpu_us = ((_cpu_s(server_pid) - cpu_before) / requests * 1e6
+    cpu_us = ((cpu_seconds(server_pid) - cpu_before) / requests * 1e6
               if server_pid and requests else float("nan"))
     return {"server_cpu_us": cpu_us, "rps": rps, "p99_ms": float(p99.group(1)) * UNITS[p99.group(2)] if p99 else float("nan"),
             "non_2xx": float(non2xx.group(1)) if non2xx else 0.0,
