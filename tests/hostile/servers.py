@@ -1,0 +1,358 @@
+"""Hostile HTTP(S) servers on 127.0.0.1 (OS-chosen ports) for popcert's tests and bench/hostile.py.
+
+Each factory returns a started ``HostileServer``; use it as a context manager (it stops on exit):
+
+    with slowloris(interval_s=5) as sut:          # sut.url == "http://localhost:PORT"
+        ... point popcert at sut.url with scope.allowed_hosts = sut.scope ...
+        assert sut.hits >= 1
+
+Every server reads the whole request (head + Content-Length body, bounded) before misbehaving and
+records it: ``.hits`` (requests parsed), ``.requests`` (``Request(method, path, headers, body)``),
+``.connections``. ``.scope`` is the ``allowed_hosts`` list under which ``.url`` is in scope.
+Redirecting servers carry ``.elsewhere``, a recorder on another port that counts what reaches it:
+
+- ``redirect_out_of_scope(status=302|307)``: ``.url`` is ``http://localhost:P``, scope is
+  ``["localhost"]``; the Location is ``http://127.0.0.1:Q/stolen`` (another host name, out of scope).
+  A client that follows it shows up as ``sut.elsewhere.hits > 0`` (bodies in ``.elsewhere.requests``).
+- ``https_downgrade(status=307)``: ``.url`` is https (self-signed, ``.ca_path``); Location is
+  ``http://127.0.0.1:Q/...`` on the same host: in scope by host, refused because it drops TLS.
+- ``compression_bomb(encoding="gzip, gzip", size=1 GiB)``: a ~2 KB body that decodes to ``size``
+  bytes; also ``"deflate"``, ``"br"`` and any comma-separated stack of them.
+- ``endless_body()``, ``slowloris(interval_s)`` (status line and headers, one byte per interval),
+  ``deep_json(depth=1500)``, ``markup()`` (HTML, JS, ANSI and control bytes in a 500 body),
+  ``reset()`` (RST after the request), ``hang()`` (never answers), ``recorder()`` (plain 200 ``{}``).
+``CATALOGUE`` maps a case name to a no-argument factory (what bench/hostile.py runs).
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+MAX_REQUEST_BODY = 1_048_576
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+Behaviour = Callable[[socket.socket, Request, "HostileServer"], None]
+
+
+def _read_request(conn: socket.socket) -> Request | None:
+    conn.settimeout(5)
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data and len(data) < 65536:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        if not lines or len(lines[0].split(" ")) < 2:
+            return None
+        method, path = lines[0].split(" ")[:2]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        wanted = min(int(headers.get("content-length", "0") or 0), MAX_REQUEST_BODY)
+        while len(body) < wanted:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return Request(method, path, headers, body[:wanted])
+    except (OSError, ValueError):
+        return None
+
+
+class HostileServer:
+    """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection; always stopped."""
+
+    def __init__(self, behaviour: Behaviour, *, tls: bool = False, host_name: str = "127.0.0.1",
+                 scope: list[str] | None = None, elsewhere: HostileServer | None = None) -> None:
+        self.behaviour = behaviour
+        self.elsewhere = elsewhere
+        self.requests: list[Request] = []
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.ca_path: Path | None = None
+        self._context: ssl.SSLContext | None = None
+        if tls:
+            cert, key = _self_signed()
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(cert, key)
+            self.ca_path = cert
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(128)
+        self._sock.settimeout(0.1)
+        self.port: int = self._sock.getsockname()[1]
+        self.url = f"{'https' if tls else 'http'}://{host_name}:{self.port}"
+        self.scope = scope or ["127.0.0.1", "localhost"]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def hits(self) -> int:
+        return len(self.requests)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with self._lock:
+                self.connections += 1
+                self._open.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            if self._context is not None:
+                conn.settimeout(5)
+                conn = self._context.wrap_socket(conn, server_side=True)
+                with self._lock:
+                    self._open.append(conn)
+            request = _read_request(conn)
+            if request is None:
+                return
+            with self._lock:
+                self.requests.append(request)
+            conn.settimeout(30)
+            self.behaviour(conn, request, self)
+        except (OSError, ssl.SSLError):
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+        with self._lock:
+            for conn in self._open:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+        if self.elsewhere is not None:
+            self.elsewhere.stop()
+
+
+def _head(status: int, headers: dict[str, str], length: int | None) -> bytes:
+    lines = [f"HTTP/1.1 {status} Hostile"] + [f"{k}: {v}" for k, v in headers.items()]
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    lines.append("Connection: close")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _answer(conn: socket.socket, status: int, headers: dict[str, str], body: bytes) -> None:
+    conn.sendall(_head(status, headers, len(body)) + body)
+
+
+# --- behaviours ---------------------------------------------------------------------------------
+
+def recorder() -> HostileServer:
+    """A well-behaved 200 ``{}``: the 'elsewhere' that counts what a redirect-follower sends."""
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, 200, {"Content-Type": "application/json"}, b"{}"))
+
+
+def _redirecting(location: str, status: int) -> Behaviour:
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        _answer(conn, status, {"Location": location + request.path,
+                               "Content-Type": "text/plain"}, b"moved")
+    return behaviour
+
+
+def redirect_out_of_scope(status: int = 307) -> HostileServer:
+    elsewhere = recorder()
+    return HostileServer(_redirecting(f"http://127.0.0.1:{elsewhere.port}/stolen", status),
+                         host_name="localhost", scope=["localhost"], elsewhere=elsewhere)
+
+
+def https_downgrade(status: int = 307) -> HostileServer:
+    elsewhere = recorder()
+    return HostileServer(_redirecting(f"http://127.0.0.1:{elsewhere.port}", status), tls=True,
+                         elsewhere=elsewhere)
+
+
+def compression_bomb(encoding: str = "gzip, gzip", size: int = 1 << 30) -> HostileServer:
+    body = bomb_body(encoding, size)
+
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        _answer(conn, 200, {"Content-Type": "application/json", "Content-Encoding": encoding},
+                body)
+    return HostileServer(behaviour)
+
+
+@functools.lru_cache(maxsize=8)
+def bomb_body(encoding: str, size: int) -> bytes:
+    """``size`` zero bytes with each coding of ``encoding`` applied in order (as HTTP lists them)."""
+    codings = [c.strip() for c in encoding.split(",") if c.strip()]
+    first, rest = codings[0], codings[1:]
+    body = _compress_zeros(first, size)
+    for coding in rest:
+        body = _compress(coding, body)
+    return body
+
+
+def _compressor(coding: str) -> Any:
+    if coding == "br":
+        import brotli
+
+        class _Br:
+            def __init__(self) -> None:
+                self._c = brotli.Compressor(quality=5)
+
+            def compress(self, data: bytes) -> bytes:
+                return bytes(self._c.process(data))
+
+            def flush(self) -> bytes:
+                return bytes(self._c.finish())
+        return _Br()
+    wbits = {"gzip": 31, "x-gzip": 31, "deflate": 15}[coding]
+    return zlib.compressobj(9, zlib.DEFLATED, wbits)
+
+
+def _compress_zeros(coding: str, size: int) -> bytes:
+    compressor = _compressor(coding)
+    block = bytes(1 << 24)
+    parts = []
+    for start in range(0, size, len(block)):
+        parts.append(compressor.compress(block[: min(len(block), size - start)]))
+    parts.append(compressor.flush())
+    return b"".join(parts)
+
+
+def _compress(coding: str, data: bytes) -> bytes:
+    compressor = _compressor(coding)
+    return compressor.compress(data) + compressor.flush()
+
+
+def endless_body() -> HostileServer:
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        conn.sendall(_head(200, {"Content-Type": "application/json"}, None) + b"[")
+        chunk = b"0," * 32768
+        while not server.stopped.is_set():
+            conn.sendall(chunk)  # until the client hangs up (OSError ends the thread)
+    return HostileServer(behaviour)
+
+
+def slowloris(interval_s: float = 5.0) -> HostileServer:
+    """Status line and headers one byte every ``interval_s``: no idle timeout ever fires."""
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        for byte in _head(200, {"Content-Type": "application/json"}, 2) + b"{}":
+            conn.sendall(bytes([byte]))
+            if server.stopped.wait(interval_s):
+                return
+    return HostileServer(behaviour)
+
+
+def deep_json(depth: int = 1500) -> HostileServer:
+    body = ('{"detail":' * depth + '"deep"' + "}" * depth).encode()
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, 200, {"Content-Type": "application/json"}, body))
+
+
+MARKUP = (b"<html><script>alert(document.cookie)</script><img src=x onerror=alert(1)>"
+          b"\x1b[2J\x1b[1;32mCERTIFIED\x1b[0m\x1b]0;pwned\x07\x08\x08\r\x00</html>")
+
+
+def markup(status: int = 500) -> HostileServer:
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, status, {"Content-Type": "text/html; charset=utf-8",
+                       "X-Note": "<script>alert(2)</script>"}, MARKUP))
+
+
+def reset() -> HostileServer:
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    return HostileServer(behaviour)
+
+
+def hang() -> HostileServer:
+    return HostileServer(lambda conn, req, srv: srv.stopped.wait(600) and None)
+
+
+CATALOGUE: dict[str, Callable[[], HostileServer]] = {
+    "redirect-302-out-of-scope": lambda: redirect_out_of_scope(302),
+    "redirect-307-out-of-scope": lambda: redirect_out_of_scope(307),
+    "https-to-http-redirect": https_downgrade,
+    "gzip-gzip-bomb": lambda: compression_bomb("gzip, gzip"),
+    "deflate-bomb": lambda: compression_bomb("deflate"),
+    "br-bomb": lambda: compression_bomb("br"),
+    "endless-body": endless_body,
+    "slowloris": slowloris,
+    "deep-json": deep_json,
+    "markup-ansi": markup,
+    "reset": reset,
+    "hang": hang,
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _self_signed() -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for 127.0.0.1 and localhost (its own CA bundle)."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hostile.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = Path(tempfile.mkdtemp(prefix="popcert-hostile-"))
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()))
+    return folder / "cert.pem", folder / "key.pem"
+
+
+__all__ = ["CATALOGUE", "HostileServer", "Request", "bomb_body", "compression_bomb", "deep_json",
+           "endless_body", "hang", "https_downgrade", "markup", "recorder",
+           "redirect_out_of_scope", "reset", "slowloris"]
