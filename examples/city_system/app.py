@@ -102,12 +102,15 @@ class CityApi:
             wait = self.limiter.take(caller.client_id)
             if wait is not None:
                 raise ApiError(429, "too many requests", headers={"Retry-After": str(wait)})
-        require_scope(caller, scope)
+        if not (scope == "dossier.read" and active("auth.read_scope_not_enforced")):
+            require_scope(caller, scope)
         return caller
 
     async def create_dossier(self, request: Request) -> Response:
         caller = await self._caller(request, "dossier.submit")
         key = request.headers.get("idempotency-key")
+        if active("auth.idempotency_ignored"):
+            key = None
         if key is not None and not (0 < len(key) <= 128 and set(key) <= IDEMPOTENCY_KEY_CHARS):
             raise ApiError(400, "invalid Idempotency-Key header")
         raw = await _read_json_body(request)
@@ -121,10 +124,12 @@ class CityApi:
             raise RuntimeError("full_name does not fit the column")
         invalid = spec.dossier_errors(body)
         if invalid:
-            raise ApiError(422, "invalid input", fields=invalid)
+            raise ApiError(422, _invalid_message(body, invalid), fields=invalid)
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         if key is not None:
-            existing = self.store.by_idempotency_key(caller.client_id, key)
+            # keys are per client: another client's key must never return its dossier
+            owner = None if active("auth.idempotency_shared") else caller.client_id
+            existing = self.store.by_idempotency_key(owner, key)
             if existing is not None:
                 if existing.body_hash != body_hash:
                     raise ApiError(409, "Idempotency-Key reused with a different body")
@@ -173,7 +178,8 @@ class CityApi:
             raise ApiError(422, "limit must be an integer from 1 to 100", fields=["limit"])
         if active("conformance.slow_responses"):
             await asyncio.sleep(1.2)
-        records = self.store.list_for(caller.client_id, status, int(raw_limit))
+        owner = None if active("auth.bola_list") else caller.client_id
+        records = self.store.list_for(owner, status, int(raw_limit))
         return JSONResponse({"items": [render_dossier(r) for r in records], "count": len(records)})
 
     async def notification(self, request: Request) -> Response:
@@ -187,6 +193,8 @@ class CityApi:
         if invalid:
             raise ApiError(422, "invalid notification", fields=invalid)
         fresh = self.store.record_event(event["event_id"], event["type"], event["personal_id"])
+        if not fresh and active("auth.notification_redelivery_conflict"):
+            raise ApiError(409, "event already processed")
         return JSONResponse({"event_id": event["event_id"], "status": "accepted" if fresh else "duplicate"})
 
     async def health(self, request: Request) -> Response:
@@ -199,6 +207,8 @@ class CityApi:
 
 
 async def _read_body(request: Request) -> bytes:
+    if active("auth.no_body_limit"):
+        return await request.body()
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise ApiError(413, "body larger than 64 KiB")
@@ -216,6 +226,21 @@ async def _read_json_body(request: Request) -> bytes:
     if media_type != "application/json":
         raise ApiError(415, "body must be application/json")
     return await _read_body(request)
+
+
+def _invalid_message(body: Any, pointers: list[str]) -> str:
+    """'invalid input'; under auth.validation_echoes_input also the offending string values,
+    as a framework's default validation error does (a personal_id ends up in the error body)."""
+    if not active("auth.validation_echoes_input"):
+        return "invalid input"
+    echoed = []
+    for pointer in pointers:
+        value: Any = body
+        for part in pointer.strip("/").split("/") if pointer != "/" else []:
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            echoed.append(f"{pointer}: input {value!r} is not valid")
+    return "; ".join(echoed)[:500] or "invalid input"
 
 
 def _has_long_name(body: Any) -> bool:

@@ -75,14 +75,20 @@ class DossierStore:
         row = self._db.execute("SELECT * FROM dossiers WHERE dossier_id=?", (dossier_id,)).fetchone()
         return _record(row) if row else None
 
-    def by_idempotency_key(self, client_id: str, key: str) -> DossierRecord | None:
-        row = self._db.execute("SELECT * FROM dossiers WHERE client_id=? AND idempotency_key=?",
-                               (client_id, key)).fetchone()
+    def by_idempotency_key(self, client_id: str | None, key: str) -> DossierRecord | None:
+        """The client's dossier submitted with ``key`` (any client's when ``client_id`` is None)."""
+        if client_id is None:
+            row = self._db.execute("SELECT * FROM dossiers WHERE idempotency_key=? ORDER BY created_at",
+                                   (key,)).fetchone()
+        else:
+            row = self._db.execute("SELECT * FROM dossiers WHERE client_id=? AND idempotency_key=?",
+                                   (client_id, key)).fetchone()
         return _record(row) if row else None
 
-    def list_for(self, client_id: str, status: str | None, limit: int) -> list[DossierRecord]:
-        sql = "SELECT * FROM dossiers WHERE client_id=?"
-        args: list[Any] = [client_id]
+    def list_for(self, client_id: str | None, status: str | None, limit: int) -> list[DossierRecord]:
+        """The client's dossiers, newest first (every client's when ``client_id`` is None)."""
+        sql = "SELECT * FROM dossiers WHERE " + ("client_id=?" if client_id is not None else "1=1")
+        args: list[Any] = [client_id] if client_id is not None else []
         if status:
             sql += " AND status=?"
             args.append(status)

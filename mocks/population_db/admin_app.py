@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mocks.population_db.faults import FaultSpec
+from mocks.population_db.notifications import sign
 from mocks.population_db.state import MockState, error
 
 
@@ -22,6 +23,11 @@ class NotificationRequest(BaseModel):
     new_address: str | None = None
     gender: Literal["male", "female"] = "female"
     wait: bool = True
+
+
+class SignRequest(BaseModel):
+    body: str
+    timestamp: int | None = None  # unix seconds; None = now
 
 
 class RateLimitRequest(BaseModel):
@@ -93,6 +99,22 @@ async def notifications(request: Request) -> Response:
                          "deliveries": [d.to_json() for d in deliveries]})
 
 
+async def sign_for_subscription(request: Request) -> Response:
+    """X-NPDB-Signature of a body for one subscription at a chosen clock: lets the harness send
+    stale, future-dated and redelivered notifications without the secret leaving the mock."""
+    state = _state(request)
+    subscription = state.notifier.subscriptions.get(request.path_params["subscription_id"])
+    if subscription is None:
+        return error(404, "not_found", "no such subscription")
+    try:
+        spec: SignRequest = await _json_body(request, SignRequest)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    header = sign(subscription.secret, spec.body.encode(), spec.timestamp)
+    return JSONResponse({"subscription_id": subscription.subscription_id,
+                         "signature_header": header})
+
+
 async def deliveries(request: Request) -> Response:
     return JSONResponse({"deliveries": [d.to_json() for d in _state(request).notifier.deliveries]})
 
@@ -146,6 +168,8 @@ def build_admin_app(state: MockState) -> Starlette:
         Route("/admin/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/admin/notifications", notifications, methods=["POST"]),
         Route("/admin/deliveries", deliveries, methods=["GET"]),
+        Route("/admin/subscriptions/{subscription_id}/sign", sign_for_subscription,
+              methods=["POST"]),
         Route("/admin/population/sample", sample, methods=["GET"]),
         Route("/admin/reset", reset, methods=["POST"]),
         Route("/admin/keys/rotate", rotate_keys, methods=["POST"]),

@@ -70,6 +70,12 @@ class AdminClient:
         return self._json("POST", "/admin/notifications",  # type: ignore[no-any-return]
                           json={"type": type, "personal_id": personal_id, **extra})
 
+    def sign(self, subscription_id: str, body: bytes, timestamp: int | None = None) -> str:
+        """The X-NPDB-Signature the mock would send for ``body`` to one subscriber at ``timestamp``."""
+        return str(self._json("POST", f"/admin/subscriptions/{subscription_id}/sign",
+                              json={"body": body.decode(), "timestamp": timestamp})
+                   ["signature_header"])
+
     def deliveries(self) -> list[dict[str, Any]]:
         return self._json("GET", "/admin/deliveries")["deliveries"]  # type: ignore[no-any-return]
 
