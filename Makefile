@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sysdeps install bench clean
+.PHONY: demo test sysdeps install bench dist clean
 
 $(STAMP): pyproject.toml setup.py mocks/population_db/_kernels.c
 	$(PYTHON) -m venv $(VENV)
@@ -30,5 +30,9 @@ test: $(STAMP) sysdeps
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+# sdist + wheel in dist/ (the wheel bundles specs/, reports/, scenarios/, load/: docs/install.md).
+dist: $(STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist .
+
 clean:
-	rm -rf $(VENV) .popcert reports/runs
+	rm -rf $(VENV) .popcert reports/runs build dist

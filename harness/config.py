@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness import resources
 from harness.errors import ConfigError
 from harness.yaml_documents import read_yaml, validation_error
 
@@ -69,7 +70,7 @@ class NpdbConfig(_Strict):
 class FirewallConfig(_Strict):
     ruleset: Path
     format: Literal["auto", "iptables", "nft"] = "auto"
-    baseline: Path = REPO_ROOT / "specs/firewall/baseline.yaml"
+    baseline: Path = resources.data_path("specs", "firewall", "baseline.yaml")
 
 
 class SourceConfig(_Strict):
@@ -111,7 +112,7 @@ class RunConfig(_Strict):
     assessor: AssessorConfig = Field(default_factory=AssessorConfig)
     scope: ScopeConfig = Field(default_factory=ScopeConfig)
     limits: TimeLimits = Field(default_factory=TimeLimits)
-    output_dir: Path = REPO_ROOT / "reports/runs"
+    output_dir: Path = resources.default_output_dir()
     seed: int = 0
     quick: bool = False
     # Where the config came from, for error messages and relative paths; not part of the file.

@@ -16,9 +16,10 @@ from typing import Any, Protocol
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness import resources
 from harness.errors import ConfigError
 
-PROFILES_DIR = Path(__file__).resolve().parent.parent / "specs" / "profiles"
+PROFILES_DIR = resources.profiles_dir()
 
 CERTIFIED = "CERTIFIED"
 NOT_CERTIFIED = "NOT CERTIFIED"

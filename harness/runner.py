@@ -9,11 +9,12 @@ from typing import Any
 
 from rich.console import Console
 
-from harness.config import REPO_ROOT, RunConfig
+from harness import resources
+from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.report_model import RecordedResult
 
-EXAMPLE_CONFIG = REPO_ROOT / "examples" / "run.example.yaml"
+EXAMPLE_CONFIG = resources.example_config()
 
 _STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow",
                  "manual": "cyan"}
@@ -98,7 +99,7 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
              console: Console, workdir: Path | None = None) -> RunOutcome:
     from harness.lab import Lab, city_options_for
 
-    workdir = workdir or REPO_ROOT / ".popcert" / "demo"
+    workdir = workdir or resources.default_work_root() / "demo"
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from harness import resources
+
 BIRTH = "1.001193"
 MARRIAGE = "1.000894"
 DEATH = "1.000656"
@@ -47,7 +49,7 @@ PROCEDURES: dict[str, Procedure] = {p.code: p for p in (
     Procedure(FUNERAL_ALLOWANCE, "funeral allowance", ("date_of_death",)),
 )}
 
-PURPOSES_FILE = Path(__file__).resolve().parents[2] / "specs" / "npdb" / "v1" / "purposes.yaml"
+PURPOSES_FILE = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -17,8 +16,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from examples.city_system.defects import active
+from harness import resources
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "specs" / "connection" / "v1" / "openapi.yaml"
+SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
 _SPEC_URI = "urn:popcert:connection:v1"
 CREATE_SCHEMAS = {
     "1.001193": "BirthDossierCreate", "1.000894": "MarriageDossierCreate", "1.000656": "DeathDossierCreate",

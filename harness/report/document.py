@@ -13,9 +13,11 @@ from typing import Any
 
 import jsonschema
 
+from harness import resources
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_DIR = REPO_ROOT / "reports" / "schema"
-TEMPLATE_DIR = REPO_ROOT / "reports" / "templates"
+SCHEMA_DIR = resources.schema_dir()
+TEMPLATE_DIR = resources.templates_dir()
 REPORT_SCHEMA = SCHEMA_DIR / "report.schema.json"
 SCHEMA_VERSION = "1.0"
 

@@ -11,9 +11,9 @@ import hashlib
 from importlib import metadata
 from pathlib import Path
 
-from harness.report.document import REPO_ROOT
+from harness import resources
 
-SPECS_DIR = REPO_ROOT / "specs"
+SPECS_DIR = resources.specs_dir()
 # OpenAPI specs are versioned by folder (specs/<name>/v1/openapi.yaml).
 VERSIONED_SPECS = ("npdb", "connection")
 

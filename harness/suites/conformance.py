@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from harness import resources
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.config import REPO_ROOT
 from harness.errors import OutOfScopeError
 from harness.suites.base import RunContext, suite_context
 from harness.suites.conformance_drift import Drift, breaking_changes
 from harness.suites.conformance_mapping import CHECK_IDS
 from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
 
-SPEC_PATH = REPO_ROOT / "specs/connection/v1/openapi.yaml"
+SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
 PORTAL_CLIENT = "portal"
 PORTAL_SCOPES = ("dossier.submit", "dossier.read")
 REQUIREMENT = "connection/v1 openapi.yaml"

@@ -18,10 +18,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import resources
 from harness.suites.load_stats import LoadStats, LoadStatsError, read_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LOCUSTFILE = REPO_ROOT / "load" / "locustfile.py"
+LOCUSTFILE = resources.load_dir() / "locustfile.py"
 PLAN_ENV = "POPCERT_LOAD_PLAN"
 
 

@@ -13,11 +13,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from harness.config import REPO_ROOT
+from harness import resources
 from harness.errors import ConfigError
 from harness.yaml_documents import read_yaml, validation_error
 
-SCENARIOS_DIR = REPO_ROOT / "scenarios"
+SCENARIOS_DIR = resources.scenarios_dir()
 PROCEDURE_CODE = r"^\d\.\d{6}$"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
 SampleKind = Literal["adult", "married_couple", "child_with_parents", "household", "deceased"]

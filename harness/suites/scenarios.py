@@ -16,14 +16,14 @@ from typing import Any
 
 import yaml
 
+from harness import resources
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.config import REPO_ROOT
 from harness.errors import PopcertError
 from harness.suites.base import RunContext, suite_context
 from harness.suites.scenario_model import Scenario, load_all
 from harness.suites.scenario_runner import PopulationBinder, ScenarioDriver, StepRun
 
-PURPOSES_PATH = REPO_ROOT / "specs/npdb/v1/purposes.yaml"
+PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 OWN_CLIENT_ID = "city-system"
 PROTOCOL_REFUSALS = frozenset({400, 401, 403})
 TRANSIENT_FAULTS = frozenset({"status", "timeout", "reset", "malformed", "rate_limit"})

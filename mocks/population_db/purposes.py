@@ -8,7 +8,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "specs" / "npdb" / "v1"
+from harness import resources
+
+SPEC_DIR = resources.data_path("specs", "npdb", "v1")
 PURPOSES_PATH = SPEC_DIR / "purposes.yaml"
 
 # Every field a citizen record can carry, i.e. the universe `fields=` may name.

@@ -1,0 +1,135 @@
+"""popcert installed from its wheel works in any folder, as a vendor would `pip install` it.
+
+Builds sdist + wheel (`make dist` does the same), installs the wheel into a fresh venv in a temp
+folder and runs init, checks, certify (firewall + sast), keys/sign/verify there, outside the repo.
+Offline: the new venv takes its dependencies from the project venv's site-packages through a .pth
+path line (a plain path, so the project's editable-install finder is NOT activated and the code
+under test can only come from the wheel).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness import resources
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.integration
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, check=False)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    # The wheel is built FROM the sdist, so a file missing from the sdist fails here too.
+    built = _run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(REPO)],
+                 cwd=REPO, timeout=300)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    wheels = list(out.glob("popcert-*.whl"))
+    assert len(wheels) == 1 and list(out.glob("popcert-*.tar.gz"))
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A venv (no system site-packages, no pip) with only the wheel installed; returns its bin/."""
+    venv = tmp_path_factory.mktemp("venv")
+    made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=venv)
+    assert made.returncode == 0, made.stderr
+    python = venv / "bin" / "python"
+    target = Path(_run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                       cwd=venv).stdout.strip())
+    pip = _run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps",
+                "--no-index", "--quiet", str(wheel)], cwd=venv)
+    assert pip.returncode == 0, pip.stdout + pip.stderr
+    (target / "popcert_test_dependencies.pth").write_text(
+        "\n".join(site.getsitepackages()) + "\n", encoding="utf-8")
+    return venv / "bin"
+
+
+def test_wheel_carries_every_bundled_data_folder(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for entry in resources.BUNDLED:
+        assert any(n == f"harness/_data/{entry}" or n.startswith(f"harness/_data/{entry}/")
+                   for n in names), f"{entry} is not in the wheel"
+    for needed in ("harness/_data/specs/profiles/province.yaml",
+                   "harness/_data/reports/schema/report.schema.json",
+                   "harness/_data/reports/templates/report.html.j2",
+                   "harness/_data/load/locustfile.py",
+                   "harness/report/catalogue_vi.yaml",
+                   "examples/city_system/firewall/ruleset.iptables"):
+        assert needed in names
+    # setup.py keeps its own copy of the list (it cannot import harness): they must agree.
+    setup_py = (REPO / "setup.py").read_text(encoding="utf-8")
+    assert all(f'"{entry}"' in setup_py for entry in resources.BUNDLED)
+
+
+def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_path: Path) -> None:
+    popcert, python = str(installed / "popcert"), str(installed / "python")
+    where = _run([python, "-c", "import harness, harness.resources as r; "
+                  "print(harness.__file__); print(r.installed()); print(r.data_root())"],
+                 cwd=tmp_path)
+    module_file, is_installed, data_root = where.stdout.split()
+    assert not module_file.startswith(str(REPO)) and is_installed == "True", where.stdout
+    assert Path(data_root).is_relative_to(installed.parent)
+
+    init = _run([popcert, "init", "run.yaml"], cwd=tmp_path)
+    assert init.returncode == 0, init.stderr
+    assert "system:" in (tmp_path / "run.yaml").read_text(encoding="utf-8")
+
+    checks = _run([popcert, "checks", "--json"], cwd=tmp_path)
+    assert checks.returncode == 0, checks.stderr
+    assert "FW-" in checks.stdout and "SAST-" in checks.stdout
+
+    # The vendor's artifacts: the reference system's compliant ruleset and source tree.
+    artifacts = _run([python, "-c",
+                      "from pathlib import Path; "
+                      "from examples.city_system.firewall_policy import ruleset; "
+                      "from examples.city_system.source_tree import source; "
+                      "print(ruleset(frozenset(), 'iptables', Path('fw'))); "
+                      "print(source(frozenset(), Path('src')))"], cwd=tmp_path)
+    assert artifacts.returncode == 0, artifacts.stderr
+    ruleset_path, source_path = artifacts.stdout.split()
+    config = yaml.safe_load((tmp_path / "run.yaml").read_text(encoding="utf-8"))
+    config["target"] = {"base_url": "https://127.0.0.1:9"}
+    config["firewall"] = {"ruleset": ruleset_path}
+    config["source"] = {"path": source_path}
+    config["npdb"] = {"start": True, "population": 1000, "state_dir": ".popcert/npdb"}
+    config["assessor"] = {}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+
+    certify = _run([popcert, "certify", "-c", "run.yaml", "--suite", "firewall", "--suite", "sast"],
+                   cwd=tmp_path, timeout=300)
+    # Only two suites ran, so the other mandatory checks block: NOT CERTIFIED, exit 1, not 2.
+    assert certify.returncode == 1, certify.stdout[-3000:] + certify.stderr[-3000:]
+    assert "verdict: NOT CERTIFIED" in certify.stdout
+    reports = list((tmp_path / "reports" / "runs").glob("*/*/report.json"))
+    assert len(reports) == 1, "runs go to reports/runs beside run.yaml, not into site-packages"
+    report = json.loads(reports[0].read_text(encoding="utf-8"))
+    ran = {r["check"]["id"]: r["status"] for r in report["results"]
+           if r["check"]["suite"] in ("firewall", "sast")}
+    assert ran and set(ran.values()) == {"pass"}, ran
+    assert (reports[0].parent / "report.html").exists()
+
+    keys = _run([popcert, "keys", "new", "--out-dir", "keys"], cwd=tmp_path)
+    assert keys.returncode == 0, keys.stderr
+    signed = _run([popcert, "sign", str(reports[0]), "--key", "keys/assessor.key.pem"], cwd=tmp_path)
+    assert signed.returncode == 0, signed.stderr
+    verified = _run([popcert, "verify", str(reports[0]), "--public-key", "keys/assessor.pub.pem"],
+                    cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "VALID" in verified.stdout
