@@ -15,6 +15,7 @@ from harness.config import RunConfig
 from harness.engine import write_report_files
 from harness.errors import PopcertError
 from harness.profiles import load_profile
+from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.report_model import RecordedResult, build_report
 from harness.suites import load_all_suites
 
@@ -41,8 +42,9 @@ def rebuild_report(run_dir: Path) -> dict[str, Path]:
     records = []
     for line in results_file.read_text(encoding="utf-8").splitlines():
         try:
-            records.append(_record_from_json(json.loads(line)))
-        except (ValueError, KeyError):
+            # Cut before parsing: evidence nested thousands deep must not stop the rebuild.
+            records.append(_record_from_json(json.loads(cut_deep_json(line, MAX_REPORT_DEPTH))))
+        except (ValueError, KeyError, TypeError):
             continue  # the line being written when the process died
     started = datetime.fromtimestamp(config_file.stat().st_mtime, UTC)
     report = build_report(config, load_profile(config.profile_name), records, complete=False,

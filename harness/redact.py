@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.report.untrusted import MAX_EVIDENCE_DEPTH, TOO_DEEP
+
 REDACTED = "[REDACTED]"
 
 # Header and field names whose values are credentials, compared case-insensitively.
@@ -28,9 +30,26 @@ _PATTERNS = (
     # Credential headers written inside a string, e.g. a curl reproduction command.
     (re.compile(r"(?i)\b(proxy-authorization|cookie|set-cookie|x-api-key|x-npdb-signature)"
                 r"\s*:\s*[^'\"\r\n]+"), r"\1: [REDACTED]"),
-    (re.compile(r"(?i)\b(authorization)\s*:\s*(?!bearer\b)[^\s'\"]+ [^'\"\r\n]+"),
+    (re.compile(r"(?i)\b(authorization)\s*:\s*(?!bearer\b)(?![A-Za-z]+ \$TOKEN\b)[^\s'\"]+ [^'\"\r\n]+"),
      r"\1: [REDACTED]"),
 )
+
+
+# A reproduction command must stay runnable: its credential becomes a shell variable the assessor
+# sets (``TOKEN=... sh -c '...'``), in double quotes so the shell expands it.
+TOKEN_PLACEHOLDER = "$TOKEN"
+_COMMAND_CREDENTIAL = (
+    re.compile(r"""'(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^']*'""", re.I),
+    re.compile(r"""(?<!['"])\b(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^\s'"]+""",
+               re.I),
+)
+
+
+def redact_command(command: str) -> str:
+    """A reproduction command with credentials as ``$TOKEN``, then the usual redaction."""
+    command = _COMMAND_CREDENTIAL[0].sub(rf'"\1: \2 {TOKEN_PLACEHOLDER}"', command)
+    command = _COMMAND_CREDENTIAL[1].sub(rf"\1: \2 {TOKEN_PLACEHOLDER}", command)
+    return redact_text(command)
 
 
 def redact_text(text: str) -> str:
@@ -40,14 +59,34 @@ def redact_text(text: str) -> str:
 
 
 def redact(value: Any) -> Any:
-    """Return a copy of ``value`` with secrets replaced; keeps structure for the report."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, bytes):
-        return redact_text(value.decode("utf-8", errors="replace"))
-    if isinstance(value, dict):
-        return {k: (REDACTED if isinstance(k, str) and k.lower() in SECRET_KEYS and v
-                    else redact(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact(v) for v in value]
-    return value
+    """Return a copy of ``value`` with secrets replaced; keeps structure for the report.
+
+    Iterative, and containers nested deeper than MAX_EVIDENCE_DEPTH become a marker: a hostile
+    body nested thousands deep cannot crash evidence construction, rendering or signing.
+    """
+    marker = TOO_DEEP.format(limit=MAX_EVIDENCE_DEPTH)
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    while stack:
+        source, parent, key, depth = stack.pop()
+        if isinstance(source, str):
+            parent[key] = redact_command(source) if key == "command" else redact_text(source)
+        elif isinstance(source, bytes):
+            parent[key] = redact_text(source.decode("utf-8", errors="replace"))
+        elif isinstance(source, (dict, list, tuple)) and depth >= MAX_EVIDENCE_DEPTH:
+            parent[key] = marker
+        elif isinstance(source, dict):
+            copy: dict[Any, Any] = dict.fromkeys(source)
+            parent[key] = copy
+            for name, item in source.items():
+                if isinstance(name, str) and name.lower() in SECRET_KEYS and item:
+                    copy[name] = REDACTED
+                else:
+                    stack.append((item, copy, name, depth + 1))
+        elif isinstance(source, (list, tuple)):
+            items: list[Any] = [None] * len(source)
+            parent[key] = items
+            stack.extend((item, items, index, depth + 1) for index, item in enumerate(source))
+        else:
+            parent[key] = source
+    return root[0]

@@ -10,12 +10,19 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape as _escape
+
+from harness.report.untrusted import strip_control
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40
 # Colour-blind-safe palette (Okabe-Ito); p50/p95/p99 read as three distinct lines.
 PALETTE = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+
+def escape(text: Any) -> Markup:
+    return _escape(strip_control(str(text), keep_newlines=False))
 
 
 @dataclass(frozen=True)

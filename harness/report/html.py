@@ -12,11 +12,18 @@ import hashlib
 import json
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Undefined,
+    select_autoescape,
+)
 from markupsafe import Markup, escape
 
 from harness.report.charts import line_chart_svg
 from harness.report.document import TEMPLATE_DIR
+from harness.report.untrusted import clip_depth, cut_deep_json, strip_control
 
 TEMPLATE = "report.html.j2"
 # Inline script: the language toggle (the page is fully readable without it).
@@ -103,26 +110,38 @@ def t(key: str) -> Markup:
 
 
 def pretty(value: Any) -> str:
-    """Bodies as readable text: JSON indented, everything else as given (escaped by jinja)."""
+    """Bodies as readable text: JSON indented, everything else as given (escaped by jinja).
+
+    Nesting is cut at MAX_EVIDENCE_DEPTH without recursion, so a hostile body nested thousands
+    deep renders as a marker instead of crashing the report.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
-        try:
-            parsed = json.loads(value)
-        except ValueError:
+        if not value.lstrip().startswith(("{", "[")):
             return value
-        if not isinstance(parsed, (dict, list)):
+        try:
+            parsed = json.loads(cut_deep_json(value))
+        except (ValueError, RecursionError):
             return value
         value = parsed
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError):
-        return str(value)
+        return json.dumps(clip_depth(value), indent=2, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError, RecursionError):
+        return str(clip_depth(value))
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ }}`` output: SUT- and vendor-supplied text loses control characters and escapes."""
+    if value is None or isinstance(value, (Markup, bool, int, float, Undefined)):
+        return value  # Markup is built here (t(), charts) from already-cleaned parts
+    return strip_control(value if isinstance(value, str) else str(clip_depth(value)))
 
 
 def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
                       autoescape=select_autoescape(default=True, default_for_string=True),
+                      finalize=_finalize,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(t=t, STATUSES=STATUSES, TOGGLE_JS=Markup(TOGGLE_JS))
     env.filters.update(pretty=pretty, chart=lambda data, title="": line_chart_svg(data or {}, title),

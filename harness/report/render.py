@@ -16,6 +16,7 @@ from harness.report.document import canonical_json, schema_errors
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.sarif import render_sarif
+from harness.report.untrusted import MAX_REPORT_DEPTH, clip_depth
 
 __all__ = ["FILE_NAMES", "canonical_json", "render_all"]
 
@@ -44,6 +45,9 @@ def render_all(report: dict[str, Any], out_dir: Path,
     unknown = [f for f in wanted if f not in FILE_NAMES]
     if unknown:
         raise ValueError(f"unknown report format(s) {unknown}; choose from {sorted(FILE_NAMES)}")
+    # A report read back from disk may carry anything; our own evidence is already cut at
+    # MAX_EVIDENCE_DEPTH, so this changes nothing the engine wrote and keeps every renderer safe.
+    report = clip_depth(report, MAX_REPORT_DEPTH)
     if "signature" in report:
         raise ReportSchemaError("the report must not embed its signature (it is report.json.sig)")
     problems = schema_errors(report)

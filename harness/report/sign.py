@@ -13,17 +13,22 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from harness.errors import PopcertError
 from harness.report.document import canonical_json, is_canonical, schema_errors
 from harness.report.specs import known_harness_versions, known_specs
+from harness.report.untrusted import MAX_REPORT_DEPTH, json_text_depth
 
 SIGNATURE_SUFFIX = ".sig"
 SIGNATURE_LENGTH = 64
@@ -113,6 +118,9 @@ def sign_report(report_path: Path, key_path: Path) -> Path:
     """Sign report.json; rewrites it canonically first if needed. Returns the .sig path."""
     key = load_private_key(key_path)
     raw = report_path.read_bytes()
+    if json_text_depth(raw.decode("utf-8", errors="replace")) > MAX_REPORT_DEPTH:
+        raise PopcertError(f"{report_path}: nests deeper than {MAX_REPORT_DEPTH} levels — "
+                           "not a popcert report")
     if not is_canonical(raw):
         try:
             report: dict[str, Any] = json.loads(raw.decode("utf-8"))
@@ -139,15 +147,20 @@ def read_signature(path: Path) -> bytes:
     raise PopcertError(f"{path}: not an Ed25519 signature (expected 64 raw bytes or base64 of them)")
 
 
-def verify(report_path: Path, sig_path: Path, pubkey_path: Path, *,
+def verify(report_path: Path, sig_path: Path, public_keys: Path | Sequence[Ed25519PublicKey], *,
            known: dict[str, dict[str, str]] | None = None,
-           harness_versions: set[str] | None = None) -> VerifyResult:
-    """Check signature, integrity (schema, canonical bytes) and that versions are known.
+           harness_versions: set[str] | None = None, check_verdict: bool = True) -> VerifyResult:
+    """Check signature, integrity (schema, canonical bytes), known versions and the verdict.
 
-    ``known``/``harness_versions`` default to this repository's specs and harness version.
+    ``public_keys``: the trusted keys (from the trust store), or one key file the caller trusts.
+    The signature must be by one of them. The verdict must be the one the profile's rule gives
+    for the report's own results. ``known``/``harness_versions`` default to this popcert's.
     Raises PopcertError for unusable inputs (missing files, bad key): a usage error, not a verdict.
     """
-    public_key = load_public_key(pubkey_path)
+    keys = [load_public_key(public_keys)] if isinstance(public_keys, Path) else list(public_keys)
+    if not keys:
+        raise KeyFileError("no trusted assessor key — trust one with "
+                           "`popcert keys trust ASSESSOR.pub.pem`")
     try:
         raw = report_path.read_bytes()
     except OSError as missing:
@@ -156,26 +169,44 @@ def verify(report_path: Path, sig_path: Path, pubkey_path: Path, *,
         signature = read_signature(sig_path)
     except OSError as missing:
         raise PopcertError(f"{sig_path}: cannot read the signature ({missing.strerror})") from None
-    result = VerifyResult(signer_fingerprint=fingerprint(public_key))
+    result = VerifyResult(signer_fingerprint=None)
+    for key in keys:
+        try:
+            key.verify(signature, raw)
+        except InvalidSignature:
+            continue
+        result.signature_ok, result.signer_fingerprint = True, fingerprint(key)
+        break
+    else:
+        result.reasons.append("signature does not match any trusted key: the report was changed "
+                              "after signing, or it was signed by a key you do not trust")
     try:
-        public_key.verify(signature, raw)
-        result.signature_ok = True
-    except InvalidSignature:
-        result.reasons.append("signature does not match: the report was changed after signing, "
-                              "or it was signed with another key")
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        result.reasons.append("report.json is not valid UTF-8 JSON")
+        return result
+    if json_text_depth(text) > MAX_REPORT_DEPTH:
+        # No popcert report nests this deep; parsing it would only exhaust the stack.
+        result.reasons.append(f"report.json nests deeper than {MAX_REPORT_DEPTH} levels")
+        return result
     try:
-        report = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        report = json.loads(text)
+    except ValueError:
         result.reasons.append("report.json is not valid UTF-8 JSON")
         return result
     if not is_canonical(raw):
         result.reasons.append("report.json is not in canonical form (sorted keys, compact, UTF-8)")
-    result.reasons.extend(f"schema: {problem}" for problem in schema_errors(report))
+    problems = schema_errors(report)
+    result.reasons.extend(f"schema: {problem}" for problem in problems)
     if not isinstance(report, dict):
         return result
     result.verdict = (report.get("verdict") or {}).get("status")
     result.reasons.extend(_unknown_versions(report, known if known is not None else known_specs(),
                                             harness_versions or known_harness_versions()))
+    if check_verdict and not problems:
+        from harness.report.rederive import verdict_contradictions
+
+        result.reasons.extend(verdict_contradictions(report))
     return result
 
 

@@ -134,3 +134,33 @@ def test_secret_headers_inside_a_curl_reproduction_are_redacted(header: str) -> 
                            dict([header.split(": ", 1)]))
     stored = json.dumps(Evidence.reproduction(command).to_json())
     assert header.split(": ", 1)[1] not in stored
+
+
+def test_reproduction_command_keeps_a_runnable_token_placeholder() -> None:
+    from harness.net import curl_command
+
+    command = curl_command("GET", "https://127.0.0.1:8443/dossiers/1",
+                           {"Authorization": f"Bearer {JWT}", "X-Request-Id": "r1"})
+    shown = Evidence.reproduction(command).data["command"]
+    assert '-H "Authorization: Bearer $TOKEN"' in shown
+    assert "[REDACTED][REDACTED]" not in shown and JWT.split(".")[1] not in shown
+    # The shell expands the placeholder: the command runs once TOKEN is set.
+    import shlex
+    assert "Authorization: Bearer $TOKEN" in shlex.split(shown)
+
+
+def test_evidence_nested_1500_deep_is_cut_not_a_crash() -> None:
+    import json
+
+    from harness.report.untrusted import MAX_EVIDENCE_DEPTH, nesting_depth
+
+    body: list[object] = []
+    inner = body
+    for _ in range(1500):
+        inner.append([])
+        inner = inner[0]  # type: ignore[assignment]
+    evidence = Evidence.response(200, {}, body=None)
+    evidence = Evidence(evidence.kind, "deep", {"body": body, "authorization": "Bearer x" * 3})
+    assert nesting_depth(evidence.data) <= MAX_EVIDENCE_DEPTH
+    assert "nested deeper than" in json.dumps(evidence.data)
+    assert evidence.data["authorization"] == REDACTED
