@@ -1,8 +1,9 @@
 """Scope-safe HTTP for every suite: traffic only to declared hosts, bounded bodies, no exceptions.
 
-A hostile SUT may hang, reset, send garbage or gigabytes, or redirect elsewhere; ``SafeClient``
-turns each of those into an ``Exchange`` with ``.error`` set, so a check can report ``error``
-with evidence instead of crashing the run.
+A hostile SUT may hang, trickle bytes, reset, send garbage, gigabytes or compression bombs, or
+redirect elsewhere; ``SafeClient`` turns each of those into an ``Exchange`` (``.error`` set, or
+``.truncated``, or a redirect kept as evidence), so a check reports with evidence instead of
+crashing the run. Guarantees: docs/security-model.md.
 """
 
 from __future__ import annotations
@@ -10,19 +11,29 @@ from __future__ import annotations
 import ipaddress
 import json
 import shlex
+import ssl
+import threading
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 
 from harness.checks import Evidence
 from harness.errors import OutOfScopeError
 
 MAX_RESPONSE_BYTES = 1_048_576
+# Content-Encoding layers popcert decodes, each with bounded output per step; a longer stack is
+# refused (a real server never needs more than one).
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate", "br"})
+MAX_CODINGS = 3
+DECODE_STEP_BYTES = 65_536
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
 class ScopeGuard:
@@ -90,14 +101,27 @@ class Exchange:
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
+    @property
+    def redirect_location(self) -> str | None:
+        """Where the SUT tried to send us, when this answer is a redirect popcert did not follow."""
+        if self.status in REDIRECT_STATUSES:
+            return self.headers.get("location", "")
+        return None
+
     def evidence(self) -> tuple[Evidence, ...]:
         body: Any = self.text + (" [truncated]" if self.truncated else "")
         response = Evidence.response(self.status, self.headers, body, self.elapsed_ms)
         if self.error:
             response = Evidence.response(None, {}, f"no usable response: {self.error}",
                                          self.elapsed_ms)
-        return (Evidence.request(self.method, self.url, self.request_headers, self.request_body),
-                response)
+        evidence = (Evidence.request(self.method, self.url, self.request_headers,
+                                     self.request_body), response)
+        if self.redirect_location is not None and not self.error:
+            evidence += (Evidence.note(
+                f"the SUT answered {self.status} redirecting to {self.redirect_location!r}; "
+                "popcert does not follow redirects (scope: docs/security-model.md)",
+                title="redirect not followed"),)
+        return evidence
 
 
 @dataclass(frozen=True)
@@ -119,15 +143,25 @@ class TlsMaterial:
 
 
 class SafeClient:
-    """httpx with scope checks on every hop, a total deadline and a body-size bound."""
+    """httpx with scope checks on every hop, a total deadline and a decoded-size bound.
+
+    - Never follows a redirect unless asked (``follow_redirects=N``), and then only to an
+      in-scope host and never from https to http; an unfollowed redirect is kept as evidence.
+    - Every request ends within ``deadline_s`` (default ``timeout_s``) in total: connect, TLS,
+      status line, headers and body. A server trickling one byte every few seconds never
+      trips an idle timeout, so every socket operation gets only what is left of the deadline.
+    - At most ``max_bytes`` of *decoded* body are produced, decoding step by step, so a 2 KB
+      ``Content-Encoding: gzip, gzip`` response cannot expand in memory.
+    """
 
     def __init__(self, scope: ScopeGuard, tls: TlsMaterial | None = None,
-                 timeout_s: float = 10.0, max_bytes: int = MAX_RESPONSE_BYTES) -> None:
+                 timeout_s: float = 10.0, max_bytes: int = MAX_RESPONSE_BYTES,
+                 deadline_s: float | None = None) -> None:
         self.scope = scope
         self.tls = tls or TlsMaterial()
         self.timeout_s = timeout_s
+        self.deadline_s = deadline_s or timeout_s
         self.max_bytes = max_bytes
-        import ssl
         context: Any = self.tls.httpx_verify()
         if context is not False:
             context = ssl.create_default_context(cafile=str(self.tls.ca_bundle)) \
@@ -135,12 +169,15 @@ class SafeClient:
             cert = self.tls.httpx_cert()
             if cert:
                 context.load_cert_chain(*cert)
-        self._client = httpx.Client(verify=context, timeout=timeout_s, follow_redirects=False)
+        # trust_env=False: an HTTP(S)_PROXY variable must not route SUT traffic to another host.
+        self._client = httpx.Client(transport=_DeadlineTransport(verify=context),
+                                    timeout=timeout_s, follow_redirects=False, trust_env=False,
+                                    headers={"Accept-Encoding": "gzip, deflate, br"})
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> SafeClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -158,38 +195,174 @@ class SafeClient:
             exchange.error = f"refused by scope: {refused}"
             return exchange
         started = time.monotonic()
+        _DEADLINE.at = started + self.deadline_s
         try:
-            for _hop in range(follow_redirects + 1):
+            for hop in range(follow_redirects + 1):
                 with self._client.stream(method, url, headers=headers, json=json_body,
                                          content=content, params=params) as response:
                     exchange.status = response.status_code
                     exchange.headers = {k.lower(): v for k, v in response.headers.items()}
-                    exchange.body, exchange.truncated = self._read_bounded(response, started)
+                    exchange.body, exchange.truncated = self._read_bounded(response)
                 location = exchange.headers.get("location")
-                if not (response.is_redirect and location and _hop < follow_redirects):
+                if not (response.status_code in REDIRECT_STATUSES and location
+                        and hop < follow_redirects):
                     break
-                url = str(response.url.join(location))
-                self.scope.check_url(url)  # a redirect to another host is refused, not followed
-                exchange.url = url
+                target = str(response.url.join(location))
+                _refuse_redirect(self.scope, url, target)
+                if _origin(target) != _origin(url):
+                    # Like requests: credentials never follow a redirect to another origin.
+                    headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                url = exchange.url = target
         except OutOfScopeError as refused:
             exchange.error = f"redirect refused by scope: {refused}"
-        except (httpx.HTTPError, OSError, ValueError) as failure:
+        except (httpx.HTTPError, OSError, ValueError, zlib.error) as failure:
             exchange.error = f"{type(failure).__name__}: {failure}"
+            if time.monotonic() - started >= self.deadline_s:
+                exchange.error += f" (total deadline of {self.deadline_s:g} s reached)"
+        finally:
+            _DEADLINE.at = None
         exchange.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return exchange
 
-    def _read_bounded(self, response: httpx.Response, started: float) -> tuple[bytes, bool]:
-        chunks: list[bytes] = []
-        size = 0
-        for chunk in response.iter_bytes():
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > self.max_bytes:
-                return b"".join(chunks)[: self.max_bytes], True
-            # A server trickling bytes forever must not hold the run: total deadline per request.
-            if time.monotonic() - started > self.timeout_s * 3:
-                raise httpx.ReadTimeout("response body exceeded the total time limit")
-        return b"".join(chunks), False
+    def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
+        codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")
+                   if c.strip() and c.strip().lower() != "identity"]
+        if len(codings) > MAX_CODINGS:
+            raise httpx.DecodingError(f"Content-Encoding stacks {len(codings)} codings "
+                                      f"({', '.join(codings)}); popcert decodes at most "
+                                      f"{MAX_CODINGS}")
+        chunks: Iterator[bytes] = response.iter_raw(DECODE_STEP_BYTES)
+        if all(c in DECODABLE for c in codings):
+            for coding in reversed(codings):  # the last coding applied is undone first
+                chunks = _decoded(chunks, coding)
+        # else: an encoding popcert did not offer; the raw bytes are the evidence, undecoded.
+        body = bytearray()
+        try:
+            for chunk in chunks:
+                body += chunk
+                if len(body) > self.max_bytes:
+                    return bytes(body[: self.max_bytes]), True
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        return bytes(body), False
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+def _refuse_redirect(scope: ScopeGuard, source: str, target: str) -> None:
+    scope.check_url(target)  # a redirect to another host is refused, not followed
+    if urlsplit(source).scheme == "https" and urlsplit(target).scheme != "https":
+        raise OutOfScopeError(f"{source} redirects to {target}: https to http (the request "
+                              "and its credentials would travel in clear text)")
+
+
+def _decoded(chunks: Iterator[bytes], coding: str) -> Iterator[bytes]:
+    """Undo one content coding, never producing more than DECODE_STEP_BYTES per step."""
+    if coding == "br":
+        import brotli
+
+        decompressor = brotli.Decompressor()
+        for chunk in chunks:
+            out = decompressor.process(chunk, output_buffer_limit=DECODE_STEP_BYTES)
+            while out:
+                yield out
+                out = decompressor.process(b"", output_buffer_limit=DECODE_STEP_BYTES)
+        return
+    # gzip, or deflate: zlib-wrapped as RFC 9110 says, raw deflate as some servers send.
+    wbits = 31 if coding in ("gzip", "x-gzip") else 15
+    inflater = zlib.decompressobj(wbits)
+    started = False
+    for chunk in chunks:
+        pending = chunk
+        while True:
+            try:
+                out = inflater.decompress(pending, DECODE_STEP_BYTES)
+            except zlib.error:
+                if started or wbits != 15:
+                    raise
+                inflater, wbits = zlib.decompressobj(-15), -15
+                continue
+            started = True
+            pending = inflater.unconsumed_tail
+            if out:
+                yield out
+            # A full step may leave output buffered inside zlib: ask again until it runs dry.
+            if not pending and len(out) < DECODE_STEP_BYTES:
+                break
+    yield inflater.flush()
+
+
+class _Deadline(threading.local):
+    """The absolute time.monotonic() by which the current thread's request must be done."""
+
+    at: float | None = None
+
+
+_DEADLINE = _Deadline()
+
+
+def _remaining(timeout: float | None, kind: type[Exception]) -> float | None:
+    if _DEADLINE.at is None:
+        return timeout
+    left = _DEADLINE.at - time.monotonic()
+    if left <= 0:
+        raise kind("the request exceeded its total deadline")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every operation gets at most what is left of the deadline."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _remaining(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _remaining(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        # CPython bounds the whole handshake by the socket timeout, not each record.
+        return _DeadlineStream(self._stream.start_tls(
+            ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._backend.connect_tcp(
+            host, port, _remaining(timeout, httpcore.ConnectTimeout), local_address,
+            socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    """httpx's own transport (exception mapping, streaming) over the deadline-aware backend."""
+
+    def __init__(self, verify: Any) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(verify=verify), max_connections=100,
+                                             max_keepalive_connections=20, keepalive_expiry=5.0,
+                                             network_backend=_DeadlineBackend())
 
 
 def curl_command(method: str, url: str, headers: dict[str, str] | None = None,

@@ -6,8 +6,11 @@ SafeClient is exercised against real raw-socket servers on 127.0.0.1 (tests/conf
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import time
 import tracemalloc
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,14 +18,39 @@ import pytest
 
 from harness.checks import Evidence
 from harness.errors import OutOfScopeError
-from harness.net import SafeClient, ScopeGuard, TlsMaterial, curl_command
-from tests.conftest import (Behaviour, LoopbackServer, garbage, hang, huge, redirect_to, reset,
-                            respond)
+from harness.net import (
+    MAX_RESPONSE_BYTES,
+    SafeClient,
+    ScopeGuard,
+    TlsMaterial,
+    curl_command,
+)
+from tests.conftest import (
+    Behaviour,
+    LoopbackServer,
+    _read_request,
+    garbage,
+    hang,
+    huge,
+    redirect_to,
+    reset,
+    respond,
+)
+from tests.hostile import servers as hostile
 
 ServerFactory = Callable[[Behaviour], LoopbackServer]
 LOOPBACK = ScopeGuard(["127.0.0.1", "localhost"])
 JWT = ("eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJwb3J0YWwiLCJzY29wZSI6ImRvc3NpZXIifQ"
        ".MEUCIQDx7Yb9kq3Zk0aQv2b7cVj1sX9mP5w8uQ1yT3rN6eLhBgIgK2dF")
+
+
+def respond_with_headers(status: int, headers: dict[str, str], body: bytes) -> Behaviour:
+    def behaviour(conn: socket.socket, stop: threading.Event) -> None:
+        _read_request(conn)
+        head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        conn.sendall(f"HTTP/1.1 {status} X\r\n{head}Content-Length: {len(body)}\r\n"
+                     "Connection: close\r\n\r\n".encode() + body)
+    return behaviour
 
 
 def settle(server: LoopbackServer) -> int:
@@ -191,3 +219,105 @@ def test_curl_command_is_redacted_through_evidence(tmp_path: Path) -> None:
     stored = json.dumps(Evidence.reproduction(command).to_json())
     assert JWT.split(".")[1] not in stored and JWT.split(".")[2] not in stored
     assert "1.001193" in stored
+
+
+# --- hostile servers of issue 12 (tests/hostile/servers.py) -------------------------------------
+
+@pytest.mark.parametrize("encoding", ["gzip, gzip", "deflate", "br", "gzip, br"])
+def test_compression_bomb_is_cut_while_decoding(encoding: str) -> None:
+    # A few KB on the wire, 256 MiB decoded: the client must stop at max_bytes, not inflate it.
+    tracemalloc.start()
+    try:
+        with hostile.compression_bomb(encoding, 1 << 28) as sut, \
+                SafeClient(LOOPBACK, timeout_s=5) as client:
+            exchange = client.request("GET", sut.url + "/connection/v1/dossiers")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert exchange.status == 200 and exchange.error is None
+    assert exchange.truncated is True and len(exchange.body) == MAX_RESPONSE_BYTES
+    assert exchange.body == bytes(MAX_RESPONSE_BYTES)  # decoded, not the compressed bytes
+    assert peak < 32 * 1024 * 1024, f"peak {peak} bytes decoding a 256 MiB {encoding} bomb"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br", "gzip, gzip"])
+def test_small_compressed_bodies_decode_exactly(encoding: str) -> None:
+    with hostile.compression_bomb(encoding, 200_000) as sut, \
+            SafeClient(LOOPBACK, timeout_s=5) as client:
+        exchange = client.request("GET", sut.url + "/")
+    assert exchange.error is None and exchange.truncated is False
+    assert exchange.body == bytes(200_000)
+
+
+def test_raw_deflate_is_decoded_too(loopback_server: ServerFactory) -> None:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    body = packer.compress(b'{"ok": true}') + packer.flush()
+    server = loopback_server(respond_with_headers(200, {"Content-Encoding": "deflate"}, body))
+    with SafeClient(LOOPBACK, timeout_s=2) as client:
+        exchange = client.request("GET", server.url + "/")
+    assert exchange.json() == {"ok": True}
+
+
+def test_a_long_stack_of_codings_is_refused(loopback_server: ServerFactory) -> None:
+    server = loopback_server(respond_with_headers(
+        200, {"Content-Encoding": "gzip, gzip, gzip, gzip, gzip, gzip"}, b"x"))
+    with SafeClient(LOOPBACK, timeout_s=2) as client:
+        exchange = client.request("GET", server.url + "/")
+    assert exchange.error is not None and "Content-Encoding stacks 6 codings" in exchange.error
+
+
+def test_endless_body_is_cut_at_max_bytes() -> None:
+    with hostile.endless_body() as sut, SafeClient(LOOPBACK, timeout_s=5) as client:
+        exchange = client.request("GET", sut.url + "/")
+    assert exchange.status == 200 and exchange.truncated is True
+    assert len(exchange.body) == MAX_RESPONSE_BYTES
+
+
+def test_slowloris_cannot_stretch_a_request_beyond_its_deadline() -> None:
+    # One byte every 0.5 s never trips a 2 s idle timeout; the whole head would take ~50 s.
+    with hostile.slowloris(interval_s=0.5) as sut, \
+            SafeClient(LOOPBACK, timeout_s=2, deadline_s=2) as client:
+        started = time.monotonic()
+        exchange = client.request("GET", sut.url + "/connection/v1/dossiers")
+        elapsed = time.monotonic() - started
+    assert sut.hits == 1
+    assert exchange.status is None and exchange.error is not None
+    assert "deadline" in exchange.error
+    assert elapsed < 8, f"a 2 s deadline took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_redirect_out_of_scope_sends_nothing_there(status: int) -> None:
+    dossier = {"personal_id": "001099012345", "full_name": "Nguyễn Văn A"}
+    with hostile.redirect_out_of_scope(status) as sut, \
+            SafeClient(ScopeGuard(sut.scope), timeout_s=2) as client:
+        kept = client.request("POST", sut.url + "/connection/v1/dossiers", json_body=dossier)
+        asked = client.request("POST", sut.url + "/connection/v1/dossiers", json_body=dossier,
+                               follow_redirects=5)
+        time.sleep(0.2)
+        assert sut.elsewhere is not None and sut.elsewhere.hits == 0
+        assert sut.hits == 2
+    assert kept.status == status and kept.error is None
+    notes = [e.to_json() for e in kept.evidence() if e.title == "redirect not followed"]
+    assert len(notes) == 1 and "/stolen" in notes[0]["data"]["text"]
+    assert asked.error is not None and "redirect refused by scope" in asked.error
+
+
+def test_https_to_http_redirect_is_refused_even_within_scope() -> None:
+    with hostile.https_downgrade() as sut, \
+            SafeClient(ScopeGuard(sut.scope), TlsMaterial(sut.ca_path), timeout_s=2) as client:
+        exchange = client.request("GET", sut.url + "/connection/v1/dossiers",
+                                  headers={"Authorization": f"Bearer {JWT}"},
+                                  follow_redirects=5)
+        time.sleep(0.2)
+        assert sut.elsewhere is not None and sut.elsewhere.hits == 0
+    assert exchange.error is not None and "https to http" in exchange.error
+
+
+def test_proxy_variables_do_not_route_sut_traffic(monkeypatch: pytest.MonkeyPatch) -> None:
+    with hostile.recorder() as proxy, hostile.recorder() as sut:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("ALL_PROXY", proxy.url)
+        with SafeClient(LOOPBACK, timeout_s=2) as client:
+            exchange = client.request("GET", sut.url + "/health")
+        assert exchange.status == 200 and sut.hits == 1 and proxy.hits == 0
