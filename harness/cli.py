@@ -38,8 +38,13 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return command(*args, **kwargs)
         except PopcertError as error:
-            console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True,
-                          soft_wrap=True)
+            from rich.markup import escape
+
+            from harness.report.untrusted import strip_control
+
+            # The message may quote vendor input: no markup or terminal escapes from it.
+            console.print(f"[bold red]error:[/] {escape(strip_control(str(error)))}",
+                          highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(EXIT_ERROR) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
@@ -171,6 +176,8 @@ def _register_report_commands() -> None:
     from harness.report import commands
 
     keys_app.command("new")(user_errors(commands.keys_new))
+    keys_app.command("trust")(user_errors(commands.keys_trust))
+    keys_app.command("list")(user_errors(commands.keys_list))
     app.command("sign")(user_errors(commands.sign))
     app.command("verify")(user_errors(commands.verify))
     app.command("diff")(user_errors(commands.diff))

@@ -12,6 +12,7 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
+from harness.report.untrusted import strip_control
 from harness.report_model import RecordedResult
 
 EXAMPLE_CONFIG = resources.example_config()
@@ -39,7 +40,8 @@ class RichProgress(Progress):
 def _one_line(text: str, limit: int = 110) -> str:
     from rich.markup import escape
 
-    text = " ".join(text.split())
+    # Summaries quote what the SUT and vendor sent: no terminal escape may reach the console.
+    text = strip_control(str(text), keep_newlines=False)
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
@@ -74,7 +76,7 @@ def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None
 
 def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOutcome:
     engine = Engine(config, npdb=npdb, progress=RichProgress(console), command=command)
-    console.print(f"popcert: certifying [bold]{config.system.name}[/] against profile "
+    console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against profile "
                   f"[bold]{engine.profile.name}[/]; results stream to {engine.run_dir}")
     outcome = engine.run()
     print_verdict(outcome, console)
@@ -85,7 +87,7 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     status = outcome.verdict.status
     style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(status, "bold yellow")
     for reason in outcome.verdict.reasons[:15]:
-        console.print(f"  - {reason}", highlight=False)
+        console.print(f"  - {_one_line(reason, 300)}", highlight=False)
     if len(outcome.verdict.reasons) > 15:
         console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
     report = outcome.files.get("html", outcome.run_dir / "report.html")

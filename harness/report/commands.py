@@ -16,6 +16,8 @@ from rich.console import Console
 from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
+from harness.report import trust
+from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json, strip_control
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -56,35 +58,90 @@ def sign(
     except PopcertError as problem:
         raise _fail_usage(str(problem)) from None
     typer.echo(f"signed: {signature_path}")
-    typer.echo(f"check with: popcert verify {report} --public-key PUB.pem   or\n"
+    typer.echo(f"check with: popcert verify {report}   (after `popcert keys trust PUB.pem`), or\n"
                f"  openssl pkeyutl -verify -pubin -inkey PUB.pem -rawin -in {report} -sigfile {signature_path}")
+
+
+def keys_trust(
+    public_key: Annotated[Path, typer.Argument(help="an assessor's NAME.pub.pem, received out of band")],
+    name: Annotated[str | None, typer.Option("--name", "-n", help="name in the trust store "
+                                             "(default: the file's name)")] = None,
+    trust_store: Annotated[Path | None, typer.Option(
+        "--trust-store", envvar=trust.TRUST_STORE_ENV,
+        help="trusted keys folder (default: $XDG_CONFIG_HOME/popcert/trusted_keys)")] = None,
+) -> None:
+    """Trust an assessor's public key: `popcert verify` accepts reports it signed."""
+    try:
+        trusted = trust.trust_key(public_key, trust_store, name)
+    except PopcertError as problem:
+        raise _fail_usage(str(problem)) from None
+    typer.echo(f"trusted: {trusted.name} {trusted.fingerprint}")
+    typer.echo(f"stored:  {trusted.path}")
+    typer.echo("compare the fingerprint with the assessor's (e.g. read it out by phone) before relying on it")
+
+
+def keys_list(
+    trust_store: Annotated[Path | None, typer.Option(
+        "--trust-store", envvar=trust.TRUST_STORE_ENV, help="trusted keys folder")] = None,
+) -> None:
+    """List the assessor keys `popcert verify` trusts."""
+    folder = trust_store or trust.default_trust_store()
+    try:
+        keys = trust.trusted_keys(folder)
+    except PopcertError as problem:
+        raise _fail_usage(str(problem)) from None
+    if not keys:
+        typer.echo(f"no trusted keys in {folder} — add one with `popcert keys trust ASSESSOR.pub.pem`")
+    for key in keys:
+        typer.echo(f"{key.name}  {key.fingerprint}  {key.path}")
 
 
 def verify(
     report: Annotated[Path, typer.Argument(help="report.json")],
     signature: Annotated[Path | None, typer.Option("--signature", "-s",
                                                     help="default: REPORT.sig")] = None,
-    public_key: Annotated[Path, typer.Option("--public-key", "-p", help="assessor's NAME.pub.pem")] = Path(
-        "assessor.pub.pem"),
+    trust_store: Annotated[Path | None, typer.Option(
+        "--trust-store", envvar=trust.TRUST_STORE_ENV,
+        help="trusted assessor keys (default: $XDG_CONFIG_HOME/popcert/trusted_keys)")] = None,
+    public_key: Annotated[Path | None, typer.Option(
+        "--public-key", "-p", help="trust exactly this key instead of the trust store (pin a key "
+                                   "kept outside the report's folder, e.g. in CI)")] = None,
 ) -> None:
-    """Check a report's signature, integrity and spec versions. Exit 0 valid, 1 invalid, 2 usage."""
+    """Check a report's signature by a trusted assessor, its integrity, spec versions and verdict.
+
+    Exit 0 valid, 1 invalid, 2 usage. Keys come from the trust store (`popcert keys trust`),
+    never from the report's folder.
+    """
     signature_path = signature or report.with_name(report.name + signing.SIGNATURE_SUFFIX)
     try:
-        outcome = signing.verify(report, signature_path, public_key)
+        keys: Path | list[Any]
+        if public_key is not None:
+            if public_key.resolve().parent == report.resolve().parent:
+                raise PopcertError(f"{public_key}: a key shipped in the report's folder proves nothing "
+                                   "(anyone can re-sign with their own) — keep the assessor's key "
+                                   "elsewhere or trust it with `popcert keys trust`")
+            keys = public_key
+        else:
+            folder = trust_store or trust.default_trust_store()
+            keys = [k.key for k in trust.trusted_keys(folder)]
+            if not keys:
+                raise PopcertError(f"no trusted assessor key in {folder} — trust the assessor's key "
+                                   "first: `popcert keys trust ASSESSOR.pub.pem`")
+        outcome = signing.verify(report, signature_path, keys)
     except PopcertError as problem:
-        raise _fail_usage(str(problem)) from None
+        raise _fail_usage(strip_control(str(problem))) from None
     if outcome.valid:
         typer.echo(f"VALID: signature by {outcome.signer_fingerprint}; verdict {outcome.verdict}")
         raise typer.Exit(EXIT_VALID)
     typer.echo("INVALID:")
     for reason in outcome.reasons:
-        typer.echo(f"  - {reason}")
+        typer.echo(f"  - {strip_control(reason, keep_newlines=False)}")
     raise typer.Exit(EXIT_INVALID)
 
 
 def _read_report(path: Path) -> dict[str, Any]:
     try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
+        loaded = json.loads(cut_deep_json(path.read_text(encoding="utf-8"), MAX_REPORT_DEPTH))
     except OSError as missing:
         raise _fail_usage(f"{path}: cannot read the report ({missing.strerror})") from None
     except ValueError:

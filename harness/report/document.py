@@ -34,7 +34,7 @@ def canonical_json(report: dict[str, Any]) -> bytes:
 def is_canonical(raw: bytes) -> bool:
     try:
         return canonical_json(json.loads(raw.decode("utf-8"))) == raw
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False
 
 

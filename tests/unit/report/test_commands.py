@@ -55,11 +55,15 @@ def test_keys_sign_verify_roundtrip(app: typer.Typer, tmp_path: Path) -> None:
 def test_verify_usage_errors_exit_2(app: typer.Typer, tmp_path: Path) -> None:
     runner = CliRunner()
     report = render_all(_repo_report(), tmp_path, formats=("json",))["json"]
-    missing_key = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "none.pem")])
+    missing_key = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k" / "none.pem")])
     assert missing_key.exit_code == 2 and "cannot read the public key" in missing_key.output
-    runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
-    no_sig = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "a.pub.pem")])
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "k"), "-n", "a"])
+    no_sig = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k" / "a.pub.pem")])
     assert no_sig.exit_code == 2 and "report.json.sig" in no_sig.output
+    # A key lying next to the report is never trusted (anyone can put one there).
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
+    beside = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "a.pub.pem")])
+    assert beside.exit_code == 2 and "report's folder" in beside.output
     again = runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
     assert again.exit_code == 2 and "already exists" in again.output
 
