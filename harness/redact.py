@@ -27,6 +27,8 @@ _PATTERNS = (
      "[REDACTED PRIVATE KEY]"),
     (re.compile(r"(?i)\b(client_secret|client_assertion|password|access_token)=([^&\s\"']+)"),
      r"\1=[REDACTED]"),
+    # Bandit B105-B107 quote the literal ("Possible hardcoded password: 'npdb-secret'").
+    (re.compile(r"(?i)(hardcoded password:\s*)(['\"]).*?\2"), r"\1[REDACTED]"),
     # Credential headers written inside a string, e.g. a curl reproduction command.
     (re.compile(r"(?i)\b(proxy-authorization|cookie|set-cookie|x-api-key|x-npdb-signature)"
                 r"\s*:\s*[^'\"\r\n]+"), r"\1: [REDACTED]"),

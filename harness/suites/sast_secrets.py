@@ -131,7 +131,7 @@ def _high_entropy(value: str) -> bool:
 
 
 def _describe(message: str, value: str | None) -> str:
-    """Say what was found without repeating the secret: a short prefix and the length."""
+    """Say what was found without repeating any character of the secret: only its length."""
     if not value:
         return message
-    return f"{message} ({value[:4]}… {len(value)} chars)"
+    return f"{message} ({len(value)} characters, value not shown)"

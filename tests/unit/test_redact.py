@@ -164,3 +164,12 @@ def test_evidence_nested_1500_deep_is_cut_not_a_crash() -> None:
     assert nesting_depth(evidence.data) <= MAX_EVIDENCE_DEPTH
     assert "nested deeper than" in json.dumps(evidence.data)
     assert evidence.data["authorization"] == REDACTED
+
+
+def test_secret_previews_show_no_character_of_the_secret() -> None:
+    from harness.suites.sast_secrets import _describe
+
+    finding = Evidence.finding("app/settings.py", 3, "B105", "Possible hardcoded password: 'npdb-s3cret-123'")
+    assert "npdb" not in json.dumps(finding.data) and "[REDACTED]" in finding.data["message"]
+    described = _describe("password assigned to a literal", "hunter2-npdb-XYZ")
+    assert "hunt" not in described and "16 characters" in described
