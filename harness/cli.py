@@ -185,6 +185,16 @@ def _register_report_commands() -> None:
 
 _register_report_commands()
 
+def _register_certificate_commands() -> None:
+    from harness.certificate.cli import certificate_app, registry_app
+
+    app.add_typer(certificate_app, name="certificate")
+    app.add_typer(registry_app, name="registry")
+
+
+_register_certificate_commands()
+
+
 
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -41,6 +41,7 @@ class Profile(BaseModel):
     title_vi: str
     title_en: str
     mtls: str = Field("optional", pattern="^(off|optional|required)$")
+    validity_days: int = Field(365, ge=1, le=1825)  # how long a certificate from it is valid
     mandatory: list[str]  # check ids or glob patterns such as "AUTH-*"
     advisory: list[str] = Field(default_factory=list)  # reported, never blocking
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from typing import Any
 from harness.assessor import (Attestation, Waiver, attestation_entries, load_attestations,
                               load_waivers, waiver_for)
 from harness.checks import REGISTRY, Check, CheckResult
+from harness.certificate.fingerprints import run_fingerprints
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
 from harness.report.specs import current_specs, harness_version
@@ -67,7 +68,10 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds") if complete
                 else None,
                 "complete": complete, "interrupted": interrupted, "quick": config.quick,
-                "seed": config.seed, "command": command},
+                "seed": config.seed, "command": command,
+                "fingerprints": run_fingerprints(
+                    config.firewall.ruleset if config.firewall else None,
+                    config.source.path if config.source else None)},
         "system": {"name": config.system.name, "organisation": config.system.organisation,
                    "level": config.system.level, "base_url": config.target.base_url},
         "profile": {"name": profile.name, "version": profile.version,

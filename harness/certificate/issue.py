@@ -1,0 +1,136 @@
+"""Issuing a certificate: only from a verified, complete CERTIFIED report.
+
+The report's signature must check against a trusted assessor key (the trust store, or the issuing
+assessor's own key); the profile it was judged by must still be the published one; the run's
+firewall ruleset and source tree fingerprints must be in it. The certificate is recorded in the
+registry and its log before any file is written, so no certificate exists that the registry lacks.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from harness import resources
+from harness.certificate.model import (CERTIFICATE_VERSION, FILE_NAME, PAGE_NAME, SIGNATURE_SUFFIX,
+                                       Certificate, CertificateError, iso, not_after_for, now_utc,
+                                       sha256_bytes)
+from harness.certificate.registry import Registry
+from harness.profiles import CERTIFIED, load_profile
+from harness.report import sign as signing
+from harness.report.sign import fingerprint
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    certificate: Certificate
+    path: Path
+    signature_path: Path
+    page_path: Path
+
+
+def trusted_public_keys(trust_store: Path | None) -> list[Any]:
+    """The assessor keys the trust store holds (`popcert keys trust`)."""
+    from harness.report.trust import trusted_keys
+
+    return [trusted.key for trusted in trusted_keys(trust_store)]
+
+
+def new_serial(moment: datetime) -> str:
+    return f"PC-{moment:%Y}-{secrets.token_hex(6).upper()}"
+
+
+def build_certificate(report: dict[str, Any], report_sha256: str, *, assessor: str,
+                      assessor_fingerprint: str, issued_at: datetime) -> dict[str, Any]:
+    """The certificate document for a report already checked by ``issue_certificate``."""
+    profile_name = report["profile"]["name"]
+    profile = load_profile(profile_name)
+    if profile.version != report["profile"]["version"]:
+        raise CertificateError(f"the report was judged by profile {profile_name} "
+                               f"{report['profile']['version']}, but the published profile is now "
+                               f"{profile.version} — re-run the certification")
+    profile_file = resources.profiles_dir() / f"{profile_name}.yaml"
+    fingerprints = (report.get("run") or {}).get("fingerprints") or {}
+    for name, what in (("firewall_ruleset", "firewall ruleset"), ("source_tree", "source tree")):
+        if not fingerprints.get(name):
+            raise CertificateError(f"the report records no {what} fingerprint (run.fingerprints."
+                                   f"{name}) — re-run the certification with firewall and source "
+                                   "configured, using this popcert")
+    results = report.get("results", [])
+    return {
+        "certificate_version": CERTIFICATE_VERSION,
+        "serial": new_serial(issued_at),
+        "system": {k: report["system"][k] for k in ("name", "organisation", "level", "base_url")},
+        "profile": {"name": profile_name, "version": profile.version,
+                    "title_vi": profile.title_vi, "title_en": profile.title_en,
+                    "sha256": sha256_bytes(profile_file.read_bytes()),
+                    "validity_days": profile.validity_days},
+        "specs": report["specs"],
+        "report": {"sha256": report_sha256, "run_id": report["run"]["id"],
+                   "finished_at": report["run"]["finished_at"],
+                   "verdict": report["verdict"]["status"]},
+        "fingerprints": {"firewall_ruleset": fingerprints["firewall_ruleset"],
+                         "source_tree": fingerprints["source_tree"]},
+        "harness": report["harness"],
+        "issued_at": iso(issued_at),
+        "not_after": iso(not_after_for(issued_at, profile.validity_days)),
+        "assessor": {"name": assessor, "key_fingerprint": assessor_fingerprint},
+        "summary": {"checks": len(results),
+                    "mandatory": sum(1 for r in results if r.get("mandatory")),
+                    "passed": sum(1 for r in results if r.get("status") == "pass"),
+                    "waived": sum(1 for r in results if r.get("waiver"))},
+    }
+
+
+def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, assessor: str,
+                      out_dir: Path | None = None, trust_store: Path | None = None,
+                      now: datetime | None = None) -> IssuedCertificate:
+    key = signing.load_private_key(key_path)
+    own = key.public_key()
+    signature_path = report_path.with_name(report_path.name + signing.SIGNATURE_SUFFIX)
+    if not signature_path.exists():
+        raise CertificateError(f"{report_path}: not signed (no {signature_path.name}) — sign it "
+                               f"first: popcert sign {report_path} --key KEY")
+    outcome = signing.verify(report_path, signature_path, [own, *trusted_public_keys(trust_store)])
+    if not outcome.valid:
+        raise CertificateError(f"{report_path}: the report does not verify, no certificate issued:\n"
+                               + "\n".join(f"  - {reason}" for reason in outcome.reasons))
+    raw = report_path.read_bytes()
+    report = json.loads(raw.decode("utf-8"))
+    if not report["run"].get("complete"):
+        raise CertificateError(f"{report_path}: the run is INCOMPLETE — only a complete run is "
+                               "certified")
+    if report["verdict"]["status"] != CERTIFIED:
+        raise CertificateError(f"{report_path}: verdict is {report['verdict']['status']}, not "
+                               f"{CERTIFIED} — no certificate issued")
+    report_sha256 = sha256_bytes(raw)
+    for registered in registry.certificates():
+        if registered.certificate.document["report"]["sha256"] == report_sha256 \
+                and not registered.revoked:
+            raise CertificateError(f"certificate {registered.certificate.serial} was already issued "
+                                   "for this report")
+    document = build_certificate(report, report_sha256, assessor=assessor,
+                                 assessor_fingerprint=fingerprint(own),
+                                 issued_at=(now or now_utc()).replace(microsecond=0))
+    certificate = Certificate.from_document(document)
+    signature = signing.sign_bytes(certificate.raw, key)
+    registry.add(certificate, signature, key)
+    return write_certificate_files(certificate, signature, out_dir or report_path.parent)
+
+
+def write_certificate_files(certificate: Certificate, signature: bytes,
+                            out_dir: Path) -> IssuedCertificate:
+    from harness.certificate.page import render_certificate_page
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / FILE_NAME
+    path.write_bytes(certificate.raw)
+    signature_path = out_dir / (FILE_NAME + SIGNATURE_SUFFIX)
+    signature_path.write_bytes(signature)
+    page_path = out_dir / PAGE_NAME
+    page_path.write_text(render_certificate_page(certificate), encoding="utf-8")
+    return IssuedCertificate(certificate, path, signature_path, page_path)

@@ -1,0 +1,61 @@
+"""An assessor with a trusted key, a signed CERTIFIED report with fingerprints, an empty registry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.certificate.registry import Registry
+from harness.report import sign as signing
+from harness.report.document import canonical_json
+from harness.report.trust import trust_key
+from tests.unit.report.sample_report import registered_certified_report, sample_report
+
+FIREWALL_FP = "sha256:" + "a" * 64
+SOURCE_FP = "sha256:" + "b" * 64
+
+
+@dataclass
+class Lab:
+    root: Path
+    key: Path
+    public_key: Path
+    trust_store: Path
+    registry: Registry
+
+    def report(self, document: dict[str, Any], name: str = "run", sign: bool = True) -> Path:
+        path = self.root / name / "report.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(canonical_json(document))
+        if sign:
+            signing.sign_report(path, self.key)
+        return path
+
+
+def certified(profile: str = "district", *, fingerprints: bool = True,
+              system: str | None = None) -> dict[str, Any]:
+    report = registered_certified_report(profile)
+    report["run"]["complete"] = True
+    if fingerprints:
+        report["run"]["fingerprints"] = {"firewall_ruleset": FIREWALL_FP, "source_tree": SOURCE_FP}
+    if system:
+        report["system"]["name"] = system
+    return report
+
+
+def not_certified() -> dict[str, Any]:
+    return sample_report()
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    store = tmp_path / "trusted"
+    monkeypatch.setenv("POPCERT_TRUST_STORE", str(store))
+    monkeypatch.setenv("POPCERT_REGISTRY", str(tmp_path / "registry.sqlite3"))
+    pair = signing.keys_new(tmp_path / "keys", "assessor")
+    trust_key(pair.public_key, store)
+    return Lab(tmp_path, pair.private_key, pair.public_key, store,
+               Registry(tmp_path / "registry.sqlite3"))
