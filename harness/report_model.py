@@ -8,12 +8,13 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from harness.assessor import (Attestation, Waiver, attestation_entries, load_attestations,
                               load_waivers, waiver_for)
-from harness.checks import REGISTRY, Check, CheckResult
 from harness.certificate.fingerprints import run_fingerprints
+from harness.checks import REGISTRY, Check, CheckResult
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
 from harness.report.specs import current_specs, harness_version
@@ -37,6 +38,38 @@ class RecordedResult:
                 "started_at": self.started_at, "duration_s": self.duration_s}
 
 
+def repository_path(path: Path | str | None, root: Path) -> str | None:
+    """``path`` relative to the repository root (POSIX), or None when it lies outside it."""
+    if path is None or not str(path):
+        return None
+    candidate = Path(path) if Path(path).is_absolute() else root / path
+    try:
+        relative = candidate.resolve().relative_to(root.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return None
+    return relative.as_posix() if relative.parts else None
+
+
+def _locate_findings(entry: dict[str, Any], config: RunConfig, root: Path) -> None:
+    """Give each file finding ``repo_path``: where it is in the certified system's repository.
+
+    SAST locations are relative to source.path, firewall ones are the ruleset's path; TLS and
+    URL findings name no file. SARIF points only at these paths, never at the assessor's disk.
+    """
+    base = config.source.path if entry["check"]["suite"] == "sast" and config.source else None
+    for evidence in entry["evidence"]:
+        data = evidence.get("data")
+        if evidence.get("kind") != "finding" or not isinstance(data, dict):
+            continue
+        location = str(data.get("location") or "")
+        if not location or "://" in location or (not location.startswith(("/", ".")) and base is None
+                                                 and not (root / location).is_file()):
+            continue
+        found = repository_path(base / location if base else location, root)
+        if found is not None:
+            evidence["data"] = {**data, "repo_path": found}
+
+
 def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
     waivers = load_waivers(config.assessor.waivers) if config.assessor.waivers else []
     attestations = (load_attestations(config.assessor.attestations)
@@ -50,8 +83,10 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
                  assessor: tuple[list[Waiver], list[Attestation]] | None = None) -> dict[str, Any]:
     waivers, attestations = assessor if assessor is not None else assessor_inputs(config)
     results = []
+    root = Path.cwd()  # CI runs popcert at the root of the certified system's repository
     for record in records:
         entry = record.to_json()
+        _locate_findings(entry, config, root)
         waiver = waiver_for(record.check.id, waivers, today)
         entry["waiver"] = waiver.to_report(today) if waiver else None
         results.append(entry)
@@ -73,7 +108,8 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
                     config.firewall.ruleset if config.firewall else None,
                     config.source.path if config.source else None)},
         "system": {"name": config.system.name, "organisation": config.system.organisation,
-                   "level": config.system.level, "base_url": config.target.base_url},
+                   "level": config.system.level, "base_url": config.target.base_url,
+                   "config_file": repository_path(config.source_file, root)},
         "profile": {"name": profile.name, "version": profile.version,
                     "title_vi": profile.title_vi, "title_en": profile.title_en},
         "specs": current_specs(),

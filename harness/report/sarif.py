@@ -1,30 +1,43 @@
 """SARIF 2.1.0 from the canonical report, for code-scanning dashboards (GitHub upload-sarif).
 
 One rule per check; one result per failing check (fail or error), or one per FINDING evidence
-when the check located its findings (SAST file/line, firewall ruleset line). Code scanning needs a
-location on every result, so a check without findings points at the spec its requirement cites.
+when the check located its findings in a file of the certified system's repository (SAST
+file/line, firewall ruleset line). Every URI is relative to that repository (uriBaseId
+%SRCROOT%): never a path on the assessor's disk, never one of popcert's own files. A result
+without a file of its own points at the run config (system.config_file), which names the SUT.
 A failure under a valid waiver carries an accepted external suppression.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
 from typing import Any
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+SRCROOT = "%SRCROOT%"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub ranks security alerts by this property (0.0-10.0, CVSS-like bands).
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
-SPEC_FILES = {"connection/": "specs/connection/v1/openapi.yaml", "npdb/": "specs/npdb/v1/openapi.yaml",
-              "national firewall baseline": "specs/firewall/", "scenarios/": ""}
+FINGERPRINT_KEY = "popcert/v1"
+# GitHub code scanning accepts at most 25,000 results per run and shows up to 10 locations.
+MAX_RESULTS = 25_000
+_HOST_PORT = re.compile(r"^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$")
 
 
-def _fallback_uri(check: dict[str, Any]) -> str:
-    requirement = check["requirement"]
-    for prefix, uri in SPEC_FILES.items():
-        if requirement.startswith(prefix):
-            # A scenario requirement names its own file: point at it.
-            return uri or requirement.split()[0]
-    return f"specs/profiles/{check['suite']}"
+def repository_uri(path: Any) -> str | None:
+    """``path`` as a repository-relative URI, or None when it is not one (absolute, .., URL)."""
+    text = str(path or "").replace("\\", "/")
+    if not text or "://" in text or text.startswith(("/", "~")) or _HOST_PORT.match(text) \
+            or re.match(r"^[A-Za-z]:", text):
+        return None
+    parts = PurePosixPath(text).parts
+    if ".." in parts:
+        return None
+    clean = "/".join(p for p in parts if p != ".")
+    return clean or None
 
 
 def _rule(result: dict[str, Any]) -> dict[str, Any]:
@@ -42,14 +55,19 @@ def _rule(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _location(uri: str, line: int | None) -> dict[str, Any]:
-    physical: dict[str, Any] = {"artifactLocation": {"uri": uri}}
-    if isinstance(line, int) and line >= 1:
-        physical["region"] = {"startLine": line}
-    return {"physicalLocation": physical}
+def _location(uri: str, line: Any) -> dict[str, Any]:
+    # GitHub needs a region with startLine on every location; a file-level finding is line 1.
+    start = line if isinstance(line, int) and not isinstance(line, bool) and line >= 1 else 1
+    return {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT},
+                                 "region": {"startLine": start}}}
 
 
-def _results_for(result: dict[str, Any], rule_index: int) -> list[dict[str, Any]]:
+def _fingerprint(*parts: Any) -> str:
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
+
+
+def _results_for(result: dict[str, Any], rule_index: int, config_uri: str | None,
+                 target: str) -> list[dict[str, Any]]:
     check = result["check"]
     level = LEVELS.get(check["severity"], "warning") if result["status"] == "fail" else "warning"
     prefix = "" if result["status"] == "fail" else "could not decide: "
@@ -60,30 +78,55 @@ def _results_for(result: dict[str, Any], rule_index: int) -> list[dict[str, Any]
         base["suppressions"] = [{"kind": "external", "status": "accepted",
                                  "justification": f"{waiver['reason']} ({waiver['assessor']}, "
                                                   f"until {waiver['expires']})"}]
-    commands = [e["data"].get("command") for e in result["evidence"] if e["kind"] == "reproduction"]
+    commands = [e["data"].get("command") for e in result["evidence"]
+                if e["kind"] == "reproduction" and isinstance(e["data"], dict)]
     if commands:
         base["properties"]["reproduce"] = commands[0]
-    findings = [e for e in result["evidence"] if e["kind"] == "finding"]
-    if not findings:
-        return [{**base, "message": {"text": prefix + result["summary"]},
-                 "locations": [_location(_fallback_uri(check), None)]}]
     entries = []
-    for finding in findings:
-        data = finding["data"]
+    located = []
+    for finding in (e for e in result["evidence"] if e["kind"] == "finding"):
+        data = finding["data"] if isinstance(finding["data"], dict) else {}
+        uri = repository_uri(data.get("repo_path") or data.get("location"))
+        if uri is not None:
+            located.append((uri, data))
+    for uri, data in located:
+        line = data.get("line")
+        # SAST findings carry a fingerprint that survives line moves; others hash what they are.
+        stable = data.get("fingerprint") or _fingerprint(check["id"], data.get("rule"), uri, line)
         entries.append({**base,
                         "message": {"text": f"{prefix}{data.get('message') or result['summary']}"
                                             f" [{data.get('rule')}]"},
-                        "locations": [_location(str(data.get("location") or _fallback_uri(check)),
-                                                data.get("line"))]})
+                        "locations": [_location(uri, line)],
+                        "partialFingerprints": {FINGERPRINT_KEY: str(stable)}})
+    if not entries:
+        entry = {**base, "message": {"text": f"{prefix}{target}: {result['summary']}"},
+                 "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check["id"], target)}}
+        if config_uri is not None:
+            entry["locations"] = [_location(config_uri, None)]
+        entries.append(entry)
     return entries
+
+
+def _utc(timestamp: str) -> str:
+    """SARIF times are UTC with a Z (SARIF 2.1.0 §3.9)."""
+    try:
+        moment = datetime.fromisoformat(timestamp)
+    except ValueError:
+        return timestamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def render_sarif(report: dict[str, Any]) -> dict[str, Any]:
     ordered = sorted(report["results"], key=lambda r: r["check"]["id"])
     rules = [_rule(r) for r in ordered]
     index = {rule["id"]: i for i, rule in enumerate(rules)}
+    system = report["system"]
+    config_uri = repository_uri(system.get("config_file"))
     results = [entry for r in ordered if r["status"] in ("fail", "error")
-               for entry in _results_for(r, index[r["check"]["id"]])]
+               for entry in _results_for(r, index[r["check"]["id"]], config_uri,
+                                         str(system.get("base_url") or system["name"]))]
     run = report["run"]
     return {
         "$schema": SARIF_SCHEMA_URI,
@@ -94,12 +137,17 @@ def render_sarif(report: dict[str, Any]) -> dict[str, Any]:
                                 "informationUri": "https://popcert.invalid/docs/reports",
                                 "rules": rules}},
             "automationDetails": {"id": f"popcert/{report['profile']['name']}/{run['id']}"},
+            "originalUriBaseIds": {SRCROOT: {"description": {
+                "text": "the root of the certified system's repository (where popcert ran)"}}},
             "invocations": [{"executionSuccessful": bool(run["complete"]),
                              "commandLine": run["command"],
-                             "startTimeUtc": run["started_at"],
-                             **({"endTimeUtc": run["finished_at"]} if run["finished_at"] else {})}],
-            "results": results,
+                             "startTimeUtc": _utc(run["started_at"]),
+                             **({"endTimeUtc": _utc(run["finished_at"])} if run["finished_at"]
+                                else {})}],
+            "results": results[:MAX_RESULTS],
             "properties": {"verdict": report["verdict"]["status"],
-                           "blocking": report["verdict"]["blocking"]},
+                           "blocking": report["verdict"]["blocking"],
+                           **({"resultsOmitted": len(results) - MAX_RESULTS}
+                              if len(results) > MAX_RESULTS else {})},
         }],
     }

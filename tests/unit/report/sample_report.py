@@ -126,7 +126,7 @@ def sample_report() -> dict[str, Any]:
                 "quick": False, "seed": 6, "command": "popcert certify -c run.yaml"},
         "system": {"name": "Hệ thống thông tin giải quyết thủ tục hành chính Hà Nội",
                    "organisation": "UBND Thành phố Hà Nội", "level": "province",
-                   "base_url": "https://127.0.0.1:8443"},
+                   "base_url": "https://127.0.0.1:8443", "config_file": "ci/run.yaml"},
         "profile": {"name": "province", "version": "1.0", "title_vi": "Cấp tỉnh",
                     "title_en": "Province level"},
         "specs": copy.deepcopy(SAMPLE_SPECS),

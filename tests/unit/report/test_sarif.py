@@ -52,7 +52,8 @@ def test_findings_carry_file_and_line() -> None:
     first = findings[0]["locations"][0]["physicalLocation"]
     assert first["artifactLocation"]["uri"] == "examples/city_system/npdb_client.py"
     assert first["region"]["startLine"] == 42
-    assert "region" not in findings[1]["locations"][0]["physicalLocation"]  # line unknown
+    # Line unknown: GitHub still needs a region, so the finding is on the file's first line.
+    assert findings[1]["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
 
 
 def test_waived_failure_is_suppressed(sarif_validator: jsonschema.Draft4Validator) -> None:
@@ -71,3 +72,147 @@ def test_the_schema_rejects_a_broken_sarif(sarif_validator: jsonschema.Draft4Val
     sarif = render_sarif(sample_report())
     sarif["runs"][0]["results"][0]["level"] = "critical"
     assert not sarif_validator.is_valid(sarif)
+
+
+# GitHub code scanning's ingestion rules ("SARIF support for code scanning", docs.github.com),
+# written as assertions: what upload-sarif would reject, drop or misplace.
+GITHUB_LEVELS = {"none", "note", "warning", "error"}
+
+
+def _github_ingestion_problems(sarif: dict[str, Any]) -> list[str]:
+    problems = []
+    if sarif.get("version") != "2.1.0":
+        problems.append("version must be 2.1.0")
+    if not 1 <= len(sarif["runs"]) <= 20:
+        problems.append("1 to 20 runs per file")
+    for run in sarif["runs"]:
+        driver = run["tool"]["driver"]
+        if not driver.get("name"):
+            problems.append("tool.driver.name is required")
+        rules = driver.get("rules", [])
+        if len(rules) > 25_000 or len(run["results"]) > 25_000:
+            problems.append("at most 25,000 rules and 25,000 results per run")
+        for rule in rules:
+            if len(rule.get("properties", {}).get("tags", [])) > 20:
+                problems.append(f"{rule['id']}: at most 20 tags")
+            severity = rule.get("properties", {}).get("security-severity")
+            if severity is not None and not 0.0 <= float(severity) <= 10.0:
+                problems.append(f"{rule['id']}: security-severity must be 0.0-10.0")
+            if not rule.get("shortDescription", {}).get("text"):
+                problems.append(f"{rule['id']}: shortDescription.text")
+        for result in run["results"]:
+            where = result.get("ruleId") or "?"
+            if not result.get("ruleId"):
+                problems.append("a result without ruleId")
+            if result.get("level", "warning") not in GITHUB_LEVELS:
+                problems.append(f"{where}: level {result.get('level')!r}")
+            if not result.get("message", {}).get("text"):
+                problems.append(f"{where}: message.text is required")
+            if not result.get("partialFingerprints"):
+                problems.append(f"{where}: partialFingerprints (alerts would duplicate across runs)")
+            locations = result.get("locations") or []
+            if not 1 <= len(locations) <= 10:
+                problems.append(f"{where}: 1 to 10 locations (none: GitHub cannot show it)")
+            for location in locations:
+                physical = location.get("physicalLocation", {})
+                uri = physical.get("artifactLocation", {}).get("uri", "")
+                if not uri or uri.startswith(("/", "file:", "~")) or "://" in uri or ".." in uri.split("/"):
+                    problems.append(f"{where}: uri {uri!r} is not relative to the repository")
+                if uri.startswith(("specs/", "reports/", "harness/")):
+                    problems.append(f"{where}: uri {uri!r} is one of popcert's own files")
+                if physical.get("artifactLocation", {}).get("uriBaseId") != "%SRCROOT%":
+                    problems.append(f"{where}: uriBaseId must be %SRCROOT%")
+                if not isinstance(physical.get("region", {}).get("startLine"), int):
+                    problems.append(f"{where}: region.startLine is required")
+    return problems
+
+
+def test_sarif_meets_github_ingestion_rules(sarif_validator: jsonschema.Draft4Validator) -> None:
+    for report in (sample_report(), certified_report()):
+        sarif = render_sarif(report)
+        sarif_validator.validate(sarif)
+        assert _github_ingestion_problems(sarif) == []
+
+
+def test_no_local_path_or_invented_spec_path_reaches_sarif(
+        sarif_validator: jsonschema.Draft4Validator) -> None:
+    report = sample_report()
+    firewall = next(r for r in report["results"] if r["check"]["id"] == "FW-DEFAULT-DENY")
+    firewall["status"] = "fail"
+    firewall["evidence"] = [
+        {"kind": "finding", "title": "rule", "data": {
+            "location": "/home/assessor/vendor/firewall/iptables-save.txt", "line": 7, "rule": "any-any",
+            "message": "accepts everything", "repo_path": "firewall/iptables-save.txt"}},
+        {"kind": "finding", "title": "rule", "data": {
+            "location": "/tmp/elsewhere/rules.txt", "line": 3, "rule": "any-any", "message": "outside"}},
+        {"kind": "finding", "title": "tls", "data": {
+            "location": "127.0.0.1:8443", "line": None, "rule": "tls", "message": "not a file"}}]
+    sarif = render_sarif(report)
+    sarif_validator.validate(sarif)
+    assert _github_ingestion_problems(sarif) == []
+    text = json.dumps(sarif)
+    assert "/home/assessor" not in text.replace('"commandLine"', "") and "/tmp/elsewhere" not in text
+    assert "specs/profiles" not in text and "specs/connection" not in text
+    uris = {loc["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"] for loc in r["locations"]}
+    assert uris == {"firewall/iptables-save.txt", "examples/city_system/npdb_client.py",
+                    "examples/city_system/settings.py", "ci/run.yaml"}
+    # A check without a file of its own points at the run config that names the SUT.
+    auth = _results(sarif, "AUTH-JWT-ALG-NONE")[0]
+    assert auth["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "ci/run.yaml"
+    assert "https://127.0.0.1:8443" in auth["message"]["text"]
+
+
+def test_the_ingestion_rules_catch_what_github_refuses() -> None:
+    sarif = render_sarif(sample_report())
+    result = sarif["runs"][0]["results"][0]
+    del result["partialFingerprints"]
+    result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "/abs/path.py"
+    problems = _github_ingestion_problems(sarif)
+    assert any("partialFingerprints" in p for p in problems)
+    assert any("not relative" in p for p in problems)
+
+
+def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch: pytest.MonkeyPatch,
+                                                      sarif_validator: jsonschema.Draft4Validator) -> None:
+    """SAST paths are relative to source.path, firewall paths are absolute: both become repo paths."""
+    from datetime import UTC, date, datetime
+
+    from harness.checks import REGISTRY, CheckResult, Evidence
+    from harness.config import RunConfig
+    from harness.profiles import load_profile
+    from harness.report_model import RecordedResult, build_report
+    from harness.suites import load_all_suites
+
+    load_all_suites()
+    (tmp_path / "backend" / "app").mkdir(parents=True)
+    (tmp_path / "backend" / "app" / "settings.py").write_text("PASSWORD = 'x'\n", encoding="utf-8")
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "rules.txt").write_text("*filter\n", encoding="utf-8")
+    (tmp_path / "run.yaml").write_text("system: {}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    config = RunConfig.model_validate({
+        "system": {"name": "City", "organisation": "tests", "level": "district"},
+        "target": {"base_url": "https://127.0.0.1:8443"}, "suites": ["sast", "firewall"],
+        "source": {"path": str(tmp_path / "backend")},
+        "firewall": {"ruleset": str(tmp_path / "net" / "rules.txt")},
+    }).model_copy(update={"source_file": tmp_path / "run.yaml"})
+    records = [
+        RecordedResult(REGISTRY["SAST-SECRETS"], CheckResult.failed(
+            "a secret", Evidence.finding("app/settings.py", 1, "password-assignment", "literal")),
+            True, "2025-04-01T09:00:00+07:00", 0.1),
+        RecordedResult(REGISTRY["FW-NO-ANY-ANY"], CheckResult.failed(
+            "any-any", Evidence.finding(str(tmp_path / "net" / "rules.txt"), 1, "any-any", "x")),
+            True, "2025-04-01T09:00:00+07:00", 0.1),
+    ]
+    report = build_report(config, load_profile("district"), records, complete=True, interrupted=None,
+                          started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
+                          run_id="r", assessor=([], []))
+    assert report["system"]["config_file"] == "run.yaml"
+    sarif = render_sarif(report)
+    sarif_validator.validate(sarif)
+    assert _github_ingestion_problems(sarif) == []
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+            for r in sarif["runs"][0]["results"]]
+    assert uris == ["net/rules.txt", "backend/app/settings.py"]
+    assert str(tmp_path) not in json.dumps(sarif["runs"][0]["results"])
