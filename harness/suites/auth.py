@@ -222,4 +222,5 @@ def jwt_stripped_signature(ctx: AuthContext) -> CheckResult:
 # The other AUTH checks register on import; rate limiting last, it spends a client's budget.
 from harness.suites import auth_notify as _auth_notify  # noqa: E402,F401
 from harness.suites import auth_mtls as _auth_mtls  # noqa: E402,F401
+from harness.suites import auth_tenancy as _auth_tenancy  # noqa: E402,F401
 from harness.suites import auth_access as _auth_access  # noqa: E402,F401

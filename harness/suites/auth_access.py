@@ -12,15 +12,26 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
+from harness.suites.auth_notify import new_event, npdb_signature
 from harness.suites.auth_probe import (
     DOSSIERS_PATH,
+    PORTAL,
     PORTAL_B,
     PORTAL_READONLY,
     AuthContext,
     Probe,
     expect_refused,
+)
+from harness.suites.auth_spec import (
+    Operation,
+    all_scopes,
+    citizen_fields,
+    citizen_values,
+    connection_spec,
+    operations,
 )
 
 AUTHZ_REQ = "connection/v1 §security: scopes per operation; a client sees only its own dossiers"
@@ -31,39 +42,87 @@ RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the pr
 RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s
 RATE_WORKERS = 8
 RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
+BODY_REQ = "connection/v1 PayloadTooLarge: a request body larger than 64 KiB is refused with 413"
+DEFAULT_BODY_LIMIT = 64 * 1024
+BODY_OVERSHOOT = 4 * 1024  # just over the limit: bounded (one ~68 KiB request per operation)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # What must never appear in an error body; each pattern names the leak in the evidence.
 LEAK_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("stack trace", re.compile(r"Traceback \(most recent call last\)|^\s+at [\w.$]+\(", re.M)),
+    ("stack trace", re.compile(r"Traceback \(most recent call last\)|^\s+at [\w.$]+\(", re.MULTILINE)),
     ("source location", re.compile(r'File "[^"]+", line \d+|\b[\w./\\-]+\.(?:py|java|go|js|rb|php)'
                                    r'(?::\d+|\b)')),
     ("file system path", re.compile(r"(?:/(?:home|usr|opt|var|srv|app|tmp|root)/[\w.-]+)|"
                                     r"site-packages|[A-Za-z]:\\\\?[\w.-]+\\")),
     ("exception class name", re.compile(r"\b[A-Z][A-Za-z0-9_]+(?:Error|Exception)\b")),
     ("database error", re.compile(r"SQLSTATE|ORA-\d{5}|sqlite3\.|psycopg|syntax error at or near",
-                                  re.I)),
+                                  re.IGNORECASE)),
     ("private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
 )
 PERSONAL_ID = re.compile(r"(?<!\d)\d{12}(?!\d)")
 
 
+def _scoped_request(ctx: AuthContext, op: Operation, index: int
+                    ) -> tuple[str, dict[str, Any] | None] | CheckResult:
+    """Path and body of a valid request to ``op``: path parameters name the dossier ``portal``
+    submitted, a body is a valid submission."""
+    path = op.path
+    if "{" in path:
+        dossier_id, created = ctx.own_dossier()
+        if dossier_id is None:
+            return CheckResult.errored(f"could not create a dossier to call {op.operation_id} "
+                                       "with", *created.evidence())
+        path = re.sub(r"\{[^}]+\}", dossier_id, path)
+    body = ctx.dossier_body(index) if op.body_schema else None
+    return path, body
+
+
+def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: str,
+          body: dict[str, Any] | None) -> Probe:
+    if op.method == "GET":
+        return ctx.read(description, token, path=path)
+    return ctx.post(description, token, body, path=path)
+
+
 @check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirement=AUTHZ_REQ,
-       defect="auth.scope_not_enforced")
+       defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
-    """A read-only client (scope dossier.read) cannot submit a dossier."""
+    """Every operation the spec's security requirements scope refuses a genuine token that
+    lacks its scope (e.g. dossier.read for the GETs, dossier.submit for POST /dossiers)."""
     if (problem := ctx.baseline_problem()) is not None:
         return problem
-    dossier_id, accepted = ctx.own_dossier()
-    if dossier_id is None:
-        return CheckResult.errored(
-            "the same submission with a dossier.submit token was not accepted, so a refusal "
-            "of the read-only client proves nothing", *accepted.evidence())
-    token = ctx.token(PORTAL_READONLY, ("dossier.read",))
-    probe = ctx.post("portal-readonly token (scope dossier.read only) submitting a dossier",
-                     token, ctx.dossier_body(1))
-    return expect_refused([probe], what="submission without scope dossier.submit",
-                          accepted_means="the dossier was created")
+    scoped = [op for op in operations() if op.scopes]
+    if not scoped:
+        return CheckResult.errored("the connection spec scopes no operation")
+    known = sorted(all_scopes(scoped))
+    refusals: list[Probe] = []
+    for index, op in enumerate(scoped, start=1):
+        request = _scoped_request(ctx, op, index)
+        if isinstance(request, CheckResult):
+            return request
+        path, body = request
+        label = f"{op.method} {op.path}"
+        allowed = _call(ctx, op, f"{label} with every scope ({' '.join(known)})",
+                        ctx.token(PORTAL, known), path, body)
+        status = allowed.exchange.status
+        if status is None or not 200 <= status < 300:
+            return CheckResult.errored(
+                f"{label} with a token carrying every scope was not served (HTTP {status}), so a "
+                "refusal without its scope proves nothing", *allowed.evidence())
+        lacking = [s for s in known if s not in op.scopes]
+        refusals.append(_call(
+            ctx, op, f"{label} with a token lacking {', '.join(sorted(op.scopes))} "
+            f"(scope: {' '.join(lacking) or 'none'})", ctx.token(PORTAL, lacking), path,
+            ctx.dossier_body(index + len(scoped)) if body is not None else None))
+        if refusals[-1].exchange.error is not None:
+            break
+    result = expect_refused(refusals, what="request without the operation's scope",
+                            accepted_means="served")
+    covered = Evidence.note("; ".join(f"{op.method} {op.path}: {' '.join(sorted(op.scopes))}"
+                                      for op in scoped),
+                            title="scopes the spec requires per operation")
+    return CheckResult(result.status, result.summary, (*result.evidence, covered),
+                       result.measurements)
 
 
 @check("AUTH-OBJECT-LEVEL", suite="auth", severity=Severity.CRITICAL,
@@ -85,8 +144,56 @@ def object_level(ctx: AuthContext) -> CheckResult:
                           refused=frozenset({403, 404}))
 
 
+def body_limit_bytes(spec: dict[str, Any] | None = None) -> int:
+    """The limit the spec's 413 response states ("Body larger than 64 KiB")."""
+    spec = spec if spec is not None else connection_spec()
+    response = ((spec.get("components") or {}).get("responses") or {}).get("PayloadTooLarge") or {}
+    found = re.search(r"(\d+)\s*KiB", str(response.get("description", "")))
+    return int(found.group(1)) * 1024 if found else DEFAULT_BODY_LIMIT
+
+
+def _padded(body: bytes, size: int) -> bytes:
+    """``body`` followed by JSON whitespace up to ``size`` bytes: still the same valid document."""
+    return body + b" " * max(0, size - len(body))
+
+
+@check("AUTH-BODY-LIMIT", suite="auth", severity=Severity.HIGH, requirement=BODY_REQ,
+       defect="auth.no_body_limit")
+def body_limit(ctx: AuthContext) -> CheckResult:
+    """A valid request padded just over the documented body limit is refused with 413, on every
+    operation whose spec documents 413 (each probe sent once, limit + 4 KiB)."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    size = body_limit_bytes() + BODY_OVERSHOOT
+    probes: list[Probe] = []
+    for op in operations():
+        if op.method != "POST" or not op.documents(413) or not op.body_schema:
+            continue
+        description = f"{op.method} {op.path} with a valid body padded to {size // 1024} KiB"
+        if op.scopes:
+            raw = _padded(_json_bytes(ctx.dossier_body(7)), size)
+            probes.append(ctx.post(description, ctx.token(), None, path=op.path, raw=raw))
+        else:
+            raw = _padded(new_event(ctx), size)
+            signature = npdb_signature(ctx, raw)
+            if isinstance(signature, CheckResult):
+                return signature
+            probes.append(ctx.post(description + " (signed by the NPDB)", None, None,
+                                   path=op.path, raw=raw, headers=signature))
+        if probes[-1].exchange.error is not None:
+            break
+    if not probes:
+        return CheckResult.errored("the connection spec documents 413 on no operation with a body")
+    return expect_refused(probes, what=f"body over the {size // 1024 - 4} KiB limit",
+                          accepted_means="processed (no body limit)", refused=frozenset({413}))
+
+
 def _leaks(text: str, sent: list[str], token: str) -> list[str]:
     """Names of what ``text`` (an error body) reveals."""
+    try:  # a JSON body may escape what it echoes (\u1ec5): read the decoded text too
+        text = text + "\n" + json.dumps(json.loads(text), ensure_ascii=False)
+    except ValueError:
+        pass
     found = [name for name, pattern in LEAK_PATTERNS if pattern.search(text)]
     if token and token in text:
         found.append("the caller's bearer token")
@@ -97,7 +204,7 @@ def _leaks(text: str, sent: list[str], token: str) -> list[str]:
 
 
 @check("AUTH-ERROR-LEAK", suite="auth", severity=Severity.MEDIUM, requirement=LEAK_REQ,
-       defect="auth.leaky_errors")
+       defect=("auth.leaky_errors", "auth.validation_echoes_input"))
 def error_leak(ctx: AuthContext) -> CheckResult:
     """Error bodies for malformed, mistyped or huge input reveal nothing internal or personal."""
     if (problem := ctx.baseline_problem()) is not None:
@@ -120,11 +227,22 @@ def error_leak(ctx: AuthContext) -> CheckResult:
         ctx.read("dossier id that is not a UUID", token, path=f"{DOSSIERS_PATH}/..%2f..%2fetc"),
         ctx.read("limit that is not a number", token, path=f"{DOSSIERS_PATH}?limit=1e999"),
     ]
+    sent_by_probe: dict[int, list[str]] = {id(p): sent for p in probes}
+    # every request-body field with citizen data, made invalid but still carrying it (a framework's
+    # default 422 often echoes the input); another tenant's token spreads the rate-limit budget
+    field_token = ctx.token(PORTAL_B)
+    for citizen in citizen_fields(ctx.people):
+        mutated = citizen.mutated_body()
+        probe = _send_field_probe(ctx, citizen.pointer, field_token, mutated)
+        sent_by_probe[id(probe)] = citizen_values(citizen.body) + [citizen.value]
+        probes.append(probe)
+        if probe.exchange.error is not None:
+            break
     answered = [p for p in probes if p.exchange.error is None and p.exchange.status is not None]
     if not answered:
         return CheckResult.errored("no malformed request got an answer",
                                    *probes[0].exchange.evidence())
-    leaking = [(p, _leaks(p.exchange.text, sent, token)) for p in answered
+    leaking = [(p, _leaks(p.exchange.text, sent_by_probe[id(p)], token)) for p in answered
                if p.exchange.status >= 400]  # type: ignore[operator]
     leaking = [(p, names) for p, names in leaking if names]
     if leaking:
@@ -133,9 +251,24 @@ def error_leak(ctx: AuthContext) -> CheckResult:
             f"the error body for {probe.description} (HTTP {probe.exchange.status}) reveals "
             f"{', '.join(names)}", *probe.evidence(),
             *[e for p, _ in leaking[1:3] for e in p.evidence()], leaking_responses=len(leaking))
-    statuses = ", ".join(f"{p.description}: {p.exchange.status}" for p in answered)
-    return CheckResult.passed(f"{len(answered)} error responses reveal nothing ({statuses})",
-                              *probes[0].evidence(), responses=len(answered))
+    statuses = Counter(str(p.exchange.status) for p in answered)
+    return CheckResult.passed(
+        f"{len(answered)} error responses reveal nothing "
+        f"({', '.join(f'{n}× HTTP {s}' for s, n in sorted(statuses.items()))})",
+        *probes[0].evidence(),
+        Evidence.note("; ".join(p.description for p in answered), title="probes answered"),
+        responses=len(answered))
+
+
+def _send_field_probe(ctx: AuthContext, pointer: str, token: str, body: dict[str, Any]) -> Probe:
+    """One invalid-field submission; after a 429 wait (≤ 2 s) and send it once more."""
+    description = f"a submission whose {pointer} is invalid but still carries citizen data"
+    probe = ctx.post(description, token, body)
+    if probe.exchange.status == 429:
+        retry_after = probe.exchange.headers.get("retry-after", "1")
+        time.sleep(min(2.0, float(retry_after) if retry_after.isdigit() else 1.0))
+        probe = ctx.post(description, token, body)
+    return probe
 
 
 def _json_bytes(value: object) -> bytes:

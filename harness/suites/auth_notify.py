@@ -19,10 +19,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth_probe import NOTIFICATIONS_PATH, AuthContext, Probe, expect_refused
+from harness.suites.auth_probe import (
+    NOTIFICATIONS_PATH,
+    AuthContext,
+    Probe,
+    expect_refused,
+)
 
 NOTIFY_REQ = ("connection/v1 §notifications: X-NPDB-Signature t=<unix>,v1=HMAC-SHA256(secret, "
               "\"<t>.<body>\"); bad/missing signature 401, byte-identical replay 409")
+FRESHNESS_REQ = ("connection/v1 receiveNotification: a timestamp more than 300 s away from now "
+                 "is refused with 401")
+REDELIVERY_REQ = ("connection/v1 receiveNotification: a redelivery of an already processed "
+                  "event_id with a fresh signature is acknowledged (200), not applied twice")
+# Beyond the 300 s window with room for clock skew between the harness and the SUT.
+OUT_OF_WINDOW_S = 600
 SIGNATURE_HEADER = "X-NPDB-Signature"
 SUBSCRIBE_WAIT_S = 6.0  # the SUT subscribes in the background after start-up
 
@@ -69,6 +80,7 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
                               title="callback URLs subscribed at the mock"))
         time.sleep(1.0)
     delivery = ours[0]
+    ctx.subscription_id = str(delivery.get("subscription_id") or "") or None
     attempts = delivery.get("attempts") or []
     status = attempts[0].get("status") if attempts else None
     return SignedNotification(str(delivery.get("body", "")).encode(),
@@ -78,6 +90,28 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
 def _send(ctx: AuthContext, description: str, body: bytes, signature: str | None) -> Probe:
     headers = {SIGNATURE_HEADER: signature} if signature is not None else {}
     return ctx.post(description, None, None, path=NOTIFICATIONS_PATH, raw=body, headers=headers)
+
+
+def new_event(ctx: AuthContext) -> bytes:
+    """A residence-change notification never sent before (its own event_id)."""
+    return _event(ctx)
+
+
+def npdb_signature(ctx: AuthContext, body: bytes, timestamp: int | None = None
+                   ) -> dict[str, str] | CheckResult:
+    """The X-NPDB-Signature header the NPDB would send with ``body`` at ``timestamp`` (now by
+    default) to this SUT's subscription; the mock signs it, the secret never leaves the mock."""
+    if ctx.subscription_id is None:
+        genuine = genuine_notification(ctx)
+        if isinstance(genuine, CheckResult):
+            return genuine
+    if ctx.subscription_id is None or ctx.admin is None:
+        return CheckResult.errored("the mock NPDB's delivery names no subscription to sign for")
+    try:
+        header = ctx.admin.sign(ctx.subscription_id, body, timestamp)
+    except Exception as failed:  # noqa: BLE001 - the mock's failure is this check's error
+        return CheckResult.errored(f"the mock NPDB could not sign a notification: {failed}")
+    return {SIGNATURE_HEADER: str(header)}
 
 
 def _event(ctx: AuthContext) -> bytes:
@@ -163,3 +197,76 @@ def notify_replay(ctx: AuthContext) -> CheckResult:
         title="original delivery")
     return CheckResult(result.status, result.summary, (*result.evidence, delivered),
                        result.measurements)
+
+
+@check("AUTH-NOTIFY-FRESHNESS", suite="auth", severity=Severity.HIGH, requirement=FRESHNESS_REQ,
+       defect="auth.notification_stale_accepted")
+def notify_freshness(ctx: AuthContext) -> CheckResult:
+    """Genuinely signed notifications dated 10 minutes ago or 10 minutes ahead are refused."""
+    ready = _genuine_accepted(ctx)
+    if isinstance(ready, CheckResult):
+        return ready
+    now = int(time.time())
+    control_body = new_event(ctx)
+    control_header = npdb_signature(ctx, control_body, now)
+    if isinstance(control_header, CheckResult):
+        return control_header
+    control = ctx.post("new notification signed by the NPDB now", None, None,
+                       path=NOTIFICATIONS_PATH, raw=control_body, headers=control_header)
+    if control.exchange.status is None or not 200 <= control.exchange.status < 300:
+        return CheckResult.errored(
+            f"a new notification the NPDB signed now was not accepted ({control.exchange.status}"
+            f"{', ' + control.exchange.error if control.exchange.error else ''}), so refusing "
+            "old or future ones proves nothing", *control.evidence())
+    probes: list[Probe] = []
+    for offset, when in ((-OUT_OF_WINDOW_S, "10 minutes ago"), (OUT_OF_WINDOW_S, "10 minutes ahead")):
+        body = new_event(ctx)
+        header = npdb_signature(ctx, body, now + offset)
+        if isinstance(header, CheckResult):
+            return header
+        probes.append(ctx.post(f"new notification genuinely signed with t {when}", None, None,
+                               path=NOTIFICATIONS_PATH, raw=body, headers=header))
+        if probes[-1].exchange.error is not None:
+            break
+    return expect_refused(probes, what="notification outside the 300 s window",
+                          accepted_means="accepted")
+
+
+def _signed_at(signature: str) -> int | None:
+    for part in signature.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            return int(value)
+    return None
+
+
+@check("AUTH-NOTIFY-REDELIVERY", suite="auth", severity=Severity.MEDIUM,
+       requirement=REDELIVERY_REQ, defect="auth.notification_redelivery_conflict")
+def notify_redelivery(ctx: AuthContext) -> CheckResult:
+    """A notification the SUT already accepted, delivered again by the NPDB with a fresh
+    signature (same event_id), is acknowledged with 200."""
+    ready = _genuine_accepted(ctx)
+    if isinstance(ready, CheckResult):
+        return ready
+    genuine, _ = ready
+    first_t = _signed_at(genuine.signature) or 0
+    while int(time.time()) <= first_t:  # a fresh signature needs a later second (≤ 1 s wait)
+        time.sleep(0.2)
+    header = npdb_signature(ctx, genuine.body)
+    if isinstance(header, CheckResult):
+        return header
+    probe = ctx.post("the same notification redelivered by the NPDB with a fresh signature",
+                     None, None, path=NOTIFICATIONS_PATH, raw=genuine.body, headers=header)
+    ex = probe.exchange
+    if ex.error is not None or ex.status is None or ex.status == 429:
+        return CheckResult.errored(f"could not decide: {probe.description} → "
+                                   f"{ex.error or 'HTTP 429'}", *probe.evidence())
+    if 200 <= ex.status < 300:
+        ack = ex.json()
+        said = ack.get("status") if isinstance(ack, dict) else None
+        return CheckResult.passed(f"{probe.description} → HTTP {ex.status}"
+                                  + (f" ({said})" if said else ""), *probe.evidence())
+    why = (" — treated as a replay: redeliveries after a lost acknowledgement would never stop"
+           if ex.status == 409 else "")
+    return CheckResult.failed(f"{probe.description} → HTTP {ex.status} where 200 was expected{why}",
+                              *probe.evidence())

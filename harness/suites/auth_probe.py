@@ -79,6 +79,7 @@ class AuthContext:
     people: list[Person] = field(default_factory=list)
     baseline: Probe | None = None
     _own_dossier: tuple[str, Probe] | None = None
+    subscription_id: str | None = None  # the SUT's NPDB subscription, once a delivery showed it
 
     @property
     def base_url(self) -> str:
