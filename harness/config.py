@@ -83,6 +83,10 @@ class LoadConfig(_Strict):
     users: int | None = Field(None, ge=1, le=5000)
     duration_s: float | None = Field(None, gt=0, le=3600)
     target_rps: float | None = Field(None, gt=0)
+    # Workers on other hosts (`popcert load worker --master HOST:PORT`) the master waits for.
+    workers_external: int = Field(0, ge=0, le=256)
+    master_bind_host: str = "127.0.0.1"  # e.g. 0.0.0.0 or this host's IP for external workers
+    master_port: int = Field(0, ge=0, le=65535)  # 0: a free port (printed with the join code)
 
 
 class AssessorConfig(_Strict):

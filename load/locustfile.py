@@ -3,50 +3,216 @@
 Everything this file needs comes from a *load plan* JSON file named by ``POPCERT_LOAD_PLAN``,
 written by ``harness.suites.load_plan``: bearer tokens already minted (locust never holds the
 token service's private key), TLS material, per-user pacing, the traffic mix and a pool of
-dossier bodies built from the synthetic population. Run by the harness in a subprocess:
+dossier bodies built from the synthetic population. A worker on another machine
+(``popcert load worker``) has no plan file: it asks the master for the plan over locust's own
+channel, with the run's join code (``POPCERT_LOAD_JOIN``).
+
+Open model without coordinated omission: each user owns a timetable (one request every
+1/user_rps seconds) and sends every request at its intended time in a greenlet of its own, so a
+stalled SUT does not slow the offered rate; latency is recorded from the *intended* send time
+(harness/suites/load_latency.py). The hostile-SUT rules (docs/security-model.md): no redirect is
+ever followed (a 3xx is a failure with its Location as evidence), bodies are read and decoded
+under 1 MiB, every request has a total deadline, and dossier ids from the SUT go into a path only
+when they are a plain path segment.
 
     POPCERT_LOAD_PLAN=plan.json python -m locust -f load/locustfile.py --headless ...
 """
 
 from __future__ import annotations
 
+import atexit
+import hmac
 import itertools
 import json
+import logging
+import math
 import os
-import random
+import re
+import shutil
 import ssl
+import tempfile
+import time
 import uuid
+import weakref
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+import gevent
+import gevent.event
+import gevent.pool
 import gevent.ssl
-from locust import FastHttpUser, constant_throughput, events, task
+from locust import FastHttpUser, events, task
 from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.suites.load_body import BodyTooLarge, UnsupportedEncoding, decode_bounded, read_bounded
+from harness.suites.load_latency import LatencyRecorder, latency_path
 
 PLAN_ENV = "POPCERT_LOAD_PLAN"
+JOIN_ENV = "POPCERT_LOAD_JOIN"
+LOG = logging.getLogger("popcert.load")
+# A dossier id goes into the URL path only when it is one plain segment (no '/', '?', '#', '..').
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]{0,127}")
+_DEFAULT_PLAN: dict[str, Any] = {
+    "tokens": [""], "dossiers": [], "user_rps": 1.0, "max_requests": 0, "max_in_flight": 16,
+    "weights": {"submit": 3, "poll": 5, "list": 2}, "base_path": "/connection/v1"}
+
+PLAN: dict[str, Any] = {}
+PLAN_READY = gevent.event.Event()
+RECORDER = LatencyRecorder()
+_USERS: weakref.WeakSet[PortalUser] = weakref.WeakSet()
+_WALL_OFFSET = time.time() - time.monotonic()
+_sent = 0
+_tokens: itertools.cycle[str] = itertools.cycle([""])
+_private_dir: str | None = None
 
 
-def _read_plan() -> dict[str, Any]:
+def _adopt(plan: dict[str, Any]) -> None:
+    global _tokens
+    PLAN.clear()
+    PLAN.update(plan)
+    _tokens = itertools.cycle(plan.get("tokens") or [""])
+    # Bodies are encoded once here, not per request.
+    PLAN["encoded"] = [json.dumps(d, ensure_ascii=False).encode() for d in
+                       plan.get("dossiers") or [{"procedure_code": "1.001193", "applicant": {},
+                                                 "details": {}}]]
+    PLAN_READY.set()
+
+
+def _read_plan_file() -> dict[str, Any] | None:
     path = os.environ.get(PLAN_ENV)
     if not path:
-        # Lets `locust -f load/locustfile.py --help` and imports work without a plan.
-        return {"tokens": [""], "dossiers": [], "user_rps": 1.0, "max_requests": 0,
-                "weights": {"submit": 3, "poll": 5, "list": 2}, "base_path": "/connection/v1"}
+        return None
     with open(path, encoding="utf-8") as plan_file:
         plan: dict[str, Any] = json.load(plan_file)
     return plan
 
 
-PLAN = _read_plan()
-BASE = str(PLAN.get("base_path", "/connection/v1")).rstrip("/")
-WEIGHTS: dict[str, int] = PLAN.get("weights") or {"submit": 3, "poll": 5, "list": 2}
-# Round-robin over the portal clients' tokens: the SUT rate-limits per client, and the portal
-# really is several tenants.
-_TOKENS = itertools.cycle(PLAN.get("tokens") or [""])
-_DOSSIERS: list[dict[str, Any]] = PLAN.get("dossiers") or [
-    {"procedure_code": "1.001193", "applicant": {}, "details": {}}]
-# Per-process request bound (the harness divides the run's bound among worker processes).
-_MAX_REQUESTS = int(PLAN.get("max_requests") or 0)
-_sent = 0
+_local_plan = _read_plan_file()
+if _local_plan is not None:
+    _adopt(_local_plan)
+elif not os.environ.get(JOIN_ENV):
+    _adopt(dict(_DEFAULT_PLAN))  # `locust -f load/locustfile.py --help` and imports work
+
+
+# Decided at import: a remote worker gets its plan later and uses the default mix.
+WEIGHTS: dict[str, int] = {k: int(v) for k, v in
+                           ((_local_plan or {}).get("weights") or _DEFAULT_PLAN["weights"]).items()}
+_GOLDEN = 0.6180339887498949
+_epoch = time.monotonic()
+_user_index = itertools.count()
+
+
+def _first_slot(interval: float) -> float:
+    """A user's first intended send time on the process-wide grid.
+
+    User k's timetable is offset by frac(k·φ) of the interval from a common epoch, so the
+    process's arrivals are spread evenly over each interval however fast users were spawned
+    (they would otherwise bunch, and queue at a SUT that could serve them evenly spaced).
+    """
+    now = time.monotonic()
+    phase = ((next(_user_index) * _GOLDEN) % 1.0) * interval
+    periods = max(0, math.ceil((now - _epoch - phase) / interval))
+    return _epoch + phase + periods * interval
+
+
+# --- distributed: the master hands the plan to workers that present the join code ------------
+_joined: set[str] = set()
+
+
+def _pem(path: str | None) -> str | None:
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as pem:
+        return pem.read()
+
+
+def _on_plan_request(environment: Any, msg: Any, **_: Any) -> None:
+    """Master: answer a worker's plan request when its join code is this run's, once per worker."""
+    runner = environment.runner
+    code = str((msg.data or {}).get("join") or "")
+    expected = str(PLAN.get("join_code") or "")
+    allowed = int(PLAN.get("workers_external") or 0)
+    if not expected or not hmac.compare_digest(code, expected) or (
+            msg.node_id not in _joined and len(_joined) >= allowed):
+        LOG.warning("refused the plan to worker %s (wrong join code or no place left)",
+                    msg.node_id)
+        runner.send_message("popcert_plan_refused", {}, client_id=msg.node_id)
+        return
+    _joined.add(msg.node_id)
+    shipped = {k: v for k, v in PLAN.items() if k not in ("encoded", "join_code")}
+    # Paths are the master's; the worker gets the material itself.
+    for key in ("ca_bundle", "client_cert", "client_key"):
+        shipped[f"{key}_pem"] = _pem(PLAN.get(key))
+        shipped[key] = None
+    runner.send_message("popcert_plan", shipped, client_id=msg.node_id)
+
+
+def _write_private(name: str, text: str | None) -> str | None:
+    global _private_dir
+    if not text:
+        return None
+    if _private_dir is None:
+        _private_dir = tempfile.mkdtemp(prefix="popcert-load-")  # 0700
+        atexit.register(shutil.rmtree, _private_dir, True)
+    path = os.path.join(_private_dir, name)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    return path
+
+
+def _on_plan(environment: Any, msg: Any, **_: Any) -> None:
+    """External worker: the plan arrived from the master; keep its TLS material private."""
+    plan = dict(msg.data)
+    for key in ("ca_bundle", "client_cert", "client_key"):
+        plan[key] = _write_private(f"{key}.pem", plan.pop(f"{key}_pem", None))
+    _adopt(plan)
+
+
+def _on_plan_refused(environment: Any, msg: Any, **_: Any) -> None:
+    LOG.error("the master refused this worker the plan (wrong join code?); quitting")
+    environment.runner.quit()
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message("popcert_plan_request", _on_plan_request)
+        environment.events.worker_report.add_listener(
+            lambda client_id, data, **_: RECORDER.merge_json(data.get("popcert_latency") or {}))
+    elif isinstance(runner, WorkerRunner):
+        environment.events.report_to_master.add_listener(
+            lambda client_id, data, **_: data.__setitem__("popcert_latency", RECORDER.drain()))
+        if not PLAN_READY.is_set():
+            runner.register_message("popcert_plan", _on_plan)
+            runner.register_message("popcert_plan_refused", _on_plan_refused)
+            runner.send_message("popcert_plan_request", {"join": os.environ.get(JOIN_ENV, "")})
+
+
+@events.quitting.add_listener
+def _write_latency(environment: Any, **_: Any) -> None:
+    """The master (or the only process) writes the corrected latencies beside locust's CSVs."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    prefix = getattr(environment.parsed_options, "csv_prefix", None)
+    if prefix:
+        RECORDER.write(latency_path(prefix))
+
+
+@events.test_stopping.add_listener
+def _count_unsent(**_: Any) -> None:
+    # Requests due on a user's timetable but never sent (it was blocked) are still owed.
+    for user in list(_USERS):
+        user.settle_timetable()
+
+
+@events.request.add_listener
+def _count_request(**_: Any) -> None:
+    global _sent
+    _sent += 1
 
 
 def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
@@ -57,30 +223,58 @@ def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
     return context
 
 
-@events.request.add_listener
-def _count_request(**_: Any) -> None:
-    global _sent
-    _sent += 1
-
-
 class PortalUser(FastHttpUser):
     """One portal session: submits dossiers, polls their status, lists its own dossiers."""
 
-    # Open-model pacing: each user aims at user_rps whatever the latency (up to 1/user_rps),
-    # so a slow SUT shows up as latency, not as a lower offered rate.
-    wait_time = constant_throughput(float(PLAN.get("user_rps", 1.0)))
-    insecure = not PLAN.get("verify_tls", True)
-    ssl_context_factory = staticmethod(_ssl_context_factory) if PLAN.get("verify_tls", True) else None
-    network_timeout = float(PLAN.get("request_timeout_s", 10.0))
-    connection_timeout = float(PLAN.get("request_timeout_s", 10.0))
-    # One connection per user is what a portal worker holds; no client-side queuing.
-    concurrency = 1
+    # Never follow a redirect: the Location may be out of scope or drop TLS (issue 12).
+    max_redirects = 0
+    max_retries = 0
+
+    def __init__(self, environment: Any) -> None:
+        PLAN_READY.wait(60)  # an external worker that never gets the plan stops in on_start
+        self.insecure = not PLAN.get("verify_tls", True)
+        self.ssl_context_factory = _ssl_context_factory if PLAN.get("verify_tls", True) else None
+        self.network_timeout = float(PLAN.get("request_timeout_s", 10.0))
+        self.connection_timeout = float(PLAN.get("request_timeout_s", 10.0))
+        self.concurrency = max(1, int(PLAN.get("max_in_flight", 16)))
+        super().__init__(environment)
+        self.client.client.redirect_response_codes = frozenset()
+
+    def wait_time(self) -> float:  # type: ignore[override]
+        return max(0.0, self._next - time.monotonic())
 
     def on_start(self) -> None:
-        self.token = next(_TOKENS)
-        self.rng = random.Random()
+        if not PLAN_READY.is_set():
+            raise StopUser()
+        allowed = PLAN.get("allowed_hosts")
+        if allowed and urlsplit(self.host or "").hostname not in allowed:
+            LOG.error("host %s is not in the plan's scope %s; this user sends nothing",
+                      self.host, allowed)
+            raise StopUser()
+        self.token = next(_tokens)
+        self.base = str(PLAN.get("base_path", "/connection/v1")).rstrip("/")
+        self.deadline_s = float(PLAN.get("request_deadline_s", 30.0))
         self.dossier_ids: list[str] = []
+        self._pool = gevent.pool.Pool(self.concurrency)
+        self._interval = 1.0 / max(1e-6, float(PLAN.get("user_rps", 1.0)))
         self._warm_up()
+        self._next = _first_slot(self._interval)
+        _USERS.add(self)
+        gevent.sleep(max(0.0, self._next - time.monotonic()))  # the first task is its first slot
+
+    def on_stop(self) -> None:
+        self.settle_timetable()
+        if hasattr(self, "_pool"):
+            self._pool.kill(block=False)
+
+    def settle_timetable(self) -> None:
+        """Count the slots that came due but were never launched, once."""
+        if hasattr(self, "_next"):
+            now = time.monotonic()
+            if now >= self._next:
+                missed = int((now - self._next) / self._interval) + 1
+                RECORDER.add_due(missed)
+                self._next += missed * self._interval
 
     def _warm_up(self) -> None:
         """Open the user's keep-alive (TLS) connection outside the statistics.
@@ -89,48 +283,129 @@ class PortalUser(FastHttpUser):
         otherwise dominate the p95 of a short run and hide what the thresholds are about.
         """
         try:
-            self.client.client.urlopen(f"{self.host.rstrip('/')}{BASE}/health", method="GET")
-        except Exception:  # noqa: BLE001 - the measured requests will report the failure
+            with gevent.Timeout(self.deadline_s):
+                response = self.client.client.urlopen(f"{self.host.rstrip('/')}{self.base}/health",
+                                                      method="GET")
+                read_bounded(response)
+        except BaseException:  # noqa: BLE001 - the measured requests will report the failure
             pass
 
     def _headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
-                "X-Request-Id": str(uuid.uuid4()), **extra}
+                "Accept-Encoding": "identity", "X-Request-Id": str(uuid.uuid4()), **extra}
 
-    def _within_bound(self) -> None:
-        if _MAX_REQUESTS and _sent >= _MAX_REQUESTS:
+    # --- the timetable -------------------------------------------------------------------------
+    def _launch(self, send: Callable[[], bool], name: str) -> None:
+        """Send at the intended time in a greenlet of its own; measure from the intended time."""
+        if PLAN.get("max_requests") and _sent >= int(PLAN["max_requests"]):
             raise StopUser()
+        intended = self._next
+        self._next += self._interval
+        RECORDER.add_due(1)
+        self._pool.spawn(self._timed, send, name, intended)
+
+    def _timed(self, send: Callable[[], bool], name: str, intended: float) -> None:
+        ok = False
+        try:
+            with gevent.Timeout(self.deadline_s):
+                ok = send()
+        except gevent.Timeout:
+            self.environment.events.request.fire(
+                request_type=name.split(" ")[0], name=name, response_time=self.deadline_s * 1000,
+                response_length=0, exception=TimeoutError(
+                    f"no complete answer within the {self.deadline_s:g} s request deadline"),
+                context={})
+        RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
+
+    def _request(self, method: str, path: str, name: str, *, body: bytes | None = None,
+                 headers: dict[str, str], expect: int) -> Any:
+        """One request that follows no redirect and reads at most 1 MiB; the parsed answer
+        (bytes) on the expected status, else None with the reason recorded as a failure."""
+        with self.client.request(method, path, data=body, headers=headers, name=name,
+                                 catch_response=True, stream=True,
+                                 allow_redirects=False) as response:
+            status = response.status_code
+            if status == 0:
+                return None  # no HTTP answer: locust reports the connection error itself
+            if 300 <= status < 400:
+                location = (response.headers or {}).get("location", "")
+                _discard(response)
+                response.failure(f"HTTP {status} redirect to {str(location)[:200]!r} "
+                                 "not followed")
+                return None
+            try:
+                raw = read_bounded(response._response) if response._response is not None else b""
+                content = decode_bounded(raw, (response.headers or {}).get("content-encoding"))
+            except (BodyTooLarge, UnsupportedEncoding) as refused:
+                _discard(response)
+                response.failure(f"HTTP {status}: {refused}")
+                return None
+            except Exception as broken:  # noqa: BLE001 - a hostile body is a failure, not a crash
+                _discard(response)
+                response.failure(f"HTTP {status}: unreadable body ({type(broken).__name__})")
+                return None
+            if status != expect:
+                response.failure(f"HTTP {status}")
+                return None
+            response.success()
+            return content
 
     @task(WEIGHTS.get("submit", 3))
     def submit_dossier(self) -> None:
-        self._within_bound()
-        body = self.rng.choice(_DOSSIERS)
-        with self.client.post(f"{BASE}/dossiers", json=body, catch_response=True,
-                              headers=self._headers(**{"Idempotency-Key": uuid.uuid4().hex}),
-                              name=f"POST {BASE}/dossiers") as response:
-            if response.status_code == 201:
-                try:
-                    self.dossier_ids.append(response.json()["dossier_id"])
-                except (ValueError, KeyError, TypeError):
-                    response.failure("201 without a dossier_id")
-                    return
-                del self.dossier_ids[:-50]  # a portal polls its recent dossiers
-                response.success()
-            else:
-                response.failure(f"HTTP {response.status_code}")
+        self._launch(self._submit, f"POST {self.base}/dossiers")
+
+    def _submit(self) -> bool:
+        encoded = PLAN["encoded"]
+        body = encoded[int(time.monotonic() * 1e6) % len(encoded)]
+        content = self._request(
+            "POST", f"{self.base}/dossiers", f"POST {self.base}/dossiers", body=body,
+            headers=self._headers(**{"Idempotency-Key": uuid.uuid4().hex,
+                                     "Content-Type": "application/json"}), expect=201)
+        if content is None:
+            return False
+        try:
+            dossier_id = json.loads(content)["dossier_id"]
+        except (ValueError, KeyError, TypeError):
+            return False
+        if isinstance(dossier_id, str) and _SAFE_SEGMENT.fullmatch(dossier_id) \
+                and ".." not in dossier_id:
+            self.dossier_ids.append(dossier_id)
+            del self.dossier_ids[:-50]  # a portal polls its recent dossiers
+        return True
 
     @task(WEIGHTS.get("poll", 5))
     def poll_status(self) -> None:
         if not self.dossier_ids:
             self.submit_dossier()
             return
-        self._within_bound()
-        dossier_id = self.rng.choice(self.dossier_ids)
-        self.client.get(f"{BASE}/dossiers/{dossier_id}", headers=self._headers(),
-                        name=f"GET {BASE}/dossiers/{{dossier_id}}")
+        self._launch(self._poll, f"GET {self.base}/dossiers/{{dossier_id}}")
+
+    def _poll(self) -> bool:
+        dossier_id = self.dossier_ids[int(time.monotonic() * 1e6) % len(self.dossier_ids)]
+        return self._request("GET", f"{self.base}/dossiers/{dossier_id}",
+                             f"GET {self.base}/dossiers/{{dossier_id}}",
+                             headers=self._headers(), expect=200) is not None
 
     @task(WEIGHTS.get("list", 2))
     def list_dossiers(self) -> None:
-        self._within_bound()
-        self.client.get(f"{BASE}/dossiers?limit=20", headers=self._headers(),
-                        name=f"GET {BASE}/dossiers")
+        self._launch(self._list, f"GET {self.base}/dossiers")
+
+    def _list(self) -> bool:
+        return self._request("GET", f"{self.base}/dossiers?limit=20", f"GET {self.base}/dossiers",
+                             headers=self._headers(), expect=200) is not None
+
+
+def _discard(response: Any) -> None:
+    """Close the connection of an answer whose body was not read to its end (never reuse it)."""
+    inner = getattr(response, "_response", None)
+    sock, pool = getattr(inner, "_sock", None), getattr(inner, "_pool", None)
+    if sock is None:
+        return
+    try:
+        if pool is not None:
+            pool.release_socket(sock)
+        else:
+            sock.close()
+    finally:
+        inner._sock = None
+        inner._pool = None

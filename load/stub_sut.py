@@ -2,7 +2,17 @@
 
 Raw asyncio protocol (no framework) so it is never the bottleneck when measuring the load driver.
 Switches mimic the reference system's load defects: ``post_delay_s`` (like ``load.slow_path``) and
-``error_rate`` (like ``load.errors_under_load``, 503 on dossier calls). Runs in a background thread:
+``error_rate`` (like ``load.errors_under_load``, 503 on dossier calls). For the accuracy of the
+load numbers (issue 16) it also has a *known* latency model on dossier calls:
+
+- ``delay_s``: every dossier call is answered that long after it arrived;
+- ``stall_s`` every ``stall_every_s``: a request arriving during the first ``stall_s`` of each
+  period (wall clock, from ``epoch``) waits for the stall to end; ``true_latency_s(t)`` is what a
+  request intended for wall-clock time ``t`` should measure;
+- ``capacity_rps``: dossier calls are served one every 1/C s in arrival order (the rest queue),
+  so the stub delivers exactly C req/s.
+
+Runs in a background thread:
 
     with StubSUT(post_delay_s=0.4) as sut: ... sut.base_url ...
 """
@@ -14,6 +24,7 @@ import json
 import random
 import ssl
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -66,6 +77,15 @@ class _Connection(asyncio.Protocol):
         if not target.startswith("/connection/v1/dossiers"):
             self._send(_OK)
             return
+        wait = sut.wait_s()
+        if wait > 0:
+            loop = asyncio.get_running_loop()
+            loop.call_later(wait, self._reply, method, target)
+            return
+        self._reply(method, target)
+
+    def _reply(self, method: str, target: str) -> None:
+        sut = self.sut
         if sut.error_rate and sut.rng.random() < sut.error_rate:
             self._send(_UNAVAILABLE)
             return
@@ -91,7 +111,15 @@ class StubSUT:
     """Serves on 127.0.0.1 with an OS-chosen port, in a daemon thread, until ``stop()``."""
 
     def __init__(self, *, post_delay_s: float = 0.0, error_rate: float = 0.0,
-                 ssl_context: ssl.SSLContext | None = None, seed: int = 6) -> None:
+                 ssl_context: ssl.SSLContext | None = None, seed: int = 6,
+                 delay_s: float = 0.0, stall_s: float = 0.0, stall_every_s: float = 10.0,
+                 capacity_rps: float = 0.0) -> None:
+        self.delay_s = delay_s
+        self.stall_s = stall_s
+        self.stall_every_s = stall_every_s
+        self.capacity_rps = capacity_rps
+        self.epoch = time.time()
+        self._next_free = 0.0  # capacity: monotonic time the server is free again
         self.post_delay_s = post_delay_s
         self.error_rate = error_rate
         self.ssl_context = ssl_context
@@ -102,6 +130,26 @@ class StubSUT:
         self._server: asyncio.Server | None = None
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="stub-sut", daemon=True)
+
+    def stall_wait_s(self, wall: float) -> float:
+        """How long a request arriving at wall-clock ``wall`` waits for the stall to end."""
+        if not self.stall_s:
+            return 0.0
+        phase = (wall - self.epoch) % self.stall_every_s
+        return self.stall_s - phase if phase < self.stall_s else 0.0
+
+    def true_latency_s(self, wall: float) -> float:
+        """The latency of a dossier call intended for ``wall`` on an unsaturated stub."""
+        return self.stall_wait_s(wall) + self.delay_s
+
+    def wait_s(self) -> float:
+        """Seconds until the dossier call arriving now is answered (runs in the loop thread)."""
+        wait = self.stall_wait_s(time.time()) + self.delay_s
+        if self.capacity_rps:
+            now = time.monotonic()
+            self._next_free = max(now, self._next_free) + 1.0 / self.capacity_rps
+            wait += self._next_free - now
+        return wait
 
     @property
     def base_url(self) -> str:
@@ -139,10 +187,9 @@ class StubSUT:
         self.stop()
 
 
-def serve_forever(port_file: str | None = None) -> None:
+def serve_forever(port_file: str | None = None, **model: float) -> None:
     """``python load/stub_sut.py`` serves until killed (the benchmark runs it as its own process)."""
-    import time
-    with StubSUT() as sut:
+    with StubSUT(**model) as sut:  # type: ignore[arg-type]
         print(sut.base_url, flush=True)
         if port_file:
             with open(port_file, "w", encoding="utf-8") as out:
@@ -153,4 +200,6 @@ def serve_forever(port_file: str | None = None) -> None:
 
 if __name__ == "__main__":
     import sys
-    serve_forever(sys.argv[1] if len(sys.argv) > 1 else None)
+    # python load/stub_sut.py URL_FILE [name=value ...], e.g. stall_s=1 delay_s=0.05
+    serve_forever(sys.argv[1] if len(sys.argv) > 1 else None,
+                  **{k: float(v) for k, v in (a.split("=", 1) for a in sys.argv[2:])})

@@ -6,10 +6,12 @@ LOAD-* check reads the same statistics. The decisions themselves live in ``load_
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.checks import CheckResult, Severity, check
 from harness.suites.base import RunContext, suite_context
@@ -74,9 +76,14 @@ def _tls_material(run: RunContext) -> tuple[Path | None, Path | None, Path | Non
 
 def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
              workers: int = 0, user_rps: float | None = None, users: int | None = None,
-             duration_s: float | None = None) -> LoadOutcome:
+             duration_s: float | None = None, workers_external: int | None = None,
+             spawn_rate: float | None = None) -> LoadOutcome:
     """One bounded locust run against the run's target (also used by capacity search)."""
+    from harness import processes
+
     host = run.scope.check_url(run.base_url)
+    load_config = run.config.load
+    external = load_config.workers_external if workers_external is None else workers_external
     duration = duration_s or limits.duration_s
     users = users or limits.users
     if run.npdb is not None:
@@ -86,16 +93,20 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
     else:
         people = synthetic_people(100, run.seed)
     ca_bundle, cert, key = _tls_material(run)
-    plan_path = out_dir / "plan.json"
+    plan_path = processes.remove_on_exit(out_dir / "plan.json")  # bearer tokens: gone on any exit
+    join_code = secrets.token_urlsafe(18) if external else None
     write_plan(plan_path, tokens=portal_tokens(run, token_lifetime_s(duration)),
                dossiers=dossier_pool(people, 300, run.seed),
                user_rps=user_rps or user_pacing(limits.target_rps, users),
                max_requests_per_process=per_process_request_bound(limits.max_requests, workers),
                ca_bundle=ca_bundle, client_cert=cert, client_key=key,
-               verify_tls=host.startswith("https"))
+               verify_tls=host.startswith("https"), allowed_hosts=[urlsplit(host).hostname or ""],
+               join_code=join_code, workers_external=external)
     job = LocustJob(host=host, plan_path=plan_path, out_dir=out_dir, users=users,
-                    spawn_rate=limits.spawn_rate, duration_s=duration,
-                    max_requests=limits.max_requests, workers=workers)
+                    spawn_rate=spawn_rate or limits.spawn_rate, duration_s=duration,
+                    max_requests=limits.max_requests, workers=workers,
+                    workers_external=external, master_bind_host=load_config.master_bind_host,
+                    master_port=load_config.master_port, join_code=join_code)
     try:
         return run_locust(job)
     finally:

@@ -136,15 +136,24 @@ def write_plan(path: Path, *, tokens: Sequence[str], dossiers: Sequence[dict[str
                ca_bundle: Path | None = None, client_cert: Path | None = None,
                client_key: Path | None = None, verify_tls: bool = True,
                weights: dict[str, int] | None = None, base_path: str = "/connection/v1",
-               request_timeout_s: float = 10.0) -> Path:
-    """Write the plan JSON (0600: it holds bearer tokens) that load/locustfile.py reads."""
+               request_timeout_s: float = 10.0, request_deadline_s: float = 30.0,
+               max_in_flight: int = 16, allowed_hosts: Sequence[str] = (),
+               join_code: str | None = None, workers_external: int = 0) -> Path:
+    """Write the plan JSON (0600: it holds bearer tokens) that load/locustfile.py reads.
+
+    ``max_in_flight`` bounds each user's concurrent requests (its connection pool);
+    ``request_deadline_s`` is every request's total deadline, body included.
+    """
     plan = {"base_path": base_path, "tokens": list(tokens), "dossiers": list(dossiers),
             "user_rps": user_rps, "max_requests": max_requests_per_process,
             "weights": weights or DEFAULT_WEIGHTS, "verify_tls": verify_tls,
             "ca_bundle": str(ca_bundle) if ca_bundle else None,
             "client_cert": str(client_cert) if client_cert else None,
             "client_key": str(client_key) if client_key else None,
-            "request_timeout_s": request_timeout_s}
+            "request_timeout_s": request_timeout_s, "request_deadline_s": request_deadline_s,
+            "max_in_flight": max_in_flight, "allowed_hosts": list(allowed_hosts),
+            # Workers on other hosts get this plan from the master only with the join code.
+            "join_code": join_code, "workers_external": workers_external}
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as out:

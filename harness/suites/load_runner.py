@@ -1,16 +1,18 @@
 """Run locust headless in subprocesses, bounded in time, and read its CSV output.
 
 The harness never imports locust (gevent monkey-patches the process); it spawns
-``python -m locust`` alone or as one master plus N workers on 127.0.0.1, in a process group of
-its own, and a watchdog kills the whole group if the run outlives its bound.
+``python -m locust`` alone or as one master plus N local workers on 127.0.0.1 (and awaits
+external workers on other hosts when asked), each a ``harness.processes`` child, and kills them
+all if the run outlives its bound or the harness exits.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -19,11 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import resources
+from harness.suites.load_latency import CorrectedLatency, latency_path, read_latency
 from harness.suites.load_stats import LoadStats, LoadStatsError, read_run
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCUSTFILE = resources.load_dir() / "locustfile.py"
 PLAN_ENV = "POPCERT_LOAD_PLAN"
+JOIN_ENV = "POPCERT_LOAD_JOIN"
+# Address-space cap of every locust process (as schemathesis has): an endless or bomb body can
+# take one down with MemoryError, never the machine.
+LOCUST_MEMORY_LIMIT = 2 * 1024**3
+LOG = logging.getLogger("popcert.load")
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class LocustJob:
     duration_s: float
     max_requests: int
     workers: int = 0  # 0: a single local process; N: a master and N worker processes
+    workers_external: int = 0  # workers on other hosts (`popcert load worker`) the master awaits
+    master_bind_host: str = "127.0.0.1"
+    master_port: int = 0  # 0: a free port
+    join_code: str | None = None
+    external_wait_s: float = 120.0
     locustfile: Path = LOCUSTFILE
     stop_timeout_s: float = 2.0
     # Beyond duration: process start-up, workers connecting, stop timeout, CSV flush.
@@ -48,8 +61,13 @@ class LocustJob:
         return self.out_dir / "locust"
 
     @property
+    def distributed(self) -> bool:
+        return bool(self.workers or self.workers_external)
+
+    @property
     def wall_clock_bound_s(self) -> float:
-        return self.duration_s + self.stop_timeout_s + self.grace_s
+        waiting = self.external_wait_s if self.workers_external else 0.0
+        return self.duration_s + self.stop_timeout_s + self.grace_s + waiting
 
 
 @dataclass(frozen=True)
@@ -65,10 +83,12 @@ class LoadOutcome:
     error: str | None = None
     log_tail: str = ""
     worker_commands: tuple[str, ...] = field(default_factory=tuple)
+    # Latency from intended send times (load/locustfile.py); None when it was not written.
+    latency: CorrectedLatency | None = None
 
     @property
     def workers(self) -> int:
-        return self.job.workers
+        return self.job.workers + self.job.workers_external
 
     @property
     def request_bound_hit(self) -> bool:
@@ -98,10 +118,12 @@ def master_command(job: LocustJob, master_port: int | None = None) -> list[str]:
         "--csv", str(job.csv_prefix), "--csv-full-history", "--only-summary",
 
         "--stop-timeout", f"{job.stop_timeout_s:g}", "--exit-code-on-error", "0"]
-    if job.workers:
-        command += ["--master", "--master-bind-host", "127.0.0.1",
-                    "--master-bind-port", str(master_port), "--expect-workers", str(job.workers),
-                    "--expect-workers-max-wait", "20"]
+    if job.distributed:
+        wait = job.external_wait_s if job.workers_external else 20
+        command += ["--master", "--master-bind-host", job.master_bind_host,
+                    "--master-bind-port", str(master_port),
+                    "--expect-workers", str(job.workers + job.workers_external),
+                    "--expect-workers-max-wait", f"{wait:g}"]
     return command
 
 
@@ -110,57 +132,73 @@ def worker_command(job: LocustJob, master_port: int) -> list[str]:
                                  "--master-port", str(master_port)]
 
 
-def _kill_group(pgid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            return
-        if sig == signal.SIGTERM:
-            time.sleep(1.0)
+def _write_join_file(job: LocustJob, port: int) -> Path:
+    """How an operator starts a worker on another host (0600: it holds the join code)."""
+    path = job.out_dir / "join.json"
+    host = job.master_bind_host if job.master_bind_host not in ("0.0.0.0", "::") \
+        else socket.gethostname()
+    command = f"popcert load worker --master {host}:{port}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump({"master": f"{host}:{port}", "join": job.join_code, "command": command,
+                   "env": {JOIN_ENV: job.join_code}}, out)
+    LOG.warning("load: waiting up to %.0f s for %d external worker(s): run `%s` with %s set "
+                "(the code is in %s)", job.external_wait_s, job.workers_external, command,
+                JOIN_ENV, path)
+    return path
 
 
 def run_locust(job: LocustJob) -> LoadOutcome:
-    """Run the job to completion or to its wall-clock bound; never leaves a process behind."""
+    """Run the job to completion or to its wall-clock bound; never leaves a process behind.
+
+    Every locust process is a ``harness.processes`` child: its own process group, SIGKILLed if
+    popcert dies, address space capped, stopped with its group on any exit of this function.
+    """
+    from harness import processes
+
     job.out_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, PLAN_ENV: str(job.plan_path), "PYTHONUNBUFFERED": "1"}
-    port = free_port() if job.workers else None
+    env.pop(JOIN_ENV, None)
+    port = (job.master_port or free_port()) if job.distributed else None
     command = master_command(job, port)
     log_path = job.out_dir / "locust.log"
+    latency_path(job.csv_prefix).unlink(missing_ok=True)
+    join_file: Path | None = None
     started = time.monotonic()
     timed_out = False
+    children: list[processes.Child] = []
+    worker_cmds: list[str] = []
     with log_path.open("wb") as log:
-        master = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, process_group=0,
-                                  cwd=str(REPO_ROOT))
-        workers: list[subprocess.Popen[bytes]] = []
-        worker_cmds: list[str] = []
         try:
+            master = processes.spawn(command, name="locust-master", env=env, stdout=log,
+                                     stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
+                                     memory_limit_bytes=LOCUST_MEMORY_LIMIT)
+            children.append(master)
             if port is not None:
+                if job.workers_external:
+                    join_file = processes.remove_on_exit(_write_join_file(job, port))
                 for _ in range(job.workers):
                     wcmd = worker_command(job, port)
                     worker_cmds.append(shlex.join(wcmd))
-                    # Same process group as the master: one killpg stops the whole run.
-                    workers.append(subprocess.Popen(
-                        wcmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                        stdin=subprocess.DEVNULL, process_group=master.pid, cwd=str(REPO_ROOT)))
+                    children.append(processes.spawn(
+                        wcmd, name="locust-worker", env=env, stdout=log,
+                        stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
+                        memory_limit_bytes=LOCUST_MEMORY_LIMIT))
             try:
                 returncode: int | None = master.wait(timeout=job.wall_clock_bound_s)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 returncode = None
-            for worker in workers:
+            for worker in children[1:]:
                 try:
                     worker.wait(timeout=0 if timed_out else 10)
                 except subprocess.TimeoutExpired:
                     pass
         finally:
-            _kill_group(master.pid)
-            for proc in (master, *workers):
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL was sent
-                    pass
+            for child in children:
+                child.stop()
+            if join_file is not None:
+                join_file.unlink(missing_ok=True)
     elapsed = time.monotonic() - started
     log_tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
     stats: LoadStats | None = None
@@ -173,4 +211,4 @@ def run_locust(job: LocustJob) -> LoadOutcome:
         error = (f"locust ran past its wall-clock bound of {job.wall_clock_bound_s:.0f} s "
                  "and was killed") + (f"; {error}" if error else "")
     return LoadOutcome(job, stats, shlex.join(command), returncode, elapsed, timed_out, error,
-                       log_tail, tuple(worker_cmds))
+                       log_tail, tuple(worker_cmds), read_latency(latency_path(job.csv_prefix)))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks import Status
+from harness.suites.load_latency import LatencyRecorder, latency_path, read_latency
 from harness.suites.load_plan import dossier_pool, synthetic_people, user_pacing
 from harness.suites.load_runner import LoadOutcome, LocustJob, master_command, per_process_request_bound
 from harness.suites.load_stats import read_run, sustained_rate, throughput_series
@@ -59,7 +60,16 @@ def write_run(tmp: Path, *, requests: int = 250, failures: int = 0, p95: int = 9
     job = LocustJob(host="http://127.0.0.1:1", plan_path=tmp / "plan.json", out_dir=tmp, users=10,
                     spawn_rate=10, duration_s=10, max_requests=10_000)
     assert job.csv_prefix == prefix
-    return LoadOutcome(job, read_run(prefix), "python -m locust ...", 0, 11.0)
+    # Latency from intended send times: the POSTs carry the tail, like the slow-path defect.
+    recorder = LatencyRecorder()
+    for i in range(100):
+        recorder.record("POST /connection/v1/dossiers",
+                        (p99 if i >= 97 else p95 if i >= 85 else 20) / 1000, True, 1000.0 + i)
+        recorder.record("GET /connection/v1/dossiers/{dossier_id}", 0.02, True, 1000.0 + i)
+    recorder.add_due(200)
+    recorder.write(latency_path(prefix))
+    return LoadOutcome(job, read_run(prefix), "python -m locust ...", 0, 11.0,
+                       latency=read_latency(latency_path(prefix)))
 
 
 def test_parses_aggregated_row_and_endpoints(tmp_path: Path) -> None:
@@ -165,3 +175,11 @@ def test_capacity_step_holds_only_within_every_threshold(tmp_path: Path) -> None
     slow = judge_step(write_run(tmp_path, per_second=25, p95=500, p99=600), 25, LIMITS)
     assert slow.broke == ("p95", "p99")
     assert step_users(100, 10) == 50 and step_users(5, 10) == 10
+
+
+def test_latency_checks_error_without_corrected_latency(tmp_path: Path) -> None:
+    # locust's own percentiles under-report a stalling SUT: without ours there is no verdict.
+    outcome = write_run(tmp_path, p95=120, p99=200)
+    blind = LoadOutcome(outcome.job, outcome.stats, outcome.command, 0, 11.0, latency=None)
+    assert evaluate_p95(blind, LIMITS).status == Status.ERROR
+    assert evaluate_p99(blind, LIMITS).status == Status.ERROR

@@ -1,0 +1,210 @@
+"""Latency measured from each request's *intended* send time (no coordinated omission).
+
+The locustfile schedules every user's requests on a fixed open-model timetable and records, per
+request, ``completion - intended send time`` into a log-linear histogram (HDR-like, ≤ 0.4%
+relative error). A stalled SUT therefore shows the full wait of every request that was due during
+the stall, as wrk2 and k6 report it, instead of the one request locust's closed loop happened to
+have in flight. Workers send their histograms to the master with locust's stats reports; the
+master (or the single local process) writes ``<csv prefix>_latency.json``, read here.
+
+Imported by the locustfile too (inside locust's gevent process): standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Values below 256 µs are exact; above, 128 sub-buckets per power of two.
+_EXACT = 256
+_SUB = 128
+
+
+def bucket_of(value_us: int) -> int:
+    if value_us < _EXACT:
+        return max(0, value_us)
+    shift = value_us.bit_length() - 8
+    return _EXACT + (shift - 1) * _SUB + ((value_us >> shift) - _SUB)
+
+
+def bucket_value(key: int) -> float:
+    """The midpoint of a bucket, in µs."""
+    if key < _EXACT:
+        return float(key)
+    shift = (key - _EXACT) // _SUB + 1
+    mantissa = (key - _EXACT) % _SUB + _SUB
+    return ((mantissa << shift) + ((mantissa + 1) << shift) - 1) / 2
+
+
+class Histogram:
+    """Counts of latencies (µs) by bucket; mergeable and serialisable as JSON."""
+
+    __slots__ = ("counts", "total", "max_us")
+
+    def __init__(self) -> None:
+        self.counts: dict[int, int] = {}
+        self.total = 0
+        self.max_us = 0
+
+    def record(self, value_us: int) -> None:
+        key = bucket_of(value_us)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        self.total += 1
+        if value_us > self.max_us:
+            self.max_us = value_us
+
+    def merge(self, other: Histogram) -> None:
+        for key, count in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+        self.total += other.total
+        self.max_us = max(self.max_us, other.max_us)
+
+    def percentile_ms(self, fraction: float) -> float:
+        """The latency below which ``fraction`` of the requests completed (nearest rank)."""
+        if not self.total:
+            return 0.0
+        rank = max(1, math.ceil(fraction * self.total))
+        seen = 0
+        for key in sorted(self.counts):
+            seen += self.counts[key]
+            if seen >= rank:
+                return round(min(bucket_value(key), self.max_us) / 1000, 2)
+        return round(self.max_us / 1000, 2)  # pragma: no cover - rank <= total
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": {str(k): v for k, v in self.counts.items()}, "max_us": self.max_us}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Histogram:
+        histogram = cls()
+        for key, count in (data.get("counts") or {}).items():
+            if int(count) > 0:
+                histogram.counts[int(key)] = int(count)
+                histogram.total += int(count)
+        histogram.max_us = int(data.get("max_us") or 0)
+        return histogram
+
+
+COUNTERS = ("due", "ok", "failed")
+
+
+class LatencyRecorder:
+    """One process's corrected latencies per endpoint, and how many requests were due / done.
+
+    ``due`` counts every request whose intended send time passed while the run went on, sent or
+    not (a user blocked by a stalled SUT still owes its timetable); ``ok``/``failed`` count the
+    completed ones. ``ok / due`` is the share of the offered rate the SUT delivered.
+    """
+
+    def __init__(self) -> None:
+        self.endpoints: dict[str, Histogram] = {}
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.window: list[float] = []  # wall-clock [first, last] intended send time
+
+    def record(self, name: str, latency_s: float, ok: bool, intended_wall: float) -> None:
+        histogram = self.endpoints.get(name)
+        if histogram is None:
+            histogram = self.endpoints[name] = Histogram()
+        histogram.record(int(latency_s * 1e6))
+        self.counters["ok" if ok else "failed"] += 1
+        self._extend(intended_wall)
+
+    def _extend(self, wall: float) -> None:
+        if not self.window:
+            self.window = [wall, wall]
+        elif wall < self.window[0]:
+            self.window[0] = wall
+        elif wall > self.window[1]:
+            self.window[1] = wall
+
+    def add_due(self, count: int) -> None:
+        self.counters["due"] += count
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": 1, "endpoints": {n: h.to_json() for n, h in self.endpoints.items()},
+                "counters": dict(self.counters), "window": list(self.window)}
+
+    def drain(self) -> dict[str, Any]:
+        """What was recorded since the last drain (a worker's share of one stats report)."""
+        data = self.to_json()
+        self.__init__()  # type: ignore[misc]
+        return data
+
+    def merge_json(self, data: dict[str, Any]) -> None:
+        for name, raw in (data.get("endpoints") or {}).items():
+            self.endpoints.setdefault(name, Histogram()).merge(Histogram.from_json(raw))
+        for counter in COUNTERS:
+            self.counters[counter] += int((data.get("counters") or {}).get(counter, 0))
+        for wall in data.get("window") or []:
+            self._extend(float(wall))
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_json()), encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class EndpointLatency:
+    name: str
+    requests: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    def percentile(self, which: str) -> float:
+        return {"50%": self.p50_ms, "95%": self.p95_ms, "99%": self.p99_ms}[which]
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "requests": self.requests, "p50_ms": self.p50_ms,
+                "p95_ms": self.p95_ms, "p99_ms": self.p99_ms, "max_ms": self.max_ms}
+
+
+@dataclass(frozen=True)
+class CorrectedLatency:
+    """What ``<prefix>_latency.json`` says: percentiles from intended send times, and counts."""
+
+    aggregated: EndpointLatency
+    endpoints: tuple[EndpointLatency, ...]
+    due: int
+    ok: int
+    failed: int
+    window: tuple[float, ...] = field(default_factory=tuple)
+
+    @property
+    def delivered_ratio(self) -> float:
+        """Successful completions per request due on the timetable (1.0: kept up)."""
+        return self.ok / self.due if self.due else 0.0
+
+
+def _summary(name: str, histogram: Histogram) -> EndpointLatency:
+    return EndpointLatency(name, histogram.total, histogram.percentile_ms(0.50),
+                           histogram.percentile_ms(0.95), histogram.percentile_ms(0.99),
+                           round(histogram.max_us / 1000, 2))
+
+
+def summarise(recorder: LatencyRecorder) -> CorrectedLatency:
+    total = Histogram()
+    for histogram in recorder.endpoints.values():
+        total.merge(histogram)
+    endpoints = tuple(_summary(name, h) for name, h in sorted(recorder.endpoints.items()))
+    counters = recorder.counters
+    return CorrectedLatency(_summary("Aggregated", total), endpoints, counters["due"],
+                            counters["ok"], counters["failed"], tuple(recorder.window))
+
+
+def read_latency(path: Path) -> CorrectedLatency | None:
+    """None when the file is missing or unreadable (the checks then report an error)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        recorder = LatencyRecorder()
+        recorder.merge_json(data)
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+    return summarise(recorder)
+
+
+def latency_path(csv_prefix: Path | str) -> Path:
+    return Path(f"{csv_prefix}_latency.json")
