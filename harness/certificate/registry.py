@@ -200,6 +200,9 @@ class Registry:
         problems = cert_log.chain_problems(entries, trusted)
         issued = {e.serial: e for e in entries if e.action == cert_log.ISSUE}
         revoked = {e.serial for e in entries if e.action == cert_log.REVOKE}
+        with self.engine.connect() as connection:
+            row_revoked = {row.serial: row.revoked_at for row in connection.execute(
+                sa.select(certificates.c.serial, certificates.c.revoked_at))}
         for registered in self.certificates():
             serial = registered.certificate.serial
             entry = issued.get(serial)
@@ -208,9 +211,12 @@ class Registry:
             elif entry.detail.get("certificate_sha256") != registered.certificate.sha256:
                 problems.append(f"certificate {serial}: its stored content differs from the one "
                                 "the log recorded at issue")
-            if serial in revoked and registered.revoked_at is None:
+            if serial in revoked and row_revoked.get(serial) is None:
                 problems.append(f"certificate {serial}: the log revoked it but the registry row "
                                 "says otherwise")
+            if serial not in revoked and row_revoked.get(serial) is not None:
+                problems.append(f"certificate {serial}: revoked in the registry but the log has no "
+                                "signed revocation")
         for serial in set(issued) - {r.certificate.serial for r in self.certificates()}:
             problems.append(f"certificate {serial}: issued in the log but missing from the registry")
         return problems

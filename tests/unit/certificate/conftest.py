@@ -12,7 +12,7 @@ from harness.certificate.registry import Registry
 from harness.report import sign as signing
 from harness.report.document import canonical_json
 from harness.report.trust import trust_key
-from tests.unit.report.sample_report import registered_certified_report, sample_report
+from tests.unit.report.sample_report import registered_certified_report
 
 FIREWALL_FP = "sha256:" + "a" * 64
 SOURCE_FP = "sha256:" + "b" * 64
@@ -47,7 +47,17 @@ def certified(profile: str = "district", *, fingerprints: bool = True,
 
 
 def not_certified() -> dict[str, Any]:
-    return sample_report()
+    """A verifiable report whose verdict is NOT CERTIFIED: one mandatory check failed."""
+    from harness.report.rederive import rederived_verdict
+
+    report = certified()
+    failed = next(r for r in report["results"] if r["mandatory"])
+    failed["status"], failed["summary"] = "fail", "the SUT accepted alg none"
+    report["summary"]["by_status"] = {"pass": len(report["results"]) - 1, "fail": 1}
+    report["summary"]["by_suite"][failed["check"]["suite"]]["pass"] -= 1
+    report["summary"]["by_suite"][failed["check"]["suite"]]["fail"] = 1
+    report["verdict"] = rederived_verdict(report).to_json()
+    return report
 
 
 @pytest.fixture
