@@ -8,6 +8,7 @@ reason, so a pipeline's test view agrees with the verdict. Validated against rep
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -46,23 +47,37 @@ def _waived(result: dict[str, Any]) -> bool:
     return bool(waiver and waiver.get("valid"))
 
 
+def _local_timestamp(started_at: str) -> str:
+    """The Ant schema's timestamp: no zone, so UTC is written (and said in a property)."""
+    try:
+        moment = datetime.fromisoformat(started_at)
+    except ValueError:
+        return started_at[:19]
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+
+
 def render_junit(report: dict[str, Any]) -> bytes:
+    """Valid against the strict Ant schema and Jenkins': <testsuites> carries no attributes, a
+    <testcase> holds at most one skipped/error/failure, per-check text goes in the suite's
+    <system-out> (the only place both schemas allow it)."""
     suites: dict[str, list[dict[str, Any]]] = {}
     for result in report["results"]:
         suites.setdefault(result["check"]["suite"], []).append(result)
-    root = ET.Element("testsuites", name=f"popcert {report['system']['name']}",
-                      tests=str(len(report["results"])))
-    totals = {"failures": 0, "errors": 0, "skipped": 0, "time": 0.0}
+    root = ET.Element("testsuites")
+    timestamp = _local_timestamp(report["run"]["started_at"])
     for index, (suite, results) in enumerate(sorted(suites.items())):
         counts = {"failures": 0, "errors": 0, "skipped": 0}
         element = ET.SubElement(root, "testsuite", name=suite, id=str(index), package="popcert",
-                                timestamp=report["run"]["started_at"][:19],
-                                hostname="localhost", tests=str(len(results)))
+                                timestamp=timestamp, hostname="localhost", tests=str(len(results)))
         properties = ET.SubElement(element, "properties")
-        for name, value in (("verdict", report["verdict"]["status"]), ("run_id", report["run"]["id"]),
-                            ("profile", report["profile"]["name"])):
+        for name, value in (("system", report["system"]["name"]),
+                            ("verdict", report["verdict"]["status"]), ("run_id", report["run"]["id"]),
+                            ("profile", report["profile"]["name"]), ("timestamp_zone", "UTC")):
             ET.SubElement(properties, "property", name=name, value=_clean(value))
         suite_time = 0.0
+        out_lines = []
         for result in sorted(results, key=lambda r: r["check"]["id"]):
             check = result["check"]
             suite_time += float(result["duration_s"])
@@ -85,16 +100,11 @@ def render_junit(report: dict[str, Any]) -> bytes:
             elif status in ("skip", "manual"):
                 ET.SubElement(case, "skipped", message=_clean(f"{status}: {result['summary']}"))
                 counts["skipped"] += 1
-            ET.SubElement(case, "system-out").text = _clean(f"{check['title']} — {result['summary']}")
+            out_lines.append(f"{check['id']} {status}: {check['title']} — {result['summary']}")
         for key, value in counts.items():
             element.set(key, str(value))
-            totals[key] += value
         element.set("time", f"{suite_time:.3f}")
-        totals["time"] += suite_time
-        ET.SubElement(element, "system-out").text = ""
+        ET.SubElement(element, "system-out").text = _clean("\n".join(out_lines))
         ET.SubElement(element, "system-err").text = ""
-    root.set("failures", str(totals["failures"]))
-    root.set("errors", str(totals["errors"]))
-    root.set("time", f"{totals['time']:.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True)

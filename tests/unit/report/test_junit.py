@@ -12,9 +12,13 @@ from harness.report.junit import render_junit
 from tests.unit.report.sample_report import sample_report
 
 
-@pytest.fixture(scope="module")
-def junit_schema() -> xmlschema.XMLSchema:
-    return xmlschema.XMLSchema(str(SCHEMA_DIR / "junit.xsd"))
+# popcert's own schema, the strict Ant layout (windyroad JUnit.xsd) and the one Jenkins reads.
+SCHEMAS = ("junit.xsd", "junit-ant-strict.xsd", "junit-jenkins.xsd")
+
+
+@pytest.fixture(scope="module", params=SCHEMAS)
+def junit_schema(request: pytest.FixtureRequest) -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(str(SCHEMA_DIR / request.param))
 
 
 def _cases(xml: bytes) -> dict[str, ET.Element]:
@@ -38,7 +42,12 @@ def test_junit_is_valid_and_maps_statuses(junit_schema: xmlschema.XMLSchema) -> 
     assert waived is not None and "waived until 2025-06-30" in (waived.get("message") or "")
     assert cases["AUTH-DOSSIER-OWNER"].find("failure") is None
     root = ET.fromstring(xml)
-    assert (root.get("failures"), root.get("errors"), root.get("tests")) == ("2", "1", "9")
+    assert root.attrib == {}  # the strict Ant schema allows no attribute on <testsuites>
+    totals = [sum(int(s.get(k) or 0) for s in root.iter("testsuite")) for k in ("failures", "errors", "tests")]
+    assert totals == [2, 1, 9]
+    assert all(case.find("system-out") is None for case in cases.values())
+    out = "".join(s.findtext("system-out") or "" for s in root.iter("testsuite"))
+    assert "AUTH-JWT-ALG-NONE fail: Tokens with alg none are refused" in out
 
 
 def test_an_expired_waiver_stays_a_failure() -> None:
@@ -54,5 +63,13 @@ def test_control_characters_from_the_sut_do_not_break_the_xml(junit_schema: xmls
 
 
 def test_the_xsd_rejects_a_malformed_junit(junit_schema: xmlschema.XMLSchema) -> None:
-    xml = render_junit(sample_report()).replace(b'classname="auth"', b"", 1)
+    xml = render_junit(sample_report()).replace(b'<testcase name="', b'<testcase label="', 1)
     assert not junit_schema.is_valid(xml.decode())
+
+
+def test_the_strict_ant_schema_rejects_what_jenkins_tolerates() -> None:
+    strict = xmlschema.XMLSchema(str(SCHEMA_DIR / "junit-ant-strict.xsd"))
+    xml = render_junit(sample_report())
+    assert not strict.is_valid(xml.replace(b"<testsuites>", b'<testsuites tests="9">', 1).decode())
+    case_out = xml.replace(b"</testcase>", b"<system-out>x</system-out></testcase>", 1)
+    assert not strict.is_valid(case_out.decode())
