@@ -19,6 +19,8 @@ class ChangeKind(enum.StrEnum):
     STATUS = "status_changed"
     APPEARED = "appeared"
     DISAPPEARED = "disappeared"
+    FINGERPRINT = "fingerprint_changed"  # the certified ruleset or source tree is not the same
+    SPEC = "spec_changed"  # another spec version or content: the certificate no longer covers it
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class Change:
     new: str | None
     severity: str | None = None
     mandatory: bool = False
+
+    @property
+    def needs_recertification(self) -> bool:
+        """What a certificate vouched for changed (firewall policy, source, specs)."""
+        return self.kind in (ChangeKind.FINGERPRINT, ChangeKind.SPEC)
 
     @property
     def is_regression(self) -> bool:
@@ -42,6 +49,8 @@ class Change:
     def describe(self) -> str:
         if self.kind is ChangeKind.VERDICT:
             return f"verdict: {self.old} -> {self.new}"
+        if self.needs_recertification:
+            return f"{self.check_id} changed: {self.old or '—'} -> {self.new or '—'} (re-certify)"
         if self.kind is ChangeKind.APPEARED:
             return f"{self.check_id}: new check, {self.new}"
         if self.kind is ChangeKind.DISAPPEARED:
@@ -59,6 +68,7 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     old_verdict, new_verdict = old["verdict"]["status"], new["verdict"]["status"]
     if old_verdict != new_verdict:
         changes.append(Change(ChangeKind.VERDICT, None, old_verdict, new_verdict))
+    changes.extend(_certified_inputs(old, new))
     before, after = _statuses(old), _statuses(new)
     for check_id in sorted(set(before) | set(after)):
         was, now = before.get(check_id), after.get(check_id)
@@ -74,11 +84,38 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
     return changes
 
 
+FINGERPRINT_NAMES = {"firewall_ruleset": "firewall ruleset", "source_tree": "source tree"}
+
+
+def _certified_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+    """Changed firewall ruleset / source tree fingerprints and spec versions or contents."""
+    changes = []
+    before = (old.get("run") or {}).get("fingerprints") or {}
+    after = (new.get("run") or {}).get("fingerprints") or {}
+    for key, name in FINGERPRINT_NAMES.items():
+        if before.get(key) != after.get(key):
+            changes.append(Change(ChangeKind.FINGERPRINT, name, before.get(key), after.get(key)))
+    old_specs, new_specs = old.get("specs") or {}, new.get("specs") or {}
+    for name in sorted(set(old_specs) | set(new_specs)):
+        was, now = old_specs.get(name) or {}, new_specs.get(name) or {}
+        if (was.get("version"), was.get("sha256")) != (now.get("version"), now.get("sha256")):
+            changes.append(Change(ChangeKind.SPEC, f"spec {name}", _spec_label(was),
+                                  _spec_label(now)))
+    return changes
+
+
+def _spec_label(spec: dict[str, Any]) -> str | None:
+    if not spec:
+        return None
+    return f"{spec.get('version')} sha256:{str(spec.get('sha256', ''))[:12]}"
+
+
 def render_text(changes: list[Change]) -> str:
     """Plain text, one change per line; regressions marked so they stand out in CI logs."""
     if not changes:
         return "no changes"
-    return "\n".join(("! " if c.is_regression else "  ") + c.describe() for c in changes)
+    return "\n".join(("! " if c.is_regression else "~ " if c.needs_recertification else "  ")
+                     + c.describe() for c in changes)
 
 
 def print_rich(changes: list[Change], console: Console | None = None) -> None:
@@ -92,6 +129,7 @@ def print_rich(changes: list[Change], console: Console | None = None) -> None:
         table.add_column(column)
     for c in changes:
         style = "red" if c.is_regression else ("green" if c.new in ("pass", "CERTIFIED") else "")
+        style = "yellow" if c.needs_recertification else style
         table.add_row(c.check_id or "(verdict)", str(c.kind), c.old or "—", c.new or "—",
                       c.severity or "", "yes" if c.mandatory else "", style=style)
     console.print(table)
