@@ -178,3 +178,94 @@ def test_reference_system_on_district_thresholds(tmp_path: Path, defects: frozen
                                                  expected: set[str]) -> None:
     results = reference_results(tmp_path, defects)
     assert failing(results) == expected, {k: r.summary for k, r in results.items()}
+
+
+# --- hostile SUTs (issue 12): locust leaves no scope, follows no redirect, bounds bodies --------
+HOSTILE_LIMITS = {"users": 4, "spawn_rate": 4, "duration_s": 4, "target_rps": 8, "p95_ms": 300,
+                  "p99_ms": 800, "max_error_rate": 0.01, "max_requests": 300}
+
+
+@pytest.mark.parametrize("status", [302, 307])
+def test_redirect_out_of_scope_is_never_followed(tmp_path: Path, status: int) -> None:
+    from tests.hostile.servers import redirect_out_of_scope
+
+    with redirect_out_of_scope(status) as sut:
+        results = run_load_checks(run_context(sut.url, tmp_path, limits=HOSTILE_LIMITS,
+                                              allowed=tuple(sut.scope)))
+        stolen = sut.elsewhere.hits
+        seen = sut.hits
+    assert seen > 0 and stolen == 0
+    errors = results["LOAD-ERROR-RATE"]
+    assert errors.status == Status.FAIL and errors.measurements["error_rate"] == 1.0
+    causes = [e.data["text"] for e in errors.evidence if e.title == "failures by endpoint and cause"]
+    assert causes and f"HTTP {status} redirect to 'http://127.0.0.1:" in causes[0]
+
+
+def test_https_to_http_redirect_is_never_followed(tmp_path: Path) -> None:
+    from tests.hostile.servers import https_downgrade
+
+    with https_downgrade() as sut:
+        results = run_load_checks(run_context(sut.url, tmp_path, limits=HOSTILE_LIMITS,
+                                              ca_bundle=sut.ca_path))
+        stolen = sut.elsewhere.hits
+        seen = sut.hits
+    assert seen > 0 and stolen == 0
+    assert results["LOAD-ERROR-RATE"].status == Status.FAIL
+
+
+@pytest.mark.parametrize("case", ["gzip-gzip-bomb", "endless-body"])
+def test_hostile_bodies_are_failures_not_memory(tmp_path: Path, case: str) -> None:
+    from tests.hostile.servers import CATALOGUE
+
+    with CATALOGUE[case]() as sut:
+        results = run_load_checks(run_context(sut.url, tmp_path, limits=HOSTILE_LIMITS))
+    errors = results["LOAD-ERROR-RATE"]
+    assert errors.status == Status.FAIL, errors.summary
+    causes = "".join(e.data["text"] for e in errors.evidence
+                     if e.title == "failures by endpoint and cause")
+    assert "over 1048576 bytes" in causes
+    log = (tmp_path / "run" / "load" / "locust.log").read_text(encoding="utf-8")
+    assert "MemoryError" not in log
+
+
+_INTERRUPTED_RUN = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from harness import processes
+from tests.suites.test_load import run_context
+from harness.suites import load as load_suite
+from harness.suites.load import thresholds_for
+processes.exit_on_signals()  # what the CLI does
+tmp = Path({tmp!r})
+limits = dict(users=4, spawn_rate=4, duration_s=120, target_rps=8, p95_ms=300, p99_ms=800,
+              max_error_rate=0.01, max_requests=100000)
+run = run_context({url!r}, tmp, limits=limits)
+load_suite.run_load(run, thresholds_for(run), out_dir=tmp / "load")
+"""
+
+
+def test_sigterm_ends_locust_and_deletes_the_plan(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import time
+
+    with StubSUT() as sut:
+        script = _INTERRUPTED_RUN.format(repo=str(REPO), tmp=str(tmp_path), url=sut.base_url)
+        harness = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+        try:
+            deadline = time.monotonic() + 60
+            while sut.requests < 20 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert sut.requests >= 20, "locust never sent traffic"
+            assert (tmp_path / "load" / "plan.json").exists()
+            harness.send_signal(signal.SIGTERM)
+            harness.wait(timeout=30)
+        finally:
+            if harness.poll() is None:
+                harness.kill()
+        time.sleep(1.0)
+        after_exit = sut.requests
+        time.sleep(2.0)
+        assert sut.requests == after_exit, "locust kept sending after popcert exited"
+    assert not (tmp_path / "load" / "plan.json").exists()
