@@ -105,6 +105,22 @@ def waiver_for(check_id: str, waivers: list[Waiver], day: date) -> Waiver | None
     return max(valid or mine, key=lambda w: w.expires)
 
 
+def expired_attestations(attestations: list[Attestation], day: date) -> dict[str, date]:
+    """Item id -> the day its latest attestation expired, for items with no valid attestation.
+
+    The verdict then says "expired on DATE" instead of "missing" (harness.profiles.decide).
+    """
+    valid = {a.item_id for a in attestations if a.valid_on(day)}
+    expired: dict[str, date] = {}
+    for attestation in attestations:
+        if attestation.item_id in valid or attestation.expires is None \
+                or attestation.expires >= day:
+            continue
+        expired[attestation.item_id] = max(attestation.expires,
+                                           expired.get(attestation.item_id, attestation.expires))
+    return expired
+
+
 def attestation_entries(items: list[Any], attestations: list[Attestation],
                         day: date) -> list[dict[str, Any]]:
     """The report's ``attestations`` list: one entry per profile item (id, title_*, required).
@@ -122,6 +138,7 @@ def attestation_entries(items: list[Any], attestations: list[Attestation],
             "required": bool(item.required), "status": status,
             "assessor": chosen.assessor if chosen else None,
             "date": chosen.date.isoformat() if chosen else None,
+            "expires": chosen.expires.isoformat() if chosen and chosen.expires else None,
             "statement": chosen.statement if chosen else None,
             "evidence_refs": list(chosen.evidence_refs) if chosen else []})
     return entries

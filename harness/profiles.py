@@ -8,6 +8,7 @@ unexpired waiver, and every required attestation is present.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,6 +25,7 @@ PROFILES_DIR = resources.profiles_dir()
 CERTIFIED = "CERTIFIED"
 NOT_CERTIFIED = "NOT CERTIFIED"
 INCOMPLETE = "INCOMPLETE"
+SUMMARY_CHARS = 200  # of a blocking check's summary quoted in the verdict's reason
 
 
 class AttestationItem(BaseModel):
@@ -98,8 +100,14 @@ class Verdict:
 
 
 def decide(profile: Profile, statuses: dict[str, str], registered: list[str], complete: bool,
-           waivers: list[WaiverLike], attested: set[str], day: date) -> Verdict:
-    """The verdict rule. ``statuses`` maps check id to status for the checks that ran."""
+           waivers: list[WaiverLike], attested: set[str], day: date, *,
+           expired: Mapping[str, date] | None = None,
+           summaries: Mapping[str, str] | None = None) -> Verdict:
+    """The verdict rule. ``statuses`` maps check id to status for the checks that ran.
+
+    ``expired`` maps an attestation item with no valid attestation to the day its latest one
+    expired; ``summaries`` (check id -> summary) make a blocking check's reason say why.
+    """
     valid_waivers = {w.check_id for w in waivers if w.valid_on(day)}
     reasons: list[str] = []
     blocking: list[str] = []
@@ -112,11 +120,18 @@ def decide(profile: Profile, statuses: dict[str, str], registered: list[str], co
         if check_id in valid_waivers:
             continue
         blocking.append(check_id)
+        why = " ".join(str((summaries or {}).get(check_id) or "").split())
+        if len(why) > SUMMARY_CHARS:
+            why = why[:SUMMARY_CHARS - 1] + "…"
         reasons.append(f"{check_id}: mandatory check "
-                       + (f"ended {status}" if status else "did not run"))
+                       + (f"ended {status}" if status else "did not run")
+                       + (f" — {why}" if why and status else ""))
     for item in profile.attestations:
         if item.required and item.id not in attested:
-            reasons.append(f"attestation {item.id} ({item.title_en}) is missing")
+            until = (expired or {}).get(item.id)
+            reasons.append(f"attestation {item.id} ({item.title_en}) "
+                           + (f"expired on {until.isoformat()}: renew it" if until
+                              else "is missing"))
     if not complete:
         return Verdict(INCOMPLETE, ("the run did not finish", *reasons), tuple(blocking))
     if reasons:

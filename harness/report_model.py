@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.assessor import (Attestation, Waiver, attestation_entries, load_attestations,
-                              load_waivers, waiver_for)
+from harness.assessor import (Attestation, Waiver, attestation_entries, expired_attestations,
+                              load_attestations, load_waivers, waiver_for)
 from harness.certificate.fingerprints import run_fingerprints
 from harness.checks import REGISTRY, Check, CheckResult
 from harness.config import RunConfig
@@ -92,7 +92,9 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
         results.append(entry)
     attested = {a.item_id for a in attestations if a.valid_on(today)}
     statuses = {r.check.id: str(r.result.status) for r in records}
-    verdict = decide(profile, statuses, list(REGISTRY), complete, waivers, attested, today)
+    verdict = decide(profile, statuses, list(REGISTRY), complete, waivers, attested, today,
+                     expired=expired_attestations(attestations, today),
+                     summaries={r.check.id: r.result.summary for r in records})
     by_suite: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
         by_suite[record.check.suite][str(record.result.status)] += 1

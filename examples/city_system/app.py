@@ -257,7 +257,10 @@ def guarded(handler: Handler) -> Handler:
     """Map domain errors to the spec's Error body; anything else is a 500 without details."""
     async def wrapper(request: Request) -> Response:
         try:
-            return await handler(request)
+            response = await handler(request)
+            if active("conformance.slow_every_response") and response.status_code < 400:
+                await asyncio.sleep(0.6)  # a slow backend: every request that does work
+            return response
         except ApiError as exc:
             return error_response(exc.status, exc.message, fields=exc.fields, headers=exc.headers)
         except (AuthError, WebhookError) as exc:

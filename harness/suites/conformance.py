@@ -18,8 +18,17 @@ import yaml
 from harness import resources
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.errors import OutOfScopeError
+from harness.net import Exchange, TlsMaterial, curl_command
 from harness.suites.base import RunContext, suite_context
 from harness.suites.conformance_drift import Drift, breaking_changes
+from harness.suites.conformance_latency import (
+    DEFAULT_SAMPLES,
+    P90_FACTOR,
+    LatencyReport,
+    OperationTiming,
+    measure,
+    timed_operations,
+)
 from harness.suites.conformance_mapping import CHECK_IDS
 from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
 
@@ -38,6 +47,8 @@ class PublishedSpec:
     document: dict[str, Any] | None = None
     error: str | None = None
     drifts: list[Drift] = field(default_factory=list)
+    tried: list[str] = field(default_factory=list)
+    answered: bool = False  # whether any candidate URL got an HTTP answer at all
 
 
 @dataclass
@@ -47,6 +58,8 @@ class ConformanceContext:
     setup_error: str | None
     max_response_time_ms: float | None
     published: PublishedSpec
+    latency: LatencyReport | None = None
+    openapi_required: bool = False  # the profile makes a published spec mandatory
 
 
 def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
@@ -137,7 +150,10 @@ def fetch_published_spec(run: RunContext, spec: dict[str, Any], token: str) -> P
                     published.url, published.document = url, document
                     published.drifts = breaking_changes(spec, document)
                     return published
-                published.error = exchange.error or f"GET {url} -> {exchange.status}"
+                published.answered |= exchange.status is not None
+                published.error = exchange.error or f"GET {url} -> {exchange.status}" + (
+                    ", not an OpenAPI document" if exchange.status == 200 else "")
+                published.tried.append(published.error)
     return published
 
 
@@ -154,9 +170,21 @@ def make_context(run: RunContext) -> Iterator[ConformanceContext]:
         yield ConformanceContext(None, None, f"{type(cannot).__name__}: {cannot}", limit_ms,
                                  published)
         return
+    # Timed first, while the SUT is fresh: the fuzzing leaves queues and background work behind.
+    latency = time_operations(run, spec, plan, token)
     published = fetch_published_spec(run, spec, token)
     outcome = run_schemathesis(plan)
-    yield ConformanceContext(plan, outcome, None, limit_ms, published)
+    yield ConformanceContext(plan, outcome, None, limit_ms, published, latency,
+                             openapi_required=run.profile.is_mandatory("CONF-SPEC-DRIFT"))
+
+
+def time_operations(run: RunContext, spec: dict[str, Any], plan: FuzzPlan,
+                    token: str) -> LatencyReport:
+    operations = timed_operations(spec, plan.bearer_scheme, hmac_operation_paths(spec))
+    samples = int(run.threshold("conformance", "latency_samples", DEFAULT_SAMPLES))
+    with run.http() as client:
+        return measure(client, plan.base_url, token, operations,
+                       run.profile.thresholds.get("conformance", {}), samples=samples)
 
 
 def _blocking(outcome: FuzzOutcome) -> list[str]:
@@ -277,6 +305,67 @@ def response_time(ctx: ConformanceContext) -> CheckResult:
                        f"responses slower than {ctx.max_response_time_ms:g} ms")
 
 
+def _timing_curl(plan: FuzzPlan, exchange: Exchange) -> str:
+    """curl printing the total time; the token is a shell variable, never the value."""
+    headers = {k: v for k, v in exchange.request_headers.items() if k.lower() != "authorization"}
+    command = curl_command(exchange.method, exchange.url, headers, exchange.request_body,
+                           TlsMaterial(plan.ca_bundle, plan.client_cert, plan.client_key))
+    command = command.replace("curl -sS", "curl -sS -o /dev/null -w '%{time_total} s\\n'", 1)
+    if "authorization" in {k.lower() for k in exchange.request_headers}:
+        command += ' -H "Authorization: Bearer $POPCERT_CONF_TOKEN"'
+    return command
+
+
+def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
+    label = f"{timing.operation.operation_id} ({timing.operation.label})"
+    if not timing.timed:
+        return [Evidence.note(timing.problem or "not timed", title=label)]
+    return [Evidence.measurement(f"{timing.operation.operation_id} median", timing.median_ms, "ms",
+                                 limit=timing.budget_ms, title=f"{label}: median"),
+            Evidence.measurement(f"{timing.operation.operation_id} p90", timing.p90_ms, "ms",
+                                 limit=P90_FACTOR * timing.budget_ms, title=f"{label}: p90"),
+            Evidence.measurement(f"{timing.operation.operation_id} samples",
+                                 len(timing.samples_ms), "requests", title=f"{label}: samples")]
+
+
+@check("CONF-LATENCY-BUDGET", suite="conformance", severity=Severity.MEDIUM,
+       requirement="profile thresholds.conformance.latency_budget_ms: median latency of valid "
+                   f"requests per operation within its budget, p90 within {P90_FACTOR:g}x",
+       defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
+def latency_budget(ctx: ConformanceContext) -> CheckResult:
+    """Every operation answers valid requests within its latency budget (median and p90)"""
+    if ctx.setup_error or ctx.plan is None:
+        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
+    report = ctx.latency
+    if report is None:
+        return CheckResult.errored("the operations were not timed")
+    evidence = [e for timing in report.timings for e in _timing_evidence(timing)]
+    over = [t for t in report.timings if t.over_budget]
+    if over:
+        for timing in over[:5]:
+            if timing.slowest is not None:
+                evidence += [*timing.slowest.evidence(),
+                             Evidence.reproduction(_timing_curl(ctx.plan, timing.slowest),
+                                                   title="time one request")]
+        worst = max(over, key=lambda t: (t.median_ms or 0) / t.budget_ms)
+        return CheckResult.failed(
+            f"{len(over)} operation(s) over their latency budget: " + ", ".join(
+                f"{t.operation.operation_id} median {t.median_ms:g} ms / p90 {t.p90_ms:g} ms "
+                f"(budget {t.budget_ms:g} ms)" for t in over),
+            *evidence, worst_median_ms=float(worst.median_ms or 0.0))
+    timed = [t for t in report.timings if t.timed]
+    if not timed:
+        reason = report.aborted or "no operation could be timed"
+        extra = list(report.aborted_exchange.evidence()) if report.aborted_exchange else []
+        return CheckResult.errored(f"cannot decide: {reason}", *evidence, *extra)
+    untimed = [t.operation.operation_id for t in report.timings if not t.timed]
+    return CheckResult.passed(
+        f"{len(timed)} operation(s) within their latency budget (slowest median "
+        f"{max(t.median_ms or 0 for t in timed):g} ms)"
+        + (f"; not timed: {', '.join(untimed)}" if untimed else ""),
+        *evidence, operations_timed=float(len(timed)))
+
+
 @check("CONF-SPEC-DRIFT", suite="conformance", severity=Severity.MEDIUM,
        requirement="connection/v1: the published /openapi.json is compatible with the shared spec",
        defect="conformance.spec_drift", timeout_s=30)
@@ -286,7 +375,16 @@ def spec_drift(ctx: ConformanceContext) -> CheckResult:
         return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
     published = ctx.published
     if published.document is None:
-        return CheckResult.skipped(f"the SUT publishes no OpenAPI document ({published.error})")
+        # Mandatory where the profile makes this check mandatory (province, ministry): without
+        # the vendor's own document nobody can tell its API from the shared one.
+        missing = (f"the SUT publishes no OpenAPI document ({published.error}): publish it at "
+                   "<base_url>/openapi.json or set target.openapi_url in run.yaml")
+        tried = Evidence.note("\n".join(published.tried) or "nothing", title="URLs tried")
+        if not published.answered:
+            return CheckResult.errored(f"cannot decide: no HTTP answer ({published.error})", tried)
+        if ctx.openapi_required:
+            return CheckResult.failed(missing, tried)
+        return CheckResult.skipped(missing + " (advisory at this level)", tried)
     if published.drifts:
         return CheckResult.failed(
             f"{len(published.drifts)} breaking change(s) in {published.url}",

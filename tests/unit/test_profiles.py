@@ -183,3 +183,51 @@ def test_invalid_profile_file_names_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_profile(path)
     assert caught.value.field == "mtls"
+
+
+# --- reasons a person can act on (issue 13) -------------------------------------------------
+
+def test_an_expired_attestation_is_reported_as_expired_with_its_date() -> None:
+    result = decide(profile(), all_pass(), REGISTERED, True, [], set(), TODAY,
+                    expired={"connection-plan": date(2025, 3, 2)})
+    assert result.status == NOT_CERTIFIED
+    assert result.reasons == ("attestation connection-plan (Connection plan) expired on "
+                              "2025-03-02: renew it",)
+
+
+def test_a_blocking_check_reason_quotes_its_summary() -> None:
+    summary = ("the SUT publishes no OpenAPI document (GET https://127.0.0.1/openapi.json -> 404):"
+               " publish it at <base_url>/openapi.json or set target.openapi_url in run.yaml")
+    result = decide(profile(), all_pass(**{"TLS-PROTOCOLS": "fail"}), REGISTERED, True, [],
+                    {"connection-plan"}, TODAY, summaries={"TLS-PROTOCOLS": summary})
+    assert result.reasons[0].startswith("TLS-PROTOCOLS: mandatory check ended fail — ")
+    assert "set target.openapi_url" in result.reasons[0]
+
+
+def test_spec_drift_is_mandatory_above_district_and_advisory_at_district() -> None:
+    # The published OpenAPI document is mandatory where CONF-SPEC-DRIFT is (docs/conformance.md).
+    assert not load_profile("district").is_mandatory("CONF-SPEC-DRIFT")
+    assert load_profile("province").is_mandatory("CONF-SPEC-DRIFT")
+    assert load_profile("ministry").is_mandatory("CONF-SPEC-DRIFT")
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_profile_sets_latency_budgets_below_the_600_ms_slow_system(name: str) -> None:
+    from harness.suites.conformance_latency import budget_for
+
+    thresholds = load_profile(name).thresholds["conformance"]
+    for operation_id, method in (("createDossier", "post"), ("getDossier", "get"),
+                                 ("listDossiers", "get"), ("getHealth", "get")):
+        assert 0 < budget_for(thresholds, operation_id, method) < 600, (name, operation_id)
+
+
+def test_district_budgets_are_no_stricter_than_province_and_ministry() -> None:
+    from harness.suites.conformance_latency import budget_for
+
+    def budgets(name: str) -> list[float]:
+        thresholds = load_profile(name).thresholds["conformance"]
+        return [budget_for(thresholds, "x", m) for m in ("get", "post")]
+
+    for district, province, ministry in zip(budgets("district"), budgets("province"),
+                                            budgets("ministry"), strict=True):
+        assert district >= province >= ministry

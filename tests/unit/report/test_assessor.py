@@ -108,3 +108,55 @@ def test_attestation_entries_mark_missing_and_expired() -> None:
     assert entries["plan"]["status"] == "attested" and entries["plan"]["date"] == "2025-03-02"
     assert entries["servers"]["status"] == "expired"
     assert entries["pentest"]["status"] == "missing" and entries["pentest"]["required"] is False
+
+
+# --- the shipped examples and expired attestations (issue 13) -------------------------------
+
+@pytest.mark.parametrize("path", [EXAMPLES / "attestations.yaml",
+                                  REPO_ROOT / "examples/city_system/attestations.yaml"])
+@pytest.mark.parametrize("level", ["district", "province", "ministry"])
+def test_example_attestations_cover_every_required_item(path: Path, level: str) -> None:
+    from harness.profiles import load_profile
+
+    given = {a.item_id for a in load_attestations(path)}
+    required = {item.id for item in load_profile(level).attestations if item.required}
+    assert required - given == set(), f"{path.name} lacks {sorted(required - given)} for {level}"
+
+
+def test_the_example_server_hardening_attestation_was_renewed() -> None:
+    # The example keeps the expired 2025 entry as history; the renewal is what counts in 2026.
+    from harness.profiles import AttestationItem
+
+    attestations = load_attestations(EXAMPLES / "attestations.yaml")
+    item = AttestationItem(id="server-hardening", title_vi="Cứng hóa máy chủ",
+                           title_en="Server hardening")
+    entries = {e["item_id"]: e for e in attestation_entries([item], attestations, date(2026, 6, 1))}
+    assert entries["server-hardening"]["status"] == "attested"
+    assert entries["server-hardening"]["expires"] == "2027-03-02"
+
+
+def test_expired_attestations_name_their_expiry_day() -> None:
+    from harness.assessor import expired_attestations
+
+    old = Attestation(item_id="server-hardening", assessor="Bình", date=date(2024, 3, 2),
+                      statement="inspected both servers", expires=date(2025, 3, 2))
+    older = old.model_copy(update={"date": date(2023, 3, 2), "expires": date(2024, 3, 2)})
+    current = Attestation(item_id="connection-plan", assessor="Anh", date=date(2025, 1, 1),
+                          statement="reviewed the connection plan")
+    assert expired_attestations([older, old, current], date(2025, 6, 1)) == {
+        "server-hardening": date(2025, 3, 2)}
+    renewed = old.model_copy(update={"date": date(2025, 3, 1), "expires": date(2026, 3, 1)})
+    assert expired_attestations([old, renewed], date(2025, 6, 1)) == {}
+
+
+def test_an_expired_attestation_makes_the_verdict_say_expired() -> None:
+    from harness.assessor import expired_attestations
+    from harness.profiles import decide, load_profile
+
+    attestations = load_attestations(EXAMPLES / "attestations.yaml")
+    day = date(2027, 6, 1)  # after the renewal of server-hardening expired too
+    valid = {a.item_id for a in attestations if a.valid_on(day)}
+    verdict = decide(load_profile("district"), {}, [], True, [], valid, day,
+                     expired=expired_attestations(attestations, day))
+    assert verdict.reasons == ("attestation server-hardening (Server hardening) expired on "
+                               "2027-03-02: renew it",)
