@@ -20,7 +20,9 @@ npdb.loses_dossier_on_failure npdb.shared_credentials npdb.ignores_retry_after s
 load.slow_path load.errors_under_load tls.allows_tls10 tls.weak_ciphers tls.expiring_cert tls.hostname_mismatch
 tls.self_signed tls.long_lived_cert firewall.any_any firewall.default_accept firewall.ssh_open
 firewall.inbound_not_restricted firewall.egress_open firewall.shadowed_rule sast.verify_false
-sast.hardcoded_secret""".split()
+sast.hardcoded_secret auth.bola_list auth.idempotency_shared auth.idempotency_ignored
+auth.read_scope_not_enforced auth.no_body_limit auth.notification_stale_accepted
+auth.notification_redelivery_conflict auth.validation_echoes_input""".split()
 
 
 def test_spec_is_valid_openapi_31() -> None:
@@ -49,6 +51,15 @@ def test_protected_operations_document_every_error(method: str, path: str) -> No
     for code, response in responses.items():
         if code.startswith(("4", "5")):
             assert response["$ref"].startswith("#/components/responses/")
+
+
+@pytest.mark.parametrize("method,path,scope", [
+    ("post", "/connection/v1/dossiers", "dossier.submit"), ("get", "/connection/v1/dossiers", "dossier.read"),
+    ("get", "/connection/v1/dossiers/{dossier_id}", "dossier.read")])
+def test_scoped_operations_name_their_scope_in_every_security_alternative(method: str, path: str,
+                                                                          scope: str) -> None:
+    security = reference_spec()["paths"][path][method]["security"]
+    assert security and all(alternative["nationalToken"] == [scope] for alternative in security)
 
 
 def test_notifications_need_no_bearer_but_document_401_409() -> None:
