@@ -6,6 +6,7 @@ sets up (e.g. scans the TLS endpoint once), yields the object its checks receive
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,13 @@ class RunContext:
     quick: bool = False
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        """The run's namespace in a shared mock NPDB (its people, fault rules, audit window):
+        the run folder's name plus a digest of its full path, unique per run."""
+        digest = hashlib.sha256(str(self.run_dir.resolve()).encode()).hexdigest()[:10]
+        return f"{self.run_dir.parent.name}/{self.run_dir.name}-{digest}"
 
     @property
     def tls(self) -> TlsMaterial:

@@ -66,24 +66,36 @@ class StepRun:
 
 
 class PopulationBinder:
-    """Real people of the mock's synthetic population, drawn in process with the mock's seed.
+    """Real people of the mock's synthetic population, for this run only.
 
-    ``Population`` is deterministic from (seed, size), so the harness sees the same citizens as the
-    mock. A binding is the citizen's record plus its relatives (father, mother, spouse), so a
+    With the run's admin client (``AdminClient.for_run``) the mock draws the people: nobody another
+    run holds, nobody a change (a recorded death, a move) already altered, and claims them for
+    this run, so concurrent and repeated runs against one mock never share a person. Their records
+    are then read in process: ``Population`` is deterministic from (seed, size), so the harness
+    sees the same citizens as the mock. Without an admin client the draw is in process.
+    A binding is the citizen's record plus its relatives (father, mother, spouse), so a
     scenario can write ``${family.mother.personal_id}``.
     """
 
-    def __init__(self, population: Any, rng_seed: int) -> None:
+    def __init__(self, population: Any, rng_seed: int, admin: Any = None) -> None:
         self.population = population  # mocks.population_db.population.Population
         self.rng_seed = rng_seed
+        self.admin = admin  # mocks.population_db.admin_client.AdminClient with the run id
         self._samples: dict[tuple[str, str], list[Any]] = {}
+
+    def _draw(self, kind: str, n: int) -> list[Any]:
+        if self.admin is None:
+            return list(self.population.sample(kind, n, rng_seed=self.rng_seed))
+        records = self.admin.sample(kind, n, self.rng_seed)
+        citizens = [self.population.by_personal_id(str(r.get("personal_id", "")))
+                    for r in records if isinstance(r, dict)]
+        return [c for c in citizens if c is not None]
 
     def record(self, draw: PopulationDraw) -> dict[str, Any]:
         key = (draw.kind, repr(sorted(draw.where.items())) + repr(draw.max_age))
         if key not in self._samples:
             wanted = 60 if (draw.where or draw.max_age is not None) else 12
-            sampled = self.population.sample(draw.kind, wanted * (5 if draw.max_age else 1),
-                                             rng_seed=self.rng_seed)
+            sampled = self._draw(draw.kind, wanted * (5 if draw.max_age else 1))
             self._samples[key] = [c for c in sampled if _matches(c, draw)]
         samples = self._samples[key]
         if draw.index >= len(samples):
@@ -199,10 +211,13 @@ class ScenarioDriver:
             return run
         started = time.monotonic()
         wall_start = time.time()
+        people = set(_personal_ids(body))
         try:
             mark = self.admin.audit_mark()
             for fault in step.faults:
-                self.admin.inject(**_fault_arguments(fault))
+                # Scoped to this step's people: another run's calls (or this run's background
+                # retries of earlier dossiers) never meet this step's fault.
+                self.admin.inject(**_fault_arguments(fault), personal_ids=sorted(people))
             self._submit_and_poll(run, body)
         except Exception as failure:  # noqa: BLE001 - the mock's admin API failing is a step error
             run.error = f"{type(failure).__name__}: {failure}"
@@ -212,7 +227,7 @@ class ScenarioDriver:
                 _quietly(self.admin.clear_faults)
         time.sleep(AUDIT_SETTLE_S)
         try:
-            people = set(_personal_ids(body))
+            # The admin client's run id keeps other runs' calls out of the window.
             # Background retries of earlier dossiers land in this window too; keep this step's.
             # Calls that began before the step (a held-open timeout fault) are not this step's.
             run.audit = [entry for entry in map(as_dict, self.admin.audit(since_id=mark))

@@ -8,6 +8,7 @@ is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -67,14 +68,30 @@ def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
     api_url = run.config.target.base_url
     if not api_url.endswith("/connection/v1"):
         api_url += "/connection/v1"
+    admin = run_admin(run)
     runs: list[StepRun] = []
     with run.http() as client:
-        driver = ScenarioDriver(client, api_url, token, npdb.admin,
-                                PopulationBinder(population_of(run), run.seed),
+        driver = ScenarioDriver(client, api_url, token, admin,
+                                PopulationBinder(population_of(run), run.seed, admin),
                                 float(run.threshold("scenario", "poll_timeout_s", 20)))
         for scenario in scenarios:
             runs += driver.run(scenario)
     return runs
+
+
+def run_admin(run: RunContext) -> Any:
+    """The mock's admin API in this run's namespace (its people, faults, audit window), told to
+    trust the SUT's own server CA for the notifications it delivers."""
+    admin = run.npdb.admin
+    if hasattr(admin, "for_run"):
+        admin = admin.for_run(run.run_id)
+    ca_bundle = run.config.target.ca_bundle
+    if ca_bundle is not None and hasattr(admin, "trust_ca"):
+        try:
+            admin.trust_ca(Path(ca_bundle))
+        except Exception:  # noqa: BLE001 - deliveries then fail visibly in the delivery log
+            pass
+    return admin
 
 
 @suite_context("scenario")
@@ -93,6 +110,19 @@ def make_context(run: RunContext) -> Iterator[ScenarioContext]:
 
 # --- shared helpers --------------------------------------------------------------------------
 
+def sut_reasons(run: StepRun) -> str:
+    """The SUT's own account of its decision: the final dossier's status, outcome and reasons."""
+    body = run.final_body
+    if not isinstance(body, dict):
+        return "the SUT gave no dossier body" if body is None else f"status body: {str(body)[:300]}"
+    reasons = body.get("reasons")
+    if isinstance(reasons, list) and reasons:
+        said = "; ".join(str(r)[:300] for r in reasons[:5])
+    else:
+        said = "no reasons given"
+    return f"outcome {body.get('outcome')!r}, reasons: {said}"
+
+
 def _entry_line(entry: dict[str, Any]) -> str:
     return (f"#{entry.get('id')} {entry.get('method', '')} {entry.get('path', '')} "
             f"client={entry.get('client_id')} purpose={entry.get('purpose_code')} "
@@ -108,6 +138,10 @@ def _step_evidence(run: StepRun) -> list[Evidence]:
     evidence.append(Evidence.note(history or "no status polled", title=f"{run.label} status history"))
     evidence.append(Evidence.note("\n".join(_entry_line(e) for e in run.audit[:40]) or "no calls",
                                   title=f"{run.label} NPDB audit window"))
+    if run.final_body is not None:
+        evidence.append(Evidence.note(json.dumps(run.final_body, ensure_ascii=False, indent=1,
+                                                 default=str)[:4000],
+                                      title=f"{run.label} final dossier (the SUT's status body)"))
     return evidence
 
 
@@ -282,7 +316,8 @@ def outcome(ctx: ScenarioContext) -> CheckResult:
             status = run.submit.status if run.submit else None
             problems.append((run, f"submission not accepted (HTTP {status})"))
         elif run.final_status != expected:
-            problems.append((run, f"ended {run.final_status!r}, expected {expected!r}"))
+            problems.append((run, f"ended {run.final_status!r}, expected {expected!r}; "
+                             f"the SUT's {sut_reasons(run)}"))
         missing = [m for m in run.step.expect.npdb.must_call
                    if not any(m in str(e.get("path", "")) for e in run.npdb_calls())]
         if missing and run.dossier_id is not None:

@@ -1,4 +1,8 @@
-"""The mock's admin API (plain HTTP, bound to 127.0.0.1): audit, faults, notifications, samples."""
+"""The mock's admin API (plain HTTP, bound to 127.0.0.1): audit, faults, notifications, samples.
+
+A call carrying ``X-Popcert-Run`` acts in that run's namespace (``runs.py``): its own people,
+fault rules, audit window and deliveries. Without the header it acts on the whole mock.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from mocks.population_db.faults import FaultSpec
+from mocks.population_db.middleware import BodyLimit
 from mocks.population_db.notifications import sign
+from mocks.population_db.runs import RUN_HEADER, valid_run_id
 from mocks.population_db.state import MockState, error
+
+MAX_ADMIN_BODY_BYTES = 1024 * 1024
 
 
 class NotificationRequest(BaseModel):
@@ -30,6 +38,10 @@ class SignRequest(BaseModel):
     timestamp: int | None = None  # unix seconds; None = now
 
 
+class TrustRequest(BaseModel):
+    ca_pem: str = Field(min_length=1, max_length=256 * 1024)
+
+
 class RateLimitRequest(BaseModel):
     per_s: float = Field(gt=0)
     client_id: str | None = None
@@ -39,19 +51,31 @@ def _state(request: Request) -> MockState:
     return request.app.state.mock  # type: ignore[no-any-return]
 
 
+def _run(request: Request) -> str | None:
+    return valid_run_id(request.headers.get(RUN_HEADER))
+
+
 async def _json_body(request: Request, model: type[BaseModel]) -> Any:
     try:
         return model.model_validate(json.loads(await request.body() or b"{}"))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise ValueError(str(exc)) from exc
+    except (ValueError, RecursionError, ValidationError) as exc:  # JSONDecodeError is a ValueError
+        raise ValueError(str(exc)[:500]) from exc
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        raise ValueError(f"not an integer: {value[:40]!r}") from None
 
 
 async def audit(request: Request) -> Response:
     q = request.query_params
-    entries = _state(request).audit.query(since_id=int(q.get("since_id", 0) or 0),
+    entries = _state(request).audit.query(since_id=_int(q.get("since_id"), 0),
                                          client_id=q.get("client_id"),
                                          request_id=q.get("request_id"),
-                                         limit=int(q.get("limit", 10_000)))
+                                         limit=min(_int(q.get("limit"), 10_000), 100_000),
+                                         run_id=_run(request))
     return JSONResponse({"entries": entries})
 
 
@@ -61,25 +85,29 @@ async def audit_mark(request: Request) -> Response:
 
 async def faults(request: Request) -> Response:
     table = _state(request).faults
+    run_id = _run(request)
     if request.method == "DELETE":
-        table.clear()
+        table.clear(run_id)
         return JSONResponse({"cleared": True})
     if request.method == "GET":
-        return JSONResponse({"faults": table.rules()})
+        return JSONResponse({"faults": table.rules(run_id)})
     try:
         spec = await _json_body(request, FaultSpec)
     except ValueError as exc:
         return error(422, "validation_error", str(exc))
-    return JSONResponse(table.add(spec).to_json(), status_code=201)
+    return JSONResponse(table.add(spec, run_id).to_json(), status_code=201)
 
 
 async def notifications(request: Request) -> Response:
     state = _state(request)
+    run_id = _run(request)
     try:
         spec: NotificationRequest = await _json_body(request, NotificationRequest)
     except ValueError as exc:
         return error(422, "validation_error", str(exc))
     population = state.population
+    if run_id is not None and state.runs.run_of([spec.personal_id]) not in (None, run_id):
+        return error(409, "other_run", "this citizen belongs to another run's namespace")
     if population.by_personal_id(spec.personal_id) is None:
         return error(404, "not_found", "no citizen with this personal_id")
     if spec.type == "death":
@@ -88,13 +116,15 @@ async def notifications(request: Request) -> Response:
     elif spec.type == "birth":  # personal_id names the mother; the event is about the newborn
         child = population.register_birth(spec.personal_id, gender=spec.gender, born=date.today())
         subject = child.personal_id
+        if run_id is not None:
+            state.runs.claim(run_id, [subject])
         data = {"mother_id": child.mother_id, "father_id": child.father_id,
                 "date_of_birth": child.date_of_birth, "household_id": child.household_id}
     else:
         address = spec.new_address or "Số 1, đường Lê Lợi, phường 1, Thành phố Hà Nội"
         citizen = population.record_move(spec.personal_id, address)
         subject, data = citizen.personal_id, {"permanent_residence": address}
-    deliveries = await state.notifier.emit(spec.type, subject, data, spec.wait)
+    deliveries = await state.notifier.emit(spec.type, subject, data, spec.wait, run_id=run_id)
     return JSONResponse({"type": spec.type, "personal_id": subject, "data": data,
                          "deliveries": [d.to_json() for d in deliveries]})
 
@@ -116,15 +146,32 @@ async def sign_for_subscription(request: Request) -> Response:
 
 
 async def deliveries(request: Request) -> Response:
-    return JSONResponse({"deliveries": [d.to_json() for d in _state(request).notifier.deliveries]})
+    run_id = _run(request)
+    return JSONResponse({"deliveries": [d.to_json() for d in _state(request).notifier.deliveries
+                                        if run_id is None or d.run_id == run_id]})
+
+
+async def trust(request: Request) -> Response:
+    """Trust a CA for notification deliveries (the SUT's own server CA, from the run config)."""
+    try:
+        spec: TrustRequest = await _json_body(request, TrustRequest)
+        count = _state(request).notifier.trust(spec.ca_pem)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    return JSONResponse({"trusted_extra_cas": count})
 
 
 async def sample(request: Request) -> Response:
     q = request.query_params
     kind = q.get("kind", "adult")
+    state = _state(request)
     try:
-        found = _state(request).population.sample(kind, min(int(q.get("n", 1)), 1000),
-                                                  int(q.get("seed", 0)))
+        run_id = _run(request)
+        n, seed = min(_int(q.get("n"), 1), 1000), _int(q.get("seed"), 0)
+        if run_id is None:
+            found = state.population.sample(kind, n, seed)
+        else:  # people no other run holds and no change has touched, now this run's
+            found = state.runs.draw(run_id, state.population.iter_sample(kind, seed), n)
     except ValueError as exc:
         return error(400, "invalid_request", str(exc))
     return JSONResponse({"kind": kind, "personal_ids": [c.personal_id for c in found],
@@ -133,6 +180,11 @@ async def sample(request: Request) -> Response:
 
 async def reset(request: Request) -> Response:
     state = _state(request)
+    run_id = _run(request)
+    if run_id is not None:  # a run resets only its own namespace (audit rows are history)
+        state.faults.clear(run_id)
+        state.notifier.clear(run_id)
+        return JSONResponse({"reset": True, "run_id": run_id})
     state.audit.clear()
     state.faults.clear()
     state.notifier.clear()
@@ -160,7 +212,7 @@ async def health(request: Request) -> Response:
                          "seed": state.population.seed, "mtls": state.mtls})
 
 
-def build_admin_app(state: MockState) -> Starlette:
+def build_admin_app(state: MockState) -> Any:
     app = Starlette(routes=[
         Route("/admin/health", health, methods=["GET"]),
         Route("/admin/audit", audit, methods=["GET"]),
@@ -168,12 +220,17 @@ def build_admin_app(state: MockState) -> Starlette:
         Route("/admin/faults", faults, methods=["GET", "POST", "DELETE"]),
         Route("/admin/notifications", notifications, methods=["POST"]),
         Route("/admin/deliveries", deliveries, methods=["GET"]),
+        Route("/admin/trust", trust, methods=["POST"]),
         Route("/admin/subscriptions/{subscription_id}/sign", sign_for_subscription,
               methods=["POST"]),
         Route("/admin/population/sample", sample, methods=["GET"]),
         Route("/admin/reset", reset, methods=["POST"]),
         Route("/admin/keys/rotate", rotate_keys, methods=["POST"]),
         Route("/admin/rate_limit", rate_limit, methods=["POST"]),
-    ])
+    ], exception_handlers={ValueError: _bad_request})
     app.state.mock = state
-    return app
+    return BodyLimit(app, MAX_ADMIN_BODY_BYTES)
+
+
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    return error(400, "invalid_request", str(exc)[:500])

@@ -1,7 +1,12 @@
-"""Python client of the mock's admin API, used by the harness and the tests."""
+"""Python client of the mock's admin API, used by the harness and the tests.
+
+``AdminClient(url, run_id=...)`` (or ``admin.for_run(run_id)``) sends the run id on every call, so
+the mock answers in that run's namespace: its people, fault rules, audit window, deliveries.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,17 +28,32 @@ class AuditEntry(BaseModel):
     status: int
     latency_ms: float
     auth_method: str | None = None
+    run_id: str | None = None
+
+
+RUN_HEADER = "X-Popcert-Run"
 
 
 class AdminClient:
-    def __init__(self, admin_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, admin_url: str, timeout_s: float = 30.0, run_id: str | None = None,
+                 http: httpx.Client | None = None) -> None:
         self.admin_url = admin_url.rstrip("/")
-        self._http = httpx.Client(base_url=self.admin_url, timeout=timeout_s, trust_env=False)
+        self.run_id = run_id
+        self._owns_http = http is None
+        self._http = http or httpx.Client(base_url=self.admin_url, timeout=timeout_s,
+                                          trust_env=False)
+
+    def for_run(self, run_id: str) -> AdminClient:
+        """The same mock, in ``run_id``'s namespace (shares this client's connections)."""
+        return AdminClient(self.admin_url, run_id=run_id, http=self._http)
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
+        if self.run_id is not None:
+            kw["headers"] = {**kw.get("headers", {}), RUN_HEADER: self.run_id}
         resp = self._http.request(method, path, **kw)
         resp.raise_for_status()
         return resp.json()
@@ -54,9 +74,12 @@ class AdminClient:
 
     def inject(self, endpoint: str = "*", kind: str = "status", probability: float = 1.0,
                count: int | None = None, latency_ms: int = 0, status: int = 503,
-               retry_after_s: int = 1) -> int:
+               retry_after_s: int = 1, personal_ids: list[str] | None = None) -> int:
+        """A fault rule; with a run id it fires only on calls about the run's people (narrowed
+        to ``personal_ids`` when given)."""
         body = {"endpoint": endpoint, "kind": kind, "probability": probability, "count": count,
-                "latency_ms": latency_ms, "status": status, "retry_after_s": retry_after_s}
+                "latency_ms": latency_ms, "status": status, "retry_after_s": retry_after_s,
+                "personal_ids": personal_ids}
         return int(self._json("POST", "/admin/faults", json=body)["id"])
 
     def faults(self) -> list[dict[str, Any]]:
@@ -79,8 +102,14 @@ class AdminClient:
     def deliveries(self) -> list[dict[str, Any]]:
         return self._json("GET", "/admin/deliveries")["deliveries"]  # type: ignore[no-any-return]
 
+    def trust_ca(self, ca_pem: str | Path) -> int:
+        """Have the mock trust this CA (PEM text or a file) when it delivers notifications."""
+        pem = Path(ca_pem).read_text(encoding="utf-8") if isinstance(ca_pem, Path) else ca_pem
+        return int(self._json("POST", "/admin/trust", json={"ca_pem": pem})["trusted_extra_cas"])
+
     def sample(self, kind: str = "adult", n: int = 1, seed: int = 0) -> list[dict[str, Any]]:
-        """Records of ``n`` citizens of a kind (adult, married_couple, child_with_parents, ...)."""
+        """Records of ``n`` citizens of a kind (adult, married_couple, child_with_parents, ...).
+        With a run id: people no other run holds and no change touched, claimed for this run."""
         return self._json("GET", "/admin/population/sample",  # type: ignore[no-any-return]
                           params={"kind": kind, "n": n, "seed": seed})["records"]
 

@@ -223,7 +223,9 @@ def _parse_json(raw: bytes) -> Any:
     except orjson.JSONDecodeError:
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        # ValueError: invalid JSON, or an integer over Python's 4,300-digit limit;
+        # RecursionError: nesting deeper than the parser's stack (orjson stops at 1,024).
+        except (ValueError, RecursionError):
             return _NOT_JSON
 
 
@@ -300,9 +302,8 @@ class SubscriptionBody(BaseModel, extra="forbid"):
 
 @_guarded(("notification.subscribe",))
 async def subscribe(request: Request, caller: Caller) -> Response:
-    try:
-        payload = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    payload = _parse_json(await request.body())
+    if payload is _NOT_JSON:
         return error(400, "invalid_body", "request body is not valid JSON", caller.request_id)
     try:
         body = SubscriptionBody.model_validate(payload, strict=True)
@@ -377,4 +378,4 @@ def build_data_app(state: MockState) -> Any:
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed,
                                                       500: internal_error})
     app.state.mock = state
-    return AuditAndFaults(app, state)
+    return AuditAndFaults(app, state, MAX_BODY_BYTES)

@@ -1,21 +1,28 @@
 """Audit log of every NPDB call, in SQLite, written in batches so logging never limits throughput.
 
-``record()`` only appends to an in-memory buffer; ``flush()`` (run periodically, and before every
-query) writes the buffer in one transaction, with multi-row INSERTs.
+Write-ahead: ``record()`` appends the entry to a journal file (one ``write()``, before the call is
+answered) and to an in-memory buffer; ``flush()`` (run periodically, and before every query)
+writes the buffer in one transaction, with multi-row INSERTs, then drops the journal segment it
+covered. Opening the log replays what a killed process journalled but never flushed, so an
+answered call is in the audit log even after ``kill -9`` (the kernel holds the written journal;
+a power cut is not in a test mock's brief).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 COLUMNS = ("ts", "client_id", "method", "endpoint", "path", "purpose_code", "request_id",
            "personal_ids", "fields_requested", "fields_returned", "status", "latency_ms",
-           "auth_method")
+           "auth_method", "run_id")
 COLUMN_TYPES = {"ts": "REAL", "latency_ms": "REAL", "status": "INTEGER"}
 LIST_COLUMNS = frozenset({"personal_ids", "fields_requested", "fields_returned"})
 
@@ -52,7 +59,7 @@ def _row(e: dict[str, Any]) -> tuple[Any, ...]:
     return (get("ts"), get("client_id"), get("method"), get("endpoint"), get("path"),
             get("purpose_code"), get("request_id"), _json_list(get("personal_ids")),
             _json_list(get("fields_requested")), _json_list(get("fields_returned")),
-            get("status"), get("latency_ms"), get("auth_method"))
+            get("status"), get("latency_ms"), get("auth_method"), get("run_id"))
 
 
 _ONE_ROW = "(" + ", ".join("?" * len(COLUMNS)) + ")"
@@ -62,9 +69,19 @@ def _insert_sql(n_rows: int) -> str:
     return f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES " + ", ".join([_ONE_ROW] * n_rows)
 
 
-# Statements for 256 rows (x 13 parameters, well under SQLite's limit of 32,766), 128, ..., 1:
+# Statements for 256 rows (x 14 parameters, well under SQLite's limit of 32,766), 128, ..., 1:
 # any batch is a few of them, and all nine stay in the connection's statement cache.
 _INSERTS = {n: _insert_sql(n) for n in (1 << k for k in range(8, -1, -1))}
+
+
+JOURNAL_PREFIX = "audit-journal."
+
+
+def _journal_line(seq: int, row: tuple[Any, ...]) -> bytes:
+    try:
+        return orjson.dumps([seq, *row]) + b"\n"
+    except TypeError:  # e.g. a lone surrogate: json escapes what orjson refuses
+        return json.dumps([seq, *row]).encode() + b"\n"
 
 
 class AuditLog:
@@ -77,26 +94,93 @@ class AuditLog:
             "CREATE TABLE IF NOT EXISTS audit (id INTEGER PRIMARY KEY AUTOINCREMENT, "
             + ", ".join(f"{c} {COLUMN_TYPES.get(c, 'TEXT')}" for c in COLUMNS)
             + ")")
-        self._buffer: list[dict[str, Any]] = []
-        self._lock = threading.Lock()
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(audit)")}
+        for column in COLUMNS:  # a state dir from an older mock: add the newer columns
+            if column not in present:
+                self._db.execute(f"ALTER TABLE audit ADD COLUMN {column} "
+                                 f"{COLUMN_TYPES.get(column, 'TEXT')}")
+        self._db.execute("CREATE INDEX IF NOT EXISTS audit_run ON audit (run_id)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, "
+                         "value INTEGER)")
+        self._buffer: list[tuple[Any, ...]] = []
+        self._lock = threading.Lock()  # the database connection
+        self._append = threading.Lock()  # buffer + journal segment: one generation per flush
+        self._flushing = threading.Lock()  # flushes in seq order, one at a time
+        self._dir = db_path.parent
+        self._stem = db_path.name
+        self._seq = self._replay()
+        self._segment_no = 0
+        self._segment_path, self._journal = self._open_segment()
+
+    # --- journal ------------------------------------------------------------------------------
+    def _segments(self) -> list[Path]:
+        found = self._dir.glob(f"{self._stem}.{JOURNAL_PREFIX}*")
+        return sorted(found, key=lambda p: int(p.name.rsplit(".", 1)[1] or 0)
+                      if p.name.rsplit(".", 1)[1].isdigit() else -1)
+
+    def _open_segment(self) -> tuple[Path, int]:
+        self._segment_no += 1
+        path = self._dir / f"{self._stem}.{JOURNAL_PREFIX}{os.getpid()}{self._segment_no:09d}"
+        return path, os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def _flushed_seq(self) -> int:
+        row = self._db.execute("SELECT value FROM audit_meta WHERE name = 'seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _replay(self) -> int:
+        """Insert what a previous process journalled but never flushed; returns the last seq."""
+        flushed = self._flushed_seq()
+        segments = self._segments()
+        pending: list[tuple[int, tuple[Any, ...]]] = []
+        for segment in segments:
+            for line in segment.read_bytes().splitlines():
+                try:
+                    seq, *row = orjson.loads(line)
+                except (orjson.JSONDecodeError, ValueError, TypeError):
+                    continue  # a line cut short by the kill: its call was never answered
+                if int(seq) > flushed and len(row) == len(COLUMNS):
+                    pending.append((int(seq), tuple(row)))
+        pending.sort(key=lambda item: item[0])
+        last = max([flushed, *(seq for seq, _ in pending)])
+        self._db.execute("BEGIN")
+        self._insert([row for _, row in pending])
+        self._db.execute("INSERT OR REPLACE INTO audit_meta (name, value) VALUES ('seq', ?)",
+                         (last,))
+        self._db.execute("COMMIT")
+        for segment in segments:
+            segment.unlink(missing_ok=True)
+        return last
 
     def record(self, **entry: Any) -> None:
         entry.setdefault("ts", time.time())
-        self._buffer.append(entry)  # list.append is atomic; encoding waits for flush()
+        row = _row(entry)
+        with self._append:
+            self._seq += 1
+            os.write(self._journal, _journal_line(self._seq, row))
+            self._buffer.append(row)
 
     def flush(self) -> int:
-        with self._lock:
-            entries, self._buffer = self._buffer, []
-            rows = [_row(e) for e in entries]
-            if rows:
+        with self._flushing:
+            with self._append:
+                rows, self._buffer = self._buffer, []
+                last_seq = self._seq
+                if not rows:
+                    return 0
+                old_path, old_journal = self._segment_path, self._journal
+                self._segment_path, self._journal = self._open_segment()
+            with self._lock:
                 # Explicit transaction: in autocommit mode every row would be its own commit.
                 self._db.execute("BEGIN")
                 try:
                     self._insert(rows)
+                    self._db.execute("INSERT OR REPLACE INTO audit_meta (name, value) "
+                                     "VALUES ('seq', ?)", (last_seq,))
                     self._db.execute("COMMIT")
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
+            os.close(old_journal)
+            old_path.unlink(missing_ok=True)
             return len(rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
@@ -111,10 +195,16 @@ class AuditLog:
                 start += n_rows
 
     def query(self, since_id: int = 0, client_id: str | None = None,
-              request_id: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+              request_id: str | None = None, limit: int = 10_000,
+              run_id: str | None = None) -> list[dict[str, Any]]:
+        """Entries after ``since_id``; with ``run_id``, that run's entries plus the entries
+        about no run's people (token, JWKS, calls refused before naming anyone)."""
         self.flush()
         sql = f"SELECT id, {', '.join(COLUMNS)} FROM audit WHERE id > ?"
         args: list[Any] = [since_id]
+        if run_id:
+            sql += " AND (run_id = ? OR run_id IS NULL)"
+            args.append(run_id)
         if client_id:
             sql += " AND client_id = ?"
             args.append(client_id)
@@ -146,4 +236,6 @@ class AuditLog:
 
     def close(self) -> None:
         self.flush()
+        os.close(self._journal)
+        self._segment_path.unlink(missing_ok=True)
         self._db.close()

@@ -1,4 +1,4 @@
-"""Pure-ASGI middleware around the data app: injected faults first, then one audit entry per call.
+"""Pure-ASGI middleware around the data app: body limit, injected faults, one audit entry per call.
 
 Plain ASGI (not BaseHTTPMiddleware) because it runs on every request of the load tests.
 """
@@ -12,6 +12,28 @@ from typing import Any
 
 from mocks.population_db.faults import MAX_HOLD_MS, FaultSpec
 from mocks.population_db.state import MockState
+
+
+async def _buffer_body(receive: Any) -> tuple[bytes, Any]:
+    """Read the whole (already size-limited) body, and a ``receive`` that replays it."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"", receive
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    replayed = [False]
+
+    async def replay() -> dict[str, Any]:
+        if not replayed[0]:
+            replayed[0] = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()  # type: ignore[no-any-return]
+
+    return body, replay
 
 Scope = dict[str, Any]
 
@@ -38,41 +60,175 @@ def _error_body(code: str, message: str, request_id: str | None) -> bytes:
     return json.dumps({"error": code, "message": message, "request_id": request_id}).encode()
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+def limit_receive(receive: Any, limit: int, on_exceeded: Any) -> Any:
+    """``receive`` that stops a body at ``limit`` bytes while it streams (chunked uploads declare
+    no length): past the limit it answers once (``on_exceeded``) and tells the app the client left."""
+    received = [0]
+
+    async def limited() -> dict[str, Any]:
+        if received[0] > limit:
+            return {"type": "http.disconnect"}
+        message = await receive()
+        if message["type"] == "http.request":
+            received[0] += len(message.get("body", b""))
+            if received[0] > limit:
+                await on_exceeded()
+                return {"type": "http.disconnect"}
+        return message  # type: ignore[no-any-return]
+
+    return limited
+
+
+async def send_too_large(send: Any, limit: int, request_id: str | None) -> None:
+    # Connection: close, so the server stops reading the rest of the upload.
+    await _send_json(send, 413, _error_body("body_too_large",
+                                            f"request body over {limit} bytes", request_id),
+                     [(b"connection", b"close")])
+
+
+class BodyLimit:
+    """Bodies over ``limit`` bytes get 413, judged from Content-Length before a byte is read and
+    while the body streams; no app behind it ever holds more than ``limit`` bytes of a body."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _declared_length(scope)
+        if declared is not None and declared > self.limit:
+            await send_too_large(send, self.limit, None)
+            return
+        if declared is not None:  # the server never passes on more than the declared length
+            await self.app(scope, receive, send)
+            return
+        answered = [False]
+
+        async def exceeded() -> None:
+            answered[0] = True
+            await send_too_large(send, self.limit, None)
+
+        async def send_unless_answered(message: dict[str, Any]) -> None:
+            if not answered[0]:
+                await send(message)
+
+        try:
+            await self.app(scope, limit_receive(receive, self.limit, exceeded),
+                           send_unless_answered)
+        except Exception:
+            if not answered[0]:
+                raise
+
+
+def people_of(state: MockState, path: str, body: bytes) -> tuple[str, ...]:
+    """The personal ids a data call is about, before the app runs (for run-scoped faults)."""
+    if path.startswith("/npdb/v1/citizens/"):
+        return (path.split("/")[4],)
+    if path.startswith("/npdb/v1/households/"):
+        household = state.population.household(path.split("/")[4]) \
+            if len(path.split("/")) > 4 else None
+        return tuple(pid for pid, _ in household.members) if household else ()
+    if body:
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError):
+            return ()
+        if isinstance(payload, dict) and isinstance(payload.get("personal_id"), str):
+            return (payload["personal_id"][:64],)
+    return ()
+
+
 class AuditAndFaults:
-    def __init__(self, app: Any, state: MockState) -> None:
+    """Faults first, then the app; the audit entry is journalled before the response starts,
+    so an answered call is never missing from the audit log, whatever happens to the process."""
+
+    def __init__(self, app: Any, state: MockState, max_body_bytes: int = 64 * 1024) -> None:
         self.app = app
         self.state = state
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        # The entry is written when the call ends; ts is when it started, so a call held open by
-        # a timeout fault is not mistaken for a later call.
+        # ts is when the call started, so a call held open by a timeout fault is not mistaken
+        # for a later call.
         started_at = time.time()
         audit: dict[str, Any] = {}
         scope["popcert.audit"] = audit
-        scope["popcert.state"] = self.state
-        status_box = [0]
-
-        async def send_and_capture(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                status_box[0] = message["status"]
-            await send(message)
-
+        state = self.state
+        scope["popcert.state"] = state
+        box = [0, False, False]  # status, audit entry written, answered by the body limit
         path = scope["path"]
-        fault = self.state.faults.pick(path)
-        try:
-            if fault is None or not await self._apply(fault, scope, send_and_capture):
-                await self.app(scope, receive, send_and_capture)
-        finally:
-            self.state.audit.record(
+
+        def write_audit() -> None:
+            box[1] = True
+            people = audit.get("personal_ids")
+            state.audit.record(
                 ts=started_at, method=scope["method"], endpoint=endpoint_of(path), path=path,
-                status=status_box[0], latency_ms=(time.perf_counter() - started) * 1000,
+                status=box[0], latency_ms=(time.perf_counter() - started) * 1000,
+                run_id=state.runs.run_of(people) if state.runs.claims else None,
                 **{k: audit.get(k) for k in ("client_id", "purpose_code", "request_id",
                                               "personal_ids", "fields_requested",
                                               "fields_returned", "auth_method")})
+
+        async def send_and_capture(message: dict[str, Any]) -> None:
+            if box[2]:
+                return  # the body limit answered (413 while streaming): drop the app's answer
+            if message["type"] == "http.response.start":
+                box[0] = message["status"]
+                write_audit()  # write-ahead: journalled before the client sees an answer
+            await send(message)
+
+        limit = self.max_body_bytes
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            await send_too_large(send_and_capture, limit, None)
+            return
+        if declared is None:
+            async def exceeded() -> None:
+                if not box[1]:
+                    box[0] = 413
+                    write_audit()
+                    box[2] = True
+                    await send_too_large(send, limit, None)
+                box[2] = True
+            receive = limit_receive(receive, limit, exceeded)
+        try:
+            fault = None
+            if state.faults._rules:
+                people: tuple[str, ...] = ()
+                if state.faults.needs_people(path):
+                    body, receive = await _buffer_body(receive)
+                    people = people_of(state, path, body)
+                    audit.setdefault("personal_ids", list(people))
+                fault = state.faults.pick(path, people, state.runs.claims.get)
+            if fault is None or not await self._apply(fault, scope, send_and_capture):
+                await self.app(scope, receive, send_and_capture)
+        except Exception:
+            if not box[2]:
+                raise  # a real failure: uvicorn logs it (the app answered 500 already)
+        finally:
+            if not box[1]:  # no answer was sent (a reset, a disconnect): still audited
+                write_audit()
 
     async def _apply(self, fault: FaultSpec, scope: Scope, send: Any) -> bool:
         """Apply a fault; True if it produced the whole response (the app must not run)."""

@@ -2,6 +2,10 @@
 
 Signature (docs/interfaces.md §3): ``X-NPDB-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``.
 Callback URLs must be loopback: the mock never sends anything off this machine.
+Subscriptions are kept in the state dir (``subscriptions.json``), so a restarted mock still
+delivers; per client and callback URL only the newest subscription covering an event is used (a
+restarted subscriber's old secret is never tried first). Deliveries trust the national CA plus
+each CA the run names (``--trust-ca``, ``POST /admin/trust``): a SUT's own server CA included.
 """
 
 from __future__ import annotations
@@ -10,11 +14,14 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets
+import ssl
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,6 +64,7 @@ class Subscription:
     callback_url: str
     events: tuple[str, ...]
     secret: str
+    created_at: float = 0.0
 
 
 @dataclass
@@ -71,20 +79,22 @@ class Delivery:
     signature: str = ""
     status: str = "pending"  # pending | delivered | failed
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    run_id: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"delivery_id": self.delivery_id, "subscription_id": self.subscription_id,
                 "client_id": self.client_id, "event_id": self.event_id, "type": self.type,
                 "callback_url": self.callback_url, "body": self.body,
                 "signature_header": self.signature, "status": self.status,
-                "attempts": list(self.attempts)}
+                "attempts": list(self.attempts), "run_id": self.run_id}
 
 
 class Notifier:
     """Holds subscriptions and pushes events; ``on_attempt`` lets the audit log see each try."""
 
     def __init__(self, ca_path: str | None = None, max_attempts: int = 5,
-                 backoff_s: float = 0.5, timeout_s: float = 5.0, on_attempt: Any = None) -> None:
+                 backoff_s: float = 0.5, timeout_s: float = 5.0, on_attempt: Any = None,
+                 state_dir: Path | None = None) -> None:
         self.subscriptions: dict[str, Subscription] = {}
         self.deliveries: list[Delivery] = []
         self.max_attempts = max_attempts
@@ -92,27 +102,110 @@ class Notifier:
         self.timeout_s = timeout_s
         self.ca_path = ca_path
         self.on_attempt = on_attempt
+        self.state_dir = state_dir
         self._tasks: set[asyncio.Task[None]] = set()
+        self._trusted: list[str] = []  # PEM of each extra CA (a SUT's own server CA)
+        self._ssl: ssl.SSLContext | None = None
+        if state_dir is not None:
+            self._load()
 
+    # --- persistence --------------------------------------------------------------------------
+    @property
+    def _subscriptions_file(self) -> Path | None:
+        return self.state_dir / "subscriptions.json" if self.state_dir else None
+
+    @property
+    def _trust_file(self) -> Path | None:
+        return self.state_dir / "notification-trust.pem" if self.state_dir else None
+
+    def _load(self) -> None:
+        path, trust = self._subscriptions_file, self._trust_file
+        if path is not None and path.exists():
+            try:
+                for raw in json.loads(path.read_text(encoding="utf-8")):
+                    sub = Subscription(**{**raw, "events": tuple(raw["events"])})
+                    self.subscriptions[sub.subscription_id] = sub
+            except (ValueError, TypeError, KeyError):
+                pass  # an unreadable file is no subscriptions, not a mock that cannot start
+        if trust is not None and trust.exists():
+            text = trust.read_text(encoding="utf-8")
+            self._trusted = [block + "-----END CERTIFICATE-----\n"
+                             for block in text.split("-----END CERTIFICATE-----") if block.strip()]
+
+    def _write(self, path: Path | None, text: str) -> None:
+        if path is None:
+            return
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the secrets
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        tmp.replace(path)
+
+    def _save(self) -> None:
+        self._write(self._subscriptions_file,
+                    json.dumps([asdict(s) for s in self.subscriptions.values()], indent=1))
+
+    # --- trust --------------------------------------------------------------------------------
+    def trust(self, ca_pem: str) -> int:
+        """Also trust this CA (PEM, one or more certificates) for deliveries; returns how many
+        extra CAs are trusted. Raises ValueError for anything that is not a certificate."""
+        probe = ssl.create_default_context()
+        try:
+            probe.load_verify_locations(cadata=ca_pem)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ValueError(f"not a PEM CA certificate: {exc}") from exc
+        if ca_pem not in self._trusted:
+            self._trusted.append(ca_pem)
+            self._write(self._trust_file, "".join(self._trusted))
+            self._ssl = None
+        return len(self._trusted)
+
+    def _verify(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            context = ssl.create_default_context(cafile=self.ca_path) if self.ca_path \
+                else ssl.create_default_context()
+            for pem in self._trusted:
+                context.load_verify_locations(cadata=pem)
+            self._ssl = context
+        return self._ssl
+
+    # --- subscriptions and events -------------------------------------------------------------
     def subscribe(self, client_id: str, callback_url: str, events: list[str]) -> Subscription:
         sub = Subscription(f"sub_{uuid.uuid4().hex[:16]}", client_id, callback_url,
-                           tuple(events), secrets.token_hex(32))
+                           tuple(events), secrets.token_hex(32), time.time())
+        # Older subscriptions of this client and URL whose events the new one covers are dead
+        # (a subscriber that restarted forgot their secrets): drop them.
+        for old in list(self.subscriptions.values()):
+            if (old.client_id, old.callback_url) == (client_id, callback_url) \
+                    and set(old.events) <= set(events):
+                del self.subscriptions[old.subscription_id]
         self.subscriptions[sub.subscription_id] = sub
+        self._save()
         return sub
 
+    def recipients(self, event_type: str) -> list[Subscription]:
+        """Per (client, callback URL), the newest subscription that wants this event."""
+        newest: dict[tuple[str, str], Subscription] = {}
+        for sub in self.subscriptions.values():
+            if event_type not in sub.events:
+                continue
+            key = (sub.client_id, sub.callback_url)
+            if key not in newest or sub.created_at >= newest[key].created_at:
+                newest[key] = sub
+        return sorted(newest.values(), key=lambda s: -s.created_at)
+
     async def emit(self, event_type: str, personal_id: str, data: dict[str, Any],
-                   wait_first_attempt: bool = True) -> list[Delivery]:
+                   wait_first_attempt: bool = True, run_id: str | None = None) -> list[Delivery]:
         event_id = f"evt_{uuid.uuid4().hex}"
         occurred_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         payload = {"event_id": event_id, "type": event_type, "occurred_at": occurred_at,
                    "personal_id": personal_id, "data": data}
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
         created = []
-        for sub in list(self.subscriptions.values()):
-            if event_type not in sub.events:
-                continue
+        for sub in self.recipients(event_type):
             delivery = Delivery(f"dlv_{uuid.uuid4().hex[:16]}", sub.subscription_id,
-                                sub.client_id, event_id, event_type, sub.callback_url, body)
+                                sub.client_id, event_id, event_type, sub.callback_url, body,
+                                run_id=run_id)
             self.deliveries.append(delivery)
             created.append(delivery)
         firsts = []
@@ -127,10 +220,14 @@ class Notifier:
         return created
 
     async def _deliver(self, delivery: Delivery, first: asyncio.Future[None]) -> None:
-        sub = self.subscriptions[delivery.subscription_id]
-        verify: Any = self.ca_path or True
-        async with httpx.AsyncClient(verify=verify, timeout=self.timeout_s,
-                                     follow_redirects=False) as client:
+        sub = self.subscriptions.get(delivery.subscription_id)
+        if sub is None:  # superseded between the event and this delivery
+            delivery.status = "failed"
+            if not first.done():
+                first.set_result(None)
+            return
+        async with httpx.AsyncClient(verify=self._verify(), timeout=self.timeout_s,
+                                     follow_redirects=False, trust_env=False) as client:
             for attempt in range(1, self.max_attempts + 1):
                 # A fresh signature per attempt: a redelivery is not a byte-identical replay.
                 delivery.signature = sign(sub.secret, delivery.body.encode())
@@ -159,5 +256,7 @@ class Notifier:
                 if attempt < self.max_attempts:
                     await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
 
-    def clear(self) -> None:
-        self.deliveries.clear()
+    def clear(self, run_id: str | None = None) -> None:
+        """Forget deliveries (all, or one run's); subscriptions stay: they are the SUT's."""
+        self.deliveries[:] = [] if run_id is None else [d for d in self.deliveries
+                                                        if d.run_id != run_id]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -389,14 +390,22 @@ class Population:
     SAMPLE_KINDS = ("adult", "married_couple", "child_with_parents", "household", "deceased")
 
     def sample(self, kind: str, n: int, rng_seed: int = 0) -> list[Citizen]:
+        found: list[Citizen] = []
+        for citizen in self.iter_sample(kind, rng_seed, attempts=max(2000, n * 400)):
+            if len(found) >= n:
+                break
+            found.append(citizen)
+        return found
+
+    def iter_sample(self, kind: str, rng_seed: int = 0,
+                    attempts: int = 400_000) -> Iterator[Citizen]:
+        """Citizens of a kind in the seeded draw order: ``sample(kind, n)`` is the first n of them,
+        so a caller that must skip some (people another run holds) keeps the same order."""
         if kind not in self.SAMPLE_KINDS:
             raise ValueError(f"unknown sample kind {kind!r}; expected one of {self.SAMPLE_KINDS}")
         rng = random.Random(rng_seed)
-        found: list[Citizen] = []
         seen: set[int] = set()
-        for _ in range(max(2000, n * 400)):
-            if len(found) >= n:
-                break
+        for _ in range(attempts):
             index = rng.randrange(self.size)
             if index in seen:
                 continue
@@ -410,5 +419,4 @@ class Population:
                   "household": c.relation_to_head == "head",
                   "deceased": not alive}[kind]
             if ok:
-                found.append(c)
-        return found
+                yield c

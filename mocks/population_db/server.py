@@ -11,11 +11,13 @@ import asyncio
 import gc
 import json
 import os
+import resource
 import ssl
 from pathlib import Path
 from typing import Any, Literal
 
 import uvicorn
+from uvicorn.config import create_ssl_context
 
 from mocks.population_db.admin_app import build_admin_app
 from mocks.population_db.app import build_data_app
@@ -25,8 +27,14 @@ from mocks.population_db.faults import FaultTable
 from mocks.population_db.notifications import Delivery, Notifier
 from mocks.population_db.pki import TestPKI
 from mocks.population_db.population import Population
+from mocks.population_db.runs import RunRegistry
 from mocks.population_db.state import DEFAULT_RATE_LIMIT_PER_S, MockState
-from mocks.population_db.tls_protocol import TLSHttpToolsProtocol
+from mocks.population_db.tls_protocol import (
+    DEFAULT_IDLE_TIMEOUT_S,
+    DEFAULT_MAX_PER_CLIENT,
+    ConnectionGuard,
+    protocol_class,
+)
 from mocks.population_db.tokens import KeyStore, TokenVerifier
 
 MtlsMode = Literal["off", "optional", "required"]
@@ -35,7 +43,8 @@ SERVER_CERT_NAME = "npdb-server"
 
 
 def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
-                rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S) -> MockState:
+                rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S,
+                trust_ca: list[Path] | None = None) -> MockState:
     state_dir.mkdir(parents=True, exist_ok=True)
     pki = TestPKI(state_dir).ensure()
     clients = ensure_clients(state_dir, pki)
@@ -49,11 +58,23 @@ def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
                      status=status or 0, latency_ms=latency_ms, auth_method="hmac",
                      fields_returned=[f"delivery:{delivery.status}"])
 
-    notifier = Notifier(ca_path=str(pki.ca_path), on_attempt=audit_delivery)
-    return MockState(state_dir=state_dir, population=Population(seed, population), pki=pki,
+    notifier = Notifier(ca_path=str(pki.ca_path), on_attempt=audit_delivery, state_dir=state_dir)
+    for ca in trust_ca or []:  # the SUT's own server CA, for notification deliveries
+        notifier.trust(Path(ca).read_text(encoding="utf-8"))
+    people = Population(seed, population)
+    return MockState(state_dir=state_dir, population=people, pki=pki,
                      clients=clients, keys=keys, verifier=TokenVerifier(keys), audit=audit,
                      faults=FaultTable(seed), notifier=notifier, mtls=mtls,
-                     default_rate_per_s=rate_limit_per_s)
+                     runs=RunRegistry(people), default_rate_per_s=rate_limit_per_s)
+
+
+def _raise_fd_limit() -> int:
+    """As many open files as the hard limit allows: each connection is one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return soft if soft != resource.RLIM_INFINITY else 65_536
 
 
 async def _flush_audit(state: MockState) -> None:
@@ -66,8 +87,11 @@ async def _flush_audit(state: MockState) -> None:
 async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 6,
                       data_port: int = 0, admin_port: int = 0, mtls: MtlsMode = "optional",
                       ready_file: Path | None = None, host: str = "127.0.0.1",
-                      rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S) -> None:
-    state = build_state(state_dir, population, seed, mtls, rate_limit_per_s)
+                      rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S,
+                      trust_ca: list[Path] | None = None,
+                      max_client_connections: int = DEFAULT_MAX_PER_CLIENT,
+                      idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+    state = build_state(state_dir, population, seed, mtls, rate_limit_per_s, trust_ca)
     # The population's templates are long-lived: keep them out of every GC pass under load.
     gc.collect()
     gc.freeze()
@@ -76,16 +100,22 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
     # each promoting them towards full collections. Collect young objects less often.
     gc.set_threshold(20_000, 10, 10)
     server_cert = state.pki.issue(SERVER_CERT_NAME, kind="server")
+    # TLS is done by the protocol (tls_protocol.py), not the listener: so every connection is
+    # counted and capped from its accept, before and during its handshake.
+    tls = create_ssl_context(server_cert.cert_path, server_cert.key_path, None,
+                             ssl.PROTOCOL_TLS_SERVER, CERT_REQS[mtls], state.pki.ca_path, None)
+    max_total = max(100, _raise_fd_limit() - 256)
+    data_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
     data_config = uvicorn.Config(
-        build_data_app(state), host=host, port=data_port, http=TLSHttpToolsProtocol,
+        build_data_app(state), host=host, port=data_port, http=protocol_class(tls, data_guard),
         loop="none", lifespan="off", access_log=False, log_level="warning",
-        ssl_certfile=str(server_cert.cert_path), ssl_keyfile=str(server_cert.key_path),
-        ssl_ca_certs=str(state.pki.ca_path), ssl_cert_reqs=CERT_REQS[mtls],
-        timeout_keep_alive=30)
+        timeout_keep_alive=max(1, int(idle_timeout_s)))
     # The admin port is plain HTTP and never leaves loopback, whatever --host says.
+    admin_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
     admin_config = uvicorn.Config(build_admin_app(state), host="127.0.0.1", port=admin_port,
                                   loop="none", lifespan="off", access_log=False,
-                                  log_level="warning", http="httptools")
+                                  log_level="warning", http=protocol_class(None, admin_guard),
+                                  timeout_keep_alive=max(1, int(idle_timeout_s)))
     data_server, admin_server = uvicorn.Server(data_config), uvicorn.Server(admin_config)
     tasks = [asyncio.create_task(data_server.serve()), asyncio.create_task(admin_server.serve()),
              asyncio.create_task(_flush_audit(state))]
@@ -117,7 +147,9 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
 
 def serve(state_dir: Path | str, population: int = 1_000_000, seed: int = 6, data_port: int = 0,
           admin_port: int = 0, mtls: MtlsMode = "optional", ready_file: Path | str | None = None,
-          rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S) -> None:
+          rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S, trust_ca: list[Path] | None = None,
+          max_client_connections: int = DEFAULT_MAX_PER_CLIENT,
+          idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
     """Blocking entry point (``popcert mock serve`` calls this)."""
     state_dir = Path(state_dir)
     ready = Path(ready_file) if ready_file else state_dir / "ready.json"
@@ -127,7 +159,9 @@ def serve(state_dir: Path | str, population: int = 1_000_000, seed: int = 6, dat
     except ImportError:  # uvloop is an optimisation, not a requirement
         runner = asyncio.run
     runner(serve_async(state_dir, population, seed, data_port, admin_port, mtls, ready,
-                       rate_limit_per_s=rate_limit_per_s))
+                       rate_limit_per_s=rate_limit_per_s, trust_ca=trust_ca,
+                       max_client_connections=max_client_connections,
+                       idle_timeout_s=idle_timeout_s))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,6 +177,16 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--ready-file", type=Path, default=None)
     run.add_argument("--rate-limit", type=float, default=DEFAULT_RATE_LIMIT_PER_S,
                      help="requests per second per client before 429")
+    run.add_argument("--trust-ca", type=Path, action="append", default=[],
+                     help="also trust this CA (PEM) when delivering notifications: the SUT's "
+                          "server CA, e.g. the run config's target.ca_bundle (repeatable)")
+    run.add_argument("--max-client-connections", type=int, default=DEFAULT_MAX_PER_CLIENT,
+                     help="open connections per client address; at the cap the oldest idle "
+                          "one is closed")
+    run.add_argument("--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT_S,
+                     help="seconds a connection may stay in its TLS handshake, wait for its "
+                          "first request or idle between requests")
     args = parser.parse_args(argv)
     serve(args.state_dir, args.population, args.seed, args.data_port, args.admin_port,
-          args.mtls, args.ready_file, args.rate_limit)
+          args.mtls, args.ready_file, args.rate_limit, args.trust_ca,
+          args.max_client_connections, args.idle_timeout)

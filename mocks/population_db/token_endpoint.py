@@ -68,13 +68,22 @@ async def token(request: Request) -> Response:
     raw = await request.body()
     if len(raw) > 16 * 1024:
         return oauth_error(400, "invalid_request", "request body too large")
-    form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+    # Blank values kept: an empty client_assertion_type or audience is a value the spec refuses.
+    form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"),
+                                         keep_blank_values=True).items()}
     audit: dict[str, Any] = request.scope.setdefault("popcert.audit", {})
     if form.get("grant_type") != "client_credentials":
         return oauth_error(400, "unsupported_grant_type", "only client_credentials is supported")
     assertion = form.get("client_assertion")
-    if assertion:
-        if form.get("client_assertion_type") != ASSERTION_TYPE:
+    assertion_type = form.get("client_assertion_type")
+    # RFC 7521 §4.2: the two parameters come together, and the type is the one the spec lists,
+    # whatever else authenticates the client (a client certificate does not excuse a bad type).
+    if assertion_type is not None and assertion_type != ASSERTION_TYPE:
+        return oauth_error(401, "invalid_client", f"client_assertion_type must be {ASSERTION_TYPE}")
+    if assertion_type is not None and not assertion:
+        return oauth_error(401, "invalid_client", "client_assertion_type without client_assertion")
+    if assertion is not None:
+        if assertion_type is None:
             return oauth_error(401, "invalid_client", f"client_assertion_type must be {ASSERTION_TYPE}")
         try:
             client_id = _assertion_client(state, request, str(assertion))
@@ -99,7 +108,7 @@ async def token(request: Request) -> Response:
     if not set(requested) <= set(client.scopes):
         denied = sorted(set(requested) - set(client.scopes))
         return oauth_error(400, "invalid_scope", f"scope not allowed for {client_id}: {' '.join(denied)}")
-    audience = str(form.get("audience") or NPDB_AUDIENCE)
+    audience = str(form.get("audience", NPDB_AUDIENCE))
     if audience not in AUDIENCES:
         return oauth_error(400, "invalid_target", f"audience must be one of {', '.join(AUDIENCES)}")
     now = int(time.time())
