@@ -102,12 +102,13 @@ def systems_view(registered: list[RegisteredCertificate], moment: datetime) -> l
     return view
 
 
-def trend_svg(rows: list[CertificateRow], width: int = 220, height: int = 48) -> Markup:
+def trend_svg(rows: list[CertificateRow], width: int = 260, height: int = 40) -> Markup:
     """Share of checks passed at each certification, oldest to newest (inline SVG, no script)."""
     shares = [(r.passed / r.checks) if r.checks else 0.0 for r in rows]
     if not shares:
         return Markup("")
-    step = (width - 12) / max(len(shares) - 1, 1)
+    plot_width = width - 60  # room for the latest figure on the right
+    step = (plot_width - 12) / max(len(shares) - 1, 1)
     points = [(6 + i * step, height - 6 - share * (height - 12)) for i, share in enumerate(shares)]
     path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" class="dot-{r.status}"/>'
@@ -116,7 +117,8 @@ def trend_svg(rows: list[CertificateRow], width: int = 220, height: int = 48) ->
     return Markup(f'<svg class="trend" role="img" width="{width}" height="{height}" '
                   f'viewBox="0 0 {width} {height}"><title>{Markup.escape(label)}</title>'
                   f'<polyline fill="none" stroke="#2b5d8a" stroke-width="1.5" points="{path}"/>'
-                  f"{dots}</svg>")
+                  f'{dots}<text x="{plot_width + 4}" y="{height / 2 + 4:.0f}" font-size="12">'
+                  f"{rows[-1].passed}/{rows[-1].checks}</text></svg>")
 
 
 def csp() -> str:
