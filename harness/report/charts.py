@@ -54,6 +54,37 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
 
 
+def bar_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
+    """Horizontal bars, one per series, of its last value (e.g. errors by type)."""
+    bars = [(name, pts[-1][1]) for name, pts in _points(data).items() if pts]
+    height = TOP + BOTTOM + max(1, len(bars)) * 24
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars" role="img" '
+              f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}">'),
+             f"<title>{escape(title)}</title>"]
+    if not bars:
+        parts.append(f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">no errors</text></svg>')
+        return Markup("".join(parts))
+    label_w, plot_w = 240, WIDTH - 240 - 60
+    top = max(value for _, value in bars) or 1.0
+    for index, (name, value) in enumerate(bars):
+        y = TOP + index * 24
+        width = max(1.0, value / top * plot_w)
+        parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(name[:40])}</text>'
+                     f'<rect x="{label_w}" y="{y + 4}" width="{width:.1f}" height="16" '
+                     f'fill="{PALETTE[index % len(PALETTE)]}" data-series="{escape(name)}"/>'
+                     f'<text x="{label_w + width + 4:.1f}" y="{y + 15}">{_fmt(value)}</text>')
+    parts.append(f'<text x="{label_w + plot_w / 2}" y="{height - 8}" text-anchor="middle" class="label">'
+                 f'{escape(data.get("y_label") or "")}</text></svg>')
+    return Markup("".join(parts))
+
+
+def chart_svg(data: dict[str, Any], title: str = "") -> Markup:
+    """The chart the evidence asks for: bars when ``style`` is "bars", else lines."""
+    if data.get("style") == "bars":
+        return bar_chart_svg(data, title)
+    return line_chart_svg(data, title)
+
+
 def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
     """One SVG element; an empty-state SVG when there is nothing to draw."""
     series = _points(data)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 
 from jinja2 import (
@@ -21,7 +22,8 @@ from jinja2 import (
 )
 from markupsafe import Markup, escape
 
-from harness.report.charts import line_chart_svg
+from harness.report.catalogue import catalogue_vi
+from harness.report.charts import chart_svg
 from harness.report.document import TEMPLATE_DIR
 from harness.report.untrusted import clip_depth, cut_deep_json, strip_control
 
@@ -98,7 +100,31 @@ STRINGS: dict[str, tuple[str, str]] = {
     "skip": ("bỏ qua", "skip"), "manual": ("thủ công", "manual"),
     "attested": ("đã xác nhận", "attested"), "missing": ("thiếu", "missing"),
     "expired": ("hết hạn", "expired"),
+    "critical": ("nghiêm trọng", "critical"), "high": ("cao", "high"),
+    "medium": ("trung bình", "medium"), "low": ("thấp", "low"), "info": ("thông tin", "info"),
+    "waived": ("đã miễn trừ", "waived"),
+    "failed_checks": ("Kiểm tra không đạt", "Failed checks"),
+    "check": ("Kiểm tra", "Check"),
+    "title_col": ("Nội dung kiểm tra", "What is checked"),
+    "token_hint": ("Đặt biến TOKEN bằng một token của dịch vụ cấp token quốc gia trước khi chạy lệnh.",
+                   "Set TOKEN to a token from the national token service before running the command."),
+    "latency_chart": ("Thời gian phản hồi p50/p95/p99", "Response time p50/p95/p99"),
+    "errors_chart": ("Lỗi theo loại", "Errors by type"),
+    "throughput_chart": ("Thông lượng", "Throughput"),
 }
+# Outcome texts in Vietnamese for statuses whose English summary comes from the check at run time.
+SUMMARY_VI = {"error": "Không thể kết luận: kiểm tra gặp lỗi khi chạy (xem bằng chứng).",
+              "skip": "Không áp dụng cho lần kiểm tra này.",
+              "manual": "Cần người thẩm định xác nhận thủ công."}
+_REASONS_VI = (
+    (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check ended (?P<status>\w+)$"),
+     "{id}: kiểm tra bắt buộc có kết quả {status}"),
+    (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check did not run$"),
+     "{id}: kiểm tra bắt buộc không được chạy"),
+    (re.compile(r"^attestation (?P<id>\S+) \((?P<title>.*)\) is missing$"),
+     "thiếu xác nhận thủ công {id} ({title})"),
+    (re.compile(r"^the run did not finish$"), "lần kiểm tra chưa hoàn tất"),
+)
 STATUSES = ("pass", "fail", "error", "skip", "manual")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
@@ -107,6 +133,39 @@ def t(key: str) -> Markup:
     """Both languages of a UI string; CSS shows the chosen one."""
     vi, en = STRINGS.get(key, (key, key))
     return Markup('<span class="vi" lang="vi">{}</span><span class="en" lang="en">{}</span>').format(vi, en)
+
+
+def check_vi(result: dict[str, Any]) -> dict[str, str]:
+    """Vietnamese title, requirement and outcome of a result (catalogue_vi.yaml; English fallback)."""
+    check = result["check"]
+    entry = catalogue_vi().get(check["id"], {})
+    title = entry.get("title", check["title"])
+    status = result["status"]
+    summary = {"pass": title, "fail": entry.get("fail", result["summary"])}.get(
+        status, SUMMARY_VI.get(status, result["summary"]))
+    return {"title": title, "requirement": entry.get("requirement", check["requirement"]),
+            "summary": summary}
+
+
+def reason_html(reason: str, anchored: set[str], attestation_titles: dict[str, str]) -> Markup:
+    """A verdict reason in both languages, linked to the failed check it names."""
+    text = strip_control(str(reason), keep_newlines=False)
+    vi = text
+    for pattern, template in _REASONS_VI:
+        match = pattern.match(text)
+        if match:
+            fields = match.groupdict()
+            if "status" in fields:
+                fields["status"] = STRINGS.get(fields["status"], (fields["status"],))[0]
+            if "title" in fields:
+                fields["title"] = attestation_titles.get(fields["id"], fields["title"])
+            vi = template.format(**fields)
+            break
+    both = Markup('<span class="vi" lang="vi">{}</span><span class="en" lang="en">{}</span>').format(vi, text)
+    check_id = text.split(":", 1)[0]
+    if check_id in anchored:
+        return Markup('<a href="#check-{}" class="reason-link">{}</a>').format(check_id, both)
+    return both
 
 
 def pretty(value: Any) -> str:
@@ -144,7 +203,7 @@ def _environment() -> Environment:
                       finalize=_finalize,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(t=t, STATUSES=STATUSES, TOGGLE_JS=Markup(TOGGLE_JS))
-    env.filters.update(pretty=pretty, chart=lambda data, title="": line_chart_svg(data or {}, title),
+    env.filters.update(pretty=pretty, chart=lambda data, title="": chart_svg(data or {}, title),
                        esc=escape)
     return env
 
@@ -155,21 +214,44 @@ def _csp() -> str:
             f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
 
 
+def _is_waived(result: dict[str, Any]) -> bool:
+    waiver = result.get("waiver")
+    return result["status"] == "fail" and bool(waiver and waiver.get("valid"))
+
+
 def view_model(report: dict[str, Any]) -> dict[str, Any]:
     """What the template needs, derived from the canonical report only."""
     results = report.get("results", [])
     attention = [r for r in results if r["status"] in ("fail", "error")]
     attention.sort(key=lambda r: (not r["mandatory"], SEVERITY_ORDER.get(r["check"]["severity"], 9),
                                   r["check"]["id"]))
-    charts = [(r["check"]["id"], e) for r in results for e in r["evidence"] if e["kind"] == "chart"]
+    anchored = {r["check"]["id"] for r in attention}
+    # One chart per title and series: the load checks share their throughput and latency charts.
+    charts, seen = [], set()
+    for r in results:
+        for e in r["evidence"]:
+            if e["kind"] != "chart" or not isinstance(e["data"], dict):
+                continue
+            key = (e["title"], tuple(sorted((e["data"].get("series") or {}))))
+            if key not in seen:
+                seen.add(key)
+                charts.append((r["check"]["id"], e))
+    failed_by_suite: dict[str, list[dict[str, Any]]] = {}
+    for r in attention:
+        failed_by_suite.setdefault(r["check"]["suite"], []).append(r)
+    titles_vi = {a.get("item_id"): a.get("title_vi") or a.get("title")
+                 for a in report.get("attestations", [])}
     by_suite = report.get("summary", {}).get("by_suite", {})
     return {
         "report": report, "run": report["run"], "verdict": report["verdict"],
-        "attention": attention, "charts": charts,
+        "attention": attention, "charts": charts, "anchored": anchored,
+        "failed_by_suite": failed_by_suite,
         "suites": sorted(by_suite.items()),
         "waived": [r for r in results if r.get("waiver")],
         "results": sorted(results, key=lambda r: (r["check"]["suite"], r["check"]["id"])),
         "attestations": report.get("attestations", []),
+        "reason_html": lambda reason: reason_html(reason, anchored, titles_vi),
+        "check_vi": check_vi, "is_waived": _is_waived,
         "csp": _csp(),
     }
 

@@ -63,6 +63,8 @@ class HistoryPoint:
     p95_ms: float | None  # locust's rolling window percentile; None before the first response
     total_requests: int
     total_failures: int
+    p50_ms: float | None = None  # the same rolling window, for the percentile charts
+    p99_ms: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,8 @@ def read_history(path: Path) -> tuple[HistoryPoint, ...]:
                     current_failures_per_s=_number(row["Failures/s"]) or 0.0,
                     p95_ms=_number(row.get("95%")),
                     total_requests=int(row["Total Request Count"]),
-                    total_failures=int(row["Total Failure Count"]))
+                    total_failures=int(row["Total Failure Count"]),
+                    p50_ms=_number(row.get("50%")), p99_ms=_number(row.get("99%")))
             except (KeyError, ValueError) as bad:
                 raise LoadStatsError(f"unexpected locust history row {row!r}: {bad}") from None
             # Locust can write two rows for one second; the later one has the larger counts.
@@ -195,8 +198,23 @@ def throughput_series(history: tuple[HistoryPoint, ...]) -> dict[str, list[tuple
 
 
 def latency_series(history: tuple[HistoryPoint, ...]) -> dict[str, list[tuple[float, float]]]:
-    if not history:
-        return {"p95_ms": []}
-    t0 = history[0].timestamp
-    return {"p95_ms": [(float(p.timestamp - t0), p.p95_ms) for p in history
-                       if p.p95_ms is not None and p.total_requests]}
+    """p50, p95 and p99 of locust's rolling window, per second (for Evidence.chart)."""
+    t0 = history[0].timestamp if history else 0
+    return {name: [(float(p.timestamp - t0), value) for p in history
+                   if (value := getattr(p, name)) is not None and p.total_requests]
+            for name in ("p50_ms", "p95_ms", "p99_ms")}
+
+
+def errors_by_type(failures_csv: Path, limit: int = 8) -> dict[str, list[tuple[float, float]]]:
+    """Occurrences per error type from locust's ``_failures.csv`` (one bar per type)."""
+    counts: dict[str, int] = {}
+    if failures_csv.is_file():
+        with failures_csv.open(encoding="utf-8", newline="") as rows:
+            for row in csv.DictReader(rows):
+                error = " ".join(str(row.get("Error") or "unknown").split())[:60]
+                try:
+                    counts[error] = counts.get(error, 0) + int(row.get("Occurrences") or 0)
+                except ValueError:
+                    continue
+    top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return {error: [(0.0, float(count))] for error, count in top}

@@ -14,6 +14,7 @@ from harness.checks import CheckResult, Evidence, EvidenceKind
 from harness.suites.load_runner import LoadOutcome
 from harness.suites.load_stats import (
     LoadStats,
+    errors_by_type,
     latency_series,
     sustained_rate,
     throughput_series,
@@ -136,8 +137,8 @@ def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> C
                 Evidence.measurement(f"{key} locust", uncorrected, "ms",
                                      title=f"{which} as locust measures it (from actual send, "
                                            "for information)"),
-                Evidence.chart("response time p95 (rolling)", latency_series(outcome.stats.history),
-                               x_label="s", y_label="ms"),
+                Evidence.chart("response time p50/p95/p99 (rolling)",
+                               latency_series(outcome.stats.history), x_label="s", y_label="ms"),
                 *_run_evidence(outcome), _endpoint_table(outcome.stats),
                 Evidence(EvidenceKind.NOTE, "latency from intended send times", {
                     "text": "\n".join(f"{e.name}: {e.requests} req, p50 {e.p50_ms:g} ms, "
@@ -176,6 +177,9 @@ def evaluate_error_rate(outcome: LoadOutcome, limits: LoadThresholds) -> CheckRe
                 *_run_evidence(outcome), _endpoint_table(outcome.stats)]
     failures_csv = outcome.job.csv_prefix.parent / f"{outcome.job.csv_prefix.name}_failures.csv"
     if failures_csv.is_file():
+        by_type = Evidence.chart("errors by type", errors_by_type(failures_csv),
+                                 x_label="error", y_label="occurrences")
+        evidence.append(Evidence(by_type.kind, by_type.title, {**by_type.data, "style": "bars"}))
         evidence.append(Evidence.note(failures_csv.read_text(encoding="utf-8")[:2000],
                                       title="failures by endpoint and cause"))
     numbers = {"error_rate": round(rate, 5), "max_error_rate": limits.max_error_rate}

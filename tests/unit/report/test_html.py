@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from html import unescape
 
 from harness.report.html import render_html
@@ -107,3 +108,87 @@ def test_incomplete_banner_only_when_the_run_did_not_finish() -> None:
 def test_certified_page() -> None:
     html = render_html(certified_report())
     assert "verdict-CERTIFIED" in html and "ĐẠT CHỨNG NHẬN" in html
+
+
+def test_verdict_reasons_and_summary_table_link_to_each_failed_check() -> None:
+    html = render_html(sample_report())
+    reasons = html[html.index('id="verdict-reasons"'):html.index('id="identity"')]
+    assert '<a href="#check-AUTH-JWT-ALG-NONE" class="reason-link">' in reasons
+    assert '<a href="#check-SAST-HARDCODED-SECRET" class="reason-link">' in reasons
+    assert 'href="#check-FW-DEFAULT-DENY"' not in reasons  # skipped: no article to link to
+    summary = html[html.index('id="suite-summary"'):html.index('id="failures"')]
+    for check_id in ("AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "SAST-HARDCODED-SECRET",
+                     "LOAD-LATENCY-P99"):
+        assert f'<a href="#check-{check_id}" class="check-link">{check_id}</a>' in summary
+        assert f'id="check-{check_id}"' in html  # every link has its target
+    results = html[html.index('id="results"'):]
+    assert '<a href="#check-AUTH-JWT-ALG-NONE" class="check-link">' in results
+
+
+def test_waived_failures_are_marked_waived_in_all_results() -> None:
+    html = render_html(sample_report())
+    results = html[html.index('id="results"'):]
+    row = results[results.index('id="result-LOAD-LATENCY-P99"'):]
+    row = row[:row.index("</tr>")]
+    assert "waived" in row and "đã miễn trừ" in row and "status-waived" in row
+    other = results[results.index('id="result-AUTH-JWT-ALG-NONE"'):]
+    assert "status-waived" not in other[:other.index("</tr>")]
+
+
+def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
+    report = sample_report()
+    alg_none = report["results"][0]
+    alg_none["check"].update(id="AUTH-JWT-ALG-NONE", title="An unsigned token (alg none, any letter case) is refused.")
+    report["verdict"]["reasons"].append("attestation server-hardening (Servers hardened) is missing")
+    report["verdict"]["reasons"].append("LOAD-THROUGHPUT: mandatory check did not run")
+    html = render_html(report)
+    article = html[html.index('id="check-AUTH-JWT-ALG-NONE"'):]
+    article = article[:article.index("</article>")]
+    assert "Token không ký (alg none, mọi kiểu chữ hoa thường) bị từ chối." in article
+    assert "Hệ thống chấp nhận token không có chữ ký." in article  # the failure, in Vietnamese
+    assert "từ chối JWT không ký (alg none)" in article  # the requirement
+    assert '<span class="vi" lang="vi">nghiêm trọng</span><span class="en" lang="en">critical</span>' in article
+    reasons = html[html.index('id="verdict-reasons"'):html.index('id="identity"')]
+    assert "AUTH-JWT-ALG-NONE: kiểm tra bắt buộc có kết quả không đạt" in reasons
+    assert "thiếu xác nhận thủ công server-hardening (Máy chủ đã được gia cố)" in reasons
+    assert "LOAD-THROUGHPUT: kiểm tra bắt buộc không được chạy" in reasons
+
+
+def test_reproduction_command_is_runnable_with_a_token_placeholder() -> None:
+    from harness.checks import Evidence
+    from harness.net import curl_command
+
+    report = sample_report()
+    command = curl_command("GET", "https://127.0.0.1:8443/connection/v1/dossiers/D-0001",
+                           {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJwb3J0YWwifQ."})
+    report["results"][0]["evidence"].append(Evidence.reproduction(command).to_json())
+    html = render_html(report)
+    assert "[REDACTED][REDACTED]" not in html
+    assert "-H &#34;Authorization: Bearer $TOKEN&#34;" in html and "Set TOKEN to a token" in html
+
+
+def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: Path) -> None:
+    from harness.checks import Evidence
+    from harness.suites.load_stats import HistoryPoint, errors_by_type, latency_series
+
+    history = tuple(HistoryPoint(timestamp=1000 + i, users=10, current_rps=20.0,
+                                 current_failures_per_s=0.0, p95_ms=90.0 + i, total_requests=20 * (i + 1),
+                                 total_failures=0, p50_ms=20.0 + i, p99_ms=300.0 + i) for i in range(5))
+    series = latency_series(history)
+    assert [y for _, y in series["p99_ms"]] == [300.0, 301.0, 302.0, 303.0, 304.0]  # p99, not p95
+    assert [y for _, y in series["p50_ms"]][0] == 20.0 and series["p95_ms"][0][1] == 90.0
+    failures = tmp_path / "locust_failures.csv"
+    failures.write_text("Method,Name,Error,Occurrences\nGET,/a,HTTPError('503'),7\nPOST,/b,"
+                        "ConnectionResetError(104),2\nGET,/c,HTTPError('503'),1\n", encoding="utf-8")
+    by_type = errors_by_type(failures)
+    assert by_type == {"HTTPError('503')": [(0.0, 8.0)], "ConnectionResetError(104)": [(0.0, 2.0)]}
+    report = sample_report()
+    load = report["results"][3]
+    bars = Evidence.chart("errors by type", by_type, x_label="error", y_label="occurrences")
+    load["evidence"] = [
+        Evidence.chart("response time p50/p95/p99 (rolling)", series, x_label="s", y_label="ms").to_json(),
+        {**bars.to_json(), "data": {**bars.data, "style": "bars"}}]
+    html = render_html(report)
+    charts = html[html.index('id="charts"'):html.index('id="failures"')]
+    assert 'data-series="p99_ms"' in charts and 'data-series="p50_ms"' in charts
+    assert 'class="chart chart-bars"' in charts and 'data-series="HTTPError(&#39;503&#39;)"' in charts
