@@ -2,6 +2,8 @@
 
 A subprocess (``st run`` with an NDJSON event report) keeps a hostile SUT from hurting the harness:
 a hang is cut by a wall-clock kill, a memory bomb by an address-space limit, a crash by isolation.
+Inside the child, ``conformance_guard`` (loaded as a schemathesis hooks module) adds SafeClient's
+rules: no redirect followed, bodies cut at 1 MiB decoded, a total deadline per request.
 The token travels in the child's environment, never on its command line or in a file.
 """
 
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from harness.processes import spawn
 from harness.suites.conformance_mapping import root_causes
 
 # Checks the certification asks for (connection/v1 conformance); all others stay off.
@@ -29,8 +32,12 @@ BUILTIN_CHECKS = (
     "ignored_auth", "use_after_free", "ensure_resource_availability",
 )
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
-# Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down.
+GUARD_MODULE = "harness.suites.conformance_guard"
+# Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
+# (the guard already cuts every body at max_body_bytes; this is the backstop).
 CHILD_MEMORY_LIMIT = 2 * 1024**3
+# The child must reach the SUT directly: a proxy variable would send its traffic to another host.
+PROXY_VARIABLES = frozenset({"http_proxy", "https_proxy", "all_proxy", "no_proxy"})
 BODY_EVIDENCE_BYTES = 2000
 # A broken operation fails thousands of times; evidence keeps a few samples, counters keep all.
 SAMPLES_PER_CHECK_AND_OPERATION = 3
@@ -55,6 +62,8 @@ class FuzzPlan:
     bearer_scheme: str | None = None  # securitySchemes name; None sends a plain header
     exclude_path_regex: str | None = None
     request_timeout_s: float = 10.0
+    request_deadline_s: float | None = None  # total per request, body included; default timeout
+    max_body_bytes: int = 1_048_576  # decoded; a longer body (or a bomb) is an error, not read
     wall_timeout_s: float = 300.0
     phases: tuple[str, ...] = ("examples", "coverage", "fuzzing", "stateful")
     workers: int = 1  # one worker keeps a seed reproducible
@@ -145,6 +154,13 @@ def command(plan: FuzzPlan, config: Path, ndjson: Path) -> list[str]:
     return argv
 
 
+def child_environment(plan: FuzzPlan) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
+    return {**env, TOKEN_ENV: plan.token, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": GUARD_MODULE,
+            "POPCERT_CONF_MAX_BODY": str(plan.max_body_bytes),
+            "POPCERT_CONF_DEADLINE_S": str(plan.request_deadline_s or plan.request_timeout_s)}
+
+
 def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_LIMIT, CHILD_MEMORY_LIMIT))
 
@@ -156,14 +172,14 @@ def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
     ndjson = plan.workdir / "events.ndjson"
     ndjson.unlink(missing_ok=True)
     argv = command(plan, config, ndjson)
-    env = {**os.environ, TOKEN_ENV: plan.token, "NO_COLOR": "1"}
+    env = child_environment(plan)
     outcome = FuzzOutcome(seed=plan.seed, command=shlex.join(argv))
     started = time.monotonic()
     hard_limit = plan.wall_timeout_s
     with open(plan.workdir / "st.log", "wb") as log:
-        child = subprocess.Popen(argv, cwd=plan.workdir, env=env, stdout=log,
-                                 stderr=subprocess.STDOUT, start_new_session=True,
-                                 preexec_fn=_limit_child)
+        # Own process group, killed with popcert (even by SIGKILL) and on interrupt.
+        child = spawn(argv, name="schemathesis", cwd=plan.workdir, env=env, stdout=log,
+                      stderr=subprocess.STDOUT, preexec=_limit_child)
         try:
             outcome.exit_code = child.wait(timeout=hard_limit)
         except subprocess.TimeoutExpired:

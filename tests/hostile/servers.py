@@ -21,7 +21,10 @@ Redirecting servers carry ``.elsewhere``, a recorder on another port that counts
 - ``endless_body()``, ``slowloris(interval_s)`` (status line and headers, one byte per interval),
   ``deep_json(depth=1500)``, ``markup()`` (HTML, JS, ANSI and control bytes in a 500 body),
   ``reset()`` (RST after the request), ``hang()`` (never answers), ``recorder()`` (plain 200 ``{}``).
-``CATALOGUE`` maps a case name to a no-argument factory (what bench/hostile.py runs).
+- ``redirect_same_origin(status)``: Location ``/moved...`` on the same server (a follower shows up
+  as a ``/moved`` request in ``.requests``).
+``CATALOGUE`` maps a case name to a no-argument factory (what bench/hostile.py runs);
+``PeakRss(pid)`` samples the RSS of a whole process tree (what tests and the bench assert on).
 """
 
 from __future__ import annotations
@@ -202,6 +205,11 @@ def redirect_out_of_scope(status: int = 307) -> HostileServer:
                          host_name="localhost", scope=["localhost"], elsewhere=elsewhere)
 
 
+def redirect_same_origin(status: int = 307) -> HostileServer:
+    """Location ``/moved<path>`` on this very server: a follower shows up as a ``/moved`` request."""
+    return HostileServer(_redirecting("/moved", status))
+
+
 def https_downgrade(status: int = 307) -> HostileServer:
     elsewhere = recorder()
     return HostileServer(_redirecting(f"http://127.0.0.1:{elsewhere.port}", status), tls=True,
@@ -310,6 +318,7 @@ def hang() -> HostileServer:
 CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "redirect-302-out-of-scope": lambda: redirect_out_of_scope(302),
     "redirect-307-out-of-scope": lambda: redirect_out_of_scope(307),
+    "redirect-same-origin": redirect_same_origin,
     "https-to-http-redirect": https_downgrade,
     "gzip-gzip-bomb": lambda: compression_bomb("gzip, gzip"),
     "deflate-bomb": lambda: compression_bomb("deflate"),
@@ -321,6 +330,72 @@ CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "reset": reset,
     "hang": hang,
 }
+
+
+class PeakRss:
+    """Samples the RSS of process ``pid`` plus all its descendants (Linux /proc) every ``every_s``.
+
+    ``with PeakRss(os.getpid()) as rss: ...`` then ``rss.peak_mib``; a process tree that spikes
+    between two samples can be missed, so sample often (default 50 ms).
+    """
+
+    def __init__(self, pid: int, every_s: float = 0.05) -> None:
+        self.pid = pid
+        self.every_s = every_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak_bytes / 1048576
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sample()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.sample()
+
+    def sample(self) -> int:
+        total = sum(_rss_bytes(pid) for pid in tree_pids(self.pid))
+        self.peak_bytes = max(self.peak_bytes, total)
+        return total
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and every live descendant, from the parent ids in /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending += children.get(pid, [])
+    return found
+
+
+def _rss_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 @functools.lru_cache(maxsize=1)
@@ -353,6 +428,6 @@ def _self_signed() -> tuple[Path, Path]:
     return folder / "cert.pem", folder / "key.pem"
 
 
-__all__ = ["CATALOGUE", "HostileServer", "Request", "bomb_body", "compression_bomb", "deep_json",
+__all__ = ["CATALOGUE", "HostileServer", "PeakRss", "Request", "bomb_body", "compression_bomb", "deep_json",
            "endless_body", "hang", "https_downgrade", "markup", "recorder",
-           "redirect_out_of_scope", "reset", "slowloris"]
+           "redirect_out_of_scope", "redirect_same_origin", "reset", "slowloris", "tree_pids"]

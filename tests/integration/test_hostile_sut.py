@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,10 @@ import yaml
 
 from harness.checks import Status, checks_for_suite
 from harness.suites import load_all_suites
+from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
+from harness.suites.tls_scan import TlsScanError, TlsTarget, scan
 from tests.conftest import LoopbackServer, garbage, hang, reset
+from tests.hostile import servers as hostile
 
 POPCERT = Path(sys.executable).parent / "popcert"
 SUITES = ["tls", "auth", "conformance"]
@@ -113,3 +117,94 @@ def test_errors_carry_evidence(kind: str, hostile_runs: dict[str, HostileRun]) -
     assert errors, "a hostile SUT must produce errors"
     assert [r["check"]["id"] for r in errors if not r["evidence"] or not r["summary"]] == []
     assert report["verdict"]["status"] == "NOT CERTIFIED"
+
+
+# --- issue 12: schemathesis and sslyze against tests/hostile servers ----------------------------
+# schemathesis runs in its own subprocess with popcert's guard (harness/suites/conformance_guard.py);
+# one tiny operation and a handful of examples keep each run to seconds.
+
+TOY_SPEC = """
+openapi: 3.1.0
+info: {title: toy, version: "1"}
+servers: [{url: /connection/v1}]
+paths:
+  /dossiers:
+    post:
+      operationId: submit
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [personal_id, full_name]
+              properties:
+                personal_id: {type: string, pattern: "^[0-9]{12}$"}
+                full_name: {type: string}
+      responses:
+        "201": {description: created, content: {application/json: {schema: {type: object}}}}
+        "400": {description: invalid}
+"""
+
+
+def fuzz_hostile(sut: hostile.HostileServer, workdir: Path, **overrides: Any) -> FuzzOutcome:
+    spec = workdir / "spec.yaml"
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec.write_text(TOY_SPEC, encoding="utf-8")
+    settings: dict[str, Any] = {
+        "spec_path": spec, "base_url": sut.url + "/connection/v1", "token": "toy-token",
+        "workdir": workdir / "st", "seed": 12, "max_examples": 3, "request_timeout_s": 2.0,
+        "wall_timeout_s": 90.0, "ca_bundle": sut.ca_path,
+        "phases": ("examples", "coverage", "fuzzing")}
+    settings.update(overrides)
+    return run_schemathesis(FuzzPlan(**settings))
+
+
+@pytest.mark.parametrize("server", ["redirect-302-out-of-scope", "redirect-307-out-of-scope",
+                                    "https-to-http-redirect", "redirect-same-origin"])
+def test_schemathesis_follows_no_redirect(server: str, tmp_path: Path) -> None:
+    with hostile.CATALOGUE[server]() as sut:
+        outcome = fuzz_hostile(sut, tmp_path)
+        time.sleep(0.3)
+        assert sut.hits >= 3, "schemathesis never reached the SUT: the test proves nothing"
+        followed = [r.path for r in sut.requests if r.path.startswith("/moved")]
+        elsewhere = sut.elsewhere.requests if sut.elsewhere is not None else []
+    assert outcome.exit_code in (0, 1) and not outcome.timed_out, outcome.stderr_tail
+    assert elsewhere == [] and followed == []
+
+
+@pytest.mark.parametrize("server", ["gzip-gzip-bomb", "endless-body"])
+def test_schemathesis_refuses_bombs_within_bounded_memory(server: str, tmp_path: Path) -> None:
+    hostile.bomb_body("gzip, gzip", 1 << 30)  # built before measuring: the server is not popcert
+    with hostile.CATALOGUE[server]() as sut, hostile.PeakRss(os.getpid()) as rss:
+        outcome = fuzz_hostile(sut, tmp_path)
+    assert sut.hits >= 1 and not outcome.timed_out
+    assert any("over 1048576 bytes" in p.message for p in outcome.problems), outcome.problems
+    # Without the guard the child inflates the 1 GiB bomb until its address-space cap (MemoryError).
+    assert rss.peak_mib < 1024, f"popcert + schemathesis peaked at {rss.peak_mib:.0f} MiB"
+
+
+def test_schemathesis_requests_end_at_their_deadline(tmp_path: Path) -> None:
+    # One byte a second never trips the 2 s read timeout; each request must still end at 2 s.
+    with hostile.slowloris(interval_s=1.0) as sut:
+        outcome = fuzz_hostile(sut, tmp_path, max_examples=1, phases=("fuzzing",),
+                               wall_timeout_s=120.0)
+        hits = sut.hits
+    assert not outcome.timed_out, "schemathesis had to be killed: no per-request deadline"
+    assert hits >= 2, "after the first request timed out, the next ones must still be sent"
+    assert any("timed out" in p.message.lower() for p in outcome.problems), outcome.problems
+
+
+def test_sslyze_speaks_only_tls_to_the_declared_endpoint() -> None:
+    with hostile.https_downgrade() as sut:
+        result = scan(TlsTarget("127.0.0.1", sut.port, ca_bundle=sut.ca_path))
+        time.sleep(0.3)
+        assert sut.connections > 0, "sslyze never connected: the test proves nothing"
+        # No HTTP request at all (so no redirect to follow), nothing anywhere else.
+        assert sut.hits == 0 and sut.elsewhere is not None and sut.elsewhere.hits == 0
+    assert result.scan_result is not None
+
+
+def test_sslyze_gives_up_on_a_silent_endpoint() -> None:
+    with hostile.hang() as sut, pytest.raises(TlsScanError):
+        scan(TlsTarget("127.0.0.1", sut.port))
