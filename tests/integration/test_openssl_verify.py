@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests.unit.report.sample_report
 
-from harness.report import sign  # noqa: E402
+from harness.report import sign, trust  # noqa: E402
 from harness.report.render import render_all  # noqa: E402
 from tests.unit.report.sample_report import sample_report  # noqa: E402
 
@@ -48,7 +48,15 @@ def test_openssl_verifies_a_signed_report_and_rejects_a_tampered_one(tmp_path: P
     good = _openssl_verify(keys.public_key, report, signature)
     assert good.returncode == 0 and "Signature Verified Successfully" in good.stdout
 
+    # popcert agrees with OpenSSL when the key comes from the trust store.
+    store = tmp_path / "trusted_keys"
+    trusted = [k.key for k in [trust.trust_key(keys.public_key, store)]]
+    assert sign.verify(report, signature, trusted).signature_ok
+    # The key the trust store holds is a PEM plain OpenSSL reads too.
+    assert _openssl_verify(store / "assessor.pub.pem", report, signature).returncode == 0
+
     report.write_bytes(report.read_bytes().replace(b"NOT CERTIFIED", b"CERTIFIED", 1))
     bad = _openssl_verify(keys.public_key, report, signature)
     assert bad.returncode != 0 and "Signature Verification Failure" in (bad.stdout + bad.stderr)
-    assert not sign.verify(report, signature, keys.public_key).signature_ok
+    assert not sign.verify(report, signature, trusted).signature_ok
+

@@ -24,6 +24,10 @@ FAILED_IDS = ("AUTH-JWT-ALG-NONE", "SAST-HARDCODED-SECRET", "CONF-SCHEMA-RESPONS
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
+def _highest_point(points: str) -> float:
+    return min(float(pair.split(",")[1]) for pair in points.split())
+
+
 @pytest.fixture(scope="module")
 def page_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return render_all(sample_report(), tmp_path_factory.mktemp("html"), formats=("html",))["html"]
@@ -74,6 +78,31 @@ def test_report_in_headless_chromium(page_html: Path) -> None:
             assert page.locator("#check-AUTH-JWT-ALG-NONE pre").filter(
                 has_text="<script>window.__pwned = true;").count() == 1
             assert page.locator("#failures img").count() == 0
+            # Every verdict reason and summary-table link lands on its failed check.
+            links = page.locator("#verdict-reasons a.reason-link, #suite-summary a.check-link")
+            assert links.count() >= 4
+            for index in range(links.count()):
+                target = links.nth(index).get_attribute("href")
+                assert target and page.locator(target).count() == 1, target
+            page.locator("#verdict-reasons a.reason-link").first.click()
+            assert page.evaluate("location.hash") == "#check-AUTH-JWT-ALG-NONE"
+            assert page.locator("#check-AUTH-JWT-ALG-NONE").is_visible()
+            assert page.evaluate("document.getElementById('check-AUTH-JWT-ALG-NONE')"
+                                 ".getBoundingClientRect().top") < 200  # scrolled to it
+            # Waived failures are marked in All results; Vietnamese texts show by default.
+            waived = page.locator("#result-LOAD-LATENCY-P99 .status-waived")
+            assert waived.is_visible() and "đã miễn trừ" in waived.inner_text()
+            assert page.locator("#check-AUTH-JWT-ALG-NONE h3 .vi").is_visible()
+            # Charts: percentiles as three lines (p99 drawn from p99 data), errors by type.
+            latency = page.locator("figure[data-chart='Latency percentiles'] svg polyline")
+            assert latency.count() == 3
+            series = [latency.nth(i).get_attribute("data-series") for i in range(3)]
+            assert series == ["p50", "p95", "p99"]
+            p95_top = _highest_point(latency.nth(1).get_attribute("points") or "")
+            p99_top = _highest_point(latency.nth(2).get_attribute("points") or "")
+            assert p99_top < p95_top  # SVG y grows downwards: p99 is drawn above p95
+            assert page.locator("figure[data-chart='Errors by type'] svg").is_visible()
+
             # Self-contained: nothing but the file itself was requested.
             assert requests == [page_html.as_uri()]
         finally:

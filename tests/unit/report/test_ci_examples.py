@@ -53,3 +53,26 @@ def test_exit_code_convention_matches_the_comments() -> None:
     for name in ("github-actions.yml", "gitlab-ci.yml"):
         text = (CI / name).read_text(encoding="utf-8")
         assert "0 CERTIFIED, 1 NOT CERTIFIED / INCOMPLETE, 2 harness or config error" in text
+
+
+def _verify_commands(commands: list[str]) -> None:
+    """Trust a pinned key first, then verify from the trust store: never a key beside the report."""
+    trust = next(c for c in commands if c.startswith("popcert keys trust "))
+    verify = next(c for c in commands if c.startswith("popcert verify "))
+    assert commands.index(trust) < commands.index(verify)
+    key, report = trust.split()[3], verify.split()[2]
+    assert key.rsplit("/", 1)[0] != report.rsplit("/", 1)[0]
+    assert "--public-key" not in verify and " -p " not in verify
+
+
+def test_github_verifies_the_signed_report_with_a_trusted_key() -> None:
+    workflow: dict[str, Any] = yaml.safe_load((CI / "github-actions.yml").read_text(encoding="utf-8"))
+    steps = workflow["jobs"]["verify-certificate"]["steps"]
+    _verify_commands([s["run"] for s in steps if "run" in s])
+
+
+def test_gitlab_verifies_the_signed_report_with_a_trusted_key() -> None:
+    pipeline: dict[str, Any] = yaml.safe_load((CI / "gitlab-ci.yml").read_text(encoding="utf-8"))
+    job = pipeline["verify-certificate"]
+    assert job.get("allow_failure") is False
+    _verify_commands(job["script"])
