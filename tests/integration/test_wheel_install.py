@@ -133,3 +133,8 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
                     cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "VALID" in verified.stdout
+
+    # The certificate templates ship too: an (empty) registry site renders from the wheel.
+    site = _run([popcert, "registry", "site", "site", "--registry", "registry.sqlite3"], cwd=tmp_path)
+    assert site.returncode == 0, site.stdout + site.stderr
+    assert "Registry of certificates" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
