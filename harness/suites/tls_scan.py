@@ -2,7 +2,8 @@
 
 The scan runs exactly the commands sslyze's Mozilla checker needs (a superset of what the
 dedicated checks read), validates against the run's CA bundle, and presents the portal's client
-certificate when the SUT requires mTLS.
+certificate when the SUT requires mTLS. Scope: sslyze speaks TLS only to the declared host and
+port; its one HTTP command (HTTP_HEADERS, which follows redirects) is never run.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from urllib.parse import urlsplit
 from sslyze import (
     CertificateInfoExtraArgument,
     ClientAuthenticationCredentials,
-    Scanner,
+    ScanCommand,
     ScanCommandsExtraArguments,
+    Scanner,
     ServerConnectivityStatusEnum,
     ServerHostnameCouldNotBeResolved,
     ServerNetworkConfiguration,
@@ -25,8 +27,15 @@ from sslyze import (
     ServerScanResult,
     ServerScanStatusEnum,
 )
-from sslyze.mozilla_tls_profile.tls_config_checker import SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER
+from sslyze.mozilla_tls_profile.tls_config_checker import (
+    SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
+)
 
+from harness.suites.tls_trust import load_public_trust_stores
+
+# HTTP_HEADERS sends HTTP requests and follows redirects: excluded even if sslyze's Mozilla
+# checker starts to want it (docs/security-model.md, scope).
+SCAN_COMMANDS = frozenset(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER) - {ScanCommand.HTTP_HEADERS}
 # sslyze opens several connections per cipher suite; a few at a time is plenty on loopback and
 # keeps a small SUT (and the 2-core CI box) from being flooded.
 CONCURRENT_CONNECTIONS = 5
@@ -70,6 +79,7 @@ class TlsTarget:
 
 def scan(target: TlsTarget) -> ServerScanResult:
     """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect."""
+    load_public_trust_stores()  # quietly: public roots with serial 0 (harness/suites/tls_trust.py)
     try:
         location = ServerNetworkLocation(target.host, target.port)
     except ServerHostnameCouldNotBeResolved as unresolved:
@@ -85,7 +95,7 @@ def scan(target: TlsTarget) -> ServerScanResult:
         certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(target.ca_bundle))
         if target.ca_bundle else None)
     request = ServerScanRequest(server_location=location, network_configuration=network,
-                                scan_commands=set(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER),
+                                scan_commands=set(SCAN_COMMANDS),
                                 scan_commands_extra_arguments=extra)
     scanner = Scanner(per_server_concurrent_connections_limit=CONCURRENT_CONNECTIONS,
                       concurrent_server_scans_limit=1)
