@@ -138,3 +138,74 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
     site = _run([popcert, "registry", "site", "site", "--registry", "registry.sqlite3"], cwd=tmp_path)
     assert site.returncode == 0, site.stdout + site.stderr
     assert "Registry of certificates" in (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    joined = text.replace("\\\n", " ")
+    instructions = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            keyword, _, arguments = line.partition(" ")
+            instructions.append((keyword.upper(), " ".join(arguments.split())))
+    return instructions
+
+
+def test_dockerfile_builds_from_files_that_exist_and_ships_the_tools() -> None:
+    """docker cannot run here: check what can be checked without it."""
+    import fnmatch
+    import tomllib
+
+    instructions = _dockerfile_instructions()
+    ignored = [line.strip() for line in (REPO / ".dockerignore").read_text(encoding="utf-8").splitlines()
+               if line.strip() and not line.startswith("#")]
+    copied: list[str] = []
+    for keyword, arguments in instructions:
+        if keyword != "COPY" or arguments.startswith("--from="):
+            continue
+        *sources, _destination = arguments.split()
+        for source in sources:
+            assert (REPO / source).exists(), f"Dockerfile COPY {source}: no such file in the repository"
+            assert not any(fnmatch.fnmatch(source.rstrip("/"), pattern) for pattern in ignored), source
+            copied.append(source.rstrip("/"))
+    for entry in resources.BUNDLED:  # what the wheel must carry is in the build context
+        assert any(entry == c or entry.startswith(c + "/") for c in copied), entry
+    stages = [arguments for keyword, arguments in instructions if keyword == "FROM"]
+    assert len(stages) == 2 and all(s.startswith("python:3.11") for s in stages)
+    requires = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    assert requires["requires-python"] == ">=3.11"
+    runtime = instructions[[k for k, _ in instructions].index("FROM", 1):]
+    apt = " ".join(a for k, a in runtime if k == "RUN" and "apt-get install" in a)
+    for package in ("iptables", "nftables", "openssl"):
+        assert f" {package} " in f" {apt} ", package
+    assert ("ENTRYPOINT", '["popcert"]') in runtime and "popcert" in requires["scripts"]
+    assert any(k == "USER" and a != "root" for k, a in runtime)
+
+
+def test_dockerfile_build_context_is_enough_to_build_the_wheel(tmp_path: Path) -> None:
+    """Replays the build stage's COPY lines into an empty folder and builds the wheel there."""
+    import shutil
+
+    context = tmp_path / "src"
+    context.mkdir()
+    for keyword, arguments in _dockerfile_instructions():
+        if keyword != "COPY" or arguments.startswith("--from="):
+            continue
+        *sources, destination = arguments.split()
+        for source in sources:
+            origin = REPO / source
+            target = context / destination / origin.name if destination.endswith("./") else \
+                context / destination
+            if origin.is_dir():
+                shutil.copytree(origin, target, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(origin, target)
+    built = _run([sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir",
+                  str(tmp_path / "dist"), str(context)], cwd=context, timeout=300)
+    assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
+    wheel = next((tmp_path / "dist").glob("popcert-*.whl"))
+    assert "harness/_data/specs/profiles/district.yaml" in zipfile.ZipFile(wheel).namelist()
