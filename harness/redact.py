@@ -23,7 +23,7 @@ _PATTERNS = (
     # A JWT keeps its header so the evidence still shows alg/kid, which is what auth checks are about.
     (re.compile(r"\b(eyJ[A-Za-z0-9_-]{2,})\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"), r"\1.[REDACTED]"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [REDACTED]"),
-    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
      "[REDACTED PRIVATE KEY]"),
     (re.compile(r"(?i)\b(client_secret|client_assertion|password|access_token)=([^&\s\"']+)"),
      r"\1=[REDACTED]"),
@@ -41,9 +41,9 @@ _PATTERNS = (
 # sets (``TOKEN=... sh -c '...'``), in double quotes so the shell expands it.
 TOKEN_PLACEHOLDER = "$TOKEN"
 _COMMAND_CREDENTIAL = (
-    re.compile(r"""'(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^']*'""", re.I),
+    re.compile(r"""'(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^']*'""", re.IGNORECASE),
     re.compile(r"""(?<!['"])\b(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^\s'"]+""",
-               re.I),
+               re.IGNORECASE),
 )
 
 

@@ -11,8 +11,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.assessor import (Attestation, Waiver, attestation_entries, expired_attestations,
-                              load_attestations, load_waivers, waiver_for)
+from harness.assessor import (
+    Attestation,
+    Waiver,
+    attestation_entries,
+    expired_attestations,
+    load_attestations,
+    load_waivers,
+    waiver_for,
+)
 from harness.certificate.fingerprints import run_fingerprints
 from harness.checks import REGISTRY, Check, CheckResult
 from harness.config import RunConfig

@@ -232,7 +232,7 @@ def view_model(report: dict[str, Any]) -> dict[str, Any]:
         for e in r["evidence"]:
             if e["kind"] != "chart" or not isinstance(e["data"], dict):
                 continue
-            key = (e["title"], tuple(sorted((e["data"].get("series") or {}))))
+            key = (e["title"], tuple(sorted(e["data"].get("series") or {})))
             if key not in seen:
                 seen.add(key)
                 charts.append((r["check"]["id"], e))

@@ -8,8 +8,8 @@ reason, so a pipeline's test view agrees with the verdict. Validated against rep
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from typing import Any
 
 # XML 1.0 forbids most control characters; a SUT's body may contain them.

@@ -11,7 +11,6 @@ from harness.report.document import SCHEMA_DIR
 from harness.report.junit import render_junit
 from tests.unit.report.sample_report import sample_report
 
-
 # popcert's own schema, the strict Ant layout (windyroad JUnit.xsd) and the one Jenkins reads.
 SCHEMAS = ("junit.xsd", "junit-ant-strict.xsd", "junit-jenkins.xsd")
 
