@@ -67,6 +67,8 @@ def issue(
                                                  help="default: the report's folder")] = None,
     registry: RegistryOption = None,
     trust_store: TrustOption = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="also print certificate.pdf with headless "
+                                                    "Chromium (Debian's chromium)")] = False,
 ) -> None:
     """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry."""
     from harness.certificate.issue import issue_certificate
@@ -78,6 +80,13 @@ def issue(
     except PopcertError as problem:
         raise _usage(str(problem)) from None
     document = issued.certificate.document
+    if pdf:
+        from harness.certificate.page import PDF_NAME, print_pdf
+
+        try:
+            typer.echo(f"pdf:         {print_pdf(issued.page_path, issued.path.with_name(PDF_NAME))}")
+        except PopcertError as problem:  # the certificate stands; only its PDF copy is missing
+            typer.echo(f"warning: {problem}", err=True)
     typer.echo(f"issued {issued.certificate.serial} to {document['system']['name']}, "
                f"valid until {document['not_after']}")
     typer.echo(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"

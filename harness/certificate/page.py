@@ -4,6 +4,7 @@ self-contained (inline CSS, no script, no fetch) from reports/templates/certific
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -31,3 +32,43 @@ def render_certificate_page(certificate: Certificate) -> str:
     return environment().get_template(TEMPLATE).render(
         c=document, sha256=certificate.sha256, csp=CSP, level_vi=level_vi, level_en=level_en,
         issued_date=document["issued_at"][:10], not_after_date=document["not_after"][:10])
+
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
+PDF_NAME = "certificate.pdf"
+PDF_DEADLINE_S = 60.0
+
+
+def find_chromium() -> str | None:
+    import shutil
+
+    return next((found for name in CHROMIUM_NAMES if (found := shutil.which(name))), None)
+
+
+def print_pdf(page_path: Path, pdf_path: Path, chromium: str | None = None) -> Path:
+    """Print certificate.html to PDF with headless Chromium (Debian's package; no network: the
+    page's policy forbids every fetch). Raises CertificateError when Chromium is missing or fails."""
+    import os
+    import subprocess
+    import tempfile
+
+    from harness.certificate.model import CertificateError
+    from harness.processes import spawn
+
+    browser = chromium or find_chromium()
+    if browser is None:
+        raise CertificateError("--pdf needs Chromium (apt-get install chromium); "
+                               "certificate.html prints the same from any browser")
+    with tempfile.TemporaryDirectory(prefix="popcert-chromium-") as profile:
+        argv = [browser, "--headless", "--disable-gpu", "--no-first-run", "--disable-extensions",
+                "--disable-background-networking", "--disable-dev-shm-usage",
+                f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                f"--print-to-pdf={pdf_path}", page_path.resolve().as_uri()]
+        if os.geteuid() == 0:
+            argv.insert(1, "--no-sandbox")  # Chromium refuses to start as root with its sandbox
+        child = spawn(argv, name="chromium-pdf", deadline_s=PDF_DEADLINE_S,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child.wait()
+    if not pdf_path.exists() or not pdf_path.read_bytes().startswith(b"%PDF"):
+        raise CertificateError(f"Chromium did not write {pdf_path} (exit {child.returncode})")
+    return pdf_path

@@ -116,3 +116,18 @@ def test_registry_site_statuses_history_search_and_language(lab: Lab, page: Any,
 
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.requests == [index.as_uri()]
+
+
+def test_issue_with_pdf_prints_one_a4_page(lab: Lab) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
+    from typer.testing import CliRunner
+
+    from harness.cli import app
+
+    report = lab.report(certified(system="Hệ thống TTHC Quảng Ninh"), name="qn")
+    result = CliRunner().invoke(app, ["certificate", "issue", str(report), "--key", str(lab.key),
+                                      "--assessor", "Đỗ Văn E", "--pdf"])
+    assert result.exit_code == 0, result.output
+    pdf = (report.parent / "certificate.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type\s*/Page(?!s)", pdf)) == 1
