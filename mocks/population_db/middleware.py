@@ -65,18 +65,24 @@ class BodyTooLarge(Exception):
 
 
 def _declared_length(scope: Scope) -> int | None:
+    """Content-Length; -1 for a chunked body (no length declared); None for no body at all."""
+    chunked = False
     for name, value in scope["headers"]:
         if name == b"content-length":
             try:
                 return int(value)
             except ValueError:
                 return None
-    return None
+        if name == b"transfer-encoding":
+            chunked = True
+    return -1 if chunked else None
 
 
-def limit_receive(receive: Any, limit: int, on_exceeded: Any) -> Any:
+def limit_receive(receive: Any, limit: int, on_exceeded: Any,
+                  complete: list[bool] | None = None) -> Any:
     """``receive`` that stops a body at ``limit`` bytes while it streams (chunked uploads declare
-    no length): past the limit it answers once (``on_exceeded``) and tells the app the client left."""
+    no length): past the limit it answers once (``on_exceeded``) and tells the app the client left.
+    ``complete[0]`` turns True once the whole body has been read."""
     received = [0]
 
     async def limited() -> dict[str, Any]:
@@ -88,6 +94,8 @@ def limit_receive(receive: Any, limit: int, on_exceeded: Any) -> Any:
             if received[0] > limit:
                 await on_exceeded()
                 return {"type": "http.disconnect"}
+            if complete is not None and not message.get("more_body", False):
+                complete[0] = True
         return message  # type: ignore[no-any-return]
 
     return limited
@@ -116,7 +124,7 @@ class BodyLimit:
         if declared is not None and declared > self.limit:
             await send_too_large(send, self.limit, None)
             return
-        if declared is not None:  # the server never passes on more than the declared length
+        if declared != -1:  # the server never passes on more than the declared length
             await self.app(scope, receive, send)
             return
         answered = [False]
@@ -196,14 +204,18 @@ class AuditAndFaults:
             if message["type"] == "http.response.start":
                 box[0] = message["status"]
                 write_audit()  # write-ahead: journalled before the client sees an answer
+                if not body_read[0]:  # answered mid-upload: do not read the rest of it
+                    message = {**message, "headers": [*message.get("headers", ()),
+                                                      (b"connection", b"close")]}
             await send(message)
 
         limit = self.max_body_bytes
         declared = _declared_length(scope)
+        body_read = [declared != -1]  # a declared body is the server's to drain (<= limit)
         if declared is not None and declared > limit:
             await send_too_large(send_and_capture, limit, None)
             return
-        if declared is None:
+        if declared == -1:
             async def exceeded() -> None:
                 if not box[1]:
                     box[0] = 413
@@ -211,7 +223,7 @@ class AuditAndFaults:
                     box[2] = True
                     await send_too_large(send, limit, None)
                 box[2] = True
-            receive = limit_receive(receive, limit, exceeded)
+            receive = limit_receive(receive, limit, exceeded, body_read)
         try:
             fault = None
             if state.faults._rules:

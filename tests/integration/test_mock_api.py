@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import http.server
 import json
+import signal
+import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -104,6 +108,12 @@ def test_mtls_token_flow_and_bad_certificates(npdb: MockNPDB) -> None:
         mismatch = http.post(npdb.token_url, data={"grant_type": "client_credentials",
                                                    "client_id": "other-system"})
         assert mismatch.status_code == 401
+        # A valid client certificate does not excuse a client_assertion_type the spec refuses.
+        for bad_type in ("AAA", ""):
+            odd = http.post(npdb.token_url, data={"grant_type": "client_credentials",
+                                                  "client_id": "city-system",
+                                                  "client_assertion_type": bad_type})
+            assert odd.status_code == 401, (bad_type, odd.text)
     for bad in ("city-system-expired", "city-system-foreign"):
         with pytest.raises(httpx.HTTPError):
             httpx.post(npdb.token_url, data={"grant_type": "client_credentials",
@@ -249,3 +259,131 @@ def test_mtls_required_refuses_clients_without_certificate(tmp_path: Path) -> No
         with pytest.raises(httpx.HTTPError):
             httpx.get(npdb.jwks_url, verify=tls(npdb))
         assert httpx.get(npdb.jwks_url, verify=tls(npdb, "city-system")).status_code == 200
+
+
+# --- a server that holds (issue 12 item 9) -------------------------------------------------------
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _raw_tls(npdb: MockNPDB) -> ssl.SSLSocket:
+    host, port = npdb.data_url.removeprefix("https://").split(":")
+    return tls(npdb).wrap_socket(socket.create_connection((host, int(port)), timeout=10),
+                                 server_hostname=host)
+
+
+def test_bodies_over_the_limit_never_reach_memory(npdb: MockNPDB) -> None:
+    before = _rss_kib(npdb.pid)
+    auth = "".join(f"{k}: {v}\r\n" for k, v in data_headers(npdb.token()).items())
+    for path in ("/oauth2/token", "/npdb/v1/identity/verify", "/npdb/v1/subscriptions"):
+        # Declared: 1 GiB announced, 413 at once, before a byte of the body is sent.
+        with _raw_tls(npdb) as conn:
+            conn.sendall(f"POST {path} HTTP/1.1\r\nHost: npdb\r\nContent-Length: 1073741824\r\n"
+                         "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode())
+            assert conn.recv(4096).startswith(b"HTTP/1.1 413"), path
+        # Streamed: chunked, no length; refused while it streams, long before 64 MiB.
+        with _raw_tls(npdb) as conn:
+            conn.sendall(f"POST {path} HTTP/1.1\r\nHost: npdb\r\nTransfer-Encoding: chunked\r\n"
+                         f"Content-Type: application/json\r\n{auth}\r\n".encode())
+            chunk = b"10000\r\n" + b"x" * 0x10000 + b"\r\n"
+            sent, answer = 0, b""
+            conn.settimeout(0.05)
+            while sent < 64 * 1024 * 1024 and not answer:
+                try:
+                    conn.sendall(chunk)
+                    sent += len(chunk)
+                    answer = conn.recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break  # the server closed the connection after answering
+            conn.settimeout(5)
+            try:
+                answer = answer or conn.recv(4096)
+            except OSError:
+                pass
+            assert answer.startswith(b"HTTP/1.1 413"), (path, sent, answer[:80])
+            assert sent < 4 * 1024 * 1024
+    assert _rss_kib(npdb.pid) - before < 64 * 1024  # nothing like the body was ever held
+
+
+def _serve(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    ready = state_dir / "ready.json"
+    proc = subprocess.Popen([sys.executable, "-m", "mocks.population_db", "serve",
+                             "--state-dir", str(state_dir), "--population", "20000",
+                             "--ready-file", str(ready), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if ready.exists() and json.loads(ready.read_text()).get("pid") == proc.pid:
+            return proc, json.loads(ready.read_text())
+        assert proc.poll() is None, "mock exited"
+        time.sleep(0.05)
+    proc.kill()
+    raise TimeoutError("mock not ready")
+
+
+def test_every_answered_call_is_audited_after_kill_9(tmp_path: Path) -> None:
+    from mocks.population_db.audit import AuditLog
+    from mocks.population_db.client_auth import fetch_token, tls_context
+    from mocks.population_db.pki import TestPKI
+
+    proc, ready = _serve(tmp_path)
+    try:
+        pki = TestPKI(tmp_path)
+        token = fetch_token(ready["token_url"], pki.ca_path, pki.issued_dir / "city-system.key")
+        answered = []
+        with httpx.Client(verify=tls_context(pki.ca_path), timeout=10) as http:
+            for n in range(400):
+                h = data_headers(token)
+                resp = http.post(f"{ready['data_url']}/npdb/v1/identity/verify", headers=h,
+                                 json={"personal_id": f"{n:012d}", "full_name": "A",
+                                       "date_of_birth": "1990-01-01"})
+                assert resp.status_code in (200, 400)
+                answered.append(h["X-Request-Id"])
+        proc.send_signal(signal.SIGKILL)  # no flush, no shutdown: straight after the answers
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    recovered = {e["request_id"] for e in AuditLog(tmp_path / "audit.sqlite").query()}
+    missing = [rid for rid in answered if rid not in recovered]
+    assert missing == [], f"{len(missing)} of {len(answered)} answered calls missing"
+
+
+def test_idle_connections_never_lock_out_a_real_client(tmp_path: Path) -> None:
+    from mocks.population_db.client_auth import fetch_token
+    from mocks.population_db.pki import TestPKI
+
+    proc, ready = _serve(tmp_path, "--max-client-connections", "200", "--idle-timeout", "3")
+    host, port = ready["data_url"].removeprefix("https://").split(":")
+    idle: list[socket.socket] = []
+    try:
+        pki = TestPKI(tmp_path)
+        context = ssl.create_default_context(cafile=str(pki.ca_path))
+        for n in range(2000):  # ten times the cap: plain TCP, never a byte of TLS
+            idle.append(socket.create_connection((host, int(port)), timeout=10))
+        for _ in range(50):  # and some that finish the handshake, then say nothing
+            idle.append(context.wrap_socket(socket.create_connection((host, int(port))),
+                                            server_hostname=host))
+        started = time.monotonic()
+        token = fetch_token(ready["token_url"], pki.ca_path, pki.issued_dir / "city-system.key")
+        assert token and time.monotonic() - started < 5
+        # A connection that completes its handshake and never asks anything is closed.
+        lurker = context.wrap_socket(socket.create_connection((host, int(port))),
+                                     server_hostname=host)
+        lurker.settimeout(10)
+        waited = time.monotonic()
+        assert lurker.recv(1) == b""
+        assert time.monotonic() - waited < 8
+        lurker.close()
+    finally:
+        for conn in idle:
+            conn.close()
+        proc.kill()
+        proc.wait(timeout=10)
