@@ -79,12 +79,21 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
                 Evidence.note(str([d.get("callback_url") for d in emitted.get("deliveries", [])]),
                               title="callback URLs subscribed at the mock"))
         time.sleep(1.0)
-    delivery = ours[0]
+    # the delivery the SUT accepted; else the newest subscription's (a SUT that re-subscribes at
+    # each start keeps only its latest secret)
+    accepted = [d for d in ours if 200 <= (_first_status(d) or 0) < 300]
+    delivery = accepted[0] if accepted else ours[-1]
     ctx.subscription_id = str(delivery.get("subscription_id") or "") or None
-    attempts = delivery.get("attempts") or []
-    status = attempts[0].get("status") if attempts else None
+    status = _first_status(delivery)
     return SignedNotification(str(delivery.get("body", "")).encode(),
                               str(delivery.get("signature_header", "")), status, delivery)
+
+
+def _first_status(delivery: dict[str, Any]) -> int | None:
+    """The SUT's answer to the mock's first delivery attempt."""
+    attempts = delivery.get("attempts") or []
+    status = attempts[0].get("status") if attempts and isinstance(attempts[0], dict) else None
+    return status if isinstance(status, int) else None
 
 
 def _send(ctx: AuthContext, description: str, body: bytes, signature: str | None) -> Probe:

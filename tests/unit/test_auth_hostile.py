@@ -199,3 +199,85 @@ def test_sut_that_fetches_jku_fails_even_when_it_refuses(http_sut: Any, tmp_path
     jku = results["AUTH-JWT-JKU"]
     assert jku.status == Status.FAIL and "fetched" in jku.summary
     assert results["AUTH-JWT-ALG-NONE"].status == Status.PASS
+
+
+def _run_one(check_id: str, base_url: str, state_dir: Path) -> CheckResult:
+    config = config_from_dict({
+        "system": {"name": "scripted", "organisation": "tests", "level": "district"},
+        "target": {"base_url": base_url, "timeout_s": 2.0}, "suites": ["auth"],
+        "output_dir": str(state_dir / "runs")}, REPO_ROOT)
+    run = RunContext(config, load_profile("district"), state_dir, ScopeGuard(["127.0.0.1"]),
+                     workdir=state_dir, npdb=FakeNpdb(state_dir), quick=True)
+    factory = auth.make_context(run)
+    ctx = next(factory)
+    try:
+        return next(c for c in AUTH_CHECKS if c.id == check_id).function(ctx)
+    finally:
+        factory.close()
+
+
+class _FrameworkStyle(BaseHTTPRequestHandler):
+    """A vendor-style SUT whose 422 is a web framework's default: each invalid field with its
+    ``input`` (pydantic/FastAPI), JSON with non-ASCII escaped — unless ``echo`` is off."""
+
+    echo = True
+
+    def _send(self, status: int, payload: Any) -> None:
+        body = json.dumps(payload).encode()  # ensure_ascii: a Vietnamese name arrives \\u-escaped
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._send(200, {"items": [], "count": 0})
+
+    def do_POST(self) -> None:  # noqa: N802
+        from examples.city_system.spec import dossier_errors
+
+        raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            self._send(400, {"detail": "invalid JSON"})
+            return
+        pointers = dossier_errors(body)
+        if not pointers:
+            self._send(201, {"dossier_id": "3f1c2a9e-8b7d-4c6e-9a1b-2d3e4f5a6b7c"})
+            return
+        detail = []
+        for pointer in pointers:
+            value: Any = body
+            for part in [p for p in pointer.split("/") if p]:
+                value = value.get(part) if isinstance(value, dict) else None
+            entry: dict[str, Any] = {"loc": ["body", *pointer.strip("/").split("/")],
+                                     "msg": "Value error"}
+            if type(self).echo and isinstance(value, str):
+                entry["input"] = value
+            detail.append(entry)
+        self._send(422, {"detail": detail})
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        return
+
+
+@pytest.mark.parametrize("echo", [True, False], ids=["echoes-input", "paths-only"])
+def test_framework_style_validation_errors_that_echo_citizen_data_fail(
+        echo: bool, tmp_path: Path) -> None:
+    handler = type("Handler", (_FrameworkStyle,), {"echo": echo})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        result = _run_one("AUTH-ERROR-LEAK", f"http://127.0.0.1:{server.server_address[1]}",
+                          tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    if echo:  # the old probes (a mistyped date of birth) never saw this one
+        assert result.status == Status.FAIL, result.summary
+        assert "citizen data" in result.summary and "is invalid" in result.summary
+    else:
+        assert result.status == Status.PASS, result.summary
+        assert result.measurements["citizen_fields_probed"] >= 20
