@@ -78,6 +78,7 @@ DEFECTS: dict[str, str] = {
     "firewall.shadowed_rule": "a drop rule is shadowed by an earlier broader accept",
     "sast.verify_false": "source disables TLS verification (verify=False)",
     "sast.hardcoded_secret": "source contains a hard-coded secret",
+    "sast.tls_verify_session": "source calls session.post(..., verify=False) on a Session built in a helper",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -1,8 +1,10 @@
-"""The SAST suite: bandit and a secrets scan over the vendor's source tree (``source.path``).
+"""The SAST suite: bandit, popcert's TLS-verification rule and a secrets scan over ``source.path``.
 
 Severity/confidence thresholds come from the profile (``thresholds.sast``); findings an assessor
 accepted are listed in ``source.baseline`` (see sast_baseline). Every finding is evidence with file
-and line, which the SARIF renderer turns into results.
+and line, which the SARIF renderer turns into results. A file the checks could not analyse is
+listed; a Python one fails each check unless the baseline excludes it (no dodging by file size,
+folder name or symlink).
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.checks import CheckResult, Evidence, Severity, check
+from harness.checks import CheckResult, Evidence, Severity, Status, check
 from harness.errors import ConfigError
 from harness.suites.base import RunContext, suite_context
-from harness.suites.sast_bandit import LEVELS, CodeFinding, level_at_least, run_bandit
+from harness.suites.sast_bandit import (LEVELS, CodeFinding, PythonAnalysis, analyse_python,
+                                        level_at_least)
 from harness.suites.sast_baseline import Baseline, load_baseline
-from harness.suites.sast_files import SourceInventory, inventory
+from harness.suites.sast_files import Skipped, SourceInventory, inventory
 from harness.suites.sast_secrets import DEFAULT_ALLOWLIST, scan_secrets
 
 MAX_FINDINGS_IN_EVIDENCE = 200  # a vendor tree can produce thousands; the count is still exact
@@ -33,13 +36,20 @@ class SastContext:
     secrets_allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
     problem: str | None = None
     _inventory: list[SourceInventory] = field(default_factory=list, compare=False, repr=False)
+    _analysis: list[PythonAnalysis] = field(default_factory=list, compare=False, repr=False)
 
     def files(self) -> SourceInventory:
-        """The source inventory, built once and shared by both checks."""
+        """The source inventory, built once and shared by every check."""
         if not self._inventory:
             assert self.source_path is not None
             self._inventory.append(inventory(self.source_path))
         return self._inventory[0]
+
+    def python(self) -> PythonAnalysis:
+        """Bandit and the TLS rule over the Python files, run once (in bounded children)."""
+        if not self._analysis:
+            self._analysis.append(analyse_python(self.files()))
+        return self._analysis[0]
 
 
 def source_context(source_path: Path | None, baseline_path: Path | None = None,
@@ -95,39 +105,86 @@ def _judge(ctx: SastContext, findings: list[CodeFinding], what: str,
                               f"{first.rule}: {first.message}", *evidence, **counts)
 
 
-def _skipped_note(files: SourceInventory, extra: tuple[tuple[str, str], ...] = ()) -> list[Evidence]:
-    skipped = list(files.skipped) + list(extra)
+def _not_analysed(ctx: SastContext, extra: tuple[tuple[str, str], ...] = ()
+                  ) -> tuple[list[Skipped], list[Evidence]]:
+    """Python files no check analysed and the baseline does not excuse, plus evidence for all."""
+    files = ctx.files()
+    skipped = list(files.not_analysed) + [Skipped(name, why, True) for name, why in extra
+                                          if all(name != s.relative for s in files.not_analysed)]
     if not skipped:
-        return []
-    listed = "; ".join(f"{name} ({why})" for name, why in skipped[:50])
-    return [Evidence.note(f"{len(skipped)} file(s) not analysed: {listed}", title="not analysed")]
+        return [], []
+    blocking = [s for s in skipped if s.python and ctx.baseline.exclusion(s.relative) is None]
+    excused = [(s, ctx.baseline.exclusion(s.relative)) for s in skipped
+               if s.python and ctx.baseline.exclusion(s.relative) is not None]
+    listed = "; ".join(f"{s.relative} ({s.reason})" for s in skipped[:50])
+    more = f"; and {len(skipped) - 50} more" if len(skipped) > 50 else ""
+    evidence = [Evidence.note(f"{len(skipped)} file(s) not analysed: {listed}{more}",
+                              title="not analysed")]
+    evidence += [Evidence.note(f"{s.relative}: {s.reason}; excluded by the baseline: {reason}",
+                               title="excluded by the baseline") for s, reason in excused[:50]]
+    return blocking, evidence
+
+
+def _judge_with_skipped(ctx: SastContext, findings: list[CodeFinding], what: str,
+                        blocking: list[Skipped], *context_evidence: Evidence) -> CheckResult:
+    """Findings decide first; otherwise an unanalysed Python file the baseline does not excuse
+    fails the check (a vendor must not pass by making a file too large or unparseable)."""
+    result = _judge(ctx, findings, what, *context_evidence)
+    if result.status != Status.PASS or not blocking:
+        return result
+    first = blocking[0]
+    return CheckResult.failed(
+        f"{len(blocking)} Python file(s) could not be analysed, first {first.relative} "
+        f"({first.reason}); fix them or exclude them in the baseline with a reason",
+        *result.evidence, not_analysed=float(len(blocking)), **result.measurements)
 
 
 @check("SAST-BANDIT", suite="sast", severity=Severity.HIGH,
        requirement="vendor source has no bandit finding at/above profile thresholds.sast "
-                   "(min_severity, min_confidence; default medium/medium) outside the baseline",
+                   "(min_severity, min_confidence; default medium/medium) outside the baseline; "
+                   "every Python file analysed or excluded by the baseline",
        defect="sast.verify_false")
 def bandit_clean(ctx: SastContext) -> CheckResult:
     """Bandit finds no security issue at or above the profile's thresholds."""
     if ctx.problem:
         return CheckResult.errored(ctx.problem)
-    files = ctx.files()
-    result = run_bandit(files)
-    relevant = [f for f in result.findings if level_at_least(f.severity, ctx.min_severity)
+    analysis = ctx.python()
+    relevant = [f for f in analysis.bandit if level_at_least(f.severity, ctx.min_severity)
                 and level_at_least(f.confidence, ctx.min_confidence)]
-    evidence = [Evidence.measurement("python_files_scanned", result.files_scanned),
+    blocking, notes = _not_analysed(ctx, analysis.skipped)
+    evidence = [Evidence.measurement("python_files_scanned", analysis.files_scanned),
                 Evidence.measurement("findings_below_threshold",
-                                     len(result.findings) - len(relevant)),
-                *_skipped_note(files, result.skipped),
+                                     len(analysis.bandit) - len(relevant)),
+                *notes,
                 Evidence.reproduction(f"bandit -r {ctx.source_path} --severity-level "
                                       f"{ctx.min_severity} --confidence-level {ctx.min_confidence}")]
-    return _judge(ctx, relevant, "bandit finding(s) at or above "
-                  f"{ctx.min_severity}/{ctx.min_confidence}", *evidence)
+    return _judge_with_skipped(ctx, relevant, "bandit finding(s) at or above "
+                               f"{ctx.min_severity}/{ctx.min_confidence}", blocking, *evidence)
+
+
+@check("SAST-TLS-VERIFY", suite="sast", severity=Severity.HIGH,
+       requirement="TLS certificate and host-name verification are never switched off in vendor "
+                   "source, on any call or object: verify=False, session.verify = False, "
+                   "ssl._create_unverified_context, CERT_NONE, check_hostname = False",
+       defect=("sast.verify_false", "sast.tls_verify_session"))
+def tls_verification_kept(ctx: SastContext) -> CheckResult:
+    """No code path turns TLS verification off (popcert's AST rule, beyond bandit's B501)."""
+    if ctx.problem:
+        return CheckResult.errored(ctx.problem)
+    analysis = ctx.python()
+    failing = [f for f in analysis.tls if f.severity != "info"]
+    info = [f for f in analysis.tls if f.severity == "info"]
+    blocking, notes = _not_analysed(ctx, analysis.skipped)
+    evidence = [Evidence.measurement("python_files_scanned", analysis.files_scanned), *notes]
+    evidence += [Evidence.note(f"{f.relative}:{f.line} {f.message}", title=f"info: {f.rule}")
+                 for f in info[:50]]
+    return _judge_with_skipped(ctx, failing, "place(s) where TLS verification is switched off",
+                               blocking, *evidence)
 
 
 @check("SAST-SECRETS", suite="sast", severity=Severity.CRITICAL,
        requirement="no credentials in source: private keys, cloud keys, tokens, literal passwords, "
-                   "high-entropy strings (test fixtures allowlisted)",
+                   "high-entropy strings (test fixtures allowlisted); every file read or excluded",
        defect="sast.hardcoded_secret")
 def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:
     """No secret is hard-coded in the source tree."""
@@ -135,12 +192,13 @@ def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:
         return CheckResult.errored(ctx.problem)
     files = ctx.files()
     findings, allowlisted = scan_secrets(files, ctx.secrets_allowlist)
+    blocking, notes = _not_analysed(ctx)
     evidence = [Evidence.measurement("files_scanned", len(files.files) - len(allowlisted)),
-                *_skipped_note(files)]
+                *notes]
     if allowlisted:
         evidence.append(Evidence.note(f"{len(allowlisted)} test-fixture file(s) allowlisted: "
                                       + ", ".join(allowlisted[:30])))
-    return _judge(ctx, findings, "hard-coded secret(s)", *evidence)
+    return _judge_with_skipped(ctx, findings, "hard-coded secret(s)", blocking, *evidence)
 
 
 @suite_context("sast")

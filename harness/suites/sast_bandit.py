@@ -1,5 +1,8 @@
-"""Bandit, in process, over the Python files of a source inventory.
+"""Bandit and popcert's TLS rule over the Python files of a source inventory, in bounded children.
 
+Parsing happens in ``sast_worker`` child processes (address-space cap, deadline, killed with
+popcert): a batch of small files per child, each large file alone; a file whose child runs out of
+memory or time is reported as not analysed, which fails the check, never crashes the harness.
 Findings come back as plain ``CodeFinding`` records (file relative to the source root, line, rule,
 severity, confidence, fingerprint) so the baseline and the report never touch bandit's objects.
 ``# nosec`` comments are not honoured: an accepted finding goes in the baseline, with a reason.
@@ -7,13 +10,24 @@ severity, confidence, fingerprint) so the baseline and the report never touch ba
 
 from __future__ import annotations
 
-import logging
+import json
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.suites.sast_files import SourceInventory, fingerprint
+from harness.processes import spawn
+from harness.suites.sast_files import SourceFile, SourceInventory, fingerprint
 
 LEVELS = ("low", "medium", "high")
+# Bounds of the parsing children; a file beyond them is listed as not analysed (the check fails).
+CHILD_MEMORY_LIMIT = 2 * 1024**3
+MAX_PYTHON_BYTES = 16 * 1024 * 1024
+BATCH_BYTES = 1024 * 1024
+ANALYSIS_BUDGET_S = 90.0  # inside the check's own 120 s limit
 
 
 @dataclass(frozen=True)
@@ -41,30 +55,118 @@ def level_at_least(level: str, minimum: str) -> bool:
 
 
 def run_bandit(inventory: SourceInventory) -> BanditRun:
-    """Run every bandit plugin over the inventory's Python files (already size/binary filtered)."""
-    from bandit.core import config as b_config
-    from bandit.core import manager as b_manager
+    """Bandit's part of ``analyse_python`` (every plugin, every Python file of the inventory)."""
+    analysis = analyse_python(inventory)
+    return BanditRun(analysis.bandit, analysis.skipped, analysis.files_scanned)
 
-    # bandit logs every parse problem at WARNING; we report them as evidence instead.
-    logging.getLogger("bandit").setLevel(logging.ERROR)
-    manager = b_manager.BanditManager(b_config.BanditConfig(), "file", quiet=True,
-                                      ignore_nosec=True)
-    by_path = {str(f.path): f for f in inventory.python()}
-    manager.files_list = sorted(by_path)
-    manager.run_tests()
-    findings = []
-    for issue in manager.get_issue_list():
-        source = by_path.get(issue.fname)
-        relative = source.relative if source else Path(issue.fname).name
-        line_text = _line(source.path if source else Path(issue.fname), issue.lineno)
-        findings.append(CodeFinding(
-            relative=relative, line=issue.lineno, rule=issue.test_id, name=issue.test,
-            message=issue.text, severity=issue.severity.lower(),
-            confidence=issue.confidence.lower(),
-            fingerprint=fingerprint(issue.test_id, relative, line_text), code=line_text.strip()))
-    skipped = tuple((by_path[name].relative if name in by_path else name, str(reason))
-                    for name, reason in manager.get_skipped())
-    return BanditRun(tuple(findings), skipped, len(manager.files_list))
+
+@dataclass(frozen=True)
+class PythonAnalysis:
+    bandit: tuple[CodeFinding, ...]
+    tls: tuple[CodeFinding, ...]  # popcert's TLS-verification rule (sast_tls), info ones included
+    skipped: tuple[tuple[str, str], ...]  # Python files not analysed, with the reason
+    files_scanned: int
+
+
+def analyse_python(inventory: SourceInventory, *, budget_s: float = ANALYSIS_BUDGET_S,
+                   memory_limit_bytes: int = CHILD_MEMORY_LIMIT) -> PythonAnalysis:
+    """Parse every Python file of the inventory in children, within a time and memory budget."""
+    python = inventory.python()
+    by_path = {str(f.path): f for f in python}
+    skipped: list[tuple[str, str]] = []
+    analysed: list[dict[str, Any]] = []
+    deadline = time.monotonic() + budget_s
+    queue = _batches([f for f in python if f.size <= MAX_PYTHON_BYTES])
+    skipped += [(f.relative, f"{f.size} bytes, over the {MAX_PYTHON_BYTES}-byte limit for "
+                             "parsing a Python file") for f in python if f.size > MAX_PYTHON_BYTES]
+    with tempfile.TemporaryDirectory(prefix="popcert-sast-") as scratch:
+        while queue:
+            batch = queue.pop(0)
+            remaining = deadline - time.monotonic()
+            if remaining <= 1:
+                skipped += [(f.relative, f"not analysed: the {budget_s:g} s analysis budget "
+                                         "was spent") for f in batch]
+                continue
+            result, why = _run_child(batch, Path(scratch), remaining, memory_limit_bytes)
+            if result is not None:
+                analysed.append(result)
+            elif len(batch) > 1:
+                queue = [[f] for f in batch] + queue  # find the file that broke the batch
+            else:
+                skipped.append((batch[0].relative, why))
+    bandit, tls = [], []
+    for result in analysed:
+        bandit += [_bandit_finding(issue, by_path) for issue in result["bandit"]]
+        tls += [_tls_finding(issue, by_path) for issue in result["tls"]]
+        for name, reason in result["bandit_skipped"] + result["tls_skipped"]:
+            relative = by_path[name].relative if name in by_path else Path(name).name
+            if all(relative != done for done, _ in skipped):
+                skipped.append((relative, reason))
+    return PythonAnalysis(tuple(bandit), tuple(tls), tuple(sorted(skipped)),
+                          len(python) - len({name for name, _ in skipped}))
+
+
+def _batches(files: list[SourceFile]) -> list[list[SourceFile]]:
+    batches: list[list[SourceFile]] = []
+    size = BATCH_BYTES + 1
+    for source in sorted(files, key=lambda f: f.relative):
+        if size + source.size > BATCH_BYTES:
+            batches.append([])
+            size = 0
+        batches[-1].append(source)
+        size += source.size
+    return batches
+
+
+def _run_child(batch: list[SourceFile], scratch: Path, limit_s: float,
+               memory_limit_bytes: int) -> tuple[dict[str, Any] | None, str]:
+    request = scratch / "request.json"
+    answer = scratch / "result.json"
+    answer.unlink(missing_ok=True)
+    request.write_text(json.dumps({"files": [str(f.path) for f in batch]}), encoding="utf-8")
+    with (scratch / "worker.log").open("wb") as log:
+        child = spawn([sys.executable, "-m", "harness.suites.sast_worker", str(request),
+                       str(answer)], name="sast-worker", stdout=log, stderr=subprocess.STDOUT,
+                      deadline_s=limit_s, memory_limit_bytes=memory_limit_bytes,
+                      cwd=str(scratch))
+        try:
+            code = child.wait(timeout=limit_s + 15)
+        except subprocess.TimeoutExpired:
+            child.stop(grace_s=0)
+            code = child.returncode
+    if child.timed_out:
+        return None, f"not analysed: parsing took over {limit_s:.0f} s"
+    if code != 0 or not answer.exists():
+        tail = (scratch / "worker.log").read_text(encoding="utf-8", errors="replace")[-300:]
+        why = "memory" if "MemoryError" in tail or code in (-9, 137) else f"exit code {code}"
+        return None, (f"not analysed: the parser failed ({why}; cap "
+                      f"{memory_limit_bytes // 1024**2} MiB)")
+    try:
+        return json.loads(answer.read_text(encoding="utf-8")), ""
+    except ValueError:
+        return None, "not analysed: unreadable result from the parser"
+
+
+def _bandit_finding(issue: dict[str, Any], by_path: dict[str, SourceFile]) -> CodeFinding:
+    source = by_path.get(issue["file"])
+    relative = source.relative if source else Path(issue["file"]).name
+    line_text = _line(source.path if source else Path(issue["file"]), issue["line"])
+    return CodeFinding(relative=relative, line=issue["line"], rule=issue["rule"],
+                       name=issue["name"], message=issue["message"], severity=issue["severity"],
+                       confidence=issue["confidence"],
+                       fingerprint=fingerprint(issue["rule"], relative, line_text),
+                       code=line_text.strip())
+
+
+def _tls_finding(issue: dict[str, Any], by_path: dict[str, SourceFile]) -> CodeFinding:
+    source = by_path.get(issue["file"])
+    relative = source.relative if source else Path(issue["file"]).name
+    line_text = _line(source.path if source else Path(issue["file"]), issue["line"])
+    return CodeFinding(relative=relative, line=issue["line"], rule=issue["rule"],
+                       name=issue["rule"], message=issue["message"], severity=issue["severity"],
+                       confidence="high",
+                       fingerprint=fingerprint(issue["rule"], relative, line_text),
+                       code=line_text.strip()[:200])
 
 
 def _line(path: Path, number: int | None) -> str:

@@ -7,6 +7,9 @@ YAML (both SAST checks) — each entry accepts one finding by the fingerprint sh
         reason: "test-only HTTP call to a local stub, never deployed"   # required
         rule: B501            # optional, for the reader
         file: app/client.py   # optional, for the reader
+    excluded:   # files the checks may leave unanalysed (too large, third-party, unparseable)
+      - path: "vendor/protobuf/*_pb2.py"   # glob on the path relative to source.path
+        reason: "generated stubs, reviewed with the generator"                  # required
 
 bandit JSON (``bandit -r src -f json -o baseline.json``; SAST-BANDIT only) — matched like bandit's
 own ``--baseline``: same file, test id, text, severity and confidence, each entry once.
@@ -14,6 +17,7 @@ own ``--baseline``: same file, test id, text, severity and confidence, each entr
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,9 +38,16 @@ class AcceptedFinding(BaseModel):
     file: str | None = None
 
 
+class ExcludedPath(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1)
+    reason: str = Field(min_length=3)
+
+
 class _BaselineFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     accepted: list[AcceptedFinding] = Field(default_factory=list)
+    excluded: list[ExcludedPath] = Field(default_factory=list)
 
 
 BanditKey = tuple[str, str, str, str, str]  # file, test id, text, severity, confidence
@@ -47,6 +58,14 @@ class Baseline:
     by_fingerprint: dict[str, str] = field(default_factory=dict)  # fingerprint -> reason
     bandit_entries: tuple[BanditKey, ...] = ()
     source: str = ""
+    excluded: tuple[tuple[str, str], ...] = ()  # (glob, reason): may stay unanalysed
+
+    def exclusion(self, relative: str) -> str | None:
+        """The assessor's reason when ``relative`` (a skipped file or folder) may stay unanalysed."""
+        for glob, reason in self.excluded:
+            if fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(relative.rstrip("/"), glob):
+                return reason
+        return None
 
     def partition(self, findings: list[CodeFinding]
                   ) -> tuple[list[CodeFinding], list[tuple[CodeFinding, str]]]:
@@ -94,8 +113,10 @@ def load_baseline(path: Path | None, config_label: str = "run.yaml") -> Baseline
         parsed = _BaselineFile.model_validate(yaml.safe_load(text) or {})
     except (yaml.YAMLError, ValidationError) as invalid:
         raise ConfigError(path, "accepted", f"not a valid baseline: {_first(invalid)}",
-                          "each entry needs fingerprint and reason (see docs/tls-sast.md)") from None
-    return Baseline({a.fingerprint: a.reason for a in parsed.accepted}, (), str(path))
+                          "each entry needs fingerprint (accepted) or path (excluded) and "
+                          "reason (see docs/tls-sast.md)") from None
+    return Baseline({a.fingerprint: a.reason for a in parsed.accepted}, (), str(path),
+                    tuple((e.path, e.reason) for e in parsed.excluded))
 
 
 def _bandit_baseline(path: Path, text: str, config_label: str) -> Baseline:

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from harness.suites.sast_bandit import CodeFinding
-from harness.suites.sast_files import SourceInventory, fingerprint, matches_any, read_text
+from harness.suites.sast_files import SourceInventory, fingerprint, matches_any, read_lines
 
 # Test fixtures legitimately carry throw-away keys and tokens.
 DEFAULT_ALLOWLIST: tuple[str, ...] = ("tests/*", "*/tests/*", "test_*.py", "*_test.py",
                                       "conftest.py", "*/fixtures/*", "fixtures/*")
-# Longer lines are minified/generated; scanning them costs time and finds noise.
+# Longer lines (minified, or padded to hide a secret) are scanned in overlapping windows.
 MAX_LINE_CHARS = 4000
+WINDOW_OVERLAP_CHARS = 400
 
 _SECRET_NAME = r"(?:password|passwd|pwd|passphrase|secret|client_secret|api_key|apikey|token|access_key|private_key)"
 _SECRET_WORD = re.compile(_SECRET_NAME, re.IGNORECASE)
@@ -77,13 +78,29 @@ def scan_secrets(inventory: SourceInventory,
         if matches_any(source.relative, allowlist):
             allowed.append(source.relative)
             continue
-        for number, line in enumerate(read_text(source).splitlines(), start=1):
-            for rule, message in _line_findings(line[:MAX_LINE_CHARS]):
-                findings.append(CodeFinding(
-                    relative=source.relative, line=number, rule=rule, name=rule, message=message,
-                    severity="high", confidence="medium" if rule == "high-entropy-string" else "high",
-                    fingerprint=fingerprint(rule, source.relative, line)))
+        for number, line in enumerate(read_lines(source), start=1):
+            reported: set[str] = set()
+            for window in _windows(line):
+                for rule, message in _line_findings(window):
+                    if rule in reported:
+                        continue
+                    reported.add(rule)
+                    findings.append(CodeFinding(
+                        relative=source.relative, line=number, rule=rule, name=rule,
+                        message=message, severity="high",
+                        confidence="medium" if rule == "high-entropy-string" else "high",
+                        fingerprint=fingerprint(rule, source.relative, line[:MAX_LINE_CHARS])))
     return findings, allowed
+
+
+def _windows(line: str) -> Iterator[str]:
+    """The line itself, or overlapping slices of a long one (a secret at column 10,000 counts)."""
+    if len(line) <= MAX_LINE_CHARS:
+        yield line
+        return
+    step = MAX_LINE_CHARS - WINDOW_OVERLAP_CHARS
+    for start in range(0, len(line), step):
+        yield line[start:start + MAX_LINE_CHARS]
 
 
 def _line_findings(line: str) -> Iterator[tuple[str, str]]:

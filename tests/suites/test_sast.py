@@ -1,5 +1,6 @@
 """The SAST suite over the reference city system's source tree: compliant passes, each sast.* defect
-fails exactly its check, the baseline accepts findings, bad settings and hostile files are handled.
+fails exactly its checks, the baseline accepts findings, bad settings and hostile files are handled,
+and a vendor cannot dodge the scan by file size, folder name or symlink.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from harness.suites import sast
 from harness.suites.sast_bandit import run_bandit
 from harness.suites.sast_files import inventory
 
-EXPECTED_FAILURE = {"sast.verify_false": "SAST-BANDIT", "sast.hardcoded_secret": "SAST-SECRETS"}
+# requests.get(verify=False) is bandit's B501 and popcert's TLS rule; session.post(verify=False)
+# on a Session built in a helper is popcert's TLS rule alone.
+EXPECTED_FAILURE = {"sast.verify_false": {"SAST-BANDIT", "SAST-TLS-VERIFY"},
+                    "sast.hardcoded_secret": {"SAST-SECRETS"},
+                    "sast.tls_verify_session": {"SAST-TLS-VERIFY"}}
 
 
 def _run_all(ctx: sast.SastContext) -> dict[str, CheckResult]:
@@ -30,7 +35,7 @@ def _findings(result: CheckResult) -> list[dict[str, object]]:
     return [e.data for e in result.evidence if e.kind == "finding"]
 
 
-def test_reference_source_passes_both_checks(tmp_path: Path) -> None:
+def test_reference_source_passes_every_check(tmp_path: Path) -> None:
     results = _run_all(sast.source_context(source(frozenset(), tmp_path)))
     assert _failing(results) == set(), {k: r.summary for k, r in results.items()}
 
@@ -38,15 +43,20 @@ def test_reference_source_passes_both_checks(tmp_path: Path) -> None:
 @pytest.mark.parametrize("defect", sorted(EXPECTED_FAILURE))
 def test_each_defect_fails_exactly_its_check(tmp_path: Path, defect: str) -> None:
     results = _run_all(sast.source_context(source(frozenset({defect}), tmp_path)))
-    assert _failing(results) == {EXPECTED_FAILURE[defect]}
-    failed = results[EXPECTED_FAILURE[defect]]
-    assert failed.status == Status.FAIL
-    for finding in _findings(failed):
-        assert finding["location"] and isinstance(finding["line"], int)
+    assert _failing(results) == EXPECTED_FAILURE[defect]
+    for check_id in EXPECTED_FAILURE[defect]:
+        failed = results[check_id]
+        assert failed.status == Status.FAIL
+        assert _findings(failed)
+        for finding in _findings(failed):
+            assert finding["location"] and isinstance(finding["line"], int)
 
 
 def test_every_sast_check_declares_its_defect() -> None:
-    declared = {d: c.id for c in checks_for_suite("sast") for d in c.defects}
+    declared: dict[str, set[str]] = {}
+    for c in checks_for_suite("sast"):
+        for d in c.defects:
+            declared.setdefault(d, set()).add(c.id)
     assert declared == EXPECTED_FAILURE and set(declared) == SAST_DEFECTS
 
 
@@ -57,6 +67,17 @@ def test_verify_false_finding_points_at_the_call(tmp_path: Path) -> None:
     assert finding["rule"] == "B501" and finding["location"] == "verify_false.py"
     line = (root / "verify_false.py").read_text().splitlines()[int(finding["line"]) - 1]
     assert "verify=False" in line
+
+
+def test_session_built_in_a_helper_is_caught_by_the_tls_rule_only(tmp_path: Path) -> None:
+    root = source(frozenset({"sast.tls_verify_session"}), tmp_path)
+    results = _run_all(sast.source_context(root))
+    assert results["SAST-BANDIT"].status == Status.PASS  # bandit's B501 does not see it
+    [finding] = _findings(results["SAST-TLS-VERIFY"])
+    assert (finding["location"], finding["rule"]) == ("tls_verify_session.py",
+                                                      "tls-verify-disabled")
+    line = (root / "tls_verify_session.py").read_text().splitlines()[int(finding["line"]) - 1]
+    assert "session.post(" in line and "verify=False" in line
 
 
 def test_secret_values_never_reach_the_evidence(tmp_path: Path) -> None:
@@ -120,9 +141,23 @@ def test_huge_binary_and_broken_files_do_not_crash_the_scan(tmp_path: Path) -> N
     (root / "broken.py").write_text("def (:\n")
     (root / "latin1.py").write_bytes("name = 'Nguy\xe1n'\n".encode("latin-1"))
     results = _run_all(sast.source_context(root))
-    assert _failing(results) == set()
+    # Python files no check could read fail (a vendor must not pass by breaking a file), with
+    # each listed; the large one is analysed, not skipped.
+    assert _failing(results) == {"SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"}
+    assert {r.status for r in results.values()} == {Status.FAIL}
     notes = " ".join(e.data["text"] for e in results["SAST-BANDIT"].evidence if e.kind == "note")
-    assert "blob.py (binary file)" in notes and "huge.py" in notes and "broken.py" in notes
+    assert "blob.py (binary file)" in notes and "broken.py" in notes
+    assert "latin1.py" in notes  # not UTF-8 and no coding line: Python cannot run it either
+    assert "huge.py" not in notes
+    assert "blob.py" in results["SAST-SECRETS"].summary  # unreadable as text: secrets too
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("excluded:\n  - path: blob.py\n    reason: test data, not code\n"
+                        "  - path: broken.py\n    reason: Python 2 leftover, never run\n"
+                        "  - path: latin1.py\n    reason: Python 2 leftover, never run\n")
+    excused = _run_all(sast.source_context(root, baseline))
+    assert _failing(excused) == set(), {k: r.summary for k, r in excused.items()}
+    notes = " ".join(e.data["text"] for e in excused["SAST-BANDIT"].evidence if e.kind == "note")
+    assert "Python 2 leftover, never run" in notes
 
 
 def test_suite_context_reads_config_and_profile(tmp_path: Path) -> None:
@@ -143,3 +178,174 @@ def test_suite_context_reads_config_and_profile(tmp_path: Path) -> None:
     factory.close()
     assert (ctx.source_path, ctx.min_severity) == (root, "low")
     assert _failing(_run_all(ctx)) == {"SAST-BANDIT", "SAST-SECRETS"}
+
+
+# --- dodges: what a vendor could do to pass without fixing anything -----------------------------
+
+DODGE_LINES = ('import subprocess\nimport requests\n\n'
+               'def fetch(url, cmd):\n'
+               '    subprocess.call(cmd, shell=True)\n'
+               '    return requests.get(url, verify=False, timeout=5)\n\n'
+               'REGISTRY_PASSWORD = "Hn2024!dodge-admin"\n')
+
+
+def _dodge_tree(tmp_path: Path) -> tuple[Path, Path]:
+    """The compliant reference source plus the issue's dodges, and a folder outside it."""
+    root = source(frozenset(), tmp_path / "src")
+    padding = "".join(f"def generated_{i}(x):\n    return x + {i}\n" for i in range(60_000))
+    (root / "generated.py").write_text(padding + DODGE_LINES)  # 2.1 MB
+    for folder in ("build/lib/city_system", "dist"):
+        (root / folder).mkdir(parents=True)
+        (root / folder / "legacy.py").write_text(DODGE_LINES)
+    (root / "hidden").mkdir()
+    (root / "hidden" / "impl.txt").write_text(DODGE_LINES)
+    (root / "registry_client.py").symlink_to(root / "hidden" / "impl.txt")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "helpers.py").write_text(DODGE_LINES)
+    (root / "helpers.py").symlink_to(outside / "helpers.py")
+    return root, outside
+
+
+@pytest.fixture(scope="module")
+def dodge_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, CheckResult]]:
+    root, _ = _dodge_tree(tmp_path_factory.mktemp("dodges"))
+    return root, _run_all(sast.source_context(root))
+
+
+def _located(result: CheckResult) -> set[str]:
+    return {str(f["location"]) for f in _findings(result)}
+
+
+def test_large_python_file_is_analysed_not_skipped(dodge_results: tuple[Path, dict]) -> None:
+    root, results = dodge_results
+    assert (root / "generated.py").stat().st_size > 2_000_000
+    for check_id in ("SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"):
+        assert "generated.py" in _located(results[check_id]), check_id
+    rules = {f["rule"] for f in _findings(results["SAST-BANDIT"]) if f["location"] == "generated.py"}
+    assert {"B501", "B602"} <= rules  # verify=False and shell=True
+
+
+def test_build_and_dist_folders_are_vendor_code(dodge_results: tuple[Path, dict]) -> None:
+    _, results = dodge_results
+    for check_id in ("SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"):
+        assert {"build/lib/city_system/legacy.py", "dist/legacy.py"} <= _located(
+            results[check_id]), check_id
+
+
+def test_a_symlinked_python_file_is_analysed_once_at_its_target(
+        dodge_results: tuple[Path, dict]) -> None:
+    _, results = dodge_results
+    # registry_client.py -> hidden/impl.txt: Python imports the link, so the text file is Python.
+    b501 = [f for f in _findings(results["SAST-BANDIT"]) if f["rule"] == "B501"]
+    assert [f["location"] for f in b501].count("hidden/impl.txt") == 1
+    assert not any(str(f["location"]).startswith("registry_client") for f in b501)
+    assert "hidden/impl.txt" in _located(results["SAST-SECRETS"])
+
+
+def test_a_symlink_out_of_the_tree_is_listed_not_followed_and_fails(
+        dodge_results: tuple[Path, dict]) -> None:
+    _, results = dodge_results
+    for result in results.values():
+        assert result.status == Status.FAIL
+        assert not any("outside" in str(f["location"]) for f in _findings(result))
+        notes = " ".join(e.data["text"] for e in result.evidence if e.kind == "note")
+        assert "helpers.py (symlink to outside the source tree, not followed)" in notes
+
+
+def test_the_dodges_alone_fail_the_checks_without_findings_of_the_reference(
+        tmp_path: Path) -> None:
+    """Only the outside link left: nothing to find, yet the checks fail until the baseline says why."""
+    root = source(frozenset(), tmp_path / "src")
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(DODGE_LINES)
+    (root / "vendored.py").symlink_to(outside)
+    results = _run_all(sast.source_context(root))
+    assert _failing(results) == {"SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"}
+    assert "vendored.py" in results["SAST-BANDIT"].summary
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("excluded:\n  - path: vendored.py\n"
+                        "    reason: reviewed separately as part of the shared library\n")
+    assert _failing(_run_all(sast.source_context(root, baseline))) == set()
+
+
+def test_third_party_environment_must_be_excluded_knowingly(tmp_path: Path) -> None:
+    root = source(frozenset(), tmp_path / "src")
+    (root / ".venv" / "lib").mkdir(parents=True)
+    (root / ".venv" / "lib" / "evil.py").write_text(DODGE_LINES)
+    results = _run_all(sast.source_context(root))
+    assert results["SAST-BANDIT"].status == Status.FAIL
+    assert ".venv/" in results["SAST-BANDIT"].summary
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("excluded:\n  - path: .venv/*\n    reason: pip-installed dependencies\n")
+    assert _failing(_run_all(sast.source_context(root, baseline))) == set()
+
+
+def test_python_hidden_in_a_tool_folder_is_analysed(tmp_path: Path) -> None:
+    root = source(frozenset(), tmp_path / "src")
+    (root / "__pycache__").mkdir(exist_ok=True)
+    (root / "__pycache__" / "loader.py").write_text(DODGE_LINES)
+    (root / "__pycache__" / "loader.cpython-311.pyc").write_bytes(b"\x00\x01")
+    results = _run_all(sast.source_context(root))
+    assert "__pycache__/loader.py" in _located(results["SAST-BANDIT"])
+    notes = " ".join(e.data["text"] for e in results["SAST-BANDIT"].evidence if e.kind == "note")
+    assert ".pyc" not in notes  # tool data is passed over, not listed
+
+
+def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path: Path) -> None:
+    from harness.suites.sast_bandit import analyse_python
+
+    root = source(frozenset(), tmp_path / "src")
+    (root / "generated.py").write_text(
+        "".join(f"def g{i}(x):\n    return x + {i}\n" for i in range(60_000)))
+    analysis = analyse_python(inventory(root), memory_limit_bytes=256 * 1024**2)
+    [(name, why)] = analysis.skipped  # a MemoryError in bandit or in the child: either way listed
+    assert name == "generated.py" and why
+    assert analysis.files_scanned == len(inventory(root).python()) - 1
+
+
+# --- popcert's TLS rule (sast_tls), line by line ------------------------------------------------
+
+@pytest.mark.parametrize(("code", "rule"), [
+    ("session.post(url, json=body, verify=False)", "tls-verify-disabled"),
+    ("client = httpx.Client(verify=False)", "tls-verify-disabled"),
+    ("session.verify = False", "tls-verify-disabled"),
+    ("VERIFY = False\nsession.get(url, verify=VERIFY)", "tls-verify-disabled"),
+    ("session.request('GET', url, **{'verify': False})", "tls-verify-disabled"),
+    ("aiohttp.TCPConnector(ssl=False)", "tls-verify-disabled"),
+    ("context = ssl._create_unverified_context()", "tls-unverified-context"),
+    ("ssl._create_default_https_context = ssl._create_unverified_context",
+     "tls-unverified-context"),
+    ("make = getattr(ssl, '_create_unverified_context')", "tls-unverified-context"),
+    ("context.verify_mode = ssl.CERT_NONE", "tls-cert-none"),
+    ("from ssl import CERT_NONE as NO_CHECK", "tls-cert-none"),
+    ("pool = urllib3.PoolManager(cert_reqs='CERT_NONE')", "tls-cert-none"),
+    ("context.check_hostname = False", "tls-hostname-unchecked"),
+])
+def test_tls_rule_catches(code: str, rule: str) -> None:
+    from harness.suites.sast_tls import scan_source
+
+    assert rule in {f.rule for f in scan_source(code) if f.severity == "high"}
+
+
+@pytest.mark.parametrize("code", [
+    "requests.get(url, verify='/etc/popcert/ca.pem', timeout=5)",
+    "session.post(url, verify=True)",
+    "session.verify = ca_bundle_path",
+    "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\ncontext.verify_mode = ssl.CERT_NONE",
+    "ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\nctx.verify_mode = ssl.CERT_NONE",
+    "context.verify_mode = ssl.CERT_REQUIRED",
+    "verify = False  # a local flag named verify, not passed to any call",
+])
+def test_tls_rule_leaves_alone(code: str) -> None:
+    from harness.suites.sast_tls import scan_source
+
+    assert [f for f in scan_source(code) if f.severity == "high"] == []
+
+
+def test_silenced_warnings_are_information_only(tmp_path: Path) -> None:
+    root = source(frozenset(), tmp_path)
+    (root / "quiet.py").write_text("import urllib3\nurllib3.disable_warnings()\n")
+    result = _run_all(sast.source_context(root))["SAST-TLS-VERIFY"]
+    assert result.status == Status.PASS
+    assert any("disable_warnings" in e.data["text"] for e in result.evidence if e.kind == "note")

@@ -90,3 +90,39 @@ def test_never_crashes_on_arbitrary_text(text: str) -> None:
 
     for rule, message in _line_findings(text):
         assert rule and message
+
+
+def test_a_secret_padded_far_into_a_long_line_is_caught(tmp_path: Path) -> None:
+    padding = "x = [" + "1, " * 5000 + "]; "
+    assert _scan(tmp_path, padding + 'DB_PASSWORD = "s3cr3t-Hanoi-2024"\n') \
+        == ["password-assignment"]
+
+
+def test_a_secret_at_the_end_of_a_large_file_is_caught(tmp_path: Path) -> None:
+    filler = "# generated\n" * 300_000  # 3.6 MB, over the old 2 MB skip limit
+    rules = _scan(tmp_path, filler + 'DB_PASSWORD = "s3cr3t-Hanoi-2024"\n', name="deploy/big.env")
+    assert rules == ["password-assignment"]
+
+
+@pytest.mark.parametrize("folder", ["build", "dist", "build/lib/app"])
+def test_build_and_dist_are_scanned(tmp_path: Path, folder: str) -> None:
+    assert _scan(tmp_path, 'DB_PASSWORD = "s3cr3t-Hanoi-2024"\n', name=f"{folder}/settings.py") \
+        == ["password-assignment"]
+
+
+def test_a_symlink_inside_the_tree_is_scanned_once(tmp_path: Path) -> None:
+    (tmp_path / "real.py").write_text('DB_PASSWORD = "s3cr3t-Hanoi-2024"\n')
+    (tmp_path / "alias.py").symlink_to(tmp_path / "real.py")
+    findings, _ = scan_secrets(inventory(tmp_path))
+    assert [f.relative for f in findings] == ["real.py"]
+
+
+def test_a_symlink_out_of_the_tree_is_listed_not_read(tmp_path: Path) -> None:
+    root = tmp_path / "src"
+    root.mkdir()
+    (tmp_path / "secret.py").write_text('DB_PASSWORD = "s3cr3t-Hanoi-2024"\n')
+    (root / "link.py").symlink_to(tmp_path / "secret.py")
+    files = inventory(root)
+    findings, _ = scan_secrets(files)
+    assert findings == []
+    assert [(s.relative, s.python) for s in files.not_analysed] == [("link.py", True)]
