@@ -9,6 +9,9 @@ port; its one HTTP command (HTTP_HEADERS, which follows redirects) is never run.
 from __future__ import annotations
 
 import shlex
+import socket
+import ssl
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -40,6 +43,10 @@ SCAN_COMMANDS = frozenset(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER) - {ScanComman
 # keeps a small SUT (and the 2-core CI box) from being flooded.
 CONCURRENT_CONNECTIONS = 5
 NETWORK_TIMEOUT_S = 5
+# sslyze bounds each socket operation, not the scan: a hostile endpoint answering just inside
+# every timeout could hold it for hours. Past this the scan is abandoned (its threads are
+# daemons, talking only to the declared endpoint) and the TLS checks report an error.
+SCAN_DEADLINE_S = 240.0
 
 
 class TlsScanError(Exception):
@@ -77,8 +84,52 @@ class TlsTarget:
         return shlex.join([*args, self.display])
 
 
-def scan(target: TlsTarget) -> ServerScanResult:
-    """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect."""
+def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanResult:
+    """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect or finish."""
+    _preflight(target)
+    box: dict[str, ServerScanResult | BaseException] = {}
+
+    def scan_in_thread() -> None:
+        try:
+            box["result"] = _scan(target)
+        except BaseException as failure:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = failure
+
+    worker = threading.Thread(target=scan_in_thread, daemon=True, name="popcert-sslyze")
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive():
+        raise TlsScanError(f"the sslyze scan of {target.display} did not finish within "
+                           f"{deadline_s:g} s (an endpoint answering just inside every timeout)")
+    if "error" in box:
+        raise box["error"]
+    return box["result"]  # type: ignore[return-value]
+
+
+def _preflight(target: TlsTarget) -> None:
+    """One handshake with a total deadline: a silent endpoint fails in seconds, not after sslyze
+    has tried every protocol version with retries (about a minute). Any answer, even a refusal
+    of the handshake, is left for sslyze to judge."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    if target.client_cert and target.client_key:
+        context.load_cert_chain(target.client_cert, target.client_key)
+    try:
+        with socket.create_connection((target.host, target.port), NETWORK_TIMEOUT_S) as raw:
+            raw.settimeout(NETWORK_TIMEOUT_S)  # CPython bounds the whole handshake by it
+            with context.wrap_socket(raw, server_hostname=target.host):
+                pass
+    except TimeoutError:
+        raise TlsScanError(f"{target.display} accepted a connection but did not complete a TLS "
+                           f"handshake within {NETWORK_TIMEOUT_S} s") from None
+    except ConnectionRefusedError as refused:
+        raise TlsScanError(f"cannot connect to {target.display}: {refused}") from None
+    except (OSError, ssl.SSLError):
+        return  # an answer: sslyze tells which protocols and ciphers it accepts
+
+
+def _scan(target: TlsTarget) -> ServerScanResult:
     load_public_trust_stores()  # quietly: public roots with serial 0 (harness/suites/tls_trust.py)
     try:
         location = ServerNetworkLocation(target.host, target.port)

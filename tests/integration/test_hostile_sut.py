@@ -206,5 +206,11 @@ def test_sslyze_speaks_only_tls_to_the_declared_endpoint() -> None:
 
 
 def test_sslyze_gives_up_on_a_silent_endpoint() -> None:
-    with hostile.hang() as sut, pytest.raises(TlsScanError):
+    # Without the preflight sslyze tries every protocol version with retries (about a minute).
+    with hostile.hang() as sut, pytest.raises(TlsScanError, match="did not complete a TLS"):
         scan(TlsTarget("127.0.0.1", sut.port))
+
+
+def test_sslyze_scan_has_a_total_deadline() -> None:
+    with hostile.https_downgrade() as sut, pytest.raises(TlsScanError, match="did not finish"):
+        scan(TlsTarget("127.0.0.1", sut.port, ca_bundle=sut.ca_path), deadline_s=0.05)
