@@ -42,9 +42,12 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
     for index, step in enumerate(result.steps, 1):
         table.add_row(str(index), json.dumps(step.to_json(), ensure_ascii=False))
     console.print(table)
+    low, high = result.bracket
     (out_dir / "capacity.json").write_text(json.dumps(
         {"sustainable_rps": result.sustainable_rps, "limited_by": list(result.limited_by),
+         "holds_at_rps": low, "breaks_at_rps": high, "confidence": result.confidence,
          "steps": [s.to_json() for s in result.steps]}, indent=2), encoding="utf-8")
     print(f"sustainable rate: {result.sustainable_rps:.1f} req/s"
           + (f" (broke on {', '.join(result.limited_by)})" if result.limited_by else ""))
+    print(f"confidence: {result.confidence}")
     return 0

@@ -273,7 +273,7 @@ class PortalUser(FastHttpUser):
             now = time.monotonic()
             if now >= self._next:
                 missed = int((now - self._next) / self._interval) + 1
-                RECORDER.add_due(missed)
+                RECORDER.add_due(missed, self._next + _WALL_OFFSET, self._interval)
                 self._next += missed * self._interval
 
     def _warm_up(self) -> None:
@@ -301,7 +301,7 @@ class PortalUser(FastHttpUser):
             raise StopUser()
         intended = self._next
         self._next += self._interval
-        RECORDER.add_due(1)
+        RECORDER.add_due(1, intended + _WALL_OFFSET)
         self._pool.spawn(self._timed, send, name, intended)
 
     def _timed(self, send: Callable[[], bool], name: str, intended: float) -> None:

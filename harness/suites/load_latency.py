@@ -89,6 +89,7 @@ class Histogram:
 
 
 COUNTERS = ("due", "ok", "failed")
+DRAIN_S = 1
 
 
 class LatencyRecorder:
@@ -103,6 +104,10 @@ class LatencyRecorder:
         self.endpoints: dict[str, Histogram] = {}
         self.counters = dict.fromkeys(COUNTERS, 0)
         self.window: list[float] = []  # wall-clock [first, last] intended send time
+        # Per wall-clock second: requests due (by intended send time), requests completed
+        # successfully (by completion time).
+        self.due_by_s: dict[int, int] = {}
+        self.ok_by_s: dict[int, int] = {}
 
     def record(self, name: str, latency_s: float, ok: bool, intended_wall: float) -> None:
         histogram = self.endpoints.get(name)
@@ -110,6 +115,9 @@ class LatencyRecorder:
             histogram = self.endpoints[name] = Histogram()
         histogram.record(int(latency_s * 1e6))
         self.counters["ok" if ok else "failed"] += 1
+        if ok:
+            second = int(intended_wall + latency_s)
+            self.ok_by_s[second] = self.ok_by_s.get(second, 0) + 1
         self._extend(intended_wall)
 
     def _extend(self, wall: float) -> None:
@@ -120,12 +128,21 @@ class LatencyRecorder:
         elif wall > self.window[1]:
             self.window[1] = wall
 
-    def add_due(self, count: int) -> None:
+    def add_due(self, count: int, first_wall: float | None = None,
+                interval_s: float = 0.0) -> None:
+        """``count`` slots came due, the first at ``first_wall``, then every ``interval_s``."""
         self.counters["due"] += count
+        if first_wall is None:
+            return
+        for slot in range(count):
+            second = int(first_wall + slot * interval_s)
+            self.due_by_s[second] = self.due_by_s.get(second, 0) + 1
 
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, "endpoints": {n: h.to_json() for n, h in self.endpoints.items()},
-                "counters": dict(self.counters), "window": list(self.window)}
+                "counters": dict(self.counters), "window": list(self.window),
+                "due_by_s": {str(k): v for k, v in self.due_by_s.items()},
+                "ok_by_s": {str(k): v for k, v in self.ok_by_s.items()}}
 
     def drain(self) -> dict[str, Any]:
         """What was recorded since the last drain (a worker's share of one stats report)."""
@@ -140,6 +157,10 @@ class LatencyRecorder:
             self.counters[counter] += int((data.get("counters") or {}).get(counter, 0))
         for wall in data.get("window") or []:
             self._extend(float(wall))
+        for mine, theirs in ((self.due_by_s, data.get("due_by_s")),
+                             (self.ok_by_s, data.get("ok_by_s"))):
+            for second, count in (theirs or {}).items():
+                mine[int(second)] = mine.get(int(second), 0) + int(count)
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.to_json()), encoding="utf-8")
@@ -172,11 +193,26 @@ class CorrectedLatency:
     ok: int
     failed: int
     window: tuple[float, ...] = field(default_factory=tuple)
+    # (second, requests due then, requests completed successfully then), in time order.
+    timetable: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)
 
     @property
     def delivered_ratio(self) -> float:
-        """Successful completions per request due on the timetable (1.0: kept up)."""
-        return self.ok / self.due if self.due else 0.0
+        """Successful completions per second over requests due per second (1.0: kept up).
+
+        Over the steady seconds: the first (users still starting) and the last (cut by the stop)
+        are left out. A SUT that cannot keep up completes its capacity per second while the
+        timetable keeps making the offered rate due, so the ratio is capacity / offered.
+        """
+        if not self.timetable:
+            return self.ok / self.due if self.due else 0.0
+        first, last = self.timetable[0][0], self.timetable[-1][0]
+        kept = [(due, ok) for second, due, ok in self.timetable
+                if first + DRAIN_S <= second < last - DRAIN_S + 1]
+        due = sum(d for d, _ in kept)
+        if due < 20:  # too short to trim: the whole run
+            return self.ok / self.due if self.due else 0.0
+        return sum(o for _, o in kept) / due
 
 
 def _summary(name: str, histogram: Histogram) -> EndpointLatency:
@@ -191,8 +227,11 @@ def summarise(recorder: LatencyRecorder) -> CorrectedLatency:
         total.merge(histogram)
     endpoints = tuple(_summary(name, h) for name, h in sorted(recorder.endpoints.items()))
     counters = recorder.counters
+    seconds = sorted(set(recorder.due_by_s) | set(recorder.ok_by_s))
+    timetable = tuple((second, recorder.due_by_s.get(second, 0), recorder.ok_by_s.get(second, 0))
+                      for second in seconds)
     return CorrectedLatency(_summary("Aggregated", total), endpoints, counters["due"],
-                            counters["ok"], counters["failed"], tuple(recorder.window))
+                            counters["ok"], counters["failed"], tuple(recorder.window), timetable)
 
 
 def read_latency(path: Path) -> CorrectedLatency | None:

@@ -269,3 +269,22 @@ def test_sigterm_ends_locust_and_deletes_the_plan(tmp_path: Path) -> None:
         time.sleep(2.0)
         assert sut.requests == after_exit, "locust kept sending after popcert exited"
     assert not (tmp_path / "load" / "plan.json").exists()
+
+
+# --- capacity search (issue 16): a stub that serves exactly C req/s and queues the rest --------
+@pytest.mark.parametrize("capacity", [50, 200])
+def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: int) -> None:
+    from harness.suites.load import thresholds_for
+    from harness.suites.load_capacity import capacity_search
+
+    limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
+    with StubSUT(capacity_rps=capacity) as sut:
+        run = run_context(sut.base_url, tmp_path, limits=limits)
+        result = capacity_search(run, thresholds_for(run), tmp_path / "capacity",
+                                 start_rps=capacity * 0.4, factor=2.0, step_duration_s=5,
+                                 max_steps=10)
+    steps = [(round(s.offered_rps), s.holds, round(s.delivered_ratio, 3)) for s in result.steps]
+    assert result.sustainable_rps == pytest.approx(capacity, rel=0.05), steps
+    low, high = result.bracket
+    assert high is not None and high / low <= 1.03, steps
+    assert "throughput" in result.limited_by

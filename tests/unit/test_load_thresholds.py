@@ -48,7 +48,7 @@ def _history(rates: list[tuple[int, int, int]], users: int = 10) -> str:
 
 
 def write_run(tmp: Path, *, requests: int = 250, failures: int = 0, p95: int = 90, p99: int = 120,
-              per_second: int = 25, fail_per_second: int = 0) -> LoadOutcome:
+              per_second: int = 25, fail_per_second: int = 0, due: int = 200) -> LoadOutcome:
     prefix = tmp / "locust"
     (tmp / "locust_stats.csv").write_text("\n".join([
         STATS_HEADER,
@@ -66,7 +66,7 @@ def write_run(tmp: Path, *, requests: int = 250, failures: int = 0, p95: int = 9
         recorder.record("POST /connection/v1/dossiers",
                         (p99 if i >= 97 else p95 if i >= 85 else 20) / 1000, True, 1000.0 + i)
         recorder.record("GET /connection/v1/dossiers/{dossier_id}", 0.02, True, 1000.0 + i)
-    recorder.add_due(200)
+    recorder.add_due(due)
     recorder.write(latency_path(prefix))
     return LoadOutcome(job, read_run(prefix), "python -m locust ...", 0, 11.0,
                        latency=read_latency(latency_path(prefix)))
@@ -168,13 +168,35 @@ def test_dossier_pool_follows_the_procedure_mix() -> None:
 def test_capacity_step_holds_only_within_every_threshold(tmp_path: Path) -> None:
     from harness.suites.load_capacity import judge_step, step_users
 
-    holding = judge_step(write_run(tmp_path, per_second=25), offered_rps=25, limits=LIMITS)
+    holding = judge_step(write_run(tmp_path, due=200), offered_rps=25, limits=LIMITS)
     assert holding.holds and holding.delivered_rps == pytest.approx(25)
-    saturated = judge_step(write_run(tmp_path, per_second=25), offered_rps=40, limits=LIMITS)
+    # 200 of 240 due requests completed: the SUT delivered 5/6 of the offered rate.
+    saturated = judge_step(write_run(tmp_path, due=240), offered_rps=30, limits=LIMITS)
     assert not saturated.holds and saturated.broke == ("throughput",)
-    slow = judge_step(write_run(tmp_path, per_second=25, p95=500, p99=600), 25, LIMITS)
+    assert saturated.delivered_rps == pytest.approx(25)
+    slow = judge_step(write_run(tmp_path, p95=500, p99=600), 25, LIMITS)
     assert slow.broke == ("p95", "p99")
-    assert step_users(100, 10) == 50 and step_users(5, 10) == 10
+    assert step_users(100, 10) == 10 and step_users(500, 10) == 50
+
+
+def test_capacity_search_bisects_after_the_first_break() -> None:
+    from harness.suites.load_capacity import CapacityResult, CapacityStep, next_rate
+
+    def step(offered: float, capacity: float = 50.0) -> CapacityStep:
+        holds = capacity / offered >= 0.97
+        return CapacityStep(offered, 10, min(offered, capacity), 10, 20, 0.0, holds,
+                            () if holds else ("throughput",), delivered_ratio=capacity / offered)
+
+    steps = [step(20.0)]
+    while (rate := next_rate(steps, factor=2.0)) is not None and len(steps) < 20:
+        steps.append(step(rate))
+    offered = [s.offered_rps for s in steps]
+    assert offered[:3] == [20.0, 40.0, 80.0]  # geometric up to the first break
+    result = CapacityResult(max(s.delivered_rps for s in steps if s.holds), tuple(steps))
+    low, high = result.bracket
+    assert high is not None and high / low <= 1.03 and len(steps) <= 10
+    assert result.sustainable_rps == pytest.approx(50, rel=0.05)
+    assert "±" in result.confidence
 
 
 def test_latency_checks_error_without_corrected_latency(tmp_path: Path) -> None:
