@@ -36,6 +36,8 @@ class TargetConfig(_Strict):
     ca_bundle: Path | None = None
     client_cert: Path | None = None
     client_key: Path | None = None
+    # The published spec: mandatory at province/ministry (CONF-SPEC-DRIFT fails without one),
+    # advisory at district; unset -> <base_url>/openapi.json, then <origin>/openapi.json.
     openapi_url: str | None = None
     timeout_s: float = Field(10.0, gt=0, le=120)
 

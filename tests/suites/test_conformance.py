@@ -28,6 +28,13 @@ DEFECT_TO_CHECK = {
     "conformance.not_readable_after_create": "CONF-STATEFUL",
     "conformance.slow_responses": "CONF-RESPONSE-TIME",
 }
+# Switches that fail more than one check, each for its own reason: GET /dossiers at 1.2 s is over
+# the fuzzing's response-time limit and over listDossiers' latency budget.
+DEFECT_TO_CHECKS = {
+    **{defect: {check} for defect, check in DEFECT_TO_CHECK.items()},
+    "conformance.slow_responses": {"CONF-RESPONSE-TIME", "CONF-LATENCY-BUDGET"},
+    "conformance.slow_every_response": {"CONF-LATENCY-BUDGET"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,26 +76,26 @@ def test_webhook_is_left_out_of_bearer_fuzzing(compliant: tuple[Any, dict]) -> N
 # The reference defect accepts only an 11-digit personal_id: no generic negative generator hits
 # that one string shape within the quick budget. Reported to the lead (make the defect "pattern not
 # enforced"); strict, so this test flags the fix.
-CASES = [pytest.param(d, c) for d, c in sorted(DEFECT_TO_CHECK.items())]
+CASES = [pytest.param(d, c) for d, c in sorted(DEFECT_TO_CHECKS.items())]
 
 
 @pytest.mark.parametrize(("defect", "expected"), CASES)
 def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
-                                        expected: str) -> None:
+                                        expected: set[str]) -> None:
     context, results = conformance_results(npdb, tmp_path, frozenset({defect}))
-    assert failing(results) == {expected}, results
-    failed = conformance.verdict_for(context, expected, expected)
-    commands = [e.data["command"] for e in failed.evidence if e.kind == "reproduction"]
-    assert any(c.startswith("curl ") for c in commands)
-    assert all("eyJ" not in c for c in commands)  # the token never reaches the evidence
+    assert failing(results) == expected, results
+    assert Status.ERROR not in results.values(), results  # a slow SUT is still fuzzed in full
+    for check_id in expected:
+        failed = (conformance.latency_budget(context) if check_id == "CONF-LATENCY-BUDGET"
+                  else conformance.verdict_for(context, check_id, check_id))
+        commands = [e.data["command"] for e in failed.evidence if e.kind == "reproduction"]
+        assert any(c.startswith("curl ") for c in commands)
+        assert all("eyJ" not in c for c in commands)  # the token never reaches the evidence
 
 
-def test_spec_drift_is_reported_as_breaking(npdb: Any, tmp_path: Path) -> None:
-    _, CitySystem = launchers()
-    with CitySystem(npdb, tmp_path / "city", defects=frozenset({"conformance.spec_drift"})) as city:
-        run = run_context(npdb, city, tmp_path)
-        token = conformance.mint_portal_token(run, 300)
-        published = conformance.fetch_published_spec(run, conformance.load_spec(), token)
-    kinds = {(d.kind, d.location) for d in published.drifts}
-    assert ("removed_operation", "GET /connection/v1/dossiers") in kinds
-    assert any(k == "no_longer_required" and loc.endswith(".updated_at") for k, loc in kinds)
+def test_reference_system_is_within_every_latency_budget(compliant: tuple[Any, dict]) -> None:
+    context, results = compliant
+    timings = {t.operation.operation_id: t for t in context.latency.timings}
+    assert set(timings) == {"createDossier", "listDossiers", "getDossier", "getHealth"}
+    assert all(t.timed and len(t.samples_ms) == 10 for t in timings.values()), timings
+    assert results["CONF-LATENCY-BUDGET"] == Status.PASS

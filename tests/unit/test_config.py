@@ -213,3 +213,25 @@ def test_config_from_dict_errors_use_the_label(tmp_path: Path) -> None:
         config_from_dict({"system": {"name": "x", "organisation": "y", "level": "city"},
                           "target": {"base_url": "http://127.0.0.1"}}, tmp_path, label="<lab>")
     assert str(caught.value).startswith("<lab>: system.level: ")
+
+
+def test_openapi_url_may_be_left_out_of_the_file(tmp_path: Path) -> None:
+    # The file format keeps it optional: popcert then looks for <base_url>/openapi.json itself.
+    path = write_config(tmp_path, drop_line="openapi_url:")
+    assert load_config(path).target.openapi_url is None
+
+
+def test_the_example_says_where_the_published_spec_is_mandatory_as_the_profiles_do() -> None:
+    from harness.profiles import load_profile
+
+    comment = " ".join(line.strip().lstrip("# ") for line in EXAMPLE.read_text(
+        encoding="utf-8").splitlines() if "openapi" in line.lower() or "NOT CERTIFIED" in line
+        or "Advisory at" in line)
+    mandatory = re.search(r"Mandatory at ([a-z ,]+?):", comment)
+    advisory = re.search(r"Advisory at ([a-z ,]+?)\.", comment)
+    assert mandatory and advisory, comment
+    levels = {"district", "province", "ministry"}
+    said = {level for level in levels if level in mandatory.group(1)}
+    assert said == {level for level in levels
+                    if load_profile(level).is_mandatory("CONF-SPEC-DRIFT")}
+    assert {level for level in levels if level in advisory.group(1)} == levels - said
