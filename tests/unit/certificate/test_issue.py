@@ -87,3 +87,18 @@ def test_same_report_is_certified_once(lab: Lab) -> None:
     with pytest.raises(CertificateError, match="already issued"):
         issue_certificate(path, lab.key, registry=lab.registry, assessor="A")
     assert len(lab.registry.certificates()) == 1
+
+
+def test_openssl_checks_the_certificate_signature_without_popcert(lab: Lab) -> None:
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    issued = issue_certificate(lab.report(certified()), lab.key, registry=lab.registry, assessor="A")
+    command = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(lab.public_key), "-rawin",
+               "-in", str(issued.path), "-sigfile", str(issued.signature_path)]
+    assert subprocess.run(command, capture_output=True, check=False).returncode == 0
+    issued.path.write_bytes(issued.path.read_bytes().replace(b'"level":"district"',
+                                                             b'"level":"ministry"'))
+    assert subprocess.run(command, capture_output=True, check=False).returncode != 0
