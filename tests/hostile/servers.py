@@ -89,8 +89,10 @@ class HostileServer:
     """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection; always stopped."""
 
     def __init__(self, behaviour: Behaviour, *, tls: bool = False, host_name: str = "127.0.0.1",
-                 scope: list[str] | None = None, elsewhere: HostileServer | None = None) -> None:
+                 scope: list[str] | None = None, elsewhere: HostileServer | None = None,
+                 hold_unparsed: bool = False) -> None:
         self.behaviour = behaviour
+        self.hold_unparsed = hold_unparsed  # keep a connection that sent no HTTP (e.g. TLS) open
         self.elsewhere = elsewhere
         self.requests: list[Request] = []
         self.connections = 0
@@ -145,6 +147,8 @@ class HostileServer:
                     self._open.append(conn)
             request = _read_request(conn)
             if request is None:
+                if self.hold_unparsed:
+                    self.stopped.wait(600)
                 return
             with self._lock:
                 self.requests.append(request)
@@ -312,7 +316,9 @@ def reset() -> HostileServer:
 
 
 def hang() -> HostileServer:
-    return HostileServer(lambda conn, req, srv: srv.stopped.wait(600) and None)
+    """Never answers, whatever is sent (HTTP or a TLS ClientHello)."""
+    return HostileServer(lambda conn, req, srv: srv.stopped.wait(600) and None,
+                         hold_unparsed=True)
 
 
 CATALOGUE: dict[str, Callable[[], HostileServer]] = {
