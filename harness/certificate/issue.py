@@ -16,9 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from harness import resources
-from harness.certificate.model import (CERTIFICATE_VERSION, FILE_NAME, PAGE_NAME, SIGNATURE_SUFFIX,
-                                       Certificate, CertificateError, iso, not_after_for, now_utc,
-                                       sha256_bytes)
+from harness.certificate.model import (
+    CERTIFICATE_VERSION,
+    FILE_NAME,
+    PAGE_NAME,
+    SIGNATURE_SUFFIX,
+    Certificate,
+    CertificateError,
+    iso,
+    not_after_for,
+    now_utc,
+    sha256_bytes,
+)
 from harness.certificate.registry import Registry
 from harness.profiles import CERTIFIED, load_profile
 from harness.report import sign as signing

@@ -15,17 +15,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from harness.certificate.issue import issue_certificate  # noqa: E402
-from harness.certificate.model import now_utc  # noqa: E402
-from harness.certificate.site import render_site  # noqa: E402
-from harness.report.sign import load_private_key  # noqa: E402
-from tests.unit.certificate.conftest import Lab, certified, lab  # noqa: E402,F401
+from harness.certificate.issue import issue_certificate
+from harness.certificate.model import now_utc
+from harness.certificate.site import render_site
+from harness.report.sign import load_private_key
+from tests.unit.certificate.conftest import Lab, certified, make_lab
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "runs" / "screenshots"
 HOSTILE = '<script>window.__pwned = true</script>Xã <img src=x onerror="window.__img = 1">'
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    return make_lab(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -47,7 +52,7 @@ def page() -> Iterator[Any]:
             browser.close()
 
 
-def _issue(lab: Lab, system: str, name: str, days_ago: int = 0, profile: str = "district"):  # noqa: ANN202
+def _issue(lab: Lab, system: str, name: str, days_ago: int = 0, profile: str = "district"):
     report = certified(profile, system=system)
     report["run"]["id"] = f"system/{name}"  # each certification is its own run
     return issue_certificate(lab.report(report, name=name), lab.key,

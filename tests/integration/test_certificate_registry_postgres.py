@@ -21,13 +21,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from harness.certificate.issue import issue_certificate, trusted_public_keys  # noqa: E402
-from harness.certificate.registry import Registry  # noqa: E402
-from harness.certificate.site import render_site  # noqa: E402
-from harness.certificate.verify import verify_certificate  # noqa: E402
-from harness.report.sign import keys_new, load_private_key  # noqa: E402
-from harness.report.trust import trust_key  # noqa: E402
-from tests.unit.certificate.conftest import Lab, certified  # noqa: E402
+from harness.certificate.issue import issue_certificate, trusted_public_keys
+from harness.certificate.registry import Registry
+from harness.certificate.site import render_site
+from harness.certificate.verify import verify_certificate
+from harness.report.sign import keys_new, load_private_key
+from harness.report.trust import trust_key
+from tests.unit.certificate.conftest import Lab, certified
 
 pytestmark = pytest.mark.integration
 
@@ -103,7 +103,7 @@ def test_issue_revoke_verify_and_tampering_on_postgresql(postgres_url: str, tmp_
     first, second = issued
     registry.revoke(first.certificate.serial, "mã nguồn thay đổi", load_private_key(lab.key))
 
-    def check(item):  # noqa: ANN001, ANN202
+    def check(item):
         return verify_certificate(item.path, item.signature_path, registry=registry, trusted=trusted)
 
     assert check(second).valid

@@ -80,8 +80,8 @@ def test_wheel_carries_every_bundled_data_folder(wheel: Path) -> None:
 
 def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_path: Path) -> None:
     popcert, python = str(installed / "popcert"), str(installed / "python")
-    where = _run([python, "-c", "import harness, harness.resources as r; "
-                  "print(harness.__file__); print(r.installed()); print(r.data_root())"],
+    where = _run([python, "-c", ("import harness, harness.resources as r; "
+                  "print(harness.__file__); print(r.installed()); print(r.data_root())")],
                  cwd=tmp_path)
     module_file, is_installed, data_root = where.stdout.split()
     assert not module_file.startswith(str(REPO)) and is_installed == "True", where.stdout
@@ -96,12 +96,12 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
     assert "FW-" in checks.stdout and "SAST-" in checks.stdout
 
     # The vendor's artifacts: the reference system's compliant ruleset and source tree.
-    artifacts = _run([python, "-c",
-                      "from pathlib import Path; "
+    make_artifacts = ("from pathlib import Path; "
                       "from examples.city_system.firewall_policy import ruleset; "
                       "from examples.city_system.source_tree import source; "
                       "print(ruleset(frozenset(), 'iptables', Path('fw'))); "
-                      "print(source(frozenset(), Path('src')))"], cwd=tmp_path)
+                      "print(source(frozenset(), Path('src')))")
+    artifacts = _run([python, "-c", make_artifacts], cwd=tmp_path)
     assert artifacts.returncode == 0, artifacts.stderr
     ruleset_path, source_path = artifacts.stdout.split()
     config = yaml.safe_load((tmp_path / "run.yaml").read_text(encoding="utf-8"))

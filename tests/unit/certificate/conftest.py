@@ -60,8 +60,7 @@ def not_certified() -> dict[str, Any]:
     return report
 
 
-@pytest.fixture
-def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+def make_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     store = tmp_path / "trusted"
     monkeypatch.setenv("POPCERT_TRUST_STORE", str(store))
     monkeypatch.setenv("POPCERT_REGISTRY", str(tmp_path / "registry.sqlite3"))
@@ -69,3 +68,8 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     trust_key(pair.public_key, store)
     return Lab(tmp_path, pair.private_key, pair.public_key, store,
                Registry(tmp_path / "registry.sqlite3"))
+
+
+@pytest.fixture
+def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
+    return make_lab(tmp_path, monkeypatch)

@@ -21,7 +21,7 @@ def _issue(lab: Lab, system: str = "Hệ thống A", name: str = "run") -> Issue
                              registry=lab.registry, assessor="A")
 
 
-def _check(lab: Lab, issued: IssuedCertificate, **kw):  # noqa: ANN202
+def _check(lab: Lab, issued: IssuedCertificate, **kw):
     return verify_certificate(issued.path, issued.signature_path, registry=lab.registry,
                               trusted=kw.pop("trusted", trusted_public_keys(lab.trust_store)), **kw)
 
@@ -78,7 +78,7 @@ def test_revoked_certificate_is_invalid_and_others_stay_valid(lab: Lab) -> None:
     assert [e.action for e in lab.registry.log()] == ["issue", "issue", "revoke"]
 
 
-def test_certificate_missing_from_the_registry_is_invalid(lab: Lab, tmp_path_factory) -> None:  # noqa: ANN001
+def test_certificate_missing_from_the_registry_is_invalid(lab: Lab, tmp_path_factory) -> None:
     from harness.certificate.registry import Registry
 
     issued = _issue(lab)
@@ -96,7 +96,7 @@ def three_entries(lab: Lab) -> tuple[IssuedCertificate, IssuedCertificate]:
     return first, second
 
 
-def test_editing_a_log_row_is_detected(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_editing_a_log_row_is_detected(lab: Lab, three_entries) -> None:
     _, second = three_entries
     with _db(lab) as db:
         db.execute("UPDATE log_entries SET detail = ? WHERE seq = 3",
@@ -104,7 +104,7 @@ def test_editing_a_log_row_is_detected(lab: Lab, three_entries) -> None:  # noqa
     assert any("changed after it was written" in r for r in _check(lab, second).reasons)
 
 
-def test_deleting_a_log_row_is_detected(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_deleting_a_log_row_is_detected(lab: Lab, three_entries) -> None:
     _, second = three_entries
     with _db(lab) as db:
         db.execute("DELETE FROM log_entries WHERE seq = 1")
@@ -112,7 +112,7 @@ def test_deleting_a_log_row_is_detected(lab: Lab, three_entries) -> None:  # noq
     assert "an entry was deleted" in reasons and "never issued in the log" in reasons
 
 
-def test_reordering_log_rows_is_detected(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_reordering_log_rows_is_detected(lab: Lab, three_entries) -> None:
     _, second = three_entries
     with _db(lab) as db:
         db.execute("UPDATE log_entries SET seq = -1 WHERE seq = 1")
@@ -122,7 +122,7 @@ def test_reordering_log_rows_is_detected(lab: Lab, three_entries) -> None:  # no
     assert "does not follow the entry before it" in reasons
 
 
-def test_unrevoking_in_the_table_does_not_unrevoke(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_unrevoking_in_the_table_does_not_unrevoke(lab: Lab, three_entries) -> None:
     first, _ = three_entries
     with _db(lab) as db:
         db.execute("UPDATE certificates SET revoked_at = NULL, revoked_reason = NULL")
@@ -131,7 +131,7 @@ def test_unrevoking_in_the_table_does_not_unrevoke(lab: Lab, three_entries) -> N
     assert any("the log revoked it but the registry row says otherwise" in r for r in check.reasons)
 
 
-def test_swapping_a_stored_certificate_is_detected(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_swapping_a_stored_certificate_is_detected(lab: Lab, three_entries) -> None:
     _, second = three_entries
     with _db(lab) as db:
         stored = db.execute("SELECT certificate_json FROM certificates WHERE serial = ?",
@@ -144,7 +144,7 @@ def test_swapping_a_stored_certificate_is_detected(lab: Lab, three_entries) -> N
     assert "differs from the one the log recorded" in reasons
 
 
-def test_deleting_the_newest_log_row_is_detected(lab: Lab, three_entries) -> None:  # noqa: ANN001
+def test_deleting_the_newest_log_row_is_detected(lab: Lab, three_entries) -> None:
     first, _ = three_entries
     with _db(lab) as db:
         db.execute("DELETE FROM log_entries WHERE seq = 3")  # the revocation
