@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -107,3 +107,36 @@ def test_popcert_report_rebuilds_a_run_with_deep_evidence(tmp_path: Path) -> Non
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"]["status"] == "INCOMPLETE"
     assert "nested deeper than" in (run_dir / "report.html").read_text(encoding="utf-8")
+
+
+def test_terminal_lines_carry_no_escape_from_the_sut() -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.checks import REGISTRY, CheckResult
+    from harness.profiles import Verdict
+    from harness.report_model import RecordedResult
+    from harness.runner import RichProgress, print_verdict
+    from harness.suites import load_all_suites
+
+    load_all_suites()
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=200)
+    summary = "SUT said \x1b[2J\x1b[1;32mCERTIFIED\x1b[0m\x1b]0;pwned\x07\x08\r [bold]x[/bold]\u202e"
+    record = RecordedResult(REGISTRY["AUTH-TOKEN-MISSING"], CheckResult.failed(summary), True,
+                            "2025-04-01T09:00:00+07:00", 0.2)
+    RichProgress(console).result(record)
+
+    class Outcome:
+        verdict = Verdict("NOT CERTIFIED", (f"AUTH-TOKEN-MISSING: {summary}",), ())
+        files: ClassVar[dict[str, Path]] = {}
+        run_dir = Path("/tmp/run")
+
+    print_verdict(Outcome(), console)  # type: ignore[arg-type]
+    text = out.getvalue()
+    # rich's own colour codes remain; none of the SUT's sequences, BEL, BS, CR or bidi do.
+    assert "\x1b[2J" not in text and "\x1b]0;" not in text and "pwned\x07" not in text
+    assert not any(ch in text for ch in ("\x07", "\x08", "\r", "\u202e"))
+    assert "[bold]x[/bold]" in text  # shown literally, not as markup
+    assert "SUT said CERTIFIED" in text
