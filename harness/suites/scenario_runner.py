@@ -7,6 +7,7 @@ audit window. The checks in ``scenarios.py`` judge the recorded ``StepRun``s; no
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -209,6 +210,18 @@ class ScenarioDriver:
         except LookupError as unbound:
             run.error = str(unbound)
             return run
+        try:
+            with _lease(self.admin, step):
+                return self._run_step(run, step, body, bindings)
+        except TimeoutError as busy:
+            run.error = f"the mock NPDB stayed busy with another run: {busy}"
+            return run
+        except Exception as failure:  # noqa: BLE001 - the mock's admin API failing is a step error
+            run.error = f"could not take the mock for this step: {type(failure).__name__}: {failure}"
+            return run
+
+    def _run_step(self, run: StepRun, step: Step, body: dict[str, Any],
+                  bindings: dict[str, Any]) -> StepRun:
         started = time.monotonic()
         wall_start = time.time()
         people = set(_personal_ids(body))
@@ -289,6 +302,15 @@ class ScenarioDriver:
                 items = items.get("items", items.get("dossiers", []))
             run.listed = isinstance(items, list) and any(
                 isinstance(d, dict) and d.get("dossier_id") == run.dossier_id for d in items)
+
+
+def _lease(admin: Any, step: Step) -> Any:
+    """Hold the shared mock for the step: alone while it injects faults (they trip the SUT's
+    NPDB-wide circuit breaker and backoff, which would spill into another run's steps), shared
+    otherwise. No lease without a run namespace (an admin client without a run id, a test double)."""
+    if getattr(admin, "run_id", None) is None or not hasattr(admin, "lease"):
+        return contextlib.nullcontext()
+    return admin.lease("exclusive" if step.faults else "shared")
 
 
 def _personal_ids(value: Any) -> list[str]:

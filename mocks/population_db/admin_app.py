@@ -42,6 +42,11 @@ class TrustRequest(BaseModel):
     ca_pem: str = Field(min_length=1, max_length=256 * 1024)
 
 
+class LeaseRequest(BaseModel):
+    mode: Literal["exclusive", "shared"]
+    ttl_s: float = Field(120.0, gt=0, le=900)
+
+
 class RateLimitRequest(BaseModel):
     per_s: float = Field(gt=0)
     client_id: str | None = None
@@ -151,6 +156,25 @@ async def deliveries(request: Request) -> Response:
                                         if run_id is None or d.run_id == run_id]})
 
 
+async def lease(request: Request) -> Response:
+    """Take a lease on the mock for a step (``runs.Leases``); 409 means: ask again shortly."""
+    state = _state(request)
+    if request.method == "DELETE":
+        state.leases.release(_int(request.path_params.get("lease_id"), 0))
+        return JSONResponse({"released": True})
+    run_id = _run(request)
+    if run_id is None:
+        return error(400, "run_id_required", "a lease belongs to a run: send X-Popcert-Run")
+    try:
+        spec: LeaseRequest = await _json_body(request, LeaseRequest)
+    except ValueError as exc:
+        return error(422, "validation_error", str(exc))
+    lease_id = state.leases.acquire(run_id, spec.mode, spec.ttl_s)
+    if lease_id is None:
+        return error(409, "busy", "another run's step holds the mock; ask again shortly")
+    return JSONResponse({"lease_id": lease_id, "mode": spec.mode})
+
+
 async def trust(request: Request) -> Response:
     """Trust a CA for notification deliveries (the SUT's own server CA, from the run config)."""
     try:
@@ -221,6 +245,8 @@ def build_admin_app(state: MockState) -> Any:
         Route("/admin/notifications", notifications, methods=["POST"]),
         Route("/admin/deliveries", deliveries, methods=["GET"]),
         Route("/admin/trust", trust, methods=["POST"]),
+        Route("/admin/lease", lease, methods=["POST"]),
+        Route("/admin/lease/{lease_id}", lease, methods=["DELETE"]),
         Route("/admin/subscriptions/{subscription_id}/sign", sign_for_subscription,
               methods=["POST"]),
         Route("/admin/population/sample", sample, methods=["GET"]),

@@ -6,6 +6,9 @@ the mock answers in that run's namespace: its people, fault rules, audit window,
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +104,32 @@ class AdminClient:
 
     def deliveries(self) -> list[dict[str, Any]]:
         return self._json("GET", "/admin/deliveries")["deliveries"]  # type: ignore[no-any-return]
+
+    @contextmanager
+    def lease(self, mode: str, wait_s: float = 600.0, ttl_s: float = 120.0) -> Iterator[None]:
+        """Hold the mock for one step: ``exclusive`` while it injects faults, else ``shared``
+        (needs a run id). Raises TimeoutError if another run holds it for ``wait_s``."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            resp = self._http.post("/admin/lease", json={"mode": mode, "ttl_s": ttl_s},
+                                   headers={RUN_HEADER: self.run_id or ""})
+            if resp.status_code == 404:  # a mock without leases: nothing to hold
+                yield
+                return
+            if resp.status_code != 409:
+                resp.raise_for_status()
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another run held the mock NPDB for {wait_s:g} s")
+            time.sleep(0.2)
+        lease_id = int(resp.json()["lease_id"])
+        try:
+            yield
+        finally:
+            try:
+                self._http.delete(f"/admin/lease/{lease_id}")
+            except httpx.HTTPError:
+                pass  # it expires by itself
 
     def trust_ca(self, ca_pem: str | Path) -> int:
         """Have the mock trust this CA (PEM text or a file) when it delivers notifications."""

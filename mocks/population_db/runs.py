@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from mocks.population_db.population import Citizen, Population
 
@@ -89,3 +90,50 @@ class RunRegistry:
         """Newborns registered by a run belong to it."""
         for pid in personal_ids:
             self.claims.setdefault(pid, run_id)
+
+
+class Leases:
+    """Who may perturb the shared NPDB now. A step that injects faults takes an *exclusive*
+    lease, every other step a *shared* one: a fault one run injects trips the SUT's own
+    NPDB-wide defences (its circuit breaker, its retry backoff), which no namespace in the mock
+    can confine, so no other run's step may run while it is active. A waiting exclusive request
+    holds back new shared leases (no starvation); leases expire (a killed run frees the mock)."""
+
+    WAIT_FORGET_S = 3.0  # a waiting run that stopped asking is no longer waiting
+
+    def __init__(self, clock: Any = None) -> None:
+        import itertools
+        import time
+
+        self._clock = clock or time.monotonic
+        self._ids = itertools.count(1)
+        self.held: dict[int, tuple[str, str, float]] = {}  # lease id -> (run, mode, expires)
+        self.waiting: dict[str, float] = {}  # run -> last time it asked for an exclusive lease
+
+    def _purge(self, now: float) -> None:
+        for lease_id, (_, _, expires) in list(self.held.items()):
+            if expires <= now:
+                del self.held[lease_id]
+        for run_id, asked in list(self.waiting.items()):
+            if now - asked > self.WAIT_FORGET_S:
+                del self.waiting[run_id]
+
+    def acquire(self, run_id: str, mode: str, ttl_s: float) -> int | None:
+        """A lease id, or None: ask again shortly."""
+        now = self._clock()
+        self._purge(now)
+        others = [(run, held_mode) for run, held_mode, _ in self.held.values() if run != run_id]
+        if mode == "exclusive":
+            if others:
+                self.waiting[run_id] = now
+                return None
+            self.waiting.pop(run_id, None)
+        elif any(held_mode == "exclusive" for _, held_mode in others) \
+                or any(run != run_id for run in self.waiting):
+            return None
+        lease_id = next(self._ids)
+        self.held[lease_id] = (run_id, mode, now + ttl_s)
+        return lease_id
+
+    def release(self, lease_id: int) -> None:
+        self.held.pop(lease_id, None)

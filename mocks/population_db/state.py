@@ -15,7 +15,7 @@ from mocks.population_db.faults import FaultTable
 from mocks.population_db.notifications import Notifier
 from mocks.population_db.pki import TestPKI
 from mocks.population_db.population import Population
-from mocks.population_db.runs import RunRegistry
+from mocks.population_db.runs import Leases, RunRegistry
 from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
 
 DEFAULT_RATE_LIMIT_PER_S = 20_000.0  # generous: load tests must not be throttled by default
@@ -51,6 +51,7 @@ class MockState:
     notifier: Notifier
     mtls: str
     runs: RunRegistry
+    leases: Leases = field(default_factory=Leases)
     issuer: str = ISSUER
     token_lifetime_s: int = 600
     default_rate_per_s: float = DEFAULT_RATE_LIMIT_PER_S

@@ -138,3 +138,36 @@ def test_a_malformed_run_id_is_refused(mock: Any) -> None:
     _, admin, _, _ = mock
     resp = admin.get("/admin/audit", headers={RUN: "bad id with spaces"})
     assert resp.status_code == 400
+
+
+def test_a_fault_step_has_the_mock_to_itself_and_does_not_starve() -> None:
+    from mocks.population_db.runs import Leases
+
+    now = [0.0]
+    leases = Leases(clock=lambda: now[0])
+    a_shared = leases.acquire("a", "shared", 60)
+    b_shared = leases.acquire("b", "shared", 60)
+    assert a_shared and b_shared  # fault-free steps of two runs go side by side
+    assert leases.acquire("a", "exclusive", 60) is None  # B is mid-step: A's fault step waits
+    assert leases.acquire("b", "shared", 60) is None  # and B takes no new step meanwhile
+    leases.release(a_shared)
+    leases.release(b_shared)
+    a_faults = leases.acquire("a", "exclusive", 60)
+    assert a_faults is not None
+    assert leases.acquire("b", "shared", 60) is None  # nothing of B's runs during A's faults
+    assert leases.acquire("a", "shared", 60) is not None  # A's own calls are A's business
+    leases.release(a_faults)
+    now[0] += 61  # A's shared lease expires with no release (a killed run frees the mock)
+    assert leases.acquire("b", "exclusive", 60) is not None
+
+
+def test_leases_over_the_admin_api(mock: Any) -> None:
+    _, admin, _, _ = mock
+    taken = admin.post("/admin/lease", headers={RUN: "run-a"}, json={"mode": "exclusive"})
+    assert taken.status_code == 200
+    busy = admin.post("/admin/lease", headers={RUN: "run-b"}, json={"mode": "shared"})
+    assert busy.status_code == 409
+    assert admin.post("/admin/lease", json={"mode": "shared"}).status_code == 400  # no run id
+    admin.delete(f"/admin/lease/{taken.json()['lease_id']}")
+    assert admin.post("/admin/lease", headers={RUN: "run-b"},
+                      json={"mode": "shared"}).status_code == 200
