@@ -116,13 +116,15 @@ STRINGS: dict[str, tuple[str, str]] = {
 SUMMARY_VI = {"error": "Không thể kết luận: kiểm tra gặp lỗi khi chạy (xem bằng chứng).",
               "skip": "Không áp dụng cho lần kiểm tra này.",
               "manual": "Cần người thẩm định xác nhận thủ công."}
-_REASONS_VI = (
-    (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check ended (?P<status>\w+)$"),
-     "{id}: kiểm tra bắt buộc có kết quả {status}"),
+_REASONS_VI = (  # the shapes harness.profiles.decide writes; anything else stays English
+    (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check ended (?P<status>\w+)(?P<why> — .*)?$"),
+     "{id}: kiểm tra bắt buộc có kết quả {status}{why}"),
     (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check did not run$"),
      "{id}: kiểm tra bắt buộc không được chạy"),
     (re.compile(r"^attestation (?P<id>\S+) \((?P<title>.*)\) is missing$"),
      "thiếu xác nhận thủ công {id} ({title})"),
+    (re.compile(r"^attestation (?P<id>\S+) \((?P<title>.*)\) expired on (?P<date>[0-9-]+): renew it$"),
+     "xác nhận thủ công {id} ({title}) đã hết hạn ngày {date}: cần xác nhận lại"),
     (re.compile(r"^the run did not finish$"), "lần kiểm tra chưa hoàn tất"),
 )
 STATUSES = ("pass", "fail", "error", "skip", "manual")
@@ -154,7 +156,7 @@ def reason_html(reason: str, anchored: set[str], attestation_titles: dict[str, s
     for pattern, template in _REASONS_VI:
         match = pattern.match(text)
         if match:
-            fields = match.groupdict()
+            fields = {k: v or "" for k, v in match.groupdict().items()}
             if "status" in fields:
                 fields["status"] = STRINGS.get(fields["status"], (fields["status"],))[0]
             if "title" in fields:

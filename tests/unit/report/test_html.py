@@ -145,6 +145,9 @@ def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
     alg_none["check"].update(id="AUTH-JWT-ALG-NONE", title="An unsigned token (alg none, any letter case) is refused.")
     report["verdict"]["reasons"].append("attestation server-hardening (Servers hardened) is missing")
     report["verdict"]["reasons"].append("LOAD-THROUGHPUT: mandatory check did not run")
+    report["verdict"]["reasons"].append("TLS-CERT-EXPIRY: mandatory check ended fail — expires in 3 days")
+    report["verdict"]["reasons"].append(
+        "attestation connection-plan (Connection plan reviewed) expired on 2025-03-31: renew it")
     html = render_html(report)
     article = html[html.index('id="check-AUTH-JWT-ALG-NONE"'):]
     article = article[:article.index("</article>")]
@@ -156,6 +159,9 @@ def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
     assert "AUTH-JWT-ALG-NONE: kiểm tra bắt buộc có kết quả không đạt" in reasons
     assert "thiếu xác nhận thủ công server-hardening (Máy chủ đã được gia cố)" in reasons
     assert "LOAD-THROUGHPUT: kiểm tra bắt buộc không được chạy" in reasons
+    assert "TLS-CERT-EXPIRY: kiểm tra bắt buộc có kết quả không đạt — expires in 3 days" in reasons
+    assert ("xác nhận thủ công connection-plan (Đã thẩm định phương án kết nối) đã hết hạn ngày "
+            "2025-03-31") in reasons
 
 
 def test_reproduction_command_is_runnable_with_a_token_placeholder() -> None:
