@@ -12,12 +12,15 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.report.untrusted import strip_control
+
 # XML 1.0 forbids most control characters; a SUT's body may contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _clean(text: Any) -> str:
-    return _INVALID_XML.sub("\ufffd", "" if text is None else str(text))
+    # Terminal escapes from the SUT go first (CI logs print this text), then what XML forbids.
+    return _INVALID_XML.sub("\ufffd", strip_control("" if text is None else str(text)))
 
 
 def _evidence_text(result: dict[str, Any]) -> str:

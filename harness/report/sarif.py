@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from harness.report.untrusted import strip_control
+
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
@@ -30,7 +32,8 @@ _HOST_PORT = re.compile(r"^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$")
 def repository_uri(path: Any) -> str | None:
     """``path`` as a repository-relative URI, or None when it is not one (absolute, .., URL)."""
     text = str(path or "").replace("\\", "/")
-    if not text or "://" in text or text.startswith(("/", "~")) or _HOST_PORT.match(text) \
+    if not text or strip_control(text) != text or "://" in text or text.startswith(("/", "~")) \
+            or _HOST_PORT.match(text) \
             or re.match(r"^[A-Za-z]:", text):
         return None
     parts = PurePosixPath(text).parts
@@ -94,12 +97,12 @@ def _results_for(result: dict[str, Any], rule_index: int, config_uri: str | None
         # SAST findings carry a fingerprint that survives line moves; others hash what they are.
         stable = data.get("fingerprint") or _fingerprint(check["id"], data.get("rule"), uri, line)
         entries.append({**base,
-                        "message": {"text": f"{prefix}{data.get('message') or result['summary']}"
-                                            f" [{data.get('rule')}]"},
+                        "message": {"text": strip_control(
+                            f"{prefix}{data.get('message') or result['summary']} [{data.get('rule')}]")},
                         "locations": [_location(uri, line)],
                         "partialFingerprints": {FINGERPRINT_KEY: str(stable)}})
     if not entries:
-        entry = {**base, "message": {"text": f"{prefix}{target}: {result['summary']}"},
+        entry = {**base, "message": {"text": strip_control(f"{prefix}{target}: {result['summary']}")},
                  "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check["id"], target)}}
         if config_uri is not None:
             entry["locations"] = [_location(config_uri, None)]

@@ -140,3 +140,15 @@ def test_terminal_lines_carry_no_escape_from_the_sut() -> None:
     assert not any(ch in text for ch in ("\x07", "\x08", "\r", "\u202e"))
     assert "[bold]x[/bold]" in text  # shown literally, not as markup
     assert "SUT said CERTIFIED" in text
+
+
+def test_junit_and_sarif_carry_no_terminal_escape(tmp_path: Path) -> None:
+    files = render_all(_hostile_report(), tmp_path, formats=["junit", "sarif"])
+    junit = files["junit"].read_text(encoding="utf-8")
+    sarif = json.loads(files["sarif"].read_text(encoding="utf-8"))
+    messages = "".join(r["message"]["text"] for r in sarif["runs"][0]["results"])
+    for text in (junit, messages):
+        assert "\x1b" not in text and "[31m" not in text and "\x07" not in text
+    assert "answered OK with nul" in messages
+    uris = json.dumps([r["locations"] for r in sarif["runs"][0]["results"]])
+    assert "\\u001b" not in uris and "evil" not in uris  # a file name with escapes is no location
