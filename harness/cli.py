@@ -5,7 +5,6 @@ Exit codes: 0 certified, 1 not certified (or incomplete), 2 harness or config er
 
 from __future__ import annotations
 
-import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -61,11 +60,11 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _sigterm_as_interrupt() -> None:
-    # SIGTERM (CI cancel, `kill`) must still leave an INCOMPLETE report, like Ctrl-C does.
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    # SIGTERM (CI cancel, `kill`) and SIGHUP must still leave an INCOMPLETE report, like Ctrl-C
+    # does; each also stops popcert's children at once, and at exit its whole process tree ends.
+    from harness.processes import exit_on_signals
 
-    signal.signal(signal.SIGTERM, handler)
+    exit_on_signals()
 
 
 @app.command()
@@ -185,6 +184,7 @@ def _register_report_commands() -> None:
 
 _register_report_commands()
 
+
 def _register_certificate_commands() -> None:
     from harness.certificate.cli import certificate_app, registry_app
 
@@ -193,7 +193,6 @@ def _register_certificate_commands() -> None:
 
 
 _register_certificate_commands()
-
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -2,7 +2,8 @@
 
 Results are appended to ``results.jsonl`` as they happen and an INCOMPLETE report is rewritten
 after every suite, so a run that is interrupted (Ctrl-C, SIGTERM, even SIGKILL) still leaves a
-report. A check that raises or overruns its time limit becomes ``error``; the run goes on.
+report. A check that raises or overruns its time limit becomes ``error``; the run goes on. On an
+interrupt every process started during the run (harness.processes) is stopped before the report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from harness import processes
 from harness.checks import (REGISTRY, Check, CheckResult, Evidence, EvidenceKind, Status,
                             checks_for_suite)
 from harness.config import RunConfig
@@ -130,6 +132,7 @@ class Engine:
         self.interrupted: str | None = None
         self.files: dict[str, Path] = {}
         self.run_id = f"{self.run_dir.parent.name}/{self.run_dir.name}"
+        self._spawned_before = processes.mark()
 
     # --- the run ---------------------------------------------------------------------------
     def run(self) -> RunOutcome:
@@ -139,6 +142,7 @@ class Engine:
                              quick=self.config.quick, seed=self.config.seed)
         context.workdir.mkdir(exist_ok=True)
         self._write_report(complete=False)
+        self._spawned_before = processes.mark()
         try:
             for suite in self.config.ordered_suites():
                 self._run_suite(suite, context)
@@ -150,6 +154,9 @@ class Engine:
                         announce=False)
         except KeyboardInterrupt:
             self.interrupted = "interrupted (Ctrl-C or SIGTERM) before every suite finished"
+            # A check's worker thread cannot be killed, but what it started can: no fuzzer or
+            # load generator keeps hitting the SUT while the report is written.
+            self._stop_children()
         finally:
             self.log.close()
         report = self._write_report(complete=self.interrupted is None)
@@ -174,6 +181,7 @@ class Engine:
             generator = factory(context)
             suite_ctx = _call_with_limit(lambda: next(generator), limit)
         except KeyboardInterrupt:
+            self._stop_children()
             raise
         except BaseException as failure:  # noqa: BLE001 - every check of the suite reports it
             reason = _describe(failure)
@@ -193,6 +201,9 @@ class Engine:
                     continue
                 self._run_check(check, suite_ctx, min(check.timeout_s,
                                                      self.config.limits.check_s, remaining))
+        except KeyboardInterrupt:
+            self._stop_children()  # before the suite's teardown, which may take a while
+            raise
         finally:
             _close(generator)
             self.progress.suite_finished(suite)
@@ -212,6 +223,10 @@ class Engine:
             result = CheckResult.errored(f"the check raised {_describe(failure)}",
                                          *_traceback_evidence(failure))
         self._record(check, result, time.monotonic() - started)
+
+    def _stop_children(self) -> None:
+        """End every process started during this run (a fuzzer, a load generator), not before."""
+        processes.stop_children(newer_than=self._spawned_before)
 
     def _record(self, check: Check, result: CheckResult, duration_s: float,
                 announce: bool = True) -> None:

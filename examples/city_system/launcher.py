@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from examples.city_system.config import CityConfig, write_config
 from examples.city_system.defects import parse
+from harness.processes import Child, spawn
 
 READY_TIMEOUT_S = 30.0
 SERVER_CERT_NAME = "city-system-server"
@@ -66,7 +67,7 @@ class CitySystem:
         self.config_path = self.workdir / "city-config.json"
         self.ready_path = self.workdir / "city-ready.json"
         self.log_path = self.workdir / "city-system.log"
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: Child | None = None
 
     def _config(self) -> CityConfig:
         pki = self.npdb.pki
@@ -90,9 +91,11 @@ class CitySystem:
         self.ready_path.unlink(missing_ok=True)
         env = {**os.environ, "CITY_DEFECTS": ",".join(sorted(self.defects)), "PYTHONUNBUFFERED": "1"}
         with open(self.log_path, "ab") as log:
-            self._process = subprocess.Popen(
+            # Its own process group, killed with popcert even by SIGKILL (harness.processes).
+            self._process = spawn(
                 [sys.executable, "-m", "examples.city_system.server", "--config", str(self.config_path)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(Path(__file__).resolve().parents[2]))
+                name="city-system", stdout=log, stderr=subprocess.STDOUT, env=env,
+                cwd=str(Path(__file__).resolve().parents[2]))
         self.pid = self._process.pid
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -110,14 +113,8 @@ class CitySystem:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        if process is not None:
+            process.stop(grace_s=10)
 
     def restart(self) -> CitySystem:
         """Stop and start again with the same store (durability tests)."""

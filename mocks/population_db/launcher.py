@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.processes import Child, spawn
 from mocks.population_db.admin_client import AdminClient
 from mocks.population_db.client_auth import fetch_token
 from mocks.population_db.pki import TestPKI
@@ -33,7 +33,7 @@ class MockNPDB:
         self.rate_limit_per_s = rate_limit_per_s
         self.start_timeout_s = start_timeout_s
         self.pki = TestPKI(self.state_dir)
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: Child | None = None
         self.data_url = self.admin_url = self.token_url = self.jwks_url = self.issuer = ""
         self.pid = 0
         self.admin: AdminClient | None = None
@@ -64,10 +64,10 @@ class MockNPDB:
                "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file)]
         if self.rate_limit_per_s is not None:
             cmd += ["--rate-limit", str(self.rate_limit_per_s)]
-        log = open(self.state_dir / "mock.log", "ab")
-        self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                      env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        log.close()
+        # Its own process group, killed with popcert even by SIGKILL (harness.processes).
+        with open(self.state_dir / "mock.log", "ab") as log:
+            self._proc = spawn(cmd, name="mock-npdb", stdout=log, stderr=subprocess.STDOUT,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
@@ -92,14 +92,8 @@ class MockNPDB:
         if self.admin is not None:
             self.admin.close()
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        if proc is not None:
+            proc.stop(grace_s=10)  # SIGTERM lets the audit log flush; SIGKILL after the grace
 
     def __enter__(self) -> MockNPDB:
         try:

@@ -1,4 +1,5 @@
-"""An interrupted certification still leaves a report a person can read: INCOMPLETE, never CERTIFIED.
+"""An interrupted certification still leaves a report a person can read: INCOMPLETE, never CERTIFIED,
+and nothing popcert started keeps running: no fuzzer hitting the SUT, no mock NPDB, no token file.
 
 `popcert certify` runs as a subprocess against a SUT on 127.0.0.1 that hangs every request, so the
 TLS scan keeps the run busy after the firewall suite has written its results; then we signal it.
@@ -8,14 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import yaml
 
@@ -133,3 +138,151 @@ def test_report_survives_a_half_written_last_line(
                              text=True, timeout=120, check=False)
     assert rebuilt.returncode == 0, rebuilt.stderr[-2000:]
     assert len(read_report(run_dir)["results"]) == complete_lines
+
+
+# --- children: nothing popcert started outlives it ---------------------------------------------
+
+JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+
+
+class CountingSUT:
+    """Answers every request slowly with ``{}`` and counts them, so a fuzzer stays busy with it."""
+
+    def __init__(self) -> None:
+        sut = self
+        self.requests = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                sut.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(min(length, 1_000_000))
+                time.sleep(0.2)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(condition: Callable[[], Any], limit_s: float = 90) -> Any:
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    return condition()
+
+
+def running(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def descendants_named(pid: int, word: str) -> list[int]:
+    try:
+        tree = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for process in tree:
+        try:
+            if any(word in part for part in process.cmdline()):
+                found.append(process.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def start_certify(config: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen([str(POPCERT), "certify", "-c", str(config)], text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
+
+
+def kill_leftovers(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_sigterm_stops_schemathesis_and_the_sut_hears_nothing_more(
+        tmp_path: Path, mock_npdb: Any) -> None:
+    sut = CountingSUT()
+    raw = yaml.safe_load(write_config(tmp_path, sut.url, mock_npdb.state_dir).read_text())
+    raw.update(suites=["conformance"], seed=1)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    popcert = start_certify(config)
+    fuzzers: list[int] = []
+    try:
+        fuzzers = wait_for(lambda: descendants_named(popcert.pid, "schemathesis.toml"))
+        assert fuzzers, "schemathesis never started"
+        assert wait_for(lambda: sut.requests >= 5), "schemathesis never reached the SUT"
+        popcert.send_signal(signal.SIGTERM)
+        _, stderr = popcert.communicate(timeout=120)
+        assert popcert.returncode == 1, stderr[-2000:]
+        assert wait_for(lambda: not any(running(p) for p in fuzzers), 10), \
+            "schemathesis outlived popcert"
+        heard = sut.requests
+        time.sleep(3)
+        assert sut.requests == heard, f"the SUT got {sut.requests - heard} more requests"
+        [run_dir] = (tmp_path / "runs").glob("*/*/")
+        assert read_report(run_dir)["verdict"]["status"] == "INCOMPLETE"
+        # The portal token schemathesis used is in no file popcert left behind.
+        leaked = [str(f) for f in (tmp_path / "runs").rglob("*")
+                  if f.is_file() and JWT.search(f.read_bytes())]
+        assert leaked == []
+    finally:
+        kill_leftovers([popcert.pid, *fuzzers])
+        sut.stop()
+
+
+def test_sigkill_of_popcert_leaves_no_mock_npdb_running(
+        tmp_path: Path, loopback_server: Callable[[Behaviour], LoopbackServer]) -> None:
+    sut = loopback_server(hang)
+    state = tmp_path / "npdb"
+    raw = yaml.safe_load(write_config(tmp_path, f"https://127.0.0.1:{sut.port}", state)
+                         .read_text())
+    raw["npdb"] = {"start": True, "state_dir": str(state), "population": 1000}
+    raw["suites"] = ["tls"]
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    popcert = start_certify(config)
+    mock_pid = 0
+    try:
+        def mock_started() -> int:
+            try:
+                return int(json.loads((state / "ready.json").read_text())["pid"])
+            except (OSError, ValueError, KeyError):
+                return 0
+
+        mock_pid = wait_for(mock_started, 120)
+        assert mock_pid and running(mock_pid), "the mock NPDB never started"
+        assert popcert.poll() is None
+        os.kill(popcert.pid, signal.SIGKILL)  # popcert alone: no handler, no atexit can run
+        popcert.communicate(timeout=30)
+        assert wait_for(lambda: not running(mock_pid), 10), "the mock NPDB outlived popcert"
+    finally:
+        kill_leftovers([popcert.pid, mock_pid] if mock_pid else [popcert.pid])

@@ -315,6 +315,36 @@ def test_ctrl_c_during_a_check_leaves_an_incomplete_report(
     assert "INCOMPLETE" in (outcome.run_dir / "report.html").read_text(encoding="utf-8")
 
 
+def test_ctrl_c_stops_what_the_run_started_and_spares_what_it_did_not(
+        tmp_path: Path, registry: dict[str, Any]) -> None:
+    import sys
+
+    from harness import processes
+
+    sleeper = [sys.executable, "-c", "import signal, time; "
+               "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+    before_the_run = processes.spawn(sleeper, name="started-before-the-run")
+    started: list[processes.Child] = []
+    context_yielding(lambda run_ctx: None)
+
+    def fuzzing_when_interrupted(ctx: Any) -> CheckResult:
+        started.append(processes.spawn(sleeper, name="fuzzer"))
+        raise KeyboardInterrupt
+
+    check("SAST-T-FUZZ", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        fuzzing_when_interrupted)
+    try:
+        outcome = run(tmp_path)
+        assert outcome.verdict.status == "INCOMPLETE"
+        [fuzzer] = started
+        assert fuzzer.returncode is not None  # stopped (SIGKILL: it ignores SIGTERM)
+        assert before_the_run.poll() is None
+    finally:
+        before_the_run.stop(grace_s=0)
+        for child in started:
+            child.stop(grace_s=0)
+
+
 def test_run_dirs_never_collide(tmp_path: Path, passing_and_failing: None) -> None:
     first = run(tmp_path).run_dir
     time.sleep(0.002)
