@@ -115,6 +115,7 @@ def verify(
     signature_path = signature or report.with_name(report.name + signing.SIGNATURE_SUFFIX)
     try:
         keys: Path | list[Any]
+        names: dict[str, str] = {}
         if public_key is not None:
             if public_key.resolve().parent == report.resolve().parent:
                 raise PopcertError(f"{public_key}: a key shipped in the report's folder proves nothing "
@@ -123,7 +124,9 @@ def verify(
             keys = public_key
         else:
             folder = trust_store or trust.default_trust_store()
-            keys = [k.key for k in trust.trusted_keys(folder)]
+            store = trust.trusted_keys(folder)
+            names = {k.fingerprint: k.name for k in store}
+            keys = [k.key for k in store]
             if not keys:
                 raise PopcertError(f"no trusted assessor key in {folder} — trust the assessor's key "
                                    "first: `popcert keys trust ASSESSOR.pub.pem`")
@@ -131,7 +134,9 @@ def verify(
     except PopcertError as problem:
         raise _fail_usage(strip_control(str(problem))) from None
     if outcome.valid:
-        typer.echo(f"VALID: signature by {outcome.signer_fingerprint}; verdict {outcome.verdict}")
+        signer = names.get(outcome.signer_fingerprint or "", "")
+        typer.echo(f"VALID: signature by {signer + ' ' if signer else ''}{outcome.signer_fingerprint}; "
+                   f"verdict {outcome.verdict}")
         raise typer.Exit(EXIT_VALID)
     typer.echo("INVALID:")
     for reason in outcome.reasons:

@@ -67,7 +67,8 @@ def test_a_consistent_report_by_a_trusted_assessor_is_valid(store: Path, tmp_pat
     report = _signed(tmp_path, registered_certified_report(), tmp_path / "assessor-keys/assessor.key.pem")
     verified = runner.invoke(app, ["verify", str(report)])
     assert verified.exit_code == 0, verified.output
-    assert "VALID" in verified.output and "verdict CERTIFIED" in verified.output
+    assert "VALID: signature by assessor SHA256:" in verified.output
+    assert "verdict CERTIFIED" in verified.output
 
 
 def test_forged_certified_report_resigned_by_an_attacker_is_invalid(store: Path, tmp_path: Path) -> None:
