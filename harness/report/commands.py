@@ -117,7 +117,7 @@ def verify(
         keys: Path | list[Any]
         names: dict[str, str] = {}
         if public_key is not None:
-            if public_key.resolve().parent == report.resolve().parent:
+            if report.resolve().parent in public_key.resolve().parents:  # beside it or below it
                 raise PopcertError(f"{public_key}: a key shipped in the report's folder proves nothing "
                                    "(anyone can re-sign with their own) — keep the assessor's key "
                                    "elsewhere or trust it with `popcert keys trust`")

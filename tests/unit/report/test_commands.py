@@ -64,6 +64,9 @@ def test_verify_usage_errors_exit_2(app: typer.Typer, tmp_path: Path) -> None:
     runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
     beside = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "a.pub.pem")])
     assert beside.exit_code == 2 and "report's folder" in beside.output
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "shipped" / "keys"), "-n", "a"])
+    below = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "shipped/keys/a.pub.pem")])
+    assert below.exit_code == 2 and "report's folder" in below.output
     again = runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
     assert again.exit_code == 2 and "already exists" in again.output
 
