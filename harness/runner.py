@@ -105,6 +105,8 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
-        config = lab.run_config(suites=suites, quick=quick, level=level)
+        # Installed: ./reports/runs, never site-packages (the lab's paths resolve against it).
+        config = lab.run_config(suites=suites, quick=quick, level=level,
+                                output_dir=resources.default_output_dir().resolve())
         return certify_with_config(config, console=console, npdb=lab.npdb,
                                    command="popcert demo")

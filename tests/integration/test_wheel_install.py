@@ -134,6 +134,14 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "VALID" in verified.stdout
 
+    # The demo starts the installed mock NPDB and reference city system; its runs stay in ./
+    (tmp_path / "demo").mkdir()
+    demo = _run([popcert, "demo", "--suite", "firewall", "--suite", "sast"], cwd=tmp_path / "demo",
+                timeout=300)
+    assert demo.returncode == 1, demo.stdout[-3000:] + demo.stderr[-3000:]  # 2 suites: NOT CERTIFIED
+    assert list((tmp_path / "demo" / "reports" / "runs").glob("*/*/report.html"))
+    assert (tmp_path / "demo" / ".popcert" / "demo").is_dir()
+
     # The certificate templates ship too: an (empty) registry site renders from the wheel.
     site = _run([popcert, "registry", "site", "site", "--registry", "registry.sqlite3"], cwd=tmp_path)
     assert site.returncode == 0, site.stdout + site.stderr
