@@ -286,3 +286,38 @@ def test_sigkill_of_popcert_leaves_no_mock_npdb_running(
         assert wait_for(lambda: not running(mock_pid), 10), "the mock NPDB outlived popcert"
     finally:
         kill_leftovers([popcert.pid, mock_pid] if mock_pid else [popcert.pid])
+
+
+def test_sigkill_of_demo_leaves_neither_mock_nor_city_system(tmp_path: Path) -> None:
+    """`popcert demo`'s code path (run_demo, harness.lab) in a folder of the test's own."""
+    workdir = tmp_path / "demo"
+    script = (
+        "from pathlib import Path\n"
+        "from rich.console import Console\n"
+        "from harness.processes import exit_on_signals\n"
+        "from harness.runner import run_demo\n"
+        "exit_on_signals()\n"
+        "run_demo(defects=frozenset(), quick=True, suites=['tls'], level='district',\n"
+        f"         console=Console(stderr=True), workdir=Path({str(workdir)!r}))\n")
+    demo = subprocess.Popen([sys.executable, "-c", script], cwd=REPO_ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    servers: list[int] = []
+    try:
+        def started() -> list[int]:
+            pids = []
+            for ready in (workdir / "npdb" / "ready.json", workdir / "city" / "city-ready.json"):
+                try:
+                    pids.append(int(json.loads(ready.read_text())["pid"]))
+                except (OSError, ValueError, KeyError):
+                    return []
+            return pids
+
+        servers = wait_for(started, 180)
+        assert len(servers) == 2 and all(running(p) for p in servers), "the lab never started"
+        os.kill(demo.pid, signal.SIGKILL)
+        demo.wait(timeout=30)
+        assert wait_for(lambda: not any(running(p) for p in servers), 10), \
+            [p for p in servers if running(p)]
+    finally:
+        kill_leftovers([demo.pid, *servers])
