@@ -54,20 +54,20 @@ def test_keys_sign_verify_roundtrip(app: typer.Typer, tmp_path: Path) -> None:
 
 def test_verify_usage_errors_exit_2(app: typer.Typer, tmp_path: Path) -> None:
     runner = CliRunner()
-    report = render_all(_repo_report(), tmp_path, formats=("json",))["json"]
+    report = render_all(_repo_report(), tmp_path / "run", formats=("json",))["json"]
     missing_key = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k" / "none.pem")])
     assert missing_key.exit_code == 2 and "cannot read the public key" in missing_key.output
     runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "k"), "-n", "a"])
     no_sig = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "k" / "a.pub.pem")])
     assert no_sig.exit_code == 2 and "report.json.sig" in no_sig.output
     # A key lying next to the report is never trusted (anyone can put one there).
-    runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
-    beside = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "a.pub.pem")])
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "run"), "-n", "a"])
+    beside = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "run" / "a.pub.pem")])
     assert beside.exit_code == 2 and "report's folder" in beside.output
-    runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "shipped" / "keys"), "-n", "a"])
-    below = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "shipped/keys/a.pub.pem")])
+    runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "run" / "keys"), "-n", "a"])
+    below = runner.invoke(app, ["verify", str(report), "-p", str(tmp_path / "run/keys/a.pub.pem")])
     assert below.exit_code == 2 and "report's folder" in below.output
-    again = runner.invoke(app, ["keys", "new", "-o", str(tmp_path), "-n", "a"])
+    again = runner.invoke(app, ["keys", "new", "-o", str(tmp_path / "run"), "-n", "a"])
     assert again.exit_code == 2 and "already exists" in again.output
 
 
