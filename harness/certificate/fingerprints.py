@@ -20,6 +20,8 @@ PREFIX = "sha256:"
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache",
                           ".ruff_cache", ".tox", ".venv", "node_modules"})
 _COUNTERS = re.compile(r"\[\d+:\d+\]")
+# (tree, listing of paths, sizes and mtimes) -> fingerprint, so unchanged trees are not re-read.
+_TREE_CACHE: dict[tuple[str, str], str] = {}
 
 
 def ruleset_fingerprint(path: Path | None) -> str | None:
@@ -56,24 +58,33 @@ def source_tree_fingerprint(root: Path | None) -> str | None:
     """sha256 over every file's relative path and content hash, in path order; None if absent.
 
     Symbolic links are recorded by their target and never followed (a link to /dev/zero or out of
-    the tree must not hang or widen the fingerprint).
+    the tree must not hang or widen the fingerprint). The engine rewrites the report after every
+    suite, so contents are hashed again only when a file's size or mtime changed.
     """
     if root is None or not root.is_dir():
         return None
-    digest = hashlib.sha256()
-    entries: list[tuple[str, str]] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
+    files: list[tuple[str, Path, os.stat_result | None]] = []
+    for folder, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS)
-        for name in files:
+        for name in names:
             path = Path(folder, name)
-            relative = path.relative_to(root).as_posix()
             if path.is_symlink():
-                entries.append((relative, "link:" + os.readlink(path)))
+                files.append((path.relative_to(root).as_posix(), path, None))
             elif path.is_file():
-                entries.append((relative, _file_sha256(path)))
-    for relative, content in sorted(entries):
-        digest.update(f"{content}  {relative}\n".encode("utf-8", errors="surrogateescape"))
-    return PREFIX + digest.hexdigest()
+                files.append((path.relative_to(root).as_posix(), path, path.stat()))
+    files.sort(key=lambda item: item[0])
+    listing = "\n".join(f"{rel}:{st.st_size}:{st.st_mtime_ns}" if st else f"{rel}:link:{os.readlink(p)}"
+                        for rel, p, st in files)
+    key = (str(root.resolve()), hashlib.sha256(listing.encode("utf-8", "surrogateescape")).hexdigest())
+    if key not in _TREE_CACHE:
+        digest = hashlib.sha256()
+        for relative, path, status in files:
+            content = _file_sha256(path) if status else "link:" + os.readlink(path)
+            digest.update(f"{content}  {relative}\n".encode("utf-8", errors="surrogateescape"))
+        if len(_TREE_CACHE) > 32:
+            _TREE_CACHE.clear()
+        _TREE_CACHE[key] = PREFIX + digest.hexdigest()
+    return _TREE_CACHE[key]
 
 
 def _file_sha256(path: Path) -> str:

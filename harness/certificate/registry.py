@@ -108,6 +108,20 @@ class Registry:
         except IntegrityError:
             raise CertificateError("the registry changed while this command ran (another issue or "
                                    "revoke, or a serial that already exists) — run it again") from None
+        except SQLAlchemyError as problem:
+            raise self._unusable(problem) from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as problem:
+            raise self._unusable(problem) from None
+
+    def _unusable(self, problem: BaseException) -> CertificateError:
+        # A locked, unreachable or foreign database is a usage problem, not a harness bug.
+        return CertificateError(f"certificate registry {self._safe_url()}: {_first_line(problem)}")
 
     # --- writing ------------------------------------------------------------------------------
     def add(self, certificate: Certificate, signature: bytes, key: Ed25519PrivateKey) -> cert_log.LogEntry:
@@ -170,20 +184,20 @@ class Registry:
     # --- reading ------------------------------------------------------------------------------
     def certificates(self) -> list[RegisteredCertificate]:
         """Every certificate, oldest first; revocation taken from the log as well as the row."""
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             rows = connection.execute(sa.select(certificates).order_by(
                 certificates.c.issued_at, certificates.c.serial)).all()
             revocations = self._revocations(connection)
         return [_registered(row, revocations) for row in rows]
 
     def get(self, serial: str) -> RegisteredCertificate | None:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = connection.execute(sa.select(certificates).where(
                 certificates.c.serial == serial)).first()
             return _registered(row, self._revocations(connection)) if row is not None else None
 
     def log(self) -> list[cert_log.LogEntry]:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return [_entry(row) for row in connection.execute(
                 sa.select(log_entries).order_by(log_entries.c.seq)).all()]
 
@@ -200,7 +214,7 @@ class Registry:
         problems = cert_log.chain_problems(entries, trusted)
         issued = {e.serial: e for e in entries if e.action == cert_log.ISSUE}
         revoked = {e.serial for e in entries if e.action == cert_log.REVOKE}
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row_revoked = {row.serial: row.revoked_at for row in connection.execute(
                 sa.select(certificates.c.serial, certificates.c.revoked_at))}
         for registered in self.certificates():

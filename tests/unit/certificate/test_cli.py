@@ -67,3 +67,12 @@ def test_a_key_outside_the_trust_store_cannot_issue_or_revoke(lab: Lab, tmp_path
 def test_verify_of_a_missing_file_is_a_usage_error(lab: Lab, tmp_path: Path) -> None:
     code, out = _popcert("certificate", "verify", str(tmp_path / "nothing.json"))
     assert code == 2 and "cannot read" in out
+
+
+def test_a_file_that_is_not_a_registry_is_a_usage_error(lab: Lab, tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.txt"
+    not_a_database.write_text("this is not SQLite\n" * 200, encoding="utf-8")
+    code, out = _popcert("certificate", "list", "--registry", str(not_a_database))
+    assert code == 2 and "certificate registry" in out and "Traceback" not in out
+    code, out = _popcert("certificate", "list", "--registry", "postgresql+nosuchdriver://x@127.0.0.1/db")
+    assert code == 2 and "cannot open it" in out
