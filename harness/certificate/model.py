@@ -13,12 +13,15 @@ from typing import Any
 
 from harness.errors import PopcertError
 from harness.report.document import canonical_json
+from harness.report.untrusted import json_text_depth
 
 CERTIFICATE_VERSION = "1.0"
 FILE_NAME = "certificate.json"
 SIGNATURE_SUFFIX = ".sig"
 PAGE_NAME = "certificate.html"
 EXPIRING_WITHIN_DAYS = 30
+MAX_CERTIFICATE_BYTES = 256 * 1024
+MAX_CERTIFICATE_DEPTH = 16
 # Fields every certificate carries; `verify` refuses a document without them.
 REQUIRED = ("certificate_version", "serial", "system", "profile", "specs", "report",
             "fingerprints", "harness", "issued_at", "not_after", "assessor", "summary")
@@ -59,11 +62,18 @@ class Certificate:
     @classmethod
     def read(cls, path: Path) -> Certificate:
         try:
-            raw = path.read_bytes()
+            with path.open("rb") as handle:
+                raw = handle.read(MAX_CERTIFICATE_BYTES + 1)
         except OSError as missing:
             raise CertificateError(f"{path}: cannot read the certificate ({missing.strerror})") from None
+        if len(raw) > MAX_CERTIFICATE_BYTES:
+            raise CertificateError(f"{path}: larger than any certificate ({MAX_CERTIFICATE_BYTES} bytes)")
         try:
-            document = json.loads(raw.decode("utf-8"))
+            text = raw.decode("utf-8")
+            # Whoever hands over a certificate may be hostile: no deep nesting into the parser.
+            if json_text_depth(text) > MAX_CERTIFICATE_DEPTH:
+                raise ValueError("nested too deep")
+            document = json.loads(text)
         except (UnicodeDecodeError, ValueError):
             raise CertificateError(f"{path}: not a JSON certificate") from None
         if not isinstance(document, dict) or document.get("certificate_version") is None:

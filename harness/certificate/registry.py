@@ -94,10 +94,10 @@ class Registry:
             self.engine = sa.create_engine(self.url)
             metadata.create_all(self.engine)
         except (SQLAlchemyError, ModuleNotFoundError) as problem:
-            raise CertificateError(f"certificate registry {self._safe_url()}: cannot open it "
+            raise CertificateError(f"certificate registry {self.display_url()}: cannot open it "
                                    f"({_first_line(problem)})") from None
 
-    def _safe_url(self) -> str:
+    def display_url(self) -> str:
         return sa.engine.make_url(self.url).render_as_string(hide_password=True)
 
     @contextmanager
@@ -121,7 +121,7 @@ class Registry:
 
     def _unusable(self, problem: BaseException) -> CertificateError:
         # A locked, unreachable or foreign database is a usage problem, not a harness bug.
-        return CertificateError(f"certificate registry {self._safe_url()}: {_first_line(problem)}")
+        return CertificateError(f"certificate registry {self.display_url()}: {_first_line(problem)}")
 
     # --- writing ------------------------------------------------------------------------------
     def add(self, certificate: Certificate, signature: bytes, key: Ed25519PrivateKey) -> cert_log.LogEntry:

@@ -80,7 +80,7 @@ def verify_certificate(certificate_path: Path, signature_path: Path, *, registry
     revoked = False
     if registered is None:
         check.reasons.append(f"serial {certificate.serial} is not in the registry "
-                             f"({registry._safe_url()})")
+                             f"({registry.display_url()})")
     else:
         if registered.certificate.sha256 != certificate.sha256:
             check.reasons.append("the registry holds a different certificate under this serial")

@@ -76,3 +76,13 @@ def test_a_file_that_is_not_a_registry_is_a_usage_error(lab: Lab, tmp_path: Path
     assert code == 2 and "certificate registry" in out and "Traceback" not in out
     code, out = _popcert("certificate", "list", "--registry", "postgresql+nosuchdriver://x@127.0.0.1/db")
     assert code == 2 and "cannot open it" in out
+
+
+def test_hostile_certificate_files_are_refused_in_one_line(lab: Lab, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    huge = tmp_path / "huge.json"
+    huge.write_text('{"certificate_version": "1.0", "x": "' + "a" * 300_000 + '"}', encoding="utf-8")
+    for path in (deep, huge):
+        code, out = _popcert("certificate", "verify", str(path))
+        assert code == 2 and "Traceback" not in out and str(path) in out
