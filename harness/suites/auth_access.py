@@ -35,6 +35,9 @@ from harness.suites.auth_spec import (
 )
 
 AUTHZ_REQ = "connection/v1 §security: scopes per operation; a client sees only its own dossiers"
+SCOPE_REQ = ("connection/v1 §security: each operation's security requirement names the scope it "
+             "needs (nationalToken: [dossier.submit] / [dossier.read]); a token without it is "
+             "refused (401/403)")
 RATE_REQ = "connection/v1 §rate limits: per-client limit, 429 with Retry-After (RFC 9110 §10.2.3)"
 LEAK_REQ = ("connection/v1 Error schema; OWASP API8:2023: error bodies carry no stack traces, "
             "paths, exception names, secrets or citizen data")
@@ -85,7 +88,7 @@ def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: s
     return ctx.post(description, token, body, path=path)
 
 
-@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirement=AUTHZ_REQ,
+@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirement=SCOPE_REQ,
        defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
     """Every operation the spec's security requirements scope refuses a genuine token that
@@ -165,7 +168,8 @@ def body_limit(ctx: AuthContext) -> CheckResult:
     operation whose spec documents 413 (each probe sent once, limit + 4 KiB)."""
     if (problem := ctx.baseline_problem()) is not None:
         return problem
-    size = body_limit_bytes() + BODY_OVERSHOOT
+    limit = body_limit_bytes()
+    size = limit + BODY_OVERSHOOT
     probes: list[Probe] = []
     for op in operations():
         if op.method != "POST" or not op.documents(413) or not op.body_schema:
@@ -185,7 +189,7 @@ def body_limit(ctx: AuthContext) -> CheckResult:
             break
     if not probes:
         return CheckResult.errored("the connection spec documents 413 on no operation with a body")
-    return expect_refused(probes, what=f"body over the {size // 1024 - 4} KiB limit",
+    return expect_refused(probes, what=f"body over the {limit // 1024} KiB limit",
                           accepted_means="processed (no body limit)", refused=frozenset({413}))
 
 
