@@ -169,6 +169,14 @@ def test_notifications_signed_unsigned_replayed(npdb: MockNPDB, city: CitySystem
     assert send({"X-NPDB-Signature": delivery["signature_header"]}).status_code == 409
     assert send({}).status_code == 401
     assert send({"X-NPDB-Signature": delivery["signature_header"].replace("v1=", "v1=0")}).status_code == 401
+    # the mock signs for this subscriber at a chosen clock: a redelivery (fresh signature) is a 200
+    # duplicate; the same event signed 10 minutes ago or ahead is outside the 300 s window
+    sign = lambda t: npdb.admin.sign(delivery["subscription_id"], delivery["body"].encode(), t)  # noqa: E731
+    first_t = int(delivery["signature_header"].split(",")[0].removeprefix("t="))
+    redelivered = send({"X-NPDB-Signature": sign(first_t + 1)})
+    assert redelivered.status_code == 200 and redelivered.json()["status"] == "duplicate"
+    for offset in (-600, 600):
+        assert send({"X-NPDB-Signature": sign(int(time.time()) + offset)}).status_code == 401
 
 
 def test_npdb_outage_keeps_dossier_pending_then_completes(npdb: MockNPDB, portal: httpx.Client,
