@@ -12,10 +12,17 @@ import dataclasses
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from harness.net import Exchange, SafeClient
-from harness.suites.scenario_model import PLACEHOLDER, Fault, PopulationDraw, Scenario, Step
+from harness.suites.scenario_model import (
+    PLACEHOLDER,
+    Fault,
+    PopulationDraw,
+    Scenario,
+    Step,
+)
 
 FINAL_STATUSES = frozenset({"completed", "rejected"})
 POLL_INTERVAL_S = 0.2
@@ -124,7 +131,10 @@ def _matches(citizen: Any, draw: PopulationDraw) -> bool:
     record = citizen.to_dict()
     if any(str(record.get(k)) != str(v) for k, v in draw.where.items()):
         return False
-    return draw.max_age is None or citizen.age_on() <= draw.max_age
+    # The SUT judges age on the day it processes the dossier, which may be after the register's
+    # reference date: the person must be young enough on both.
+    return draw.max_age is None or max(citizen.age_on(), citizen.age_on(date.today())) \
+        <= draw.max_age
 
 
 def _address_parts(address: str) -> dict[str, Any]:

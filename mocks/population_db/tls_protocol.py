@@ -69,7 +69,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     tls: ssl.SSLContext | None = None
     guard: ConnectionGuard = ConnectionGuard()
-    _peer_chain: list[str] = []
+    _peer_chain: list[str] | tuple[()] = ()
     _raw: Any = None
     _ready_made = False
     _first_request: asyncio.TimerHandle | None = None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from urllib.parse import parse_qs
 from typing import Any
+from urllib.parse import parse_qs
 
 import jwt
 from cryptography import x509

@@ -23,7 +23,6 @@ from mocks.population_db.client_auth import tls_context
 from mocks.population_db.launcher import MockNPDB
 from mocks.population_db.purposes import SPEC_DIR
 
-
 pytestmark = pytest.mark.integration
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
 
