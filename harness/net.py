@@ -94,7 +94,7 @@ class Exchange:
         """The parsed body, or None when it is not JSON (garbage from a SUT is not an exception)."""
         try:
             return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # nested 1,500 deep is garbage too
             return None
 
     @property

@@ -62,6 +62,7 @@ def test_hostile_bodies_end_in_a_verdict_and_a_clean_report(tmp_path: Path, mock
     assert done.returncode in (0, 1), done.stderr[-3000:]  # a verdict, not a harness crash
     # A check may end `error` on such a body (that is its verdict); the harness itself never crashes.
     assert "verdict: " in done.stdout and "internal error" not in done.stderr
+    assert "RecursionError" not in done.stdout  # no check chokes on the body either
     assert not any(ch in done.stdout + done.stderr for ch in CONTROL)
     report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
     assert report["verdict"]["status"] in ("CERTIFIED", "NOT CERTIFIED", "INCOMPLETE")
