@@ -256,6 +256,7 @@ class PortalUser(FastHttpUser):
         self.deadline_s = float(PLAN.get("request_deadline_s", 30.0))
         self.dossier_ids: list[str] = []
         self._pool = gevent.pool.Pool(self.concurrency)
+        self._in_flight: dict[int, tuple[str, float]] = {}
         self._interval = 1.0 / max(1e-6, float(PLAN.get("user_rps", 1.0)))
         self._warm_up()
         self._next = _first_slot(self._interval)
@@ -265,6 +266,10 @@ class PortalUser(FastHttpUser):
     def on_stop(self) -> None:
         self.settle_timetable()
         if hasattr(self, "_pool"):
+            now = time.monotonic()
+            for name, intended in self._in_flight.values():
+                RECORDER.record_unfinished(name, now - intended, intended + _WALL_OFFSET)
+            self._in_flight.clear()
             self._pool.kill(block=False)
 
     def settle_timetable(self) -> None:
@@ -306,6 +311,9 @@ class PortalUser(FastHttpUser):
 
     def _timed(self, send: Callable[[], bool], name: str, intended: float) -> None:
         ok = False
+        key = id(gevent.getcurrent())
+        self._in_flight[key] = (name, intended)
+        RECORDER.record_send_lag(time.monotonic() - intended)
         try:
             with gevent.Timeout(self.deadline_s):
                 ok = send()
@@ -315,7 +323,8 @@ class PortalUser(FastHttpUser):
                 response_length=0, exception=TimeoutError(
                     f"no complete answer within the {self.deadline_s:g} s request deadline"),
                 context={})
-        RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
+        if self._in_flight.pop(key, None) is not None:
+            RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
 
     def _request(self, method: str, path: str, name: str, *, body: bytes | None = None,
                  headers: dict[str, str], expect: int) -> Any:

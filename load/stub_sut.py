@@ -80,12 +80,16 @@ class _Connection(asyncio.Protocol):
         wait = sut.wait_s()
         if wait > 0:
             loop = asyncio.get_running_loop()
-            loop.call_later(wait, self._reply, method, target)
+            loop.call_later(wait, self._reply, method, target, loop.time() + wait)
             return
         self._reply(method, target)
 
-    def _reply(self, method: str, target: str) -> None:
+    def _reply(self, method: str, target: str, due: float | None = None) -> None:
         sut = self.sut
+        if due is not None:
+            # How much later than its model the stub answers (a busy machine wakes it late).
+            sut.late_s_total += max(0.0, asyncio.get_running_loop().time() - due)
+            sut.late_count += 1
         if sut.error_rate and sut.rng.random() < sut.error_rate:
             self._send(_UNAVAILABLE)
             return
@@ -120,6 +124,8 @@ class StubSUT:
         self.capacity_rps = capacity_rps
         self.epoch = time.time()
         self._next_free = 0.0  # capacity: monotonic time the server is free again
+        self.late_s_total = 0.0
+        self.late_count = 0
         self.post_delay_s = post_delay_s
         self.error_rate = error_rate
         self.ssl_context = ssl_context
@@ -141,6 +147,10 @@ class StubSUT:
     def true_latency_s(self, wall: float) -> float:
         """The latency of a dossier call intended for ``wall`` on an unsaturated stub."""
         return self.stall_wait_s(wall) + self.delay_s
+
+    @property
+    def mean_late_ms(self) -> float:
+        return self.late_s_total / self.late_count * 1000 if self.late_count else 0.0
 
     def wait_s(self) -> float:
         """Seconds until the dossier call arriving now is answered (runs in the loop thread)."""

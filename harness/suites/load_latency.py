@@ -88,7 +88,7 @@ class Histogram:
         return histogram
 
 
-COUNTERS = ("due", "ok", "failed")
+COUNTERS = ("due", "ok", "failed", "unfinished")
 DRAIN_S = 1
 
 
@@ -108,6 +108,9 @@ class LatencyRecorder:
         # successfully (by completion time).
         self.due_by_s: dict[int, int] = {}
         self.ok_by_s: dict[int, int] = {}
+        # How late the driver itself sent each request (CPU starvation of the load host): part
+        # of every latency above, so a large value says the figures are pessimistic.
+        self.send_lag = Histogram()
 
     def record(self, name: str, latency_s: float, ok: bool, intended_wall: float) -> None:
         histogram = self.endpoints.get(name)
@@ -118,6 +121,19 @@ class LatencyRecorder:
         if ok:
             second = int(intended_wall + latency_s)
             self.ok_by_s[second] = self.ok_by_s.get(second, 0) + 1
+        self._extend(intended_wall)
+
+    def record_send_lag(self, lag_s: float) -> None:
+        self.send_lag.record(int(max(0.0, lag_s) * 1e6))
+
+    def record_unfinished(self, name: str, waited_s: float, intended_wall: float) -> None:
+        """A request still unanswered when the run stopped: its wait so far is a lower bound of
+        its latency and belongs in the percentiles (a SUT that stalls at the end shows)."""
+        histogram = self.endpoints.get(name)
+        if histogram is None:
+            histogram = self.endpoints[name] = Histogram()
+        histogram.record(int(waited_s * 1e6))
+        self.counters["unfinished"] += 1
         self._extend(intended_wall)
 
     def _extend(self, wall: float) -> None:
@@ -142,7 +158,8 @@ class LatencyRecorder:
         return {"version": 1, "endpoints": {n: h.to_json() for n, h in self.endpoints.items()},
                 "counters": dict(self.counters), "window": list(self.window),
                 "due_by_s": {str(k): v for k, v in self.due_by_s.items()},
-                "ok_by_s": {str(k): v for k, v in self.ok_by_s.items()}}
+                "ok_by_s": {str(k): v for k, v in self.ok_by_s.items()},
+                "send_lag": self.send_lag.to_json()}
 
     def drain(self) -> dict[str, Any]:
         """What was recorded since the last drain (a worker's share of one stats report)."""
@@ -157,6 +174,7 @@ class LatencyRecorder:
             self.counters[counter] += int((data.get("counters") or {}).get(counter, 0))
         for wall in data.get("window") or []:
             self._extend(float(wall))
+        self.send_lag.merge(Histogram.from_json(data.get("send_lag") or {}))
         for mine, theirs in ((self.due_by_s, data.get("due_by_s")),
                              (self.ok_by_s, data.get("ok_by_s"))):
             for second, count in (theirs or {}).items():
@@ -195,6 +213,8 @@ class CorrectedLatency:
     window: tuple[float, ...] = field(default_factory=tuple)
     # (second, requests due then, requests completed successfully then), in time order.
     timetable: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)
+    send_lag_p50_ms: float = 0.0
+    send_lag_p99_ms: float = 0.0
 
     @property
     def delivered_ratio(self) -> float:
@@ -231,7 +251,9 @@ def summarise(recorder: LatencyRecorder) -> CorrectedLatency:
     timetable = tuple((second, recorder.due_by_s.get(second, 0), recorder.ok_by_s.get(second, 0))
                       for second in seconds)
     return CorrectedLatency(_summary("Aggregated", total), endpoints, counters["due"],
-                            counters["ok"], counters["failed"], tuple(recorder.window), timetable)
+                            counters["ok"], counters["failed"], tuple(recorder.window), timetable,
+                            recorder.send_lag.percentile_ms(0.5),
+                            recorder.send_lag.percentile_ms(0.99))
 
 
 def read_latency(path: Path) -> CorrectedLatency | None:

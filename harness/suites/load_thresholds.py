@@ -134,6 +134,10 @@ def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> C
                                            "all requests"),
                 Evidence.measurement(f"{key} {slowest.name}", slowest.percentile(which), "ms",
                                      title=f"slowest endpoint at {which}: {slowest.name}"),
+                Evidence.measurement("driver send lag p99", corrected.send_lag_p99_ms, "ms",
+                                     title="how late the load driver itself sent requests (p99); "
+                                           "part of the latency above, large means an "
+                                           "overloaded load host"),
                 Evidence.measurement(f"{key} locust", uncorrected, "ms",
                                      title=f"{which} as locust measures it (from actual send, "
                                            "for information)"),

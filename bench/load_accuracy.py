@@ -1,0 +1,137 @@
+"""Are popcert's load latencies true? Reported vs true p50/p95/p99 against a stalling SUT.
+
+The endpoint (load/stub_sut.py) answers every dossier call after ``--delay-ms`` and, for
+``--stall-s`` of every ``--every-s`` seconds (the first in the middle of the first period after
+traffic starts), holds every call until the stall ends. The
+*true* latency of a request intended for time t is therefore known exactly: delay + the rest of
+the stall at t. popcert's locustfile runs its open-model timetable against it and reports
+latency from each request's intended send time; the truth is computed from the same timetable
+(requests due per second, uniform within the second), never from measured latencies. The same
+run also drives stock locust closed-loop (``constant_throughput``, latency from the actual
+send) at the same rate, the baseline that coordinated omission makes under-report.
+
+    .venv/bin/python bench/load_accuracy.py [--seconds 30] [--users 4] [--rps 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "load"))
+
+from stub_sut import StubSUT  # noqa: E402 - load/ is not a package
+
+from harness.suites.load_latency import CorrectedLatency  # noqa: E402
+from harness.suites.load_plan import dossier_pool, synthetic_people, write_plan  # noqa: E402
+from harness.suites.load_runner import LocustJob, run_locust  # noqa: E402
+
+TOLERANCE = 0.05
+QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
+
+
+def true_percentiles(sut: StubSUT, latency: CorrectedLatency) -> dict[str, float]:
+    """Percentiles of the model's latency over the run's own timetable (ms)."""
+    samples: list[float] = []
+    for second, due, _ in latency.timetable:
+        for i in range(due):
+            samples.append(sut.true_latency_s(second + (i + 0.5) / due) * 1000)
+    samples.sort()
+    return {name: samples[max(0, -(-int(q * len(samples) * 1000) // 1000) - 1)]
+            for name, q in QUANTILES}
+
+
+def stall_from_first_request(sut: StubSUT, stall_s: float, lead_s: float) -> threading.Thread:
+    """Switch the stalls on once traffic starts, the first one ``lead_s`` into the run: both
+    runs then see their stalls at the same points, none cut by the end of the run."""
+    def arm() -> None:
+        start = time.monotonic()
+        while sut.requests == 0 and time.monotonic() - start < 60:
+            time.sleep(0.01)
+        sut.epoch = time.time() + lead_s
+        sut.stall_s = stall_s
+    thread = threading.Thread(target=arm, daemon=True)
+    thread.start()
+    return thread
+
+
+def popcert_run(url: str, args: argparse.Namespace, tmp: Path) -> CorrectedLatency:
+    plan = write_plan(tmp / "plan.json", tokens=["bench-token"],
+                      dossiers=dossier_pool(synthetic_people(20, 1), 50, 1),
+                      user_rps=args.rps / args.users, max_requests_per_process=0,
+                      verify_tls=False, allowed_hosts=["127.0.0.1"])
+    job = LocustJob(host=url, plan_path=plan, out_dir=tmp / "popcert", users=args.users,
+                    spawn_rate=args.users * 5, duration_s=args.seconds, max_requests=0)
+    outcome = run_locust(job)
+    if outcome.latency is None:
+        raise RuntimeError(f"popcert's locustfile wrote no latency: {outcome.error}\n"
+                           f"{outcome.log_tail}")
+    return outcome.latency
+
+
+def stock_run(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    os.environ["BENCH_USER_RPS"] = f"{args.rps / args.users:g}"
+    job = LocustJob(host=url, plan_path=tmp / "unused.json", out_dir=tmp / "stock",
+                    users=args.users, spawn_rate=args.users * 5, duration_s=args.seconds,
+                    max_requests=0, locustfile=REPO / "load" / "bench_closed_locustfile.py")
+    outcome = run_locust(job)
+    if outcome.stats is None:
+        raise RuntimeError(f"stock locust produced no statistics: {outcome.error}")
+    percentiles = outcome.stats.aggregated.percentiles_ms
+    return {"p50": percentiles["50%"], "p95": percentiles["95%"], "p99": percentiles["99%"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--users", type=int, default=4)
+    parser.add_argument("--rps", type=float, default=20.0)  # the district profile target
+    parser.add_argument("--delay-ms", type=float, default=100.0)
+    parser.add_argument("--stall-s", type=float, default=1.0)
+    parser.add_argument("--every-s", type=float, default=10.0)
+    args = parser.parse_args()
+    lead_s = args.every_s / 2 - args.stall_s / 2
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with StubSUT(delay_s=args.delay_ms / 1000, stall_every_s=args.every_s) as sut:
+            stall_from_first_request(sut, args.stall_s, lead_s)
+            latency = popcert_run(sut.base_url, args, tmp)
+            truth = true_percentiles(sut, latency)
+            stub_late_ms = sut.mean_late_ms
+        with StubSUT(delay_s=args.delay_ms / 1000, stall_every_s=args.every_s) as sut:
+            stall_from_first_request(sut, args.stall_s, lead_s)
+            stock = stock_run(sut.base_url, args, tmp)
+    reported = {"p50": latency.aggregated.p50_ms, "p95": latency.aggregated.p95_ms,
+                "p99": latency.aggregated.p99_ms}
+    print(f"endpoint: stub answering dossier calls after {args.delay_ms:g} ms, stalled "
+          f"{args.stall_s:g} s every {args.every_s:g} s; {args.users} users, {args.rps:g} req/s "
+          f"offered, {args.seconds} s, {latency.aggregated.requests} requests")
+    print(f"{'':34s} {'p50 ms':>9s} {'p95 ms':>9s} {'p99 ms':>9s}")
+    rows = (("true (from the intended timetable)", truth),
+            ("popcert (from intended send time)", reported),
+            ("stock locust closed loop", stock))
+    for name, figures in rows:
+        print(f"{name:34s} " + " ".join(f"{figures[q]:9.1f}" for q, _ in QUANTILES))
+    ratios = {q: reported[q] / truth[q] for q, _ in QUANTILES}
+    print(f"{'popcert / true':34s} " + " ".join(f"{ratios[q]:9.3f}" for q, _ in QUANTILES))
+    print(f"{'stock locust / true':34s} "
+          + " ".join(f"{stock[q] / truth[q]:9.3f}" for q, _ in QUANTILES))
+    print(f"popcert's driver sent requests {latency.send_lag_p50_ms:.1f} ms (p50) / "
+          f"{latency.send_lag_p99_ms:.1f} ms (p99) after their intended time (its own CPU "
+          "starvation, counted in its latencies)")
+    print(f"the stub answered {stub_late_ms:.1f} ms later than its model on average (a busy "
+          f"machine wakes it late); load average {os.getloadavg()[0]:.1f} on "
+          f"{len(os.sched_getaffinity(0))} cores")
+    held = all(abs(r - 1) <= TOLERANCE for r in ratios.values())
+    print("RESULT", "PASS" if held else "MISS",
+          f"(every popcert/true within 1 ± {TOLERANCE:g})")
+
+
+if __name__ == "__main__":
+    main()
