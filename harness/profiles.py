@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import resources
 from harness.errors import ConfigError
@@ -48,6 +48,18 @@ class Profile(BaseModel):
     advisory: list[str] = Field(default_factory=list)  # reported, never blocking
     thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict)
     attestations: list[AttestationItem] = Field(default_factory=list)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _latency_budgets(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # thresholds.conformance.latency_budget_ms: ms, or {operationId|read|write|default: ms}
+        budget = value.get("conformance", {}).get("latency_budget_ms")
+        budgets = budget.values() if isinstance(budget, dict) else [budget]
+        if budget is not None and not all(
+                isinstance(b, (int, float)) and not isinstance(b, bool) and b > 0 for b in budgets):
+            raise ValueError("conformance.latency_budget_ms: milliseconds > 0, or a mapping of "
+                             "operationId / read / write / default to milliseconds > 0")
+        return value
 
     def is_mandatory(self, check_id: str) -> bool:
         if any(fnmatch.fnmatchcase(check_id, p) for p in self.advisory):

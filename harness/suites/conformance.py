@@ -181,7 +181,8 @@ def make_context(run: RunContext) -> Iterator[ConformanceContext]:
 def time_operations(run: RunContext, spec: dict[str, Any], plan: FuzzPlan,
                     token: str) -> LatencyReport:
     operations = timed_operations(spec, plan.bearer_scheme, hmac_operation_paths(spec))
-    samples = int(run.threshold("conformance", "latency_samples", DEFAULT_SAMPLES))
+    # At least 3 samples for a median; at most 50, so a typo cannot flood the SUT.
+    samples = max(3, min(50, int(run.threshold("conformance", "latency_samples", DEFAULT_SAMPLES))))
     with run.http() as client:
         return measure(client, plan.base_url, token, operations,
                        run.profile.thresholds.get("conformance", {}), samples=samples)

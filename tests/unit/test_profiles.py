@@ -191,8 +191,8 @@ def test_an_expired_attestation_is_reported_as_expired_with_its_date() -> None:
     result = decide(profile(), all_pass(), REGISTERED, True, [], set(), TODAY,
                     expired={"connection-plan": date(2025, 3, 2)})
     assert result.status == NOT_CERTIFIED
-    assert result.reasons == ("attestation connection-plan (Connection plan) expired on "
-                              "2025-03-02: renew it",)
+    assert result.reasons == (
+        "attestation connection-plan (Connection plan) expired on 2025-03-02: renew it",)
 
 
 def test_a_blocking_check_reason_quotes_its_summary() -> None:
@@ -231,3 +231,13 @@ def test_district_budgets_are_no_stricter_than_province_and_ministry() -> None:
     for district, province, ministry in zip(budgets("district"), budgets("province"),
                                             budgets("ministry"), strict=True):
         assert district >= province >= ministry
+
+
+def test_a_latency_budget_that_is_not_milliseconds_is_refused_at_load(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: bad\nversion: '1'\ntitle_vi: x\ntitle_en: x\nmandatory: ['*']\n"
+                    "thresholds: {conformance: {latency_budget_ms: {read: fast}}}\n",
+                    encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_profile(path)
+    assert caught.value.field == "thresholds" and "latency_budget_ms" in caught.value.message
