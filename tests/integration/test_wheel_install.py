@@ -129,8 +129,10 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
     assert keys.returncode == 0, keys.stderr
     signed = _run([popcert, "sign", str(reports[0]), "--key", "keys/assessor.key.pem"], cwd=tmp_path)
     assert signed.returncode == 0, signed.stderr
-    verified = _run([popcert, "verify", str(reports[0]), "--public-key", "keys/assessor.pub.pem"],
-                    cwd=tmp_path)
+    trusted = _run([popcert, "keys", "trust", "keys/assessor.pub.pem", "--trust-store", "trusted"],
+                   cwd=tmp_path)
+    assert trusted.returncode == 0, trusted.stderr
+    verified = _run([popcert, "verify", str(reports[0]), "--trust-store", "trusted"], cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
     assert "VALID" in verified.stdout
 
