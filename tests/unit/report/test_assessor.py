@@ -158,5 +158,5 @@ def test_an_expired_attestation_makes_the_verdict_say_expired() -> None:
     valid = {a.item_id for a in attestations if a.valid_on(day)}
     verdict = decide(load_profile("district"), {}, [], True, [], valid, day,
                      expired=expired_attestations(attestations, day))
-    assert verdict.reasons == ("attestation server-hardening (Server hardening) expired on "
-                               "2027-03-02: renew it",)
+    assert verdict.reasons == (
+        "attestation server-hardening (Server hardening) expired on 2027-03-02: renew it",)
