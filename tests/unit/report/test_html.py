@@ -202,3 +202,21 @@ def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: P
     charts = html[html.index('id="charts"'):html.index('id="failures"')]
     assert 'data-series="p99_ms"' in charts and 'data-series="p50_ms"' in charts
     assert 'class="chart chart-bars"' in charts and 'data-series="HTTPError(&#39;503&#39;)"' in charts
+
+
+def test_load_checks_emit_the_percentile_and_error_charts(tmp_path: Path) -> None:
+    """What the load suite really records: p50/p95/p99 lines (p99 from the 99% column) and bars."""
+    from harness.suites.load_thresholds import evaluate_error_rate, evaluate_p99
+    from tests.unit.test_load_thresholds import LIMITS, write_run
+
+    outcome = write_run(tmp_path, requests=1000, failures=50)
+    (tmp_path / "locust_failures.csv").write_text(
+        "Method,Name,Error,Occurrences\nPOST,/connection/v1/dossiers,HTTPError('503'),50\n", encoding="utf-8")
+    p99 = next(e for e in evaluate_p99(outcome, LIMITS).evidence if e.kind == "chart")
+    assert set(p99.data["series"]) == {"p50_ms", "p95_ms", "p99_ms"}
+    assert {y for _, y in p99.data["series"]["p99_ms"]} == {100.0}  # the history's 99% column
+    assert {y for _, y in p99.data["series"]["p95_ms"]} == {90.0}
+    errors = [e for e in evaluate_error_rate(outcome, LIMITS).evidence
+              if e.kind == "chart" and e.title == "errors by type"]
+    assert errors and errors[0].data["style"] == "bars"
+    assert errors[0].data["series"] == {"HTTPError('503')": [[0.0, 50.0]]}
