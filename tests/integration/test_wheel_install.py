@@ -219,3 +219,22 @@ def test_dockerfile_build_context_is_enough_to_build_the_wheel(tmp_path: Path) -
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-2000:]
     wheel = next((tmp_path / "dist").glob("popcert-*.whl"))
     assert "harness/_data/specs/profiles/district.yaml" in zipfile.ZipFile(wheel).namelist()
+
+
+def test_no_code_builds_its_own_path_to_the_data_folders() -> None:
+    """Paths to specs/, reports/, scenarios/, load/, examples/ come from harness.resources only:
+    a path built from __file__ or the checkout's root breaks as soon as popcert is installed."""
+    import re
+
+    built_path = re.compile(r"(REPO_ROOT|SOURCE_ROOT|__file__|parents?\b[^\n]*)\s*/\s*"
+                            r"[\"'](specs|reports|scenarios|load|examples)\b")
+    offenders = []
+    for package in ("harness", "mocks", "examples", "load"):
+        for source in sorted((REPO / package).rglob("*.py")):
+            if source == REPO / "harness" / "resources.py":
+                continue
+            for number, line in enumerate(source.read_text(encoding="utf-8").splitlines(), 1):
+                # examples/city_system is a Python package: its own files are package data.
+                if built_path.search(line) and '"examples" / "city_system"' not in line:
+                    offenders.append(f"{source.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not offenders, "use harness.resources instead:\n" + "\n".join(offenders)
