@@ -24,6 +24,7 @@ from harness.suites.conformance_drift import Drift, breaking_changes
 from harness.suites.conformance_latency import (
     DEFAULT_SAMPLES,
     P90_FACTOR,
+    PHASE_LIMIT_S,
     LatencyReport,
     OperationTiming,
     measure,
@@ -123,8 +124,9 @@ def plan_for(run: RunContext, spec: dict[str, Any], token: str) -> FuzzPlan:
         bearer_scheme=bearer_scheme(spec),
         exclude_path_regex="^(" + "|".join(hmac_paths) + ")$" if hmac_paths else None,
         request_timeout_s=target.timeout_s,
-        # Leave the checks and the drift fetch a minute of the suite's budget.
-        wall_timeout_s=max(30.0, min(suite_limit - 60, 180.0 if run.quick else 900.0)))
+        # Leave the latency timing its phase, and the checks and the drift fetch a minute.
+        wall_timeout_s=max(30.0, min(suite_limit - 60 - PHASE_LIMIT_S,
+                                     180.0 if run.quick else 900.0)))
 
 
 def mint_portal_token(run: RunContext, lifetime_s: int) -> str:
