@@ -213,6 +213,7 @@ def load_capacity(
     """Ramp the request rate until a profile threshold breaks; print the sustainable rate."""
     from harness.capacity import run_capacity_search
 
+    _sigterm_as_interrupt()  # locust children stopped and plan files (tokens) deleted on SIGTERM
     raise typer.Exit(run_capacity_search(config, start_rps=start_rps, factor=factor,
                                          max_rps=max_rps, step_duration_s=step_duration_s,
                                          max_steps=max_steps, workers=workers))
