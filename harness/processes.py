@@ -110,11 +110,17 @@ def spawn(argv: Sequence[str], *, name: str | None = None, cwd: str | Path | Non
         if preexec is not None:
             preexec()
 
-    child: Child = _SPAWNER.run(lambda: Child(
-        list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
-        start_new_session=True, preexec_fn=in_child, close_fds=True, **popen_kwargs))
-    child.name = name or Path(str(argv[0])).name
-    _register(child)
+    def start() -> Child:
+        started = Child(list(argv), cwd=cwd, env=env, stdin=stdin, stdout=stdout, stderr=stderr,
+                        start_new_session=True, preexec_fn=in_child, close_fds=True,
+                        **popen_kwargs)
+        started.name = name or Path(str(argv[0])).name
+        # Registered by the spawner itself: a signal interrupting the caller's wait for the
+        # answer cannot leave a child nobody knows about.
+        _register(started)
+        return started
+
+    child = _SPAWNER.run(start)
     if deadline_s is not None:
         child.deadline = time.monotonic() + deadline_s
         child._timer = threading.Timer(deadline_s, child._deadline_passed)
@@ -163,6 +169,7 @@ _SPAWNER = _Spawner()
 
 def _register(child: Child) -> None:
     global _atexit_registered, _last_sequence
+    children()  # prune finished ones, so an old group id is never signalled after pid reuse
     with _registry_lock:
         child.sequence = next(_sequence)
         _last_sequence = child.sequence
@@ -190,10 +197,11 @@ def children(newer_than: int = 0) -> list[Child]:
 def signal_children(sig: int = signal.SIGTERM) -> None:
     """Send ``sig`` to every registered group at once, without waiting (safe in a signal handler).
 
-    A group id cannot be reused while any member lives, and an empty group just answers ESRCH.
+    Only groups whose leader has not been reaped: its pid, hence the group id, is still ours.
     """
     for child in list(_registry.values()):
-        _kill_group(child.pgid, sig)
+        if child.returncode is None:
+            _kill_group(child.pgid, sig)
 
 
 def stop_children(*, newer_than: int = 0, grace_s: float = STOP_GRACE_S) -> int:
@@ -251,7 +259,6 @@ def exit_on_signals(signals: Sequence[int] = EXIT_SIGNALS) -> None:
         signal.signal(sig, _on_exit_signal)
 
 
-
 def _on_exit_signal(signum: int, frame: Any) -> None:
     global _signalled
     # Children lead their own sessions: neither a terminal's Ctrl-C nor a `kill` of popcert
@@ -264,6 +271,8 @@ def _on_exit_signal(signum: int, frame: Any) -> None:
 
 
 def _at_exit() -> None:
+    global _signalled
+    _signalled = _signalled or signal.SIGTERM  # a signal now only passes on, never interrupts this
     try:
         stop_children()
         if _tree_at_exit:
