@@ -24,6 +24,9 @@ TOOL_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".py
 # assessor excludes them in the baseline knowingly (a vendor cannot hide code there).
 ENVIRONMENT_DIRS = frozenset({".venv", "venv", "node_modules", ".tox", "site-packages"})
 PYTHON_SUFFIXES = frozenset({".py", ".pyw"})
+# Python that runs but cannot be analysed here: compiled modules imported without their source
+# (outside __pycache__) and packaged code. Listed as Python, so it fails unless excluded.
+OPAQUE_PYTHON_SUFFIXES = frozenset({".pyc", ".pyo", ".whl", ".egg", ".pyz"})
 # Text is streamed line by line, so these are budgets, not memory limits.
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 512 * 1024 * 1024
@@ -78,6 +81,10 @@ def inventory(root: Path, max_bytes: int = MAX_FILE_BYTES,
             skipped.append(Skipped(relative, f"unreadable: {unreadable.strerror}", python))
             continue
         python = python or (not path.suffix and _python_shebang(head))
+        if path.suffix in OPAQUE_PYTHON_SUFFIXES:
+            skipped.append(Skipped(relative, "compiled or packaged Python, no source to analyse",
+                                   True))
+            continue
         if b"\0" in head:
             # A .py with NUL bytes is no source Python runs, but it must not pass unseen either.
             skipped.append(Skipped(relative, "binary file", python))

@@ -349,3 +349,16 @@ def test_silenced_warnings_are_information_only(tmp_path: Path) -> None:
     result = _run_all(sast.source_context(root))["SAST-TLS-VERIFY"]
     assert result.status == Status.PASS
     assert any("disable_warnings" in e.data["text"] for e in result.evidence if e.kind == "note")
+
+
+@pytest.mark.parametrize("name", ["dist/city_system-1.0-py3-none-any.whl", "registry.pyc"])
+def test_python_shipped_without_source_must_be_excluded_knowingly(tmp_path: Path, name: str) -> None:
+    root = source(frozenset(), tmp_path / "src")
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_bytes(b"PK\x03\x04\x00\x00 compiled or zipped code")
+    results = _run_all(sast.source_context(root))
+    assert _failing(results) == {"SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"}
+    assert name in results["SAST-BANDIT"].summary
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(f"excluded:\n  - path: {name}\n    reason: built from the sources above\n")
+    assert _failing(_run_all(sast.source_context(root, baseline))) == set()
