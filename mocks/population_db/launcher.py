@@ -25,13 +25,15 @@ class MockNPDB:
 
     def __init__(self, state_dir: Path | str, population: int = 1_000_000, seed: int = 6,
                  mtls: str = "optional", rate_limit_per_s: float | None = None,
-                 start_timeout_s: float = START_TIMEOUT_S) -> None:
+                 start_timeout_s: float = START_TIMEOUT_S,
+                 trust_ca: list[Path] | None = None) -> None:
         self.state_dir = Path(state_dir)
         self.population = population
         self.seed = seed
         self.mtls = mtls
         self.rate_limit_per_s = rate_limit_per_s
         self.start_timeout_s = start_timeout_s
+        self.trust_ca = list(trust_ca or [])  # the SUT's own server CA, for notifications
         self.pki = TestPKI(self.state_dir)
         self._proc: Child | None = None
         self.data_url = self.admin_url = self.token_url = self.jwks_url = self.issuer = ""
@@ -64,6 +66,8 @@ class MockNPDB:
                "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file)]
         if self.rate_limit_per_s is not None:
             cmd += ["--rate-limit", str(self.rate_limit_per_s)]
+        for ca in self.trust_ca:
+            cmd += ["--trust-ca", str(ca)]
         # Its own process group, killed with popcert even by SIGKILL (harness.processes).
         with open(self.state_dir / "mock.log", "ab") as log:
             self._proc = spawn(cmd, name="mock-npdb", stdout=log, stderr=subprocess.STDOUT,
