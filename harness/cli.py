@@ -217,3 +217,23 @@ def load_capacity(
     raise typer.Exit(run_capacity_search(config, start_rps=start_rps, factor=factor,
                                          max_rps=max_rps, step_duration_s=step_duration_s,
                                          max_steps=max_steps, workers=workers))
+
+
+@load_app.command("worker")
+@user_errors
+def load_worker(
+    master: Annotated[str, typer.Option(help="The load master's HOST:PORT (printed by the "
+                                             "certify run, also in its load/join.json).")],
+    join: Annotated[str, typer.Option(envvar="POPCERT_LOAD_JOIN", help="The run's join code "
+                                      "(better from the POPCERT_LOAD_JOIN environment variable "
+                                      "than on a command line others can read).")],
+) -> None:
+    """Join a distributed load run from this host: the plan comes from the master."""
+    from harness.suites.load_runner import worker_on_another_host
+
+    _sigterm_as_interrupt()
+    try:
+        code = worker_on_another_host(master, join)
+    except ValueError as bad:
+        raise typer.BadParameter(str(bad), param_hint="--master") from None
+    raise typer.Exit(code)

@@ -44,6 +44,7 @@ import gevent.pool
 import gevent.ssl
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
+from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.suites.load_body import BodyTooLarge, UnsupportedEncoding, decode_bounded, read_bounded
@@ -139,6 +140,10 @@ def _on_plan_request(environment: Any, msg: Any, **_: Any) -> None:
         LOG.warning("refused the plan to worker %s (wrong join code or no place left)",
                     msg.node_id)
         runner.send_message("popcert_plan_refused", {}, client_id=msg.node_id)
+        # Forget it without the worker's own "quit": locust stops a run whose last worker quits.
+        if msg.node_id in runner.clients:
+            del runner.clients[msg.node_id]
+        runner.server.send_to_client(Message("quit", None, msg.node_id))
         return
     _joined.add(msg.node_id)
     shipped = {k: v for k, v in PLAN.items() if k not in ("encoded", "join_code")}
@@ -172,8 +177,8 @@ def _on_plan(environment: Any, msg: Any, **_: Any) -> None:
 
 
 def _on_plan_refused(environment: Any, msg: Any, **_: Any) -> None:
-    LOG.error("the master refused this worker the plan (wrong join code?); quitting")
-    environment.runner.quit()
+    LOG.error("the master refused this worker the plan (wrong join code?); it sends nothing")
+    environment.process_exit_code = 1  # the master's quit message follows
 
 
 @events.init.add_listener

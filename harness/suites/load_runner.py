@@ -212,3 +212,35 @@ def run_locust(job: LocustJob) -> LoadOutcome:
                  "and was killed") + (f"; {error}" if error else "")
     return LoadOutcome(job, stats, shlex.join(command), returncode, elapsed, timed_out, error,
                        log_tail, tuple(worker_cmds), read_latency(latency_path(job.csv_prefix)))
+
+
+def worker_on_another_host(master: str, join_code: str, *, locustfile: Path = LOCUSTFILE,
+                           log: Path | None = None) -> int:
+    """``popcert load worker``: join a run whose master is at ``master`` (HOST:PORT).
+
+    The worker holds no plan file: the locustfile asks the master for the plan over locust's
+    channel with ``join_code`` (the master answers once per worker, up to
+    ``load.workers_external``), and keeps its TLS material in a private temporary folder.
+    Returns locust's exit code.
+    """
+    from harness import processes
+
+    host, sep, port = master.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--master {master!r}: expected HOST:PORT, e.g. 10.0.0.5:5557")
+    env = {**os.environ, JOIN_ENV: join_code, "PYTHONUNBUFFERED": "1"}
+    env.pop(PLAN_ENV, None)
+    argv = [sys.executable, "-m", "locust", "-f", str(locustfile), "--worker",
+            "--master-host", host.strip("[]"), "--master-port", port, "--loglevel", "INFO"]
+    output = log.open("wb") if log else None
+    try:
+        child = processes.spawn(argv, name="locust-worker", env=env, stdout=output,
+                                stderr=subprocess.STDOUT if output else None,
+                                cwd=str(REPO_ROOT), memory_limit_bytes=LOCUST_MEMORY_LIMIT)
+        try:
+            return child.wait()
+        finally:
+            child.stop()
+    finally:
+        if output:
+            output.close()

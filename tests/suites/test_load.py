@@ -46,11 +46,11 @@ StubSUT = _stub_module().StubSUT
 
 def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: int = 0,
                 ca_bundle: Path | None = None, npdb: Any = None,
-                allowed: tuple[str, ...] = ("127.0.0.1",)) -> RunContext:
+                allowed: tuple[str, ...] = ("127.0.0.1",), workers_external: int = 0) -> RunContext:
     config = config_from_dict({
         "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
         "target": {"base_url": base_url, "ca_bundle": str(ca_bundle) if ca_bundle else None},
-        "suites": ["load"], "load": {"workers": workers}, "scope": {"allowed_hosts": list(allowed)},
+        "suites": ["load"], "load": {"workers": workers, "workers_external": workers_external}, "scope": {"allowed_hosts": list(allowed)},
         "npdb": {"start": False, **({"state_dir": str(npdb.state_dir), "population": npdb.population}
                                     if npdb is not None else {})}}, tmp)
     district = load_profile("district")
@@ -288,3 +288,54 @@ def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: in
     low, high = result.bracket
     assert high is not None and high / low <= 1.03, steps
     assert "throughput" in result.limited_by
+
+
+# --- distributed across hosts (issue 16): `popcert load worker` fetches the plan from the master
+def _popcert_worker(master: str, join: str, log: Path) -> Any:
+    import os
+    import subprocess
+
+    env = {**os.environ, "POPCERT_LOAD_JOIN": join}
+    env.pop("POPCERT_LOAD_PLAN", None)
+    with log.open("wb") as out:
+        return subprocess.Popen([str(Path(sys.executable).with_name("popcert")), "load", "worker",
+                                 "--master", master], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=tmp_cwd(log))
+
+
+def tmp_cwd(log: Path) -> Path:
+    return log.parent  # not the repository: a worker elsewhere has no plan file to find
+
+
+def test_external_workers_join_with_the_code_and_get_the_plan(tmp_path: Path) -> None:
+    import json
+    import threading
+    import time
+
+    outcome: dict[str, Any] = {}
+    with StubSUT() as sut:
+        run = run_context(sut.base_url, tmp_path, limits=STUB_LIMITS, workers_external=2)
+        master = threading.Thread(target=lambda: outcome.update(run_load_checks(run)))
+        master.start()
+        join_file = tmp_path / "run" / "load" / "join.json"
+        deadline = time.monotonic() + 60
+        while not join_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        join = json.loads(join_file.read_text(encoding="utf-8"))
+        assert join_file.stat().st_mode & 0o077 == 0  # it holds the join code
+        # A worker with the wrong code is refused the plan and sends nothing.
+        intruder = _popcert_worker(join["master"], "wrong-code", tmp_path / "intruder.log")
+        intruder.wait(timeout=60)
+        assert sut.requests == 0
+        assert "refused" in (tmp_path / "intruder.log").read_text(encoding="utf-8")
+        workers = [_popcert_worker(join["master"], join["join"], tmp_path / f"worker-{i}.log")
+                   for i in range(2)]
+        master.join(timeout=120)
+        for worker in workers:
+            worker.wait(timeout=30)
+    assert not master.is_alive()
+    assert failing(outcome) == set(), {k: r.summary for k, r in outcome.items()}
+    assert sut.requests > 50
+    evidence = [e for e in outcome["LOAD-THROUGHPUT"].evidence if e.title.startswith("load gen")]
+    assert evidence and evidence[0].data["value"] == 2
+    assert not join_file.exists() and not (tmp_path / "run" / "load" / "plan.json").exists()
