@@ -321,3 +321,35 @@ def test_sigkill_of_demo_leaves_neither_mock_nor_city_system(tmp_path: Path) -> 
             [p for p in servers if running(p)]
     finally:
         kill_leftovers([demo.pid, *servers])
+
+
+def test_sigterm_during_load_stops_locust_and_deletes_the_token_plan(
+        tmp_path: Path, mock_npdb: Any) -> None:
+    sut = CountingSUT()
+    raw = yaml.safe_load(write_config(tmp_path, sut.url, mock_npdb.state_dir).read_text())
+    raw.update(suites=["load"], seed=1)
+    config = tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    popcert = start_certify(config)
+    generators: list[int] = []
+    try:
+        generators = wait_for(lambda: descendants_named(popcert.pid, "locust"))
+        assert generators, "locust never started"
+        assert wait_for(lambda: sut.requests >= 5), "locust never reached the SUT"
+        plans = list((tmp_path / "runs").rglob("plan.json"))
+        assert plans, "the load plan (bearer tokens) was expected on disk during the run"
+        popcert.send_signal(signal.SIGTERM)
+        _, stderr = popcert.communicate(timeout=120)
+        assert popcert.returncode == 1, stderr[-2000:]
+        assert wait_for(lambda: not any(running(p) for p in generators), 10), \
+            "locust outlived popcert"
+        heard = sut.requests
+        time.sleep(3)
+        assert sut.requests == heard, f"the SUT got {sut.requests - heard} more requests"
+        assert not any(plan.exists() for plan in plans)
+        leaked = [str(f) for f in (tmp_path / "runs").rglob("*")
+                  if f.is_file() and JWT.search(f.read_bytes())]
+        assert leaked == []
+    finally:
+        kill_leftovers([popcert.pid, *generators])
+        sut.stop()
