@@ -61,8 +61,10 @@ def npdb_for(config: RunConfig) -> Iterator[Any]:
         return
     from mocks.population_db.launcher import MockNPDB
 
+    # The mock delivers notifications to the SUT: let it trust the SUT's own server CA too.
+    sut_ca = [Path(config.target.ca_bundle)] if config.target.ca_bundle else []
     with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
-                  seed=config.npdb.seed, mtls=config.npdb.mtls) as npdb:
+                  seed=config.npdb.seed, mtls=config.npdb.mtls, trust_ca=sut_ca) as npdb:
         yield npdb
 
 

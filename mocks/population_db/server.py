@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import ssl
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,7 +61,10 @@ def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
 
     notifier = Notifier(ca_path=str(pki.ca_path), on_attempt=audit_delivery, state_dir=state_dir)
     for ca in trust_ca or []:  # the SUT's own server CA, for notification deliveries
-        notifier.trust(Path(ca).read_text(encoding="utf-8"))
+        try:
+            notifier.trust(Path(ca).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as unusable:  # deliveries then fail visibly, per attempt
+            print(f"mock NPDB: --trust-ca {ca}: {unusable}", file=sys.stderr, flush=True)
     people = Population(seed, population)
     return MockState(state_dir=state_dir, population=people, pki=pki,
                      clients=clients, keys=keys, verifier=TokenVerifier(keys), audit=audit,
