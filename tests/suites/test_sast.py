@@ -118,6 +118,14 @@ def test_baseline_without_reason_is_a_config_error(tmp_path: Path) -> None:
     assert "reason" in results["SAST-BANDIT"].summary
 
 
+def test_exclusion_without_reason_is_a_config_error(tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text("excluded:\n  - path: .venv/*\n")
+    results = _run_all(sast.source_context(source(frozenset(), tmp_path), baseline))
+    assert {r.status for r in results.values()} == {Status.ERROR}
+    assert "reason" in results["SAST-TLS-VERIFY"].summary
+
+
 def test_missing_source_path_is_an_error_naming_the_field(tmp_path: Path) -> None:
     results = _run_all(sast.source_context(tmp_path / "nowhere"))
     assert {r.status for r in results.values()} == {Status.ERROR}
