@@ -198,8 +198,10 @@ def test_exit_signal_ends_the_whole_tree_and_removes_secret_files(
         popcert.kill()
 
 
-def test_normal_exit_ends_registered_children(tmp_path: Path, leftovers: list[int]) -> None:
+def test_normal_exit_ends_registered_children_and_removes_secret_files(
+        tmp_path: Path, leftovers: list[int]) -> None:
     popcert = _popcert_like(tmp_path, """
+        processes.remove_on_exit(tmp / "plan.json").write_text('{"token": "secret"}')
         processes.spawn([sys.executable, "-c", STUBBORN, str(tmp / "pids")])
         while not (tmp / "pids").exists():
             time.sleep(0.05)
@@ -207,7 +209,9 @@ def test_normal_exit_ends_registered_children(tmp_path: Path, leftovers: list[in
     try:
         pids = read_pids(tmp_path / "pids")
         leftovers += pids
-        finish(popcert, tmp_path)
+        _, err = finish(popcert, tmp_path)
+        assert popcert.returncode == 0, err
         assert wait_for(lambda: not any(running(p) for p in pids))
+        assert not (tmp_path / "plan.json").exists()
     finally:
         popcert.kill()
