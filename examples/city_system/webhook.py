@@ -56,6 +56,13 @@ class NotificationVerifier:
         """Raise WebhookError unless the notification is authentic, fresh and not a replay."""
         if not active("auth.notification_unsigned_accepted"):
             self._check_signature(body, header)
+        elif header:  # the MAC is not checked, but a dated header is still held to the window
+            try:
+                timestamp, _ = _parse(header)
+            except WebhookError:
+                timestamp = None
+            if timestamp is not None:
+                self._check_window(timestamp)
         if active("auth.notification_replay_accepted"):
             return
         fingerprint = hashlib.sha256((header or "").encode() + b"\n" + body).hexdigest()
@@ -65,13 +72,16 @@ class NotificationVerifier:
         if len(self._seen) > _REPLAY_MEMORY:
             self._seen.popitem(last=False)
 
+    def _check_window(self, timestamp: int) -> None:
+        if abs(self._clock() - timestamp) > TOLERANCE_S and \
+                not active("auth.notification_stale_accepted"):
+            raise WebhookError(401, "stale signature")
+
     def _check_signature(self, body: bytes, header: str | None) -> None:
         if not header:
             raise WebhookError(401, "signature required")
         timestamp, macs = _parse(header)
-        if abs(self._clock() - timestamp) > TOLERANCE_S and \
-                not active("auth.notification_stale_accepted"):
-            raise WebhookError(401, "stale signature")
+        self._check_window(timestamp)
         signed = f"{timestamp}.".encode() + body
         for secret in self._secrets():
             expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()

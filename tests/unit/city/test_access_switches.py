@@ -106,3 +106,11 @@ def test_validation_error_echoes_input_only_under_switch(api, minter, switch) ->
     switch("auth.validation_echoes_input")
     echoed = submit(api, minter, bad)
     assert echoed.status_code == 422 and "001190123456#" in echoed.text
+
+
+def test_unsigned_switch_does_not_open_the_window(api, switch) -> None:  # type: ignore[no-untyped-def]
+    """One switch, one behaviour: without MAC checks a dated header is still held to 300 s."""
+    switch("auth.notification_unsigned_accepted")
+    now = int(time.time())
+    assert _notify(api, _event("u-1"), sign("wrong", _event("u-1"), now)).status_code == 200
+    assert _notify(api, _event("u-2"), sign("wrong", _event("u-2"), now - 600)).status_code == 401
