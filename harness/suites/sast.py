@@ -130,8 +130,12 @@ def _judge_with_skipped(ctx: SastContext, findings: list[CodeFinding], what: str
     """Findings decide first; otherwise an unanalysed Python file the baseline does not excuse
     fails the check (a vendor must not pass by making a file too large or unparseable)."""
     result = _judge(ctx, findings, what, *context_evidence)
-    if result.status != Status.PASS or not blocking:
+    if not blocking:
         return result
+    if result.status != Status.PASS:
+        return CheckResult.failed(
+            f"{result.summary} (and {len(blocking)} Python file(s) not analysed)",
+            *result.evidence, not_analysed=float(len(blocking)), **result.measurements)
     first = blocking[0]
     return CheckResult.failed(
         f"{len(blocking)} Python file(s) could not be analysed, first {first.relative} "
