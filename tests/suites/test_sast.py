@@ -215,18 +215,22 @@ def _dodge_tree(tmp_path: Path) -> tuple[Path, Path]:
     return root, outside
 
 
+DodgeRun = tuple[Path, dict[str, CheckResult], sast.SastContext]
+
+
 @pytest.fixture(scope="module")
-def dodge_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, CheckResult]]:
+def dodge_results(tmp_path_factory: pytest.TempPathFactory) -> DodgeRun:
     root, _ = _dodge_tree(tmp_path_factory.mktemp("dodges"))
-    return root, _run_all(sast.source_context(root))
+    ctx = sast.source_context(root)
+    return root, _run_all(ctx), ctx
 
 
 def _located(result: CheckResult) -> set[str]:
     return {str(f["location"]) for f in _findings(result)}
 
 
-def test_large_python_file_is_analysed_not_skipped(dodge_results: tuple[Path, dict]) -> None:
-    root, results = dodge_results
+def test_large_python_file_is_analysed_not_skipped(dodge_results: DodgeRun) -> None:
+    root, results, _ = dodge_results
     assert (root / "generated.py").stat().st_size > 2_000_000
     for check_id in ("SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"):
         assert "generated.py" in _located(results[check_id]), check_id
@@ -234,16 +238,16 @@ def test_large_python_file_is_analysed_not_skipped(dodge_results: tuple[Path, di
     assert {"B501", "B602"} <= rules  # verify=False and shell=True
 
 
-def test_build_and_dist_folders_are_vendor_code(dodge_results: tuple[Path, dict]) -> None:
-    _, results = dodge_results
+def test_build_and_dist_folders_are_vendor_code(dodge_results: DodgeRun) -> None:
+    _, results, _ = dodge_results
     for check_id in ("SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"):
         assert {"build/lib/city_system/legacy.py", "dist/legacy.py"} <= _located(
             results[check_id]), check_id
 
 
 def test_a_symlinked_python_file_is_analysed_once_at_its_target(
-        dodge_results: tuple[Path, dict]) -> None:
-    _, results = dodge_results
+        dodge_results: DodgeRun) -> None:
+    _, results, _ = dodge_results
     # registry_client.py -> hidden/impl.txt: Python imports the link, so the text file is Python.
     b501 = [f for f in _findings(results["SAST-BANDIT"]) if f["rule"] == "B501"]
     assert [f["location"] for f in b501].count("hidden/impl.txt") == 1
@@ -252,8 +256,8 @@ def test_a_symlinked_python_file_is_analysed_once_at_its_target(
 
 
 def test_a_symlink_out_of_the_tree_is_listed_not_followed_and_fails(
-        dodge_results: tuple[Path, dict]) -> None:
-    _, results = dodge_results
+        dodge_results: DodgeRun) -> None:
+    _, results, _ = dodge_results
     for result in results.values():
         assert result.status == Status.FAIL
         assert not any("outside" in str(f["location"]) for f in _findings(result))
@@ -370,3 +374,28 @@ def test_python_shipped_without_source_must_be_excluded_knowingly(tmp_path: Path
     baseline = tmp_path / "baseline.yaml"
     baseline.write_text(f"excluded:\n  - path: {name}\n    reason: built from the sources above\n")
     assert _failing(_run_all(sast.source_context(root, baseline))) == set()
+
+
+def test_sast_finds_at_least_what_plain_bandit_finds(dodge_results: DodgeRun) -> None:
+    """The issue's yardstick: `bandit -r` on the same tree. Every issue it reports is a finding of
+    SAST-BANDIT at the same real file and line, or its file is listed as not analysed (a link
+    out of the tree, which bandit follows)."""
+    import subprocess
+    import sys
+
+    root, results, ctx = dodge_results
+    report = subprocess.run([sys.executable, "-m", "bandit", "-r", str(root), "-f", "json", "-q",
+                             "--ignore-nosec"], capture_output=True, text=True, timeout=600)
+    plain = json.loads(report.stdout)["results"]
+    assert len(plain) >= 5
+    ours = {(str((root / str(f["location"])).resolve()), f["line"], f["rule"])
+            for f in _findings(results["SAST-BANDIT"])}
+    # below the profile's threshold too, like plain bandit
+    ours |= {(str((root / f.relative).resolve()), f.line, f.rule) for f in ctx.python().bandit}
+    notes = " ".join(e.data["text"] for e in results["SAST-BANDIT"].evidence if e.kind == "note")
+    for issue in plain:
+        real = Path(issue["filename"]).resolve()
+        if not real.is_relative_to(root.resolve()):
+            assert Path(issue["filename"]).name in notes
+            continue
+        assert (str(real), issue["line_number"], issue["test_id"]) in ours, issue
