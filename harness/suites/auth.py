@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
@@ -59,6 +60,11 @@ def make_context(run: RunContext) -> Iterator[AuthContext]:
     if admin is not None and hasattr(admin, "for_run"):
         # this run's namespace of a shared mock: its own people and deliveries
         admin = admin.for_run(run.run_id)
+        if run.config.target.ca_bundle is not None:
+            try:  # the mock delivers genuine notifications to the SUT: trust the SUT's own CA
+                admin.trust_ca(Path(run.config.target.ca_bundle))
+            except Exception:  # noqa: BLE001 - an older mock: deliveries fail visibly instead
+                pass
     try:
         yield AuthContext(run=run, client=client, minter=run.npdb.minter(), admin=admin, tls=tls,
                           mtls_required=run.profile.mtls == "required",
