@@ -89,11 +89,21 @@ def _iter_content(self: requests.Response, *args: Any, **kwargs: Any) -> Iterato
             _DEADLINE.at = None
         size += len(chunk)
         if size > MAX_BODY:
-            self.close()
+            _release(self)
             raise requests.exceptions.ContentDecodingError(
                 f"popcert: response body over {MAX_BODY} bytes after decoding; not read "
                 "further (a body this size, or a compression bomb, is refused)")
         yield chunk
+
+
+def _release(response: requests.Response) -> None:
+    """Drop what a refused response holds: schemathesis keeps each error with its traceback,
+    which pins the response, and urllib3's chained decoder holds the not-yet-decoded input of a
+    stacked coding (about as much as was read): a thousand refused bombs would pin a GiB."""
+    raw = response.raw
+    if raw is not None and hasattr(raw, "_decoder"):
+        raw._decoder = None
+    response.close()
 
 
 requests.Session.send = _send  # type: ignore[method-assign]

@@ -349,6 +349,7 @@ class PeakRss:
         self.pid = pid
         self.every_s = every_s
         self.peak_bytes = 0
+        self.at_peak: dict[str, int] = {}  # "pid command" -> MiB, when the tree peaked
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -370,8 +371,12 @@ class PeakRss:
             self.sample()
 
     def sample(self) -> int:
-        total = sum(_rss_bytes(pid) for pid in tree_pids(self.pid))
-        self.peak_bytes = max(self.peak_bytes, total)
+        sizes = {pid: _rss_bytes(pid) for pid in tree_pids(self.pid)}
+        total = sum(sizes.values())
+        if total > self.peak_bytes:
+            self.peak_bytes = total
+            self.at_peak = {f"{pid} {_command(pid)}": size // 1048576
+                            for pid, size in sizes.items() if size}
         return total
 
 
@@ -392,6 +397,14 @@ def tree_pids(root: int) -> list[int]:
         found.append(pid)
         pending += children.get(pid, [])
     return found
+
+
+def _command(pid: int) -> str:
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(w.decode(errors="replace") for w in words[:4])[:80]
 
 
 def _rss_bytes(pid: int) -> int:

@@ -214,3 +214,42 @@ def test_sslyze_gives_up_on_a_silent_endpoint() -> None:
 def test_sslyze_scan_has_a_total_deadline() -> None:
     with hostile.https_downgrade() as sut, pytest.raises(TlsScanError, match="did not finish"):
         scan(TlsTarget("127.0.0.1", sut.port, ca_bundle=sut.ca_path), deadline_s=0.05)
+
+
+GUARDED_CLIENT = """
+import gc, json, sys
+import harness.suites.conformance_guard  # patches this child process only
+import requests
+from tests.hostile import servers as hostile
+
+def rss_mib():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+session, kept = requests.Session(), []
+with hostile.compression_bomb("gzip, gzip", 1 << 30) as sut:
+    session.get(sut.url, timeout=5, stream=True).close()
+    before = rss_mib()
+    for _ in range(100):
+        try:
+            session.get(sut.url, timeout=5).content
+        except requests.RequestException as refused:
+            kept.append(refused)  # as schemathesis keeps every error, traceback included
+    gc.collect()
+    print(json.dumps({"growth_mib": rss_mib() - before, "kept": len(kept),
+                      "message": str(kept[-1])}))
+"""
+
+
+def test_refused_bombs_are_not_pinned_by_kept_errors() -> None:
+    # schemathesis keeps each error with its traceback; urllib3's chained decoder under it held
+    # ~1 MiB per refused `gzip, gzip` response: 1,000 requests took the child past 1 GiB.
+    root = str(Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", GUARDED_CLIENT], check=False, cwd=root,
+                          capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "PYTHONPATH": root})
+    assert done.returncode == 0, done.stderr[-2000:]
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert outcome["kept"] == 100 and "over 1048576 bytes" in outcome["message"]
+    assert outcome["growth_mib"] < 40, outcome

@@ -1,0 +1,156 @@
+"""Benchmark: `popcert certify --quick` against each hostile SUT of tests/hostile/servers.py.
+
+Per case: wall time and peak RSS of the whole popcert process tree (popcert and every descendant,
+sampled from /proc every 50 ms), and whether the run held: it ended by itself (exit 0 or 1,
+within 10 min), wrote a complete report, stayed under 1 GiB, and nothing reached the redirect
+target. Baseline in the same run: the same certification against a benign stub (200 ``{}`` to
+everything); each case's wall time is printed as a ratio to it. Cases run a few at a time (they
+mostly wait on timeouts); one mock NPDB serves every run.
+
+    .venv/bin/python bench/hostile.py [--cases slowloris,hang] [--parallel 4] [--suites tls,auth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.hostile import servers as hostile
+
+POPCERT = Path(sys.executable).parent / "popcert"
+RUN_LIMIT_S = 600.0  # issue 12: a --quick run against any hostile SUT ends within 10 minutes
+RSS_LIMIT_MIB = 1024.0
+BASELINE = "benign-stub"
+
+
+@dataclass
+class CaseResult:
+    name: str
+    wall_s: float
+    peak_mib: float
+    exit_code: int | None
+    verdict: str
+    complete: bool
+    leaked: int  # requests that reached the redirect target
+    problems: list[str]
+    at_peak: dict[str, int]
+
+    @property
+    def held(self) -> bool:
+        return not self.problems
+
+
+def run_case(name: str, factory: Any, npdb_state: Path, folder: Path,
+             suites: list[str] | None) -> CaseResult:
+    with factory() as sut:
+        config: dict[str, Any] = {
+            "system": {"name": f"Hostile {name}", "organisation": "bench", "level": "district"},
+            "target": {"base_url": sut.url},
+            "npdb": {"start": False, "state_dir": str(npdb_state)},
+            "scope": {"allowed_hosts": sut.scope},
+            "output_dir": str(folder / "runs")}
+        if sut.ca_path is not None:
+            config["target"]["ca_bundle"] = str(sut.ca_path)
+        if suites:
+            config["suites"] = suites
+        (folder / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        started = time.monotonic()
+        with open(folder / "popcert.log", "wb") as log:
+            process = subprocess.Popen(
+                [str(POPCERT), "certify", "--quick", "-c", str(folder / "run.yaml")],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"})
+            with hostile.PeakRss(process.pid) as rss:
+                try:
+                    exit_code: int | None = process.wait(timeout=RUN_LIMIT_S + 60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    exit_code = None
+        wall_s = time.monotonic() - started
+        time.sleep(0.3)
+        leaked = sut.elsewhere.hits if sut.elsewhere is not None else 0
+    reports = sorted(folder.glob("runs/*/*/report.json"))
+    report = json.loads(reports[-1].read_text(encoding="utf-8")) if reports else None
+    problems = []
+    if exit_code not in (0, 1):
+        problems.append(f"exit {exit_code}")
+    if report is None or not report["run"]["complete"]:
+        problems.append("no complete report")
+    if wall_s > RUN_LIMIT_S:
+        problems.append(f"{wall_s:.0f} s > {RUN_LIMIT_S:.0f} s")
+    if rss.peak_mib > RSS_LIMIT_MIB:
+        problems.append(f"{rss.peak_mib:.0f} MiB > {RSS_LIMIT_MIB:.0f} MiB")
+    if leaked:
+        problems.append(f"{leaked} requests reached the redirect target")
+    verdict = report["verdict"]["status"] if report else "-"
+    return CaseResult(name, wall_s, rss.peak_mib, exit_code, verdict,
+                      bool(report and report["run"]["complete"]), leaked, problems, rss.at_peak)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cases", default=",".join(hostile.CATALOGUE))
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--suites", default="", help="comma-separated; default: the run's own")
+    args = parser.parse_args()
+    names = [n for n in args.cases.split(",") if n]
+    unknown = set(names) - set(hostile.CATALOGUE)
+    if unknown:
+        parser.error(f"unknown cases {sorted(unknown)}; known: {sorted(hostile.CATALOGUE)}")
+    suites = [s for s in args.suites.split(",") if s] or None
+    for encoding in ("gzip, gzip", "deflate", "br"):
+        hostile.bomb_body(encoding, 1 << 30)  # built once, outside any measured run
+    from mocks.population_db.launcher import MockNPDB
+
+    with tempfile.TemporaryDirectory(prefix="popcert-hostile-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        with MockNPDB(tmp / "npdb", population=1000, seed=6) as npdb:
+            cases = {BASELINE: hostile.recorder, **{n: hostile.CATALOGUE[n] for n in names}}
+            for name in cases:
+                (tmp / name).mkdir()
+            started = time.monotonic()
+            with ThreadPoolExecutor(max_workers=max(1, args.parallel)) as pool:
+                futures = {name: pool.submit(run_case, name, factory, npdb.state_dir,
+                                             tmp / name, suites)
+                           for name, factory in cases.items()}
+                results = {name: future.result() for name, future in futures.items()}
+            total_s = time.monotonic() - started
+    baseline = results.pop(BASELINE)
+    print(f"{'case':28} {'wall s':>7} {'x base':>7} {'peak MiB':>9}  verdict          held")
+    print(f"{BASELINE + ' (baseline)':28} {baseline.wall_s:7.1f} {1.0:7.2f} "
+          f"{baseline.peak_mib:9.0f}  {baseline.verdict:16} {'-' if baseline.held else 'NO: '}"
+          + "; ".join(baseline.problems))
+    for result in results.values():
+        ratio = result.wall_s / baseline.wall_s if baseline.wall_s else float("nan")
+        print(f"{result.name:28} {result.wall_s:7.1f} {ratio:7.2f} {result.peak_mib:9.0f}  "
+              f"{result.verdict:16} {'yes' if result.held else 'NO: ' + '; '.join(result.problems)}")
+        if result.peak_mib > RSS_LIMIT_MIB:
+            print("    at the peak (MiB): " + ", ".join(
+                f"{name} {mib}" for name, mib in sorted(result.at_peak.items(),
+                                                        key=lambda item: -item[1])))
+    held = sum(r.held for r in results.values())
+    peak = max((r.peak_mib for r in results.values()), default=0.0)
+    longest = max((r.wall_s for r in results.values()), default=0.0)
+    print(f"{len(results)} cases, {args.parallel} at a time, {total_s:.0f} s in all; longest run "
+          f"{longest / baseline.wall_s:.2f}x the benign stub's {baseline.wall_s:.0f} s")
+    print(f"hostile: {held}/{len(results)} held, peak RSS {peak:.0f} MiB, longest {longest:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
