@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 import gevent
 import gevent.event
 import gevent.pool
+import gevent.queue
 import gevent.ssl
 from locust import FastHttpUser, events, task
 from locust.exception import StopUser
@@ -65,15 +66,25 @@ RECORDER = LatencyRecorder()
 _USERS: weakref.WeakSet[PortalUser] = weakref.WeakSet()
 _WALL_OFFSET = time.time() - time.monotonic()
 _sent = 0
+_MAX_REQUESTS = 0
+# Request ids: a random UUID v4 per process with a counter in its last 48 bits (unique, valid
+# UUID syntax, no system call per request).
+_ID_STEM = str(uuid.uuid4())[:24]
+_id_counter = itertools.count()
+
+
+def _request_id() -> str:
+    return f"{_ID_STEM}{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
 _tokens: itertools.cycle[str] = itertools.cycle([""])
 _private_dir: str | None = None
 
 
 def _adopt(plan: dict[str, Any]) -> None:
-    global _tokens
+    global _tokens, _MAX_REQUESTS
     PLAN.clear()
     PLAN.update(plan)
     _tokens = itertools.cycle(plan.get("tokens") or [""])
+    _MAX_REQUESTS = int(plan.get("max_requests") or 0)
     # Bodies are encoded once here, not per request.
     PLAN["encoded"] = [json.dumps(d, ensure_ascii=False).encode() for d in
                        plan.get("dossiers") or [{"procedure_code": "1.001193", "applicant": {},
@@ -260,8 +271,15 @@ class PortalUser(FastHttpUser):
         self.base = str(PLAN.get("base_path", "/connection/v1")).rstrip("/")
         self.deadline_s = float(PLAN.get("request_deadline_s", 30.0))
         self.dossier_ids: list[str] = []
-        self._pool = gevent.pool.Pool(self.concurrency)
+        # Lanes: up to max_in_flight greenlets, each sending one request at a time, fed by a
+        # queue as long as the lanes (a full queue blocks the timetable: in flight stays bounded).
+        self._queue: gevent.queue.Queue[tuple[Callable[[], bool], str, float]] = \
+            gevent.queue.Queue(self.concurrency)
+        self._lanes = gevent.pool.Group()
+        self._idle_lanes = 0
         self._in_flight: dict[int, tuple[str, float]] = {}
+        self._base_headers = {"Authorization": f"Bearer {self.token}",
+                              "Accept": "application/json", "Accept-Encoding": "identity"}
         self._interval = 1.0 / max(1e-6, float(PLAN.get("user_rps", 1.0)))
         self._warm_up()
         self._next = _first_slot(self._interval)
@@ -270,12 +288,13 @@ class PortalUser(FastHttpUser):
 
     def on_stop(self) -> None:
         self.settle_timetable()
-        if hasattr(self, "_pool"):
+        if hasattr(self, "_lanes"):
             now = time.monotonic()
-            for name, intended in self._in_flight.values():
+            waiting = [(name, intended) for _, name, intended in self._queue.queue]
+            for name, intended in (*self._in_flight.values(), *waiting):
                 RECORDER.record_unfinished(name, now - intended, intended + _WALL_OFFSET)
             self._in_flight.clear()
-            self._pool.kill(block=False)
+            self._lanes.kill(block=False)
 
     def settle_timetable(self) -> None:
         """Count the slots that came due but were never launched, once."""
@@ -300,23 +319,39 @@ class PortalUser(FastHttpUser):
         except BaseException:  # noqa: BLE001 - the measured requests will report the failure
             pass
 
-    def _headers(self, **extra: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}", "Accept": "application/json",
-                "Accept-Encoding": "identity", "X-Request-Id": str(uuid.uuid4()), **extra}
+    def _headers(self) -> dict[str, str]:
+        headers = self._base_headers.copy()
+        headers["X-Request-Id"] = _request_id()
+        return headers
 
     # --- the timetable -------------------------------------------------------------------------
     def _launch(self, send: Callable[[], bool], name: str) -> None:
-        """Send at the intended time in a greenlet of its own; measure from the intended time."""
-        if PLAN.get("max_requests") and _sent >= int(PLAN["max_requests"]):
+        """Hand the request to a free lane at its intended time; measure from the intended time."""
+        if _MAX_REQUESTS and _sent >= _MAX_REQUESTS:
             raise StopUser()
         intended = self._next
         self._next += self._interval
         RECORDER.add_due(1, intended + _WALL_OFFSET)
-        self._pool.spawn(self._timed, send, name, intended)
+        if not self._idle_lanes and len(self._lanes) < self.concurrency:
+            self._lanes.spawn(self._lane)
+        self._queue.put((send, name, intended))
 
-    def _timed(self, send: Callable[[], bool], name: str, intended: float) -> None:
-        ok = False
+    def _lane(self) -> None:
         key = id(gevent.getcurrent())
+        while True:
+            self._idle_lanes += 1
+            send, name, intended = self._queue.get()
+            self._idle_lanes -= 1
+            self._timed(send, name, intended, key)
+
+    def _submit_headers(self) -> dict[str, str]:
+        headers = self._headers()
+        headers["Idempotency-Key"] = headers["X-Request-Id"]
+        headers["Content-Type"] = "application/json"
+        return headers
+
+    def _timed(self, send: Callable[[], bool], name: str, intended: float, key: int) -> None:
+        ok = False
         self._in_flight[key] = (name, intended)
         RECORDER.record_send_lag(time.monotonic() - intended)
         try:
@@ -335,9 +370,9 @@ class PortalUser(FastHttpUser):
                  headers: dict[str, str], expect: int) -> Any:
         """One request that follows no redirect and reads at most 1 MiB; the parsed answer
         (bytes) on the expected status, else None with the reason recorded as a failure."""
+        # No redirect is followed: max_redirects = 0 and no redirect status codes on the client.
         with self.client.request(method, path, data=body, headers=headers, name=name,
-                                 catch_response=True, stream=True,
-                                 allow_redirects=False) as response:
+                                 catch_response=True, stream=True) as response:
             status = response.status_code
             if status == 0:
                 return None  # no HTTP answer: locust reports the connection error itself
@@ -373,8 +408,7 @@ class PortalUser(FastHttpUser):
         body = encoded[int(time.monotonic() * 1e6) % len(encoded)]
         content = self._request(
             "POST", f"{self.base}/dossiers", f"POST {self.base}/dossiers", body=body,
-            headers=self._headers(**{"Idempotency-Key": uuid.uuid4().hex,
-                                     "Content-Type": "application/json"}), expect=201)
+            headers=self._submit_headers(), expect=201)
         if content is None:
             return False
         try:

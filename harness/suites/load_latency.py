@@ -150,9 +150,21 @@ class LatencyRecorder:
         self.counters["due"] += count
         if first_wall is None:
             return
-        for slot in range(count):
-            second = int(first_wall + slot * interval_s)
-            self.due_by_s[second] = self.due_by_s.get(second, 0) + 1
+        if count == 1 or interval_s <= 0:
+            second = int(first_wall)
+            self.due_by_s[second] = self.due_by_s.get(second, 0) + count
+            return
+        # Slot k falls at first_wall + k·interval: count them per second, not one by one.
+        last_wall = first_wall + (count - 1) * interval_s
+        placed = 0
+        for second in range(int(first_wall), int(last_wall) + 1):
+            upto = min(count, math.floor((second + 1 - first_wall) / interval_s - 1e-9) + 1)
+            if upto > placed:
+                self.due_by_s[second] = self.due_by_s.get(second, 0) + upto - placed
+                placed = upto
+        if placed < count:  # float rounding at the last edge
+            second = int(last_wall)
+            self.due_by_s[second] = self.due_by_s.get(second, 0) + count - placed
 
     def to_json(self) -> dict[str, Any]:
         return {"version": 1, "endpoints": {n: h.to_json() for n, h in self.endpoints.items()},

@@ -61,3 +61,18 @@ def test_unreadable_file_is_none(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{", encoding="utf-8")
     assert read_latency(tmp_path / "bad.json") is None
     assert read_latency(tmp_path / "missing.json") is None
+
+
+@given(st.floats(min_value=1000.0, max_value=1100.0), st.integers(min_value=1, max_value=5000),
+       st.floats(min_value=0.0001, max_value=2.0))
+def test_due_slots_are_placed_in_their_seconds(first: float, count: int, interval: float) -> None:
+    recorder = LatencyRecorder()
+    recorder.add_due(count, first, interval)
+    expected: dict[int, int] = {}
+    for slot in range(count):
+        second = int(first + slot * interval)
+        expected[second] = expected.get(second, 0) + 1
+    assert sum(recorder.due_by_s.values()) == count == recorder.counters["due"]
+    # Slots right on a second's edge may land on either side of it (float rounding).
+    for second, n in expected.items():
+        assert abs(recorder.due_by_s.get(second, 0) - n) <= 1
