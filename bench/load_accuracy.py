@@ -1,5 +1,8 @@
 """Are popcert's load latencies true? Reported vs true p50/p95/p99 against a stalling SUT.
 
+Part 2 runs ``popcert load capacity``'s search against a stub that serves exactly C req/s and
+queues the rest (``--capacities``, default 800) and prints the rate found against C.
+
 The endpoint (load/stub_sut.py) answers every dossier call after ``--delay-ms`` and, for
 ``--stall-s`` of every ``--every-s`` seconds (the first in the middle of the first period after
 traffic starts), holds every call until the stall ends. The
@@ -87,6 +90,34 @@ def stock_run(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]
     return {"p50": percentiles["50%"], "p95": percentiles["95%"], "p99": percentiles["99%"]}
 
 
+def capacity_run(capacity: float, tmp: Path) -> tuple[float, str, int]:
+    """``popcert load capacity``'s search against a stub serving exactly ``capacity`` req/s."""
+    from harness.config import config_from_dict
+    from harness.net import ScopeGuard
+    from harness.profiles import load_profile
+    from harness.suites.base import RunContext
+    from harness.suites.load import thresholds_for
+    from harness.suites.load_capacity import capacity_search
+
+    limits = {"users": 10, "spawn_rate": 10, "duration_s": 5, "target_rps": 10, "p95_ms": 300,
+              "p99_ms": 800, "max_error_rate": 0.01, "max_requests": 1_000_000}
+    with StubSUT(capacity_rps=capacity) as sut:
+        config = config_from_dict({
+            "system": {"name": "capacity bench", "organisation": "popcert", "level": "district"},
+            "target": {"base_url": sut.base_url}, "suites": ["load"],
+            "scope": {"allowed_hosts": ["127.0.0.1"]}, "npdb": {"start": False}}, tmp)
+        district = load_profile("district")
+        profile = district.model_copy(update={"thresholds": {**district.thresholds,
+                                                             "load": limits}})
+        run = RunContext(config=config, profile=profile, run_dir=tmp, scope=ScopeGuard(
+            ["127.0.0.1"]), workdir=tmp, npdb=None, seed=1,
+            extras={"load_tokens": ["bench-a", "bench-b"]})
+        result = capacity_search(run, thresholds_for(run), tmp / f"capacity-{capacity:g}",
+                                 start_rps=capacity * 0.4, factor=2.0, step_duration_s=5,
+                                 max_steps=12)
+    return result.sustainable_rps, result.confidence, len(result.steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=30)
@@ -95,6 +126,9 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=100.0)
     parser.add_argument("--stall-s", type=float, default=1.0)
     parser.add_argument("--every-s", type=float, default=10.0)
+    parser.add_argument("--capacities", default="800",
+                        help="enforced capacities (req/s) to search for, comma-separated; 50 "
+                             "and 200 are also in tests/suites/test_load.py ('' to skip)")
     args = parser.parse_args()
     lead_s = args.every_s / 2 - args.stall_s / 2
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -129,6 +163,14 @@ def main() -> None:
           f"machine wakes it late); load average {os.getloadavg()[0]:.1f} on "
           f"{len(os.sched_getaffinity(0))} cores")
     held = all(abs(r - 1) <= TOLERANCE for r in ratios.values())
+    for capacity in (float(c) for c in args.capacities.split(",") if c.strip()):
+        with tempfile.TemporaryDirectory() as tmp_name:
+            found, confidence, steps = capacity_run(capacity, Path(tmp_name))
+        within = abs(found / capacity - 1) <= TOLERANCE
+        held = held and within
+        print(f"capacity: stub serving exactly {capacity:g} req/s -> popcert load capacity "
+              f"reports {found:.1f} req/s ({found / capacity:.3f} of true, {steps} steps; "
+              f"{confidence})")
     print("RESULT", "PASS" if held else "MISS",
           f"(every popcert/true within 1 ± {TOLERANCE:g})")
 
