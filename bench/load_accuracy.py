@@ -29,11 +29,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "load"))
 
-from stub_sut import StubSUT  # noqa: E402 - load/ is not a package
+from stub_sut import StubSUT
 
-from harness.suites.load_latency import CorrectedLatency  # noqa: E402
-from harness.suites.load_plan import dossier_pool, synthetic_people, write_plan  # noqa: E402
-from harness.suites.load_runner import LocustJob, run_locust  # noqa: E402
+from harness.suites.load_latency import CorrectedLatency
+from harness.suites.load_plan import dossier_pool, synthetic_people, write_plan
+from harness.suites.load_runner import LocustJob, run_locust
 
 TOLERANCE = 0.05
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))

@@ -48,7 +48,12 @@ from locust.exception import StopUser
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.suites.load_body import BodyTooLarge, UnsupportedEncoding, decode_bounded, read_bounded
+from harness.suites.load_body import (
+    BodyTooLarge,
+    UnsupportedEncoding,
+    decode_bounded,
+    read_bounded,
+)
 from harness.suites.load_latency import LatencyRecorder, latency_path
 
 PLAN_ENV = "POPCERT_LOAD_PLAN"

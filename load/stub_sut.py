@@ -26,7 +26,6 @@ import ssl
 import threading
 import time
 import uuid
-from typing import Any
 
 _REASONS = {200: "OK", 201: "Created", 404: "Not Found", 503: "Service Unavailable"}
 
@@ -193,7 +192,7 @@ class StubSUT:
     def __enter__(self) -> StubSUT:
         return self.start()
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 

@@ -23,7 +23,12 @@ from harness.suites.load_plan import (
     user_pacing,
     write_plan,
 )
-from harness.suites.load_runner import LoadOutcome, LocustJob, per_process_request_bound, run_locust
+from harness.suites.load_runner import (
+    LoadOutcome,
+    LocustJob,
+    per_process_request_bound,
+    run_locust,
+)
 from harness.suites.load_thresholds import (
     LoadThresholds,
     evaluate_error_rate,

@@ -42,7 +42,7 @@ def bucket_value(key: int) -> float:
 class Histogram:
     """Counts of latencies (µs) by bucket; mergeable and serialisable as JSON."""
 
-    __slots__ = ("counts", "total", "max_us")
+    __slots__ = ("counts", "max_us", "total")
 
     def __init__(self) -> None:
         self.counts: dict[int, int] = {}
@@ -53,8 +53,7 @@ class Histogram:
         key = bucket_of(value_us)
         self.counts[key] = self.counts.get(key, 0) + 1
         self.total += 1
-        if value_us > self.max_us:
-            self.max_us = value_us
+        self.max_us = max(self.max_us, value_us)
 
     def merge(self, other: Histogram) -> None:
         for key, count in other.counts.items():

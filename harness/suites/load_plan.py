@@ -68,7 +68,9 @@ def synthetic_people(n: int, seed: int) -> list[Person]:
 
 def population_people(seed: int, size: int, n: int, rng_seed: int) -> list[Person]:
     """Married adults of the mock's population (with their spouses), as dossier applicants."""
-    from mocks.population_db.population import Population  # the harness may run without mocks
+    from mocks.population_db.population import (
+        Population,  # the harness may run without mocks
+    )
 
     population = Population(seed, size)
     people = []

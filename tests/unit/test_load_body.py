@@ -7,7 +7,12 @@ import zlib
 
 import pytest
 
-from harness.suites.load_body import BodyTooLarge, UnsupportedEncoding, decode_bounded, read_bounded
+from harness.suites.load_body import (
+    BodyTooLarge,
+    UnsupportedEncoding,
+    decode_bounded,
+    read_bounded,
+)
 from tests.hostile.servers import bomb_body
 
 

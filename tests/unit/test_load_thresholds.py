@@ -9,7 +9,12 @@ import pytest
 from harness.checks import Status
 from harness.suites.load_latency import LatencyRecorder, latency_path, read_latency
 from harness.suites.load_plan import dossier_pool, synthetic_people, user_pacing
-from harness.suites.load_runner import LoadOutcome, LocustJob, master_command, per_process_request_bound
+from harness.suites.load_runner import (
+    LoadOutcome,
+    LocustJob,
+    master_command,
+    per_process_request_bound,
+)
 from harness.suites.load_stats import read_run, sustained_rate, throughput_series
 from harness.suites.load_thresholds import (
     evaluate_error_rate,
