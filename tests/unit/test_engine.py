@@ -357,3 +357,37 @@ def test_no_test_check_leaks_into_the_real_registry() -> None:
     for registry_dict in (harness.checks.REGISTRY, engine_registry, harness.report_model.REGISTRY):
         assert not any(check_id.startswith(("SAST-T-", "TLS-T-")) for check_id in registry_dict)
     assert harness.engine.SUITE_CONTEXTS is harness.suites.base.SUITE_CONTEXTS
+
+
+def test_a_quick_run_ends_within_its_total_budget(
+        tmp_path: Path, registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Issue 12: a --quick run against a hostile SUT ends in minutes, however many suites stall.
+    monkeypatch.setattr(harness.engine, "QUICK_RUN_BUDGET_S", 4.0)
+    release = threading.Event()
+
+    @suite_context(SUITE)
+    def stuck_context(run_ctx: RunContext) -> Iterator[Any]:
+        release.wait(30)  # e.g. scenarios whose every step waits out its deadline
+        yield None
+
+    context_yielding_for = suite_context("tls")
+    context_yielding_for(lambda run_ctx: iter([None]))
+    check("SAST-T-STALLED", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("unreachable"))
+    check("TLS-T-LATER", suite="tls", severity=Severity.HIGH, requirement="test")(
+        lambda ctx: CheckResult.passed("unreachable"))
+    config = config_from_dict({
+        "system": {"name": "Engine test system", "organisation": "tests", "level": "district"},
+        "target": {"base_url": "http://127.0.0.1:9"}, "suites": [SUITE, "tls"], "quick": True,
+        "output_dir": str(tmp_path / "runs")}, tmp_path)
+    try:
+        outcome = Engine(config, npdb=None, today=TODAY).run()
+    finally:
+        release.set()
+    results = by_id(outcome)
+    assert results["SAST-T-STALLED"]["status"] == "error"
+    assert "could not start" in results["SAST-T-STALLED"]["summary"]
+    assert "time limit" in results["SAST-T-STALLED"]["summary"]
+    assert results["TLS-T-LATER"]["status"] == "error"
+    assert "budget was spent" in results["TLS-T-LATER"]["summary"]
+    assert outcome.report["run"]["complete"] is True
