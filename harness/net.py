@@ -28,9 +28,16 @@ from harness.checks import Evidence
 from harness.errors import OutOfScopeError
 
 MAX_RESPONSE_BYTES = 1_048_576
+try:  # Brotli >= 1.2 can bound each decoding step (output_buffer_limit); older cannot: not offered
+    import brotli
+
+    HAS_BROTLI = hasattr(brotli.Decompressor(), "can_accept_more_data")
+except ImportError:  # pragma: no cover - a declared dependency
+    HAS_BROTLI = False
 # Content-Encoding layers popcert decodes, each with bounded output per step; a longer stack is
 # refused (a real server never needs more than one).
-DECODABLE = frozenset({"gzip", "x-gzip", "deflate", "br"})
+DECODABLE = frozenset({"gzip", "x-gzip", "deflate"} | ({"br"} if HAS_BROTLI else set()))
+ACCEPT_ENCODING = "gzip, deflate" + (", br" if HAS_BROTLI else "")
 MAX_CODINGS = 3
 DECODE_STEP_BYTES = 65_536
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -172,7 +179,7 @@ class SafeClient:
         # trust_env=False: an HTTP(S)_PROXY variable must not route SUT traffic to another host.
         self._client = httpx.Client(transport=_DeadlineTransport(verify=context),
                                     timeout=timeout_s, follow_redirects=False, trust_env=False,
-                                    headers={"Accept-Encoding": "gzip, deflate, br"})
+                                    headers={"Accept-Encoding": ACCEPT_ENCODING})
 
     def close(self) -> None:
         self._client.close()
@@ -264,8 +271,6 @@ def _refuse_redirect(scope: ScopeGuard, source: str, target: str) -> None:
 def _decoded(chunks: Iterator[bytes], coding: str) -> Iterator[bytes]:
     """Undo one content coding, never producing more than DECODE_STEP_BYTES per step."""
     if coding == "br":
-        import brotli
-
         decompressor = brotli.Decompressor()
         for chunk in chunks:
             out = decompressor.process(chunk, output_buffer_limit=DECODE_STEP_BYTES)
