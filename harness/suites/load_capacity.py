@@ -5,11 +5,14 @@ Used by ``popcert load capacity``. Each step is one bounded locust run at a fixe
 latency (from intended send times) and errors within the profile. After the first break the
 search bisects between the last holding and the first breaking rate until they are within 3%;
 the answer is the rate delivered at the highest holding step, with the bracket as confidence.
+After a breaking step the search pauses one step duration (at most 10 s) so the SUT can work off
+the queue that step left, which would otherwise count against the next one.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +27,7 @@ MAX_USER_RPS = 10.0
 HOLD_RATIO = 0.97
 # Bisection stops when the first failing rate is within this factor of the last holding one.
 RESOLUTION = 1.03
+COOLDOWN_MAX_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -153,5 +157,8 @@ def capacity_search(run: RunContext, limits: LoadThresholds, out_dir: Path, *,
                            spawn_rate=users)
         steps.append(judge_step(outcome, offered, limits))
         offered = next_rate(steps, factor, resolution)
+        if not steps[-1].holds and offered is not None:
+            # An overloaded SUT is still working off the queue the step left behind.
+            time.sleep(min(step_duration_s, COOLDOWN_MAX_S))
     best = max((s for s in steps if s.holds), key=lambda s: s.offered_rps, default=None)
     return CapacityResult(round(best.delivered_rps, 1) if best else 0.0, tuple(steps))

@@ -277,12 +277,25 @@ def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: in
     from harness.suites.load import thresholds_for
     from harness.suites.load_capacity import capacity_search
 
+    import subprocess
+    import time
+
     limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
-    with StubSUT(capacity_rps=capacity) as sut:
-        run = run_context(sut.base_url, tmp_path, limits=limits)
+    # Its own process: its pace must not depend on threads of the test process.
+    url_file = tmp_path / "stub-url"
+    stub = subprocess.Popen([sys.executable, str(REPO / "load" / "stub_sut.py"), str(url_file),
+                             f"capacity_rps={capacity}"], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not (url_file.exists() and url_file.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        run = run_context(url_file.read_text().strip(), tmp_path, limits=limits)
         result = capacity_search(run, thresholds_for(run), tmp_path / "capacity",
                                  start_rps=capacity * 0.4, factor=2.0, step_duration_s=5,
                                  max_steps=10)
+    finally:
+        stub.kill()
+        stub.wait(10)
     steps = [(round(s.offered_rps), s.holds, round(s.delivered_ratio, 3)) for s in result.steps]
     assert result.sustainable_rps == pytest.approx(capacity, rel=0.05), steps
     low, high = result.bracket
