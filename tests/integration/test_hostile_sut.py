@@ -185,10 +185,11 @@ def test_schemathesis_refuses_bombs_within_bounded_memory(server: str, tmp_path:
 
 
 def test_schemathesis_requests_end_at_their_deadline(tmp_path: Path) -> None:
-    # One byte a second never trips the 2 s read timeout; each request must still end at 2 s.
-    with hostile.slowloris(interval_s=1.0) as sut:
+    # A byte every 2 s never trips the 3 s read timeout; each request must still end at 3 s.
+    # Without the deadline each request takes ~160 s and the 300 s wall kill ends the run.
+    with hostile.slowloris(interval_s=2.0) as sut:
         outcome = fuzz_hostile(sut, tmp_path, max_examples=1, phases=("fuzzing",),
-                               wall_timeout_s=120.0)
+                               request_timeout_s=3.0, wall_timeout_s=300.0)
         hits = sut.hits
     assert not outcome.timed_out, "schemathesis had to be killed: no per-request deadline"
     assert hits >= 2, "after the first request timed out, the next ones must still be sent"
