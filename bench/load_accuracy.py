@@ -8,8 +8,8 @@ The endpoint (load/stub_sut.py) answers every dossier call after ``--delay-ms`` 
 traffic starts), holds every call until the stall ends. The
 *true* latency of a request intended for time t is therefore known exactly: delay + the rest of
 the stall at t. popcert's locustfile runs its open-model timetable against it and reports
-latency from each request's intended send time; the truth is computed from the same timetable
-(requests due per second, uniform within the second), never from measured latencies. The same
+latency from each request's intended send time; the truth is computed from the model at every
+intended send time of the run (traced by the locustfile), never from measured latencies. The same
 run also drives stock locust closed-loop (``constant_throughput``, latency from the actual
 send) at the same rate, the baseline that coordinated omission makes under-report.
 
@@ -19,6 +19,7 @@ send) at the same rate, the baseline that coordinated omission makes under-repor
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -39,13 +40,9 @@ TOLERANCE = 0.05
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
 
 
-def true_percentiles(sut: StubSUT, latency: CorrectedLatency) -> dict[str, float]:
-    """Percentiles of the model's latency over the run's own timetable (ms)."""
-    samples: list[float] = []
-    for second, due, _ in latency.timetable:
-        for i in range(due):
-            samples.append(sut.true_latency_s(second + (i + 0.5) / due) * 1000)
-    samples.sort()
+def true_percentiles(sut: StubSUT, intended: list[float]) -> dict[str, float]:
+    """Percentiles of the model's latency at every intended send time of the run (ms)."""
+    samples = sorted(sut.true_latency_s(wall) * 1000 for wall in intended)
     return {name: samples[max(0, -(-int(q * len(samples) * 1000) // 1000) - 1)]
             for name, q in QUANTILES}
 
@@ -64,18 +61,24 @@ def stall_from_first_request(sut: StubSUT, stall_s: float, lead_s: float) -> thr
     return thread
 
 
-def popcert_run(url: str, args: argparse.Namespace, tmp: Path) -> CorrectedLatency:
+def popcert_run(url: str, args: argparse.Namespace,
+                tmp: Path) -> tuple[CorrectedLatency, list[float]]:
     plan = write_plan(tmp / "plan.json", tokens=["bench-token"],
                       dossiers=dossier_pool(synthetic_people(20, 1), 50, 1),
                       user_rps=args.rps / args.users, max_requests_per_process=0,
                       verify_tls=False, allowed_hosts=["127.0.0.1"])
     job = LocustJob(host=url, plan_path=plan, out_dir=tmp / "popcert", users=args.users,
                     spawn_rate=args.users * 5, duration_s=args.seconds, max_requests=0)
-    outcome = run_locust(job)
+    os.environ["POPCERT_LOAD_TRACE"] = "1"  # the intended send times, for the truth
+    try:
+        outcome = run_locust(job)
+    finally:
+        del os.environ["POPCERT_LOAD_TRACE"]
     if outcome.latency is None:
         raise RuntimeError(f"popcert's locustfile wrote no latency: {outcome.error}\n"
                            f"{outcome.log_tail}")
-    return outcome.latency
+    trace = Path(f"{job.csv_prefix}_intended.json")
+    return outcome.latency, json.loads(trace.read_text(encoding="utf-8"))
 
 
 def stock_run(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]:
@@ -135,8 +138,8 @@ def main() -> None:
         tmp = Path(tmp_name)
         with StubSUT(delay_s=args.delay_ms / 1000, stall_every_s=args.every_s) as sut:
             stall_from_first_request(sut, args.stall_s, lead_s)
-            latency = popcert_run(sut.base_url, args, tmp)
-            truth = true_percentiles(sut, latency)
+            latency, intended = popcert_run(sut.base_url, args, tmp)
+            truth = true_percentiles(sut, intended)
             stub_late_ms = sut.mean_late_ms
         with StubSUT(delay_s=args.delay_ms / 1000, stall_every_s=args.every_s) as sut:
             stall_from_first_request(sut, args.stall_s, lead_s)

@@ -72,6 +72,8 @@ _USERS: weakref.WeakSet[PortalUser] = weakref.WeakSet()
 _WALL_OFFSET = time.time() - time.monotonic()
 _sent = 0
 _MAX_REQUESTS = 0
+# bench/load_accuracy.py computes the true latencies from every intended send time (local runs).
+_TRACE: list[float] | None = [] if os.environ.get("POPCERT_LOAD_TRACE") else None
 # Request ids: a random UUID v4 per process with a counter in its last 48 bits (unique, valid
 # UUID syntax, no system call per request).
 _ID_STEM = str(uuid.uuid4())[:24]
@@ -221,6 +223,9 @@ def _write_latency(environment: Any, **_: Any) -> None:
     prefix = getattr(environment.parsed_options, "csv_prefix", None)
     if prefix:
         RECORDER.write(latency_path(prefix))
+        if _TRACE is not None:
+            with open(f"{prefix}_intended.json", "w", encoding="utf-8") as trace:
+                json.dump(_TRACE, trace)
 
 
 @events.test_stopping.add_listener
@@ -337,6 +342,8 @@ class PortalUser(FastHttpUser):
         intended = self._next
         self._next += self._interval
         RECORDER.add_due(1, intended + _WALL_OFFSET)
+        if _TRACE is not None:
+            _TRACE.append(intended + _WALL_OFFSET)
         if not self._idle_lanes and len(self._lanes) < self.concurrency:
             self._lanes.spawn(self._lane)
         self._queue.put((send, name, intended))
