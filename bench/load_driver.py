@@ -7,7 +7,8 @@ token rotation, open-model timetable, bounded bodies, corrected latency) unpaced
 request in flight per user, like the stock user. Both through the suite's runner
 (harness.suites.load_runner), with 1 process and with a master + 2 workers. The figure is
 ``popcert driver / stock locust`` per setup: req/s, and CPU per request (stock / popcert, so
-1.0 means as lean as stock; target >= 0.9). wrk is printed for information.
+1.0 means as lean as stock; target >= 0.9). For information it also runs stock locust sending
+popcert's portal mix (load/bench_mix_locustfile.py), and prints wrk.
 
 Besides the rates it prints the CPU each driver spends per request in its steady state (all its
 processes, sampled from /proc) and the endpoint's, because on a small machine the driver, its workers and the
@@ -134,15 +135,16 @@ def wrk(url: str, seconds: int, connections: int, endpoint_pid: int) -> Measured
 
 
 def locust(url: str, seconds: int, users: int, workers: int, tmp: Path,
-           endpoint_pid: int, popcert: bool = False) -> Measured:
-    locustfile = LOCUSTFILE if popcert else REPO / "load" / "bench_locustfile.py"
+           endpoint_pid: int, popcert: bool = False, mix: bool = False) -> Measured:
+    locustfile = (LOCUSTFILE if popcert else REPO / "load" / "bench_mix_locustfile.py" if mix
+                  else REPO / "load" / "bench_locustfile.py")
     plan = tmp / "plan.json"
-    if popcert:  # unpaced, one request in flight per user: the stock user's shape
+    if popcert or mix:  # unpaced, one request in flight per user: the stock user's shape
         write_plan(plan, tokens=["bench-a", "bench-b"],
                    dossiers=dossier_pool(synthetic_people(50, 1), 300, 1), user_rps=1e6,
                    max_requests_per_process=0, verify_tls=False, max_in_flight=1,
                    allowed_hosts=["127.0.0.1"])
-    name = f"{'popcert' if popcert else 'stock'}-{workers}"
+    name = f"{'popcert' if popcert else 'mix' if mix else 'stock'}-{workers}"
     job = LocustJob(host=url, plan_path=plan, out_dir=tmp / name,
                     users=users, spawn_rate=users, duration_s=seconds,
                     max_requests=10_000_000, workers=workers, locustfile=locustfile)
@@ -176,6 +178,8 @@ def main() -> None:
                     key = f"{'popcert' if popcert else 'stock'}-{workers}"
                     runs[key] = locust(url, args.seconds, args.users, workers, tmp, server.pid,
                                        popcert=popcert)
+            # Information: stock locust sending the same portal mix (headers, bodies).
+            runs["mix-0"] = locust(url, args.seconds, args.users, 0, tmp, server.pid, mix=True)
             runs["wrk again"] = wrk(url, args.seconds, args.users, server.pid)
         finally:
             server.kill()
@@ -188,7 +192,8 @@ def main() -> None:
     names = {"wrk": f"wrk -t2 -c{args.users} (information)", "wrk again": "wrk again, after",
              "stock-0": "stock locust, 1 process", "popcert-0": "popcert locustfile, 1 process",
              "stock-2": "stock locust, master+2 workers",
-             "popcert-2": "popcert locustfile, master+2 workers"}
+             "popcert-2": "popcert locustfile, master+2 workers",
+             "mix-0": "stock locust, portal mix, 1 process"}
     for key, m in runs.items():
         print(f"{names[key]:34s} {m.rps:9.0f} {m.rps / reference.rps:7.2f} {m.driver_us:12.1f} us"
               f" {m.endpoint_us:14.1f} us")
@@ -199,6 +204,11 @@ def main() -> None:
         held = held and lean >= TARGET
         print(f"popcert driver / stock locust, {setup}: {ours.rps / stock.rps:.2f} req/s, "
               f"{lean:.2f} CPU per request (target >= {TARGET})")
+    mix = runs["mix-0"]
+    print(f"popcert driver / stock locust sending the same portal mix, 1 process: "
+          f"{runs['popcert-0'].rps / mix.rps:.2f} req/s, "
+          f"{mix.driver_us / runs['popcert-0'].driver_us:.2f} CPU per request (information: "
+          "what popcert's machinery adds beyond the traffic itself)")
     print("RESULT", "PASS" if held else "MISS")
 
 
