@@ -185,9 +185,12 @@ class Registry:
     def certificates(self) -> list[RegisteredCertificate]:
         """Every certificate, oldest first; revocation taken from the log as well as the row."""
         with self._reading() as connection:
-            rows = connection.execute(sa.select(certificates).order_by(
-                certificates.c.issued_at, certificates.c.serial)).all()
+            rows = connection.execute(sa.select(certificates)).all()
+            # issued_at has second resolution: ties go in the order the log recorded the issues
+            issue_seq = dict(connection.execute(sa.select(log_entries.c.serial, log_entries.c.seq)
+                                                .where(log_entries.c.action == cert_log.ISSUE)).all())
             revocations = self._revocations(connection)
+        rows.sort(key=lambda row: (row.issued_at, issue_seq.get(row.serial, 0), row.serial))
         return [_registered(row, revocations) for row in rows]
 
     def get(self, serial: str) -> RegisteredCertificate | None:
