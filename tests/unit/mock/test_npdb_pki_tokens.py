@@ -98,9 +98,9 @@ def test_rotation_keeps_old_key_for_grace_period(tmp_path: Path) -> None:
 def test_verified_token_cache_still_enforces_expiry(tmp_path: Path) -> None:
     minter = TokenMinter(tmp_path)
     verifier = TokenVerifier(KeyStore(tmp_path))
-    token = minter.mint("city-system", "citizen.read", audience="npdb", lifetime_s=1)
+    token = minter.mint("city-system", "citizen.read", audience="npdb", lifetime_s=3)
     assert verifier.verify(token)["client_id"] == "city-system"
     assert verifier.verify(token)["client_id"] == "city-system"  # served from the cache
-    time.sleep(1.2)
+    time.sleep(3.2)  # exp is whole seconds: a 1 s lifetime could expire before the first verify
     with pytest.raises(jwt.InvalidTokenError):
         verifier.verify(token)
