@@ -15,6 +15,9 @@ from typing import Any
 import yaml
 
 from harness import resources
+from harness.suites.conformance import (
+    bearer_scheme,  # one reading of the spec's bearer scheme
+)
 from harness.suites.load_plan import Person
 
 SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
@@ -64,13 +67,6 @@ def connection_spec() -> dict[str, Any]:
     return loaded
 
 
-def bearer_scheme(spec: dict[str, Any]) -> str | None:
-    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
-    for name, scheme in schemes.items():
-        if isinstance(scheme, dict) and scheme.get("type") == "http" \
-                and str(scheme.get("scheme", "")).lower() == "bearer":
-            return str(name)
-    return None
 
 
 def required_scopes(security: Sequence[dict[str, Any]], bearer: str | None) -> frozenset[str]:
