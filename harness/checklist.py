@@ -1,15 +1,27 @@
-"""`popcert checks`: the registered checks, what they enforce, and which defect switch proves each."""
+"""`popcert checks`: the registered checks, what they enforce, and where each one lives.
+
+``--where ID`` answers a newcomer's first question in one step: the check's code, the tests that
+exercise it and the defect switch of the reference system that proves it can fail.
+"""
 
 from __future__ import annotations
 
+import inspect
 import json
+from dataclasses import dataclass
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from harness.checks import REGISTRY
+from harness.checks import Check
+from harness.errors import PopcertError
 from harness.profiles import load_profile
-from harness.suites import load_all_suites
+from harness.registry import Registry, default_registry
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CITY_SYSTEM = REPO_ROOT / "examples" / "city_system"
+TESTS = REPO_ROOT / "tests"
 
 
 def known_defects() -> dict[str, str]:
@@ -18,12 +30,14 @@ def known_defects() -> dict[str, str]:
     return dict(DEFECTS)
 
 
-def print_checks(profile_name: str, *, coverage: bool, as_json: bool) -> int:
-    """Print the registry; with ``coverage``, exit 1 if a mandatory check has no defect switch."""
-    load_all_suites()
+def print_checks(profile_name: str, *, coverage: bool, as_json: bool,
+                 registry: Registry | None = None) -> int:
+    """Print the registry; with ``coverage``, exit 1 if a mandatory check has no defect switch
+    or a check names no requirement of the catalogue."""
+    registry = registry or default_registry()
     profile = load_profile(profile_name)
     defects = known_defects()
-    rows = sorted(REGISTRY.values(), key=lambda c: (c.suite, c.id))
+    rows = sorted(registry, key=lambda c: (c.suite, c.id))
     uncovered = [c.id for c in rows if profile.is_mandatory(c.id)
                  and not any(d in defects for d in c.defects)]
     if as_json:
@@ -31,23 +45,106 @@ def print_checks(profile_name: str, *, coverage: bool, as_json: bool) -> int:
                           for c in rows], ensure_ascii=False, indent=2))
         return 0
     table = Table(title=f"popcert checks (profile {profile.name})", show_lines=False)
-    for column in ("id", "suite", "severity", "mandatory", "requirement"):
+    for column in ("id", "suite", "severity", "mandatory", "requirements"):
         table.add_column(column, overflow="fold")
     if coverage:
         table.add_column("defect switch", overflow="fold")
     for c in rows:
         cells = [c.id, c.suite, str(c.severity), "yes" if profile.is_mandatory(c.id) else "no",
-                 c.requirement]
+                 ", ".join(c.requirements) or c.requirement]
         if coverage:
             cells.append(", ".join(c.defects) or "[red]none[/]")
         table.add_row(*cells)
     console = Console(width=200)
     console.print(table)
-    if coverage:
-        console.print(f"{len(rows) - len(uncovered)} of {len(rows)} checks have a defect switch "
-                      f"in examples/city_system/defects.py")
-        if uncovered:
-            console.print(f"[red]mandatory checks without a defect switch:[/] "
-                          f"{', '.join(uncovered)}")
-            return 1
+    if not coverage:
+        return 0
+    console.print(f"{len(rows) - len(uncovered)} of {len(rows)} checks have a defect switch "
+                  f"in examples/city_system/defects.py")
+    failed = bool(uncovered)
+    if uncovered:
+        console.print(f"[red]mandatory checks without a defect switch:[/] {', '.join(uncovered)}")
+    failed |= _print_requirement_coverage(console, rows)
+    return 1 if failed else 0
+
+
+def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
+    """Requirement ids → checks; True when a check names an id the catalogue lacks."""
+    try:
+        from harness.requirements import load_catalogue
+    except ImportError:  # TRANSITIONAL (issue 15): the catalogue is being written
+        return False
+    catalogue = load_catalogue()
+    known = set(catalogue.ids())
+    unknown = sorted({f"{c.id} → {r}" for c in rows for r in c.requirements if r not in known})
+    covered = {r for c in rows for r in c.requirements}
+    console.print(f"{len(covered & known)} of {len(known)} catalogue requirements are enforced "
+                  f"by a check (specs/requirements.yaml)")
+    idle = sorted(known - covered)
+    if idle:
+        console.print(f"requirements no check enforces (assessor review): {', '.join(idle)}")
+    if unknown:
+        console.print(f"[red]checks naming requirement ids the catalogue lacks:[/] "
+                      f"{', '.join(unknown)}")
+    return bool(unknown)
+
+
+@dataclass(frozen=True)
+class Whereabouts:
+    check: Check
+    code: str  # path:line of the check function
+    tests: list[str]  # test files that name the check id or one of its defect switches
+    defects: list[str]  # "switch: path:line" where the reference system implements it
+
+
+def where(check_id: str, registry: Registry | None = None) -> Whereabouts:
+    registry = registry or default_registry()
+    found = registry.get(check_id.strip().upper())
+    if found is None:
+        raise PopcertError(f"no check {check_id!r}; `popcert checks` lists them all")
+    source = Path(inspect.getsourcefile(found.function) or "?")
+    line = inspect.getsourcelines(found.function)[1]
+    needles = [found.id, *found.defects]
+    return Whereabouts(found, f"{_relative(source)}:{line}", _files_naming(TESTS, needles),
+                       [f"{switch}: {_implementation(switch)}" for switch in found.defects])
+
+
+def print_where(check_id: str) -> int:
+    found = where(check_id)
+    c = found.check
+    print(f"{c.id} ({c.suite}, {c.severity}): {c.title}")
+    print(f"  requirements: {', '.join(c.requirements) or c.requirement}")
+    print(f"  code:   {found.code}")
+    print(f"  tests:  {', '.join(found.tests) or 'none found under tests/'}")
+    print(f"  defect: {'; '.join(found.defects) or 'no defect switch'}")
     return 0
+
+
+def _files_naming(root: Path, needles: list[str]) -> list[str]:
+    if not root.is_dir():
+        return []
+    hits = []
+    for path in sorted(root.rglob("*.py")):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if any(needle in text for needle in needles):
+            hits.append(_relative(path))
+    return hits
+
+
+def _implementation(switch: str) -> str:
+    """Where the reference system reads the switch (not where defects.py declares it)."""
+    quoted = (f'"{switch}"', f"'{switch}'")
+    for path in sorted(CITY_SYSTEM.rglob("*.py")) if CITY_SYSTEM.is_dir() else []:
+        if path.name == "defects.py":
+            continue
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if any(q in text for q in quoted):
+                return f"{_relative(path)}:{number}"
+    return "examples/city_system/defects.py"
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

@@ -1,7 +1,9 @@
-"""The check model: what a check is, what it returns, and the registry that holds them.
+"""The check model: what a check is and what it returns.
 
-A check is a small function registered with ``@check``; it receives its suite's context and
-returns a ``CheckResult``. It never prints, exits or decides the verdict: the engine does that.
+A check is a small function marked with ``@check``; it receives its suite's context and returns a
+``CheckResult``. It never prints, exits or decides the verdict: the engine does that. Which checks
+a run has, and in what order, is the registry's business (harness/registry.py): each suite lists
+its checks in its ``SUITE`` declaration.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.redact import redact
+from harness.suites import SUITE_NAMES as SUITES
 
 
 class Severity(enum.StrEnum):
@@ -31,7 +34,6 @@ class Status(enum.StrEnum):
     MANUAL = "manual"  # needs an assessor's attestation
 
 
-SUITES = ("conformance", "scenario", "load", "auth", "tls", "firewall", "sast")
 
 # Bodies the SUT sends can be huge or hostile; evidence keeps a bounded, redacted prefix.
 MAX_BODY_CHARS = 4000
@@ -149,6 +151,17 @@ class CheckResult:
         return cls(Status.MANUAL, summary, evidence)
 
 
+class SuiteUnavailable(Exception):
+    """Raised by a suite's context factory when the suite cannot start (no ruleset, the TLS
+    endpoint does not answer, the source folder is missing...). The engine records `error` with
+    this summary and evidence on every check of the suite, so no check needs a guard."""
+
+    def __init__(self, summary: str, *evidence: Evidence) -> None:
+        super().__init__(summary)
+        self.summary = summary
+        self.evidence = evidence
+
+
 CheckFunction = Callable[[Any], CheckResult]
 
 
@@ -160,41 +173,64 @@ class Check:
     suite: str
     title: str
     severity: Severity
-    requirement: str
+    requirement: str  # the requirement in words (from the catalogue when ids are given)
     function: CheckFunction
     # Switches of examples/city_system that make exactly this check fail (the detection matrix).
     defects: tuple[str, ...] = ()
     timeout_s: float = 120.0
+    # Ids in specs/requirements.yaml: what this check enforces, where the rule is written.
+    requirements: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "suite": self.suite, "title": self.title,
                 "severity": str(self.severity), "requirement": self.requirement,
-                "defects": list(self.defects)}
+                "requirements": list(self.requirements), "defects": list(self.defects)}
 
 
+# TRANSITIONAL (issue 15): suites not yet declaring SUITE are read from here by the registry.
 REGISTRY: dict[str, Check] = {}
 
 
-def check(check_id: str, *, suite: str, severity: Severity, requirement: str,
-          title: str | None = None, defect: str | Iterable[str] | None = None,
+def check(check_id: str, *, suite: str, severity: Severity, requirement: str = "",
+          requirements: Iterable[str] = (), title: str | None = None,
+          defect: str | Iterable[str] | None = None,
           timeout_s: float = 120.0) -> Callable[[CheckFunction], CheckFunction]:
-    """Register a check. The title defaults to the first line of the function's docstring."""
+    """Mark a function as a check. The title defaults to the first line of its docstring; the
+    requirement text, when not given, is read from the requirements catalogue."""
     if suite not in SUITES:
         raise ValueError(f"{check_id}: unknown suite {suite!r}; expected one of {SUITES}")
+    if not requirement and not requirements:
+        raise ValueError(f"{check_id}: name the requirement ids it enforces (requirements=[...])")
     defects = (defect,) if isinstance(defect, str) else tuple(defect or ())
+    ids = tuple(requirements)
 
     def register(function: CheckFunction) -> CheckFunction:
         doc = inspect.getdoc(function) or ""
         resolved_title = title or (doc.splitlines()[0].strip() if doc else function.__name__)
+        made = Check(check_id, suite, resolved_title, severity,
+                     requirement or _requirement_text(ids), function, defects, timeout_s, ids)
+        function.__popcert_check__ = made  # type: ignore[attr-defined]
         existing = REGISTRY.get(check_id)
         if existing is not None and existing.function.__qualname__ != function.__qualname__:
             raise ValueError(f"check id {check_id} registered twice")
-        REGISTRY[check_id] = Check(check_id, suite, resolved_title, severity, requirement,
-                                   function, defects, timeout_s)
+        REGISTRY[check_id] = made
         return function
 
     return register
 
 
-def checks_for_suite(suite: str) -> list[Check]:
-    return [c for c in REGISTRY.values() if c.suite == suite]
+def check_of(function: CheckFunction) -> Check:
+    """The Check a ``@check`` function carries."""
+    made = getattr(function, "__popcert_check__", None)
+    if not isinstance(made, Check):
+        raise ValueError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
+    return made
+
+
+def _requirement_text(ids: tuple[str, ...]) -> str:
+    try:
+        from harness.requirements import load_catalogue
+    except ImportError:  # the catalogue module is being written (issue 15)
+        return "; ".join(ids)
+    catalogue = load_catalogue()
+    return "; ".join(entry.text.en if (entry := catalogue.get(i)) else i for i in ids)

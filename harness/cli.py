@@ -133,14 +133,21 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example."
 @app.command("checks")
 @user_errors
 def list_checks(
-    coverage: Annotated[bool, typer.Option(help="Show which checks have a defect switch.")] = False,
+    coverage: Annotated[bool, typer.Option(
+        help="Show each check's defect switch and which catalogue requirements checks enforce."
+    )] = False,
     profile: Annotated[str, typer.Option(help="Profile deciding which are mandatory.")] =
         "province",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    where: Annotated[str | None, typer.Option(
+        "--where", metavar="ID", help="Print the check's code, tests and defect switch paths.",
+    )] = None,
 ) -> None:
-    """List every registered check: id, suite, severity, requirement."""
-    from harness.checklist import print_checks
+    """List every registered check: id, suite, severity, requirements."""
+    from harness.checklist import print_checks, print_where
 
+    if where:
+        raise typer.Exit(print_where(where))
     raise typer.Exit(print_checks(profile, coverage=coverage, as_json=as_json))
 
 

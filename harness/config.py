@@ -14,10 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import resources
 from harness.errors import ConfigError
+from harness.suites import SUITE_NAMES
 from harness.yaml_documents import read_yaml, validation_error
 
-SuiteName = Literal["conformance", "scenario", "load", "auth", "tls", "firewall", "sast"]
-ALL_SUITES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario", "load")
+SuiteName = Literal[SUITE_NAMES]  # type: ignore[valid-type] - the names are one tuple
+ALL_SUITES: tuple[str, ...] = SUITE_NAMES
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -21,14 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from harness import processes
-from harness.checks import (REGISTRY, Check, CheckResult, Evidence, EvidenceKind, Status,
-                            checks_for_suite)
+from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
 from harness.net import ScopeGuard
 from harness.profiles import Profile, Verdict, load_profile
+from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report
-from harness.suites import load_all_suites
-from harness.suites.base import SUITE_CONTEXTS, RunContext
+from harness.suites.base import RunContext
 
 
 class Progress:
@@ -117,8 +116,9 @@ QUICK_RUN_BUDGET_S = 420.0
 
 class Engine:
     def __init__(self, config: RunConfig, *, npdb: Any = None, progress: Progress | None = None,
-                 today: date | None = None, command: str = "") -> None:
-        load_all_suites()
+                 today: date | None = None, command: str = "",
+                 registry: Registry | None = None) -> None:
+        self.registry = registry or default_registry()
         self.config = config
         self.profile: Profile = load_profile(config.profile_name)
         # Read once, before the run: a bad waivers/attestations file fails now, not mid-run.
@@ -153,8 +153,10 @@ class Engine:
             for suite in self.config.ordered_suites():
                 self._run_suite(suite, context)
                 self._write_report(complete=False)
-            for suite in sorted({c.suite for c in REGISTRY.values()} - set(self.config.suites)):
-                for check in checks_for_suite(suite):
+            for suite in self.registry.suites():
+                if suite in self.config.suites:
+                    continue
+                for check in self.registry.for_suite(suite):
                     self._record(check, CheckResult.skipped(
                         f"suite {suite!r} is not selected in the run config"), 0.0,
                         announce=False)
@@ -171,7 +173,7 @@ class Engine:
         return RunOutcome(self.run_dir, report, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:
-        checks = checks_for_suite(suite)
+        checks = self.registry.for_suite(suite)
         self.progress.suite_started(suite, len(checks))
         limit = self.config.limits.suite_s.get(suite, self.config.limits.default_suite_s)
         if self.budget_ends is not None:
@@ -185,12 +187,11 @@ class Engine:
                 return
             limit = min(limit, left)
         deadline = time.monotonic() + limit
-        factory = SUITE_CONTEXTS.get(suite)
-        if factory is None:
-            for check in checks:
-                self._record(check, CheckResult.errored(
-                    f"harness bug: suite {suite!r} has no context factory"), 0.0)
-            return
+        declared = self.registry.suite(suite)
+        if declared is None:
+            self.progress.suite_finished(suite)
+            return  # a suite this registry does not have (a test's registry): nothing to run
+        factory = declared.context
         generator: Iterator[Any] | None = None
         started = time.monotonic()
         try:
@@ -200,12 +201,14 @@ class Engine:
             self._stop_children()
             raise
         except BaseException as failure:  # noqa: BLE001 - every check of the suite reports it
-            reason = _describe(failure)
-            evidence = _traceback_evidence(failure)
+            if isinstance(failure, SuiteUnavailable):
+                summary, evidence = failure.summary, failure.evidence
+            else:
+                summary = f"suite {suite} could not start: {_describe(failure)}"
+                evidence = _traceback_evidence(failure)
             for check in checks:
-                self._record(check, CheckResult.errored(
-                    f"suite {suite} could not start: {reason}", *evidence),
-                    time.monotonic() - started)
+                self._record(check, CheckResult.errored(summary, *evidence),
+                             time.monotonic() - started)
             self.progress.suite_finished(suite)
             return
         try:
@@ -256,7 +259,8 @@ class Engine:
 
     # --- reporting ---------------------------------------------------------------------------
     def _write_report(self, complete: bool) -> dict[str, Any]:
-        report = build_report(self.config, self.profile, self.records, complete=complete,
+        report = build_report(self.config, self.profile, self.records, self.registry.ids(),
+                              complete=complete,
                               interrupted=self.interrupted, started=self.started,
                               today=self.today, run_id=self.run_id, command=self.command,
                               assessor=self.assessor)

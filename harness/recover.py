@@ -10,19 +10,19 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.checks import REGISTRY, Check, CheckResult, Evidence, Severity, Status
+from harness.checks import Check, CheckResult, Evidence, Severity, Status
 from harness.config import RunConfig
 from harness.engine import write_report_files
 from harness.errors import PopcertError
 from harness.profiles import load_profile
 from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.report_model import RecordedResult, build_report
-from harness.suites import load_all_suites
+from harness.registry import Registry, default_registry
 
 
-def _record_from_json(raw: dict[str, Any]) -> RecordedResult:
+def _record_from_json(raw: dict[str, Any], registry: Registry) -> RecordedResult:
     meta = raw["check"]
-    check = REGISTRY.get(meta["id"]) or Check(
+    check = registry.get(meta["id"]) or Check(
         meta["id"], meta["suite"], meta["title"], Severity(meta["severity"]),
         meta["requirement"], lambda ctx: CheckResult.errored("not re-runnable"),
         tuple(meta.get("defects", ())))
@@ -37,17 +37,19 @@ def rebuild_report(run_dir: Path) -> dict[str, Path]:
     results_file, config_file = run_dir / "results.jsonl", run_dir / "config.json"
     if not results_file.exists() or not config_file.exists():
         raise PopcertError(f"{run_dir}: not a popcert run folder (no results.jsonl/config.json)")
-    load_all_suites()
+    registry = default_registry()
     config = RunConfig.model_validate_json(config_file.read_text(encoding="utf-8"))
     records = []
     for line in results_file.read_text(encoding="utf-8").splitlines():
         try:
             # Cut before parsing: evidence nested thousands deep must not stop the rebuild.
-            records.append(_record_from_json(json.loads(cut_deep_json(line, MAX_REPORT_DEPTH))))
+            records.append(_record_from_json(
+                json.loads(cut_deep_json(line, MAX_REPORT_DEPTH)), registry))
         except (ValueError, KeyError, TypeError):
             continue  # the line being written when the process died
     started = datetime.fromtimestamp(config_file.stat().st_mtime, UTC)
-    report = build_report(config, load_profile(config.profile_name), records, complete=False,
+    report = build_report(config, load_profile(config.profile_name), records, registry.ids(),
+                          complete=False,
                           interrupted="the harness stopped; report rebuilt from results.jsonl",
                           started=started, today=date.today(),
                           run_id=f"{run_dir.parent.name}/{run_dir.name}",

@@ -21,7 +21,7 @@ from harness.assessor import (
     waiver_for,
 )
 from harness.certificate.fingerprints import run_fingerprints
-from harness.checks import REGISTRY, Check, CheckResult
+from harness.checks import Check, CheckResult
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
 from harness.report.specs import current_specs, harness_version
@@ -84,7 +84,8 @@ def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]
     return waivers, attestations
 
 
-def build_report(config: RunConfig, profile: Profile, records: list[RecordedResult], *,
+def build_report(config: RunConfig, profile: Profile, records: list[RecordedResult],
+                 registered: list[str], *,
                  complete: bool, interrupted: str | None, started: datetime, today: date,
                  run_id: str, command: str = "",
                  assessor: tuple[list[Waiver], list[Attestation]] | None = None) -> dict[str, Any]:
@@ -99,7 +100,7 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
         results.append(entry)
     attested = {a.item_id for a in attestations if a.valid_on(today)}
     statuses = {r.check.id: str(r.result.status) for r in records}
-    verdict = decide(profile, statuses, list(REGISTRY), complete, waivers, attested, today,
+    verdict = decide(profile, statuses, registered, complete, waivers, attested, today,
                      expired=expired_attestations(attestations, today),
                      summaries={r.check.id: r.result.summary for r in records})
     by_suite: dict[str, Counter[str]] = defaultdict(Counter)
@@ -113,6 +114,7 @@ def build_report(config: RunConfig, profile: Profile, records: list[RecordedResu
                 else None,
                 "complete": complete, "interrupted": interrupted, "quick": config.quick,
                 "seed": config.seed, "command": command,
+                "registered_checks": list(registered),
                 "fingerprints": run_fingerprints(
                     config.firewall.ruleset if config.firewall else None,
                     config.source.path if config.source else None)},

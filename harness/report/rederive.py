@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from harness.checks import REGISTRY
+from harness.registry import default_registry
 from harness.errors import PopcertError
 from harness.profiles import Verdict, decide, load_profile
 
@@ -28,7 +28,6 @@ class _RecordedWaiver:
 
 def rederived_verdict(report: dict[str, Any]) -> Verdict:
     """The verdict the profile's rule gives for the report's results (raises PopcertError)."""
-    from harness.suites import load_all_suites
 
     profile_meta = report.get("profile") or {}
     try:
@@ -56,8 +55,10 @@ def rederived_verdict(report: dict[str, Any]) -> Verdict:
                 raise PopcertError(f"{result['check']['id']}: waiver dates are not dates") from None
     attested = {a.get("item_id") for a in report.get("attestations") or []
                 if a.get("status") == "attested"}
-    load_all_suites()
-    registered = sorted(set(REGISTRY) | set(statuses))
+    # The checks registered when the report was made; an older report lacks the list, and then
+    # today's registry is the best approximation.
+    known = run.get("registered_checks") or default_registry().ids()
+    registered = sorted(set(known) | set(statuses))
     return decide(profile, statuses, registered, bool(run.get("complete")), waivers,
                   attested, day)
 

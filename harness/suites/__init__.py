@@ -1,29 +1,29 @@
-"""The suites. Each module registers its checks and its context factory when imported."""
+"""The suites popcert ships: the one list of their names, in run order, and their packages.
+
+Each package's ``__init__`` declares ``SUITE = Suite(name, context_factory, checks=(...))``
+(harness/registry.py). This module imports nothing heavy: the config validates suite names
+against ``SUITE_NAMES`` without loading any suite.
+"""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+# Run order: static analysis first (no traffic), then the live suites, load last.
+SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario",
+                                "load")
 
-SUITE_MODULES = {
-    "firewall": "harness.suites.firewall.checks",
-    "sast": "harness.suites.sast",
-    "tls": "harness.suites.tls",
-    "auth": "harness.suites.auth",
-    "conformance": "harness.suites.conformance",
-    "scenario": "harness.suites.scenarios",
-    "load": "harness.suites.load",
-}
+DEFAULT_SUITES: tuple[str, ...] = (
+    "harness.suites.firewall.checks",
+    "harness.suites.sast",
+    "harness.suites.tls",
+    "harness.suites.auth",
+    "harness.suites.conformance",
+    "harness.suites.scenarios",
+    "harness.suites.load",
+)
 
 
 def load_all_suites() -> list[str]:
-    """Import every suite module that is installed; returns the suites loaded.
+    """Import every suite; returns their names (kept for callers that only need them loaded)."""
+    from harness.registry import default_registry
 
-    tests/unit/test_registry.py asserts every suite is present, so a missing module is caught.
-    """
-    loaded = []
-    for suite, module in SUITE_MODULES.items():
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module)
-            loaded.append(suite)
-    return loaded
+    return default_registry().suites()

@@ -12,23 +12,21 @@ from pathlib import Path
 import pytest
 
 from examples.city_system.defects import DEFECTS
-from harness.checks import REGISTRY
+from harness.registry import default_registry
 from harness.engine import Engine
 from harness.lab import Lab, city_options_for
-from harness.suites import load_all_suites
 
 pytestmark = pytest.mark.integration
-load_all_suites()
 
 STATIC_SUITES = {"firewall", "sast"}
 
 
 def expected_failures(switch: str) -> set[str]:
-    return {c.id for c in REGISTRY.values() if switch in c.defects}
+    return {c.id for c in default_registry() if switch in c.defects}
 
 
 def suites_for(checks: set[str]) -> list[str]:
-    return sorted({REGISTRY[c].suite for c in checks})
+    return sorted({default_registry()[c].suite for c in checks})
 
 
 def profile_for(suites: list[str]) -> str:
@@ -52,7 +50,7 @@ def statuses(report: dict, suites: list[str]) -> dict[str, str]:
 
 
 def test_every_switch_is_claimed_by_a_check() -> None:
-    claimed = {d for c in REGISTRY.values() for d in c.defects}
+    claimed = {d for c in default_registry() for d in c.defects}
     assert sorted(set(DEFECTS) - claimed) == [], "switches no check catches"
     assert sorted(claimed - set(DEFECTS)) == [], "checks naming switches that do not exist"
 

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from harness.checks import Status, checks_for_suite
-from harness.suites import load_all_suites
+from harness.checks import Status
+from harness.registry import default_registry
 from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
 from harness.suites.tls_scan import TlsScanError, TlsTarget, scan
 from tests.conftest import LoopbackServer, garbage, hang, reset
@@ -85,8 +85,7 @@ def hostile_runs(tmp_path_factory: pytest.TempPathFactory, mock_npdb: Any) -> It
 
 
 def expected_ids() -> set[str]:
-    load_all_suites()
-    return {c.id for suite in SUITES for c in checks_for_suite(suite)}
+    return {c.id for suite in SUITES for c in default_registry().for_suite(suite)}
 
 
 @pytest.mark.parametrize("kind", sorted(BEHAVIOURS))

@@ -1,7 +1,7 @@
 """The run engine: every check ends with a status, results stream to results.jsonl, the run goes on.
 
-A throwaway suite replaces the real "sast" suite (registry and context are patched with fresh
-dicts, so the real registry is untouched); the engine runs it like any other suite.
+A throwaway "sast" suite, declared by each test, makes a registry of its own that the engine runs
+like any other; the real registry is never touched.
 """
 
 from __future__ import annotations
@@ -16,17 +16,14 @@ from typing import Any
 
 import pytest
 
-import harness.checklist
 import harness.checks
 import harness.engine
-import harness.recover
-import harness.report_model
-import harness.suites.base
-from harness.checks import CheckResult, Evidence, Severity, check
+from harness.checks import CheckFunction, CheckResult, Evidence, Severity, SuiteUnavailable, check
 from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
-from harness.suites import load_all_suites
-from harness.suites.base import RunContext, suite_context
+from harness.registry import ContextFactory, Registry, Suite, default_registry
+from harness.suites import SUITE_NAMES
+from harness.suites.base import RunContext
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)
@@ -38,19 +35,45 @@ ATTESTATIONS = """attestations:
 """
 
 
+class Throwaway:
+    """The checks and contexts one test declares, as a Registry of their own."""
+
+    def __init__(self) -> None:
+        self.checks: dict[str, list[CheckFunction]] = {}
+        self.contexts: dict[str, ContextFactory] = {}
+
+    def check(self, check_id: str, **options: Any) -> Callable[[CheckFunction], CheckFunction]:
+        def add(function: CheckFunction) -> CheckFunction:
+            marked = check(check_id, **options)(function)
+            self.checks.setdefault(options["suite"], []).append(marked)
+            return marked
+
+        return add
+
+    def context(self, suite: str) -> Callable[[ContextFactory], ContextFactory]:
+        def add(factory: ContextFactory) -> ContextFactory:
+            self.contexts[suite] = factory
+            return factory
+
+        return add
+
+    def registry(self) -> Registry:
+        return Registry(Suite(name, self.contexts[name], tuple(self.checks.get(name, ())))
+                        for name in SUITE_NAMES if name in self.contexts)
+
+
+_current: list[Throwaway] = []
+
+
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """Fresh, empty check and context registries for the duration of one test."""
-    load_all_suites()  # import real suites now, so they cannot register into our fresh dict later
-    checks: dict[str, Any] = {}
-    contexts: dict[str, Any] = {}
-    for module in (harness.checks, harness.engine, harness.report_model, harness.recover,
-                   harness.checklist):
-        if hasattr(module, "REGISTRY"):
-            monkeypatch.setattr(module, "REGISTRY", checks)
-    monkeypatch.setattr(harness.suites.base, "SUITE_CONTEXTS", contexts)
-    monkeypatch.setattr(harness.engine, "SUITE_CONTEXTS", contexts)
-    return checks
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Throwaway]:
+    default_registry()  # the real suites are imported before any throwaway check exists
+    # TRANSITIONAL (issue 15): @check still records into a module dict for unconverted suites.
+    monkeypatch.setattr(harness.checks, "REGISTRY", {})
+    throwaway = Throwaway()
+    _current.append(throwaway)
+    yield throwaway
+    _current.remove(throwaway)
 
 
 def run(tmp_path: Path, *, limits: dict[str, Any] | None = None, waivers: str | None = None,
@@ -65,12 +88,12 @@ def run(tmp_path: Path, *, limits: dict[str, Any] | None = None, waivers: str | 
         "target": {"base_url": "http://127.0.0.1:9"}, "suites": suites or [SUITE],
         "output_dir": str(tmp_path / "runs"), "assessor": assessor,
         "limits": limits or {}}, tmp_path)
-    return Engine(config, npdb=None, today=TODAY).run()
+    return Engine(config, npdb=None, today=TODAY, registry=_current[-1].registry()).run()
 
 
-def context_yielding(value_of: Callable[[RunContext], Any],
+def context_yielding(registry: Throwaway, value_of: Callable[[RunContext], Any],
                      torn_down: list[str] | None = None) -> None:
-    @suite_context(SUITE)
+    @registry.context(SUITE)
     def make_context(run_ctx: RunContext) -> Iterator[Any]:
         yield value_of(run_ctx)
         if torn_down is not None:
@@ -89,17 +112,17 @@ def by_id(outcome: RunOutcome) -> dict[str, dict[str, Any]]:
 # --- one suite with every kind of check -------------------------------------------------------
 
 @pytest.fixture
-def mixed_suite(registry: dict[str, Any]) -> Iterator[list[str]]:
+def mixed_suite(registry: Throwaway) -> Iterator[list[str]]:
     release = threading.Event()
     torn_down: list[str] = []
-    context_yielding(lambda run_ctx: run_ctx.run_dir, torn_down)
+    context_yielding(registry, lambda run_ctx: run_ctx.run_dir, torn_down)
 
-    @check("SAST-T-PASS", suite=SUITE, severity=Severity.HIGH, requirement="test: passes")
+    @registry.check("SAST-T-PASS", suite=SUITE, severity=Severity.HIGH, requirement="test: passes")
     def passes(run_dir: Path) -> CheckResult:
         """A check that passes."""
         return CheckResult.passed("fine", Evidence.measurement("x", 1))
 
-    @check("SAST-T-STREAMED", suite=SUITE, severity=Severity.LOW, requirement="test: streaming")
+    @registry.check("SAST-T-STREAMED", suite=SUITE, severity=Severity.LOW, requirement="test: streaming")
     def sees_previous_result(run_dir: Path) -> CheckResult:
         """The previous result is on disk before the next check starts."""
         written = (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()
@@ -107,29 +130,29 @@ def mixed_suite(registry: dict[str, Any]) -> Iterator[list[str]]:
             return CheckResult.passed("results.jsonl had the first result")
         return CheckResult.failed(f"results.jsonl had {len(written)} lines")
 
-    @check("SAST-T-FAIL", suite=SUITE, severity=Severity.CRITICAL, requirement="test: fails")
+    @registry.check("SAST-T-FAIL", suite=SUITE, severity=Severity.CRITICAL, requirement="test: fails")
     def fails(run_dir: Path) -> CheckResult:
         """A check that fails."""
         return CheckResult.failed("broken", Evidence.note("why"))
 
-    @check("SAST-T-RAISES", suite=SUITE, severity=Severity.HIGH, requirement="test: raises")
+    @registry.check("SAST-T-RAISES", suite=SUITE, severity=Severity.HIGH, requirement="test: raises")
     def raises(run_dir: Path) -> CheckResult:
         """A check with a bug."""
         raise RuntimeError("the check tripped over its own feet")
 
-    @check("SAST-T-SLOW", suite=SUITE, severity=Severity.HIGH, requirement="test: overruns",
+    @registry.check("SAST-T-SLOW", suite=SUITE, severity=Severity.HIGH, requirement="test: overruns",
            timeout_s=0.5)
     def overruns(run_dir: Path) -> CheckResult:
         """A check that hangs past its time limit."""
         release.wait(30)
         return CheckResult.passed("too late")
 
-    @check("SAST-T-NOT-A-RESULT", suite=SUITE, severity=Severity.LOW, requirement="test: bad return")
+    @registry.check("SAST-T-NOT-A-RESULT", suite=SUITE, severity=Severity.LOW, requirement="test: bad return")
     def returns_junk(run_dir: Path) -> CheckResult:
         """A check returning the wrong type."""
         return "pass"  # type: ignore[return-value]
 
-    @check("SAST-T-AFTER", suite=SUITE, severity=Severity.LOW, requirement="test: runs after")
+    @registry.check("SAST-T-AFTER", suite=SUITE, severity=Severity.LOW, requirement="test: runs after")
     def after(run_dir: Path) -> CheckResult:
         """The run goes on after errors."""
         return CheckResult.passed("still running")
@@ -186,15 +209,15 @@ def test_report_files_verdict_and_exit_code(tmp_path: Path, mixed_suite: list[st
 # --- verdicts end to end ----------------------------------------------------------------------
 
 @pytest.fixture
-def passing_and_failing(registry: dict[str, Any]) -> None:
-    context_yielding(lambda run_ctx: None)
+def passing_and_failing(registry: Throwaway) -> None:
+    context_yielding(registry, lambda run_ctx: None)
 
-    @check("SAST-T-OK", suite=SUITE, severity=Severity.HIGH, requirement="test")
+    @registry.check("SAST-T-OK", suite=SUITE, severity=Severity.HIGH, requirement="test")
     def ok(ctx: Any) -> CheckResult:
         """Passes."""
         return CheckResult.passed("fine")
 
-    @check("SAST-T-WAIVED", suite=SUITE, severity=Severity.HIGH, requirement="test")
+    @registry.check("SAST-T-WAIVED", suite=SUITE, severity=Severity.HIGH, requirement="test")
     def waived(ctx: Any) -> CheckResult:
         """Fails, but an assessor may waive it."""
         return CheckResult.failed("known issue")
@@ -220,8 +243,10 @@ def test_an_expired_waiver_does_not_certify(tmp_path: Path, passing_and_failing:
 
 
 def test_unselected_suites_are_skipped_with_a_reason(
-        tmp_path: Path, passing_and_failing: None) -> None:
-    @check("TLS-T-UNSELECTED", suite="tls", severity=Severity.HIGH, requirement="test")
+        tmp_path: Path, registry: Throwaway, passing_and_failing: None) -> None:
+    registry.context("tls")(lambda run_ctx: iter([None]))
+
+    @registry.check("TLS-T-UNSELECTED", suite="tls", severity=Severity.HIGH, requirement="test")
     def tls_check(ctx: Any) -> CheckResult:
         """Never runs: the tls suite is not selected."""
         raise AssertionError("must not run")
@@ -233,14 +258,14 @@ def test_unselected_suites_are_skipped_with_a_reason(
 # --- failures around the checks ---------------------------------------------------------------
 
 def test_a_context_that_raises_makes_every_check_of_the_suite_error(
-        tmp_path: Path, registry: dict[str, Any]) -> None:
-    @suite_context(SUITE)
+        tmp_path: Path, registry: Throwaway) -> None:
+    @registry.context(SUITE)
     def broken_context(run_ctx: RunContext) -> Iterator[Any]:
         raise ConnectionError("SUT unreachable during setup")
         yield  # pragma: no cover - makes this a generator
 
     for name in ("A", "B"):
-        check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        registry.check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
             lambda ctx: CheckResult.passed("unreachable"))
     outcome = run(tmp_path)
     results = by_id(outcome)
@@ -252,15 +277,15 @@ def test_a_context_that_raises_makes_every_check_of_the_suite_error(
 
 
 def test_a_context_that_hangs_is_cut_by_the_suite_limit(
-        tmp_path: Path, registry: dict[str, Any]) -> None:
+        tmp_path: Path, registry: Throwaway) -> None:
     release = threading.Event()
 
-    @suite_context(SUITE)
+    @registry.context(SUITE)
     def stuck_context(run_ctx: RunContext) -> Iterator[Any]:
         release.wait(30)  # e.g. a TLS scan of an endpoint that never answers
         yield None
 
-    check("SAST-T-WAITING", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+    registry.check("SAST-T-WAITING", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("unreachable"))
     try:
         outcome = run(tmp_path, limits={"suite_s": {SUITE: 0.5}})
@@ -271,18 +296,29 @@ def test_a_context_that_hangs_is_cut_by_the_suite_limit(
     assert "could not start" in result["summary"] and "time limit" in result["summary"]
 
 
-def test_a_suite_without_a_context_factory_errors(tmp_path: Path, registry: dict[str, Any]) -> None:
-    check("SAST-T-ORPHAN", suite=SUITE, severity=Severity.HIGH, requirement="test")(
-        lambda ctx: CheckResult.passed("unreachable"))
-    result = by_id(run(tmp_path))["SAST-T-ORPHAN"]
-    assert result["status"] == "error" and "no context factory" in result["summary"]
+def test_a_suite_that_is_unavailable_errors_every_check_with_its_reason(
+        tmp_path: Path, registry: Throwaway) -> None:
+    @registry.context(SUITE)
+    def no_source(run_ctx: RunContext) -> Iterator[Any]:
+        raise SuiteUnavailable("source.path /nowhere does not exist",
+                               Evidence.note("set source.path in run.yaml"))
+        yield  # pragma: no cover - makes this a generator
+
+    for name in ("A", "B"):
+        registry.check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH,
+                       requirement="test")(lambda ctx: CheckResult.passed("unreachable"))
+    results = by_id(run(tmp_path))
+    assert [r["status"] for r in results.values()] == ["error", "error"]
+    for result in results.values():
+        assert result["summary"] == "source.path /nowhere does not exist"
+        assert [e["kind"] for e in result["evidence"]] == ["note"]  # no traceback: not a bug
 
 
-def test_the_suite_time_limit_stops_remaining_checks(tmp_path: Path, registry: dict[str, Any]) -> None:
+def test_the_suite_time_limit_stops_remaining_checks(tmp_path: Path, registry: Throwaway) -> None:
     release = threading.Event()
-    context_yielding(lambda run_ctx: release)
+    context_yielding(registry, lambda run_ctx: release)
     for name in ("FIRST", "SECOND", "THIRD"):
-        check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        registry.check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH, requirement="test")(
             lambda ev: (ev.wait(0.7), CheckResult.passed("slow but fine"))[1])
     try:
         outcome = run(tmp_path, limits={"suite_s": {SUITE: 1.0}})
@@ -296,16 +332,16 @@ def test_the_suite_time_limit_stops_remaining_checks(tmp_path: Path, registry: d
 
 
 def test_ctrl_c_during_a_check_leaves_an_incomplete_report(
-        tmp_path: Path, registry: dict[str, Any]) -> None:
-    context_yielding(lambda run_ctx: None)
-    check("SAST-T-DONE", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+        tmp_path: Path, registry: Throwaway) -> None:
+    context_yielding(registry, lambda run_ctx: None)
+    registry.check("SAST-T-DONE", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("finished before the interrupt"))
 
     def interrupted(ctx: Any) -> CheckResult:
         raise KeyboardInterrupt
 
-    check("SAST-T-INTERRUPTED", suite=SUITE, severity=Severity.HIGH, requirement="test")(interrupted)
-    check("SAST-T-NEVER", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+    registry.check("SAST-T-INTERRUPTED", suite=SUITE, severity=Severity.HIGH, requirement="test")(interrupted)
+    registry.check("SAST-T-NEVER", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("never reached"))
     outcome = run(tmp_path)
     report = json.loads((outcome.run_dir / "report.json").read_text(encoding="utf-8"))
@@ -316,7 +352,7 @@ def test_ctrl_c_during_a_check_leaves_an_incomplete_report(
 
 
 def test_ctrl_c_stops_what_the_run_started_and_spares_what_it_did_not(
-        tmp_path: Path, registry: dict[str, Any]) -> None:
+        tmp_path: Path, registry: Throwaway) -> None:
     import sys
 
     from harness import processes
@@ -325,13 +361,13 @@ def test_ctrl_c_stops_what_the_run_started_and_spares_what_it_did_not(
                "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
     before_the_run = processes.spawn(sleeper, name="started-before-the-run")
     started: list[processes.Child] = []
-    context_yielding(lambda run_ctx: None)
+    context_yielding(registry, lambda run_ctx: None)
 
     def fuzzing_when_interrupted(ctx: Any) -> CheckResult:
         started.append(processes.spawn(sleeper, name="fuzzer"))
         raise KeyboardInterrupt
 
-    check("SAST-T-FUZZ", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+    registry.check("SAST-T-FUZZ", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         fuzzing_when_interrupted)
     try:
         outcome = run(tmp_path)
@@ -352,36 +388,32 @@ def test_run_dirs_never_collide(tmp_path: Path, passing_and_failing: None) -> No
 
 
 def test_no_test_check_leaks_into_the_real_registry() -> None:
-    # Runs after the tests above (file order): the fixture must have restored the real registry.
-    from harness.engine import REGISTRY as engine_registry
-    for registry_dict in (harness.checks.REGISTRY, engine_registry, harness.report_model.REGISTRY):
-        assert not any(check_id.startswith(("SAST-T-", "TLS-T-")) for check_id in registry_dict)
-    assert harness.engine.SUITE_CONTEXTS is harness.suites.base.SUITE_CONTEXTS
+    assert not any(c.id.startswith(("SAST-T-", "TLS-T-")) for c in default_registry())
 
 
 def test_a_quick_run_ends_within_its_total_budget(
-        tmp_path: Path, registry: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, registry: Throwaway, monkeypatch: pytest.MonkeyPatch) -> None:
     # Issue 12: a --quick run against a hostile SUT ends in minutes, however many suites stall.
     monkeypatch.setattr(harness.engine, "QUICK_RUN_BUDGET_S", 4.0)
     release = threading.Event()
 
-    @suite_context(SUITE)
+    @registry.context(SUITE)
     def stuck_context(run_ctx: RunContext) -> Iterator[Any]:
         release.wait(30)  # e.g. scenarios whose every step waits out its deadline
         yield None
 
-    context_yielding_for = suite_context("tls")
+    context_yielding_for = registry.context("tls")
     context_yielding_for(lambda run_ctx: iter([None]))
-    check("SAST-T-STALLED", suite=SUITE, severity=Severity.HIGH, requirement="test")(
+    registry.check("SAST-T-STALLED", suite=SUITE, severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("unreachable"))
-    check("TLS-T-LATER", suite="tls", severity=Severity.HIGH, requirement="test")(
+    registry.check("TLS-T-LATER", suite="tls", severity=Severity.HIGH, requirement="test")(
         lambda ctx: CheckResult.passed("unreachable"))
     config = config_from_dict({
         "system": {"name": "Engine test system", "organisation": "tests", "level": "district"},
         "target": {"base_url": "http://127.0.0.1:9"}, "suites": [SUITE, "tls"], "quick": True,
         "output_dir": str(tmp_path / "runs")}, tmp_path)
     try:
-        outcome = Engine(config, npdb=None, today=TODAY).run()
+        outcome = Engine(config, npdb=None, today=TODAY, registry=registry.registry()).run()
     finally:
         release.set()
     results = by_id(outcome)

@@ -90,7 +90,7 @@ def test_every_report_records_the_fingerprints(tmp_path: Path) -> None:
         "output_dir": str(tmp_path / "runs")}, tmp_path)
     from datetime import UTC, date, datetime
 
-    report = build_report(config, load_profile("district"), [], complete=False, interrupted=None,
+    report = build_report(config, load_profile("district"), [], [], complete=False, interrupted=None,
                           started=datetime.now(UTC), today=date.today(), run_id="s/1",
                           assessor=([], []))
     assert report["run"]["fingerprints"] == {

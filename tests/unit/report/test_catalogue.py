@@ -1,13 +1,11 @@
 """Every registered check has its Vietnamese title, requirement and failure text."""
 
-from harness.checks import REGISTRY
+from harness.registry import default_registry
 from harness.report.catalogue import CATALOGUE_VI, FIELDS, catalogue_vi, missing_entries
-from harness.suites import load_all_suites
 
 
 def test_every_registered_check_has_a_vietnamese_entry() -> None:
-    load_all_suites()
-    missing = missing_entries(list(REGISTRY))
+    missing = missing_entries(default_registry().ids())
     assert not missing, (
         f"{len(missing)} registered check(s) have no complete Vietnamese entry in "
         f"{CATALOGUE_VI.relative_to(CATALOGUE_VI.parents[2])}: "
@@ -22,8 +20,7 @@ def test_a_check_without_an_entry_is_named_as_missing() -> None:
 
 
 def test_entries_are_vietnamese_text_not_copies_of_the_english() -> None:
-    load_all_suites()
     for check_id, entry in catalogue_vi().items():
-        check = REGISTRY.get(check_id)
+        check = default_registry().get(check_id)
         if check is not None:
             assert entry["title"] != check.title, check_id

@@ -114,17 +114,15 @@ def test_terminal_lines_carry_no_escape_from_the_sut() -> None:
 
     from rich.console import Console
 
-    from harness.checks import REGISTRY, CheckResult
+    from harness.checks import CheckResult
+    from harness.registry import default_registry
     from harness.profiles import Verdict
     from harness.report_model import RecordedResult
     from harness.runner import RichProgress, print_verdict
-    from harness.suites import load_all_suites
-
-    load_all_suites()
     out = io.StringIO()
     console = Console(file=out, force_terminal=True, width=200)
     summary = "SUT said \x1b[2J\x1b[1;32mCERTIFIED\x1b[0m\x1b]0;pwned\x07\x08\r [bold]x[/bold]\u202e"
-    record = RecordedResult(REGISTRY["AUTH-TOKEN-MISSING"], CheckResult.failed(summary), True,
+    record = RecordedResult(default_registry()["AUTH-TOKEN-MISSING"], CheckResult.failed(summary), True,
                             "2025-04-01T09:00:00+07:00", 0.2)
     RichProgress(console).result(record)
 

@@ -178,13 +178,11 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
     """SAST paths are relative to source.path, firewall paths are absolute: both become repo paths."""
     from datetime import UTC, date, datetime
 
-    from harness.checks import REGISTRY, CheckResult, Evidence
+    from harness.checks import CheckResult, Evidence
+    from harness.registry import default_registry
     from harness.config import RunConfig
     from harness.profiles import load_profile
     from harness.report_model import RecordedResult, build_report
-    from harness.suites import load_all_suites
-
-    load_all_suites()
     (tmp_path / "backend" / "app").mkdir(parents=True)
     (tmp_path / "backend" / "app" / "settings.py").write_text("PASSWORD = 'x'\n", encoding="utf-8")
     (tmp_path / "net").mkdir()
@@ -198,14 +196,15 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
         "firewall": {"ruleset": str(tmp_path / "net" / "rules.txt")},
     }).model_copy(update={"source_file": tmp_path / "run.yaml"})
     records = [
-        RecordedResult(REGISTRY["SAST-SECRETS"], CheckResult.failed(
+        RecordedResult(default_registry()["SAST-SECRETS"], CheckResult.failed(
             "a secret", Evidence.finding("app/settings.py", 1, "password-assignment", "literal")),
             True, "2025-04-01T09:00:00+07:00", 0.1),
-        RecordedResult(REGISTRY["FW-NO-ANY-ANY"], CheckResult.failed(
+        RecordedResult(default_registry()["FW-NO-ANY-ANY"], CheckResult.failed(
             "any-any", Evidence.finding(str(tmp_path / "net" / "rules.txt"), 1, "any-any", "x")),
             True, "2025-04-01T09:00:00+07:00", 0.1),
     ]
-    report = build_report(config, load_profile("district"), records, complete=True, interrupted=None,
+    report = build_report(config, load_profile("district"), records, default_registry().ids(),
+                          complete=True, interrupted=None,
                           started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
                           run_id="r", assessor=([], []))
     assert report["system"]["config_file"] == "run.yaml"

@@ -1,0 +1,114 @@
+"""The registry: which suites exist, which checks each runs and in what order.
+
+A suite is a package under ``harness/suites/`` whose ``__init__`` declares ``SUITE = Suite(...)``:
+its name, its context factory and its checks in run order. The registry is built from a tuple of
+such packages (``harness.suites.DEFAULT_SUITES``, in the spirit of pytest's ``default_plugins``)
+and handed to the engine, so a test runs the engine on a registry of its own instead of patching
+a module global.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checks import Check, CheckFunction, check_of
+
+# A generator: sets up (e.g. scans the TLS endpoint once), yields the object its checks receive,
+# then tears down. Raising harness.checks.SuiteUnavailable before the yield turns every check of
+# the suite into `error` with that summary and evidence.
+ContextFactory = Callable[[Any], Iterator[Any]]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    context: ContextFactory
+    checks: tuple[CheckFunction, ...]
+
+    def registered(self) -> list[Check]:
+        registered = [check_of(function) for function in self.checks]
+        for check in registered:
+            if check.suite != self.name:
+                raise ValueError(f"check {check.id} says suite {check.suite!r} but is listed by "
+                                 f"suite {self.name!r}")
+        return registered
+
+
+class Registry:
+    """The checks a run knows, by id, in suite order then each suite's declared check order."""
+
+    def __init__(self, suites: Iterable[Suite]) -> None:
+        self._suites: dict[str, Suite] = {}
+        self._checks: dict[str, Check] = {}
+        for suite in suites:
+            if suite.name in self._suites:
+                raise ValueError(f"suite {suite.name!r} registered twice")
+            self._suites[suite.name] = suite
+            for check in suite.registered():
+                if check.id in self._checks:
+                    raise ValueError(f"check id {check.id} registered twice")
+                self._checks[check.id] = check
+
+    @classmethod
+    def from_modules(cls, modules: Iterable[str]) -> Registry:
+        return cls(_suite_of(importlib.import_module(name)) for name in modules)
+
+    # --- look-ups ---------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Check]:
+        return iter(self._checks.values())
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def __contains__(self, check_id: object) -> bool:
+        return check_id in self._checks
+
+    def __getitem__(self, check_id: str) -> Check:
+        return self._checks[check_id]
+
+    def get(self, check_id: str) -> Check | None:
+        return self._checks.get(check_id)
+
+    def ids(self) -> list[str]:
+        return list(self._checks)
+
+    def suites(self) -> list[str]:
+        return list(self._suites)
+
+    def suite(self, name: str) -> Suite | None:
+        return self._suites.get(name)
+
+    def for_suite(self, name: str) -> list[Check]:
+        return [c for c in self._checks.values() if c.suite == name]
+
+
+def _suite_of(module: Any) -> Suite:
+    suite = getattr(module, "SUITE", None)
+    if isinstance(suite, Suite):
+        return suite
+    return _legacy_suite(module)
+
+
+def _legacy_suite(module: Any) -> Suite:
+    # TRANSITIONAL (issue 15): a suite module not yet converted to a package with SUITE still
+    # registers its checks and context into module globals; read them from there.
+    from harness.checks import REGISTRY
+    from harness.suites.base import SUITE_CONTEXTS
+
+    for name, factory in SUITE_CONTEXTS.items():
+        if factory.__module__ == module.__name__:
+            checks = tuple(c.function for c in REGISTRY.values() if c.suite == name)
+            return Suite(name, factory, checks)
+    raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
+
+
+@functools.cache
+def default_registry() -> Registry:
+    """Every suite popcert ships, imported once."""
+    from harness.suites import DEFAULT_SUITES
+
+    return Registry.from_modules(DEFAULT_SUITES)
