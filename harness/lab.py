@@ -10,9 +10,12 @@ import json
 import shutil
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.config import REPO_ROOT, RunConfig, config_from_dict
+
+if TYPE_CHECKING:
+    from mocks.population_db.tokens import TokenMinter
 
 DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
 
@@ -106,14 +109,18 @@ class Lab:
 
 
 class RunningMock:
-    """A handle on a mock NPDB started elsewhere (`popcert mock serve`), read from its ready file."""
+    """A handle on a mock NPDB started elsewhere (`popcert mock serve`), read from its ready file;
+    an ``harness.npdb_boundary.NPDBHandle``. Its population's size and seed are not in the ready
+    file: the run config states them (``npdb.population``, ``npdb.seed``)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, *, population: int = 1_000_000, seed: int = 6) -> None:
         from mocks.population_db.admin_client import AdminClient
         from mocks.population_db.pki import TestPKI
 
         ready = json.loads((state_dir / "ready.json").read_text(encoding="utf-8"))
         self.state_dir = state_dir
+        self.population = population
+        self.seed = seed
         self.data_url, self.admin_url = ready["data_url"], ready["admin_url"]
         self.token_url, self.jwks_url = ready["token_url"], ready["jwks_url"]
         self.issuer = ready["issuer"]
@@ -121,7 +128,7 @@ class RunningMock:
         self.ca_path = self.pki.ca_path
         self.admin = AdminClient(self.admin_url)
 
-    def minter(self) -> Any:
+    def minter(self) -> TokenMinter:
         from mocks.population_db.tokens import TokenMinter
 
         return TokenMinter(self.state_dir, issuer=self.issuer)

@@ -12,6 +12,7 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
+from harness.npdb_boundary import NPDBHandle
 from harness.report.untrusted import strip_control
 from harness.report_model import RecordedResult
 
@@ -46,7 +47,7 @@ def _one_line(text: str, limit: int = 110) -> str:
 
 
 @contextlib.contextmanager
-def npdb_for(config: RunConfig) -> Iterator[Any]:
+def npdb_for(config: RunConfig) -> Iterator[NPDBHandle]:
     """The mock NPDB the run audits: started for the run, or an already running one."""
     if not config.npdb.start:
         from harness.errors import ConfigError
@@ -57,7 +58,8 @@ def npdb_for(config: RunConfig) -> Iterator[Any]:
                               f"no running mock NPDB found in {config.npdb.state_dir}",
                               "start one with `popcert mock serve --state-dir DIR` or set "
                               "npdb.start: true")
-        yield RunningMock(config.npdb.state_dir)
+        yield RunningMock(config.npdb.state_dir, population=config.npdb.population,
+                          seed=config.npdb.seed)
         return
     from mocks.population_db.launcher import MockNPDB
 

@@ -10,11 +10,15 @@ import hashlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.config import RunConfig
 from harness.net import SafeClient, ScopeGuard, TlsMaterial
+from harness.npdb_boundary import NPDBHandle
 from harness.profiles import Profile
+
+if TYPE_CHECKING:
+    from harness.portal import PortalClient
 
 ContextFactory = Callable[["RunContext"], Iterator[Any]]
 
@@ -36,7 +40,7 @@ class RunContext:
     run_dir: Path
     scope: ScopeGuard
     workdir: Path
-    npdb: Any = None  # mocks.population_db.launcher.MockNPDB (or a handle to a running mock)
+    npdb: NPDBHandle | None = None  # launcher.MockNPDB, or lab.RunningMock (a running mock)
     quick: bool = False
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
@@ -65,6 +69,12 @@ class RunContext:
             kwargs["max_bytes"] = max_bytes
         return SafeClient(self.scope, tls or self.tls,
                           timeout_s or self.config.target.timeout_s, **kwargs)
+
+    def portal(self) -> PortalClient:
+        """The citizen portal as this run's SUT client: its TLS material, API URL and tokens."""
+        from harness.portal import PortalClient
+
+        return PortalClient.for_run(self)
 
     def threshold(self, suite: str, name: str, default: Any = None) -> Any:
         return self.profile.threshold(suite, name, default)
