@@ -32,8 +32,9 @@ sys.path.insert(0, str(REPO / "load"))
 
 from stub_sut import StubSUT
 
+from harness.dossiers import synthetic_people
 from harness.suites.load_latency import CorrectedLatency
-from harness.suites.load_plan import dossier_pool, synthetic_people, write_plan
+from harness.suites.load_plan import dossier_pool, write_plan
 from harness.suites.load_runner import LocustJob, run_locust
 
 TOLERANCE = 0.05

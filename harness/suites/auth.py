@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
+from harness.dossiers import Person, synthetic_people
 from harness.net import TlsMaterial
 from harness.suites import auth_tokens as forge
 from harness.suites.auth_attacker import AttackerKeyServer, self_signed_pem
 from harness.suites.auth_probe import REFUSED, AuthContext, expect_refused, send_until_error
 from harness.suites.base import RunContext, suite_context
-from harness.suites.load_plan import Person, synthetic_people
 
 JWT_REQ = "connection/v1 §security: bearer JWT of the national token service, ES256, JWKS-pinned"
 # How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.checks import CheckResult, Evidence
+from harness.dossiers import RESIDENCE, Person, dossier_body
 from harness.net import Exchange, SafeClient, TlsMaterial, curl_command
 from harness.suites.auth_tokens import decode_segment
 from harness.suites.base import RunContext
-from harness.suites.load_plan import RESIDENCE, Person, dossier_body
 
 API = "/connection/v1"
 READ_PATH = f"{API}/dossiers?limit=1"  # the protected read every token probe uses

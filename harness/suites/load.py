@@ -14,11 +14,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.checks import CheckResult, Severity, check
+from harness.dossiers import synthetic_people
 from harness.suites.base import RunContext, suite_context
 from harness.suites.load_plan import (
     dossier_pool,
     population_people,
-    synthetic_people,
     token_lifetime_s,
     user_pacing,
     write_plan,

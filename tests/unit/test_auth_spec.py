@@ -10,6 +10,7 @@ import json
 import pytest
 
 from examples.city_system.spec import dossier_errors
+from harness.dossiers import synthetic_people
 from harness.suites.auth_access import _leaks, body_limit_bytes
 from harness.suites.auth_spec import (
     citizen_fields,
@@ -18,7 +19,6 @@ from harness.suites.auth_spec import (
     operations,
     required_scopes,
 )
-from harness.suites.load_plan import synthetic_people
 
 PEOPLE = synthetic_people(3, seed=13)
 

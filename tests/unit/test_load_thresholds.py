@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from harness.checks import Status
+from harness.dossiers import synthetic_people
 from harness.suites.load_latency import LatencyRecorder, latency_path, read_latency
-from harness.suites.load_plan import dossier_pool, synthetic_people, user_pacing
+from harness.suites.load_plan import dossier_pool, user_pacing
 from harness.suites.load_runner import (
     LoadOutcome,
     LocustJob,
