@@ -10,30 +10,26 @@ from pathlib import Path
 import pytest
 
 from examples.city_system.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset
-from harness.checks import REGISTRY, Status, checks_for_suite
-from harness.suites.firewall.checks import build_context
+from harness.checks import Status, SuiteUnavailable
+from harness.registry import default_registry
+from harness.suites.firewall import build_context
 from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.parse import load_ruleset
 
 BASELINE = Path(__file__).resolve().parents[2] / "specs/firewall/baseline.yaml"
-EXPECTED = {
-    "firewall.default_accept": "FW-DEFAULT-DENY",
-    "firewall.inbound_not_restricted": "FW-INBOUND-GATEWAY-ONLY",
-    "firewall.ssh_open": "FW-ADMIN-PORTS",
-    "firewall.egress_open": "FW-EGRESS-NPDB",
-    "firewall.any_any": "FW-NO-ANY-ANY",
-    "firewall.shadowed_rule": "FW-SHADOWED-RULES",
-}
+# defect switch -> the one check it must fail, as the checks declare it
+EXPECTED = {d: c.id for c in default_registry().for_suite("firewall") for d in c.defects}
 
 
 def _results(path: Path) -> dict[str, Status]:
     ctx = build_context(path, BASELINE)
-    return {c.id: c.function(ctx).status for c in checks_for_suite("firewall")}
+    return {c.id: c.function(ctx).status for c in default_registry().for_suite("firewall")}
 
 
 def test_every_check_names_its_defect() -> None:
-    declared = {c.defects[0]: c.id for c in checks_for_suite("firewall")}
-    assert declared == EXPECTED
+    checks = default_registry().for_suite("firewall")
+    assert all(len(c.defects) == 1 for c in checks)
+    assert len(EXPECTED) == len(checks)
     assert set(FIREWALL_DEFECTS) == set(EXPECTED)
 
 
@@ -53,7 +49,7 @@ def test_defect_fails_exactly_its_own_check(fmt: str, defect: str, tmp_path: Pat
 
 def test_inbound_counterexample_is_a_concrete_packet(tmp_path: Path) -> None:
     path = ruleset(frozenset({"firewall.inbound_not_restricted"}), "iptables", tmp_path)
-    result = REGISTRY["FW-INBOUND-GATEWAY-ONLY"].function(build_context(path, BASELINE))
+    result = default_registry()["FW-INBOUND-GATEWAY-ONLY"].function(build_context(path, BASELINE))
     finding = next(e.data for e in result.evidence if e.data.get("rule") == "counterexample")
     packet = finding["packet"]
     assert packet["proto"] == "tcp" and packet["dport"] == 443 and packet["ct_state"] == "new"
@@ -63,7 +59,7 @@ def test_inbound_counterexample_is_a_concrete_packet(tmp_path: Path) -> None:
 
 def test_shadowed_rule_names_the_rule_that_covers_it(tmp_path: Path) -> None:
     path = ruleset(frozenset({"firewall.shadowed_rule"}), "iptables", tmp_path)
-    result = REGISTRY["FW-SHADOWED-RULES"].function(build_context(path, BASELINE))
+    result = default_registry()["FW-SHADOWED-RULES"].function(build_context(path, BASELINE))
     finding = next(e.data for e in result.evidence if e.kind == "finding")
     assert finding["rule"] == "shadowed" and "203.0.113.66" in finding["rule_text"]
     assert finding["covered_by"] == [next(x for x in path.read_text().splitlines() if "gateway A" in x)]
@@ -75,12 +71,11 @@ def test_unreadable_ruleset_is_an_error_naming_file_and_line(tmp_path: Path) -> 
     at = lines.index("-A INPUT -i lo -j ACCEPT")
     lines.insert(at + 1, "-A INPUT -m string --string evil --algo bm -j DROP")
     path.write_text("\n".join(lines) + "\n")
-    ctx = build_context(path, BASELINE)
-    for check in checks_for_suite("firewall"):
-        result = check.function(ctx)
-        assert result.status == Status.ERROR
-        assert f"{path}:{at + 2}" in result.summary and "-m string" in result.summary
-        assert result.evidence[0].data["line"] == at + 2
+    # The engine records this summary and evidence as `error` on every firewall check.
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        build_context(path, BASELINE)
+    assert f"{path}:{at + 2}" in unavailable.value.summary and "-m string" in unavailable.value.summary
+    assert unavailable.value.evidence[0].data["line"] == at + 2
 
 
 def test_unreadable_nft_rule_is_an_error_naming_its_index_and_handle(tmp_path: Path) -> None:
@@ -146,11 +141,11 @@ def test_suite_context_reads_the_run_config(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
     from harness.config import FirewallConfig
-    from harness.suites.base import SUITE_CONTEXTS
 
     path = ruleset(frozenset({"firewall.ssh_open"}), "nft", tmp_path)
     run = SimpleNamespace(config=SimpleNamespace(firewall=FirewallConfig(ruleset=path, format="auto")))
-    factory = SUITE_CONTEXTS["firewall"](run)  # type: ignore[arg-type]
-    ctx = next(factory)
-    assert ctx.analysis is not None and ctx.analysis.ruleset.format == "nft"
-    assert REGISTRY["FW-ADMIN-PORTS"].function(ctx).status == Status.FAIL
+    suite = default_registry().suite("firewall")
+    assert suite is not None
+    ctx = next(suite.context(run))
+    assert ctx.analysis.ruleset.format == "nft"
+    assert default_registry()["FW-ADMIN-PORTS"].function(ctx).status == Status.FAIL

@@ -6,56 +6,19 @@ Every check asks a question about the whole packet space (not about rule strings
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.base import RunContext, suite_context
-from harness.suites.firewall.analysis import Decision, RulesetAnalysis
-from harness.suites.firewall.baseline import Baseline, load_baseline
+from harness.suites.firewall import FirewallContext
+from harness.suites.firewall.analysis import Decision
 from harness.suites.firewall.flatten import Kind
-from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.packets import Dim, subtract_all
-from harness.suites.firewall.parse import load_ruleset
 from harness.suites.firewall.queries import (NOT_ESTABLISHED, cidrs, describe, not_loopback, outside,
                                              packet_text, packets, ports, protos)
 
-SUITE = "firewall"
 REQ = "specs/firewall/baseline.yaml"
 MAX_EXAMPLES = 5  # counterexamples kept per check: enough to act on, short enough to read
 
 
-@dataclass
-class FirewallContext:
-    ruleset_path: Path
-    baseline: Baseline
-    analysis: RulesetAnalysis | None  # None when the ruleset could not be read
-    error: RulesetParseError | None = None
-
-
-def build_context(ruleset_path: Path | str, baseline_path: Path | str, fmt: str = "auto") -> FirewallContext:
-    baseline = load_baseline(baseline_path)
-    try:
-        ruleset = load_ruleset(ruleset_path, fmt)
-        analysis = RulesetAnalysis(ruleset, tuple(baseline.loopback_interfaces))
-    except RulesetParseError as exc:
-        return FirewallContext(Path(ruleset_path), baseline, None, exc)
-    return FirewallContext(Path(ruleset_path), baseline, analysis)
-
-
-def _unreadable(ctx: FirewallContext) -> CheckResult | None:
-    if ctx.error is None:
-        return None
-    err = ctx.error
-    return CheckResult.errored(
-        f"cannot analyse the ruleset: {err.one_line()}",
-        Evidence.finding(err.path, err.line if isinstance(err.line, int) else None,
-                         "ruleset-parse", err.message, title="unreadable ruleset"))
-
-
 def _offending(ctx: FirewallContext, decisions: list[Decision], hook: str, why: str) -> list[Evidence]:
-    assert ctx.analysis is not None
     out = []
     for decision in decisions[:MAX_EXAMPLES]:
         packet = describe(decision.boxes[0], ctx.analysis.ifaces, hook)
@@ -69,7 +32,6 @@ def _offending(ctx: FirewallContext, decisions: list[Decision], hook: str, why: 
 
 
 def _ruleset_note(ctx: FirewallContext) -> Evidence:
-    assert ctx.analysis is not None
     rs = ctx.analysis.ruleset
     text = f"{rs.format} ruleset {ctx.ruleset_path}: {rs.rule_count} rules; baseline {ctx.baseline.version}"
     if rs.notes:
@@ -77,13 +39,10 @@ def _ruleset_note(ctx: FirewallContext) -> Evidence:
     return Evidence.note(text, title="ruleset")
 
 
-@check("FW-DEFAULT-DENY", suite=SUITE, severity=Severity.HIGH, defect="firewall.default_accept",
+@check("FW-DEFAULT-DENY", suite="firewall", severity=Severity.HIGH, defect="firewall.default_accept",
        requirement=f"{REQ}: inbound traffic not explicitly allowed is dropped (INPUT policy DROP or a final catch-all drop)")
 def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
     """Inbound traffic is denied by default"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
-    assert ctx.analysis is not None
     chains = ctx.analysis.chains["input"]
     if not chains:
         return CheckResult.failed("no filter chain on the input hook: every inbound packet is accepted",
@@ -102,15 +61,12 @@ def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
         *_offending(ctx, examples, "input", "accepted only by the default ACCEPT policy"), _ruleset_note(ctx))
 
 
-@check("FW-INBOUND-GATEWAY-ONLY", suite=SUITE, severity=Severity.CRITICAL,
+@check("FW-INBOUND-GATEWAY-ONLY", suite="firewall", severity=Severity.CRITICAL,
        defect="firewall.inbound_not_restricted",
        requirement=f"{REQ}: new connections to the connection port only from gateway_cidrs")
 def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
     """Only the national gateways can open connections to the connection port"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
     a, b = ctx.analysis, ctx.baseline
-    assert a is not None
     gateways = cidrs(b.gateway_cidrs)
     common = dict(proto=protos(["tcp"]), dport=ports([b.connection_port]), ct=NOT_ESTABLISHED,
                   iif=not_loopback(a, b.loopback_interfaces))
@@ -126,14 +82,11 @@ def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
                               _ruleset_note(ctx))
 
 
-@check("FW-ADMIN-PORTS", suite=SUITE, severity=Severity.CRITICAL, defect="firewall.ssh_open",
+@check("FW-ADMIN-PORTS", suite="firewall", severity=Severity.CRITICAL, defect="firewall.ssh_open",
        requirement=f"{REQ}: admin_ports reachable only from management_cidrs")
 def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
     """Administration ports are reachable from the management network only"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
     a, b = ctx.analysis, ctx.baseline
-    assert a is not None
     query = packets(a, src=outside(cidrs(b.management_cidrs), Dim.SRC), proto=protos(["tcp", "udp"]),
                     dport=ports(b.admin_ports), ct=NOT_ESTABLISHED, iif=not_loopback(a, b.loopback_interfaces))
     leaks = a.accepted("input", query, MAX_EXAMPLES)
@@ -145,14 +98,11 @@ def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
                               _ruleset_note(ctx))
 
 
-@check("FW-EGRESS-NPDB", suite=SUITE, severity=Severity.HIGH, defect="firewall.egress_open",
+@check("FW-EGRESS-NPDB", suite="firewall", severity=Severity.HIGH, defect="firewall.egress_open",
        requirement=f"{REQ}: new outbound connections only from connection_servers to npdb_egress, plus egress_allowed")
 def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
     """Outbound connections go to the NPDB from the connection servers only"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
     a, b = ctx.analysis, ctx.baseline
-    assert a is not None
     # The host's own egress is the OUTPUT hook; forwarded traffic is FW-NO-ANY-ANY's concern.
     oif = not_loopback(a, b.loopback_interfaces)
     npdb = dict(dst=cidrs(b.npdb_egress.cidrs), proto=protos(["tcp"]), dport=ports([b.npdb_egress.port]))
@@ -179,14 +129,11 @@ def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
                               _ruleset_note(ctx))
 
 
-@check("FW-NO-ANY-ANY", suite=SUITE, severity=Severity.HIGH, defect="firewall.any_any",
+@check("FW-NO-ANY-ANY", suite="firewall", severity=Severity.HIGH, defect="firewall.any_any",
        requirement=f"{REQ}: no rule in INPUT/FORWARD accepts any source to any destination on any port")
 def no_any_any(ctx: FirewallContext) -> CheckResult:
     """No any-to-any accept rule"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
     a, b = ctx.analysis, ctx.baseline
-    assert a is not None
     real_ifaces = not_loopback(a, b.loopback_interfaces)
     found: list[Evidence] = []
     for hook in ("input", "forward"):
@@ -218,13 +165,10 @@ def _any_any(box: tuple[int, ...], real_ifaces: tuple[tuple[int, int], ...]) -> 
     return full and new and iface
 
 
-@check("FW-SHADOWED-RULES", suite=SUITE, severity=Severity.LOW, defect="firewall.shadowed_rule",
+@check("FW-SHADOWED-RULES", suite="firewall", severity=Severity.LOW, defect="firewall.shadowed_rule",
        requirement=f"{REQ}: every rule can match some packet (no shadowed or redundant rules)")
 def no_shadowed_rules(ctx: FirewallContext) -> CheckResult:
     """No shadowed or redundant rules"""
-    if (bad := _unreadable(ctx)) is not None:
-        return bad
-    assert ctx.analysis is not None
     findings = ctx.analysis.shadowed()
     evidence = [Evidence.finding(
         str(ctx.ruleset_path), f.rule.line, f.kind,
@@ -237,14 +181,3 @@ def no_shadowed_rules(ctx: FirewallContext) -> CheckResult:
         return CheckResult.failed(f"{len(findings)} rule(s) can never match", *evidence[:20],
                                   _ruleset_note(ctx), shadowed=float(len(findings)))
     return CheckResult.passed("every rule can match some packet", _ruleset_note(ctx), shadowed=0.0)
-
-
-@suite_context("firewall")
-def make_context(run: RunContext) -> Iterator[FirewallContext]:
-    config = run.config.firewall
-    if config is None:
-        from harness.errors import ConfigError
-        raise ConfigError(run.config.source_file or "run.yaml", "firewall.ruleset",
-                          "the firewall suite needs a ruleset file", "add firewall: {ruleset: path}")
-    yield build_context(config.ruleset, config.baseline, config.format)
-
