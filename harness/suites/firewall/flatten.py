@@ -32,7 +32,6 @@ class Entry:
     rule: Rule | None  # None for the chain's default policy and implicit goto returns
     kind: Kind
     boxes: list[Box]
-    block_end: int = 0  # SKIP only: index where its block ends
     approximate: bool = False
     note: str = ""
 
@@ -101,7 +100,6 @@ def flatten(ruleset: Ruleset, chain: Chain, ifaces: InterfaceUniverse) -> Flatte
 
 def _block(ruleset: Ruleset, chain: Chain, cond: list[Box], stack: tuple[str, ...],
            entries: list[Entry], ifaces: InterfaceUniverse, policy: Kind, builtin: bool) -> None:
-    skips: list[Entry] = []
     for rule in chain.rules:
         if rule.ipv6_only:
             continue
@@ -119,10 +117,8 @@ def _block(ruleset: Ruleset, chain: Chain, cond: list[Box], stack: tuple[str, ..
             if rule.approximate:
                 raise RulesetParseError(ruleset.path, rule.line,
                                         "a RETURN guarded by an unmodelled condition (limit, tcp flags...) is not supported")
-            entry = Entry(rule, policy if builtin else Kind.SKIP, match)
-            entries.append(entry)
+            entries.append(Entry(rule, policy if builtin else Kind.SKIP, match))
             if not builtin:
-                skips.append(entry)
                 # Returned packets never reach the rest of this chain: narrow what flows on.
                 cond = subtract_all(cond, match)
         else:  # JUMP / GOTO
@@ -138,11 +134,7 @@ def _block(ruleset: Ruleset, chain: Chain, cond: list[Box], stack: tuple[str, ..
             _block(ruleset, target, match, stack + (target.name,), entries, ifaces, policy, builtin=False)
             if action == Action.GOTO:
                 # Falling off a goto'd chain returns from the chain that did the goto.
-                entry = Entry(None, policy if builtin else Kind.SKIP, match,
-                              note=f"return after goto {target.name} ({rule.location})")
-                entries.append(entry)
+                entries.append(Entry(None, policy if builtin else Kind.SKIP, match,
+                                     note=f"return after goto {target.name} ({rule.location})"))
                 if not builtin:
-                    skips.append(entry)
                     cond = subtract_all(cond, match)
-    for entry in skips:
-        entry.block_end = len(entries)

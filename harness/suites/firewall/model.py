@@ -39,9 +39,6 @@ class Action(enum.StrEnum):
     GOTO = "goto"
 
 
-TERMINAL = frozenset({Action.ACCEPT, Action.DROP, Action.REJECT})
-
-
 @dataclass(frozen=True)
 class IfaceMatch:
     """Interface names; a trailing '+' (iptables) or '*' (nft) is a prefix wildcard."""

@@ -162,13 +162,6 @@ def bounding(boxes: Sequence[Box]) -> Box:
                  for k in range(2 * NDIM))
 
 
-def volume(box: Box) -> int:
-    size = 1
-    for k in range(0, 2 * NDIM, 2):
-        size *= box[k + 1] - box[k] + 1
-    return size
-
-
 # Values a person recognises, tried first when a box allows them (an example packet should read
 # like traffic, not like 0.0.0.1 with protocol 0).
 _NICE = {
