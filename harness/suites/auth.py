@@ -15,7 +15,6 @@ from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.dossiers import Person, synthetic_people
-from harness.net import TlsMaterial
 from harness.suites import auth_tokens as forge
 from harness.suites.auth_attacker import AttackerKeyServer, self_signed_pem
 from harness.suites.auth_probe import REFUSED, AuthContext, expect_refused, send_until_error
@@ -40,24 +39,15 @@ def _people(admin: Any, seed: int) -> list[Person]:
     return people or synthetic_people(5, seed)
 
 
-def portal_tls(run: RunContext) -> TlsMaterial:
-    """The run's TLS material; under a profile requiring mTLS the portal's national-CA certificate."""
-    tls = run.tls
-    if tls.client_cert is None and run.profile.mtls == "required" and run.npdb is not None:
-        issued = run.npdb.pki.client_cert_set("portal")["valid"]
-        return TlsMaterial(tls.ca_bundle, issued.cert_path, issued.key_path)
-    return tls
-
-
 @suite_context("auth")
 def make_context(run: RunContext) -> Iterator[AuthContext]:
     if run.npdb is None:
         raise RuntimeError("the auth suite mints tokens with the mock NPDB's token service; "
                            "run with npdb.start: true or a running mock (npdb.state_dir)")
-    tls = portal_tls(run)
-    client = run.http(tls=tls)
-    admin = getattr(run.npdb, "admin", None)
-    if admin is not None and hasattr(admin, "for_run"):
+    portal = run.portal()
+    client = portal.http()
+    admin = run.npdb.admin
+    if admin is not None:
         # this run's namespace of a shared mock: its own people and deliveries
         admin = admin.for_run(run.run_id)
         if run.config.target.ca_bundle is not None:
@@ -66,7 +56,8 @@ def make_context(run: RunContext) -> Iterator[AuthContext]:
             except Exception:  # noqa: BLE001 - an older mock: deliveries fail visibly instead
                 pass
     try:
-        yield AuthContext(run=run, client=client, minter=run.npdb.minter(), admin=admin, tls=tls,
+        yield AuthContext(run=run, client=client, minter=portal.minter(), admin=admin,
+                          tls=portal.tls,
                           mtls_required=run.profile.mtls == "required",
                           people=_people(admin, run.seed))
     finally:

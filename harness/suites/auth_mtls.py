@@ -76,8 +76,7 @@ def _judge_portal_certificate(ctx: AuthContext, kind: str, description: str,
     """``_judge`` with one of the portal's deliberately bad client certificates (mock PKI)."""
     if (skipped := _skip_unless_required(ctx)) is not None:
         return skipped  # before the PKI is touched: without mTLS no certificate is needed
-    certificate = ctx.run.npdb.pki.client_cert_set("portal")[kind]
-    tls = TlsMaterial(ctx.tls.ca_bundle, certificate.cert_path, certificate.key_path)
+    tls = ctx.run.portal().certificate(kind)
     return _judge(ctx, description, tls, what)
 
 

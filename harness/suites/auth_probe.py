@@ -11,22 +11,25 @@ import json
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.checks import CheckResult, Evidence
 from harness.dossiers import RESIDENCE, Person, dossier_body
 from harness.net import Exchange, SafeClient, TlsMaterial, curl_command
+from harness.portal import API_BASE_PATH, PORTAL, PORTAL_SCOPES
 from harness.suites.auth_tokens import decode_segment
 from harness.suites.base import RunContext
 
-API = "/connection/v1"
+if TYPE_CHECKING:
+    from mocks.population_db.admin_client import AdminClient
+    from mocks.population_db.tokens import TokenMinter
+
+API = API_BASE_PATH
 READ_PATH = f"{API}/dossiers?limit=1"  # the protected read every token probe uses
 DOSSIERS_PATH = f"{API}/dossiers"
 NOTIFICATIONS_PATH = f"{API}/notifications"
-PORTAL = "portal"
 PORTAL_B = "portal-b"
 PORTAL_READONLY = "portal-readonly"
-PORTAL_SCOPES = ("dossier.submit", "dossier.read")
 REFUSED = frozenset({401, 403})
 
 
@@ -72,8 +75,8 @@ class AuthContext:
 
     run: RunContext
     client: SafeClient
-    minter: Any  # mocks.population_db.tokens.TokenMinter
-    admin: Any  # mocks.population_db.admin_client.AdminClient, or None
+    minter: TokenMinter
+    admin: AdminClient | None
     tls: TlsMaterial
     mtls_required: bool
     people: list[Person] = field(default_factory=list)

@@ -34,8 +34,6 @@ from harness.suites.conformance_mapping import CHECK_IDS
 from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
 
 SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
-PORTAL_CLIENT = "portal"
-PORTAL_SCOPES = ("dossier.submit", "dossier.read")
 REQUIREMENT = "connection/v1 openapi.yaml"
 # Problems that mean schemathesis could not talk to the SUT, so a clean run proves nothing.
 _BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Connection",
@@ -130,11 +128,7 @@ def plan_for(run: RunContext, spec: dict[str, Any], token: str) -> FuzzPlan:
 
 
 def mint_portal_token(run: RunContext, lifetime_s: int) -> str:
-    from mocks.population_db.tokens import TokenMinter
-
-    state_dir = run.npdb.state_dir if run.npdb is not None else run.config.npdb.state_dir
-    return str(TokenMinter(Path(state_dir)).mint(PORTAL_CLIENT, list(PORTAL_SCOPES),
-                                                  lifetime_s=lifetime_s))
+    return run.portal().token(lifetime_s=lifetime_s)
 
 
 def fetch_published_spec(run: RunContext, spec: dict[str, Any], token: str) -> PublishedSpec:

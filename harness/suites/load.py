@@ -39,7 +39,6 @@ from harness.suites.load_thresholds import (
 )
 
 PORTAL_CLIENTS = ("portal", "portal-b")
-PORTAL_SCOPES = ("dossier.submit", "dossier.read")
 REQUIREMENT = "certification profile thresholds.load; connection/v1 dossier operations under load"
 
 
@@ -64,19 +63,9 @@ def portal_tokens(run: RunContext, lifetime_s: int) -> list[str]:
     if run.npdb is None:
         raise RuntimeError("the load suite needs portal tokens: run with the mock NPDB's token "
                            "service, or pass extras['load_tokens']")
-    minter = run.npdb.minter()
-    return [minter.mint(client, list(PORTAL_SCOPES), lifetime_s=lifetime_s)
+    portal = run.portal()
+    return [portal.token(client_id=client, lifetime_s=lifetime_s)
             for client in PORTAL_CLIENTS]
-
-
-def _tls_material(run: RunContext) -> tuple[Path | None, Path | None, Path | None]:
-    tls = run.tls
-    cert, key = tls.client_cert, tls.client_key
-    if cert is None and run.npdb is not None and run.profile.mtls == "required":
-        # The portal presents its national-CA certificate where the profile requires mTLS.
-        issued = run.npdb.pki.client_cert_set("portal")["valid"]
-        cert, key = issued.cert_path, issued.key_path
-    return tls.ca_bundle, cert, key
 
 
 def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
@@ -92,19 +81,18 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
     duration = duration_s or limits.duration_s
     users = users or limits.users
     if run.npdb is not None:
-        seed = getattr(run.npdb, "seed", run.config.npdb.seed)
-        size = getattr(run.npdb, "population", run.config.npdb.population)
-        people = population_people(seed, size, 100, run.seed)
+        people = population_people(run.npdb.seed, run.npdb.population, 100, run.seed)
     else:
         people = synthetic_people(100, run.seed)
-    ca_bundle, cert, key = _tls_material(run)
+    # The portal presents its national-CA certificate where the profile requires mTLS.
+    tls = run.portal().tls
     plan_path = processes.remove_on_exit(out_dir / "plan.json")  # bearer tokens: gone on any exit
     join_code = secrets.token_urlsafe(18) if external else None
     write_plan(plan_path, tokens=portal_tokens(run, token_lifetime_s(duration)),
                dossiers=dossier_pool(people, 300, run.seed),
                user_rps=user_rps or user_pacing(limits.target_rps, users),
                max_requests_per_process=per_process_request_bound(limits.max_requests, workers),
-               ca_bundle=ca_bundle, client_cert=cert, client_key=key,
+               ca_bundle=tls.ca_bundle, client_cert=tls.client_cert, client_key=tls.client_key,
                verify_tls=host.startswith("https"), allowed_hosts=[urlsplit(host).hostname or ""],
                join_code=join_code, workers_external=external)
     job = LocustJob(host=host, plan_path=plan_path, out_dir=out_dir, users=users,

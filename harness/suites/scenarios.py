@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -23,6 +23,9 @@ from harness.errors import PopcertError
 from harness.suites.base import RunContext, suite_context
 from harness.suites.scenario_model import Scenario, load_all
 from harness.suites.scenario_runner import PopulationBinder, ScenarioDriver, StepRun
+
+if TYPE_CHECKING:
+    from mocks.population_db.admin_client import AdminClient
 
 PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 OWN_CLIENT_ID = "city-system"
@@ -53,25 +56,19 @@ def population_of(run: RunContext) -> Any:
     from mocks.population_db.population import Population
 
     npdb = run.npdb
-    size = getattr(npdb, "population", None) or run.config.npdb.population
-    seed = getattr(npdb, "seed", None)
-    return Population(seed=int(run.config.npdb.seed if seed is None else seed), size=int(size))
+    if npdb is None:
+        return Population(seed=run.config.npdb.seed, size=run.config.npdb.population)
+    return Population(seed=npdb.seed, size=npdb.population)
 
 
 def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
     """Drive ``scenarios`` against the configured SUT; used by the suite and by tests."""
-    from mocks.population_db.tokens import TokenMinter
-
-    npdb = run.npdb
-    token = TokenMinter(Path(npdb.state_dir)).mint("portal", ["dossier.submit", "dossier.read"],
-                                                   lifetime_s=3600)
-    api_url = run.config.target.base_url
-    if not api_url.endswith("/connection/v1"):
-        api_url += "/connection/v1"
+    portal = run.portal()
+    token = portal.token(lifetime_s=3600)
     admin = run_admin(run)
     runs: list[StepRun] = []
-    with run.http() as client:
-        driver = ScenarioDriver(client, api_url, token, admin,
+    with portal.http() as client:
+        driver = ScenarioDriver(client, portal.api_url, token, admin,
                                 PopulationBinder(population_of(run), run.seed, admin),
                                 float(run.threshold("scenario", "poll_timeout_s", 20)))
         for scenario in scenarios:
@@ -79,14 +76,14 @@ def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
     return runs
 
 
-def run_admin(run: RunContext) -> Any:
+def run_admin(run: RunContext) -> AdminClient:
     """The mock's admin API in this run's namespace (its people, faults, audit window), told to
     trust the SUT's own server CA for the notifications it delivers."""
-    admin = run.npdb.admin
-    if hasattr(admin, "for_run"):
-        admin = admin.for_run(run.run_id)
+    if run.npdb is None or run.npdb.admin is None:
+        raise RuntimeError("the scenario suite drives the mock NPDB through its admin API")
+    admin = run.npdb.admin.for_run(run.run_id)
     ca_bundle = run.config.target.ca_bundle
-    if ca_bundle is not None and hasattr(admin, "trust_ca"):
+    if ca_bundle is not None:
         try:
             admin.trust_ca(Path(ca_bundle))
         except Exception:  # noqa: BLE001 - deliveries then fail visibly in the delivery log
