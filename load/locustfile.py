@@ -27,6 +27,7 @@ import json
 import logging
 import math
 import os
+import random
 import re
 import shutil
 import ssl
@@ -36,15 +37,16 @@ import uuid
 import weakref
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import gevent
 import gevent.event
 import gevent.pool
 import gevent.queue
 import gevent.ssl
+from geventhttpclient.url import URL
 from locust import FastHttpUser, events, task
-from locust.exception import StopUser
+from locust.exception import CatchResponseError, StopUser
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
@@ -235,12 +237,6 @@ def _count_unsent(**_: Any) -> None:
         user.settle_timetable()
 
 
-@events.request.add_listener
-def _count_request(**_: Any) -> None:
-    global _sent
-    _sent += 1
-
-
 def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
     """TLS to the SUT: its private CA, and the portal's client certificate when mTLS is on."""
     context = gevent.ssl.create_default_context(cafile=PLAN.get("ca_bundle") or cafile)
@@ -249,8 +245,24 @@ def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
     return context
 
 
+def _report(fire: Callable[..., None], request_type: str, name: str, response_time_ms: float,
+            length: int, error: BaseException | None) -> None:
+    """One request into locust's statistics (and the run's request bound)."""
+    global _sent
+    _sent += 1
+    fire(request_type=request_type, name=name, response_time=response_time_ms,
+         response_length=length, exception=error, context={})
+
+
 class PortalUser(FastHttpUser):
-    """One portal session: submits dossiers, polls their status, lists its own dossiers."""
+    """One portal session: submits dossiers, polls their status, lists its own dossiers.
+
+    Requests go straight to the user's geventhttpclient ``HTTPClient`` (the one locust's
+    ``FastHttpSession`` would pick from the same pool, same TLS and timeouts) and this file reports
+    them to locust itself: locust's session wrapper (URL re-parsing, cookie jar, redirect loop,
+    response copies) would double the driver's CPU per request for nothing the checks use.
+    ``HTTPClient`` follows no redirect by construction.
+    """
 
     # Never follow a redirect: the Location may be out of scope or drop TLS (issue 12).
     max_redirects = 0
@@ -273,7 +285,8 @@ class PortalUser(FastHttpUser):
         if not PLAN_READY.is_set():
             raise StopUser()
         allowed = PLAN.get("allowed_hosts")
-        if allowed and urlsplit(self.host or "").hostname not in allowed:
+        target = urlsplit(self.host or "")
+        if allowed and target.hostname not in allowed:
             LOG.error("host %s is not in the plan's scope %s; this user sends nothing",
                       self.host, allowed)
             raise StopUser()
@@ -281,15 +294,30 @@ class PortalUser(FastHttpUser):
         self.base = str(PLAN.get("base_path", "/connection/v1")).rstrip("/")
         self.deadline_s = float(PLAN.get("request_deadline_s", 30.0))
         self.dossier_ids: list[str] = []
+        # Everything a request needs that does not change per request, built once.
+        self._http = self.client.client.clientpool.get_client(URL(self.host))
+        prefix = quote(target.path.rstrip("/") + self.base, safe="/:@!$&'()*+,;=-._~%")
+        self._dossiers_path = f"{prefix}/dossiers"
+        self._list_path = f"{prefix}/dossiers?limit=20"
+        self._health_path = f"{prefix}/health"
+        self._submit_name = f"POST {self.base}/dossiers"
+        self._poll_name = f"GET {self.base}/dossiers/{{dossier_id}}"
+        self._list_name = f"GET {self.base}/dossiers"
+        self._fire = self.environment.events.request.fire
+        self._base_headers = {"Authorization": f"Bearer {self.token}",
+                              "Accept": "application/json", "Accept-Encoding": "identity"}
+        self._submit_headers = {**self._base_headers, "Content-Type": "application/json"}
+        bodies = list(PLAN["encoded"])
+        random.Random(self.token + str(id(self))).shuffle(bodies)
+        self._bodies = itertools.cycle(bodies)  # this user's walk through the dossier pool
+        self._polls = 0
         # Lanes: up to max_in_flight greenlets, each sending one request at a time, fed by a
         # queue as long as the lanes (a full queue blocks the timetable: in flight stays bounded).
-        self._queue: gevent.queue.Queue[tuple[Callable[[], bool], str, float]] = \
+        self._queue: gevent.queue.Queue[tuple[Callable[[float], bool], str, float]] = \
             gevent.queue.Queue(self.concurrency)
         self._lanes = gevent.pool.Group()
         self._idle_lanes = 0
         self._in_flight: dict[int, tuple[str, float]] = {}
-        self._base_headers = {"Authorization": f"Bearer {self.token}",
-                              "Accept": "application/json", "Accept-Encoding": "identity"}
         self._interval = 1.0 / max(1e-6, float(PLAN.get("user_rps", 1.0)))
         self._warm_up()
         self._next = _first_slot(self._interval)
@@ -321,13 +349,14 @@ class PortalUser(FastHttpUser):
         A portal holds persistent connections; 20 simultaneous handshakes at spawn would
         otherwise dominate the p95 of a short run and hide what the thresholds are about.
         """
+        response = None
         try:
             with gevent.Timeout(self.deadline_s):
-                response = self.client.client.urlopen(f"{self.host.rstrip('/')}{self.base}/health",
-                                                      method="GET")
+                response = self._http.request("GET", self._health_path,
+                                              headers=self._base_headers)
                 read_bounded(response)
         except BaseException:  # noqa: BLE001 - the measured requests will report the failure
-            pass
+            _discard(response)
 
     def _headers(self) -> dict[str, str]:
         headers = self._base_headers.copy()
@@ -335,7 +364,7 @@ class PortalUser(FastHttpUser):
         return headers
 
     # --- the timetable -------------------------------------------------------------------------
-    def _launch(self, send: Callable[[], bool], name: str) -> None:
+    def _launch(self, send: Callable[[float], bool], name: str) -> None:
         """Hand the request to a free lane at its intended time; measure from the intended time."""
         if _MAX_REQUESTS and _sent >= _MAX_REQUESTS:
             raise StopUser()
@@ -356,71 +385,69 @@ class PortalUser(FastHttpUser):
             self._idle_lanes -= 1
             self._timed(send, name, intended, key)
 
-    def _submit_headers(self) -> dict[str, str]:
-        headers = self._headers()
-        headers["Idempotency-Key"] = headers["X-Request-Id"]
-        headers["Content-Type"] = "application/json"
-        return headers
-
-    def _timed(self, send: Callable[[], bool], name: str, intended: float, key: int) -> None:
+    def _timed(self, send: Callable[[float], bool], name: str, intended: float, key: int) -> None:
         ok = False
         self._in_flight[key] = (name, intended)
-        RECORDER.record_send_lag(time.monotonic() - intended)
+        started = time.monotonic()
+        RECORDER.record_send_lag(started - intended)
         try:
             with gevent.Timeout(self.deadline_s):
-                ok = send()
+                ok = send(started)
         except gevent.Timeout:
-            self.environment.events.request.fire(
-                request_type=name.split(" ")[0], name=name, response_time=self.deadline_s * 1000,
-                response_length=0, exception=TimeoutError(
-                    f"no complete answer within the {self.deadline_s:g} s request deadline"),
-                context={})
+            _report(self._fire, name.split(" ")[0], name, self.deadline_s * 1000, 0, TimeoutError(
+                f"no complete answer within the {self.deadline_s:g} s request deadline"))
         if self._in_flight.pop(key, None) is not None:
             RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
 
-    def _request(self, method: str, path: str, name: str, *, body: bytes | None = None,
-                 headers: dict[str, str], expect: int) -> Any:
-        """One request that follows no redirect and reads at most 1 MiB; the parsed answer
-        (bytes) on the expected status, else None with the reason recorded as a failure."""
-        # No redirect is followed: max_redirects = 0 and no redirect status codes on the client.
-        with self.client.request(method, path, data=body, headers=headers, name=name,
-                                 catch_response=True, stream=True) as response:
+    def _request(self, method: str, path: str, name: str, started: float, *, body: bytes = b"",
+                 headers: dict[str, str], expect: int) -> bytes | None:
+        """One request that follows no redirect and reads at most 1 MiB; the decoded answer on
+        the expected status, else None with the reason recorded as a failure."""
+        response = None
+        status = 0
+        content = None
+        length = 0
+        error: BaseException | None = None
+        try:
+            response = self._http.request(method, path, body=body, headers=headers)
             status = response.status_code
-            if status == 0:
-                return None  # no HTTP answer: locust reports the connection error itself
             if 300 <= status < 400:
-                location = (response.headers or {}).get("location", "")
+                location = response.get("location") or ""
                 _discard(response)
-                response.failure(f"HTTP {status} redirect to {str(location)[:200]!r} "
-                                 "not followed")
-                return None
-            try:
-                raw = read_bounded(response._response) if response._response is not None else b""
-                content = decode_bounded(raw, (response.headers or {}).get("content-encoding"))
-            except (BodyTooLarge, UnsupportedEncoding) as refused:
-                _discard(response)
-                response.failure(f"HTTP {status}: {refused}")
-                return None
-            except Exception as broken:  # noqa: BLE001 - a hostile body is a failure, not a crash
-                _discard(response)
-                response.failure(f"HTTP {status}: unreadable body ({type(broken).__name__})")
-                return None
-            if status != expect:
-                response.failure(f"HTTP {status}")
-                return None
-            response.success()
-            return content
+                error = CatchResponseError(f"HTTP {status} redirect to {str(location)[:200]!r} "
+                                           "not followed")
+            else:
+                raw = read_bounded(response)
+                length = len(raw)
+                content = decode_bounded(raw, response.get("content-encoding"))
+                if status != expect:
+                    error = CatchResponseError(f"HTTP {status}")
+                    content = None
+        except (BodyTooLarge, UnsupportedEncoding) as refused:
+            _discard(response)
+            error = CatchResponseError(f"HTTP {status}: {refused}")
+        except Exception as broken:  # noqa: BLE001 - a hostile SUT is a failure, not a crash
+            _discard(response)
+            # No HTTP answer (refused, reset, TLS, unparsable head): the error itself, as locust
+            # reports it; an answer whose body could not be read: its status and the cause.
+            error = broken if response is None else CatchResponseError(
+                f"HTTP {status}: unreadable body ({type(broken).__name__})")
+            content = None
+        except BaseException:  # the request deadline (the lane reports it) or the user's end
+            _discard(response)
+            raise
+        _report(self._fire, method, name, (time.monotonic() - started) * 1000, length, error)
+        return content
 
     @task(WEIGHTS.get("submit", 3))
     def submit_dossier(self) -> None:
-        self._launch(self._submit, f"POST {self.base}/dossiers")
+        self._launch(self._submit, self._submit_name)
 
-    def _submit(self) -> bool:
-        encoded = PLAN["encoded"]
-        body = encoded[int(time.monotonic() * 1e6) % len(encoded)]
-        content = self._request(
-            "POST", f"{self.base}/dossiers", f"POST {self.base}/dossiers", body=body,
-            headers=self._submit_headers(), expect=201)
+    def _submit(self, started: float) -> bool:
+        headers = self._submit_headers.copy()
+        headers["X-Request-Id"] = headers["Idempotency-Key"] = _request_id()
+        content = self._request("POST", self._dossiers_path, self._submit_name, started,
+                                body=next(self._bodies), headers=headers, expect=201)
         if content is None:
             return False
         try:
@@ -438,27 +465,26 @@ class PortalUser(FastHttpUser):
         if not self.dossier_ids:
             self.submit_dossier()
             return
-        self._launch(self._poll, f"GET {self.base}/dossiers/{{dossier_id}}")
+        self._launch(self._poll, self._poll_name)
 
-    def _poll(self) -> bool:
-        dossier_id = self.dossier_ids[int(time.monotonic() * 1e6) % len(self.dossier_ids)]
-        return self._request("GET", f"{self.base}/dossiers/{dossier_id}",
-                             f"GET {self.base}/dossiers/{{dossier_id}}",
-                             headers=self._headers(), expect=200) is not None
+    def _poll(self, started: float) -> bool:
+        self._polls += 1
+        dossier_id = self.dossier_ids[self._polls % len(self.dossier_ids)]
+        return self._request("GET", f"{self._dossiers_path}/{dossier_id}", self._poll_name,
+                             started, headers=self._headers(), expect=200) is not None
 
     @task(WEIGHTS.get("list", 2))
     def list_dossiers(self) -> None:
-        self._launch(self._list, f"GET {self.base}/dossiers")
+        self._launch(self._list, self._list_name)
 
-    def _list(self) -> bool:
-        return self._request("GET", f"{self.base}/dossiers?limit=20", f"GET {self.base}/dossiers",
+    def _list(self, started: float) -> bool:
+        return self._request("GET", self._list_path, self._list_name, started,
                              headers=self._headers(), expect=200) is not None
 
 
 def _discard(response: Any) -> None:
     """Close the connection of an answer whose body was not read to its end (never reuse it)."""
-    inner = getattr(response, "_response", None)
-    sock, pool = getattr(inner, "_sock", None), getattr(inner, "_pool", None)
+    sock, pool = getattr(response, "_sock", None), getattr(response, "_pool", None)
     if sock is None:
         return
     try:
@@ -467,5 +493,5 @@ def _discard(response: Any) -> None:
         else:
             sock.close()
     finally:
-        inner._sock = None
-        inner._pool = None
+        response._sock = None
+        response._pool = None
