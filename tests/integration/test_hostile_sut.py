@@ -24,7 +24,7 @@ import yaml
 from harness.checks import Status
 from harness.registry import default_registry
 from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
-from harness.suites.tls_scan import TlsScanError, TlsTarget, scan
+from harness.suites.tls.scan import TlsScanError, TlsTarget, scan
 from tests.conftest import LoopbackServer, garbage, hang, reset
 from tests.hostile import servers as hostile
 

@@ -16,24 +16,22 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from examples.city_system.tls_profile import TLS_DEFECTS, build_server_context, server_certificate
-from harness.checks import CheckResult, Status, checks_for_suite
+from examples.city_system.tls_profile import (
+    TLS_DEFECTS,
+    build_server_context,
+    server_certificate,
+)
+from harness.checks import CheckResult, Status, SuiteUnavailable
+from harness.registry import default_registry
 from harness.suites import tls as tls_suite
-from harness.suites import tls_analysis as analysis
-from harness.suites.tls_scan import TlsTarget
+from harness.suites.tls import analysis
+from harness.suites.tls.scan import TlsTarget
 from mocks.population_db.pki import IssuedCert, TestPKI
 
 pytestmark = pytest.mark.integration
 
-TLS_CHECK_IDS = {c.id for c in checks_for_suite("tls")}
-EXPECTED_FAILURE = {
-    "tls.allows_tls10": "TLS-PROTOCOL-LEGACY",
-    "tls.weak_ciphers": "TLS-CIPHERS-STRONG",
-    "tls.self_signed": "TLS-CERT-CHAIN",
-    "tls.hostname_mismatch": "TLS-CERT-HOSTNAME",
-    "tls.expiring_cert": "TLS-CERT-EXPIRY",
-    "tls.long_lived_cert": "TLS-MOZILLA-INTERMEDIATE",
-}
+# defect switch -> the one check it must fail, as the checks declare it
+EXPECTED_FAILURE = {d: c.id for c in default_registry().for_suite("tls") for d in c.defects}
 
 
 class TinyHttpsServer:
@@ -106,7 +104,7 @@ def scans(pki: TestPKI, portal: IssuedCert) -> Iterator[dict[str, tls_suite.TlsC
 
 
 def _run_all(ctx: tls_suite.TlsContext) -> dict[str, CheckResult]:
-    return {c.id: c.function(ctx) for c in checks_for_suite("tls")}
+    return {c.id: c.function(ctx) for c in default_registry().for_suite("tls")}
 
 
 def _failing(results: dict[str, CheckResult]) -> set[str]:
@@ -128,9 +126,10 @@ def test_each_defect_fails_exactly_its_check(scans: dict[str, tls_suite.TlsConte
 
 
 def test_every_tls_check_declares_its_defect() -> None:
-    declared = {d: c.id for c in checks_for_suite("tls") for d in c.defects}
-    assert declared == EXPECTED_FAILURE
-    assert set(declared) == TLS_DEFECTS
+    checks = default_registry().for_suite("tls")
+    assert all(len(c.defects) == 1 for c in checks)
+    assert len(EXPECTED_FAILURE) == len(checks)
+    assert set(EXPECTED_FAILURE) == TLS_DEFECTS
 
 
 def test_legacy_protocol_failure_names_versions_and_the_suites_it_drags_in(
@@ -177,18 +176,20 @@ def test_missing_client_certificate_makes_the_mozilla_check_an_error_with_a_hint
     assert "target.client_cert" in results["TLS-MOZILLA-INTERMEDIATE"].summary
 
 
-def test_unreachable_endpoint_is_an_error_for_every_check() -> None:
+def test_unreachable_endpoint_makes_the_suite_unavailable() -> None:
+    # The engine records this summary and evidence as `error` on every TLS check.
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # bound but not listening: connection refused
-        ctx = tls_suite.scan_context(TlsTarget("127.0.0.1", port))
-    results = _run_all(ctx)
-    assert {r.status for r in results.values()} == {Status.ERROR}
-    assert f"127.0.0.1:{port}" in results["TLS-CERT-CHAIN"].summary
+        with pytest.raises(SuiteUnavailable) as unavailable:
+            tls_suite.scan_context(TlsTarget("127.0.0.1", port))
+    assert unavailable.value.summary.startswith("no TLS scan:")
+    assert f"127.0.0.1:{port}" in unavailable.value.summary
+    assert unavailable.value.evidence[0].kind == "reproduction"
 
 
 def test_plain_http_target_is_an_error() -> None:
-    from harness.suites.tls_scan import TlsScanError
+    from harness.suites.tls.scan import TlsScanError
 
     with pytest.raises(TlsScanError, match="not an https URL"):
         TlsTarget.from_url("http://127.0.0.1:8080")
@@ -199,7 +200,7 @@ def test_suite_context_scans_the_configured_target(
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import SUITE_CONTEXTS, RunContext
+    from harness.suites.base import RunContext
 
     server = _start(pki, frozenset({"tls.expiring_cert"}))
     try:
@@ -211,7 +212,9 @@ def test_suite_context_scans_the_configured_target(
         profile = Profile(name="t", version="1", title_vi="t", title_en="t", mandatory=["TLS-*"],
                           thresholds={"tls": {"min_days_to_expiry": 3}})
         run = RunContext(config, profile, tmp_path, ScopeGuard(["127.0.0.1"]), tmp_path)
-        factory = SUITE_CONTEXTS["tls"](run)
+        suite = default_registry().suite("tls")
+        assert suite is not None
+        factory = suite.context(run)
         ctx = next(factory)
         factory.close()
     finally:

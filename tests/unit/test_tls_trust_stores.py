@@ -14,8 +14,8 @@ from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import 
     TrustStoresRepository,
 )
 
-from harness.suites import tls_scan
-from harness.suites.tls_trust import SERIAL_WARNING, load_public_trust_stores
+from harness.suites.tls import scan as tls_scan
+from harness.suites.tls.trust import SERIAL_WARNING, load_public_trust_stores
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def test_the_bundled_stores_are_the_source_of_the_warning(fresh_stores: None) ->
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         TrustStoresRepository.get_default()
-    assert serial_warnings(caught), "sslyze's stores no longer warn: drop tls_trust.py"
+    assert serial_warnings(caught), "sslyze's stores no longer warn: drop tls/trust.py"
 
 
 def test_the_scan_path_loads_the_stores_without_the_warning(fresh_stores: None) -> None:

@@ -1,68 +1,15 @@
-"""The TLS suite: the SUT's HTTPS endpoint judged from one sslyze scan.
+"""The TLS checks, each reading the suite's one sslyze scan (harness/suites/tls/__init__.py).
 
-The suite context scans once (``tls_scan.scan``); each check reads that scan through the pure
-judgements in ``tls_analysis``. Each ``tls.*`` defect switch of the city system fails exactly
-one check here; TLS-MOZILLA-INTERMEDIATE reports only what no dedicated check reports.
+Each ``tls.*`` defect switch of the city system fails exactly one check here;
+TLS-MOZILLA-INTERMEDIATE reports only what no dedicated check reports.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-
-from sslyze import ClientAuthRequirementEnum, ServerScanResult
+from sslyze import ClientAuthRequirementEnum
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites import tls_analysis as analysis
-from harness.suites import tls_mozilla
-from harness.suites.base import RunContext, suite_context
-from harness.suites.tls_scan import TlsScanError, TlsTarget, scan
-
-DEFAULT_MIN_DAYS_TO_EXPIRY = 30
-DEFAULT_MOZILLA_CONFIG = "intermediate"
-
-
-@dataclass(frozen=True)
-class TlsContext:
-    """What every TLS check receives: the scanned target, the scan (or why it failed), thresholds."""
-
-    target: TlsTarget | None
-    result: ServerScanResult | None
-    scan_error: str | None = None
-    min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY
-    mozilla_config: str = DEFAULT_MOZILLA_CONFIG
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
-
-    @property
-    def host(self) -> str:
-        return self.target.host if self.target else ""
-
-    @property
-    def ca_bundle(self) -> Path | None:
-        return self.target.ca_bundle if self.target else None
-
-    def reproduction(self) -> Evidence:
-        return Evidence.reproduction(self.target.reproduction() if self.target else "sslyze HOST:PORT")
-
-
-def scan_context(target: TlsTarget, min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY,
-                 mozilla_config: str = DEFAULT_MOZILLA_CONFIG) -> TlsContext:
-    """Scan ``target`` and wrap the outcome; a failed scan becomes ``scan_error``, not an exception."""
-    try:
-        result: ServerScanResult | None = scan(target)
-        error = None
-    except TlsScanError as failed:
-        result, error = None, str(failed)
-    return TlsContext(target, result, error, min_days_to_expiry, mozilla_config)
-
-
-def _unscanned(ctx: TlsContext) -> CheckResult | None:
-    if ctx.result is None or ctx.result.scan_result is None:
-        return CheckResult.errored(f"no TLS scan: {ctx.scan_error or 'unknown reason'}",
-                                   ctx.reproduction())
-    return None
+from harness.suites.tls import TlsContext, analysis, mozilla
 
 
 @check("TLS-PROTOCOL-LEGACY", suite="tls", severity=Severity.HIGH,
@@ -70,10 +17,8 @@ def _unscanned(ctx: TlsContext) -> CheckResult | None:
        defect="tls.allows_tls10")
 def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
     """The endpoint refuses SSLv2, SSLv3, TLS 1.0 and TLS 1.1."""
-    if (missing := _unscanned(ctx)) is not None:
-        return missing
     try:
-        accepted = analysis.accepted_suites(ctx.result.scan_result)  # type: ignore[union-attr]
+        accepted = analysis.accepted_suites(ctx.scan)
     except analysis.IncompleteScan as incomplete:
         return CheckResult.errored(str(incomplete), ctx.reproduction())
     legacy = analysis.legacy_protocols(accepted)
@@ -82,7 +27,7 @@ def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
     if not legacy:
         return CheckResult.passed(f"only {', '.join(offered)} accepted", *evidence)
     for version in legacy:
-        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+        evidence.append(Evidence.finding(ctx.target.display, None,
                                          "TLS-PROTOCOL-LEGACY", f"{version} accepted with "
                                          f"{', '.join(accepted[version])}", severity="high"))
     attributed = analysis.judge_tls12_suites(accepted).legacy_attributed
@@ -99,10 +44,8 @@ def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
        defect="tls.weak_ciphers")
 def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
     """Every TLS 1.2 cipher suite has forward secrecy and is AEAD."""
-    if (missing := _unscanned(ctx)) is not None:
-        return missing
     try:
-        accepted = analysis.accepted_suites(ctx.result.scan_result)  # type: ignore[union-attr]
+        accepted = analysis.accepted_suites(ctx.scan)
     except analysis.IncompleteScan as incomplete:
         return CheckResult.errored(str(incomplete), ctx.reproduction())
     judgement = analysis.judge_tls12_suites(accepted)
@@ -114,7 +57,7 @@ def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
     if not judgement.weak:
         return CheckResult.passed("every TLS 1.2 suite is (EC)DHE + AEAD", *evidence)
     for suite, reasons in sorted(judgement.weak.items()):
-        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+        evidence.append(Evidence.finding(ctx.target.display, None,
                                          "TLS-CIPHERS-STRONG", f"{suite}: {', '.join(reasons)}",
                                          severity="high"))
     return CheckResult.failed(f"{len(judgement.weak)} weak TLS 1.2 suite(s) accepted: "
@@ -123,10 +66,8 @@ def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
 
 
 def _leaf_chain(ctx: TlsContext) -> list | CheckResult:
-    if (missing := _unscanned(ctx)) is not None:
-        return missing
     try:
-        return analysis.leaf_and_chain(ctx.result.scan_result)  # type: ignore[union-attr]
+        return analysis.leaf_and_chain(ctx.scan)
     except analysis.IncompleteScan as incomplete:
         return CheckResult.errored(str(incomplete), ctx.reproduction())
 
@@ -192,12 +133,9 @@ def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
        defect="tls.long_lived_cert")
 def mozilla_intermediate(ctx: TlsContext) -> CheckResult:
     """The endpoint complies with Mozilla's intermediate TLS configuration."""
-    if (missing := _unscanned(ctx)) is not None:
-        return missing
     try:
-        config = tls_mozilla.mozilla_configuration(ctx.mozilla_config)
-        verdict = tls_mozilla.judge(ctx.result, config, ctx.host,  # type: ignore[arg-type]
-                                    ctx.ca_bundle, ctx.now)
+        config = mozilla.mozilla_configuration(ctx.mozilla_config)
+        verdict = mozilla.judge(ctx.result, ctx.scan, config, ctx.host, ctx.ca_bundle, ctx.now)
     except analysis.IncompleteScan as incomplete:
         return CheckResult.errored(f"Mozilla check impossible: {incomplete}{_mtls_hint(ctx)}",
                                    ctx.reproduction())
@@ -211,7 +149,7 @@ def mozilla_intermediate(ctx: TlsContext) -> CheckResult:
             summary += f" apart from {len(verdict.covered)} issue(s) other TLS checks report"
         return CheckResult.passed(summary, *evidence)
     for key, message in sorted(verdict.own.items()):
-        evidence.append(Evidence.finding(ctx.target.display if ctx.target else "", None,
+        evidence.append(Evidence.finding(ctx.target.display, None,
                                          f"mozilla.{key}", message, severity="medium"))
     return CheckResult.failed(f"not Mozilla {ctx.mozilla_config}: "
                               + "; ".join(verdict.own.values()), *evidence, ctx.reproduction())
@@ -219,25 +157,9 @@ def mozilla_intermediate(ctx: TlsContext) -> CheckResult:
 
 def _mtls_hint(ctx: TlsContext) -> str:
     """Some sslyze probes (renegotiation) need the client certificate when the SUT requires mTLS."""
-    probing = ctx.result.connectivity_result if ctx.result else None
+    probing = ctx.result.connectivity_result
     required = probing is not None and probing.client_auth_requirement == ClientAuthRequirementEnum.REQUIRED
-    if required and ctx.target is not None and ctx.target.client_cert is None:
+    if required and ctx.target.client_cert is None:
         return (" — the SUT requires a client certificate: set target.client_cert and "
                 "target.client_key (a portal certificate from the national CA)")
     return ""
-
-
-@suite_context("tls")
-def make_context(run: RunContext) -> Iterator[TlsContext]:
-    """Scan the SUT's TLS endpoint once, with the run's CA bundle and client certificate."""
-    target_config = run.config.target
-    min_days = int(run.threshold("tls", "min_days_to_expiry", DEFAULT_MIN_DAYS_TO_EXPIRY))
-    mozilla = str(run.threshold("tls", "mozilla_config", DEFAULT_MOZILLA_CONFIG))
-    run.scope.check_url(run.base_url)
-    try:
-        target = TlsTarget.from_url(run.base_url, target_config.ca_bundle,
-                                    target_config.client_cert, target_config.client_key)
-    except TlsScanError as not_tls:
-        yield TlsContext(None, None, str(not_tls), min_days, mozilla)
-        return
-    yield scan_context(target, min_days, mozilla)

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from sslyze import ServerScanResult
+from sslyze import AllScanCommandsAttempts, ServerScanResult
 from sslyze.mozilla_tls_profile.tls_config_checker import (
     MozillaTlsConfiguration,
     ServerNotCompliantWithTlsConfiguration,
@@ -22,7 +22,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     check_server_against_tls_configuration,
 )
 
-from harness.suites import tls_analysis as analysis
+from harness.suites.tls import analysis
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,10 @@ def mozilla_issues(result: ServerScanResult, config: TlsConfigurationAsJson) -> 
     return {}
 
 
-def judge(result: ServerScanResult, config: TlsConfigurationAsJson, host: str,
-          ca_bundle: Path | None, now: dt.datetime) -> MozillaVerdict:
+def judge(result: ServerScanResult, scan: AllScanCommandsAttempts, config: TlsConfigurationAsJson,
+          host: str, ca_bundle: Path | None, now: dt.datetime) -> MozillaVerdict:
+    """``scan`` is ``result.scan_result`` (sslyze's checker reads the whole result)."""
     issues = mozilla_issues(result, config)
-    assert result.scan_result is not None
-    scan = result.scan_result
     accepted = analysis.accepted_suites(scan)
     legacy = analysis.legacy_protocols(accepted)
     ciphers = analysis.judge_tls12_suites(accepted)

@@ -34,7 +34,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
 )
 
-from harness.suites.tls_trust import load_public_trust_stores
+from harness.suites.tls.trust import load_public_trust_stores
 
 # HTTP_HEADERS sends HTTP requests and follows redirects: excluded even if sslyze's Mozilla
 # checker starts to want it (docs/security-model.md, scope).
@@ -130,7 +130,7 @@ def _preflight(target: TlsTarget) -> None:
 
 
 def _scan(target: TlsTarget) -> ServerScanResult:
-    load_public_trust_stores()  # quietly: public roots with serial 0 (harness/suites/tls_trust.py)
+    load_public_trust_stores()  # quietly: public roots with serial 0 (harness/suites/tls/trust.py)
     try:
         location = ServerNetworkLocation(target.host, target.port)
     except ServerHostnameCouldNotBeResolved as unresolved:
