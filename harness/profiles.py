@@ -14,17 +14,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from harness import resources
 from harness.errors import ConfigError
+from harness.yaml_documents import read_yaml, validation_error
 
 PROFILES_DIR = resources.profiles_dir()
 
 CERTIFIED = "CERTIFIED"
 NOT_CERTIFIED = "NOT CERTIFIED"
 INCOMPLETE = "INCOMPLETE"
+PROFILE_HINT = "see specs/profiles/README.md"
 SUMMARY_CHARS = 200  # of a blocking check's summary quoted in the verdict's reason
 
 
@@ -74,20 +75,16 @@ def load_profile(name_or_path: str | Path) -> Profile:
     path = Path(name_or_path)
     if not path.suffix:
         path = PROFILES_DIR / f"{name_or_path}.yaml"
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError:
+    if not path.is_file():
         known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
         raise ConfigError(path, "profile", f"no such profile {name_or_path!r}",
-                          f"use one of {known}") from None
-    except yaml.YAMLError as bad:
-        raise ConfigError(path, "", f"not valid YAML: {bad}") from None
+                          f"use one of {known}")
+    raw, _node = read_yaml(path, what="profile", hint=PROFILE_HINT)
     try:
         return Profile.model_validate(raw)
     except ValidationError as invalid:
-        error = invalid.errors()[0]
-        field = ".".join(str(p) for p in error["loc"])
-        raise ConfigError(path, field, error["msg"], "see specs/profiles/README.md") from None
+        # No node: the field is the bare dotted path (callers and tests match on it).
+        raise validation_error(path, None, invalid, default_hint=PROFILE_HINT) from None
 
 
 class WaiverLike(Protocol):

@@ -23,11 +23,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import ConfigError
 from harness.suites.sast_bandit import CodeFinding
+from harness.yaml_documents import read_yaml, validation_error
 
 
 class AcceptedFinding(BaseModel):
@@ -109,12 +109,13 @@ def load_baseline(path: Path | None, config_label: str = "run.yaml") -> Baseline
                           f"({missing.strerror})", "give an existing baseline file or remove the field") from None
     if Path(path).suffix == ".json" or text.lstrip().startswith("{"):
         return _bandit_baseline(path, text, config_label)
+    hint = ("each entry needs fingerprint (accepted) or path (excluded) and reason "
+            "(see docs/tls-sast.md)")
+    raw, node = read_yaml(Path(path), what="SAST baseline", hint=hint)
     try:
-        parsed = _BaselineFile.model_validate(yaml.safe_load(text) or {})
-    except (yaml.YAMLError, ValidationError) as invalid:
-        raise ConfigError(path, "accepted", f"not a valid baseline: {_first(invalid)}",
-                          "each entry needs fingerprint (accepted) or path (excluded) and "
-                          "reason (see docs/tls-sast.md)") from None
+        parsed = _BaselineFile.model_validate(raw or {})
+    except ValidationError as invalid:
+        raise validation_error(Path(path), node, invalid, default_hint=hint) from None
     return Baseline({a.fingerprint: a.reason for a in parsed.accepted}, (), str(path),
                     tuple((e.path, e.reason) for e in parsed.excluded))
 
@@ -129,10 +130,3 @@ def _bandit_baseline(path: Path, text: str, config_label: str) -> Baseline:
         raise ConfigError(path, "results", f"not a bandit JSON report ({invalid})",
                           "create it with `bandit -r SRC -f json -o baseline.json`") from None
     return Baseline({}, entries, str(path))
-
-
-def _first(invalid: Exception) -> str:
-    if isinstance(invalid, ValidationError):
-        error = invalid.errors()[0]
-        return ".".join(str(p) for p in error["loc"]) + ": " + error["msg"]
-    return str(invalid).splitlines()[0]

@@ -6,10 +6,9 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.errors import ConfigError
+from harness.yaml_documents import read_yaml, validation_error
 
 
 class _Strict(BaseModel):
@@ -42,13 +41,9 @@ class Baseline(_Strict):
 
 def load_baseline(path: Path | str) -> Baseline:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(path, "", f"cannot read firewall baseline: {exc}") from None
+    hint = "see specs/firewall/baseline.yaml"
+    raw, node = read_yaml(path, what="firewall baseline", hint=hint)
     try:
         return Baseline.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(path, field, err["msg"], "see specs/firewall/baseline.yaml") from None
+        raise validation_error(path, node, exc, default_hint=hint) from None
