@@ -164,6 +164,3 @@ def _dns_match(pattern: str, host: str) -> bool:
 def days_to_expiry(leaf: x509.Certificate, now: dt.datetime) -> float:
     return (leaf.not_valid_after_utc - now).total_seconds() / 86400
 
-
-def lifespan_days(leaf: x509.Certificate) -> int:
-    return (leaf.not_valid_after_utc - leaf.not_valid_before_utc).days
