@@ -163,4 +163,3 @@ def _dns_match(pattern: str, host: str) -> bool:
 
 def days_to_expiry(leaf: x509.Certificate, now: dt.datetime) -> float:
     return (leaf.not_valid_after_utc - now).total_seconds() / 86400
-
