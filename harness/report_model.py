@@ -1,6 +1,7 @@
-"""The canonical report document: recorded results + run facts + verdict, as one dict.
+"""Building the report document: recorded results + run facts + verdict, as one dict.
 
-Renderers (harness/report) read only this dict; its JSON Schema is reports/schema/report.schema.json.
+Renderers (harness/report) read only this dict. Its bytes, its JSON Schema and SCHEMA_VERSION
+belong to harness/report/document.py.
 """
 
 from __future__ import annotations
@@ -24,9 +25,8 @@ from harness.certificate.fingerprints import run_fingerprints
 from harness.checks import Check, CheckResult
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
+from harness.report.document import SCHEMA_VERSION
 from harness.report.specs import current_specs, harness_version
-
-SCHEMA_VERSION = "1.0"
 
 
 @dataclass(frozen=True)
