@@ -228,6 +228,24 @@ def test_hostile_bodies_are_failures_not_memory(tmp_path: Path, case: str) -> No
     assert "MemoryError" not in log
 
 
+
+def test_reset_without_an_answer_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    """No HTTP answer at all (RST): every request is a failure whose cause is the socket error,
+    and the driver keeps its timetable (the locustfile reports these requests itself)."""
+    from tests.hostile.servers import CATALOGUE
+
+    with CATALOGUE["reset"]() as sut:
+        results = run_load_checks(run_context(sut.url, tmp_path, limits=HOSTILE_LIMITS))
+        seen = sut.hits
+    errors = results["LOAD-ERROR-RATE"]
+    assert seen > 0
+    assert errors.status == Status.FAIL and errors.measurements["error_rate"] == 1.0, errors.summary
+    causes = "".join(e.data["text"] for e in errors.evidence
+                     if e.title == "failures by endpoint and cause")
+    assert "Connection" in causes or "reset" in causes.lower(), causes
+    log = (tmp_path / "run" / "load" / "locust.log").read_text(encoding="utf-8")
+    assert "Traceback" not in log, log[-2000:]
+
 _INTERRUPTED_RUN = """
 import sys, time
 from pathlib import Path
