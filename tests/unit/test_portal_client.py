@@ -158,7 +158,7 @@ def test_without_a_handle_tokens_are_signed_with_the_configured_state_folder(
 # --- a real HTTPS server on 127.0.0.1 requiring a national-CA client certificate -----------
 
 class _PeerEcho(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         peer = self.connection.getpeercert() or {}  # type: ignore[attr-defined]
         subject = dict(item for rdn in peer.get("subject", ()) for item in rdn)
         body = json.dumps({"cn": subject.get("commonName"), "path": self.path,
