@@ -16,7 +16,7 @@ import random
 import time
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -299,8 +299,3 @@ def build_app(api: CityApi, lifespan: Callable[[Starlette], contextlib.AbstractA
         Route(f"{base}/openapi.json", guarded(api.openapi), methods=["GET"]),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: _http_error}, lifespan=lifespan)
-
-
-@contextlib.asynccontextmanager
-async def no_lifespan(app: Starlette) -> AsyncIterator[None]:
-    yield
