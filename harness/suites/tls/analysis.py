@@ -130,8 +130,8 @@ def chain_problem(chain: list[x509.Certificate], ca_bundle: Path | None,
         verifier.verify(leaf, chain[1:])
     except VerificationError as refused:
         reason = str(refused).split(" (encountered processing")[0]
-        for oid, name in _EXTENSION_NAMES.items():
-            reason = reason.replace(oid, f"{oid} ({name})")
+        for oid, extension in _EXTENSION_NAMES.items():
+            reason = reason.replace(oid, f"{oid} ({extension})")
         return f"{leaf.subject.rfc4514_string()} (issuer {leaf.issuer.rfc4514_string()}): {reason}"
     return None
 

@@ -87,13 +87,14 @@ class TlsTarget:
 def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanResult:
     """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect or finish."""
     _preflight(target)
-    box: dict[str, ServerScanResult | BaseException] = {}
+    results: list[ServerScanResult] = []
+    failures: list[BaseException] = []
 
     def scan_in_thread() -> None:
         try:
-            box["result"] = _scan(target)
+            results.append(_scan(target))
         except BaseException as failure:  # noqa: BLE001 - handed to the caller's thread
-            box["error"] = failure
+            failures.append(failure)
 
     worker = threading.Thread(target=scan_in_thread, daemon=True, name="popcert-sslyze")
     worker.start()
@@ -101,9 +102,9 @@ def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanRe
     if worker.is_alive():
         raise TlsScanError(f"the sslyze scan of {target.display} did not finish within "
                            f"{deadline_s:g} s (an endpoint answering just inside every timeout)")
-    if "error" in box:
-        raise box["error"]
-    return box["result"]  # type: ignore[return-value]
+    if failures:
+        raise failures[0]
+    return results[0]
 
 
 def _preflight(target: TlsTarget) -> None:
