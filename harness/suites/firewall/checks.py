@@ -11,10 +11,18 @@ from harness.suites.firewall import FirewallContext
 from harness.suites.firewall.analysis import Decision
 from harness.suites.firewall.flatten import Kind
 from harness.suites.firewall.packets import Dim, subtract_all
-from harness.suites.firewall.queries import (NOT_ESTABLISHED, cidrs, describe, not_loopback, outside,
-                                             packet_text, packets, ports, protos)
+from harness.suites.firewall.queries import (
+    NOT_ESTABLISHED,
+    cidrs,
+    describe,
+    not_loopback,
+    outside,
+    packet_text,
+    packets,
+    ports,
+    protos,
+)
 
-REQ = "specs/firewall/baseline.yaml"
 MAX_EXAMPLES = 5  # counterexamples kept per check: enough to act on, short enough to read
 
 
@@ -40,7 +48,7 @@ def _ruleset_note(ctx: FirewallContext) -> Evidence:
 
 
 @check("FW-DEFAULT-DENY", suite="firewall", severity=Severity.HIGH, defect="firewall.default_accept",
-       requirement=f"{REQ}: inbound traffic not explicitly allowed is dropped (INPUT policy DROP or a final catch-all drop)")
+       requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5"])
 def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
     """Inbound traffic is denied by default"""
     chains = ctx.analysis.chains["input"]
@@ -63,7 +71,7 @@ def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
 
 @check("FW-INBOUND-GATEWAY-ONLY", suite="firewall", severity=Severity.CRITICAL,
        defect="firewall.inbound_not_restricted",
-       requirement=f"{REQ}: new connections to the connection port only from gateway_cidrs")
+       requirements=["FW-BASELINE-INBOUND-GATEWAY"])
 def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
     """Only the national gateways can open connections to the connection port"""
     a, b = ctx.analysis, ctx.baseline
@@ -83,7 +91,7 @@ def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
 
 
 @check("FW-ADMIN-PORTS", suite="firewall", severity=Severity.CRITICAL, defect="firewall.ssh_open",
-       requirement=f"{REQ}: admin_ports reachable only from management_cidrs")
+       requirements=["FW-BASELINE-ADMIN-PORTS"])
 def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
     """Administration ports are reachable from the management network only"""
     a, b = ctx.analysis, ctx.baseline
@@ -99,7 +107,7 @@ def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
 
 
 @check("FW-EGRESS-NPDB", suite="firewall", severity=Severity.HIGH, defect="firewall.egress_open",
-       requirement=f"{REQ}: new outbound connections only from connection_servers to npdb_egress, plus egress_allowed")
+       requirements=["FW-BASELINE-EGRESS-NPDB"])
 def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
     """Outbound connections go to the NPDB from the connection servers only"""
     a, b = ctx.analysis, ctx.baseline
@@ -130,7 +138,7 @@ def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
 
 
 @check("FW-NO-ANY-ANY", suite="firewall", severity=Severity.HIGH, defect="firewall.any_any",
-       requirement=f"{REQ}: no rule in INPUT/FORWARD accepts any source to any destination on any port")
+       requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5"])
 def no_any_any(ctx: FirewallContext) -> CheckResult:
     """No any-to-any accept rule"""
     a, b = ctx.analysis, ctx.baseline
@@ -166,7 +174,7 @@ def _any_any(box: tuple[int, ...], real_ifaces: tuple[tuple[int, int], ...]) -> 
 
 
 @check("FW-SHADOWED-RULES", suite="firewall", severity=Severity.LOW, defect="firewall.shadowed_rule",
-       requirement=f"{REQ}: every rule can match some packet (no shadowed or redundant rules)")
+       requirements=["ALSHAER-POLICY-ANOMALIES"])
 def no_shadowed_rules(ctx: FirewallContext) -> CheckResult:
     """No shadowed or redundant rules"""
     findings = ctx.analysis.shadowed()

@@ -13,8 +13,8 @@ from harness.suites.tls import TlsContext, analysis, mozilla
 
 
 @check("TLS-PROTOCOL-LEGACY", suite="tls", severity=Severity.HIGH,
-       requirement="connection/v1 §transport: TLS 1.2 or 1.3 only; SSLv2, SSLv3, TLS 1.0, 1.1 refused",
-       defect="tls.allows_tls10")
+       defect="tls.allows_tls10",
+       requirements=["CONN-TRANSPORT-TLS", "RFC8996-TLS10-TLS11", "RFC7568-SSL3", "RFC6176-SSL2"])
 def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
     """The endpoint refuses SSLv2, SSLv3, TLS 1.0 and TLS 1.1."""
     try:
@@ -40,8 +40,8 @@ def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
 
 
 @check("TLS-CIPHERS-STRONG", suite="tls", severity=Severity.HIGH,
-       requirement="connection/v1 §transport: TLS 1.2 suites are (EC)DHE with AEAD (Mozilla intermediate)",
-       defect="tls.weak_ciphers")
+       defect="tls.weak_ciphers",
+       requirements=["CONN-TRANSPORT-TLS", "MOZILLA-TLS-INTERMEDIATE-CIPHERS"])
 def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
     """Every TLS 1.2 cipher suite has forward secrecy and is AEAD."""
     try:
@@ -73,8 +73,8 @@ def _leaf_chain(ctx: TlsContext) -> list | CheckResult:
 
 
 @check("TLS-CERT-CHAIN", suite="tls", severity=Severity.CRITICAL,
-       requirement="connection/v1 §transport: server certificate chains to the national CA",
-       defect="tls.self_signed")
+       defect="tls.self_signed",
+       requirements=["CONN-TRANSPORT-TLS", "RFC5280-PATH-VALIDATION"])
 def certificate_chain_valid(ctx: TlsContext) -> CheckResult:
     """The server certificate chains to the configured CA."""
     chain = _leaf_chain(ctx)
@@ -92,8 +92,8 @@ def certificate_chain_valid(ctx: TlsContext) -> CheckResult:
 
 
 @check("TLS-CERT-HOSTNAME", suite="tls", severity=Severity.HIGH,
-       requirement="RFC 6125 / connection/v1 §transport: certificate names the host clients dial",
-       defect="tls.hostname_mismatch")
+       defect="tls.hostname_mismatch",
+       requirements=["CONN-TRANSPORT-TLS", "RFC6125-SERVICE-IDENTITY"])
 def certificate_matches_host(ctx: TlsContext) -> CheckResult:
     """The server certificate's subjectAltNames cover the SUT's host."""
     chain = _leaf_chain(ctx)
@@ -107,8 +107,8 @@ def certificate_matches_host(ctx: TlsContext) -> CheckResult:
 
 
 @check("TLS-CERT-EXPIRY", suite="tls", severity=Severity.MEDIUM,
-       requirement="profile thresholds.tls.min_days_to_expiry (default 30): certificate renewed in time",
-       defect="tls.expiring_cert")
+       defect="tls.expiring_cert",
+       requirements=["PROFILE-TLS-EXPIRY"])
 def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
     """The server certificate does not expire within the profile's renewal window."""
     chain = _leaf_chain(ctx)
@@ -128,9 +128,8 @@ def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
 
 
 @check("TLS-MOZILLA-INTERMEDIATE", suite="tls", severity=Severity.MEDIUM,
-       requirement="Mozilla Server Side TLS 5.7 'intermediate' (as bundled with sslyze), issues not "
-                   "already reported by the dedicated TLS checks",
-       defect="tls.long_lived_cert")
+       defect="tls.long_lived_cert",
+       requirements=["MOZILLA-TLS-INTERMEDIATE"])
 def mozilla_intermediate(ctx: TlsContext) -> CheckResult:
     """The endpoint complies with Mozilla's intermediate TLS configuration."""
     try:
