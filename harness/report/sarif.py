@@ -2,10 +2,15 @@
 
 One rule per check; one result per failing check (fail or error), or one per FINDING evidence
 when the check located its findings in a file of the certified system's repository (SAST
-file/line, firewall ruleset line). Every URI is relative to that repository (uriBaseId
+file/line, firewall ruleset line). Those URIs are relative to that repository (uriBaseId
 %SRCROOT%): never a path on the assessor's disk, never one of popcert's own files. A result
 without a file of its own points at the run config (system.config_file), which names the SUT.
 A failure under a valid waiver carries an accepted external suppression.
+
+Requirement ids (specs/requirements.yaml) are on each rule (properties.requirements, helpUri of an
+outside source) and each result; where a rule is written in popcert's own specs, the result's
+relatedLocations point at that line under a base of its own (POPCERTSPECS, never %SRCROOT%), and a
+result with no location in the system's repository at all uses it as its location.
 """
 
 from __future__ import annotations
@@ -16,10 +21,14 @@ from datetime import UTC, datetime
 from pathlib import PurePosixPath
 from typing import Any
 
+from harness.errors import ConfigError
 from harness.report.untrusted import strip_control
+from harness.requirements import REQUIREMENT_ID, Catalogue, Requirement, load_catalogue
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"
+# popcert's shipped specs/ and scenarios/ (of tool.driver.version), where requirements are written.
+SPECS_BASE = "POPCERTSPECS"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note", "info": "note"}
 # GitHub ranks security alerts by this property (0.0-10.0, CVSS-like bands).
 SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "3.0", "info": "0.0"}
@@ -43,19 +52,62 @@ def repository_uri(path: Any) -> str | None:
     return clean or None
 
 
-def _rule(result: dict[str, Any]) -> dict[str, Any]:
+def _catalogue() -> Catalogue | None:
+    try:
+        return load_catalogue()
+    except ConfigError:  # a broken catalogue fails its own tests; the report still renders
+        return None
+
+
+def requirement_ids(check: dict[str, Any]) -> list[str]:
+    """The requirement ids a report's check names (none for a check declared with prose only)."""
+    ids = check.get("requirements") or ()
+    return [i for i in ids if isinstance(i, str) and re.match(REQUIREMENT_ID, i)] \
+        if isinstance(ids, (list, tuple)) else []
+
+
+def _requirements(check: dict[str, Any], catalogue: Catalogue | None) -> list[Requirement]:
+    found = (catalogue.get(i) if catalogue else None for i in requirement_ids(check))
+    return [r for r in found if r is not None]
+
+
+def _rule(result: dict[str, Any], catalogue: Catalogue | None) -> dict[str, Any]:
     check = result["check"]
-    return {
+    ids = requirement_ids(check)
+    known = _requirements(check, catalogue)
+    help_text = f"{check['title']}. Requirement: {check['requirement']}"
+    if known:
+        help_text += "\nRequirements:\n" + "\n".join(
+            f"- {r.id}: {r.text.en} ({r.source.reference()})" for r in known)
+    rule: dict[str, Any] = {
         "id": check["id"],
         "name": "".join(part.capitalize() for part in check["id"].split("-")),
         "shortDescription": {"text": check["title"]},
         "fullDescription": {"text": check["requirement"]},
-        "help": {"text": f"{check['title']}. Requirement: {check['requirement']}"},
+        "help": {"text": help_text},
         "defaultConfiguration": {"level": LEVELS.get(check["severity"], "warning")},
         "properties": {"tags": ["security", "popcert", check["suite"]],
                        "security-severity": SECURITY_SEVERITY.get(check["severity"], "5.0"),
                        "severity": check["severity"]},
     }
+    if ids:
+        rule["properties"]["requirements"] = ids
+        rule["properties"]["requirementSources"] = {r.id: r.source.reference() for r in known}
+    outside = next((r.source.url for r in known if r.source.url), None)
+    if outside:
+        rule["helpUri"] = outside
+    return rule
+
+
+def _spec_locations(check: dict[str, Any], catalogue: Catalogue | None) -> list[dict[str, Any]]:
+    """Where the check's requirements are written in popcert's own specs (not the SUT's repo)."""
+    return [{"id": index,
+             "physicalLocation": {"artifactLocation": {"uri": r.source.document,
+                                                       "uriBaseId": SPECS_BASE},
+                                  "region": {"startLine": r.source.line}},
+             "message": {"text": f"{r.id}: {r.text.en}"}}
+            for index, r in enumerate(
+                (r for r in _requirements(check, catalogue) if r.source.in_repository), start=1)]
 
 
 def _location(uri: str, line: Any) -> dict[str, Any]:
@@ -70,12 +122,18 @@ def _fingerprint(*parts: Any) -> str:
 
 
 def _results_for(result: dict[str, Any], rule_index: int, config_uri: str | None,
-                 target: str) -> list[dict[str, Any]]:
+                 target: str, catalogue: Catalogue | None) -> list[dict[str, Any]]:
     check = result["check"]
     level = LEVELS.get(check["severity"], "warning") if result["status"] == "fail" else "warning"
     prefix = "" if result["status"] == "fail" else "could not decide: "
     base: dict[str, Any] = {"ruleId": check["id"], "ruleIndex": rule_index, "kind": "fail", "level": level,
                             "properties": {"mandatory": result["mandatory"], "status": result["status"]}}
+    ids = requirement_ids(check)
+    if ids:
+        base["properties"]["requirements"] = ids
+    related = _spec_locations(check, catalogue)
+    if related:
+        base["relatedLocations"] = related
     waiver = result.get("waiver")
     if waiver and waiver.get("valid"):
         base["suppressions"] = [{"kind": "external", "status": "accepted",
@@ -106,6 +164,9 @@ def _results_for(result: dict[str, Any], rule_index: int, config_uri: str | None
                  "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check["id"], target)}}
         if config_uri is not None:
             entry["locations"] = [_location(config_uri, None)]
+        elif related:
+            # Nothing in the system's repository: the line of popcert's spec the check enforces.
+            entry["locations"] = [{k: v for k, v in related[0].items() if k != "id"}]
         entries.append(entry)
     return entries
 
@@ -123,13 +184,15 @@ def _utc(timestamp: str) -> str:
 
 def render_sarif(report: dict[str, Any]) -> dict[str, Any]:
     ordered = sorted(report["results"], key=lambda r: r["check"]["id"])
-    rules = [_rule(r) for r in ordered]
+    catalogue = _catalogue()
+    rules = [_rule(r, catalogue) for r in ordered]
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     system = report["system"]
     config_uri = repository_uri(system.get("config_file"))
     results = [entry for r in ordered if r["status"] in ("fail", "error")
                for entry in _results_for(r, index[r["check"]["id"]], config_uri,
-                                         str(system.get("base_url") or system["name"]))]
+                                         str(system.get("base_url") or system["name"]),
+                                         catalogue)]
     run = report["run"]
     return {
         "$schema": SARIF_SCHEMA_URI,
@@ -140,8 +203,13 @@ def render_sarif(report: dict[str, Any]) -> dict[str, Any]:
                                 "informationUri": "https://popcert.invalid/docs/reports",
                                 "rules": rules}},
             "automationDetails": {"id": f"popcert/{report['profile']['name']}/{run['id']}"},
-            "originalUriBaseIds": {SRCROOT: {"description": {
-                "text": "the root of the certified system's repository (where popcert ran)"}}},
+            "originalUriBaseIds": {
+                SRCROOT: {"description": {
+                    "text": "the root of the certified system's repository (where popcert ran)"}},
+                SPECS_BASE: {"description": {
+                    "text": f"popcert {report['harness']['version']}'s own specs and scenarios, "
+                            "where each requirement is written (specs/requirements.yaml); not a "
+                            "file of the certified system's repository"}}},
             "invocations": [{"executionSuccessful": bool(run["complete"]),
                              "commandLine": run["command"],
                              "startTimeUtc": _utc(run["started_at"]),

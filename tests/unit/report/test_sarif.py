@@ -179,9 +179,9 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
     from datetime import UTC, date, datetime
 
     from harness.checks import CheckResult, Evidence
-    from harness.registry import default_registry
     from harness.config import RunConfig
     from harness.profiles import load_profile
+    from harness.registry import default_registry
     from harness.report_model import RecordedResult, build_report
     (tmp_path / "backend" / "app").mkdir(parents=True)
     (tmp_path / "backend" / "app" / "settings.py").write_text("PASSWORD = 'x'\n", encoding="utf-8")
@@ -215,3 +215,89 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
             for r in sarif["runs"][0]["results"]]
     assert uris == ["net/rules.txt", "backend/app/settings.py"]
     assert str(tmp_path) not in json.dumps(sarif["runs"][0]["results"])
+
+
+# Requirement ids (specs/requirements.yaml, issue 15): on the rule, on the result, and the spec
+# line each requirement is written on as a related location under popcert's own base id.
+ALG_NONE_IDS = ["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC7518-ALG-NONE"]
+
+
+def _with_ids(report: dict[str, Any], check_id: str, ids: list[str]) -> dict[str, Any]:
+    for result in report["results"]:
+        if result["check"]["id"] == check_id:
+            result["check"]["requirements"] = ids
+    return report
+
+
+def _rule_of(sarif: dict[str, Any], check_id: str) -> dict[str, Any]:
+    return next(r for r in sarif["runs"][0]["tool"]["driver"]["rules"] if r["id"] == check_id)
+
+
+def test_rules_and_results_carry_requirement_ids(sarif_validator: jsonschema.Draft4Validator) -> None:
+    from harness.requirements import load_catalogue
+    catalogue = load_catalogue()
+    sarif = render_sarif(_with_ids(sample_report(), "AUTH-JWT-ALG-NONE", ALG_NONE_IDS))
+    sarif_validator.validate(sarif)
+    assert _github_ingestion_problems(sarif) == []
+    rule = _rule_of(sarif, "AUTH-JWT-ALG-NONE")
+    assert rule["properties"]["requirements"] == ALG_NONE_IDS
+    assert rule["properties"]["requirementSources"]["CONN-SEC-JWT"] == \
+        "specs/connection/v1/openapi.yaml:11 (info.description)"
+    # The rule's help link is the outside document's clause (RFC 7518 §3.6).
+    assert rule["helpUri"] == "https://www.rfc-editor.org/rfc/rfc7518#section-3.6"
+    assert "- RFC7518-ALG-NONE: " in rule["help"]["text"]
+    result = _results(sarif, "AUTH-JWT-ALG-NONE")[0]
+    assert result["properties"]["requirements"] == ALG_NONE_IDS
+    # The result stays on the run config in the system's repository ...
+    assert result["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "ci/run.yaml", "uriBaseId": "%SRCROOT%"}
+    # ... and points at the lines of popcert's spec it enforces, never as a %SRCROOT% file.
+    related = [(r["physicalLocation"]["artifactLocation"]["uri"],
+                r["physicalLocation"]["artifactLocation"]["uriBaseId"],
+                r["physicalLocation"]["region"]["startLine"]) for r in result["relatedLocations"]]
+    expected = [(c.source.document, "POPCERTSPECS", c.source.line)
+                for c in (catalogue.get(i) for i in ALG_NONE_IDS) if c and c.source.in_repository]
+    assert related == expected == [("specs/connection/v1/openapi.yaml", "POPCERTSPECS", 11),
+                                   ("specs/connection/v1/openapi.yaml", "POPCERTSPECS", 216)]
+    assert "POPCERTSPECS" in sarif["runs"][0]["originalUriBaseIds"]
+
+
+def test_without_any_repository_file_the_location_is_the_requirement_line(
+        sarif_validator: jsonschema.Draft4Validator) -> None:
+    report = _with_ids(sample_report(), "AUTH-JWT-ALG-NONE", ALG_NONE_IDS)
+    report["system"]["config_file"] = None
+    sarif = render_sarif(report)
+    sarif_validator.validate(sarif)
+    located = _results(sarif, "AUTH-JWT-ALG-NONE")[0]["locations"]
+    assert located == [{"physicalLocation": {
+        "artifactLocation": {"uri": "specs/connection/v1/openapi.yaml", "uriBaseId": "POPCERTSPECS"},
+        "region": {"startLine": 11}},
+        "message": {"text": located[0]["message"]["text"]}}]
+    assert located[0]["message"]["text"].startswith("CONN-SEC-JWT: ")
+    # A prose-only check has nothing to point at: no location, as before the catalogue.
+    assert "locations" not in _results(sarif, "LOAD-LATENCY-P99")[0]
+
+
+def test_findings_keep_their_file_and_gain_the_requirement_lines() -> None:
+    report = _with_ids(sample_report(), "SAST-HARDCODED-SECRET", ["CWE-798"])
+    findings = _results(render_sarif(report), "SAST-HARDCODED-SECRET")
+    assert findings[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 42
+    # CWE-798 is an outside document: no spec line to relate to.
+    assert all("relatedLocations" not in f for f in findings)
+    assert all(f["properties"]["requirements"] == ["CWE-798"] for f in findings)
+    rule = _rule_of(render_sarif(report), "SAST-HARDCODED-SECRET")
+    assert rule["helpUri"] == "https://cwe.mitre.org/data/definitions/798.html"
+
+
+def test_prose_only_unknown_and_hostile_requirement_ids() -> None:
+    plain = render_sarif(sample_report())
+    rule = _rule_of(plain, "AUTH-JWT-ALG-NONE")
+    assert "requirements" not in rule["properties"] and "helpUri" not in rule
+    assert "relatedLocations" not in _results(plain, "AUTH-JWT-ALG-NONE")[0]
+    odd = render_sarif(_with_ids(sample_report(), "AUTH-JWT-ALG-NONE",
+                                 ["NOT-IN-CATALOGUE", "<script>x</script>", "CONN-BODY-LIMIT"]))
+    rule = _rule_of(odd, "AUTH-JWT-ALG-NONE")
+    # An id the catalogue lacks is still named; markup that is no id is dropped.
+    assert rule["properties"]["requirements"] == ["NOT-IN-CATALOGUE", "CONN-BODY-LIMIT"]
+    assert list(rule["properties"]["requirementSources"]) == ["CONN-BODY-LIMIT"]
+    assert "<script>" not in json.dumps(odd)
