@@ -104,8 +104,14 @@ def where(check_id: str, registry: Registry | None = None) -> Whereabouts:
         raise PopcertError(f"no check {check_id!r}; `popcert checks` lists them all")
     source = Path(inspect.getsourcefile(found.function) or "?")
     line = inspect.getsourcelines(found.function)[1]
-    needles = [found.id, *found.defects]
-    return Whereabouts(found, f"{_relative(source)}:{line}", _files_naming(TESTS, needles),
+    # The suite's own tests first (they import its package; they build their defect map from
+    # the registry, so they need not name the check), then any other test naming the check or
+    # its switch (report fixtures, the reference system's switch tests).
+    importing = _files_naming(TESTS, [f"harness.suites.{found.suite} ",
+                                      f"harness.suites.{found.suite}."])
+    named = _files_naming(TESTS, [found.id, *found.defects])
+    tests = importing + [path for path in named if path not in importing]
+    return Whereabouts(found, f"{_relative(source)}:{line}", tests,
                        [f"{switch}: {_implementation(switch)}" for switch in found.defects])
 
 
