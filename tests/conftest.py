@@ -20,22 +20,11 @@ _ROOT = str(Path(__file__).resolve().parents[1])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
+# The socket handling is tests/hostile/servers.py's (imported once _ROOT is on the path).
+from tests.hostile.servers import Listener
+from tests.hostile.servers import read_request as _read_request
+
 Behaviour = Callable[[socket.socket, threading.Event], None]
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    """Read up to the end of the request head (enough to answer; bodies are ignored)."""
-    data = b""
-    conn.settimeout(5)
-    try:
-        while b"\r\n\r\n" not in data and len(data) < 65536:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
-    return data
 
 
 def hang(conn: socket.socket, stop: threading.Event) -> None:
@@ -86,60 +75,20 @@ def respond(status: int, content_type: str, body: bytes) -> Behaviour:
     return behaviour
 
 
-class LoopbackServer:
-    """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection."""
+class LoopbackServer(Listener):
+    """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection (tests/hostile's
+    ``Listener``); the behaviour reads the request itself and gets the stop event."""
 
     def __init__(self, behaviour: Behaviour) -> None:
         self.behaviour = behaviour
-        self.connections = 0
-        self._stop = threading.Event()
-        self._conns: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(64)
-        self._sock.settimeout(0.1)
-        self.port = self._sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
+        super().__init__()
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _accept(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                continue
-            with self._lock:
-                self.connections += 1
-                self._conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
-        try:
-            self.behaviour(conn, self._stop)
-        except OSError:
-            pass
-        finally:
-            try:
-                conn.close()
-            except OSError:
-                pass
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
-        with self._lock:
-            for conn in self._conns:
-                try:
-                    conn.close()
-                except OSError:
-                    pass
+    def handle(self, conn: socket.socket) -> None:
+        self.behaviour(conn, self.stopped)
 
 
 @pytest.fixture

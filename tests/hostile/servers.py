@@ -56,7 +56,8 @@ class Request:
 Behaviour = Callable[[socket.socket, Request, "HostileServer"], None]
 
 
-def _read_request(conn: socket.socket) -> Request | None:
+def read_request(conn: socket.socket) -> Request | None:
+    """The request head and its Content-Length body (bounded); None when it is not HTTP."""
     conn.settimeout(5)
     data = b""
     try:
@@ -85,25 +86,16 @@ def _read_request(conn: socket.socket) -> Request | None:
         return None
 
 
-class HostileServer:
-    """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection; always stopped."""
+class Listener:
+    """127.0.0.1, OS-chosen port, a thread per connection; ``stop()`` closes every connection.
 
-    def __init__(self, behaviour: Behaviour, *, tls: bool = False, host_name: str = "127.0.0.1",
-                 scope: list[str] | None = None, elsewhere: HostileServer | None = None,
-                 hold_unparsed: bool = False) -> None:
-        self.behaviour = behaviour
-        self.hold_unparsed = hold_unparsed  # keep a connection that sent no HTTP (e.g. TLS) open
-        self.elsewhere = elsewhere
-        self.requests: list[Request] = []
+    Subclasses answer a connection in ``handle`` and set what it needs before ``__init__`` here
+    (the accept thread starts at its end). tests/conftest.py's ``LoopbackServer`` is one too.
+    """
+
+    def __init__(self) -> None:
         self.connections = 0
         self.stopped = threading.Event()
-        self.ca_path: Path | None = None
-        self._context: ssl.SSLContext | None = None
-        if tls:
-            cert, key = _self_signed()
-            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            self._context.load_cert_chain(cert, key)
-            self.ca_path = cert
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -112,20 +104,22 @@ class HostileServer:
         self._sock.listen(128)
         self._sock.settimeout(0.1)
         self.port: int = self._sock.getsockname()[1]
-        self.url = f"{'https' if tls else 'http'}://{host_name}:{self.port}"
-        self.scope = scope or ["127.0.0.1", "localhost"]
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
-
-    @property
-    def hits(self) -> int:
-        return len(self.requests)
 
     def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def track(self, conn: socket.socket) -> None:
+        """Close ``conn`` (e.g. a TLS-wrapped socket) on ``stop()`` too."""
+        with self._lock:
+            self._open.append(conn)
 
     def _accept(self) -> None:
         while not self.stopped.is_set():
@@ -140,21 +134,8 @@ class HostileServer:
 
     def _serve(self, conn: socket.socket) -> None:
         try:
-            if self._context is not None:
-                conn.settimeout(5)
-                conn = self._context.wrap_socket(conn, server_side=True)
-                with self._lock:
-                    self._open.append(conn)
-            request = _read_request(conn)
-            if request is None:
-                if self.hold_unparsed:
-                    self.stopped.wait(600)
-                return
-            with self._lock:
-                self.requests.append(request)
-            conn.settimeout(30)
-            self.behaviour(conn, request, self)
-        except (OSError, ssl.SSLError):
+            self.handle(conn)
+        except OSError:  # ssl.SSLError included
             pass
         finally:
             try:
@@ -172,6 +153,50 @@ class HostileServer:
                     conn.close()
                 except OSError:
                     pass
+
+
+class HostileServer(Listener):
+    """One behaviour on 127.0.0.1, OS-chosen port, a thread per connection; always stopped."""
+
+    def __init__(self, behaviour: Behaviour, *, tls: bool = False, host_name: str = "127.0.0.1",
+                 scope: list[str] | None = None, elsewhere: HostileServer | None = None,
+                 hold_unparsed: bool = False) -> None:
+        self.behaviour = behaviour
+        self.hold_unparsed = hold_unparsed  # keep a connection that sent no HTTP (e.g. TLS) open
+        self.elsewhere = elsewhere
+        self.requests: list[Request] = []
+        self.ca_path: Path | None = None
+        self._context: ssl.SSLContext | None = None
+        if tls:
+            cert, key = _self_signed()
+            self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self._context.load_cert_chain(cert, key)
+            self.ca_path = cert
+        super().__init__()
+        self.url = f"{'https' if tls else 'http'}://{host_name}:{self.port}"
+        self.scope = scope or ["127.0.0.1", "localhost"]
+
+    @property
+    def hits(self) -> int:
+        return len(self.requests)
+
+    def handle(self, conn: socket.socket) -> None:
+        if self._context is not None:
+            conn.settimeout(5)
+            conn = self._context.wrap_socket(conn, server_side=True)
+            self.track(conn)
+        request = read_request(conn)
+        if request is None:
+            if self.hold_unparsed:
+                self.stopped.wait(600)
+            return
+        with self._lock:
+            self.requests.append(request)
+        conn.settimeout(30)
+        self.behaviour(conn, request, self)
+
+    def stop(self) -> None:
+        super().stop()
         if self.elsewhere is not None:
             self.elsewhere.stop()
 
@@ -447,6 +472,7 @@ def _self_signed() -> tuple[Path, Path]:
     return folder / "cert.pem", folder / "key.pem"
 
 
-__all__ = ["CATALOGUE", "HostileServer", "PeakRss", "Request", "bomb_body", "compression_bomb", "deep_json",
-           "endless_body", "hang", "https_downgrade", "markup", "recorder",
-           "redirect_out_of_scope", "redirect_same_origin", "reset", "slowloris", "tree_pids"]
+__all__ = ["CATALOGUE", "HostileServer", "Listener", "PeakRss", "Request", "bomb_body",
+           "compression_bomb", "deep_json", "endless_body", "hang", "https_downgrade", "markup",
+           "read_request", "recorder", "redirect_out_of_scope", "redirect_same_origin", "reset",
+           "slowloris", "tree_pids"]
