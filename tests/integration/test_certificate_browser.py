@@ -19,9 +19,9 @@ from harness.certificate.issue import issue_certificate
 from harness.certificate.model import now_utc
 from harness.certificate.site import render_site
 from harness.report.sign import load_private_key
+from tests.integration.browser import CHROMIUM, chromium_page
 from tests.unit.certificate.conftest import Lab, certified, make_lab
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "reports" / "runs" / "screenshots"
 HOSTILE = '<script>window.__pwned = true</script>Xã <img src=x onerror="window.__img = 1">'
 
@@ -35,21 +35,8 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, timeout=60_000,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run"])
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1400})
-            page.requests = []
-            page.on("request", lambda request: page.requests.append(request.url))
-            yield page
-        finally:
-            browser.close()
+    with chromium_page({"width": 1100, "height": 1400}) as page:
+        yield page
 
 
 def _issue(lab: Lab, system: str, name: str, days_ago: int = 0, profile: str = "district"):
