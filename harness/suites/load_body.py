@@ -38,6 +38,10 @@ def read_bounded(raw: RawBody, limit: int = BODY_LIMIT, chunk: int = 65536) -> b
         size += len(data)
         if size > limit:
             raise BodyTooLarge(f"response body over {limit} bytes")
+        if not parts and len(data) < chunk and getattr(raw, "message_complete", False):
+            # geventhttpclient's response: the whole message is parsed and a short read means
+            # nothing is left in its buffer (the common small body, without a second read).
+            return bytes(data)
         parts.append(data)
 
 

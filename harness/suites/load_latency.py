@@ -51,7 +51,8 @@ class Histogram:
 
     def record(self, value_us: int) -> None:
         key = bucket_of(value_us)
-        self.counts[key] = self.counts.get(key, 0) + 1
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
         self.total += 1
         self.max_us = max(self.max_us, value_us)
 
@@ -120,7 +121,9 @@ class LatencyRecorder:
         if ok:
             second = int(intended_wall + latency_s)
             self.ok_by_s[second] = self.ok_by_s.get(second, 0) + 1
-        self._extend(intended_wall)
+        window = self.window
+        if not window or not window[0] <= intended_wall <= window[1]:  # mostly inside: no call
+            self._extend(intended_wall)
 
     def record_send_lag(self, lag_s: float) -> None:
         self.send_lag.record(int(max(0.0, lag_s) * 1e6))

@@ -51,3 +51,31 @@ def test_endless_body_stops_reading_at_the_limit() -> None:
 def test_unknown_coding_is_refused() -> None:
     with pytest.raises(UnsupportedEncoding):
         decode_bounded(b"abc", "compress")
+
+
+class _Parsed:
+    """Like geventhttpclient's response once the whole message is parsed: ``read(n)`` hands out
+    at most ``n`` bytes of its buffer."""
+
+    message_complete = True
+
+    def __init__(self, body: bytes) -> None:
+        self.buffer = bytearray(body)
+        self.reads = 0
+
+    def read(self, n: int | None = None) -> bytes:
+        self.reads += 1
+        size = len(self.buffer) if n is None else n
+        out = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return out
+
+
+def test_parsed_message_is_read_whole_and_a_small_one_in_one_read() -> None:
+    small = _Parsed(b"x" * 1000)
+    assert read_bounded(small) == b"x" * 1000
+    assert small.reads == 1
+    # Complete, but more than one chunk in the buffer: every byte, not the first chunk only.
+    assert read_bounded(_Parsed(b"y" * 200_000), chunk=65536) == b"y" * 200_000
+    with pytest.raises(BodyTooLarge):
+        read_bounded(_Parsed(b"z" * ((1 << 20) + 1)), limit=1 << 20)
