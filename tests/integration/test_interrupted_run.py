@@ -20,18 +20,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 import yaml
 
 from harness.config import REPO_ROOT
 from tests.conftest import Behaviour, LoopbackServer, hang
+from tests.process_tree import (
+    descendants_named,
+    kill_all,
+    running,
+    still_running,
+    wait_for,
+)
 
 POPCERT = Path(sys.executable).parent / "popcert"
 RULESET = REPO_ROOT / "examples" / "city_system" / "firewall" / "ruleset.iptables"
 
 
-def write_config(folder: Path, base_url: str, npdb_state: Path) -> Path:
+def write_config(folder: Path, base_url: str, npdb_state: Path, **overrides: Any) -> Path:
+    """run.yaml for a firewall + TLS run; ``overrides`` replace top-level sections."""
     raw: dict[str, Any] = {
         "system": {"name": "Hanging SUT", "organisation": "tests", "level": "district"},
         "target": {"base_url": base_url, "timeout_s": 2},
@@ -41,6 +48,7 @@ def write_config(folder: Path, base_url: str, npdb_state: Path) -> Path:
         "output_dir": str(folder / "runs"),
         # Long limits: only the signal may end this run early.
         "limits": {"check_s": 600, "default_suite_s": 1200},
+        **overrides,
     }
     path = folder / "run.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
@@ -181,94 +189,55 @@ class CountingSUT:
         self.server.server_close()
 
 
-def wait_for(condition: Callable[[], Any], limit_s: float = 90) -> Any:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    return condition()
-
-
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def descendants_named(pid: int, word: str) -> list[int]:
-    try:
-        tree = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    found = []
-    for process in tree:
-        try:
-            if any(word in part for part in process.cmdline()):
-                found.append(process.pid)
-        except psutil.Error:
-            continue
-    return found
-
-
 def start_certify(config: Path) -> subprocess.Popen[str]:
     return subprocess.Popen([str(POPCERT), "certify", "-c", str(config)], text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True, env={**os.environ, "NO_COLOR": "1"})
 
 
-def kill_leftovers(pids: list[int]) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def test_sigterm_stops_schemathesis_and_the_sut_hears_nothing_more(
-        tmp_path: Path, mock_npdb: Any) -> None:
+def interrupt_busy_suite(tmp_path: Path, npdb_state: Path, suite: str, child_word: str,
+                         before_signal: Callable[[], None] = lambda: None) -> None:
+    """Run one suite against a CountingSUT and SIGTERM popcert once its children (command line
+    containing ``child_word``) reach the SUT: popcert exits 1, the children end, the SUT hears
+    nothing more and no file of the run holds a bearer token."""
     sut = CountingSUT()
-    raw = yaml.safe_load(write_config(tmp_path, sut.url, mock_npdb.state_dir).read_text())
-    raw.update(suites=["conformance"], seed=1)
-    config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    popcert = start_certify(config)
-    fuzzers: list[int] = []
+    popcert = start_certify(write_config(tmp_path, sut.url, npdb_state, suites=[suite], seed=1))
+    children: list[int] = []
     try:
-        fuzzers = wait_for(lambda: descendants_named(popcert.pid, "schemathesis.toml"))
-        assert fuzzers, "schemathesis never started"
-        assert wait_for(lambda: sut.requests >= 5), "schemathesis never reached the SUT"
+        children = wait_for(lambda: descendants_named(popcert.pid, child_word), 90)
+        assert children, f"{child_word} never started"
+        assert wait_for(lambda: sut.requests >= 5, 90), f"{child_word} never reached the SUT"
+        before_signal()
         popcert.send_signal(signal.SIGTERM)
         _, stderr = popcert.communicate(timeout=120)
         assert popcert.returncode == 1, stderr[-2000:]
-        assert wait_for(lambda: not any(running(p) for p in fuzzers), 10), \
-            "schemathesis outlived popcert"
+        assert wait_for(lambda: not still_running(children), 10), \
+            f"{child_word} outlived popcert"
         heard = sut.requests
         time.sleep(3)
         assert sut.requests == heard, f"the SUT got {sut.requests - heard} more requests"
-        [run_dir] = (tmp_path / "runs").glob("*/*/")
-        assert read_report(run_dir)["verdict"]["status"] == "INCOMPLETE"
-        # The portal token schemathesis used is in no file popcert left behind.
         leaked = [str(f) for f in (tmp_path / "runs").rglob("*")
                   if f.is_file() and JWT.search(f.read_bytes())]
         assert leaked == []
     finally:
-        kill_leftovers([popcert.pid, *fuzzers])
+        kill_all([popcert.pid, *children])
         sut.stop()
+
+
+def test_sigterm_stops_schemathesis_and_the_sut_hears_nothing_more(
+        tmp_path: Path, mock_npdb: Any) -> None:
+    # The portal token schemathesis used is in no file popcert left behind (checked there too).
+    interrupt_busy_suite(tmp_path, mock_npdb.state_dir, "conformance", "schemathesis.toml")
+    [run_dir] = (tmp_path / "runs").glob("*/*/")
+    assert read_report(run_dir)["verdict"]["status"] == "INCOMPLETE"
 
 
 def test_sigkill_of_popcert_leaves_no_mock_npdb_running(
         tmp_path: Path, loopback_server: Callable[[Behaviour], LoopbackServer]) -> None:
     sut = loopback_server(hang)
     state = tmp_path / "npdb"
-    raw = yaml.safe_load(write_config(tmp_path, f"https://127.0.0.1:{sut.port}", state)
-                         .read_text())
-    raw["npdb"] = {"start": True, "state_dir": str(state), "population": 1000}
-    raw["suites"] = ["tls"]
-    config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    config = write_config(tmp_path, f"https://127.0.0.1:{sut.port}", state, suites=["tls"],
+                          npdb={"start": True, "state_dir": str(state), "population": 1000})
     popcert = start_certify(config)
     mock_pid = 0
     try:
@@ -285,7 +254,7 @@ def test_sigkill_of_popcert_leaves_no_mock_npdb_running(
         popcert.communicate(timeout=30)
         assert wait_for(lambda: not running(mock_pid), 10), "the mock NPDB outlived popcert"
     finally:
-        kill_leftovers([popcert.pid, mock_pid] if mock_pid else [popcert.pid])
+        kill_all([popcert.pid, mock_pid] if mock_pid else [popcert.pid])
 
 
 def test_sigkill_of_demo_leaves_neither_mock_nor_city_system(tmp_path: Path) -> None:
@@ -317,39 +286,18 @@ def test_sigkill_of_demo_leaves_neither_mock_nor_city_system(tmp_path: Path) -> 
         assert len(servers) == 2 and all(running(p) for p in servers), "the lab never started"
         os.kill(demo.pid, signal.SIGKILL)
         demo.wait(timeout=30)
-        assert wait_for(lambda: not any(running(p) for p in servers), 10), \
-            [p for p in servers if running(p)]
+        assert wait_for(lambda: not still_running(servers), 10), still_running(servers)
     finally:
-        kill_leftovers([demo.pid, *servers])
+        kill_all([demo.pid, *servers])
 
 
 def test_sigterm_during_load_stops_locust_and_deletes_the_token_plan(
         tmp_path: Path, mock_npdb: Any) -> None:
-    sut = CountingSUT()
-    raw = yaml.safe_load(write_config(tmp_path, sut.url, mock_npdb.state_dir).read_text())
-    raw.update(suites=["load"], seed=1)
-    config = tmp_path / "run.yaml"
-    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
-    popcert = start_certify(config)
-    generators: list[int] = []
-    try:
-        generators = wait_for(lambda: descendants_named(popcert.pid, "locust"))
-        assert generators, "locust never started"
-        assert wait_for(lambda: sut.requests >= 5), "locust never reached the SUT"
-        plans = list((tmp_path / "runs").rglob("plan.json"))
+    plans: list[Path] = []
+
+    def plan_on_disk() -> None:
+        plans.extend((tmp_path / "runs").rglob("plan.json"))
         assert plans, "the load plan (bearer tokens) was expected on disk during the run"
-        popcert.send_signal(signal.SIGTERM)
-        _, stderr = popcert.communicate(timeout=120)
-        assert popcert.returncode == 1, stderr[-2000:]
-        assert wait_for(lambda: not any(running(p) for p in generators), 10), \
-            "locust outlived popcert"
-        heard = sut.requests
-        time.sleep(3)
-        assert sut.requests == heard, f"the SUT got {sut.requests - heard} more requests"
-        assert not any(plan.exists() for plan in plans)
-        leaked = [str(f) for f in (tmp_path / "runs").rglob("*")
-                  if f.is_file() and JWT.search(f.read_bytes())]
-        assert leaked == []
-    finally:
-        kill_leftovers([popcert.pid, *generators])
-        sut.stop()
+
+    interrupt_busy_suite(tmp_path, mock_npdb.state_dir, "load", "locust", plan_on_disk)
+    assert not any(plan.exists() for plan in plans)

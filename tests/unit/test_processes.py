@@ -12,14 +12,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from harness import processes
 from harness.config import REPO_ROOT
+from tests.process_tree import kill_all, running, still_running, wait_for
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux-only")
 
@@ -38,22 +38,6 @@ STUBBORN = textwrap.dedent("""
 """)
 
 
-def wait_for(condition: Callable[[], bool], limit_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
-def running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
 def read_pids(path: Path) -> list[int]:
     assert wait_for(path.exists), "the child never wrote its pids"
     return [int(p) for p in path.read_text().split()]
@@ -64,11 +48,7 @@ def leftovers() -> Iterator[list[int]]:
     """Pids a test expects gone; killed afterwards whatever happened, so a failure leaks nothing."""
     pids: list[int] = []
     yield pids
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_all(pids)
 
 
 def test_stop_kills_a_child_that_ignores_sigterm_and_its_grandchildren(
@@ -79,7 +59,7 @@ def test_stop_kills_a_child_that_ignores_sigterm_and_its_grandchildren(
     assert pids[0] == child.pid and all(running(p) for p in pids)
     child.stop(grace_s=0.5)
     assert child.returncode == -signal.SIGKILL
-    assert wait_for(lambda: not any(running(p) for p in pids)), [p for p in pids if running(p)]
+    assert wait_for(lambda: not still_running(pids)), still_running(pids)
     assert child not in processes.children()
 
 
@@ -90,7 +70,7 @@ def test_deadline_kills_the_whole_group(tmp_path: Path, leftovers: list[int]) ->
     leftovers += pids
     assert child.wait(timeout=60) == -signal.SIGKILL
     assert child.timed_out
-    assert wait_for(lambda: not any(running(p) for p in pids))
+    assert wait_for(lambda: not still_running(pids))
 
 
 def test_a_child_that_finishes_in_time_is_not_marked_timed_out() -> None:
@@ -191,8 +171,7 @@ def test_exit_signal_ends_the_whole_tree_and_removes_secret_files(
         out, err = finish(popcert, tmp_path)
         assert "interrupted" in out, err
         assert popcert.returncode == 0, err
-        assert wait_for(lambda: not any(running(p) for p in pids)), \
-            [p for p in pids if running(p)]
+        assert wait_for(lambda: not still_running(pids)), still_running(pids)
         assert not plan.exists()
     finally:
         popcert.kill()
@@ -211,7 +190,7 @@ def test_normal_exit_ends_registered_children_and_removes_secret_files(
         leftovers += pids
         _, err = finish(popcert, tmp_path)
         assert popcert.returncode == 0, err
-        assert wait_for(lambda: not any(running(p) for p in pids))
+        assert wait_for(lambda: not still_running(pids))
         assert not (tmp_path / "plan.json").exists()
     finally:
         popcert.kill()
