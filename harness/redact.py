@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.report.untrusted import MAX_EVIDENCE_DEPTH, TOO_DEEP
+from harness.report.untrusted import MAX_EVIDENCE_DEPTH, containers, walk_bounded
 
 REDACTED = "[REDACTED]"
 
@@ -66,29 +66,14 @@ def redact(value: Any) -> Any:
     Iterative, and containers nested deeper than MAX_EVIDENCE_DEPTH become a marker: a hostile
     body nested thousands deep cannot crash evidence construction, rendering or signing.
     """
-    marker = TOO_DEEP.format(limit=MAX_EVIDENCE_DEPTH)
-    root: list[Any] = [None]
-    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
-    while stack:
-        source, parent, key, depth = stack.pop()
-        if isinstance(source, str):
-            parent[key] = redact_command(source) if key == "command" else redact_text(source)
-        elif isinstance(source, bytes):
-            parent[key] = redact_text(source.decode("utf-8", errors="replace"))
-        elif isinstance(source, (dict, list, tuple)) and depth >= MAX_EVIDENCE_DEPTH:
-            parent[key] = marker
-        elif isinstance(source, dict):
-            copy: dict[Any, Any] = dict.fromkeys(source)
-            parent[key] = copy
-            for name, item in source.items():
-                if isinstance(name, str) and name.lower() in SECRET_KEYS and item:
-                    copy[name] = REDACTED
-                else:
-                    stack.append((item, copy, name, depth + 1))
-        elif isinstance(source, (list, tuple)):
-            items: list[Any] = [None] * len(source)
-            parent[key] = items
-            stack.extend((item, items, index, depth + 1) for index, item in enumerate(source))
-        else:
-            parent[key] = source
-    return root[0]
+    return walk_bounded(value, _redacted, MAX_EVIDENCE_DEPTH)
+
+
+def _redacted(key: Any, item: Any) -> Any:
+    if isinstance(key, str) and key.lower() in SECRET_KEYS and item:  # a credential field
+        return REDACTED
+    if isinstance(item, str):
+        return redact_command(item) if key == "command" else redact_text(item)
+    if isinstance(item, bytes):
+        return redact_text(item.decode("utf-8", errors="replace"))
+    return containers(key, item)

@@ -8,6 +8,7 @@ escapes, control characters and bidi overrides are removed before text reaches a
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 # Evidence data is cut below this depth; a report nests results/evidence a few levels above it.
@@ -28,33 +29,47 @@ def strip_control(text: str, *, keep_newlines: bool = True) -> str:
     return cleaned if keep_newlines else " ".join(cleaned.split())
 
 
-def clip_depth(value: Any, limit: int = MAX_EVIDENCE_DEPTH) -> Any:
+WALK = object()  # what a ``walk_bounded`` visitor returns for a container to copy and walk into
+
+
+def walk_bounded(value: Any, visit: Callable[[Any, Any], Any],
+                 limit: int = MAX_EVIDENCE_DEPTH) -> Any:
     """A copy of ``value`` (JSON-like) whose containers below ``limit`` levels become a marker.
 
-    Iterative: the depth of the input never reaches Python's recursion limit.
+    ``visit(key, item)`` is asked for every item (``key``: its dict key, list index, or None at
+    the top) and returns its replacement, or ``WALK`` for a dict, list or tuple to copy (a tuple
+    as a list) and walk into. Iterative: the depth of the input never reaches Python's
+    recursion limit.
     """
     marker = TOO_DEEP.format(limit=limit)
-    root: list[Any] = [None]
-    stack: list[tuple[Any, Any, Any, int]] = [(value, root, 0, 0)]
+    root: dict[Any, Any] = {None: None}
+    stack: list[tuple[Any, Any, Any, int]] = [(value, root, None, 0)]
     while stack:
         source, parent, key, depth = stack.pop()
-        if isinstance(source, dict):
-            if depth >= limit:
-                parent[key] = marker
-                continue
+        replacement = visit(key, source)
+        if replacement is not WALK:
+            parent[key] = replacement
+        elif depth >= limit:
+            parent[key] = marker
+        elif isinstance(source, dict):
             copy: dict[Any, Any] = dict.fromkeys(source)
             parent[key] = copy
             stack.extend((item, copy, name, depth + 1) for name, item in source.items())
-        elif isinstance(source, (list, tuple)):
-            if depth >= limit:
-                parent[key] = marker
-                continue
+        else:
             items: list[Any] = [None] * len(source)
             parent[key] = items
             stack.extend((item, items, index, depth + 1) for index, item in enumerate(source))
-        else:
-            parent[key] = source
-    return root[0]
+    return root[None]
+
+
+def containers(key: Any, item: Any) -> Any:
+    """The ``walk_bounded`` visitor that walks every container and keeps every other item."""
+    return WALK if isinstance(item, (dict, list, tuple)) else item
+
+
+def clip_depth(value: Any, limit: int = MAX_EVIDENCE_DEPTH) -> Any:
+    """A copy of ``value`` (JSON-like) whose containers below ``limit`` levels become a marker."""
+    return walk_bounded(value, containers, limit)
 
 
 def nesting_depth(value: Any) -> int:
