@@ -7,8 +7,9 @@ Every label is escaped: series names come from suites, and suites may echo what 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from markupsafe import Markup
 from markupsafe import escape as _escape
@@ -19,6 +20,7 @@ WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40
 # Colour-blind-safe palette (Okabe-Ito); p50/p95/p99 read as three distinct lines.
 PALETTE = ("#0072B2", "#E69F00", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+T = TypeVar("T")
 
 
 def escape(text: Any) -> Markup:
@@ -54,24 +56,39 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
 
 
+def _svg(css_class: str, height: int, title: str) -> list[str]:
+    """The opening ``<svg>`` and its ``<title>``: the parts a chart appends to."""
+    return [(f'<svg xmlns="http://www.w3.org/2000/svg" class="{css_class}" role="img" '
+             f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}">'),
+            f"<title>{escape(title)}</title>"]
+
+
+def _empty(parts: list[str], height: int, message: str) -> Markup:
+    parts.append(f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">{message}</text></svg>')
+    return Markup("".join(parts))
+
+
+def _coloured(series: Iterable[tuple[str, T]]) -> Iterator[tuple[int, str, str, T]]:
+    """``(index, colour, name, value)`` per series, each in the next colour of the palette."""
+    for index, (name, value) in enumerate(series):
+        yield index, PALETTE[index % len(PALETTE)], name, value
+
+
 def bar_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
     """Horizontal bars, one per series, of its last value (e.g. errors by type)."""
     bars = [(name, pts[-1][1]) for name, pts in _points(data).items() if pts]
     height = TOP + BOTTOM + max(1, len(bars)) * 24
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart chart-bars" role="img" '
-              f'viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}">'),
-             f"<title>{escape(title)}</title>"]
+    parts = _svg("chart chart-bars", height, title)
     if not bars:
-        parts.append(f'<text x="{WIDTH / 2}" y="{height / 2}" text-anchor="middle">no errors</text></svg>')
-        return Markup("".join(parts))
+        return _empty(parts, height, "no errors")
     label_w, plot_w = 240, WIDTH - 240 - 60
     top = max(value for _, value in bars) or 1.0
-    for index, (name, value) in enumerate(bars):
+    for index, colour, name, value in _coloured(bars):
         y = TOP + index * 24
         width = max(1.0, value / top * plot_w)
         parts.append(f'<text x="{label_w - 6}" y="{y + 15}" text-anchor="end">{escape(name[:40])}</text>'
                      f'<rect x="{label_w}" y="{y + 4}" width="{width:.1f}" height="16" '
-                     f'fill="{PALETTE[index % len(PALETTE)]}" data-series="{escape(name)}"/>'
+                     f'fill="{colour}" data-series="{escape(name)}"/>'
                      f'<text x="{label_w + width + 4:.1f}" y="{y + 15}">{_fmt(value)}</text>')
     parts.append(f'<text x="{label_w + plot_w / 2}" y="{height - 8}" text-anchor="middle" class="label">'
                  f'{escape(data.get("y_label") or "")}</text></svg>')
@@ -91,12 +108,9 @@ def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
     xs = [x for pts in series.values() for x, _ in pts]
     ys = [y for pts in series.values() for _, y in pts]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-              f'viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}">'),
-             f"<title>{escape(title)}</title>"]
+    parts = _svg("chart", HEIGHT, title)
     if not xs:
-        parts.append(f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>')
-        return Markup("".join(parts))
+        return _empty(parts, HEIGHT, "no data")
     x_axis = Axis(min(xs), max(xs))
     y_axis = Axis(min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 1.0)
     parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>')
@@ -111,8 +125,7 @@ def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
                  f'{escape(data.get("x_label") or "")}</text>')
     parts.append(f'<text x="12" y="{TOP + plot_h / 2}" text-anchor="middle" class="label" '
                  f'transform="rotate(-90 12 {TOP + plot_h / 2})">{escape(data.get("y_label") or "")}</text>')
-    for index, (name, pts) in enumerate(series.items()):
-        colour = PALETTE[index % len(PALETTE)]
+    for index, colour, name, pts in _coloured(series.items()):
         coords = " ".join(f"{x_axis.scale(x, LEFT, plot_w):.1f},{y_axis.scale(y, TOP + plot_h, -plot_h):.1f}"
                           for x, y in pts)
         parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}" '
