@@ -71,17 +71,39 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
-def _cpu_of_commands(marker: str) -> dict[int, float]:
-    """CPU seconds so far of each process whose command line contains ``marker``."""
-    found: dict[int, float] = {}
+def _descendants(root: int) -> set[int]:
+    """``root``'s live descendants, from the parent ids in /proc/<pid>/stat."""
+    children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
-                cmdline = Path(entry.path, "cmdline").read_bytes()
+                stat = Path(entry.path, "stat").read_text()
             except OSError:
                 continue
-            if marker.encode() in cmdline:
-                found[int(entry.name)] = _cpu_s(int(entry.name))
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _cpu_of_commands(marker: str) -> dict[int, float]:
+    """CPU seconds so far of each process of this benchmark whose command line contains
+    ``marker`` (only its own descendants: other jobs on a shared machine may run the same
+    locustfile)."""
+    found: dict[int, float] = {}
+    for pid in _descendants(os.getpid()):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found[pid] = _cpu_s(pid)
     return found
 
 
@@ -104,8 +126,9 @@ class CpuSampler(threading.Thread):
     def steady_cores(self, skip_s: float) -> tuple[float, float]:
         """(driver, endpoint) cores in use from ``skip_s`` after the start to the last sample
         in which every driver process of the window's start still ran."""
-        first = next((i for i, s in enumerate(self.samples)
-                      if s[0] >= self.samples[0][0] + skip_s and s[1]), None)
+        started = next((s[0] for s in self.samples if s[1]), None)  # its first process
+        first = None if started is None else next(
+            (i for i, s in enumerate(self.samples) if s[0] >= started + skip_s and s[1]), None)
         if first is None:
             raise RuntimeError("run too short to sample its steady state; use --seconds >= 5")
         t0, driver0, endpoint0 = self.samples[first]
