@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
-from harness.checks import REGISTRY
 from harness.config import config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
-from harness.suites import conformance
+from harness.registry import default_registry
 from harness.suites.base import RunContext
+from harness.suites.conformance import make_context
 
 
 def main() -> None:
@@ -50,17 +50,16 @@ def main() -> None:
             run = RunContext(config, profile, tmp, ScopeGuard(["127.0.0.1", "localhost"]),
                              tmp / "work", npdb=npdb, quick=False, seed=1)
             started = time.monotonic()
-            factory = conformance.make_context(run)
+            factory = make_context(run)
             context = next(factory)
-            statuses = {c.id: str(c.function(context).status) for c in REGISTRY.values()
-                        if c.suite == "conformance"}
+            statuses = {c.id: str(c.function(context).status)
+                        for c in default_registry().for_suite("conformance")}
             suite_s = time.monotonic() - started
             factory.close()
             outcome = context.outcome
-            assert outcome is not None, context.setup_error
             st_rps = outcome.requests / outcome.duration_s
             httpx_s, statuses_seen = plain_loop(city.base_url, city.ca_path, portal, outcome.requests,
-                                 conformance.mint_portal_token(run, 600))
+                                 run.portal().token(lifetime_s=600))
             httpx_rps = outcome.requests / httpx_s
     print(f"conformance suite: {suite_s:.1f} s wall, {outcome.requests} requests, "
           f"{outcome.operations_tested} operations, max_examples={args.examples}")

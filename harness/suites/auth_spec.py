@@ -16,7 +16,7 @@ import yaml
 
 from harness import resources
 from harness.dossiers import Person
-from harness.suites.conformance import (
+from harness.suites.conformance.spec import (
     bearer_scheme,  # one reading of the spec's bearer scheme
 )
 

@@ -23,7 +23,7 @@ import yaml
 
 from harness.checks import Status
 from harness.registry import default_registry
-from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
+from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan, run_schemathesis
 from harness.suites.tls.scan import TlsScanError, TlsTarget, scan
 from tests.conftest import LoopbackServer, garbage, hang, reset
 from tests.hostile import servers as hostile
@@ -119,7 +119,7 @@ def test_errors_carry_evidence(kind: str, hostile_runs: dict[str, HostileRun]) -
 
 
 # --- issue 12: schemathesis and sslyze against tests/hostile servers ----------------------------
-# schemathesis runs in its own subprocess with popcert's guard (harness/suites/conformance_guard.py);
+# schemathesis runs in its own subprocess with popcert's guard (harness/suites/conformance/guard.py);
 # one tiny operation and a handful of examples keep each run to seconds.
 
 TOY_SPEC = """
@@ -218,7 +218,7 @@ def test_sslyze_scan_has_a_total_deadline() -> None:
 
 GUARDED_CLIENT = """
 import gc, json, sys
-import harness.suites.conformance_guard  # patches this child process only
+import harness.suites.conformance.guard  # patches this child process only
 import requests
 from tests.hostile import servers as hostile
 

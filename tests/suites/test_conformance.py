@@ -12,29 +12,24 @@ from typing import Any
 
 import pytest
 
-import harness.suites.conformance as conformance
 from harness.checks import Status
+from harness.registry import default_registry
+from harness.suites.conformance import make_context
+from harness.suites.conformance.checks import latency_budget, verdict_for
 from tests.suites.lab import evaluate, failing, launchers, run_context
 
 pytestmark = pytest.mark.integration
 
 
-DEFECT_TO_CHECK = {
-    "conformance.server_error_on_bad_input": "CONF-SERVER-ERRORS",
-    "conformance.undocumented_status": "CONF-STATUS-CODE",
-    "conformance.wrong_content_type": "CONF-CONTENT-TYPE",
-    "schema.dob_wrong_format": "CONF-RESPONSE-SCHEMA",
-    "conformance.accepts_invalid_input": "CONF-NEGATIVE-DATA",
-    "conformance.not_readable_after_create": "CONF-STATEFUL",
-    "conformance.slow_responses": "CONF-RESPONSE-TIME",
-}
-# Switches that fail more than one check, each for its own reason: GET /dossiers at 1.2 s is over
-# the fuzzing's response-time limit and over listDossiers' latency budget.
-DEFECT_TO_CHECKS = {
-    **{defect: {check} for defect, check in DEFECT_TO_CHECK.items()},
-    "conformance.slow_responses": {"CONF-RESPONSE-TIME", "CONF-LATENCY-BUDGET"},
-    "conformance.slow_every_response": {"CONF-LATENCY-BUDGET"},
-}
+CHECKS = default_registry().for_suite("conformance")
+# Switches not run here (as before): auth.no_token_accepted is tests/suites/test_auth.py's, and
+# both run in tests/integration/test_detection_matrix.py.
+ELSEWHERE = {"auth.no_token_accepted", "conformance.spec_drift"}
+# defect switch -> the checks it fails, as the checks declare it. conformance.slow_responses fails
+# two, each for its own reason: GET /dossiers at 1.2 s is over the fuzzing's response-time limit
+# and over listDossiers' latency budget.
+DEFECT_TO_CHECKS = {d: {c.id for c in CHECKS if d in c.defects}
+                    for d in sorted({d for c in CHECKS for d in c.defects} - ELSEWHERE)}
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +42,7 @@ def npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def conformance_results(npdb: Any, tmp: Path, defects: frozenset[str]) -> tuple[Any, dict]:
     _, CitySystem = launchers()
     with CitySystem(npdb, tmp / "city", defects=defects) as city:
-        factory = conformance.make_context(run_context(npdb, city, tmp))
+        factory = make_context(run_context(npdb, city, tmp))
         context = next(factory)
         try:
             return context, evaluate("conformance", context)
@@ -62,7 +57,7 @@ def compliant(npdb: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any,
 
 def test_reference_system_passes_every_conformance_check(compliant: tuple[Any, dict]) -> None:
     context, results = compliant
-    assert context.outcome is not None and context.outcome.requests > 0
+    assert context.outcome.requests > 0
     assert failing(results) == set(), results
     assert {s for s in results.values()} <= {Status.PASS, Status.SKIP}, results
     assert results["CONF-SPEC-DRIFT"] == Status.PASS
@@ -86,8 +81,8 @@ def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
     assert failing(results) == expected, results
     assert Status.ERROR not in results.values(), results  # a slow SUT is still fuzzed in full
     for check_id in expected:
-        failed = (conformance.latency_budget(context) if check_id == "CONF-LATENCY-BUDGET"
-                  else conformance.verdict_for(context, check_id, check_id))
+        failed = (latency_budget(context) if check_id == "CONF-LATENCY-BUDGET"
+                  else verdict_for(context, check_id, check_id))
         commands = [e.data["command"] for e in failed.evidence if e.kind == "reproduction"]
         assert any(c.startswith("curl ") for c in commands)
         assert all("eyJ" not in c for c in commands)  # the token never reaches the evidence

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from harness.suites.conformance_drift import breaking_changes
+from harness.suites.conformance.drift import breaking_changes
 
 
 def shared_spec() -> dict[str, Any]:

@@ -17,13 +17,14 @@ from harness.checks import Status
 from harness.net import Exchange
 from harness.profiles import CERTIFIED, NOT_CERTIFIED, decide, load_profile
 from harness.suites import conformance
-from harness.suites.conformance_latency import (
+from harness.suites.conformance.latency import (
     DEFAULT_BUDGET_MS,
+    LatencyReport,
     budget_for,
     measure,
     timed_operations,
 )
-from harness.suites.conformance_runner import FuzzPlan
+from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
 
 SPEC = conformance.load_spec()
 BASE = "https://127.0.0.1:8443"
@@ -165,7 +166,8 @@ def test_the_phase_stops_at_its_time_limit() -> None:
 def context(**changes: Any) -> conformance.ConformanceContext:
     plan = FuzzPlan(spec_path=conformance.SPEC_PATH, base_url=BASE, token=TOKEN,
                     workdir=Path("/tmp/unused"), seed=7, max_examples=5)
-    base = conformance.ConformanceContext(plan, None, None, 1000.0, conformance.PublishedSpec())
+    base = conformance.ConformanceContext(plan, FuzzOutcome(), 1000.0, conformance.PublishedSpec(),
+                                          LatencyReport())
     for name, value in changes.items():
         setattr(base, name, value)
     return base

@@ -213,7 +213,7 @@ def test_spec_drift_is_mandatory_above_district_and_advisory_at_district() -> No
 
 @pytest.mark.parametrize("name", SHIPPED)
 def test_every_shipped_profile_sets_latency_budgets_below_the_600_ms_slow_system(name: str) -> None:
-    from harness.suites.conformance_latency import budget_for
+    from harness.suites.conformance.latency import budget_for
 
     thresholds = load_profile(name).thresholds["conformance"]
     for operation_id, method in (("createDossier", "post"), ("getDossier", "get"),
@@ -222,7 +222,7 @@ def test_every_shipped_profile_sets_latency_budgets_below_the_600_ms_slow_system
 
 
 def test_district_budgets_are_no_stricter_than_province_and_ministry() -> None:
-    from harness.suites.conformance_latency import budget_for
+    from harness.suites.conformance.latency import budget_for
 
     def budgets(name: str) -> list[float]:
         thresholds = load_profile(name).thresholds["conformance"]

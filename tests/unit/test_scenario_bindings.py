@@ -10,7 +10,7 @@ import yaml
 
 from harness.suites.scenario_model import load_all
 from harness.suites.scenario_runner import PopulationBinder, resolve
-from harness.suites.conformance import SPEC_PATH
+from harness.suites.conformance.spec import SPEC_PATH
 from mocks.population_db.population import Population
 
 

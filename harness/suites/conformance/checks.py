@@ -1,187 +1,22 @@
-"""Conformance suite: schemathesis fuzzes every bearer-protected operation of connection/v1.
-
-The fuzz run happens once, in the suite context; each CONF- check reads its share of the outcome
-(failures are attributed by root cause in ``conformance_mapping``). The notifications webhook is
-HMAC-signed, not bearer-protected, so it is left to the scenario and auth suites (docs/conformance.md).
-"""
+"""The CONF- checks: each reads its share of the one fuzzing run, the latency timings or the
+published spec from the context (harness/suites/conformance/__init__.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import yaml
-
-from harness import resources
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.errors import OutOfScopeError
 from harness.net import Exchange, TlsMaterial, curl_command
-from harness.suites.base import RunContext, suite_context
-from harness.suites.conformance_drift import Drift, breaking_changes
-from harness.suites.conformance_latency import (
-    DEFAULT_SAMPLES,
-    P90_FACTOR,
-    PHASE_LIMIT_S,
-    LatencyReport,
-    OperationTiming,
-    measure,
-    timed_operations,
-)
-from harness.suites.conformance_mapping import CHECK_IDS
-from harness.suites.conformance_runner import FuzzOutcome, FuzzPlan, run_schemathesis
+from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
+from harness.suites.conformance.mapping import CHECK_IDS
+from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
 
-SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
-REQUIREMENT = "connection/v1 openapi.yaml"
+if TYPE_CHECKING:
+    from harness.suites.conformance import ConformanceContext
+
 # Problems that mean schemathesis could not talk to the SUT, so a clean run proves nothing.
 _BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Connection",
                       "Timeout", "SSL", "Reset", "Protocol")
-
-
-@dataclass
-class PublishedSpec:
-    url: str | None = None
-    document: dict[str, Any] | None = None
-    error: str | None = None
-    drifts: list[Drift] = field(default_factory=list)
-    tried: list[str] = field(default_factory=list)
-    answered: bool = False  # whether any candidate URL got an HTTP answer at all
-
-
-@dataclass
-class ConformanceContext:
-    plan: FuzzPlan | None
-    outcome: FuzzOutcome | None
-    setup_error: str | None
-    max_response_time_ms: float | None
-    published: PublishedSpec
-    latency: LatencyReport | None = None
-    openapi_required: bool = False  # the profile makes a published spec mandatory
-
-
-def load_spec(path: Path = SPEC_PATH) -> dict[str, Any]:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(document, dict):
-        raise ValueError(f"{path}: not an OpenAPI document")
-    return document
-
-
-def bearer_scheme(spec: dict[str, Any]) -> str | None:
-    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
-    for name, scheme in schemes.items():
-        if isinstance(scheme, dict) and scheme.get("type") == "http" \
-                and str(scheme.get("scheme", "")).lower() == "bearer":
-            return str(name)
-    return None
-
-
-def hmac_operation_paths(spec: dict[str, Any]) -> list[str]:
-    """Paths of the webhook operations: signed with X-NPDB-Signature, not a bearer token."""
-    bearer = bearer_scheme(spec)
-    schemes = (spec.get("components") or {}).get("securitySchemes") or {}
-    found = []
-    for path, item in (spec.get("paths") or {}).items():
-        for method, operation in (item or {}).items():
-            if not isinstance(operation, dict) or method.startswith("x-"):
-                continue
-            headers = {str(p.get("name", "")).lower() for p in operation.get("parameters") or []
-                       if isinstance(p, dict)}
-            security = operation.get("security", spec.get("security")) or []
-            names = {n for requirement in security for n in requirement}
-            signed = any(str((schemes.get(n) or {}).get("name", "")).lower() == "x-npdb-signature"
-                         for n in names)
-            if "x-npdb-signature" in headers or signed or (
-                    names and bearer not in names and path.rstrip("/").endswith("notifications")):
-                found.append(path)
-    return sorted(set(found))
-
-
-def base_path(spec: dict[str, Any]) -> str:
-    servers = spec.get("servers") or [{}]
-    return urlsplit(str(servers[0].get("url", ""))).path.rstrip("/")
-
-
-def plan_for(run: RunContext, spec: dict[str, Any], token: str) -> FuzzPlan:
-    target = run.config.target
-    prefix = base_path(spec)
-    base_url = target.base_url if target.base_url.endswith(prefix) else target.base_url + prefix
-    if run.quick:
-        examples = int(run.threshold("conformance", "quick_max_examples", 5))
-    else:
-        examples = int(run.threshold("conformance", "max_examples", 50))
-    limit_ms = run.threshold("conformance", "max_response_time_ms", None)
-    suite_limit = run.config.limits.suite_s.get("conformance", run.config.limits.default_suite_s)
-    hmac_paths = hmac_operation_paths(spec)
-    return FuzzPlan(
-        spec_path=SPEC_PATH, base_url=base_url, token=token,
-        workdir=run.workdir / "conformance", seed=run.seed, max_examples=examples,
-        max_response_time_s=float(limit_ms) / 1000 if limit_ms else None,
-        ca_bundle=target.ca_bundle, client_cert=target.client_cert, client_key=target.client_key,
-        bearer_scheme=bearer_scheme(spec),
-        exclude_path_regex="^(" + "|".join(hmac_paths) + ")$" if hmac_paths else None,
-        request_timeout_s=target.timeout_s,
-        # Leave the latency timing its phase, and the checks and the drift fetch a minute.
-        wall_timeout_s=max(30.0, min(suite_limit - 60 - PHASE_LIMIT_S,
-                                     180.0 if run.quick else 900.0)))
-
-
-def mint_portal_token(run: RunContext, lifetime_s: int) -> str:
-    return run.portal().token(lifetime_s=lifetime_s)
-
-
-def fetch_published_spec(run: RunContext, spec: dict[str, Any], token: str) -> PublishedSpec:
-    target = run.config.target
-    origin = "{0.scheme}://{0.netloc}".format(urlsplit(target.base_url))
-    candidates = [target.openapi_url] if target.openapi_url else []
-    candidates += [target.base_url + base_path(spec) + "/openapi.json", origin + "/openapi.json"]
-    published = PublishedSpec()
-    with run.http(max_bytes=5_000_000) as client:
-        for url in dict.fromkeys(c for c in candidates if c):
-            for headers in ({}, {"Authorization": f"Bearer {token}"}):
-                exchange = client.request("GET", url, headers=headers)
-                document = exchange.json() if exchange.status == 200 else None
-                if isinstance(document, dict) and "paths" in document:
-                    published.url, published.document = url, document
-                    published.drifts = breaking_changes(spec, document)
-                    return published
-                published.answered |= exchange.status is not None
-                published.error = exchange.error or f"GET {url} -> {exchange.status}" + (
-                    ", not an OpenAPI document" if exchange.status == 200 else "")
-                published.tried.append(published.error)
-    return published
-
-
-@suite_context("conformance")
-def make_context(run: RunContext) -> Iterator[ConformanceContext]:
-    limit_ms = run.threshold("conformance", "max_response_time_ms", None)
-    published = PublishedSpec(error="not fetched")
-    try:
-        spec = load_spec()
-        run.scope.check_url(run.config.target.base_url)
-        token = mint_portal_token(run, lifetime_s=3600)
-        plan = plan_for(run, spec, token)
-    except (OSError, ValueError, OutOfScopeError, ImportError, yaml.YAMLError) as cannot:
-        yield ConformanceContext(None, None, f"{type(cannot).__name__}: {cannot}", limit_ms,
-                                 published)
-        return
-    # Timed first, while the SUT is fresh: the fuzzing leaves queues and background work behind.
-    latency = time_operations(run, spec, plan, token)
-    published = fetch_published_spec(run, spec, token)
-    outcome = run_schemathesis(plan)
-    yield ConformanceContext(plan, outcome, None, limit_ms, published, latency,
-                             openapi_required=run.profile.is_mandatory("CONF-SPEC-DRIFT"))
-
-
-def time_operations(run: RunContext, spec: dict[str, Any], plan: FuzzPlan,
-                    token: str) -> LatencyReport:
-    operations = timed_operations(spec, plan.bearer_scheme, hmac_operation_paths(spec))
-    # At least 3 samples for a median; at most 50, so a typo cannot flood the SUT.
-    samples = max(3, min(50, int(run.threshold("conformance", "latency_samples", DEFAULT_SAMPLES))))
-    with run.http() as client:
-        return measure(client, plan.base_url, token, operations,
-                       run.profile.thresholds.get("conformance", {}), samples=samples)
 
 
 def _blocking(outcome: FuzzOutcome) -> list[str]:
@@ -190,7 +25,6 @@ def _blocking(outcome: FuzzOutcome) -> list[str]:
 
 
 def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
-    assert ctx.outcome is not None and ctx.plan is not None
     outcome = ctx.outcome
     return [Evidence.measurement("requests", outcome.requests, "requests"),
             Evidence.measurement("operations_tested", outcome.operations_tested, "operations"),
@@ -202,8 +36,6 @@ def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
 
 def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResult:
     """Shared decision of every fuzzing check: fail on findings, error if the run was unusable."""
-    if ctx.setup_error or ctx.outcome is None or ctx.plan is None:
-        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
     outcome = ctx.outcome
     names = {name for name, cid in CHECK_IDS.items() if cid == check_id}
     count = sum(n for name, n in outcome.failure_counts.items() if name in names)
@@ -236,7 +68,7 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
 
 
 @check("CONF-SERVER-ERRORS", suite="conformance", severity=Severity.HIGH,
-       requirement=f"{REQUIREMENT}: no 5xx for any input, valid or not",
+       requirements=["CONN-NO-SERVER-ERROR"],
        defect="conformance.server_error_on_bad_input", timeout_s=30)
 def no_server_errors(ctx: ConformanceContext) -> CheckResult:
     """The API never answers a 5xx, whatever it is sent"""
@@ -244,7 +76,7 @@ def no_server_errors(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-STATUS-CODE", suite="conformance", severity=Severity.MEDIUM,
-       requirement=f"{REQUIREMENT}: responses use only documented status codes",
+       requirements=["CONN-OPENAPI-STATUS-CODES"],
        defect="conformance.undocumented_status", timeout_s=30)
 def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
     """Every status code the API returns is documented"""
@@ -252,7 +84,7 @@ def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-CONTENT-TYPE", suite="conformance", severity=Severity.MEDIUM,
-       requirement=f"{REQUIREMENT}: responses carry the documented media type",
+       requirements=["CONN-OPENAPI-MEDIA-TYPE"],
        defect="conformance.wrong_content_type", timeout_s=30)
 def documented_content_types(ctx: ConformanceContext) -> CheckResult:
     """Every response carries its documented Content-Type"""
@@ -260,7 +92,7 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-RESPONSE-SCHEMA", suite="conformance", severity=Severity.HIGH,
-       requirement=f"{REQUIREMENT}: response bodies and headers match their schemas",
+       requirements=["CONN-OPENAPI-SCHEMAS"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
     """Response bodies and headers match the documented schemas"""
@@ -268,7 +100,7 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-NEGATIVE-DATA", suite="conformance", severity=Severity.HIGH,
-       requirement=f"{REQUIREMENT}: input that violates the schema is rejected with 4xx",
+       requirements=["CONN-INVALID-INPUT"],
        defect="conformance.accepts_invalid_input", timeout_s=30)
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
     """Input that violates the schema is rejected"""
@@ -276,7 +108,7 @@ def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-AUTH-IGNORED", suite="conformance", severity=Severity.CRITICAL,
-       requirement=f"{REQUIREMENT} §security: bearer token required on every protected operation",
+       requirements=["CONN-SEC-JWT"],
        defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
 def auth_enforced(ctx: ConformanceContext) -> CheckResult:
     """Protected operations refuse requests without valid credentials"""
@@ -284,7 +116,7 @@ def auth_enforced(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-STATEFUL", suite="conformance", severity=Severity.MEDIUM,
-       requirement=f"{REQUIREMENT} links: a created dossier is readable, a removed one is gone",
+       requirements=["CONN-LINK-GET-DOSSIER"],
        defect="conformance.not_readable_after_create", timeout_s=30)
 def stateful_links(ctx: ConformanceContext) -> CheckResult:
     """Created resources are available and deleted ones are gone (stateful links)"""
@@ -292,7 +124,7 @@ def stateful_links(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-RESPONSE-TIME", suite="conformance", severity=Severity.LOW,
-       requirement="profile thresholds.conformance.max_response_time_ms",
+       requirements=["PROFILE-CONF-RESPONSE-TIME"],
        defect="conformance.slow_responses", timeout_s=30)
 def response_time(ctx: ConformanceContext) -> CheckResult:
     """Every fuzzed request is answered within the profile's response-time limit"""
@@ -326,16 +158,11 @@ def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
 
 
 @check("CONF-LATENCY-BUDGET", suite="conformance", severity=Severity.MEDIUM,
-       requirement="profile thresholds.conformance.latency_budget_ms: median latency of valid "
-                   f"requests per operation within its budget, p90 within {P90_FACTOR:g}x",
+       requirements=["PROFILE-CONF-LATENCY-BUDGET"],
        defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
 def latency_budget(ctx: ConformanceContext) -> CheckResult:
     """Every operation answers valid requests within its latency budget (median and p90)"""
-    if ctx.setup_error or ctx.plan is None:
-        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
     report = ctx.latency
-    if report is None:
-        return CheckResult.errored("the operations were not timed")
     evidence = [e for timing in report.timings for e in _timing_evidence(timing)]
     over = [t for t in report.timings if t.over_budget]
     if over:
@@ -364,12 +191,10 @@ def latency_budget(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-SPEC-DRIFT", suite="conformance", severity=Severity.MEDIUM,
-       requirement="connection/v1: the published /openapi.json is compatible with the shared spec",
+       requirements=["PROFILE-PUBLISHED-OPENAPI"],
        defect="conformance.spec_drift", timeout_s=30)
 def spec_drift(ctx: ConformanceContext) -> CheckResult:
     """The SUT's published OpenAPI document has no breaking change against the shared spec"""
-    if ctx.setup_error:
-        return CheckResult.errored(f"conformance run could not start: {ctx.setup_error}")
     published = ctx.published
     if published.document is None:
         # Mandatory where the profile makes this check mandatory (province, ministry): without

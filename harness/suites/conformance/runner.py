@@ -2,7 +2,7 @@
 
 A subprocess (``st run`` with an NDJSON event report) keeps a hostile SUT from hurting the harness:
 a hang is cut by a wall-clock kill, a memory bomb by an address-space limit, a crash by isolation.
-Inside the child, ``conformance_guard`` (loaded as a schemathesis hooks module) adds SafeClient's
+Inside the child, ``guard`` (loaded as a schemathesis hooks module) adds SafeClient's
 rules: no redirect followed, bodies cut at 1 MiB decoded, a total deadline per request.
 The token travels in the child's environment, never on its command line or in a file.
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import spawn
-from harness.suites.conformance_mapping import root_causes
+from harness.suites.conformance.mapping import root_causes
 
 # Checks the certification asks for (connection/v1 conformance); all others stay off.
 BUILTIN_CHECKS = (
@@ -32,7 +32,7 @@ BUILTIN_CHECKS = (
     "ignored_auth", "use_after_free", "ensure_resource_availability",
 )
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
-GUARD_MODULE = "harness.suites.conformance_guard"
+GUARD_MODULE = "harness.suites.conformance.guard"
 # Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
 # (the guard already cuts every body at max_body_bytes; this is the backstop).
 CHILD_MEMORY_LIMIT = 2 * 1024**3
