@@ -1,7 +1,8 @@
 """Vietnamese texts of the checks (harness/report/catalogue_vi.yaml), keyed by check id.
 
-The report shows a check's title, requirement and outcome in both languages; the English texts
-come from the check's declaration, the Vietnamese ones from this catalogue.
+The report shows a check's title and outcome in both languages; the English texts come from the
+check's declaration, the Vietnamese ones from this catalogue. The requirement texts in both
+languages come from the requirements catalogue (specs/requirements.yaml).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 import yaml
 
 CATALOGUE_VI = Path(__file__).resolve().parent / "catalogue_vi.yaml"
-FIELDS = ("title", "requirement", "fail")
+FIELDS = ("title", "fail")
 
 
 @lru_cache(maxsize=1)

@@ -138,15 +138,31 @@ def t(key: str) -> Markup:
 
 
 def check_vi(result: dict[str, Any]) -> dict[str, str]:
-    """Vietnamese title, requirement and outcome of a result (catalogue_vi.yaml; English fallback)."""
+    """Vietnamese title and outcome of a result (catalogue_vi.yaml; English fallback)."""
     check = result["check"]
     entry = catalogue_vi().get(check["id"], {})
     title = entry.get("title", check["title"])
     status = result["status"]
     summary = {"pass": title, "fail": entry.get("fail", result["summary"])}.get(
         status, SUMMARY_VI.get(status, result["summary"]))
-    return {"title": title, "requirement": entry.get("requirement", check["requirement"]),
+    # A report from before checks named requirement ids: only the English prose exists.
+    return {"title": title, "requirement": check["requirement"],
             "summary": summary}
+
+
+def requirement_rows(result: dict[str, Any]) -> list[dict[str, str]]:
+    """The requirement ids a result's check names, with their text and source from the
+    catalogue (specs/requirements.yaml); empty for a report made before checks named ids."""
+    from harness.requirements import load_catalogue
+
+    catalogue = load_catalogue()
+    rows = []
+    for requirement_id in result["check"].get("requirements") or []:
+        entry = catalogue.get(str(requirement_id))
+        rows.append({"id": str(requirement_id),
+                     "vi": entry.text.vi if entry else "", "en": entry.text.en if entry else "",
+                     "source": entry.source.reference() if entry else ""})
+    return rows
 
 
 def reason_html(reason: str, anchored: set[str], attestation_titles: dict[str, str]) -> Markup:
@@ -253,7 +269,8 @@ def view_model(report: dict[str, Any]) -> dict[str, Any]:
         "results": sorted(results, key=lambda r: (r["check"]["suite"], r["check"]["id"])),
         "attestations": report.get("attestations", []),
         "reason_html": lambda reason: reason_html(reason, anchored, titles_vi),
-        "check_vi": check_vi, "is_waived": _is_waived,
+        "check_vi": check_vi, "requirement_rows": requirement_rows,
+        "is_waived": _is_waived,
         "csp": _csp(),
     }
 

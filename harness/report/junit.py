@@ -25,6 +25,8 @@ def _clean(text: Any) -> str:
 
 def _evidence_text(result: dict[str, Any]) -> str:
     lines = [f"requirement: {result['check']['requirement']}", f"severity: {result['check']['severity']}"]
+    if result["check"].get("requirements"):
+        lines.insert(0, f"requirements: {', '.join(map(str, result['check']['requirements']))}")
     for evidence in result["evidence"]:
         data = evidence["data"]
         if evidence["kind"] == "reproduction":

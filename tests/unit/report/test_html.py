@@ -68,6 +68,24 @@ def test_failed_checks_show_severity_requirement_evidence_reproduction() -> None
     assert "httpx.RemoteProtocolError" in failures
 
 
+def test_a_check_naming_requirement_ids_shows_their_text_and_source() -> None:
+    report = sample_report()
+    failed = next(r for r in report["results"] if r["check"]["id"] == "AUTH-JWT-ALG-NONE")
+    failed["check"]["requirements"] = ["RFC8725-ALG-VERIFY", "NOT-IN-THE-CATALOGUE"]
+    html = render_html(report)
+    article = html[html.index('id="check-AUTH-JWT-ALG-NONE"'):]
+    article = article[:article.index("</article>")]
+    from harness.requirements import load_catalogue
+
+    entry = load_catalogue().get("RFC8725-ALG-VERIFY")
+    assert entry is not None
+    assert '<span class="requirement-id">RFC8725-ALG-VERIFY</span>' in article
+    assert entry.text.vi in unescape(article) and entry.text.en in unescape(article)
+    assert entry.source.reference() in unescape(article)
+    # An id this popcert does not know (a newer report) is shown as it is, without text.
+    assert '<span class="requirement-id">NOT-IN-THE-CATALOGUE</span></li>' in article
+
+
 def test_json_bodies_are_pretty_printed() -> None:
     report = sample_report()
     report["results"][0]["evidence"][1]["data"]["body"] = '{"b": 1, "a": {"c": "đ"}}'
@@ -142,7 +160,8 @@ def test_waived_failures_are_marked_waived_in_all_results() -> None:
 def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
     report = sample_report()
     alg_none = report["results"][0]
-    alg_none["check"].update(id="AUTH-JWT-ALG-NONE", title="An unsigned token (alg none, any letter case) is refused.")
+    alg_none["check"].update(id="AUTH-JWT-ALG-NONE", title="An unsigned token (alg none, any letter case) is refused.",
+                             requirements=["RFC7518-ALG-NONE"])
     report["verdict"]["reasons"].append("attestation server-hardening (Servers hardened) is missing")
     report["verdict"]["reasons"].append("LOAD-THROUGHPUT: mandatory check did not run")
     report["verdict"]["reasons"].append("TLS-CERT-EXPIRY: mandatory check ended fail — expires in 3 days")
@@ -153,7 +172,10 @@ def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
     article = article[:article.index("</article>")]
     assert "Token không ký (alg none, mọi kiểu chữ hoa thường) bị từ chối." in article
     assert "Hệ thống chấp nhận token không có chữ ký." in article  # the failure, in Vietnamese
-    assert "từ chối JWT không ký (alg none)" in article  # the requirement
+    from harness.requirements import load_catalogue
+
+    requirement = load_catalogue().get("RFC7518-ALG-NONE")
+    assert requirement is not None and requirement.text.vi in unescape(article)  # the requirement
     assert '<span class="vi" lang="vi">nghiêm trọng</span><span class="en" lang="en">critical</span>' in article
     reasons = html[html.index('id="verdict-reasons"'):html.index('id="identity"')]
     assert "AUTH-JWT-ALG-NONE: kiểm tra bắt buộc có kết quả không đạt" in reasons
