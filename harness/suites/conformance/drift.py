@@ -22,9 +22,6 @@ class Drift:
     kind: str  # removed_operation | newly_required | no_longer_required | enum_narrowed/widened | type_changed
     detail: str
 
-    def line(self) -> str:
-        return f"{self.kind}: {self.location}: {self.detail}"
-
 
 def breaking_changes(shared: dict[str, Any], published: dict[str, Any]) -> list[Drift]:
     """Every breaking difference of ``published`` against ``shared``; empty when compatible."""

@@ -49,7 +49,3 @@ def root_causes(failed: set[str], status: int | None = None) -> set[str]:
         if cause in remaining:
             remaining -= consequences
     return remaining
-
-
-def check_id(schemathesis_check: str) -> str | None:
-    return CHECK_IDS.get(schemathesis_check)
