@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
-from harness.checks import REGISTRY, Status
+from harness.checks import Status
 from harness.config import config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
+from harness.registry import default_registry
 from harness.suites.base import RunContext
 
 SEED = 7
@@ -42,7 +43,7 @@ def run_context(npdb: Any, city: Any, tmp: Path, *, quick: bool = True) -> RunCo
 
 
 def evaluate(suite: str, context: Any) -> dict[str, Status]:
-    return {c.id: c.function(context).status for c in REGISTRY.values() if c.suite == suite}
+    return {c.id: c.function(context).status for c in default_registry().for_suite(suite)}
 
 
 def failing(results: dict[str, Status]) -> set[str]:
