@@ -23,6 +23,7 @@ from harness.profiles import load_profile
 from harness.registry import default_registry
 from harness.suites.base import RunContext
 from harness.suites.conformance import make_context
+from mocks.population_db.pki import IssuedCert
 
 
 def main() -> None:
@@ -69,7 +70,7 @@ def main() -> None:
     print(f"ratio schemathesis / httpx: {st_rps / httpx_rps:.2f}")
 
 
-def plain_loop(base_url: str, ca_path: Path, portal: object, count: int,
+def plain_loop(base_url: str, ca_path: Path, portal: IssuedCert, count: int,
                token: str) -> tuple[float, dict[int, int]]:
     """The same number of requests, alternating a create and a read, over one keep-alive client."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -78,7 +79,7 @@ def plain_loop(base_url: str, ca_path: Path, portal: object, count: int,
                           "date_of_birth": "1990-05-17"},
             "details": {"child": {"personal_id": "001224123456", "full_name": "Nguyễn Minh Khôi",
                                   "date_of_birth": "2022-03-02"}}}
-    cert = (str(portal.cert_path), str(portal.key_path))  # type: ignore[attr-defined]
+    cert = (str(portal.cert_path), str(portal.key_path))
     with httpx.Client(verify=str(ca_path), cert=cert, timeout=10) as client:
         started = time.monotonic()
         dossier_id = "00000000-0000-4000-8000-000000000000"
