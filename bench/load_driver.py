@@ -38,10 +38,7 @@ from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
 
 from harness.suites.load_plan import dossier_pool, write_plan
 
-try:
-    from harness.dossiers import synthetic_people
-except ImportError:  # before the dossier model moved out of the load plan
-    from harness.suites.load_plan import synthetic_people  # type: ignore[attr-defined,no-redef]
+from harness.dossiers import synthetic_people
 from harness.suites.load_runner import LOCUSTFILE, LocustJob, run_locust
 from harness.suites.load_stats import sustained_rate
 

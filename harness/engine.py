@@ -24,6 +24,7 @@ from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
 from harness.net import ScopeGuard
+from harness.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report
@@ -115,7 +116,8 @@ QUICK_RUN_BUDGET_S = 420.0
 
 
 class Engine:
-    def __init__(self, config: RunConfig, *, npdb: Any = None, progress: Progress | None = None,
+    def __init__(self, config: RunConfig, *, npdb: NPDBHandle | None = None,
+                 progress: Progress | None = None,
                  today: date | None = None, command: str = "",
                  registry: Registry | None = None) -> None:
         self.registry = registry or default_registry()
