@@ -170,12 +170,16 @@ def mock_serve(
         ".popcert/npdb"),
     population: int = 1_000_000, seed: int = 6, data_port: int = 8443, admin_port: int = 8444,
     mtls: Annotated[str, typer.Option(help="off, optional or required")] = "optional",
+    trust_ca: Annotated[list[Path] | None, typer.Option(
+        "--trust-ca", metavar="PEM", help="The SUT's server CA (PEM), trusted for notification deliveries; "
+        "repeatable. Also settable later with the admin API's /admin/trust.")] = None,
 ) -> None:
     """Serve the mock NPDB in the foreground (for a vendor's own SUT to call)."""
     from mocks.population_db.server import serve
 
     serve(state_dir=state_dir, population=population, seed=seed, data_port=data_port,
-          admin_port=admin_port, mtls=mtls, ready_file=state_dir / "ready.json")
+          admin_port=admin_port, mtls=mtls, ready_file=state_dir / "ready.json",
+          trust_ca=list(trust_ca or []))
 
 
 def _register_report_commands() -> None:
