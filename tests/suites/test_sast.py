@@ -13,8 +13,8 @@ import pytest
 from examples.city_system.source_tree import SAST_DEFECTS, source
 from harness.checks import CheckResult, Status, checks_for_suite
 from harness.suites import sast
-from harness.suites.sast_bandit import run_bandit
-from harness.suites.sast_files import inventory
+from harness.suites.sast.bandit import run_bandit
+from harness.suites.sast.files import inventory
 
 # requests.get(verify=False) is bandit's B501 and popcert's TLS rule; session.post(verify=False)
 # on a Session built in a helper is popcert's TLS rule alone.
@@ -305,7 +305,7 @@ def test_python_hidden_in_a_tool_folder_is_analysed(tmp_path: Path) -> None:
 
 
 def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path: Path) -> None:
-    from harness.suites.sast_bandit import analyse_python
+    from harness.suites.sast.bandit import analyse_python
 
     root = source(frozenset(), tmp_path / "src")
     (root / "generated.py").write_text(
@@ -316,7 +316,7 @@ def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path:
     assert analysis.files_scanned == len(inventory(root).python()) - 1
 
 
-# --- popcert's TLS rule (sast_tls), line by line ------------------------------------------------
+# --- popcert's TLS rule (tls_rule.py), line by line ---------------------------------------------
 
 @pytest.mark.parametrize(("code", "rule"), [
     ("session.post(url, json=body, verify=False)", "tls-verify-disabled"),
@@ -335,7 +335,7 @@ def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path:
     ("context.check_hostname = False", "tls-hostname-unchecked"),
 ])
 def test_tls_rule_catches(code: str, rule: str) -> None:
-    from harness.suites.sast_tls import scan_source
+    from harness.suites.sast.tls_rule import scan_source
 
     assert rule in {f.rule for f in scan_source(code) if f.severity == "high"}
 
@@ -350,7 +350,7 @@ def test_tls_rule_catches(code: str, rule: str) -> None:
     "verify = False  # a local flag named verify, not passed to any call",
 ])
 def test_tls_rule_leaves_alone(code: str) -> None:
-    from harness.suites.sast_tls import scan_source
+    from harness.suites.sast.tls_rule import scan_source
 
     assert [f for f in scan_source(code) if f.severity == "high"] == []
 

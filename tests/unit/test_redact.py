@@ -167,7 +167,7 @@ def test_evidence_nested_1500_deep_is_cut_not_a_crash() -> None:
 
 
 def test_secret_previews_show_no_character_of_the_secret() -> None:
-    from harness.suites.sast_secrets import _describe
+    from harness.suites.sast.secrets import _describe
 
     finding = Evidence.finding("app/settings.py", 3, "B105", "Possible hardcoded password: 'npdb-s3cret-123'")
     assert "npdb" not in json.dumps(finding.data) and "[REDACTED]" in finding.data["message"]

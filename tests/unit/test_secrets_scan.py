@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.suites.sast_files import inventory
-from harness.suites.sast_secrets import scan_secrets, shannon_entropy
+from harness.suites.sast.files import inventory
+from harness.suites.sast.secrets import scan_secrets, shannon_entropy
 
 # Built by concatenation so this test file itself holds no scannable secret.
 JWT = "eyJhbGciOiJFUzI1NiJ9" + "." + "eyJzdWIiOiJwb3J0YWwiLCJleHAiOjE3MDB9" + "." + "c2lnbmF0dXJlX2J5dGVz"
@@ -86,7 +86,7 @@ def test_entropy_of_known_strings() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_never_crashes_on_arbitrary_text(text: str) -> None:
-    from harness.suites.sast_secrets import _line_findings
+    from harness.suites.sast.secrets import _line_findings
 
     for rule, message in _line_findings(text):
         assert rule and message

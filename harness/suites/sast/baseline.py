@@ -26,7 +26,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import ConfigError
-from harness.suites.sast_bandit import CodeFinding
+from harness.suites.sast.bandit import CodeFinding
 from harness.yaml_documents import read_yaml, validation_error
 
 

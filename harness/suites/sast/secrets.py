@@ -11,8 +11,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from harness.suites.sast_bandit import CodeFinding
-from harness.suites.sast_files import SourceInventory, fingerprint, matches_any, read_lines
+from harness.suites.sast.bandit import CodeFinding
+from harness.suites.sast.files import (
+    SourceInventory,
+    fingerprint,
+    matches_any,
+    read_lines,
+)
 
 # Test fixtures legitimately carry throw-away keys and tokens.
 DEFAULT_ALLOWLIST: tuple[str, ...] = ("tests/*", "*/tests/*", "test_*.py", "*_test.py",

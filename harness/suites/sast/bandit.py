@@ -1,6 +1,6 @@
 """Bandit and popcert's TLS rule over the Python files of a source inventory, in bounded children.
 
-Parsing happens in ``sast_worker`` child processes (address-space cap, deadline, killed with
+Parsing happens in ``worker`` child processes (address-space cap, deadline, killed with
 popcert): a batch of small files per child, each large file alone; a file whose child runs out of
 memory or time is reported as not analysed, which fails the check, never crashes the harness.
 Findings come back as plain ``CodeFinding`` records (file relative to the source root, line, rule,
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import spawn
-from harness.suites.sast_files import SourceFile, SourceInventory, fingerprint
+from harness.suites.sast.files import SourceFile, SourceInventory, fingerprint
 
 LEVELS = ("low", "medium", "high")
 # Bounds of the parsing children; a file beyond them is listed as not analysed (the check fails).
@@ -63,7 +63,7 @@ def run_bandit(inventory: SourceInventory) -> BanditRun:
 @dataclass(frozen=True)
 class PythonAnalysis:
     bandit: tuple[CodeFinding, ...]
-    tls: tuple[CodeFinding, ...]  # popcert's TLS-verification rule (sast_tls), info ones included
+    tls: tuple[CodeFinding, ...]  # popcert's TLS-verification rule (tls_rule.py), info ones included
     skipped: tuple[tuple[str, str], ...]  # Python files not analysed, with the reason
     files_scanned: int
 
@@ -125,7 +125,7 @@ def _run_child(batch: list[SourceFile], scratch: Path, limit_s: float,
     answer.unlink(missing_ok=True)
     request.write_text(json.dumps({"files": [str(f.path) for f in batch]}), encoding="utf-8")
     with (scratch / "worker.log").open("wb") as log:
-        child = spawn([sys.executable, "-m", "harness.suites.sast_worker", str(request),
+        child = spawn([sys.executable, "-m", "harness.suites.sast.worker", str(request),
                        str(answer)], name="sast-worker", stdout=log, stderr=subprocess.STDOUT,
                       deadline_s=limit_s, memory_limit_bytes=memory_limit_bytes,
                       cwd=str(scratch))

@@ -1,8 +1,8 @@
 """The part of SAST that parses Python (bandit and the TLS rule), run in a bounded child process.
 
 An AST costs ~200 times its source in memory (a 2 MB file: ~450 MB), so a vendor's large or
-hostile file is parsed under an address-space cap and a deadline (sast_bandit.analyse_python),
-never in the harness. ``python -m harness.suites.sast_worker REQUEST.json RESULT.json``.
+hostile file is parsed under an address-space cap and a deadline (bandit.analyse_python),
+never in the harness. ``python -m harness.suites.sast.worker REQUEST.json RESULT.json``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ def analyse(paths: list[str]) -> dict[str, Any]:
     from bandit.core import config as b_config
     from bandit.core import manager as b_manager
 
-    from harness.suites.sast_tls import scan_source
+    from harness.suites.sast.tls_rule import scan_source
 
     # bandit logs every parse problem at WARNING; they come back as skipped files instead.
     logging.getLogger("bandit").setLevel(logging.CRITICAL)
