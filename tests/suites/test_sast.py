@@ -11,20 +11,21 @@ from pathlib import Path
 import pytest
 
 from examples.city_system.source_tree import SAST_DEFECTS, source
-from harness.checks import CheckResult, Status, checks_for_suite
+from harness.checks import CheckResult, Status, SuiteUnavailable
+from harness.registry import default_registry
 from harness.suites import sast
 from harness.suites.sast.bandit import run_bandit
 from harness.suites.sast.files import inventory
 
-# requests.get(verify=False) is bandit's B501 and popcert's TLS rule; session.post(verify=False)
-# on a Session built in a helper is popcert's TLS rule alone.
-EXPECTED_FAILURE = {"sast.verify_false": {"SAST-BANDIT", "SAST-TLS-VERIFY"},
-                    "sast.hardcoded_secret": {"SAST-SECRETS"},
-                    "sast.tls_verify_session": {"SAST-TLS-VERIFY"}}
+SAST_CHECKS = default_registry().for_suite("sast")
+# defect switch -> the checks it must fail, as the checks declare it: requests.get(verify=False)
+# is bandit's B501 and popcert's TLS rule; session.post(verify=False) on a Session built in a
+# helper is popcert's TLS rule alone (the two tests below the defect test pin that down).
+EXPECTED_FAILURE = {d: {c.id for c in SAST_CHECKS if d in c.defects} for d in sorted(SAST_DEFECTS)}
 
 
 def _run_all(ctx: sast.SastContext) -> dict[str, CheckResult]:
-    return {c.id: c.function(ctx) for c in checks_for_suite("sast")}
+    return {c.id: c.function(ctx) for c in SAST_CHECKS}
 
 
 def _failing(results: dict[str, CheckResult]) -> set[str]:
@@ -53,11 +54,9 @@ def test_each_defect_fails_exactly_its_check(tmp_path: Path, defect: str) -> Non
 
 
 def test_every_sast_check_declares_its_defect() -> None:
-    declared: dict[str, set[str]] = {}
-    for c in checks_for_suite("sast"):
-        for d in c.defects:
-            declared.setdefault(d, set()).add(c.id)
-    assert declared == EXPECTED_FAILURE and set(declared) == SAST_DEFECTS
+    assert [c.id for c in SAST_CHECKS] == ["SAST-BANDIT", "SAST-TLS-VERIFY", "SAST-SECRETS"]
+    assert all(c.defects and set(c.defects) <= SAST_DEFECTS for c in SAST_CHECKS)
+    assert all(EXPECTED_FAILURE.values())  # every switch of the city system breaks a check
 
 
 def test_verify_false_finding_points_at_the_call(tmp_path: Path) -> None:
@@ -110,27 +109,30 @@ def test_bandit_json_baseline_is_understood(tmp_path: Path) -> None:
     assert _run_all(sast.source_context(root, baseline))["SAST-BANDIT"].status == Status.PASS
 
 
+# A setting that stops the suite raises SuiteUnavailable; the engine records its summary as
+# `error` on every SAST check (tests/unit/test_engine.py).
+
 def test_baseline_without_reason_is_a_config_error(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.yaml"
     baseline.write_text("accepted:\n  - fingerprint: 0123456789abcdef\n")
-    results = _run_all(sast.source_context(source(frozenset(), tmp_path), baseline))
-    assert {r.status for r in results.values()} == {Status.ERROR}
-    assert "reason" in results["SAST-BANDIT"].summary
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        sast.source_context(source(frozenset(), tmp_path), baseline)
+    assert "reason" in unavailable.value.summary
 
 
 def test_exclusion_without_reason_is_a_config_error(tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.yaml"
     baseline.write_text("excluded:\n  - path: .venv/*\n")
-    results = _run_all(sast.source_context(source(frozenset(), tmp_path), baseline))
-    assert {r.status for r in results.values()} == {Status.ERROR}
-    assert "reason" in results["SAST-TLS-VERIFY"].summary
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        sast.source_context(source(frozenset(), tmp_path), baseline)
+    assert "reason" in unavailable.value.summary
 
 
 def test_missing_source_path_is_an_error_naming_the_field(tmp_path: Path) -> None:
-    results = _run_all(sast.source_context(tmp_path / "nowhere"))
-    assert {r.status for r in results.values()} == {Status.ERROR}
-    assert "source.path" in results["SAST-BANDIT"].summary
-    assert "does not exist" in results["SAST-SECRETS"].summary
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        sast.source_context(tmp_path / "nowhere")
+    assert "source.path" in unavailable.value.summary
+    assert "does not exist" in unavailable.value.summary
 
 
 def test_thresholds_from_the_profile_change_what_counts(tmp_path: Path) -> None:
@@ -139,7 +141,8 @@ def test_thresholds_from_the_profile_change_what_counts(tmp_path: Path) -> None:
     assert _run_all(sast.source_context(root))["SAST-BANDIT"].status == Status.PASS
     strict = sast.source_context(root, min_severity="low", min_confidence="low")
     assert _run_all(strict)["SAST-BANDIT"].status == Status.FAIL
-    assert sast.source_context(root, min_severity="severe").problem is not None
+    with pytest.raises(SuiteUnavailable, match="thresholds.sast.min_severity"):
+        sast.source_context(root, min_severity="severe")
 
 
 def test_huge_binary_and_broken_files_do_not_crash_the_scan(tmp_path: Path) -> None:
@@ -172,7 +175,7 @@ def test_suite_context_reads_config_and_profile(tmp_path: Path) -> None:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import SUITE_CONTEXTS, RunContext
+    from harness.suites.base import RunContext
 
     root = source(frozenset({"sast.hardcoded_secret"}), tmp_path)
     config = config_from_dict({
@@ -181,11 +184,31 @@ def test_suite_context_reads_config_and_profile(tmp_path: Path) -> None:
     profile = Profile(name="t", version="1", title_vi="t", title_en="t", mandatory=["SAST-*"],
                       thresholds={"sast": {"min_severity": "low", "min_confidence": "low"}})
     run = RunContext(config, profile, tmp_path, ScopeGuard(["127.0.0.1"]), tmp_path)
-    factory = SUITE_CONTEXTS["sast"](run)
+    suite = default_registry().suite("sast")
+    assert suite is not None
+    factory = suite.context(run)
     ctx = next(factory)
     factory.close()
     assert (ctx.source_path, ctx.min_severity) == (root, "low")
     assert _failing(_run_all(ctx)) == {"SAST-BANDIT", "SAST-SECRETS"}
+
+
+def test_suite_without_source_path_cannot_start(tmp_path: Path) -> None:
+    from harness.config import config_from_dict
+    from harness.net import ScopeGuard
+    from harness.profiles import Profile
+    from harness.suites.base import RunContext
+
+    config = config_from_dict({
+        "system": {"name": "city", "organisation": "test", "level": "province"},
+        "target": {"base_url": "https://127.0.0.1:8443"}}, tmp_path)
+    profile = Profile(name="t", version="1", title_vi="t", title_en="t", mandatory=["SAST-*"])
+    run = RunContext(config, profile, tmp_path, ScopeGuard(["127.0.0.1"]), tmp_path)
+    suite = default_registry().suite("sast")
+    assert suite is not None
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        next(suite.context(run))
+    assert "source.path" in unavailable.value.summary and "not set" in unavailable.value.summary
 
 
 # --- dodges: what a vendor could do to pass without fixing anything -----------------------------

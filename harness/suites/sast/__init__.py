@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.checks import SuiteUnavailable
 from harness.errors import ConfigError
 from harness.registry import Suite
 from harness.suites.base import RunContext
@@ -25,21 +26,19 @@ from harness.suites.sast.secrets import DEFAULT_ALLOWLIST
 
 @dataclass(frozen=True)
 class SastContext:
-    """What the SAST checks receive. ``problem`` set: the source cannot be scanned (config error)."""
+    """What the SAST checks receive: a source tree that exists, its baseline and thresholds."""
 
-    source_path: Path | None
+    source_path: Path
     baseline: Baseline = field(default_factory=Baseline)
     min_severity: str = "medium"
     min_confidence: str = "medium"
     secrets_allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST
-    problem: str | None = None
     _inventory: list[SourceInventory] = field(default_factory=list, compare=False, repr=False)
     _analysis: list[PythonAnalysis] = field(default_factory=list, compare=False, repr=False)
 
     def files(self) -> SourceInventory:
         """The source inventory, built once and shared by every check."""
         if not self._inventory:
-            assert self.source_path is not None
             self._inventory.append(inventory(self.source_path))
         return self._inventory[0]
 
@@ -54,24 +53,25 @@ def source_context(source_path: Path | None, baseline_path: Path | None = None,
                    min_severity: str = "medium", min_confidence: str = "medium",
                    allowlist: tuple[str, ...] = DEFAULT_ALLOWLIST,
                    config_label: str = "run.yaml") -> SastContext:
-    """Validate the source settings into a context; a bad setting becomes ``problem``, not a raise."""
+    """Validate the source settings into a context; a bad setting raises SuiteUnavailable (every
+    SAST check reports `error` with the ConfigError's one line)."""
     for name, level in (("min_severity", min_severity), ("min_confidence", min_confidence)):
         if level.lower() not in LEVELS:
-            return SastContext(source_path, problem=ConfigError(
+            raise SuiteUnavailable(ConfigError(
                 "profile", f"thresholds.sast.{name}", f"{level!r} is not a level",
                 f"one of {', '.join(LEVELS)}").one_line())
     if source_path is None:
-        return SastContext(None, problem=ConfigError(
+        raise SuiteUnavailable(ConfigError(
             config_label, "source.path", "not set: there is no source tree to analyse",
             "point source.path at the vendor's source (e.g. ./src)").one_line())
     if not Path(source_path).exists():
-        return SastContext(source_path, problem=ConfigError(
+        raise SuiteUnavailable(ConfigError(
             config_label, "source.path", f"{source_path} does not exist",
             "point source.path at the vendor's source tree").one_line())
     try:
         baseline = load_baseline(baseline_path, config_label)
     except ConfigError as bad:
-        return SastContext(source_path, problem=bad.one_line())
+        raise SuiteUnavailable(bad.one_line()) from None
     return SastContext(Path(source_path), baseline, min_severity.lower(), min_confidence.lower(),
                        allowlist)
 

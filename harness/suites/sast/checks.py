@@ -87,8 +87,6 @@ def _judge_with_skipped(ctx: SastContext, findings: list[CodeFinding], what: str
        defect="sast.verify_false")
 def bandit_clean(ctx: SastContext) -> CheckResult:
     """Bandit finds no security issue at or above the profile's thresholds."""
-    if ctx.problem:
-        return CheckResult.errored(ctx.problem)
     analysis = ctx.python()
     relevant = [f for f in analysis.bandit if level_at_least(f.severity, ctx.min_severity)
                 and level_at_least(f.confidence, ctx.min_confidence)]
@@ -110,8 +108,6 @@ def bandit_clean(ctx: SastContext) -> CheckResult:
        defect=("sast.verify_false", "sast.tls_verify_session"))
 def tls_verification_kept(ctx: SastContext) -> CheckResult:
     """No code path turns TLS verification off (popcert's AST rule, beyond bandit's B501)."""
-    if ctx.problem:
-        return CheckResult.errored(ctx.problem)
     analysis = ctx.python()
     failing = [f for f in analysis.tls if f.severity != "info"]
     info = [f for f in analysis.tls if f.severity == "info"]
@@ -129,8 +125,6 @@ def tls_verification_kept(ctx: SastContext) -> CheckResult:
        defect="sast.hardcoded_secret")
 def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:
     """No secret is hard-coded in the source tree."""
-    if ctx.problem:
-        return CheckResult.errored(ctx.problem)
     files = ctx.files()
     findings, allowlisted = scan_secrets(files, ctx.secrets_allowlist)
     blocking, notes = _not_analysed(ctx)
