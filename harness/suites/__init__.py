@@ -17,7 +17,7 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.tls",
     "harness.suites.auth",
     "harness.suites.conformance",
-    "harness.suites.scenarios",
+    "harness.suites.scenario",
     "harness.suites.load",
 )
 

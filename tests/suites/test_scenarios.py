@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from harness.checks import Status
-from harness.suites.scenario_model import load_all
-from harness.suites.scenarios import ScenarioContext, load_purposes, run_scenarios
+from harness.suites.scenario import ScenarioContext, load_purposes, run_scenarios
+from harness.suites.scenario.model import load_all
 from tests.suites.lab import evaluate, failing, run_context, with_system
 
 pytestmark = pytest.mark.integration

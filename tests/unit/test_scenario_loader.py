@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import ConfigError
-from harness.suites.scenario_model import SCENARIOS_DIR, load_all, load_scenario
+from harness.suites.scenario.model import SCENARIOS_DIR, load_all, load_scenario
 
 VALID = """\
 id: birth-registration

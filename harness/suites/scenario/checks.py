@@ -1,6 +1,6 @@
-"""Scenario suite: procedures driven end to end, judged on the mock NPDB's audit log.
+"""The SCN- checks, each judging the steps the suite's context recorded
+(harness/suites/scenario/__init__.py) on the mock NPDB's audit log.
 
-The context runs every scenario of scenarios/ once; each SCN- check reads the recorded steps.
 Attribution keeps one defect to one check: protocol refusals (the NPDB answering 400/401/403 to
 the SUT) are judged by the credential and purpose checks, not by the outcome check; a lost dossier
 is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
@@ -9,100 +9,16 @@ is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import yaml
-
-from harness import resources
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.errors import PopcertError
-from harness.suites.base import RunContext, suite_context
-from harness.suites.scenario_model import Scenario, load_all
-from harness.suites.scenario_runner import PopulationBinder, ScenarioDriver, StepRun
+from harness.suites.scenario import ScenarioContext
+from harness.suites.scenario.runner import StepRun
 
-if TYPE_CHECKING:
-    from mocks.population_db.admin_client import AdminClient
-
-PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 OWN_CLIENT_ID = "city-system"
 PROTOCOL_REFUSALS = frozenset({400, 401, 403})
-TRANSIENT_FAULTS = frozenset({"status", "timeout", "reset", "malformed", "rate_limit"})
 CITIZEN_LOOKUP = "/citizens/"
-
-
-@dataclass
-class ScenarioContext:
-    runs: list[StepRun] = field(default_factory=list)
-    allowed_fields: dict[str, frozenset[str]] = field(default_factory=dict)
-    setup_error: str | None = None
-
-
-def load_purposes(path: Path = PURPOSES_PATH) -> dict[str, frozenset[str]]:
-    """purpose code -> the citizen fields its procedure needs (specs/npdb/v1/purposes.yaml)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    entries = raw.get("purposes", raw) if isinstance(raw, dict) else raw
-    if isinstance(entries, dict):
-        entries = [{"code": code, **(v or {})} for code, v in entries.items()]
-    return {str(e["code"]): frozenset(str(f) for f in e.get("fields") or [])
-            for e in entries if isinstance(e, dict) and "code" in e}
-
-
-def population_of(run: RunContext) -> Any:
-    """The mock's synthetic population, rebuilt in process from the same seed and size."""
-    from mocks.population_db.population import Population
-
-    npdb = run.npdb
-    if npdb is None:
-        return Population(seed=run.config.npdb.seed, size=run.config.npdb.population)
-    return Population(seed=npdb.seed, size=npdb.population)
-
-
-def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
-    """Drive ``scenarios`` against the configured SUT; used by the suite and by tests."""
-    portal = run.portal()
-    token = portal.token(lifetime_s=3600)
-    admin = run_admin(run)
-    runs: list[StepRun] = []
-    with portal.http() as client:
-        driver = ScenarioDriver(client, portal.api_url, token, admin,
-                                PopulationBinder(population_of(run), run.seed, admin),
-                                float(run.threshold("scenario", "poll_timeout_s", 20)))
-        for scenario in scenarios:
-            runs += driver.run(scenario)
-    return runs
-
-
-def run_admin(run: RunContext) -> AdminClient:
-    """The mock's admin API in this run's namespace (its people, faults, audit window), told to
-    trust the SUT's own server CA for the notifications it delivers."""
-    if run.npdb is None or run.npdb.admin is None:
-        raise RuntimeError("the scenario suite drives the mock NPDB through its admin API")
-    admin = run.npdb.admin.for_run(run.run_id)
-    ca_bundle = run.config.target.ca_bundle
-    if ca_bundle is not None:
-        try:
-            admin.trust_ca(Path(ca_bundle))
-        except Exception:  # noqa: BLE001 - deliveries then fail visibly in the delivery log
-            pass
-    return admin
-
-
-@suite_context("scenario")
-def make_context(run: RunContext) -> Iterator[ScenarioContext]:
-    if run.npdb is None:
-        yield ScenarioContext(setup_error="the scenario suite needs the mock NPDB (npdb.start)")
-        return
-    try:
-        scenarios = load_all()
-        allowed = load_purposes()
-    except (PopcertError, OSError, ValueError, KeyError) as cannot:
-        yield ScenarioContext(setup_error=str(cannot))
-        return
-    yield ScenarioContext(run_scenarios(run, scenarios), allowed)
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -209,20 +125,13 @@ def _refused(run: StepRun) -> bool:
     return any(e.get("status") in PROTOCOL_REFUSALS for e in run.npdb_calls())
 
 
-def _setup(ctx: ScenarioContext) -> CheckResult | None:
-    return CheckResult.errored(f"scenario suite could not start: {ctx.setup_error}") \
-        if ctx.setup_error else None
-
-
 # --- checks ----------------------------------------------------------------------------------
 
 @check("SCN-OWN-CREDENTIALS", suite="scenario", severity=Severity.CRITICAL,
-       requirement="npdb/v1 §clients: the SUT calls the NPDB with its own client credentials",
-       defect="npdb.shared_credentials", timeout_s=30)
+       defect="npdb.shared_credentials", timeout_s=30,
+       requirements=["NPDB-CLIENT-CREDENTIALS"])
 def own_credentials(ctx: ScenarioContext) -> CheckResult:
     """The SUT authenticates to the NPDB as itself (client city-system)"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     # Public endpoints (JWKS, discovery) carry no client identity; data and token calls do.
     judged = [r for r in ran if _identified_calls(r)]
@@ -232,12 +141,10 @@ def own_credentials(ctx: ScenarioContext) -> CheckResult:
 
 
 @check("SCN-PURPOSE-CODE", suite="scenario", severity=Severity.HIGH,
-       requirement="npdb/v1: every data call carries the procedure's purpose code (X-Purpose-Code)",
-       defect="npdb.missing_purpose_code", timeout_s=30)
+       defect="npdb.missing_purpose_code", timeout_s=30,
+       requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE"])
 def purpose_code(ctx: ScenarioContext) -> CheckResult:
     """Every NPDB data call carries the purpose code of the procedure being processed"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     # Subscriptions are made in the background, not for a procedure: they carry no purpose.
     data_calls = {id(r): [e for e in _identified_calls(r)
@@ -253,12 +160,10 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
 
 
 @check("SCN-DATA-MINIMISATION", suite="scenario", severity=Severity.HIGH,
-       requirement="npdb/v1 purposes.yaml: ask only for the fields the procedure needs",
-       defect="npdb.overfetch_fields", timeout_s=30)
+       defect="npdb.overfetch_fields", timeout_s=30,
+       requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM"])
 def data_minimisation(ctx: ScenarioContext) -> CheckResult:
     """Citizen lookups request only the fields the procedure needs"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:
@@ -282,12 +187,10 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
 
 
 @check("SCN-CALL-BUDGET", suite="scenario", severity=Severity.MEDIUM,
-       requirement="scenarios/*.yaml expect.npdb.max_calls: no redundant NPDB calls",
-       defect="npdb.redundant_calls", timeout_s=30)
+       defect="npdb.redundant_calls", timeout_s=30,
+       requirements=["SCENARIO-CALL-BUDGET"])
 def call_budget(ctx: ScenarioContext) -> CheckResult:
     """Each fault-free step calls the NPDB no more than its procedure needs"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     # Under faults retries are the point; their budget is SCN-FAULT-RETRY's business.
     judged = [r for r in ran if not r.faults and r.dossier_id]
@@ -297,12 +200,10 @@ def call_budget(ctx: ScenarioContext) -> CheckResult:
 
 
 @check("SCN-OUTCOME", suite="scenario", severity=Severity.HIGH,
-       requirement="scenarios/*.yaml expect.outcome: the dossier ends as the procedure requires",
-       defect="scenario.wrong_outcome", timeout_s=30)
+       defect="scenario.wrong_outcome", timeout_s=30,
+       requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
     """Each dossier reaches the right final status after the required NPDB checks"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     # Refused calls (wrong credentials or purpose) are judged by their own checks.
     judged = [r for r in ran if not r.faults and not _refused(r)]
@@ -336,12 +237,10 @@ def _lost(run: StepRun) -> str | None:
 
 
 @check("SCN-FAULT-NO-LOSS", suite="scenario", severity=Severity.CRITICAL,
-       requirement="connection/v1: a dossier accepted is never lost, whatever the NPDB does",
-       defect="npdb.loses_dossier_on_failure", timeout_s=30)
+       defect="npdb.loses_dossier_on_failure", timeout_s=30,
+       requirements=["CONN-DOSSIER-DURABLE"])
 def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
     """Dossiers stay accepted and retrievable while the NPDB fails"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     judged = [r for r in ran if r.faults]
     problems = [(r, why) for r in judged if (why := _lost(r)) is not None]
@@ -349,12 +248,10 @@ def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
 
 
 @check("SCN-FAULT-RETRY", suite="scenario", severity=Severity.HIGH,
-       requirement="connection/v1: transient NPDB failures are retried; status pending_npdb, "
-                   "then completed", defect="npdb.no_retry", timeout_s=30)
+       defect="npdb.no_retry", timeout_s=30,
+       requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT"])
 def fault_retry(ctx: ScenarioContext) -> CheckResult:
     """After transient NPDB faults the SUT retries and completes the dossier"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     # Lost dossiers are SCN-FAULT-NO-LOSS's finding; calls the NPDB refused (bad credentials or
     # purpose) can never succeed, whatever the retries, and are judged by their own checks.
@@ -383,12 +280,10 @@ def _timestamp(value: Any) -> float | None:
 
 
 @check("SCN-FAULT-RATE-LIMIT", suite="scenario", severity=Severity.MEDIUM,
-       requirement="npdb/v1: after 429 the client waits at least Retry-After before calling again",
-       defect="npdb.ignores_retry_after", timeout_s=30)
+       defect="npdb.ignores_retry_after", timeout_s=30,
+       requirements=["NPDB-RETRY-AFTER", "RFC9110-RETRY-AFTER", "SCENARIO-FAULT-RATE-LIMIT"])
 def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
     """After a 429 the SUT waits the Retry-After delay before calling the NPDB again"""
-    if (early := _setup(ctx)) is not None:
-        return early
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:

@@ -2,7 +2,7 @@
 
 For each step: draw people from the synthetic population, mark the audit log, inject the step's
 faults, submit the dossier as the portal, poll its status until final (bounded), then read the
-audit window. The checks in ``scenarios.py`` judge the recorded ``StepRun``s; nothing here decides.
+audit window. The checks in ``checks.py`` judge the recorded ``StepRun``s; nothing here decides.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from harness.net import Exchange, SafeClient
-from harness.suites.scenario_model import (
+from harness.suites.scenario.model import (
     PLACEHOLDER,
     Fault,
     PopulationDraw,
