@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from harness.checks import Status
+from harness.registry import default_registry
 from harness.suites.scenario import ScenarioContext, load_purposes, run_scenarios
 from harness.suites.scenario.model import load_all
 from tests.suites.lab import evaluate, failing, run_context, with_system
@@ -25,16 +26,19 @@ FAULTS = ("faults-transient", "faults-rate-limit")
 RATE = ("faults-rate-limit",)
 # Each defect runs over the scenarios that exercise it plus the fault-free core (time budget);
 # the compliant test runs everything.
-DEFECTS = {
-    "npdb.shared_credentials": ("SCN-OWN-CREDENTIALS", CORE + RATE),
-    "npdb.missing_purpose_code": ("SCN-PURPOSE-CODE", CORE),
-    "npdb.overfetch_fields": ("SCN-DATA-MINIMISATION", CORE),
-    "npdb.redundant_calls": ("SCN-CALL-BUDGET", CORE),
-    "scenario.wrong_outcome": ("SCN-OUTCOME", CORE),
-    "npdb.no_retry": ("SCN-FAULT-RETRY", CORE + RATE),
-    "npdb.loses_dossier_on_failure": ("SCN-FAULT-NO-LOSS", CORE + FAULTS),
-    "npdb.ignores_retry_after": ("SCN-FAULT-RATE-LIMIT", CORE + RATE),
+SCENARIOS_FOR = {
+    "npdb.shared_credentials": CORE + RATE,
+    "npdb.missing_purpose_code": CORE,
+    "npdb.overfetch_fields": CORE,
+    "npdb.redundant_calls": CORE,
+    "scenario.wrong_outcome": CORE,
+    "npdb.no_retry": CORE + RATE,
+    "npdb.loses_dossier_on_failure": CORE + FAULTS,
+    "npdb.ignores_retry_after": CORE + RATE,
 }
+# defect switch -> the checks it must fail, as the checks declare it.
+EXPECTED = {d: {c.id for c in default_registry().for_suite("scenario") if d in c.defects}
+            for c in default_registry().for_suite("scenario") for d in c.defects}
 
 
 def scenario_results(tmp: Path, defects: frozenset[str], ids: tuple[str, ...]) -> tuple[Any, dict]:
@@ -54,8 +58,11 @@ def test_reference_system_passes_every_scenario_check(tmp_path: Path) -> None:
     assert all(run.npdb_calls() for run in context.runs)
 
 
-@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_every_defect_has_its_scenarios() -> None:
+    assert set(SCENARIOS_FOR) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("defect", sorted(EXPECTED))
 def test_defect_fails_exactly_its_check(tmp_path: Path, defect: str) -> None:
-    expected, ids = DEFECTS[defect]
-    _, results = scenario_results(tmp_path, frozenset({defect}), ids)
-    assert failing(results) == {expected}, results
+    _, results = scenario_results(tmp_path, frozenset({defect}), SCENARIOS_FOR[defect])
+    assert failing(results) == EXPECTED[defect], results
