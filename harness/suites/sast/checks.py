@@ -81,9 +81,7 @@ def _judge_with_skipped(ctx: SastContext, findings: list[CodeFinding], what: str
 
 
 @check("SAST-BANDIT", suite="sast", severity=Severity.HIGH,
-       requirement="vendor source has no bandit finding at/above profile thresholds.sast "
-                   "(min_severity, min_confidence; default medium/medium) outside the baseline; "
-                   "every Python file analysed or excluded by the baseline",
+       requirements=["PROFILE-SAST-FLOOR"],
        defect="sast.verify_false")
 def bandit_clean(ctx: SastContext) -> CheckResult:
     """Bandit finds no security issue at or above the profile's thresholds."""
@@ -102,9 +100,7 @@ def bandit_clean(ctx: SastContext) -> CheckResult:
 
 
 @check("SAST-TLS-VERIFY", suite="sast", severity=Severity.HIGH,
-       requirement="TLS certificate and host-name verification are never switched off in vendor "
-                   "source, on any call or object: verify=False, session.verify = False, "
-                   "ssl._create_unverified_context, CERT_NONE, check_hostname = False",
+       requirements=["CWE-295", "CWE-297"],
        defect=("sast.verify_false", "sast.tls_verify_session"))
 def tls_verification_kept(ctx: SastContext) -> CheckResult:
     """No code path turns TLS verification off (popcert's AST rule, beyond bandit's B501)."""
@@ -120,8 +116,7 @@ def tls_verification_kept(ctx: SastContext) -> CheckResult:
 
 
 @check("SAST-SECRETS", suite="sast", severity=Severity.CRITICAL,
-       requirement="no credentials in source: private keys, cloud keys, tokens, literal passwords, "
-                   "high-entropy strings (test fixtures allowlisted); every file read or excluded",
+       requirements=["CWE-798"],
        defect="sast.hardcoded_secret")
 def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:
     """No secret is hard-coded in the source tree."""
