@@ -53,7 +53,6 @@ class StepRun:
     listed: bool | None = None
     audit: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None  # the step could not run (setup, scope, mock unreachable)
-    duration_s: float = 0.0
 
     @property
     def label(self) -> str:
@@ -232,7 +231,6 @@ class ScenarioDriver:
 
     def _run_step(self, run: StepRun, step: Step, body: dict[str, Any],
                   bindings: dict[str, Any]) -> StepRun:
-        started = time.monotonic()
         wall_start = time.time()
         people = set(_personal_ids(body))
         try:
@@ -265,7 +263,6 @@ class ScenarioDriver:
                                   str(resolve(step.npdb_event.personal_id, bindings)))
             except Exception as failure:  # noqa: BLE001
                 run.error = f"NPDB event not recorded: {type(failure).__name__}: {failure}"
-        run.duration_s = time.monotonic() - started
         return run
 
     def _headers(self) -> dict[str, str]:
