@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-import resource
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -161,10 +159,6 @@ def child_environment(plan: FuzzPlan) -> dict[str, str]:
             "POPCERT_CONF_DEADLINE_S": str(plan.request_deadline_s or plan.request_timeout_s)}
 
 
-def _limit_child() -> None:  # pragma: no cover - runs in the child between fork and exec
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_LIMIT, CHILD_MEMORY_LIMIT))
-
-
 def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
     """Run the fuzzer; never raises for anything the SUT does (problems land in the outcome)."""
     plan.workdir.mkdir(parents=True, exist_ok=True)
@@ -177,17 +171,19 @@ def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
     started = time.monotonic()
     hard_limit = plan.wall_timeout_s
     with open(plan.workdir / "st.log", "wb") as log:
-        # Own process group, killed with popcert (even by SIGKILL) and on interrupt.
+        # Own process group, killed with popcert (even by SIGKILL), on interrupt and, as a
+        # whole group, at the deadline.
         child = spawn(argv, name="schemathesis", cwd=plan.workdir, env=env, stdout=log,
-                      stderr=subprocess.STDOUT, preexec=_limit_child)
+                      stderr=subprocess.STDOUT, deadline_s=hard_limit,
+                      memory_limit_bytes=CHILD_MEMORY_LIMIT)
         try:
-            outcome.exit_code = child.wait(timeout=hard_limit)
-        except subprocess.TimeoutExpired:
-            outcome.timed_out = True
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-            outcome.problems.append(RunProblem(
-                "timeout", f"schemathesis did not finish within {hard_limit:.0f} s; killed"))
+            outcome.exit_code = child.wait()
+        finally:
+            child.stop(grace_s=0)  # anything it left behind in its group
+    if child.timed_out:
+        outcome.timed_out = True
+        outcome.problems.append(RunProblem(
+            "timeout", f"schemathesis did not finish within {hard_limit:.0f} s; killed"))
     outcome.duration_s = time.monotonic() - started
     log_text = (plan.workdir / "st.log").read_text(encoding="utf-8", errors="replace")
     outcome.stderr_tail = log_text[-3000:]
