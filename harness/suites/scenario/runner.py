@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.net import Exchange, SafeClient
 from harness.suites.scenario.model import (
@@ -23,6 +23,10 @@ from harness.suites.scenario.model import (
     Scenario,
     Step,
 )
+
+if TYPE_CHECKING:
+    from mocks.population_db.admin_client import AdminClient
+    from mocks.population_db.population import Population
 
 FINAL_STATUSES = frozenset({"completed", "rejected"})
 POLL_INTERVAL_S = 0.2
@@ -84,10 +88,11 @@ class PopulationBinder:
     scenario can write ``${family.mother.personal_id}``.
     """
 
-    def __init__(self, population: Any, rng_seed: int, admin: Any = None) -> None:
-        self.population = population  # mocks.population_db.population.Population
+    def __init__(self, population: Population, rng_seed: int,
+                 admin: AdminClient | None = None) -> None:
+        self.population = population
         self.rng_seed = rng_seed
-        self.admin = admin  # mocks.population_db.admin_client.AdminClient with the run id
+        self.admin = admin  # with the run id
         self._samples: dict[tuple[str, str], list[Any]] = {}
 
     def _draw(self, kind: str, n: int) -> list[Any]:
@@ -190,7 +195,7 @@ class ScenarioDriver:
     client: SafeClient
     api_url: str  # e.g. https://127.0.0.1:8443/connection/v1
     token: str
-    admin: Any  # mocks.population_db.admin_client.AdminClient
+    admin: AdminClient  # with the run id (AdminClient.for_run)
     binder: PopulationBinder
     poll_timeout_s: float = 20.0
 
@@ -311,11 +316,11 @@ class ScenarioDriver:
                 isinstance(d, dict) and d.get("dossier_id") == run.dossier_id for d in items)
 
 
-def _lease(admin: Any, step: Step) -> Any:
+def _lease(admin: AdminClient, step: Step) -> contextlib.AbstractContextManager[None]:
     """Hold the shared mock for the step: alone while it injects faults (they trip the SUT's
     NPDB-wide circuit breaker and backoff, which would spill into another run's steps), shared
-    otherwise. No lease without a run namespace (an admin client without a run id, a test double)."""
-    if getattr(admin, "run_id", None) is None or not hasattr(admin, "lease"):
+    otherwise. No lease without a run namespace (an admin client without a run id)."""
+    if admin.run_id is None:
         return contextlib.nullcontext()
     return admin.lease("exclusive" if step.faults else "shared")
 
