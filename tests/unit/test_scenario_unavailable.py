@@ -14,8 +14,8 @@ from harness.config import config_from_dict
 from harness.errors import ConfigError
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
-from harness.suites import scenario
 from harness.suites.base import RunContext
+from harness.suites.scenario import make_context
 
 
 def run_context(tmp_path: Path, npdb: Any = None) -> RunContext:
@@ -28,7 +28,7 @@ def run_context(tmp_path: Path, npdb: Any = None) -> RunContext:
 
 def test_no_mock_npdb_stops_the_suite(tmp_path: Path) -> None:
     with pytest.raises(SuiteUnavailable) as stopped:
-        next(scenario.make_context(run_context(tmp_path)))
+        next(make_context(run_context(tmp_path)))
     assert stopped.value.summary == ("scenario suite could not start: the scenario suite needs "
                                      "the mock NPDB (npdb.start)")
 
@@ -38,9 +38,9 @@ def test_a_malformed_scenario_stops_the_suite(tmp_path: Path,
     def malformed() -> list[Any]:
         raise ConfigError(tmp_path / "bad.yaml", "steps.0.expect (line 12)", "field required")
 
-    monkeypatch.setattr(scenario, "load_all", malformed)
+    monkeypatch.setattr("harness.suites.scenario.load_all", malformed)
     # The NPDB handle is never used: the scenarios are read before anything is driven.
     with pytest.raises(SuiteUnavailable) as stopped:
-        next(scenario.make_context(run_context(tmp_path, npdb=object())))
+        next(make_context(run_context(tmp_path, npdb=object())))
     assert stopped.value.summary.startswith("scenario suite could not start: ")
     assert "bad.yaml" in stopped.value.summary and "steps.0.expect" in stopped.value.summary
