@@ -14,7 +14,7 @@ from examples.city_system.source_tree import SAST_DEFECTS, source
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites import sast
-from harness.suites.sast.bandit import run_bandit
+from harness.suites.sast.bandit import analyse_python
 from harness.suites.sast.files import inventory
 
 SAST_CHECKS = default_registry().for_suite("sast")
@@ -100,7 +100,7 @@ def test_yaml_baseline_accepts_a_finding_with_its_reason(tmp_path: Path) -> None
 
 def test_bandit_json_baseline_is_understood(tmp_path: Path) -> None:
     root = source(frozenset({"sast.verify_false"}), tmp_path / "src")
-    [issue] = [f for f in run_bandit(inventory(root)).findings if f.rule == "B501"]
+    [issue] = [f for f in analyse_python(inventory(root)).bandit if f.rule == "B501"]
     report = {"results": [{"filename": f"./src/city_system/{issue.relative}", "test_id": issue.rule,
                            "issue_text": issue.message, "issue_severity": "HIGH",
                            "issue_confidence": "HIGH", "line_number": 99}]}
@@ -328,8 +328,6 @@ def test_python_hidden_in_a_tool_folder_is_analysed(tmp_path: Path) -> None:
 
 
 def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path: Path) -> None:
-    from harness.suites.sast.bandit import analyse_python
-
     root = source(frozenset(), tmp_path / "src")
     (root / "generated.py").write_text(
         "".join(f"def g{i}(x):\n    return x + {i}\n" for i in range(60_000)))

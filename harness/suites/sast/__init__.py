@@ -13,15 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.checks import SuiteUnavailable
 from harness.errors import ConfigError
 from harness.registry import Suite
-from harness.suites.base import RunContext
 from harness.suites.sast.bandit import LEVELS, PythonAnalysis, analyse_python
 from harness.suites.sast.baseline import Baseline, load_baseline
 from harness.suites.sast.files import SourceInventory, inventory
 from harness.suites.sast.secrets import DEFAULT_ALLOWLIST
+
+if TYPE_CHECKING:  # not imported at run time: the parsing child (worker.py) imports this package
+    from harness.suites.base import RunContext
 
 
 @dataclass(frozen=True)

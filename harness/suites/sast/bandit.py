@@ -43,21 +43,8 @@ class CodeFinding:
     code: str = ""
 
 
-@dataclass(frozen=True)
-class BanditRun:
-    findings: tuple[CodeFinding, ...]
-    skipped: tuple[tuple[str, str], ...]  # files bandit could not parse, with the reason
-    files_scanned: int
-
-
 def level_at_least(level: str, minimum: str) -> bool:
     return LEVELS.index(level.lower()) >= LEVELS.index(minimum.lower())
-
-
-def run_bandit(inventory: SourceInventory) -> BanditRun:
-    """Bandit's part of ``analyse_python`` (every plugin, every Python file of the inventory)."""
-    analysis = analyse_python(inventory)
-    return BanditRun(analysis.bandit, analysis.skipped, analysis.files_scanned)
 
 
 @dataclass(frozen=True)
