@@ -33,9 +33,9 @@ sys.path.insert(0, str(REPO / "load"))
 from stub_sut import StubSUT
 
 from harness.dossiers import synthetic_people
-from harness.suites.load_latency import CorrectedLatency
-from harness.suites.load_plan import dossier_pool, write_plan
-from harness.suites.load_runner import LocustJob, run_locust
+from harness.suites.load.latency import CorrectedLatency
+from harness.suites.load.plan import dossier_pool, write_plan
+from harness.suites.load.runner import LocustJob, run_locust
 
 TOLERANCE = 0.05
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))
@@ -100,8 +100,8 @@ def capacity_run(capacity: float, tmp: Path) -> tuple[float, str, int]:
     from harness.net import ScopeGuard
     from harness.profiles import load_profile
     from harness.suites.base import RunContext
-    from harness.suites.load import thresholds_for
-    from harness.suites.load_capacity import capacity_search
+    from harness.suites.load.capacity import capacity_search
+    from harness.suites.load.context import thresholds_for
 
     limits = {"users": 10, "spawn_rate": 10, "duration_s": 5, "target_rps": 10, "p95_ms": 300,
               "p99_ms": 800, "max_error_rate": 0.01, "max_requests": 1_000_000}

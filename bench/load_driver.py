@@ -5,7 +5,7 @@ for every driver within one run. Stock locust runs load/bench_locustfile.py (a F
 doing GET /health with no think time); popcert runs its own load/locustfile.py (dossier bodies,
 token rotation, open-model timetable, bounded bodies, corrected latency) unpaced with one
 request in flight per user, like the stock user. Both through the suite's runner
-(harness.suites.load_runner), with 1 process and with a master + 2 workers. The figure is
+(harness.suites.load.runner), with 1 process and with a master + 2 workers. The figure is
 ``popcert driver / stock locust`` per setup: req/s, and CPU per request (stock / popcert, so
 1.0 means as lean as stock; target >= 0.9). It also runs stock locust sending popcert's portal
 mix (load/bench_mix_locustfile.py: same tasks, headers and bodies, closed loop) in both setups and
@@ -36,11 +36,10 @@ from pathlib import Path
 
 from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
 
-from harness.suites.load_plan import dossier_pool, write_plan
-
 from harness.dossiers import synthetic_people
-from harness.suites.load_runner import LOCUSTFILE, LocustJob, run_locust
-from harness.suites.load_stats import sustained_rate
+from harness.suites.load.plan import dossier_pool, write_plan
+from harness.suites.load.runner import LOCUSTFILE, LocustJob, run_locust
+from harness.suites.load.stats import sustained_rate
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.9

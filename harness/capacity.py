@@ -21,8 +21,8 @@ from harness.suites.base import RunContext
 
 def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, max_rps: float,
                         step_duration_s: float, max_steps: int, workers: int) -> int:
-    from harness.suites.load import thresholds_for
-    from harness.suites.load_capacity import capacity_search
+    from harness.suites.load.capacity import capacity_search
+    from harness.suites.load.context import thresholds_for
 
     config = load_config(config_path)
     out_dir = config.output_dir / "capacity" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

@@ -240,7 +240,7 @@ def load_worker(
                                       "than on a command line others can read).")],
 ) -> None:
     """Join a distributed load run from this host: the plan comes from the master."""
-    from harness.suites.load_runner import worker_on_another_host
+    from harness.suites.load.runner import worker_on_another_host
 
     _sigterm_as_interrupt()
     try:

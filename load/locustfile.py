@@ -1,7 +1,7 @@
 """Portal traffic on the connection API (docs/interfaces.md §4), for locust.
 
 Everything this file needs comes from a *load plan* JSON file named by ``POPCERT_LOAD_PLAN``,
-written by ``harness.suites.load_plan``: bearer tokens already minted (locust never holds the
+written by ``harness.suites.load.plan``: bearer tokens already minted (locust never holds the
 token service's private key), TLS material, per-user pacing, the traffic mix and a pool of
 dossier bodies built from the synthetic population. A worker on another machine
 (``popcert load worker``) has no plan file: it asks the master for the plan over locust's own
@@ -10,7 +10,7 @@ channel, with the run's join code (``POPCERT_LOAD_JOIN``).
 Open model without coordinated omission: each user owns a timetable (one request every
 1/user_rps seconds) and sends every request at its intended time in a greenlet of its own, so a
 stalled SUT does not slow the offered rate; latency is recorded from the *intended* send time
-(harness/suites/load_latency.py). The hostile-SUT rules (docs/security-model.md): no redirect is
+(harness/suites/load/latency.py). The hostile-SUT rules (docs/security-model.md): no redirect is
 ever followed (a 3xx is a failure with its Location as evidence), bodies are read and decoded
 under 1 MiB, every request has a total deadline, and dossier ids from the SUT go into a path only
 when they are a plain path segment.
@@ -50,13 +50,13 @@ from locust.exception import CatchResponseError, StopUser
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.suites.load_body import (
+from harness.suites.load.body import (
     BodyTooLarge,
     UnsupportedEncoding,
     decode_bounded,
     read_bounded,
 )
-from harness.suites.load_latency import LatencyRecorder, latency_path
+from harness.suites.load.latency import LatencyRecorder, latency_path
 
 PLAN_ENV = "POPCERT_LOAD_PLAN"
 JOIN_ENV = "POPCERT_LOAD_JOIN"

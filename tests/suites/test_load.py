@@ -14,18 +14,20 @@ from typing import Any
 
 import pytest
 
-from harness.checks import REGISTRY, Status
+from harness.checks import Status
 from harness.config import config_from_dict
 from harness.errors import OutOfScopeError
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
-from harness.suites import load as load_suite
+from harness.registry import default_registry
 from harness.suites.base import RunContext
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-LOAD_IDS = ("LOAD-THROUGHPUT", "LOAD-LATENCY-P95", "LOAD-LATENCY-P99", "LOAD-ERROR-RATE")
+LOAD = default_registry().for_suite("load")
+# Which LOAD- checks each defect switch must fail, from the checks' declarations.
+EXPECTED = {d: {c.id for c in LOAD if d in c.defects} for c in LOAD for d in c.defects}
 # Small and short: 12 users offering 1.5 × 12 = 18 req/s for 6 s against a 12 req/s target.
 # p99 below 400 ms: the slow-path defect adds 400 ms to POSTs (30% of traffic), so it breaks both.
 STUB_LIMITS = {"users": 12, "spawn_rate": 12, "duration_s": 6, "target_rps": 12, "p95_ms": 200,
@@ -44,13 +46,20 @@ def _stub_module() -> Any:
 StubSUT = _stub_module().StubSUT
 
 
+def make_context(run: RunContext) -> Any:
+    suite = default_registry().suite("load")
+    assert suite is not None
+    return suite.context(run)
+
+
 def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: int = 0,
                 ca_bundle: Path | None = None, npdb: Any = None,
                 allowed: tuple[str, ...] = ("127.0.0.1",), workers_external: int = 0) -> RunContext:
     config = config_from_dict({
         "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
         "target": {"base_url": base_url, "ca_bundle": str(ca_bundle) if ca_bundle else None},
-        "suites": ["load"], "load": {"workers": workers, "workers_external": workers_external}, "scope": {"allowed_hosts": list(allowed)},
+        "suites": ["load"], "scope": {"allowed_hosts": list(allowed)},
+        "load": {"workers": workers, "workers_external": workers_external},
         "npdb": {"start": False, **({"state_dir": str(npdb.state_dir), "population": npdb.population}
                                     if npdb is not None else {})}}, tmp)
     district = load_profile("district")
@@ -63,10 +72,10 @@ def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: in
 
 def run_load_checks(run: RunContext) -> dict[str, Any]:
     """What the engine does for the load suite: one context, every LOAD- check on it."""
-    factory = load_suite.make_context(run)
+    factory = make_context(run)
     ctx = next(factory)
     try:
-        return {check_id: REGISTRY[check_id].function(ctx) for check_id in LOAD_IDS}
+        return {c.id: c.function(ctx) for c in LOAD}
     finally:
         factory.close()
 
@@ -109,7 +118,7 @@ def test_compliant_stub_over_https_passes_every_load_check(
 def test_slow_post_fails_exactly_the_latency_checks(tmp_path: Path) -> None:
     with StubSUT(post_delay_s=0.4) as sut:
         results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
-    assert failing(results) == {"LOAD-LATENCY-P95", "LOAD-LATENCY-P99"}, \
+    assert failing(results) == EXPECTED["load.slow_path"], \
         {k: r.summary for k, r in results.items()}
     assert results["LOAD-LATENCY-P95"].status == Status.FAIL
     assert results["LOAD-LATENCY-P95"].measurements["p95_ms"] >= 400
@@ -118,7 +127,8 @@ def test_slow_post_fails_exactly_the_latency_checks(tmp_path: Path) -> None:
 def test_errors_under_load_fail_exactly_the_error_rate_check(tmp_path: Path) -> None:
     with StubSUT(error_rate=0.05) as sut:
         results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
-    assert failing(results) == {"LOAD-ERROR-RATE"}, {k: r.summary for k, r in results.items()}
+    assert failing(results) == EXPECTED["load.errors_under_load"], \
+        {k: r.summary for k, r in results.items()}
     assert 0.02 < results["LOAD-ERROR-RATE"].measurements["error_rate"] < 0.1
 
 
@@ -152,7 +162,7 @@ def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None
                       allowed=("127.0.0.1", "10.1.2.3"))
     run.scope = ScopeGuard(("127.0.0.1",))  # the suite re-checks, whatever the config said
     with pytest.raises(OutOfScopeError):
-        next(load_suite.make_context(run))
+        next(make_context(run))
     assert not (tmp_path / "run" / "load" / "locust.log").exists()
 
 
@@ -169,15 +179,12 @@ def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
             return run_load_checks(run)
 
 
-@pytest.mark.parametrize(("defects", "expected"), [
-    (frozenset(), set()),
-    (frozenset({"load.slow_path"}), {"LOAD-LATENCY-P95", "LOAD-LATENCY-P99"}),
-    (frozenset({"load.errors_under_load"}), {"LOAD-ERROR-RATE"}),
-], ids=["compliant", "slow_path", "errors_under_load"])
-def test_reference_system_on_district_thresholds(tmp_path: Path, defects: frozenset[str],
-                                                 expected: set[str]) -> None:
-    results = reference_results(tmp_path, defects)
-    assert failing(results) == expected, {k: r.summary for k, r in results.items()}
+@pytest.mark.parametrize("defect", ["", "load.slow_path", "load.errors_under_load"],
+                         ids=["compliant", "slow_path", "errors_under_load"])
+def test_reference_system_on_district_thresholds(tmp_path: Path, defect: str) -> None:
+    results = reference_results(tmp_path, frozenset({defect} - {""}))
+    assert failing(results) == EXPECTED.get(defect, set()), \
+        {k: r.summary for k, r in results.items()}
 
 
 # --- hostile SUTs (issue 12): locust leaves no scope, follows no redirect, bounds bodies --------
@@ -252,14 +259,13 @@ from pathlib import Path
 sys.path.insert(0, {repo!r})
 from harness import processes
 from tests.suites.test_load import run_context
-from harness.suites import load as load_suite
-from harness.suites.load import thresholds_for
+from harness.suites.load.context import run_load, thresholds_for
 processes.exit_on_signals()  # what the CLI does
 tmp = Path({tmp!r})
 limits = dict(users=4, spawn_rate=4, duration_s=120, target_rps=8, p95_ms=300, p99_ms=800,
               max_error_rate=0.01, max_requests=100000)
 run = run_context({url!r}, tmp, limits=limits)
-load_suite.run_load(run, thresholds_for(run), out_dir=tmp / "load")
+run_load(run, thresholds_for(run), out_dir=tmp / "load")
 """
 
 
@@ -292,8 +298,8 @@ def test_sigterm_ends_locust_and_deletes_the_plan(tmp_path: Path) -> None:
 # --- capacity search (issue 16): a stub that serves exactly C req/s and queues the rest --------
 @pytest.mark.parametrize("capacity", [50, 200])
 def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: int) -> None:
-    from harness.suites.load import thresholds_for
-    from harness.suites.load_capacity import capacity_search
+    from harness.suites.load.capacity import capacity_search
+    from harness.suites.load.context import thresholds_for
 
     import subprocess
     import time

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from harness.suites.load_body import (
+from harness.suites.load.body import (
     BodyTooLarge,
     UnsupportedEncoding,
     decode_bounded,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.suites.load_latency import (
+from harness.suites.load.latency import (
     Histogram,
     LatencyRecorder,
     bucket_of,

@@ -8,16 +8,16 @@ import pytest
 
 from harness.checks import Status
 from harness.dossiers import synthetic_people
-from harness.suites.load_latency import LatencyRecorder, latency_path, read_latency
-from harness.suites.load_plan import dossier_pool, user_pacing
-from harness.suites.load_runner import (
+from harness.suites.load.latency import LatencyRecorder, latency_path, read_latency
+from harness.suites.load.plan import dossier_pool, user_pacing
+from harness.suites.load.runner import (
     LoadOutcome,
     LocustJob,
     master_command,
     per_process_request_bound,
 )
-from harness.suites.load_stats import read_run, sustained_rate, throughput_series
-from harness.suites.load_thresholds import (
+from harness.suites.load.stats import read_run, sustained_rate, throughput_series
+from harness.suites.load.thresholds import (
     evaluate_error_rate,
     evaluate_p95,
     evaluate_p99,
@@ -172,7 +172,7 @@ def test_dossier_pool_follows_the_procedure_mix() -> None:
 
 
 def test_capacity_step_holds_only_within_every_threshold(tmp_path: Path) -> None:
-    from harness.suites.load_capacity import judge_step, step_users
+    from harness.suites.load.capacity import judge_step, step_users
 
     holding = judge_step(write_run(tmp_path, due=200), offered_rps=25, limits=LIMITS)
     assert holding.holds and holding.delivered_rps == pytest.approx(25)
@@ -186,7 +186,7 @@ def test_capacity_step_holds_only_within_every_threshold(tmp_path: Path) -> None
 
 
 def test_capacity_search_bisects_after_the_first_break() -> None:
-    from harness.suites.load_capacity import CapacityResult, CapacityStep, next_rate
+    from harness.suites.load.capacity import CapacityResult, CapacityStep, next_rate
 
     def step(offered: float, capacity: float = 50.0) -> CapacityStep:
         holds = capacity / offered >= 0.97

@@ -201,7 +201,7 @@ def test_reproduction_command_is_runnable_with_a_token_placeholder() -> None:
 
 def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: Path) -> None:
     from harness.checks import Evidence
-    from harness.suites.load_stats import HistoryPoint, errors_by_type, latency_series
+    from harness.suites.load.stats import HistoryPoint, errors_by_type, latency_series
 
     history = tuple(HistoryPoint(timestamp=1000 + i, users=10, current_rps=20.0,
                                  current_failures_per_s=0.0, p95_ms=90.0 + i, total_requests=20 * (i + 1),
@@ -228,7 +228,7 @@ def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: P
 
 def test_load_checks_emit_the_percentile_and_error_charts(tmp_path: Path) -> None:
     """What the load suite really records: p50/p95/p99 lines (p99 from the 99% column) and bars."""
-    from harness.suites.load_thresholds import evaluate_error_rate, evaluate_p99
+    from harness.suites.load.thresholds import evaluate_error_rate, evaluate_p99
     from tests.unit.test_load_thresholds import LIMITS, write_run
 
     outcome = write_run(tmp_path, requests=1000, failures=50)

@@ -1,7 +1,7 @@
-"""The load suite: one locust run of portal traffic, judged against the profile's thresholds.
+"""The load suite's context: the thresholds a run is held to, and its one bounded locust run.
 
-The context factory runs locust once (in subprocesses, bounded in time and requests) and every
-LOAD-* check reads the same statistics. The decisions themselves live in ``load_thresholds``.
+``make_context`` runs locust once and yields what every LOAD-* check reads. ``run_load`` is also
+the capacity search's step (``capacity.py``), which certifies nothing.
 """
 
 from __future__ import annotations
@@ -10,36 +10,29 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from harness.checks import CheckResult, Severity, check
 from harness.dossiers import synthetic_people
-from harness.suites.base import RunContext, suite_context
-from harness.suites.load_plan import (
+from harness.suites.base import RunContext
+from harness.suites.load.plan import (
     dossier_pool,
     population_people,
     token_lifetime_s,
     user_pacing,
     write_plan,
 )
-from harness.suites.load_runner import (
+from harness.suites.load.runner import (
     LoadOutcome,
     LocustJob,
     per_process_request_bound,
     run_locust,
 )
-from harness.suites.load_thresholds import (
+from harness.suites.load.thresholds import (
     LoadThresholds,
-    evaluate_error_rate,
-    evaluate_p95,
-    evaluate_p99,
-    evaluate_throughput,
     resolve_thresholds,
 )
 
 PORTAL_CLIENTS = ("portal", "portal-b")
-REQUIREMENT = "certification profile thresholds.load; connection/v1 dossier operations under load"
 
 
 @dataclass(frozen=True)
@@ -106,45 +99,7 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
         plan_path.unlink(missing_ok=True)  # it holds bearer tokens
 
 
-@suite_context("load")
 def make_context(run: RunContext) -> Iterator[LoadContext]:
     limits = thresholds_for(run)
     outcome = run_load(run, limits, out_dir=run.run_dir / "load", workers=run.config.load.workers)
     yield LoadContext(outcome, limits)
-
-
-# A system that cannot keep up also queues: low capacity breaks the latency checks too.
-@check("LOAD-THROUGHPUT", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT,
-       defect=("load.low_capacity",))
-def throughput(ctx: LoadContext) -> CheckResult:
-    """Sustains the profile's target rate of successful requests"""
-    return evaluate_throughput(ctx.outcome, ctx.thresholds)
-
-
-@check("LOAD-LATENCY-P95", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
-       defect=("load.slow_path", "load.low_capacity"))
-def latency_p95(ctx: LoadContext) -> CheckResult:
-    """95th percentile response time within the profile's limit under load"""
-    return evaluate_p95(ctx.outcome, ctx.thresholds)
-
-
-@check("LOAD-LATENCY-P99", suite="load", severity=Severity.MEDIUM, requirement=REQUIREMENT,
-       defect=("load.slow_path", "load.low_capacity"))
-def latency_p99(ctx: LoadContext) -> CheckResult:
-    """99th percentile response time within the profile's limit under load"""
-    return evaluate_p99(ctx.outcome, ctx.thresholds)
-
-
-@check("LOAD-ERROR-RATE", suite="load", severity=Severity.HIGH, requirement=REQUIREMENT,
-       defect=("load.errors_under_load",))
-def error_rate(ctx: LoadContext) -> CheckResult:
-    """Error rate under load within the profile's limit"""
-    return evaluate_error_rate(ctx.outcome, ctx.thresholds)
-
-
-def describe(ctx: LoadContext) -> dict[str, Any]:
-    """A short summary of the run for logs and the CLI."""
-    stats = ctx.outcome.stats
-    return {"workers": ctx.outcome.workers or 1, "users": ctx.outcome.job.users,
-            "requests": stats.aggregated.requests if stats else 0,
-            "elapsed_s": round(ctx.outcome.elapsed_s, 1), "error": ctx.outcome.error}

@@ -17,14 +17,14 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import resources
-from harness.suites.load_latency import CorrectedLatency, latency_path, read_latency
-from harness.suites.load_stats import LoadStats, LoadStatsError, read_run
+from harness.suites.load.latency import CorrectedLatency, latency_path, read_latency
+from harness.suites.load.stats import LoadStats, LoadStatsError, read_run
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 LOCUSTFILE = resources.load_dir() / "locustfile.py"
 PLAN_ENV = "POPCERT_LOAD_PLAN"
 JOIN_ENV = "POPCERT_LOAD_JOIN"
@@ -82,7 +82,6 @@ class LoadOutcome:
     timed_out: bool = False
     error: str | None = None
     log_tail: str = ""
-    worker_commands: tuple[str, ...] = field(default_factory=tuple)
     # Latency from intended send times (load/locustfile.py); None when it was not written.
     latency: CorrectedLatency | None = None
 
@@ -167,7 +166,6 @@ def run_locust(job: LocustJob) -> LoadOutcome:
     started = time.monotonic()
     timed_out = False
     children: list[processes.Child] = []
-    worker_cmds: list[str] = []
     with log_path.open("wb") as log:
         try:
             master = processes.spawn(command, name="locust-master", env=env, stdout=log,
@@ -178,10 +176,8 @@ def run_locust(job: LocustJob) -> LoadOutcome:
                 if job.workers_external:
                     join_file = processes.remove_on_exit(_write_join_file(job, port))
                 for _ in range(job.workers):
-                    wcmd = worker_command(job, port)
-                    worker_cmds.append(shlex.join(wcmd))
                     children.append(processes.spawn(
-                        wcmd, name="locust-worker", env=env, stdout=log,
+                        worker_command(job, port), name="locust-worker", env=env, stdout=log,
                         stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
                         memory_limit_bytes=LOCUST_MEMORY_LIMIT))
             try:
@@ -211,7 +207,7 @@ def run_locust(job: LocustJob) -> LoadOutcome:
         error = (f"locust ran past its wall-clock bound of {job.wall_clock_bound_s:.0f} s "
                  "and was killed") + (f"; {error}" if error else "")
     return LoadOutcome(job, stats, shlex.join(command), returncode, elapsed, timed_out, error,
-                       log_tail, tuple(worker_cmds), read_latency(latency_path(job.csv_prefix)))
+                       log_tail, read_latency(latency_path(job.csv_prefix)))
 
 
 def worker_on_another_host(master: str, join_code: str, *, locustfile: Path = LOCUSTFILE,

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.suites.base import RunContext
-from harness.suites.load_runner import LoadOutcome
-from harness.suites.load_thresholds import LoadThresholds
+from harness.suites.load.context import run_load
+from harness.suites.load.runner import LoadOutcome
+from harness.suites.load.thresholds import LoadThresholds
 
 # Each user runs an open-model timetable with up to 16 requests in flight; past this rate per user
 # a step would need more connections than a portal worker holds.
@@ -142,10 +143,6 @@ def capacity_search(run: RunContext, limits: LoadThresholds, out_dir: Path, *,
     Bounded: at most ``max_steps`` runs of ``step_duration_s`` each, every one scope-checked and
     request-bounded by ``limits.max_requests``.
     """
-    from harness.suites.load import (
-        run_load,  # the suite module registers checks; import late
-    )
-
     steps: list[CapacityStep] = []
     offered: float | None = start_rps
     for index in range(max_steps):

@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.checks import CheckResult, Evidence, EvidenceKind
-from harness.suites.load_runner import LoadOutcome
-from harness.suites.load_stats import (
+from harness.suites.load.runner import LoadOutcome
+from harness.suites.load.stats import (
     LoadStats,
     errors_by_type,
     latency_series,
@@ -114,7 +114,7 @@ def evaluate_throughput(outcome: LoadOutcome, limits: LoadThresholds) -> CheckRe
 
 
 def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> CheckResult:
-    """Judged on latency from each request's intended send time (load_latency), never on
+    """Judged on latency from each request's intended send time (latency.py), never on
     locust's own closed-loop figure, which hides the requests a stalled SUT kept from being sent."""
     if (broken := _no_stats(outcome)) is not None:
         return broken
