@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.checks import Status
+from harness.checks import Status, SuiteUnavailable
 from harness.config import config_from_dict
 from harness.errors import OutOfScopeError
 from harness.net import ScopeGuard
@@ -54,12 +54,13 @@ def make_context(run: RunContext) -> Any:
 
 def run_context(base_url: str, tmp: Path, *, limits: dict[str, Any], workers: int = 0,
                 ca_bundle: Path | None = None, npdb: Any = None,
-                allowed: tuple[str, ...] = ("127.0.0.1",), workers_external: int = 0) -> RunContext:
+                allowed: tuple[str, ...] = ("127.0.0.1",), workers_external: int = 0,
+                load: dict[str, Any] | None = None) -> RunContext:
     config = config_from_dict({
         "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
         "target": {"base_url": base_url, "ca_bundle": str(ca_bundle) if ca_bundle else None},
         "suites": ["load"], "scope": {"allowed_hosts": list(allowed)},
-        "load": {"workers": workers, "workers_external": workers_external},
+        "load": {"workers": workers, "workers_external": workers_external, **(load or {})},
         "npdb": {"start": False, **({"state_dir": str(npdb.state_dir), "population": npdb.population}
                                     if npdb is not None else {})}}, tmp)
     district = load_profile("district")
@@ -164,6 +165,46 @@ def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None
     with pytest.raises(OutOfScopeError):
         next(make_context(run))
     assert not (tmp_path / "run" / "load" / "locust.log").exists()
+
+
+# --- run.yaml may make the load test harder, never easier ------------------------------------
+def test_run_config_below_the_profile_errors_every_load_check(tmp_path: Path) -> None:
+    """A vendor's `load: {target_rps: 0.5}` must not lower the profile's bar: the context refuses
+    before locust starts, every LOAD- check is `error` with the reason, the run is not certified."""
+    from harness.engine import Engine
+
+    config = config_from_dict({
+        "system": {"name": "load test", "organisation": "popcert tests", "level": "district"},
+        "target": {"base_url": "http://127.0.0.1:9"}, "suites": ["load"],
+        "output_dir": str(tmp_path / "runs"), "load": {"target_rps": 0.5, "duration_s": 1}},
+        tmp_path)
+    outcome = Engine(config, npdb=None).run()
+    results = {r["check"]["id"]: r for r in outcome.report["results"]
+               if r["check"]["suite"] == "load"}
+    assert set(results) == {c.id for c in LOAD}
+    for result in results.values():
+        assert result["status"] == "error"
+        assert ("run.yaml: load.target_rps: 0.5 is below the district profile's "
+                "thresholds.load.target_rps of 20") in result["summary"]
+        assert "load.duration_s: 1 is below" in result["summary"]
+        assert "remove load.target_rps or set it to at least 20" in result["summary"]
+        assert "traceback" not in {e["kind"] for e in result["evidence"]}
+    assert outcome.verdict.status == "NOT CERTIFIED"
+    assert {c.id for c in LOAD} <= set(outcome.verdict.blocking)
+    assert not list((tmp_path / "runs").rglob("locust.log"))  # locust never started
+
+
+def test_run_config_above_the_profile_is_used(tmp_path: Path) -> None:
+    from harness.suites.load.context import certified_thresholds
+
+    district = load_profile("district").thresholds["load"]
+    run = run_context("http://127.0.0.1:9", tmp_path, limits=district,
+                      load={"target_rps": 30, "users": 25, "duration_s": 45})
+    limits = certified_thresholds(run)
+    assert (limits.target_rps, limits.users, limits.duration_s) == (30, 25, 45)
+    lower = run_context("http://127.0.0.1:9", tmp_path, limits=district, load={"users": 5})
+    with pytest.raises(SuiteUnavailable, match=r"load\.users: 5 is below .* of 20"):
+        next(make_context(lower))
 
 
 # --- the reference city system on the district profile ---------------------------------------

@@ -22,6 +22,7 @@ from harness.suites.load.thresholds import (
     evaluate_p95,
     evaluate_p99,
     evaluate_throughput,
+    lowered_by_run_config,
     resolve_thresholds,
 )
 
@@ -138,6 +139,24 @@ def test_quick_and_config_overrides() -> None:
     assert resolve_thresholds(raw, quick=True).duration_s == 8
     assert resolve_thresholds(raw, quick=False).duration_s == 20
     assert resolve_thresholds(raw, users=5, target_rps=7).users == 5
+
+
+def test_run_config_may_raise_the_bar_never_lower_it() -> None:
+    raw = {"users": 20, "duration_s": 20, "quick_duration_s": 8, "target_rps": 20}
+    assert lowered_by_run_config(raw, "district") == []
+    assert lowered_by_run_config(raw, "district", users=20, duration_s=60, target_rps=50) == []
+    lowered = lowered_by_run_config(raw, "district", target_rps=0.5, users=25)
+    assert lowered == [("run.yaml: load.target_rps: 0.5 is below the district profile's "
+                        "thresholds.load.target_rps of 20; run.yaml may make the load test "
+                        "harder, never easier — remove load.target_rps or set it to at least 20")]
+    assert [m.split(":")[1] for m in lowered_by_run_config(
+        raw, "district", users=19, duration_s=19.5, target_rps=19.9)] == [
+        " load.users", " load.duration_s", " load.target_rps"]
+    # --quick keeps the profile's own quick_duration_s as the bar, not the full duration.
+    assert lowered_by_run_config(raw, "district", quick=True, duration_s=10) == []
+    assert "of 8;" in lowered_by_run_config(raw, "district", quick=True, duration_s=5)[0]
+    # Unset in the profile: the defaults the run would use are the bar.
+    assert "of 20;" in lowered_by_run_config({}, "custom", target_rps=10)[0]
 
 
 def test_offered_rate_has_headroom_over_target() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from harness.checks import Evidence, SuiteUnavailable
 from harness.dossiers import synthetic_people
 from harness.suites.base import RunContext
 from harness.suites.load.plan import (
@@ -29,6 +30,7 @@ from harness.suites.load.runner import (
 )
 from harness.suites.load.thresholds import (
     LoadThresholds,
+    lowered_by_run_config,
     resolve_thresholds,
 )
 
@@ -42,10 +44,29 @@ class LoadContext:
 
 
 def thresholds_for(run: RunContext) -> LoadThresholds:
+    """The profile's ``thresholds.load`` with run.yaml's ``load:`` values as given (the capacity
+    search and benchmarks, which certify nothing; a certification uses certified_thresholds)."""
     overrides = run.config.load
     return resolve_thresholds(run.profile.thresholds.get("load"), quick=run.quick,
                               users=overrides.users, duration_s=overrides.duration_s,
                               target_rps=overrides.target_rps)
+
+
+def certified_thresholds(run: RunContext) -> LoadThresholds:
+    """``thresholds_for``, but run.yaml may make the load test harder, never easier: a ``load:``
+    value below the profile's raises SuiteUnavailable (every LOAD check `error`, NOT CERTIFIED)."""
+    overrides = run.config.load
+    lowered = lowered_by_run_config(run.profile.thresholds.get("load"), run.profile.name,
+                                    quick=run.quick, users=overrides.users,
+                                    duration_s=overrides.duration_s,
+                                    target_rps=overrides.target_rps)
+    if lowered:
+        raise SuiteUnavailable("; ".join(lowered), Evidence.note(
+            "A certification holds the system to the profile's thresholds.load: run.yaml's "
+            "load: section may raise users, duration_s and target_rps, never lower them. "
+            "`popcert load capacity` accepts any value (it certifies nothing).",
+            title="run.yaml may make the load test harder, never easier"))
+    return thresholds_for(run)
 
 
 def portal_tokens(run: RunContext, lifetime_s: int) -> list[str]:
@@ -100,6 +121,6 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
 
 
 def make_context(run: RunContext) -> Iterator[LoadContext]:
-    limits = thresholds_for(run)
+    limits = certified_thresholds(run)
     outcome = run_load(run, limits, out_dir=run.run_dir / "load", workers=run.config.load.workers)
     yield LoadContext(outcome, limits)

@@ -40,7 +40,8 @@ class LoadThresholds(BaseModel):
 def resolve_thresholds(raw: dict[str, Any] | None, *, quick: bool = False,
                        users: int | None = None, duration_s: float | None = None,
                        target_rps: float | None = None) -> LoadThresholds:
-    """Profile values, shortened by ``--quick`` and overridden by run.yaml's ``load:`` section."""
+    """Profile values, shortened by ``--quick`` and overridden by run.yaml's ``load:`` section
+    (as given: a certification first refuses lower values, see ``lowered_by_run_config``)."""
     thresholds = LoadThresholds.model_validate(raw or {})
     update: dict[str, Any] = {}
     if quick and thresholds.quick_duration_s:
@@ -52,6 +53,25 @@ def resolve_thresholds(raw: dict[str, Any] | None, *, quick: bool = False,
     if target_rps is not None:
         update["target_rps"] = target_rps
     return thresholds.model_copy(update=update)
+
+
+def lowered_by_run_config(raw: dict[str, Any] | None, profile_name: str, *, quick: bool = False,
+                          users: int | None = None, duration_s: float | None = None,
+                          target_rps: float | None = None) -> list[str]:
+    """What run.yaml's ``load:`` section would lower below the profile's bar, one message each.
+
+    A certification may be made harder, never easier: ``users``, ``duration_s`` and
+    ``target_rps`` must be at least the profile's (under ``--quick`` the bar for ``duration_s``
+    is the profile's own ``quick_duration_s``). Each message names the field, the profile's
+    value and the fix.
+    """
+    bar = resolve_thresholds(raw, quick=quick)
+    given = {"users": users, "duration_s": duration_s, "target_rps": target_rps}
+    return [f"run.yaml: load.{name}: {value:g} is below the {profile_name} profile's "
+            f"thresholds.load.{name} of {getattr(bar, name):g}; run.yaml may make the load test "
+            f"harder, never easier — remove load.{name} or set it to at least "
+            f"{getattr(bar, name):g}"
+            for name, value in given.items() if value is not None and value < getattr(bar, name)]
 
 
 def _run_evidence(outcome: LoadOutcome) -> list[Evidence]:
