@@ -75,7 +75,7 @@ def write_run(tmp: Path, *, requests: int = 250, failures: int = 0, p95: int = 9
         recorder.record("GET /connection/v1/dossiers/{dossier_id}", 0.02, True, 1000.0 + i)
     recorder.add_due(due)
     recorder.write(latency_path(prefix))
-    return LoadOutcome(job, read_run(prefix), "python -m locust ...", 0, 11.0,
+    return LoadOutcome(job, read_run(prefix), "python -m locust ...", 0,
                        latency=read_latency(latency_path(prefix)))
 
 
@@ -129,7 +129,7 @@ def test_error_rate_boundary(tmp_path: Path) -> None:
 def test_no_statistics_is_an_error_not_a_pass(tmp_path: Path) -> None:
     job = LocustJob(host="http://127.0.0.1:1", plan_path=tmp_path / "p", out_dir=tmp_path,
                     users=1, spawn_rate=1, duration_s=1, max_requests=10)
-    outcome = LoadOutcome(job, None, "cmd", None, 40.0, timed_out=True, error="killed")
+    outcome = LoadOutcome(job, None, "cmd", None, timed_out=True, error="killed")
     for evaluate in (evaluate_throughput, evaluate_p95, evaluate_p99, evaluate_error_rate):
         assert evaluate(outcome, LIMITS).status == Status.ERROR
 
@@ -227,6 +227,6 @@ def test_capacity_search_bisects_after_the_first_break() -> None:
 def test_latency_checks_error_without_corrected_latency(tmp_path: Path) -> None:
     # locust's own percentiles under-report a stalling SUT: without ours there is no verdict.
     outcome = write_run(tmp_path, p95=120, p99=200)
-    blind = LoadOutcome(outcome.job, outcome.stats, outcome.command, 0, 11.0, latency=None)
+    blind = LoadOutcome(outcome.job, outcome.stats, outcome.command, 0, latency=None)
     assert evaluate_p95(blind, LIMITS).status == Status.ERROR
     assert evaluate_p99(blind, LIMITS).status == Status.ERROR

@@ -16,7 +16,6 @@ import shlex
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +77,6 @@ class LoadOutcome:
     stats: LoadStats | None
     command: str
     returncode: int | None
-    elapsed_s: float
     timed_out: bool = False
     error: str | None = None
     log_tail: str = ""
@@ -163,7 +161,6 @@ def run_locust(job: LocustJob) -> LoadOutcome:
     log_path = job.out_dir / "locust.log"
     latency_path(job.csv_prefix).unlink(missing_ok=True)
     join_file: Path | None = None
-    started = time.monotonic()
     timed_out = False
     children: list[processes.Child] = []
     with log_path.open("wb") as log:
@@ -195,7 +192,6 @@ def run_locust(job: LocustJob) -> LoadOutcome:
                 child.stop()
             if join_file is not None:
                 join_file.unlink(missing_ok=True)
-    elapsed = time.monotonic() - started
     log_tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
     stats: LoadStats | None = None
     error: str | None = None
@@ -206,7 +202,7 @@ def run_locust(job: LocustJob) -> LoadOutcome:
     if timed_out:
         error = (f"locust ran past its wall-clock bound of {job.wall_clock_bound_s:.0f} s "
                  "and was killed") + (f"; {error}" if error else "")
-    return LoadOutcome(job, stats, shlex.join(command), returncode, elapsed, timed_out, error,
+    return LoadOutcome(job, stats, shlex.join(command), returncode, timed_out, error,
                        log_tail, read_latency(latency_path(job.csv_prefix)))
 
 

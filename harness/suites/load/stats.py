@@ -58,8 +58,6 @@ class HistoryPoint:
 
     timestamp: int
     users: int
-    current_rps: float
-    current_failures_per_s: float
     p95_ms: float | None  # locust's rolling window percentile; None before the first response
     total_requests: int
     total_failures: int
@@ -119,8 +117,6 @@ def read_history(path: Path) -> tuple[HistoryPoint, ...]:
             try:
                 point = HistoryPoint(
                     timestamp=int(row["Timestamp"]), users=int(row["User Count"]),
-                    current_rps=_number(row["Requests/s"]) or 0.0,
-                    current_failures_per_s=_number(row["Failures/s"]) or 0.0,
                     p95_ms=_number(row.get("95%")),
                     total_requests=int(row["Total Request Count"]),
                     total_failures=int(row["Total Failure Count"]),

@@ -203,8 +203,8 @@ def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: P
     from harness.checks import Evidence
     from harness.suites.load.stats import HistoryPoint, errors_by_type, latency_series
 
-    history = tuple(HistoryPoint(timestamp=1000 + i, users=10, current_rps=20.0,
-                                 current_failures_per_s=0.0, p95_ms=90.0 + i, total_requests=20 * (i + 1),
+    history = tuple(HistoryPoint(timestamp=1000 + i, users=10, p95_ms=90.0 + i,
+                                 total_requests=20 * (i + 1),
                                  total_failures=0, p50_ms=20.0 + i, p99_ms=300.0 + i) for i in range(5))
     series = latency_series(history)
     assert [y for _, y in series["p99_ms"]] == [300.0, 301.0, 302.0, 303.0, 304.0]  # p99, not p95
