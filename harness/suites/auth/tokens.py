@@ -1,67 +1,19 @@
-"""The auth suite: black-box attacks on the SUT's caller authentication (bearer JWTs of the
-national token service), authorisation, rate limiting, notification signatures and mTLS.
-
-This module holds the suite context and the token checks; ``auth_access``, ``auth_notify`` and
-``auth_mtls`` hold the others (imported below so one import registers the whole suite).
-Every check sends forged or misused credentials and expects a refusal; docs/auth.md lists them.
+"""AUTH checks of the bearer token: missing, malformed, expired, foreign, unsigned, confused or
+self-keyed tokens are refused (connection/v1 §security: a JWT of the national token service,
+ES256, JWKS-pinned). The forgeries are built in ``forge``.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.dossiers import Person, synthetic_people
-from harness.suites import auth_tokens as forge
-from harness.suites.auth_attacker import AttackerKeyServer, self_signed_pem
-from harness.suites.auth_probe import REFUSED, AuthContext, expect_refused, send_until_error
-from harness.suites.base import RunContext, suite_context
+from harness.suites.auth import AuthContext, forge
+from harness.suites.auth.attacker import AttackerKeyServer, self_signed_pem
+from harness.suites.auth.probe import REFUSED, expect_refused, send_until_error
 
-JWT_REQ = "connection/v1 §security: bearer JWT of the national token service, ES256, JWKS-pinned"
 # How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).
 JKU_GRACE_S = 0.5
-# The notification checks move a sampled adult's residence in the mock: keep them away from the
-# people other suites (scenarios, load) sample with the run's seed.
-SAMPLE_SEED_OFFSET = 7919
-
-
-def _people(admin: Any, seed: int) -> list[Person]:
-    """Real adults of the mock population, so dossier bodies pass the SUT's NPDB checks."""
-    try:
-        records = admin.sample("adult", 5, seed + SAMPLE_SEED_OFFSET) if admin is not None else []
-    except Exception:  # noqa: BLE001 - the admin API is a convenience; synthetic people still work
-        records = []
-    people = [Person(r["personal_id"], r["full_name"], r["date_of_birth"], r.get("gender", "female"))
-              for r in records if isinstance(r, dict) and "personal_id" in r]
-    return people or synthetic_people(5, seed)
-
-
-@suite_context("auth")
-def make_context(run: RunContext) -> Iterator[AuthContext]:
-    if run.npdb is None:
-        raise RuntimeError("the auth suite mints tokens with the mock NPDB's token service; "
-                           "run with npdb.start: true or a running mock (npdb.state_dir)")
-    portal = run.portal()
-    client = portal.http()
-    admin = run.npdb.admin
-    if admin is not None:
-        # this run's namespace of a shared mock: its own people and deliveries
-        admin = admin.for_run(run.run_id)
-        if run.config.target.ca_bundle is not None:
-            try:  # the mock delivers genuine notifications to the SUT: trust the SUT's own CA
-                admin.trust_ca(Path(run.config.target.ca_bundle))
-            except Exception:  # noqa: BLE001 - an older mock: deliveries fail visibly instead
-                pass
-    try:
-        yield AuthContext(run=run, client=client, minter=portal.minter(), admin=admin,
-                          tls=portal.tls,
-                          mtls_required=run.profile.mtls == "required",
-                          people=_people(admin, run.seed))
-    finally:
-        client.close()
 
 
 def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: str,
@@ -72,8 +24,8 @@ def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: s
     return expect_refused(probes, what=what, accepted_means=accepted_means, refused=refused)
 
 
-@check("AUTH-TOKEN-MISSING", suite="auth", severity=Severity.CRITICAL, requirement=JWT_REQ,
-       defect="auth.no_token_accepted")
+@check("AUTH-TOKEN-MISSING", suite="auth", severity=Severity.CRITICAL,
+       requirements=["CONN-SEC-JWT"], defect="auth.no_token_accepted")
 def token_missing(ctx: AuthContext) -> CheckResult:
     """A request without a bearer token is refused with 401."""
     if (problem := ctx.baseline_problem()) is not None:
@@ -85,7 +37,7 @@ def token_missing(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-TOKEN-MALFORMED", suite="auth", severity=Severity.HIGH,
-       requirement=JWT_REQ + "; RFC 6750 §3.1 invalid_token → 401", defect="auth.malformed_token_500")
+       requirements=["CONN-SEC-JWT", "RFC6750-INVALID-TOKEN"], defect="auth.malformed_token_500")
 def token_malformed(ctx: AuthContext) -> CheckResult:
     """Garbage bearer tokens are refused with 401, never a 5xx."""
     return _refuse_tokens(ctx, forge.garbage_tokens(), what="tokens that are not JWTs",
@@ -93,7 +45,8 @@ def token_malformed(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-EXPIRED", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; RFC 7519 §4.1.4 exp", defect="auth.exp_not_checked")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-LIFETIME", "RFC7519-EXP"],
+       defect="auth.exp_not_checked")
 def jwt_expired(ctx: AuthContext) -> CheckResult:
     """A genuinely signed token that expired 10 minutes ago is refused."""
     now = forge.now()
@@ -103,7 +56,8 @@ def jwt_expired(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-NOT-YET-VALID", suite="auth", severity=Severity.HIGH,
-       requirement=JWT_REQ + "; RFC 7519 §4.1.5 nbf", defect="auth.nbf_not_checked")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-LIFETIME", "RFC7519-NBF"],
+       defect="auth.nbf_not_checked")
 def jwt_not_yet_valid(ctx: AuthContext) -> CheckResult:
     """A genuinely signed token valid only from 10 minutes from now is refused."""
     now = forge.now()
@@ -113,7 +67,7 @@ def jwt_not_yet_valid(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-ISSUER", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; iss must be the national token service", defect="auth.iss_not_checked")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-ISS"], defect="auth.iss_not_checked")
 def jwt_issuer(ctx: AuthContext) -> CheckResult:
     """A token naming another issuer is refused."""
     tokens = [forge.ForgedToken(ctx.token(iss="https://id.attacker.test"),
@@ -123,7 +77,7 @@ def jwt_issuer(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-AUDIENCE", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; aud must be connection-api (RFC 7519 §4.1.3)",
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-AUD", "RFC7519-AUD"],
        defect="auth.aud_not_checked")
 def jwt_audience(ctx: AuthContext) -> CheckResult:
     """A token issued for another audience (the NPDB's) is refused."""
@@ -133,7 +87,8 @@ def jwt_audience(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-ALG-NONE", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; unsecured JWTs (alg none) refused", defect="auth.alg_none_accepted")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC7518-ALG-NONE"],
+       defect="auth.alg_none_accepted")
 def jwt_alg_none(ctx: AuthContext) -> CheckResult:
     """An unsigned token (alg none, any letter case) is refused."""
     claims = ctx.claims()
@@ -143,7 +98,7 @@ def jwt_alg_none(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-KEY-CONFUSION", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; algorithm pinned, never chosen by the token",
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC8725-ALG-VERIFY"],
        defect="auth.hs256_key_confusion")
 def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
     """An HS256 token keyed with the issuer's public key (PEM, DER, JWK) is refused."""
@@ -161,7 +116,7 @@ def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-UNKNOWN-KEY", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; only keys of the published JWKS", defect="auth.unknown_key_accepted")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE"], defect="auth.unknown_key_accepted")
 def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
     """A well-formed ES256 token signed by a key absent from the JWKS is refused."""
     key = forge.new_attacker_key()
@@ -175,7 +130,7 @@ def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-JKU", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; keys only from the configured JWKS, never from jku/x5u headers",
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC8725-JKU"],
        defect="auth.jku_followed")
 def jwt_jku(ctx: AuthContext) -> CheckResult:
     """Tokens whose jku / x5u header points to an attacker's key server are refused, unfetched."""
@@ -211,16 +166,9 @@ def jwt_jku(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-STRIPPED-SIGNATURE", suite="auth", severity=Severity.CRITICAL,
-       requirement=JWT_REQ + "; the signature is always verified",
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC7515-SIG-VALIDATE"],
        defect="auth.stripped_signature_accepted")
 def jwt_stripped_signature(ctx: AuthContext) -> CheckResult:
     """A genuine token with its signature segment removed is refused."""
     token = forge.ForgedToken(forge.stripped(ctx.token()), "genuine token with the signature removed")
     return _refuse_tokens(ctx, [token], what="token without signature", accepted_means="accepted")
-
-
-# The other AUTH checks register on import; rate limiting last, it spends a client's budget.
-from harness.suites import auth_notify as _auth_notify  # noqa: E402,F401
-from harness.suites import auth_mtls as _auth_mtls  # noqa: E402,F401
-from harness.suites import auth_tenancy as _auth_tenancy  # noqa: E402,F401
-from harness.suites import auth_access as _auth_access  # noqa: E402,F401

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.net import TlsMaterial
-from harness.suites.auth_probe import AuthContext, Probe
+from harness.suites.auth import AuthContext
+from harness.suites.auth.probe import Probe
 
-MTLS_REQ = ("profile mtls: required; connection/v1 §security: callers present a client "
-            "certificate issued by the national CA, valid now")
 # Failures that mean the server ended the handshake (TLS 1.3 reports the alert on first read).
 _TLS_REFUSAL_MARKERS = ("ssl", "tls", "alert", "certificate", "handshake", "reset",
                         "disconnected", "eof", "broken pipe", "remoteprotocolerror")
@@ -76,12 +75,12 @@ def _judge_portal_certificate(ctx: AuthContext, kind: str, description: str,
     """``_judge`` with one of the portal's deliberately bad client certificates (mock PKI)."""
     if (skipped := _skip_unless_required(ctx)) is not None:
         return skipped  # before the PKI is touched: without mTLS no certificate is needed
-    tls = ctx.run.portal().certificate(kind)
+    tls = ctx.portal.certificate(kind)
     return _judge(ctx, description, tls, what)
 
 
-@check("AUTH-MTLS-REQUIRED", suite="auth", severity=Severity.CRITICAL, requirement=MTLS_REQ,
-       defect="mtls.optional")
+@check("AUTH-MTLS-REQUIRED", suite="auth", severity=Severity.CRITICAL,
+       requirements=["PROFILE-MTLS", "CONN-SEC-MTLS"], defect="mtls.optional")
 def mtls_required(ctx: AuthContext) -> CheckResult:
     """A caller without a client certificate is refused although its token is genuine."""
     tls = TlsMaterial(ctx.tls.ca_bundle)
@@ -89,7 +88,8 @@ def mtls_required(ctx: AuthContext) -> CheckResult:
                   "connection without a client certificate")
 
 
-@check("AUTH-MTLS-EXPIRED", suite="auth", severity=Severity.HIGH, requirement=MTLS_REQ,
+@check("AUTH-MTLS-EXPIRED", suite="auth", severity=Severity.HIGH,
+       requirements=["PROFILE-MTLS", "CONN-SEC-MTLS", "RFC5280-VALIDITY"],
        defect="mtls.expired_cert_accepted")
 def mtls_expired(ctx: AuthContext) -> CheckResult:
     """A caller presenting an expired national-CA client certificate is refused."""
@@ -98,7 +98,8 @@ def mtls_expired(ctx: AuthContext) -> CheckResult:
         "expired client certificate")
 
 
-@check("AUTH-MTLS-FOREIGN-CA", suite="auth", severity=Severity.CRITICAL, requirement=MTLS_REQ,
+@check("AUTH-MTLS-FOREIGN-CA", suite="auth", severity=Severity.CRITICAL,
+       requirements=["PROFILE-MTLS", "CONN-SEC-MTLS", "RFC5280-PATH-VALIDATION"],
        defect="mtls.foreign_ca_accepted")
 def mtls_foreign_ca(ctx: AuthContext) -> CheckResult:
     """A caller presenting a client certificate from a foreign CA is refused."""

@@ -19,19 +19,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth_probe import (
-    NOTIFICATIONS_PATH,
-    AuthContext,
-    Probe,
-    expect_refused,
-)
+from harness.suites.auth import AuthContext
+from harness.suites.auth.probe import NOTIFICATIONS_PATH, Probe, expect_refused
 
-NOTIFY_REQ = ("connection/v1 §notifications: X-NPDB-Signature t=<unix>,v1=HMAC-SHA256(secret, "
-              "\"<t>.<body>\"); bad/missing signature 401, byte-identical replay 409")
-FRESHNESS_REQ = ("connection/v1 receiveNotification: a timestamp more than 300 s away from now "
-                 "is refused with 401")
-REDELIVERY_REQ = ("connection/v1 receiveNotification: a redelivery of an already processed "
-                  "event_id with a fresh signature is acknowledged (200), not applied twice")
 # Beyond the 300 s window with room for clock skew between the harness and the SUT.
 OUT_OF_WINDOW_S = 600
 SIGNATURE_HEADER = "X-NPDB-Signature"
@@ -164,8 +154,8 @@ def _genuine_accepted(ctx: AuthContext) -> tuple[SignedNotification, Probe | Non
     return genuine, first
 
 
-@check("AUTH-NOTIFY-SIGNATURE", suite="auth", severity=Severity.CRITICAL, requirement=NOTIFY_REQ,
-       defect="auth.notification_unsigned_accepted")
+@check("AUTH-NOTIFY-SIGNATURE", suite="auth", severity=Severity.CRITICAL,
+       requirements=["CONN-NOTIFY-SIGNATURE"], defect="auth.notification_unsigned_accepted")
 def notify_signature(ctx: AuthContext) -> CheckResult:
     """Notifications without a valid NPDB signature are refused."""
     # Only the precondition counts here: forgeries prove nothing if genuine ones are refused too.
@@ -188,7 +178,8 @@ def notify_signature(ctx: AuthContext) -> CheckResult:
                           accepted_means="accepted")
 
 
-@check("AUTH-NOTIFY-REPLAY", suite="auth", severity=Severity.HIGH, requirement=NOTIFY_REQ,
+@check("AUTH-NOTIFY-REPLAY", suite="auth", severity=Severity.HIGH,
+       requirements=["CONN-NOTIFY-SIGNATURE", "CONN-NOTIFY-REPLAY"],
        defect="auth.notification_replay_accepted")
 def notify_replay(ctx: AuthContext) -> CheckResult:
     """A byte-identical replay of a delivered NPDB notification is refused with 409."""
@@ -208,7 +199,8 @@ def notify_replay(ctx: AuthContext) -> CheckResult:
                        result.measurements)
 
 
-@check("AUTH-NOTIFY-FRESHNESS", suite="auth", severity=Severity.HIGH, requirement=FRESHNESS_REQ,
+@check("AUTH-NOTIFY-FRESHNESS", suite="auth", severity=Severity.HIGH,
+       requirements=["CONN-NOTIFY-SIGNATURE", "CONN-NOTIFY-FRESHNESS"],
        defect="auth.notification_stale_accepted")
 def notify_freshness(ctx: AuthContext) -> CheckResult:
     """Genuinely signed notifications dated 10 minutes ago or 10 minutes ahead are refused."""
@@ -250,7 +242,7 @@ def _signed_at(signature: str) -> int | None:
 
 
 @check("AUTH-NOTIFY-REDELIVERY", suite="auth", severity=Severity.MEDIUM,
-       requirement=REDELIVERY_REQ, defect="auth.notification_redelivery_conflict")
+       requirements=["CONN-NOTIFY-REDELIVERY"], defect="auth.notification_redelivery_conflict")
 def notify_redelivery(ctx: AuthContext) -> CheckResult:
     """A notification the SUT already accepted, delivered again by the NPDB with a fresh
     signature (same event_id), is acknowledged with 200."""

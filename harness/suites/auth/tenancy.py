@@ -1,7 +1,7 @@
 """AUTH checks of tenant isolation beyond GET by id: a client's dossier list never shows another
 client's dossiers, and Idempotency-Keys are per client and honoured (connection/v1: "A portal
 client only ever sees its own dossiers"; the ``Idempotency-Key`` parameter).
-Registered by importing ``harness.suites.auth``.
+Listed in ``harness.suites.auth.SUITE``.
 """
 
 from __future__ import annotations
@@ -11,13 +11,10 @@ import uuid
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth_probe import DOSSIERS_PATH, PORTAL_B, AuthContext, Probe
-from harness.suites.auth_spec import connection_spec
+from harness.suites.auth import AuthContext
+from harness.suites.auth.probe import DOSSIERS_PATH, PORTAL_B, Probe
+from harness.suites.auth.spec import connection_spec
 
-TENANCY_REQ = ("connection/v1 §info, listDossiers: a portal client only ever sees its own "
-               "dossiers, in every operation (OWASP API1:2023)")
-IDEMPOTENCY_REQ = ("connection/v1 Idempotency-Key: scoped to the calling client; the same key and "
-                   "body return the same dossier, a different body 409")
 LIST_LIMIT = 100  # the spec's maximum page size
 OWNER_LIST_WAIT_S = 3.0  # a just-created dossier may take a moment to be listed
 
@@ -67,7 +64,8 @@ def list_filters() -> list[str]:
     return filters
 
 
-@check("AUTH-BOLA-LIST", suite="auth", severity=Severity.CRITICAL, requirement=TENANCY_REQ,
+@check("AUTH-BOLA-LIST", suite="auth", severity=Severity.CRITICAL,
+       requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-DOSSIER-LIST-OWN", "OWASP-API1-2023"],
        defect="auth.bola_list")
 def bola_list(ctx: AuthContext) -> CheckResult:
     """Another portal tenant's dossier list (unfiltered and with each filter) never shows the
@@ -123,7 +121,8 @@ def _key() -> str:
 
 
 @check("AUTH-IDEMPOTENCY-TENANT", suite="auth", severity=Severity.CRITICAL,
-       requirement=IDEMPOTENCY_REQ + "; " + TENANCY_REQ, defect="auth.idempotency_shared")
+       requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-IDEMPOTENCY-CLIENT-SCOPE", "OWASP-API1-2023"],
+       defect="auth.idempotency_shared")
 def idempotency_tenant(ctx: AuthContext) -> CheckResult:
     """Another tenant reusing a client's Idempotency-Key (same body) never gets that client's
     dossier back."""
@@ -159,7 +158,7 @@ def idempotency_tenant(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-IDEMPOTENCY-REPLAY", suite="auth", severity=Severity.MEDIUM,
-       requirement=IDEMPOTENCY_REQ, defect="auth.idempotency_ignored")
+       requirements=["CONN-IDEMPOTENCY-KEY"], defect="auth.idempotency_ignored")
 def idempotency_replay(ctx: AuthContext) -> CheckResult:
     """A submission repeated with the same Idempotency-Key and body returns the same dossier (no
     second one); the same key with another body is 409."""

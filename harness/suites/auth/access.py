@@ -1,5 +1,5 @@
 """AUTH checks of what an authenticated caller may do: scopes, object-level access, per-client
-rate limiting, and what error bodies reveal. Registered by importing ``harness.suites.auth``.
+rate limiting, and what error bodies reveal. Listed in ``harness.suites.auth.SUITE``.
 """
 
 from __future__ import annotations
@@ -15,17 +15,17 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth_notify import new_event, npdb_signature
-from harness.suites.auth_probe import (
+from harness.portal import PORTAL
+from harness.suites.auth import AuthContext
+from harness.suites.auth.notify import new_event, npdb_signature
+from harness.suites.auth.probe import (
     DOSSIERS_PATH,
-    PORTAL,
     PORTAL_B,
     PORTAL_READONLY,
-    AuthContext,
     Probe,
     expect_refused,
 )
-from harness.suites.auth_spec import (
+from harness.suites.auth.spec import (
     Operation,
     all_scopes,
     citizen_fields,
@@ -34,18 +34,10 @@ from harness.suites.auth_spec import (
     operations,
 )
 
-AUTHZ_REQ = "connection/v1 §security: scopes per operation; a client sees only its own dossiers"
-SCOPE_REQ = ("connection/v1 §security: each operation's security requirement names the scope it "
-             "needs (nationalToken: [dossier.submit] / [dossier.read]); a token without it is "
-             "refused (401/403)")
-RATE_REQ = "connection/v1 §rate limits: per-client limit, 429 with Retry-After (RFC 9110 §10.2.3)"
-LEAK_REQ = ("connection/v1 Error schema; OWASP API8:2023: error bodies carry no stack traces, "
-            "paths, exception names, secrets or citizen data")
 RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
 RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s
 RATE_WORKERS = 8
 RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
-BODY_REQ = "connection/v1 PayloadTooLarge: a request body larger than 64 KiB is refused with 413"
 DEFAULT_BODY_LIMIT = 64 * 1024
 FIELD_PROBES_BUDGET_S = 20.0  # bounds AUTH-ERROR-LEAK's citizen-field probes
 BODY_OVERSHOOT = 4 * 1024  # just over the limit: bounded (one ~68 KiB request per operation)
@@ -88,7 +80,7 @@ def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: s
     return ctx.post(description, token, body, path=path)
 
 
-@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirement=SCOPE_REQ,
+@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirements=["CONN-SEC-SCOPE"],
        defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
     """Every operation the spec's security requirements scope refuses a genuine token that
@@ -130,7 +122,7 @@ def scope_enforced(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-OBJECT-LEVEL", suite="auth", severity=Severity.CRITICAL,
-       requirement=AUTHZ_REQ + " (OWASP API1:2023 broken object-level authorisation)",
+       requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-DOSSIER-GET-OWN", "OWASP-API1-2023"],
        defect="auth.bola")
 def object_level(ctx: AuthContext) -> CheckResult:
     """Another portal tenant cannot read a dossier it did not submit."""
@@ -161,8 +153,8 @@ def _padded(body: bytes, size: int) -> bytes:
     return body + b" " * max(0, size - len(body))
 
 
-@check("AUTH-BODY-LIMIT", suite="auth", severity=Severity.HIGH, requirement=BODY_REQ,
-       defect="auth.no_body_limit")
+@check("AUTH-BODY-LIMIT", suite="auth", severity=Severity.HIGH,
+       requirements=["CONN-BODY-LIMIT", "OWASP-API4-2023"], defect="auth.no_body_limit")
 def body_limit(ctx: AuthContext) -> CheckResult:
     """A valid request padded just over the documented body limit is refused with 413, on every
     operation whose spec documents 413 (each probe sent once, limit + 4 KiB)."""
@@ -208,7 +200,8 @@ def _leaks(text: str, sent: list[str], token: str) -> list[str]:
     return found
 
 
-@check("AUTH-ERROR-LEAK", suite="auth", severity=Severity.MEDIUM, requirement=LEAK_REQ,
+@check("AUTH-ERROR-LEAK", suite="auth", severity=Severity.MEDIUM,
+       requirements=["CONN-ERROR-BODY", "OWASP-API8-2023"],
        defect=("auth.leaky_errors", "auth.validation_echoes_input"))
 def error_leak(ctx: AuthContext) -> CheckResult:
     """Error bodies for malformed, mistyped or huge input reveal nothing internal or personal."""
@@ -254,7 +247,7 @@ def error_leak(ctx: AuthContext) -> CheckResult:
         return CheckResult.errored("no malformed request got an answer",
                                    *probes[0].exchange.evidence())
     leaking = [(p, _leaks(p.exchange.text, sent_by_probe[id(p)], token)) for p in answered
-               if p.exchange.status >= 400]  # type: ignore[operator]
+               if (p.exchange.status or 0) >= 400]
     leaking = [(p, names) for p, names in leaking if names]
     if leaking:
         probe, names = leaking[0]
@@ -304,7 +297,8 @@ def retry_after_valid(value: str | None, now: datetime | None = None) -> bool:
     return (when - reference).total_seconds() <= RETRY_AFTER_MAX_S
 
 
-@check("AUTH-RATE-LIMIT", suite="auth", severity=Severity.HIGH, requirement=RATE_REQ,
+@check("AUTH-RATE-LIMIT", suite="auth", severity=Severity.HIGH,
+       requirements=["CONN-RATE-LIMIT", "RFC9110-RETRY-AFTER", "OWASP-API4-2023"],
        defect="auth.no_rate_limit", timeout_s=60)
 def rate_limit(ctx: AuthContext) -> CheckResult:
     """A bounded burst from one client is cut off with 429 and a valid Retry-After."""

@@ -1,0 +1,113 @@
+"""How a probe's answer becomes a result.
+
+A probe is one request to a protected SUT operation with a chosen credential; the judgement
+helpers turn a list of probes into pass / fail / error with the request, the response and a
+curl reproduction per probe, so every check reads the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checks import CheckResult, Evidence
+from harness.net import Exchange, TlsMaterial, curl_command
+from harness.portal import API_BASE_PATH
+from harness.suites.auth.forge import decode_segment
+
+API = API_BASE_PATH
+READ_PATH = f"{API}/dossiers?limit=1"  # the protected read every token probe uses
+DOSSIERS_PATH = f"{API}/dossiers"
+NOTIFICATIONS_PATH = f"{API}/notifications"
+PORTAL_B = "portal-b"
+PORTAL_READONLY = "portal-readonly"
+REFUSED = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One request sent by a check and what it was meant to show."""
+
+    description: str
+    exchange: Exchange
+    tls: TlsMaterial | None = None
+    token: str | None = None
+
+    def evidence(self) -> tuple[Evidence, ...]:
+        ex = self.exchange
+        request = Evidence.request(ex.method, ex.url, ex.request_headers, ex.request_body,
+                                   title=f"request: {self.description}")
+        if ex.error:
+            response = Evidence.response(None, {}, f"no usable response: {ex.error}",
+                                         ex.elapsed_ms, title=f"response to {self.description}")
+        else:
+            body: Any = ex.text + (" [truncated]" if ex.truncated else "")
+            response = Evidence.response(ex.status, ex.headers, body, ex.elapsed_ms,
+                                         title=f"response to {self.description}")
+        body_text = ex.request_body if isinstance(ex.request_body, (str, bytes)) or \
+            ex.request_body is None else json.dumps(ex.request_body, ensure_ascii=False)
+        if isinstance(body_text, bytes):
+            body_text = body_text.decode("utf-8", errors="replace")
+        repro = Evidence.reproduction(curl_command(ex.method, ex.url, ex.request_headers,
+                                                   body_text, self.tls))
+        parts: list[Evidence] = [request, response, repro]
+        if self.token and self.token.count(".") == 2:
+            header = decode_segment(self.token.split(".")[0])
+            claims = decode_segment(self.token.split(".")[1])
+            if header or claims:  # what the token says, so a reader sees the forgery
+                contents = json.dumps({"header": header, "claims": claims}, ensure_ascii=False)
+                parts.append(Evidence.note(contents, title="token contents"))
+        return tuple(parts)
+
+
+def said(ex: Exchange) -> str:
+    return f"no usable response: {ex.error}" if ex.error else f"HTTP {ex.status}"
+
+
+def expect_refused(probes: Sequence[Probe], *, what: str, accepted_means: str,
+                   refused: frozenset[int] = REFUSED) -> CheckResult:
+    """Pass when every probe got a refusal status; fail on acceptance, crash or odd answer."""
+    failures: list[Probe] = []
+    errors: list[Probe] = []
+    for probe in probes:
+        ex = probe.exchange
+        if ex.error is not None or ex.status is None or ex.status == 429:
+            errors.append(probe)
+        elif ex.status not in refused:
+            failures.append(probe)
+    if failures:
+        first = failures[0].exchange
+        verb = (accepted_means if first.status is not None and 200 <= first.status < 300
+                else f"answered HTTP {first.status} where {_codes(refused)} was expected")
+        return CheckResult.failed(
+            f"{what}: {failures[0].description} → {verb}"
+            + (f" (and {len(failures) - 1} more variant(s))" if len(failures) > 1 else ""),
+            *[e for p in failures[:3] for e in p.evidence()], failed_variants=len(failures))
+    if errors:
+        return CheckResult.errored(
+            f"{what}: could not decide, {errors[0].description} → {said(errors[0].exchange)}",
+            *[e for p in errors[:2] for e in p.evidence()])
+    kinds = ", ".join(p.description for p in probes)
+    return CheckResult.passed(
+        f"{what}: refused with {_codes(frozenset(p.exchange.status or 0 for p in probes))} "
+        f"({len(probes)} variant(s))",
+        *probes[0].evidence(), Evidence.note(kinds, title="variants sent"),
+        variants=len(probes))
+
+
+def send_until_error(make: Sequence[tuple[str, Any]], send: Any) -> list[Probe]:
+    """Send variants in order; stop after the first one without a usable answer (a hung SUT
+    must not make a check wait once per variant)."""
+    probes: list[Probe] = []
+    for description, value in make:
+        probe: Probe = send(description, value)
+        probes.append(probe)
+        if probe.exchange.error is not None:
+            break
+    return probes
+
+
+def _codes(statuses: frozenset[int]) -> str:
+    return "/".join(str(s) for s in sorted(statuses))
