@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks import Status
+from harness.checks import Status, SuiteUnavailable
 from harness.dossiers import synthetic_people
 from harness.suites.load.latency import LatencyRecorder, latency_path, read_latency
 from harness.suites.load.plan import dossier_pool, user_pacing
@@ -23,6 +23,7 @@ from harness.suites.load.thresholds import (
     evaluate_p99,
     evaluate_throughput,
     lowered_by_run_config,
+    measured,
     resolve_thresholds,
 )
 
@@ -127,11 +128,19 @@ def test_error_rate_boundary(tmp_path: Path) -> None:
 
 
 def test_no_statistics_is_an_error_not_a_pass(tmp_path: Path) -> None:
+    """A run without statistics stops the suite (the context factory calls ``measured`` before
+    it yields): every LOAD check is `error` with locust's output, none can pass."""
     job = LocustJob(host="http://127.0.0.1:1", plan_path=tmp_path / "p", out_dir=tmp_path,
                     users=1, spawn_rate=1, duration_s=1, max_requests=10)
-    outcome = LoadOutcome(job, None, "cmd", None, timed_out=True, error="killed")
+    outcome = LoadOutcome(job, None, "cmd", None, timed_out=True, error="killed",
+                          log_tail="Traceback ... locust died")
+    with pytest.raises(SuiteUnavailable) as unavailable:
+        measured(outcome)
+    assert unavailable.value.summary == "the load run produced no statistics: killed"
+    assert [e.kind for e in unavailable.value.evidence] == ["reproduction", "note"]
     for evaluate in (evaluate_throughput, evaluate_p95, evaluate_p99, evaluate_error_rate):
-        assert evaluate(outcome, LIMITS).status == Status.ERROR
+        with pytest.raises(SuiteUnavailable, match="no statistics: killed"):
+            evaluate(outcome, LIMITS)
 
 
 def test_quick_and_config_overrides() -> None:

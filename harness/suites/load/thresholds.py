@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from harness.checks import CheckResult, Evidence, EvidenceKind
+from harness.checks import CheckResult, Evidence, EvidenceKind, SuiteUnavailable
 from harness.suites.load.runner import LoadOutcome
 from harness.suites.load.stats import (
     LoadStats,
@@ -93,13 +93,16 @@ def _run_evidence(outcome: LoadOutcome) -> list[Evidence]:
     return evidence
 
 
-def _no_stats(outcome: LoadOutcome) -> CheckResult | None:
+def measured(outcome: LoadOutcome) -> LoadStats:
+    """The run's statistics. A run that produced none (locust crashed, killed by the watchdog,
+    sent nothing) raises SuiteUnavailable: the context factory calls this before it yields, so
+    every LOAD check is `error`, never `pass`, and no check needs a guard."""
     if outcome.stats is None or outcome.stats.aggregated.requests == 0:
         why = outcome.error or "locust sent no request"
-        return CheckResult.errored(f"the load run produced no statistics: {why}",
-                                   Evidence.reproduction(outcome.command),
-                                   Evidence.note(outcome.log_tail, title="locust output (tail)"))
-    return None
+        raise SuiteUnavailable(f"the load run produced no statistics: {why}",
+                               Evidence.reproduction(outcome.command),
+                               Evidence.note(outcome.log_tail, title="locust output (tail)"))
+    return outcome.stats
 
 
 def _endpoint_table(stats: LoadStats) -> Evidence:
@@ -111,16 +114,14 @@ def _endpoint_table(stats: LoadStats) -> Evidence:
 
 
 def evaluate_throughput(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
-    if (broken := _no_stats(outcome)) is not None:
-        return broken
-    assert outcome.stats is not None
-    rate = sustained_rate(outcome.stats.history, outcome.job.users)
+    stats = measured(outcome)
+    rate = sustained_rate(stats.history, outcome.job.users)
     evidence = [Evidence.measurement("sustained_rps", round(rate.rps, 2), "req/s",
                                      limit=limits.target_rps,
                                      title=f"successful requests/s over the steady {rate.window_s} s"),
-                Evidence.chart("throughput", throughput_series(outcome.stats.history),
+                Evidence.chart("throughput", throughput_series(stats.history),
                                x_label="s", y_label="req/s"),
-                *_run_evidence(outcome), _endpoint_table(outcome.stats)]
+                *_run_evidence(outcome), _endpoint_table(stats)]
     numbers = {"sustained_rps": round(rate.rps, 2), "target_rps": limits.target_rps}
     if rate.window_s <= 0:
         return CheckResult.errored("the run was too short to measure a sustained rate", *evidence)
@@ -136,9 +137,7 @@ def evaluate_throughput(outcome: LoadOutcome, limits: LoadThresholds) -> CheckRe
 def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> CheckResult:
     """Judged on latency from each request's intended send time (latency.py), never on
     locust's own closed-loop figure, which hides the requests a stalled SUT kept from being sent."""
-    if (broken := _no_stats(outcome)) is not None:
-        return broken
-    assert outcome.stats is not None
+    stats = measured(outcome)
     key = f"p{which.rstrip('%')}_ms"
     corrected = outcome.latency
     if corrected is None or corrected.aggregated.requests == 0:
@@ -150,7 +149,7 @@ def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> C
     value = corrected.aggregated.percentile(which)
     slowest = max(corrected.endpoints, key=lambda e: e.percentile(which),
                   default=corrected.aggregated)
-    uncorrected = outcome.stats.aggregated.percentiles_ms.get(which, 0.0)
+    uncorrected = stats.aggregated.percentiles_ms.get(which, 0.0)
     evidence = [Evidence.measurement(key, value, "ms", limit=limit_ms,
                                      title=f"{which} latency from intended send times, "
                                            "all requests"),
@@ -164,8 +163,8 @@ def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> C
                                      title=f"{which} as locust measures it (from actual send, "
                                            "for information)"),
                 Evidence.chart("response time p50/p95/p99 (rolling)",
-                               latency_series(outcome.stats.history), x_label="s", y_label="ms"),
-                *_run_evidence(outcome), _endpoint_table(outcome.stats),
+                               latency_series(stats.history), x_label="s", y_label="ms"),
+                *_run_evidence(outcome), _endpoint_table(stats),
                 Evidence(EvidenceKind.NOTE, "latency from intended send times", {
                     "text": "\n".join(f"{e.name}: {e.requests} req, p50 {e.p50_ms:g} ms, "
                                       f"p95 {e.p95_ms:g} ms, p99 {e.p99_ms:g} ms"
@@ -190,17 +189,15 @@ def evaluate_p99(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
 
 
 def evaluate_error_rate(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
-    if (broken := _no_stats(outcome)) is not None:
-        return broken
-    assert outcome.stats is not None
-    aggregated = outcome.stats.aggregated
+    stats = measured(outcome)
+    aggregated = stats.aggregated
     rate = aggregated.error_rate
     evidence = [Evidence.measurement("error_rate", round(rate, 5), "ratio",
                                      limit=limits.max_error_rate,
                                      title=f"{aggregated.failures} failed of {aggregated.requests}"),
-                Evidence.chart("throughput", throughput_series(outcome.stats.history),
+                Evidence.chart("throughput", throughput_series(stats.history),
                                x_label="s", y_label="req/s"),
-                *_run_evidence(outcome), _endpoint_table(outcome.stats)]
+                *_run_evidence(outcome), _endpoint_table(stats)]
     failures_csv = outcome.job.csv_prefix.parent / f"{outcome.job.csv_prefix.name}_failures.csv"
     if failures_csv.is_file():
         by_type = Evidence.chart("errors by type", errors_by_type(failures_csv),
