@@ -13,51 +13,34 @@ import struct
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
 
-from harness.checks import CheckResult, Status, checks_for_suite
-from harness.config import REPO_ROOT, config_from_dict
-from harness.net import ScopeGuard
-from harness.profiles import load_profile
-from harness.suites import auth
-from harness.suites.base import RunContext
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.tokens import TokenMinter
+from harness.checks import Status, SuiteUnavailable
+from harness.registry import default_registry
+from harness.suites.auth import NO_NPDB
+from tests.unit.auth_support import (
+    FakeNpdb,
+    auth_context,
+    run_checks,
+    run_context,
+    serve,
+)
 
-AUTH_CHECKS = checks_for_suite("auth")
-
-
-class FakeNpdb:
-    """What the auth suite needs of the mock NPDB, without starting it: keys and PKI on disk."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.pki = TestPKI(state_dir)
-        self.admin = None
-        self._minter = TokenMinter(state_dir)
-
-    def minter(self) -> TokenMinter:
-        return self._minter
+AUTH_CHECKS = default_registry().for_suite("auth")
 
 
-def _run_checks(base_url: str, state_dir: Path, timeout_s: float = 2.0) -> dict[str, CheckResult]:
-    config = config_from_dict({
-        "system": {"name": "scripted", "organisation": "tests", "level": "district"},
-        "target": {"base_url": base_url, "timeout_s": timeout_s}, "suites": ["auth"],
-        "output_dir": str(state_dir / "runs")}, REPO_ROOT)
-    run = RunContext(config, load_profile("district"), state_dir, ScopeGuard(["127.0.0.1"]),
-                     workdir=state_dir, npdb=FakeNpdb(state_dir), quick=True)
-    factory = auth.make_context(run)
-    ctx = next(factory)
-    try:
-        return {check.id: check.function(ctx) for check in AUTH_CHECKS}
-    finally:
-        factory.close()
+def test_without_the_mock_npdb_the_suite_is_unavailable(tmp_path: Path) -> None:
+    run = run_context("http://127.0.0.1:9", tmp_path, npdb=None)
+    with pytest.raises(SuiteUnavailable) as unavailable, auth_context(run):
+        pass
+    assert unavailable.value.summary == NO_NPDB
+    assert unavailable.value.evidence
 
 
 @pytest.fixture
@@ -71,7 +54,7 @@ def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
         listener.settimeout(0.2)
         sockets.append(listener)
 
-        def serve() -> None:
+        def accept_loop() -> None:
             while not stop.is_set():
                 try:
                     conn, _ = listener.accept()
@@ -79,7 +62,7 @@ def raw_server() -> Iterator[Callable[[Callable[[socket.socket], None]], str]]:
                     continue
                 threading.Thread(target=behaviour, args=(conn,), daemon=True).start()
 
-        threading.Thread(target=serve, daemon=True).start()
+        threading.Thread(target=accept_loop, daemon=True).start()
         return f"http://127.0.0.1:{listener.getsockname()[1]}"
 
     yield start
@@ -107,7 +90,7 @@ def _hang(conn: socket.socket) -> None:
 @pytest.mark.parametrize("behaviour", [_reset, _garbage, _hang], ids=["reset", "garbage", "hang"])
 def test_hostile_sut_gives_error_with_evidence(raw_server: Any, behaviour: Any,
                                                tmp_path: Path) -> None:
-    results = _run_checks(raw_server(behaviour), tmp_path, timeout_s=0.5)
+    results = run_checks(raw_server(behaviour), tmp_path, timeout_s=0.5)
     for check_id, result in results.items():
         if check_id.startswith("AUTH-MTLS-"):
             assert result.status == Status.SKIP
@@ -143,24 +126,17 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def http_sut() -> Iterator[Callable[[Callable[[str | None], int]], str]]:
-    servers: list[ThreadingHTTPServer] = []
+    with ExitStack() as servers:
 
-    def start(validate: Callable[[str | None], int]) -> str:
-        handler = type("Handler", (_Scripted,), {"validate": staticmethod(validate)})
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        def start(validate: Callable[[str | None], int]) -> str:
+            handler = type("Handler", (_Scripted,), {"validate": staticmethod(validate)})
+            return servers.enter_context(serve(handler))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def test_accept_everything_sut_fails_the_token_checks(http_sut: Any, tmp_path: Path) -> None:
-    results = _run_checks(http_sut(lambda token: 200), tmp_path)
+    results = run_checks(http_sut(lambda token: 200), tmp_path)
     token_checks = [c.id for c in AUTH_CHECKS if c.id.startswith(("AUTH-JWT-", "AUTH-TOKEN-"))]
     for check_id in token_checks:
         assert results[check_id].status == Status.FAIL, (check_id, results[check_id].summary)
@@ -169,7 +145,7 @@ def test_accept_everything_sut_fails_the_token_checks(http_sut: Any, tmp_path: P
 
 
 def test_refuse_everything_sut_is_not_a_pass(http_sut: Any, tmp_path: Path) -> None:
-    results = _run_checks(http_sut(lambda token: 401), tmp_path)
+    results = run_checks(http_sut(lambda token: 401), tmp_path)
     for check_id, result in results.items():
         assert result.status in (Status.ERROR, Status.SKIP), (check_id, result.summary)
 
@@ -195,25 +171,10 @@ def test_sut_that_fetches_jku_fails_even_when_it_refuses(http_sut: Any, tmp_path
             return 401
         return 200
 
-    results = _run_checks(http_sut(validate), tmp_path)
+    results = run_checks(http_sut(validate), tmp_path)
     jku = results["AUTH-JWT-JKU"]
     assert jku.status == Status.FAIL and "fetched" in jku.summary
     assert results["AUTH-JWT-ALG-NONE"].status == Status.PASS
-
-
-def _run_one(check_id: str, base_url: str, state_dir: Path) -> CheckResult:
-    config = config_from_dict({
-        "system": {"name": "scripted", "organisation": "tests", "level": "district"},
-        "target": {"base_url": base_url, "timeout_s": 2.0}, "suites": ["auth"],
-        "output_dir": str(state_dir / "runs")}, REPO_ROOT)
-    run = RunContext(config, load_profile("district"), state_dir, ScopeGuard(["127.0.0.1"]),
-                     workdir=state_dir, npdb=FakeNpdb(state_dir), quick=True)
-    factory = auth.make_context(run)
-    ctx = next(factory)
-    try:
-        return next(c for c in AUTH_CHECKS if c.id == check_id).function(ctx)
-    finally:
-        factory.close()
 
 
 class _FrameworkStyle(BaseHTTPRequestHandler):
@@ -266,15 +227,8 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
 def test_framework_style_validation_errors_that_echo_citizen_data_fail(
         echo: bool, tmp_path: Path) -> None:
     handler = type("Handler", (_FrameworkStyle,), {"echo": echo})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        result = _run_one("AUTH-ERROR-LEAK", f"http://127.0.0.1:{server.server_address[1]}",
-                          tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(handler) as base_url:
+        result = run_checks(base_url, tmp_path, ["AUTH-ERROR-LEAK"])["AUTH-ERROR-LEAK"]
     if echo:  # the old probes (a mistyped date of birth) never saw this one
         assert result.status == Status.FAIL, result.summary
         assert "citizen data" in result.summary and "is invalid" in result.summary

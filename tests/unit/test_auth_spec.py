@@ -11,8 +11,8 @@ import pytest
 
 from examples.city_system.spec import dossier_errors
 from harness.dossiers import synthetic_people
-from harness.suites.auth_access import _leaks, body_limit_bytes
-from harness.suites.auth_spec import (
+from harness.suites.auth.access import _leaks, body_limit_bytes
+from harness.suites.auth.spec import (
     citizen_fields,
     citizen_values,
     connection_spec,

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,29 +18,13 @@ import jwt
 import pytest
 
 from examples.city_system.spec import dossier_errors
-from harness.checks import CheckResult, Status, checks_for_suite
-from harness.config import REPO_ROOT, config_from_dict
-from harness.net import ScopeGuard
-from harness.profiles import load_profile
-from harness.suites import auth
-from harness.suites.base import RunContext
-from mocks.population_db.pki import TestPKI
+from harness.checks import CheckResult, Status
 from mocks.population_db.tokens import TokenMinter
+from tests.unit.auth_support import FakeNpdb, run_checks, serve
 
 CHECKS = ("AUTH-SCOPE", "AUTH-BOLA-LIST", "AUTH-IDEMPOTENCY-TENANT", "AUTH-IDEMPOTENCY-REPLAY")
 DEFECTS = {"list_all": "AUTH-BOLA-LIST", "shared_keys": "AUTH-IDEMPOTENCY-TENANT",
            "ignore_keys": "AUTH-IDEMPOTENCY-REPLAY", "no_read_scope": "AUTH-SCOPE"}
-
-
-class FakeNpdb:
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.pki = TestPKI(state_dir)
-        self.admin = None
-        self._minter = TokenMinter(state_dir)
-
-    def minter(self) -> TokenMinter:
-        return self._minter
 
 
 def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTTPRequestHandler]:
@@ -130,33 +114,12 @@ def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTT
 
 
 @pytest.fixture
-def vendor(tmp_path: Path) -> Iterator[Any]:
-    servers: list[ThreadingHTTPServer] = []
-
+def vendor(tmp_path: Path) -> Callable[[frozenset[str]], dict[str, CheckResult]]:
     def run(defects: frozenset[str]) -> dict[str, CheckResult]:
-        npdb = FakeNpdb(tmp_path)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), vendor_handler(npdb.minter(), defects))
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
-        config = config_from_dict({
-            "system": {"name": "vendor", "organisation": "tests", "level": "district"},
-            "target": {"base_url": f"http://127.0.0.1:{server.server_address[1]}",
-                       "timeout_s": 2.0}, "suites": ["auth"],
-            "output_dir": str(tmp_path / "runs")}, REPO_ROOT)
-        run_context = RunContext(config, load_profile("district"), tmp_path,
-                                 ScopeGuard(["127.0.0.1"]), workdir=tmp_path, npdb=npdb, quick=True)
-        factory = auth.make_context(run_context)
-        ctx = next(factory)
-        try:
-            return {c.id: c.function(ctx) for c in checks_for_suite("auth") if c.id in CHECKS}
-        finally:
-            factory.close()
+        with serve(vendor_handler(FakeNpdb(tmp_path).minter(), defects)) as base_url:
+            return run_checks(base_url, tmp_path, CHECKS, name="vendor")
 
-    yield run
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    return run
 
 
 def test_compliant_vendor_passes(vendor: Any) -> None:

@@ -1,7 +1,8 @@
 """Forged bearer tokens for the auth suite: each one is an attack a token validator must refuse.
 
 Built by hand (base64url + HMAC) where PyJWT refuses to help an attacker, e.g. HS256 with a
-public-key PEM as the secret. Pure functions: no network, unit-tested in tests/unit/test_auth_tokens.py.
+public-key PEM as the secret. Pure functions: no network, unit-tested in
+tests/unit/test_auth_forge.py.
 """
 
 from __future__ import annotations

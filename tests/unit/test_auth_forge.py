@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from examples.city_system.auth import public_key_pem
-from harness.suites import auth_tokens as forge
+from harness.suites.auth import forge
 from mocks.population_db.tokens import TokenMinter
 
 
