@@ -167,6 +167,15 @@ def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None
     assert not (tmp_path / "run" / "load" / "locust.log").exists()
 
 
+def test_no_token_service_stops_the_suite_before_any_traffic(tmp_path: Path) -> None:
+    run = run_context("http://127.0.0.1:9", tmp_path, limits=STUB_LIMITS)
+    run.extras.clear()  # no mock NPDB and no tokens given: nobody can mint the portal's tokens
+    with pytest.raises(SuiteUnavailable, match="the load suite needs portal tokens"):
+        next(make_context(run))
+    assert not (tmp_path / "run" / "load" / "locust.log").exists()
+    assert not (tmp_path / "run" / "load" / "plan.json").exists()
+
+
 # --- run.yaml may make the load test harder, never easier ------------------------------------
 def test_run_config_below_the_profile_errors_every_load_check(tmp_path: Path) -> None:
     """A vendor's `load: {target_rps: 0.5}` must not lower the profile's bar: the context refuses

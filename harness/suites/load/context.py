@@ -75,9 +75,11 @@ def portal_tokens(run: RunContext, lifetime_s: int) -> list[str]:
     given = run.extras.get("load_tokens")
     if given:
         return list(given)
-    if run.npdb is None:
-        raise RuntimeError("the load suite needs portal tokens: run with the mock NPDB's token "
-                           "service, or pass extras['load_tokens']")
+    if run.npdb is None:  # the suite cannot start: every LOAD check `error` with this reason
+        raise SuiteUnavailable("the load suite needs portal tokens: run with the mock NPDB's "
+                               "token service, or pass extras['load_tokens']", Evidence.note(
+                                   "npdb.start: true, or npdb.state_dir naming a running mock",
+                                   title="run config"))
     portal = run.portal()
     return [portal.token(client_id=client, lifetime_s=lifetime_s)
             for client in PORTAL_CLIENTS]
