@@ -204,7 +204,7 @@ def test_run_config_below_the_profile_errors_every_load_check(tmp_path: Path) ->
 
 
 def test_run_config_above_the_profile_is_used(tmp_path: Path) -> None:
-    from harness.suites.load.context import certified_thresholds
+    from harness.suites.load.context import certified_thresholds, thresholds_for
 
     district = load_profile("district").thresholds["load"]
     run = run_context("http://127.0.0.1:9", tmp_path, limits=district,
@@ -214,6 +214,8 @@ def test_run_config_above_the_profile_is_used(tmp_path: Path) -> None:
     lower = run_context("http://127.0.0.1:9", tmp_path, limits=district, load={"users": 5})
     with pytest.raises(SuiteUnavailable, match=r"load\.users: 5 is below .* of 20"):
         next(make_context(lower))
+    # `popcert load capacity` certifies nothing: it takes run.yaml's values as given.
+    assert thresholds_for(lower).users == 5
 
 
 # --- the reference city system on the district profile ---------------------------------------
