@@ -31,7 +31,6 @@ class Fetch:
     method: str
     path: str
     client: str
-    user_agent: str
 
 
 def self_signed_pem(key: ec.EllipticCurvePrivateKey, common_name: str) -> bytes:
@@ -82,8 +81,7 @@ class AttackerKeyServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 with server._lock:
-                    server.fetches.append(Fetch("GET", self.path, self.client_address[0],
-                                                self.headers.get("user-agent", "")))
+                    server.fetches.append(Fetch("GET", self.path, self.client_address[0]))
                 if self.path.split("?")[0] == JWKS_PATH:
                     body, media = server.jwks_body, "application/json"
                 elif self.path.split("?")[0] == X5U_PATH:

@@ -119,16 +119,5 @@ def garbage_tokens() -> list[ForgedToken]:
     ]
 
 
-def shifted_claims(claims: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """Copy of ``claims`` with changes (None removes a claim) and a fresh jti."""
-    out = {**claims, "jti": uuid.uuid4().hex}
-    for name, value in changes.items():
-        if value is None:
-            out.pop(name, None)
-        else:
-            out[name] = value
-    return out
-
-
 def now() -> int:
     return int(time.time())
