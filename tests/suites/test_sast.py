@@ -13,7 +13,7 @@ import pytest
 from examples.city_system.source_tree import SAST_DEFECTS, source
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
-from harness.suites import sast
+from harness.suites.sast import context as sast
 from harness.suites.sast.bandit import analyse_python
 from harness.suites.sast.files import inventory
 

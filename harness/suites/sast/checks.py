@@ -1,14 +1,14 @@
 """The SAST checks: bandit, popcert's TLS rule and the secrets scan, judged against the baseline.
 
-The context (harness/suites/sast/__init__.py) shares one inventory and one Python analysis; a file
+The context (harness/suites/sast/context.py) shares one inventory and one Python analysis; a file
 no check could analyse fails each check unless the baseline excludes it.
 """
 
 from __future__ import annotations
 
 from harness.checks import CheckResult, Evidence, Severity, Status, check
-from harness.suites.sast import SastContext
 from harness.suites.sast.bandit import CodeFinding, level_at_least
+from harness.suites.sast.context import SastContext
 from harness.suites.sast.files import Skipped
 from harness.suites.sast.secrets import scan_secrets
 
