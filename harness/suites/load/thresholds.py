@@ -66,12 +66,12 @@ def lowered_by_run_config(raw: dict[str, Any] | None, profile_name: str, *, quic
     value and the fix.
     """
     bar = resolve_thresholds(raw, quick=quick)
-    given = {"users": users, "duration_s": duration_s, "target_rps": target_rps}
+    given = (("users", users, bar.users), ("duration_s", duration_s, bar.duration_s),
+             ("target_rps", target_rps, bar.target_rps))
     return [f"run.yaml: load.{name}: {value:g} is below the {profile_name} profile's "
-            f"thresholds.load.{name} of {getattr(bar, name):g}; run.yaml may make the load test "
-            f"harder, never easier — remove load.{name} or set it to at least "
-            f"{getattr(bar, name):g}"
-            for name, value in given.items() if value is not None and value < getattr(bar, name)]
+            f"thresholds.load.{name} of {floor:g}; run.yaml may make the load test harder, "
+            f"never easier — remove load.{name} or set it to at least {floor:g}"
+            for name, value, floor in given if value is not None and value < floor]
 
 
 def _run_evidence(outcome: LoadOutcome) -> list[Evidence]:
