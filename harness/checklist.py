@@ -74,8 +74,6 @@ def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
 
     console.print(format_coverage(coverage(rows)), markup=False, highlight=False)
     problems = validate_check_requirements(rows)
-    # TRANSITIONAL (issue 15): suites still being converted name prose, not ids.
-    problems = [p for p in problems if "names no requirement id" not in p]
     for problem in problems:
         console.print(f"[red]{problem}[/]")
     return bool(problems)

@@ -187,10 +187,6 @@ class Check:
                 "requirements": list(self.requirements), "defects": list(self.defects)}
 
 
-# TRANSITIONAL (issue 15): suites not yet declaring SUITE are read from here by the registry.
-REGISTRY: dict[str, Check] = {}
-
-
 def check(check_id: str, *, suite: str, severity: Severity, requirement: str = "",
           requirements: Iterable[str] = (), title: str | None = None,
           defect: str | Iterable[str] | None = None,
@@ -210,10 +206,6 @@ def check(check_id: str, *, suite: str, severity: Severity, requirement: str = "
         made = Check(check_id, suite, resolved_title, severity,
                      requirement or _requirement_text(ids), function, defects, timeout_s, ids)
         function.__popcert_check__ = made  # type: ignore[attr-defined]
-        existing = REGISTRY.get(check_id)
-        if existing is not None and existing.function.__qualname__ != function.__qualname__:
-            raise ValueError(f"check id {check_id} registered twice")
-        REGISTRY[check_id] = made
         return function
 
     return register

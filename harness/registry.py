@@ -88,22 +88,9 @@ class Registry:
 
 def _suite_of(module: Any) -> Suite:
     suite = getattr(module, "SUITE", None)
-    if isinstance(suite, Suite):
-        return suite
-    return _legacy_suite(module)
-
-
-def _legacy_suite(module: Any) -> Suite:
-    # TRANSITIONAL (issue 15): a suite module not yet converted to a package with SUITE still
-    # registers its checks and context into module globals; read them from there.
-    from harness.checks import REGISTRY
-    from harness.suites.base import SUITE_CONTEXTS
-
-    for name, factory in SUITE_CONTEXTS.items():
-        if factory.__module__ == module.__name__:
-            checks = tuple(c.function for c in REGISTRY.values() if c.suite == name)
-            return Suite(name, factory, checks)
-    raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
+    if not isinstance(suite, Suite):
+        raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
+    return suite
 
 
 @functools.cache

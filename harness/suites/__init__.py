@@ -21,9 +21,3 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.load",
 )
 
-
-def load_all_suites() -> list[str]:
-    """Import every suite; returns their names (kept for callers that only need them loaded)."""
-    from harness.registry import default_registry
-
-    return default_registry().suites()

@@ -1,13 +1,12 @@
-"""What the engine hands to a suite: the run's context, and the registry of suite contexts.
+"""What the engine hands to a suite's context factory: the run's context.
 
-Each suite module registers one context factory with ``@suite_context(name)``: a generator that
-sets up (e.g. scans the TLS endpoint once), yields the object its checks receive, then tears down.
+A suite's factory (declared in its ``SUITE``, harness/registry.py) is a generator: it sets up
+(e.g. scans the TLS endpoint once), yields the object its checks receive, then tears down.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,19 +18,6 @@ from harness.profiles import Profile
 
 if TYPE_CHECKING:
     from harness.portal import PortalClient
-
-ContextFactory = Callable[["RunContext"], Iterator[Any]]
-
-SUITE_CONTEXTS: dict[str, ContextFactory] = {}
-
-
-def suite_context(suite: str) -> Callable[[ContextFactory], ContextFactory]:
-    def register(factory: ContextFactory) -> ContextFactory:
-        SUITE_CONTEXTS[suite] = factory
-        return factory
-
-    return register
-
 
 @dataclass
 class RunContext:

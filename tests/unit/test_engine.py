@@ -66,10 +66,7 @@ _current: list[Throwaway] = []
 
 
 @pytest.fixture
-def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[Throwaway]:
-    default_registry()  # the real suites are imported before any throwaway check exists
-    # TRANSITIONAL (issue 15): @check still records into a module dict for unconverted suites.
-    monkeypatch.setattr(harness.checks, "REGISTRY", {})
+def registry() -> Iterator[Throwaway]:
     throwaway = Throwaway()
     _current.append(throwaway)
     yield throwaway

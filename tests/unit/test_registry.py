@@ -46,7 +46,6 @@ def test_check_ids_are_well_formed_and_match_their_suite(checks: list[Check]) ->
 
 
 def _marked(check_id: str, suite: str = "sast") -> object:
-    default_registry()  # TRANSITIONAL (issue 15): real suites load before a test check exists
     return check(check_id, suite=suite, severity=Severity.LOW, requirement="test")(
         lambda ctx: CheckResult.passed("x"))
 

@@ -8,13 +8,12 @@ import re
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import pytest
-import yaml
 
 from harness import resources
 from harness.errors import ConfigError
+from harness.registry import default_registry
 from harness.requirements import (
     REQUIREMENT_ID,
     Catalogue,
@@ -28,7 +27,6 @@ from harness.requirements import (
 )
 
 # The check -> requirement ids mapping the suites adopt (issue 15); outside the repository.
-REQMAP = Path("/work/reqmap.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -164,40 +162,12 @@ def test_coverage_lists_the_checks_per_rule_and_the_rules_no_check_covers(
     assert text.endswith(f"2/{len(rows)} requirements covered")
 
 
-def _reqmap() -> dict[str, list[str]]:
-    if not REQMAP.is_file():
-        pytest.skip(f"{REQMAP} is the issue-15 hand-over file; the registry carries the ids now")
-    mapping = yaml.safe_load(REQMAP.read_text(encoding="utf-8"))
-    assert isinstance(mapping, dict)
-    return mapping
-
-
-def test_every_check_in_the_mapping_names_known_requirements(catalogue: Catalogue) -> None:
-    mapping = _reqmap()
-    checks = [_check(check_id, *ids) for check_id, ids in mapping.items()]
+def test_every_registered_check_names_known_requirements(catalogue: Catalogue) -> None:
+    checks = list(default_registry())
     assert validate_check_requirements(checks, catalogue) == []
     # Every rule in the catalogue is enforced by some check: no dead entries.
     assert [r.requirement_id for r in coverage(checks, catalogue) if not r.covered] == []
-
-
-def _registered() -> list[Any]:
-    try:
-        from harness.registry import default_registry
-    except ImportError:  # before the Registry object (issue 15 item 4)
-        from harness.checks import REGISTRY
-        from harness.suites import load_all_suites  # type: ignore[attr-defined]
-
-        load_all_suites()
-        return list(REGISTRY.values())
-    return list(default_registry())
-
-
-def test_the_mapping_covers_every_registered_check() -> None:
-    mapping = _reqmap()
-    registered = {c.id for c in _registered()}
-    assert registered - set(mapping) == set()
-
-
-def test_ids_the_checks_already_declare_are_in_the_catalogue(catalogue: Catalogue) -> None:
-    declared = [c for c in _registered() if getattr(c, "requirements", ())]
-    assert validate_check_requirements(declared, catalogue) == []
+    # The requirement text a check carries is the catalogue's, not prose of its own.
+    for check in checks:
+        texts = [entry.text.en for i in check.requirements if (entry := catalogue.get(i))]
+        assert check.requirement == "; ".join(texts), check.id
