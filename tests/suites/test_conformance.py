@@ -14,8 +14,8 @@ import pytest
 
 from harness.checks import Status
 from harness.registry import default_registry
-from harness.suites.conformance import make_context
 from harness.suites.conformance.checks import latency_budget, verdict_for
+from harness.suites.conformance.context import make_context
 from tests.suites.lab import evaluate, failing, launchers, run_context
 
 pytestmark = pytest.mark.integration

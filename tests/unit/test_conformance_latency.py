@@ -16,7 +16,8 @@ import pytest
 from harness.checks import Status
 from harness.net import Exchange
 from harness.profiles import CERTIFIED, NOT_CERTIFIED, decide, load_profile
-from harness.suites import conformance
+from harness.suites.conformance import checks, spec
+from harness.suites.conformance import context as conformance_context
 from harness.suites.conformance.latency import (
     DEFAULT_BUDGET_MS,
     LatencyReport,
@@ -26,7 +27,7 @@ from harness.suites.conformance.latency import (
 )
 from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
 
-SPEC = conformance.load_spec()
+SPEC = spec.load_spec()
 BASE = "https://127.0.0.1:8443"
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJwb3J0YWwifQ.c2ln"
 
@@ -54,8 +55,8 @@ class FakeClient:
 
 
 def operations() -> list[Any]:
-    return timed_operations(SPEC, conformance.bearer_scheme(SPEC),
-                            conformance.hmac_operation_paths(SPEC))
+    return timed_operations(SPEC, spec.bearer_scheme(SPEC),
+                            spec.hmac_operation_paths(SPEC))
 
 
 def run(client: FakeClient, thresholds: dict[str, Any] | None = None, **kw: Any) -> Any:
@@ -149,7 +150,7 @@ def test_no_http_answer_stops_the_phase_and_the_check_cannot_decide() -> None:
     client = FakeClient(elapsed=2000.0, error="ReadTimeout: timed out")
     report = run(client)
     assert len(client.sent) == 1 and report.aborted and "no HTTP answer" in report.aborted
-    result = conformance.latency_budget(context(latency=report))
+    result = checks.latency_budget(context(latency=report))
     assert result.status == Status.ERROR and result.evidence
 
 
@@ -163,10 +164,10 @@ def test_the_phase_stops_at_its_time_limit() -> None:
 
 # --- the checks' results ------------------------------------------------------------------------
 
-def context(**changes: Any) -> conformance.ConformanceContext:
-    plan = FuzzPlan(spec_path=conformance.SPEC_PATH, base_url=BASE, token=TOKEN,
+def context(**changes: Any) -> conformance_context.ConformanceContext:
+    plan = FuzzPlan(spec_path=spec.SPEC_PATH, base_url=BASE, token=TOKEN,
                     workdir=Path("/tmp/unused"), seed=7, max_examples=5)
-    base = conformance.ConformanceContext(plan, FuzzOutcome(), 1000.0, conformance.PublishedSpec(),
+    base = conformance_context.ConformanceContext(plan, FuzzOutcome(), 1000.0, conformance_context.PublishedSpec(),
                                           LatencyReport())
     for name, value in changes.items():
         setattr(base, name, value)
@@ -174,7 +175,7 @@ def context(**changes: Any) -> conformance.ConformanceContext:
 
 
 def test_the_latency_check_fails_with_measurements_and_a_reproduction_without_the_token() -> None:
-    result = conformance.latency_budget(context(latency=run(FakeClient(elapsed=612.0))))
+    result = checks.latency_budget(context(latency=run(FakeClient(elapsed=612.0))))
     assert result.status == Status.FAIL
     assert "createDossier median 612 ms" in result.summary and "budget 500 ms" in result.summary
     commands = [e.data["command"] for e in result.evidence if e.kind == "reproduction"]
@@ -186,30 +187,30 @@ def test_the_latency_check_fails_with_measurements_and_a_reproduction_without_th
 
 
 def test_the_latency_check_passes_a_fast_system() -> None:
-    result = conformance.latency_budget(context(latency=run(FakeClient(elapsed=9.0))))
+    result = checks.latency_budget(context(latency=run(FakeClient(elapsed=9.0))))
     assert result.status == Status.PASS and "4 operation(s)" in result.summary
 
 
-def published_missing() -> conformance.PublishedSpec:
-    return conformance.PublishedSpec(
+def published_missing() -> conformance_context.PublishedSpec:
+    return conformance_context.PublishedSpec(
         error="GET https://127.0.0.1:8443/openapi.json -> 404", answered=True,
         tried=["GET https://127.0.0.1:8443/openapi.json -> 404"])
 
 
 def test_a_missing_published_spec_fails_where_it_is_mandatory() -> None:
-    result = conformance.spec_drift(context(published=published_missing(), openapi_required=True))
+    result = checks.spec_drift(context(published=published_missing(), openapi_required=True))
     assert result.status == Status.FAIL
     assert "publish it at <base_url>/openapi.json or set target.openapi_url" in result.summary
 
 
 def test_a_missing_published_spec_is_skipped_where_it_is_advisory() -> None:
-    result = conformance.spec_drift(context(published=published_missing(), openapi_required=False))
+    result = checks.spec_drift(context(published=published_missing(), openapi_required=False))
     assert result.status == Status.SKIP and "advisory" in result.summary
 
 
 def test_a_spec_url_that_never_answers_is_an_error_not_a_missing_spec() -> None:
-    unreachable = conformance.PublishedSpec(error="ConnectError: refused", answered=False)
-    result = conformance.spec_drift(context(published=unreachable, openapi_required=True))
+    unreachable = conformance_context.PublishedSpec(error="ConnectError: refused", answered=False)
+    result = checks.spec_drift(context(published=unreachable, openapi_required=True))
     assert result.status == Status.ERROR
 
 
@@ -218,7 +219,7 @@ def test_a_spec_url_that_never_answers_is_an_error_not_a_missing_spec() -> None:
 def test_without_a_published_spec_district_can_be_certified_and_province_cannot(
         level: str, certified: bool) -> None:
     profile = load_profile(level)
-    drift = conformance.spec_drift(context(
+    drift = checks.spec_drift(context(
         published=published_missing(), openapi_required=profile.is_mandatory("CONF-SPEC-DRIFT")))
     registered = ["CONF-SPEC-DRIFT", "CONF-STATUS-CODE"]
     statuses = {"CONF-SPEC-DRIFT": str(drift.status), "CONF-STATUS-CODE": "pass"}

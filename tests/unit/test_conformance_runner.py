@@ -19,8 +19,8 @@ import pytest
 pytestmark = pytest.mark.integration  # starts small servers on 127.0.0.1
 
 from harness.checks import Status
-from harness.suites.conformance import ConformanceContext, PublishedSpec
 from harness.suites.conformance.checks import verdict_for
+from harness.suites.conformance.context import ConformanceContext, PublishedSpec
 from harness.suites.conformance.latency import LatencyReport
 from harness.suites.conformance.mapping import CHECK_IDS, root_causes
 from harness.suites.conformance.runner import FuzzPlan, run_schemathesis

@@ -1,5 +1,5 @@
 """The CONF- checks: each reads its share of the one fuzzing run, the latency timings or the
-published spec from the context (harness/suites/conformance/__init__.py)."""
+published spec from the context (harness/suites/conformance/context.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from harness.suites.conformance.mapping import CHECK_IDS
 from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
 
 if TYPE_CHECKING:
-    from harness.suites.conformance import ConformanceContext
+    from harness.suites.conformance.context import ConformanceContext
 
 # Problems that mean schemathesis could not talk to the SUT, so a clean run proves nothing.
 _BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Connection",
