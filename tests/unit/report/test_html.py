@@ -84,6 +84,10 @@ def test_a_check_naming_requirement_ids_shows_their_text_and_source() -> None:
     assert entry.source.reference() in unescape(article)
     # An id this popcert does not know (a newer report) is shown as it is, without text.
     assert '<span class="requirement-id">NOT-IN-THE-CATALOGUE</span></li>' in article
+    # The table of all results names the ids too, with the text on hover.
+    row = html[html.index('id="result-AUTH-JWT-ALG-NONE"'):]
+    row = row[:row.index("</tr>")]
+    assert '>RFC8725-ALG-VERIFY</span>' in row and unescape(entry.source.reference()) in unescape(row)
 
 
 def test_json_bodies_are_pretty_printed() -> None:
