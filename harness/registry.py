@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -90,6 +91,17 @@ def _suite_of(module: Any) -> Suite:
     suite = getattr(module, "SUITE", None)
     if not isinstance(suite, Suite):
         raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
+    return suite
+
+
+def declare_on_first_use(module_name: str, name: str, declare: Callable[[], Suite]) -> Suite:
+    """A suite package's PEP 562 ``__getattr__``: ``SUITE`` (and the checks, pydantic and the
+    requirements catalogue behind it) is built when first asked for. For packages whose modules
+    child processes import (the SAST parser, locust, schemathesis's hooks): they stay light."""
+    if name != "SUITE":
+        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+    suite = declare()
+    sys.modules[module_name].SUITE = suite  # type: ignore[attr-defined]
     return suite
 
 

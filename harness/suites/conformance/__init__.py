@@ -9,14 +9,23 @@ A run that cannot start (no spec, target out of scope, no portal token) stops th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.registry import Suite
+
+    SUITE: Suite
 
 
 # The schemathesis child loads ``harness.suites.conformance.guard`` as its hooks module, which
-# imports this package first: built on first use (PEP 562), the suite stays out of that child.
+# imports this package first: the suite stays out of that child.
 def __getattr__(name: str) -> Any:
-    if name != "SUITE":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from harness.registry import declare_on_first_use
+
+    return declare_on_first_use(__name__, name, _declare)
+
+
+def _declare() -> Suite:
     from harness.registry import Suite
     from harness.suites.conformance.checks import (
         auth_enforced,
@@ -32,9 +41,7 @@ def __getattr__(name: str) -> Any:
     )
     from harness.suites.conformance.context import make_context
 
-    suite = Suite("conformance", make_context, checks=(
+    return Suite("conformance", make_context, checks=(
         no_server_errors, documented_status_codes, documented_content_types,
         responses_match_schema, rejects_invalid_input, auth_enforced, stateful_links,
         response_time, latency_budget, spec_drift))
-    globals()["SUITE"] = suite
-    return suite

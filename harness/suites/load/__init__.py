@@ -31,7 +31,6 @@ def _declare() -> Suite:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "SUITE":
-        suite = globals()["SUITE"] = _declare()
-        return suite
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from harness.registry import declare_on_first_use
+
+    return declare_on_first_use(__name__, name, _declare)
