@@ -44,7 +44,7 @@ class IssuedCertificate:
 
 def trusted_public_keys(trust_store: Path | None) -> list[Any]:
     """The assessor keys the trust store holds (`popcert keys trust`)."""
-    from harness.report.trust import trusted_keys
+    from harness.signing.trust import trusted_keys
 
     return [trusted.key for trusted in trusted_keys(trust_store)]
 

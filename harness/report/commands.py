@@ -16,7 +16,7 @@ from rich.console import Console
 from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
-from harness.report import trust
+from harness.signing import trust
 from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json, strip_control
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2

@@ -26,7 +26,7 @@ from harness.certificate.registry import Registry
 from harness.certificate.site import render_site
 from harness.certificate.verify import verify_certificate
 from harness.report.sign import keys_new, load_private_key
-from harness.report.trust import trust_key
+from harness.signing.trust import trust_key
 from tests.unit.certificate.conftest import Lab, certified
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ import pytest
 from harness.certificate.registry import Registry
 from harness.report import sign as signing
 from harness.report.document import canonical_json
-from harness.report.trust import trust_key
+from harness.signing.trust import trust_key
 from tests.unit.report.sample_report import registered_certified_report
 
 FIREWALL_FP = "sha256:" + "a" * 64

@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.cli import app
-from harness.report import trust
+from harness.signing import trust
 from harness.report.render import render_all
 from harness.report.sign import keys_new, sign_report
 from tests.unit.report.sample_report import registered_certified_report
