@@ -48,7 +48,7 @@ def _trusted(store: Path | None) -> list[Any]:
 def _require_trusted(key_path: Path, store: Path | None) -> Any:
     """The private key, refused unless its public half is in the trust store (else nobody could
     verify what it signs)."""
-    from harness.report.sign import fingerprint, load_private_key
+    from harness.signing.keys import fingerprint, load_private_key
 
     key = load_private_key(key_path)
     own = fingerprint(key.public_key())

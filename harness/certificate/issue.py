@@ -30,8 +30,9 @@ from harness.certificate.model import (
 )
 from harness.certificate.registry import Registry
 from harness.profiles import CERTIFIED, load_profile
-from harness.report import sign as signing
-from harness.report.sign import fingerprint
+from harness.report import sign as report_signing
+from harness.signing import keys as signing_keys
+from harness.signing.keys import fingerprint, load_private_key, sign_bytes
 
 
 @dataclass(frozen=True)
@@ -98,13 +99,13 @@ def build_certificate(report: dict[str, Any], report_sha256: str, *, assessor: s
 def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, assessor: str,
                       out_dir: Path | None = None, trust_store: Path | None = None,
                       now: datetime | None = None) -> IssuedCertificate:
-    key = signing.load_private_key(key_path)
+    key = load_private_key(key_path)
     own = key.public_key()
-    signature_path = report_path.with_name(report_path.name + signing.SIGNATURE_SUFFIX)
+    signature_path = report_path.with_name(report_path.name + signing_keys.SIGNATURE_SUFFIX)
     if not signature_path.exists():
         raise CertificateError(f"{report_path}: not signed (no {signature_path.name}) — sign it "
                                f"first: popcert sign {report_path} --key KEY")
-    outcome = signing.verify(report_path, signature_path, [own, *trusted_public_keys(trust_store)])
+    outcome = report_signing.verify(report_path, signature_path, [own, *trusted_public_keys(trust_store)])
     if not outcome.valid:
         raise CertificateError(f"{report_path}: the report does not verify, no certificate issued:\n"
                                + "\n".join(f"  - {reason}" for reason in outcome.reasons))
@@ -126,7 +127,7 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
                                  assessor_fingerprint=fingerprint(own),
                                  issued_at=(now or now_utc()).replace(microsecond=0))
     certificate = Certificate.from_document(document)
-    signature = signing.sign_bytes(certificate.raw, key)
+    signature = sign_bytes(certificate.raw, key)
     registry.add(certificate, signature, key)
     return write_certificate_files(certificate, signature, out_dir or report_path.parent)
 

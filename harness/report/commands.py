@@ -16,8 +16,9 @@ from rich.console import Console
 from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
-from harness.signing import trust
 from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json, strip_control
+from harness.signing import keys as signing_keys
+from harness.signing import trust
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -38,7 +39,7 @@ def keys_new(
 ) -> None:
     """Create an Ed25519 signing key pair for an assessor."""
     try:
-        pair = signing.keys_new(out_dir, name)
+        pair = signing_keys.keys_new(out_dir, name)
     except PopcertError as problem:
         raise _fail_usage(str(problem)) from None
     typer.echo(f"private key: {pair.private_key} (keep it secret, mode 0600)")
@@ -112,7 +113,7 @@ def verify(
     Exit 0 valid, 1 invalid, 2 usage. Keys come from the trust store (`popcert keys trust`),
     never from the report's folder.
     """
-    signature_path = signature or report.with_name(report.name + signing.SIGNATURE_SUFFIX)
+    signature_path = signature or report.with_name(report.name + signing_keys.SIGNATURE_SUFFIX)
     try:
         keys: Path | list[Any]
         names: dict[str, str] = {}

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from harness.certificate.issue import issue_certificate
 from harness.certificate.model import now_utc
 from harness.certificate.site import render_site
-from harness.report.sign import load_private_key
+from harness.signing.keys import load_private_key
 from tests.integration.browser import CHROMIUM, chromium_page
 from tests.unit.certificate.conftest import Lab, certified, make_lab
 

@@ -18,7 +18,8 @@ from harness.checks import Evidence
 from harness.config import RunConfig
 from harness.errors import PopcertError
 from harness.report.render import render_all
-from harness.report.sign import keys_new, load_private_key, sign_report, verify
+from harness.report.sign import sign_report, verify
+from harness.signing.keys import keys_new, load_private_key
 from tests.unit.report.sample_report import sample_report
 
 DEPTH = 1500
@@ -115,8 +116,8 @@ def test_terminal_lines_carry_no_escape_from_the_sut() -> None:
     from rich.console import Console
 
     from harness.checks import CheckResult
-    from harness.registry import default_registry
     from harness.profiles import Verdict
+    from harness.registry import default_registry
     from harness.report_model import RecordedResult
     from harness.runner import RichProgress, print_verdict
     out = io.StringIO()
