@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "load"))
 
 from stub_sut import StubSUT
 
-from harness.dossiers import synthetic_people
+from harness.sut.dossiers import synthetic_people
 from harness.suites.load.latency import CorrectedLatency
 from harness.suites.load.plan import dossier_pool, write_plan
 from harness.suites.load.runner import LocustJob, run_locust

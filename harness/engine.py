@@ -24,7 +24,7 @@ from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
 from harness.net import ScopeGuard
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report

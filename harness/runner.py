@@ -12,7 +12,7 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.report.untrusted import strip_control
 from harness.report_model import RecordedResult
 

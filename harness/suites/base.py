@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from harness.config import RunConfig
 from harness.net import SafeClient, ScopeGuard, TlsMaterial
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile
 
 if TYPE_CHECKING:
-    from harness.portal import PortalClient
+    from harness.sut.portal import PortalClient
 
 @dataclass
 class RunContext:
@@ -58,7 +58,7 @@ class RunContext:
 
     def portal(self) -> PortalClient:
         """The citizen portal as this run's SUT client: its TLS material, API URL and tokens."""
-        from harness.portal import PortalClient
+        from harness.sut.portal import PortalClient
 
         return PortalClient.for_run(self)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.checks import Evidence, SuiteUnavailable
-from harness.dossiers import synthetic_people
+from harness.sut.dossiers import synthetic_people
 from harness.suites.base import RunContext
 from harness.suites.load.plan import (
     dossier_pool,
