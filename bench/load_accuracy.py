@@ -99,7 +99,7 @@ def capacity_run(capacity: float, tmp: Path) -> tuple[float, str, int]:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import load_profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
     from harness.suites.load.capacity import capacity_search
     from harness.suites.load.context import thresholds_for
 

@@ -16,7 +16,7 @@ from harness.config import load_config
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.runner import npdb_for
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 
 def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, max_rps: float,

@@ -28,7 +28,7 @@ from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 
 class Progress:

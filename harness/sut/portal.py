@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from harness.net import SafeClient, TlsMaterial
 
 if TYPE_CHECKING:
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
     from mocks.population_db.tokens import TokenMinter
 
 API_BASE_PATH = "/connection/v1"  # specs/connection/v1/openapi.yaml servers[0]

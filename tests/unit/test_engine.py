@@ -23,7 +23,7 @@ from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
 from harness.suites import SUITE_NAMES
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)

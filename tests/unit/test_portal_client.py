@@ -25,7 +25,7 @@ from harness.net import ScopeGuard
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
 from harness.profiles import load_profile
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from mocks.population_db.launcher import MockNPDB
 
 # What the suites may use of RunContext.npdb: nothing more, nothing less.

@@ -24,7 +24,7 @@ from harness.net import SafeClient, TlsMaterial
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 from harness.registry import Suite
 from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 if TYPE_CHECKING:
     from mocks.population_db.admin_client import AdminClient

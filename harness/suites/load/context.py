@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from harness.checks import Evidence, SuiteUnavailable
 from harness.sut.dossiers import synthetic_people
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.load.plan import (
     dossier_pool,
     population_people,
