@@ -115,7 +115,7 @@ def test_issue_with_pdf_prints_one_a4_page(lab: Lab) -> None:
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     from typer.testing import CliRunner
 
-    from harness.cli import app
+    from harness.commands.main import app
 
     report = lab.report(certified(system="Hệ thống TTHC Quảng Ninh"), name="qn")
     result = CliRunner().invoke(app, ["certificate", "issue", str(report), "--key", str(lab.key),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.commands.main import app
 from harness.signing.keys import keys_new
 from tests.unit.certificate.conftest import Lab, certified, not_certified
 

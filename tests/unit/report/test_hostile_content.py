@@ -85,7 +85,7 @@ def test_verify_refuses_a_report_nested_deeper_than_any_popcert_report(tmp_path:
 
 
 def test_popcert_report_rebuilds_a_run_with_deep_evidence(tmp_path: Path) -> None:
-    from harness.cli import app
+    from harness.commands.main import app
 
     run_dir = tmp_path / "runs" / "city" / "run-1"
     run_dir.mkdir(parents=True)

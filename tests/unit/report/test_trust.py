@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.commands.main import app
 from harness.report.render import render_all
 from harness.report.sign import sign_report
 from harness.signing import trust

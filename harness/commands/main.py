@@ -183,7 +183,7 @@ def mock_serve(
 
 
 def _register_report_commands() -> None:
-    from harness.report import commands
+    from harness.commands import reports as commands
 
     keys_app.command("new")(user_errors(commands.keys_new))
     keys_app.command("trust")(user_errors(commands.keys_trust))
@@ -197,7 +197,7 @@ _register_report_commands()
 
 
 def _register_certificate_commands() -> None:
-    from harness.certificate.cli import certificate_app, registry_app
+    from harness.commands.certificates import certificate_app, registry_app
 
     app.add_typer(certificate_app, name="certificate")
     app.add_typer(registry_app, name="registry")
@@ -222,7 +222,7 @@ def load_capacity(
     step_duration_s: float = 10.0, max_steps: int = 10, workers: int = 0,
 ) -> None:
     """Ramp the request rate until a profile threshold breaks; print the sustainable rate."""
-    from harness.capacity import run_capacity_search
+    from harness.commands.capacity import run_capacity_search
 
     _sigterm_as_interrupt()  # locust children stopped and plan files (tokens) deleted on SIGTERM
     raise typer.Exit(run_capacity_search(config, start_rps=start_rps, factor=factor,
