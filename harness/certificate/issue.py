@@ -1,4 +1,7 @@
-"""Issuing a certificate: only from a verified, complete CERTIFIED report.
+"""Issuing a certificate: only from a verified, complete CERTIFIED report, with a trusted key.
+
+The issuing key's public half must be in the trust store (nobody could verify what it signs
+otherwise), whoever calls: the command line or a library caller.
 
 The report's signature must check against a trusted assessor key (the trust store, or the issuing
 assessor's own key); the profile it was judged by must still be the published one; the run's
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness import resources
 from harness.certificate.model import (
@@ -48,6 +53,17 @@ def trusted_public_keys(trust_store: Path | None) -> list[Any]:
     from harness.signing.trust import trusted_keys
 
     return [trusted.key for trusted in trusted_keys(trust_store)]
+
+
+def trusted_signing_key(key_path: Path, trust_store: Path | None) -> Ed25519PrivateKey:
+    """The assessor's private key, refused unless its public half is in the trust store (else
+    nobody could verify what it signs): issuing and revoking both go through here."""
+    key = load_private_key(key_path)
+    own = fingerprint(key.public_key())
+    if own not in {fingerprint(k) for k in trusted_public_keys(trust_store)}:
+        raise CertificateError(f"{key_path}: its public key {own} is not in the trust store — "
+                               "trust it first: popcert keys trust NAME.pub.pem")
+    return key
 
 
 def new_serial(moment: datetime) -> str:
@@ -99,7 +115,7 @@ def build_certificate(report: dict[str, Any], report_sha256: str, *, assessor: s
 def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, assessor: str,
                       out_dir: Path | None = None, trust_store: Path | None = None,
                       now: datetime | None = None) -> IssuedCertificate:
-    key = load_private_key(key_path)
+    key = trusted_signing_key(key_path, trust_store)
     own = key.public_key()
     signature_path = report_path.with_name(report_path.name + signing_keys.SIGNATURE_SUFFIX)
     if not signature_path.exists():
