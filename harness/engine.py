@@ -23,12 +23,11 @@ from typing import Any
 from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
-from harness.net import ScopeGuard
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report
-from harness.run_context import RunContext
+from harness.run_context import RunContext, run_id_for
 
 
 class Progress:
@@ -138,16 +137,13 @@ class Engine:
         self.log = ResultLog(self.run_dir / "results.jsonl")
         self.interrupted: str | None = None
         self.files: dict[str, Path] = {}
-        self.run_id = f"{self.run_dir.parent.name}/{self.run_dir.name}"
+        self.run_id = run_id_for(self.run_dir)  # the same id the suites send the mock NPDB
         self._spawned_before = processes.mark()
         self.budget_ends = time.monotonic() + QUICK_RUN_BUDGET_S if config.quick else None
 
     # --- the run ---------------------------------------------------------------------------
     def run(self) -> RunOutcome:
-        context = RunContext(self.config, self.profile, self.run_dir,
-                             ScopeGuard(self.config.scope.allowed_hosts),
-                             workdir=self.run_dir / "work", npdb=self.npdb,
-                             quick=self.config.quick, seed=self.config.seed)
+        context = RunContext.for_run(self.config, self.profile, self.run_dir, npdb=self.npdb)
         context.workdir.mkdir(exist_ok=True)
         self._write_report(complete=False)
         self._spawned_before = processes.mark()

@@ -13,10 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.config import load_config
-from harness.net import ScopeGuard
 from harness.profiles import load_profile
-from harness.runner import npdb_for
 from harness.run_context import RunContext
+from harness.runner import npdb_for
 
 
 def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, max_rps: float,
@@ -29,9 +28,9 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
     out_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
     with npdb_for(config) as npdb:
-        run = RunContext(config, load_profile(config.profile_name), out_dir,
-                         ScopeGuard(config.scope.allowed_hosts), workdir=out_dir, npdb=npdb,
-                         seed=config.seed)
+        # Not a certification: its thresholds are never a quick run's.
+        run = RunContext.for_run(config, load_profile(config.profile_name), out_dir, npdb=npdb,
+                                 workdir=out_dir, quick=False)
         result = capacity_search(run, thresholds_for(run), out_dir, start_rps=start_rps,
                                  factor=factor, max_rps=max_rps,
                                  step_duration_s=step_duration_s, max_steps=max_steps,
