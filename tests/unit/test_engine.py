@@ -22,7 +22,7 @@ from harness.checks import CheckFunction, CheckResult, Evidence, Severity, Suite
 from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
-from harness.suites import SUITE_NAMES
+from harness.suite_names import SUITE_NAMES
 from harness.run_context import RunContext
 
 SUITE = "sast"
