@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.commands.errors import EXIT_OK
 from harness.config import load_config
 from harness.profiles import load_profile
 from harness.run_context import RunContext
@@ -49,4 +50,4 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
     print(f"sustainable rate: {result.sustainable_rps:.1f} req/s"
           + (f" (broke on {', '.join(result.limited_by)})" if result.limited_by else ""))
     print(f"confidence: {result.confidence}")
-    return 0
+    return EXIT_OK
