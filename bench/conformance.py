@@ -21,7 +21,7 @@ from harness.config import config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.conformance.context import make_context
 from mocks.population_db.pki import IssuedCert
 

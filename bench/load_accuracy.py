@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "load"))
 
 from stub_sut import StubSUT
 
-from harness.dossiers import synthetic_people
+from harness.sut.dossiers import synthetic_people
 from harness.suites.load.latency import CorrectedLatency
 from harness.suites.load.plan import dossier_pool, write_plan
 from harness.suites.load.runner import LocustJob, run_locust
@@ -99,7 +99,7 @@ def capacity_run(capacity: float, tmp: Path) -> tuple[float, str, int]:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import load_profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
     from harness.suites.load.capacity import capacity_search
     from harness.suites.load.context import thresholds_for
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.redact import redact
-from harness.suites import SUITE_NAMES as SUITES
+from harness.suite_names import SUITE_NAMES as SUITES
 
 
 class Severity(enum.StrEnum):

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness import resources
 from harness.errors import ConfigError
-from harness.suites import SUITE_NAMES
+from harness.suite_names import SUITE_NAMES
 from harness.yaml_documents import read_yaml, validation_error
 
 SuiteName = Literal[SUITE_NAMES]  # type: ignore[valid-type] - the names are one tuple

@@ -23,16 +23,17 @@ from typing import Any
 from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
-from harness.net import ScopeGuard
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report_model import RecordedResult, assessor_inputs, build_report
-from harness.suites.base import RunContext
+from harness.run_context import RunContext, run_id_for
 
 
 class Progress:
     """Receives progress events; the CLI draws them with rich, tests ignore them."""
+
+    def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None: ...
 
     def suite_started(self, suite: str, total: int) -> None: ...
 
@@ -116,6 +117,13 @@ QUICK_RUN_BUDGET_S = 420.0
 
 
 class Engine:
+    # Set when the run starts (``run``): constructing an engine writes nothing to disk.
+    started: datetime
+    run_dir: Path
+    run_id: str
+    log: ResultLog
+    budget_ends: float | None
+
     def __init__(self, config: RunConfig, *, npdb: NPDBHandle | None = None,
                  progress: Progress | None = None,
                  today: date | None = None, command: str = "",
@@ -129,25 +137,26 @@ class Engine:
         self.progress = progress or Progress()
         self.today = today or date.today()
         self.command = command
-        self.started = datetime.now(UTC)
-        self.run_dir = new_run_dir(config, self.started)
         self.records: list[RecordedResult] = []
-        # Kept beside the results so `popcert report RUN_DIR` can rebuild a killed run's report.
-        (self.run_dir / "config.json").write_text(config.model_dump_json(indent=2),
-                                                  encoding="utf-8")
-        self.log = ResultLog(self.run_dir / "results.jsonl")
         self.interrupted: str | None = None
         self.files: dict[str, Path] = {}
-        self.run_id = f"{self.run_dir.parent.name}/{self.run_dir.name}"
         self._spawned_before = processes.mark()
-        self.budget_ends = time.monotonic() + QUICK_RUN_BUDGET_S if config.quick else None
 
     # --- the run ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        self.started = datetime.now(UTC)
+        self.run_dir = new_run_dir(self.config, self.started)
+        # Kept beside the results so `popcert report RUN_DIR` can rebuild a killed run's report.
+        (self.run_dir / "config.json").write_text(self.config.model_dump_json(indent=2),
+                                                  encoding="utf-8")
+        self.log = ResultLog(self.run_dir / "results.jsonl")
+        self.run_id = run_id_for(self.run_dir)  # the same id the suites send the mock NPDB
+        self.budget_ends = time.monotonic() + QUICK_RUN_BUDGET_S if self.config.quick else None
+        self.progress.run_started(self.config, self.profile, self.run_dir)
+
     def run(self) -> RunOutcome:
-        context = RunContext(self.config, self.profile, self.run_dir,
-                             ScopeGuard(self.config.scope.allowed_hosts),
-                             workdir=self.run_dir / "work", npdb=self.npdb,
-                             quick=self.config.quick, seed=self.config.seed)
+        self._start()
+        context = RunContext.for_run(self.config, self.profile, self.run_dir, npdb=self.npdb)
         context.workdir.mkdir(exist_ok=True)
         self._write_report(complete=False)
         self._spawned_before = processes.mark()

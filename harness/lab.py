@@ -110,7 +110,7 @@ class Lab:
 
 class RunningMock:
     """A handle on a mock NPDB started elsewhere (`popcert mock serve`), read from its ready file;
-    an ``harness.npdb_boundary.NPDBHandle``. Its population's size and seed are not in the ready
+    an ``harness.sut.npdb_boundary.NPDBHandle``. Its population's size and seed are not in the ready
     file: the run config states them (``npdb.population``, ``npdb.seed``)."""
 
     def __init__(self, state_dir: Path, *, population: int = 1_000_000, seed: int = 6) -> None:

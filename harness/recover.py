@@ -18,6 +18,7 @@ from harness.profiles import load_profile
 from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.report_model import RecordedResult, build_report
 from harness.registry import Registry, default_registry
+from harness.run_context import run_id_for
 
 
 def _record_from_json(raw: dict[str, Any], registry: Registry) -> RecordedResult:
@@ -52,6 +53,6 @@ def rebuild_report(run_dir: Path) -> dict[str, Path]:
                           complete=False,
                           interrupted="the harness stopped; report rebuilt from results.jsonl",
                           started=started, today=date.today(),
-                          run_id=f"{run_dir.parent.name}/{run_dir.name}",
+                          run_id=run_id_for(run_dir),
                           command=f"popcert report {run_dir}")
     return write_report_files(report, run_dir)

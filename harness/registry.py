@@ -2,7 +2,7 @@
 
 A suite is a package under ``harness/suites/`` whose ``__init__`` declares ``SUITE = Suite(...)``:
 its name, its context factory and its checks in run order. The registry is built from a tuple of
-such packages (``harness.suites.DEFAULT_SUITES``, in the spirit of pytest's ``default_plugins``)
+such packages (``harness.suite_names.DEFAULT_SUITES``, in the spirit of pytest's ``default_plugins``)
 and handed to the engine, so a test runs the engine on a registry of its own instead of patching
 a module global.
 """
@@ -108,6 +108,6 @@ def declare_on_first_use(module_name: str, name: str, declare: Callable[[], Suit
 @functools.cache
 def default_registry() -> Registry:
     """Every suite popcert ships, imported once."""
-    from harness.suites import DEFAULT_SUITES
+    from harness.suite_names import DEFAULT_SUITES
 
     return Registry.from_modules(DEFAULT_SUITES)

@@ -12,7 +12,8 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
-from harness.npdb_boundary import NPDBHandle
+from harness.profiles import Profile
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.report.untrusted import strip_control
 from harness.report_model import RecordedResult
 
@@ -25,6 +26,10 @@ _STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "
 class RichProgress(Progress):
     def __init__(self, console: Console) -> None:
         self.console = console
+
+    def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
+        self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
+                           f"profile [bold]{profile.name}[/]; results stream to {run_dir}")
 
     def suite_started(self, suite: str, total: int) -> None:
         self.console.print(f"[bold]▶ {suite}[/] ({total} checks)")
@@ -79,10 +84,7 @@ def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None
 
 
 def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOutcome:
-    engine = Engine(config, npdb=npdb, progress=RichProgress(console), command=command)
-    console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against profile "
-                  f"[bold]{engine.profile.name}[/]; results stream to {engine.run_dir}")
-    outcome = engine.run()
+    outcome = Engine(config, npdb=npdb, progress=RichProgress(console), command=command).run()
     print_verdict(outcome, console)
     return outcome
 

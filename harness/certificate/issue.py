@@ -1,4 +1,7 @@
-"""Issuing a certificate: only from a verified, complete CERTIFIED report.
+"""Issuing a certificate: only from a verified, complete CERTIFIED report, with a trusted key.
+
+The issuing key's public half must be in the trust store (nobody could verify what it signs
+otherwise), whoever calls: the command line or a library caller.
 
 The report's signature must check against a trusted assessor key (the trust store, or the issuing
 assessor's own key); the profile it was judged by must still be the published one; the run's
@@ -15,6 +18,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from harness import resources
 from harness.certificate.model import (
     CERTIFICATE_VERSION,
@@ -30,8 +35,9 @@ from harness.certificate.model import (
 )
 from harness.certificate.registry import Registry
 from harness.profiles import CERTIFIED, load_profile
-from harness.report import sign as signing
-from harness.report.sign import fingerprint
+from harness.report import sign as report_signing
+from harness.signing import keys as signing_keys
+from harness.signing.keys import fingerprint, load_private_key, sign_bytes
 
 
 @dataclass(frozen=True)
@@ -44,9 +50,20 @@ class IssuedCertificate:
 
 def trusted_public_keys(trust_store: Path | None) -> list[Any]:
     """The assessor keys the trust store holds (`popcert keys trust`)."""
-    from harness.report.trust import trusted_keys
+    from harness.signing.trust import trusted_keys
 
     return [trusted.key for trusted in trusted_keys(trust_store)]
+
+
+def trusted_signing_key(key_path: Path, trust_store: Path | None) -> Ed25519PrivateKey:
+    """The assessor's private key, refused unless its public half is in the trust store (else
+    nobody could verify what it signs): issuing and revoking both go through here."""
+    key = load_private_key(key_path)
+    own = fingerprint(key.public_key())
+    if own not in {fingerprint(k) for k in trusted_public_keys(trust_store)}:
+        raise CertificateError(f"{key_path}: its public key {own} is not in the trust store — "
+                               "trust it first: popcert keys trust NAME.pub.pem")
+    return key
 
 
 def new_serial(moment: datetime) -> str:
@@ -98,13 +115,13 @@ def build_certificate(report: dict[str, Any], report_sha256: str, *, assessor: s
 def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, assessor: str,
                       out_dir: Path | None = None, trust_store: Path | None = None,
                       now: datetime | None = None) -> IssuedCertificate:
-    key = signing.load_private_key(key_path)
+    key = trusted_signing_key(key_path, trust_store)
     own = key.public_key()
-    signature_path = report_path.with_name(report_path.name + signing.SIGNATURE_SUFFIX)
+    signature_path = report_path.with_name(report_path.name + signing_keys.SIGNATURE_SUFFIX)
     if not signature_path.exists():
         raise CertificateError(f"{report_path}: not signed (no {signature_path.name}) — sign it "
                                f"first: popcert sign {report_path} --key KEY")
-    outcome = signing.verify(report_path, signature_path, [own, *trusted_public_keys(trust_store)])
+    outcome = report_signing.verify(report_path, signature_path, [own, *trusted_public_keys(trust_store)])
     if not outcome.valid:
         raise CertificateError(f"{report_path}: the report does not verify, no certificate issued:\n"
                                + "\n".join(f"  - {reason}" for reason in outcome.reasons))
@@ -126,7 +143,7 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
                                  assessor_fingerprint=fingerprint(own),
                                  issued_at=(now or now_utc()).replace(microsecond=0))
     certificate = Certificate.from_document(document)
-    signature = signing.sign_bytes(certificate.raw, key)
+    signature = sign_bytes(certificate.raw, key)
     registry.add(certificate, signature, key)
     return write_certificate_files(certificate, signature, out_dir or report_path.parent)
 

@@ -18,8 +18,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from harness.report.document import canonical_json
-from harness.report.sign import fingerprint
+from harness.signing.canonical import canonical_json
+from harness.signing.keys import fingerprint
 
 GENESIS = "0" * 64
 ISSUE, REVOKE = "issue", "revoke"

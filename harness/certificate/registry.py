@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from harness.certificate import log as cert_log
 from harness.certificate.model import Certificate, CertificateError, iso, now_utc
-from harness.report.document import canonical_json
+from harness.signing.canonical import canonical_json
 
 REGISTRY_ENV = "POPCERT_REGISTRY"
 

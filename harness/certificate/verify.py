@@ -18,8 +18,8 @@ from cryptography.exceptions import InvalidSignature
 
 from harness.certificate.model import Certificate, CertificateError, now_utc, status_on
 from harness.certificate.registry import Registry
-from harness.report.document import is_canonical
-from harness.report.sign import fingerprint, read_signature
+from harness.signing.canonical import is_canonical
+from harness.signing.keys import fingerprint, read_signature
 
 
 @dataclass

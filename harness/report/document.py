@@ -22,22 +22,6 @@ REPORT_SCHEMA = SCHEMA_DIR / "report.schema.json"
 SCHEMA_VERSION = "1.0"
 
 
-def canonical_json(report: dict[str, Any]) -> bytes:
-    """Sorted keys, no insignificant whitespace, UTF-8 (not \\u escapes), no trailing newline.
-
-    NaN/Infinity are refused: they are not JSON and would make the bytes ambiguous across tools.
-    """
-    return json.dumps(report, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      allow_nan=False).encode("utf-8")
-
-
-def is_canonical(raw: bytes) -> bool:
-    try:
-        return canonical_json(json.loads(raw.decode("utf-8"))) == raw
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        return False
-
-
 @lru_cache(maxsize=1)
 def report_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))

@@ -12,11 +12,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.report.document import canonical_json, schema_errors
+from harness.report.document import schema_errors
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.sarif import render_sarif
 from harness.report.untrusted import MAX_REPORT_DEPTH, clip_depth
+from harness.signing.canonical import canonical_json
 
 __all__ = ["FILE_NAMES", "canonical_json", "render_all"]
 

@@ -22,7 +22,7 @@ START_TIMEOUT_S = 60.0
 
 class MockNPDB:
     """Context manager: ``with MockNPDB(tmp_path) as npdb: npdb.data_url ...``; an
-    ``harness.npdb_boundary.NPDBHandle`` for the suites."""
+    ``harness.sut.npdb_boundary.NPDBHandle`` for the suites."""
 
     def __init__(self, state_dir: Path | str, population: int = 1_000_000, seed: int = 6,
                  mtls: str = "optional", rate_limit_per_s: float | None = None,

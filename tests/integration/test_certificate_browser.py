@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from harness.certificate.issue import issue_certificate
 from harness.certificate.model import now_utc
 from harness.certificate.site import render_site
-from harness.report.sign import load_private_key
+from harness.signing.keys import load_private_key
 from tests.integration.browser import CHROMIUM, chromium_page
 from tests.unit.certificate.conftest import Lab, certified, make_lab
 
@@ -115,7 +115,7 @@ def test_issue_with_pdf_prints_one_a4_page(lab: Lab) -> None:
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)")
     from typer.testing import CliRunner
 
-    from harness.cli import app
+    from harness.commands.main import app
 
     report = lab.report(certified(system="Hệ thống TTHC Quảng Ninh"), name="qn")
     result = CliRunner().invoke(app, ["certificate", "issue", str(report), "--key", str(lab.key),

@@ -25,8 +25,8 @@ from harness.certificate.issue import issue_certificate, trusted_public_keys
 from harness.certificate.registry import Registry
 from harness.certificate.site import render_site
 from harness.certificate.verify import verify_certificate
-from harness.report.sign import keys_new, load_private_key
-from harness.report.trust import trust_key
+from harness.signing.keys import keys_new, load_private_key
+from harness.signing.trust import trust_key
 from tests.unit.certificate.conftest import Lab, certified
 
 pytestmark = pytest.mark.integration

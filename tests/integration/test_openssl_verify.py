@@ -11,19 +11,21 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests.unit.report.sample_report
 
-from harness.report import sign, trust  # noqa: E402
+from harness.report import sign  # noqa: E402
 from harness.report.render import render_all  # noqa: E402
+from harness.signing import keys as signing_keys  # noqa: E402
+from harness.signing import trust  # noqa: E402
 from tests.unit.report.sample_report import sample_report  # noqa: E402
 
 
 def _openssl_supports_ed25519_rawin(tmp: Path) -> str | None:
     if shutil.which("openssl") is None:
         return "openssl is not installed"
-    keys = sign.keys_new(tmp / "probe", "probe")
+    keys = signing_keys.keys_new(tmp / "probe", "probe")
     message = tmp / "probe" / "m"
     message.write_bytes(b"probe")
     signature = tmp / "probe" / "m.sig"
-    signature.write_bytes(sign.load_private_key(keys.private_key).sign(b"probe"))
+    signature.write_bytes(signing_keys.load_private_key(keys.private_key).sign(b"probe"))
     probe = _openssl_verify(keys.public_key, message, signature)
     if probe.returncode != 0:
         return f"this openssl cannot verify Ed25519 with -rawin: {probe.stderr.strip()[:200]}"
@@ -41,7 +43,7 @@ def test_openssl_verifies_a_signed_report_and_rejects_a_tampered_one(tmp_path: P
     unsupported = _openssl_supports_ed25519_rawin(tmp_path)
     if unsupported:
         pytest.skip(unsupported)
-    keys = sign.keys_new(tmp_path / "keys", "assessor")
+    keys = signing_keys.keys_new(tmp_path / "keys", "assessor")
     report = render_all(sample_report(), tmp_path / "run", formats=("json",))["json"]
     signature = sign.sign_report(report, keys.private_key)
 

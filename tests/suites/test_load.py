@@ -20,7 +20,7 @@ from harness.errors import OutOfScopeError
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 pytestmark = pytest.mark.integration
 

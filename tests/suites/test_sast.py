@@ -175,7 +175,7 @@ def test_suite_context_reads_config_and_profile(tmp_path: Path) -> None:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
 
     root = source(frozenset({"sast.hardcoded_secret"}), tmp_path)
     config = config_from_dict({
@@ -197,7 +197,7 @@ def test_suite_without_source_path_cannot_start(tmp_path: Path) -> None:
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
 
     config = config_from_dict({
         "system": {"name": "city", "organisation": "test", "level": "province"},

@@ -200,7 +200,7 @@ def test_suite_context_scans_the_configured_target(
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
 
     server = _start(pki, frozenset({"tls.expiring_cert"}))
     try:

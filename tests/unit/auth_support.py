@@ -19,7 +19,7 @@ from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
 from harness.suites.auth import AuthContext
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from mocks.population_db.admin_client import AdminClient
 from mocks.population_db.pki import TestPKI
 from mocks.population_db.tokens import TokenMinter

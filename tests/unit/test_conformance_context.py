@@ -12,7 +12,7 @@ from harness.config import config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 
 def run_context(tmp_path: Path, scope: list[str]) -> RunContext:

@@ -22,8 +22,8 @@ from harness.checks import CheckFunction, CheckResult, Evidence, Severity, Suite
 from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
-from harness.suites import SUITE_NAMES
-from harness.suites.base import RunContext
+from harness.suite_names import SUITE_NAMES
+from harness.run_context import RunContext
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)
@@ -420,3 +420,25 @@ def test_a_quick_run_ends_within_its_total_budget(
     assert results["TLS-T-LATER"]["status"] == "error"
     assert "budget was spent" in results["TLS-T-LATER"]["summary"]
     assert outcome.report["run"]["complete"] is True
+
+
+# --- the run's folder and its one id ------------------------------------------------------------
+
+def test_an_engine_writes_nothing_until_it_runs_and_has_one_run_id(
+        tmp_path: Path, registry: Throwaway) -> None:
+    context_yielding(registry, lambda run_ctx: run_ctx.run_id)
+
+    @registry.check("SAST-T-RUN-ID", suite=SUITE, severity=Severity.LOW, requirement="test: run id")
+    def reports_run_id(run_id: str) -> CheckResult:
+        """Hands back the run id the suites send the mock NPDB."""
+        return CheckResult.passed(run_id)
+
+    config = config_from_dict({
+        "system": {"name": "Engine test system", "organisation": "tests", "level": "district"},
+        "target": {"base_url": "http://127.0.0.1:9"}, "suites": [SUITE],
+        "output_dir": str(tmp_path / "runs")}, tmp_path)
+    engine = Engine(config, npdb=None, today=TODAY, registry=registry.registry())
+    assert not (tmp_path / "runs").exists()
+    outcome = engine.run()
+    assert (outcome.run_dir / "results.jsonl").is_file()
+    assert by_id(outcome)["SAST-T-RUN-ID"]["summary"] == outcome.report["run"]["id"]

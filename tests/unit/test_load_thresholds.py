@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.checks import Status, SuiteUnavailable
-from harness.dossiers import synthetic_people
+from harness.sut.dossiers import synthetic_people
 from harness.suites.load.latency import LatencyRecorder, latency_path, read_latency
 from harness.suites.load.plan import dossier_pool, user_pacing
 from harness.suites.load.runner import (

@@ -15,7 +15,7 @@ from harness.checklist import print_checks, where
 from harness.checks import SUITES, Check, CheckResult, Severity, check
 from harness.profiles import load_profile
 from harness.registry import Registry, Suite, default_registry
-from harness.suites import DEFAULT_SUITES
+from harness.suite_names import DEFAULT_SUITES
 
 CHECK_ID = re.compile(r"^(CONF|SCN|LOAD|AUTH|TLS|FW|SAST)-[A-Z0-9-]+$")
 PREFIX = {"conformance": "CONF", "scenario": "SCN", "load": "LOAD", "auth": "AUTH", "tls": "TLS",

@@ -14,7 +14,7 @@ from harness.config import config_from_dict
 from harness.errors import ConfigError
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.scenario import make_context
 
 

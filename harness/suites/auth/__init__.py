@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.checks import CheckResult, Evidence, SuiteUnavailable
-from harness.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
+from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
 from harness.net import SafeClient, TlsMaterial
-from harness.portal import PORTAL, PORTAL_SCOPES, PortalClient
+from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 from harness.registry import Suite
 from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 if TYPE_CHECKING:
     from mocks.population_db.admin_client import AdminClient

@@ -15,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.portal import PORTAL
+from harness.sut.portal import PORTAL
 from harness.suites.auth import AuthContext
 from harness.suites.auth.notify import new_event, npdb_signature
 from harness.suites.auth.probe import (

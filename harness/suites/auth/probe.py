@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.checks import CheckResult, Evidence
 from harness.net import Exchange, TlsMaterial, curl_command
-from harness.portal import API_BASE_PATH
+from harness.sut.portal import API_BASE_PATH
 from harness.suites.auth.forge import decode_segment
 
 API = API_BASE_PATH

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from harness import resources
-from harness.dossiers import Person
+from harness.sut.dossiers import Person
 from harness.suites.conformance.spec import (
     bearer_scheme,  # one reading of the spec's bearer scheme
 )

@@ -12,7 +12,7 @@ import yaml
 
 from harness.checks import Evidence, SuiteUnavailable
 from harness.errors import OutOfScopeError
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.conformance.drift import Drift, breaking_changes
 from harness.suites.conformance.latency import (
     DEFAULT_SAMPLES,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from harness.checks import Evidence, SuiteUnavailable
 from harness.registry import Suite
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.firewall.analysis import RulesetAnalysis
 from harness.suites.firewall.baseline import Baseline, load_baseline
 from harness.suites.firewall.model import RulesetParseError

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.load.context import run_load
 from harness.suites.load.runner import LoadOutcome
 from harness.suites.load.thresholds import LoadThresholds

@@ -13,8 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.checks import Evidence, SuiteUnavailable
-from harness.dossiers import synthetic_people
-from harness.suites.base import RunContext
+from harness.sut.dossiers import synthetic_people
+from harness.run_context import RunContext
 from harness.suites.load.plan import (
     dossier_pool,
     population_people,

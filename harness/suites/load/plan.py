@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.dossiers import BIRTH, DEATH, MARRIAGE, RESIDENCE, Person, dossier_body
+from harness.sut.dossiers import BIRTH, DEATH, MARRIAGE, RESIDENCE, Person, dossier_body
 
 # Share of each procedure in the portal's submissions (birth and residence dominate at a ward).
 PROCEDURE_MIX = {BIRTH: 4, RESIDENCE: 3, MARRIAGE: 2, DEATH: 1}

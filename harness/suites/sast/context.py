@@ -16,7 +16,7 @@ from harness.suites.sast.files import SourceInventory, inventory
 from harness.suites.sast.secrets import DEFAULT_ALLOWLIST
 
 if TYPE_CHECKING:
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
 
 
 @dataclass(frozen=True)

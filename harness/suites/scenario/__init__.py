@@ -17,9 +17,9 @@ import yaml
 from harness import resources
 from harness.checks import SuiteUnavailable
 from harness.errors import PopcertError
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.registry import Suite
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 from harness.suites.scenario.model import Scenario, load_all
 from harness.suites.scenario.runner import PopulationBinder, ScenarioDriver, StepRun
 

@@ -15,7 +15,7 @@ from sslyze import AllScanCommandsAttempts, ServerScanResult
 
 from harness.checks import Evidence, SuiteUnavailable
 from harness.registry import Suite
-from harness.suites.base import RunContext
+from harness.run_context import RunContext
 
 # The function under another name: `harness.suites.tls.scan` stays the submodule scan.py.
 from harness.suites.tls.scan import TlsScanError, TlsTarget

@@ -10,8 +10,9 @@ import pytest
 
 from harness.certificate.registry import Registry
 from harness.report import sign as signing
-from harness.report.document import canonical_json
-from harness.report.trust import trust_key
+from harness.signing.canonical import canonical_json
+from harness.signing.keys import keys_new
+from harness.signing.trust import trust_key
 from tests.unit.report.sample_report import registered_certified_report
 
 FIREWALL_FP = "sha256:" + "a" * 64
@@ -64,7 +65,7 @@ def make_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     store = tmp_path / "trusted"
     monkeypatch.setenv("POPCERT_TRUST_STORE", str(store))
     monkeypatch.setenv("POPCERT_REGISTRY", str(tmp_path / "registry.sqlite3"))
-    pair = signing.keys_new(tmp_path / "keys", "assessor")
+    pair = keys_new(tmp_path / "keys", "assessor")
     trust_key(pair.public_key, store)
     return Lab(tmp_path, pair.private_key, pair.public_key, store,
                Registry(tmp_path / "registry.sqlite3"))

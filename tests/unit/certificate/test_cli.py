@@ -7,8 +7,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.report.sign import keys_new
+from harness.commands.main import app
+from harness.signing.keys import keys_new
 from tests.unit.certificate.conftest import Lab, certified, not_certified
 
 runner = CliRunner()

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from harness.certificate.issue import issue_certificate
 from harness.certificate.model import Certificate, CertificateError
-from harness.report.document import canonical_json, is_canonical
+from harness.signing.canonical import canonical_json, is_canonical
 from tests.unit.certificate.conftest import FIREWALL_FP, SOURCE_FP, Lab, certified, not_certified
 
 

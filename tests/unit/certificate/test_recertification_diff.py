@@ -9,7 +9,7 @@ from io import StringIO
 from rich.console import Console
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.commands.main import app
 from harness.report.diff import ChangeKind, diff_reports, print_rich, render_text
 from tests.unit.certificate.conftest import Lab, certified
 

@@ -11,8 +11,8 @@ import pytest
 
 from harness.certificate.issue import IssuedCertificate, issue_certificate, trusted_public_keys
 from harness.certificate.verify import verify_certificate
-from harness.report.document import canonical_json
-from harness.report.sign import keys_new, load_private_key
+from harness.signing.canonical import canonical_json
+from harness.signing.keys import keys_new, load_private_key
 from tests.unit.certificate.conftest import Lab, certified
 
 

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from harness.report import commands
+from harness.commands import reports as commands
 from harness.report.render import render_all
 from harness.report.specs import current_specs, harness_version
 from tests.unit.report.sample_report import certified_report, sample_report

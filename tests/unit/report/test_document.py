@@ -7,7 +7,8 @@ import math
 
 import pytest
 
-from harness.report.document import canonical_json, is_canonical, schema_errors
+from harness.report.document import schema_errors
+from harness.signing.canonical import canonical_json, is_canonical
 from tests.unit.report.sample_report import certified_report, sample_report
 
 

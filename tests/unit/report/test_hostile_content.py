@@ -18,7 +18,8 @@ from harness.checks import Evidence
 from harness.config import RunConfig
 from harness.errors import PopcertError
 from harness.report.render import render_all
-from harness.report.sign import keys_new, load_private_key, sign_report, verify
+from harness.report.sign import sign_report, verify
+from harness.signing.keys import keys_new, load_private_key
 from tests.unit.report.sample_report import sample_report
 
 DEPTH = 1500
@@ -84,7 +85,7 @@ def test_verify_refuses_a_report_nested_deeper_than_any_popcert_report(tmp_path:
 
 
 def test_popcert_report_rebuilds_a_run_with_deep_evidence(tmp_path: Path) -> None:
-    from harness.cli import app
+    from harness.commands.main import app
 
     run_dir = tmp_path / "runs" / "city" / "run-1"
     run_dir.mkdir(parents=True)
@@ -115,8 +116,8 @@ def test_terminal_lines_carry_no_escape_from_the_sut() -> None:
     from rich.console import Console
 
     from harness.checks import CheckResult
-    from harness.registry import default_registry
     from harness.profiles import Verdict
+    from harness.registry import default_registry
     from harness.report_model import RecordedResult
     from harness.runner import RichProgress, print_verdict
     out = io.StringIO()

@@ -11,8 +11,9 @@ import pytest
 
 from harness.errors import PopcertError
 from harness.report import sign
-from harness.report.document import canonical_json
 from harness.report.render import render_all
+from harness.signing import keys as signing_keys
+from harness.signing.canonical import canonical_json
 from tests.unit.report.sample_report import HARNESS_VERSION, SAMPLE_SPECS, sample_report
 
 KNOWN = {name: {spec["version"]: spec["sha256"]} for name, spec in SAMPLE_SPECS.items()}
@@ -25,23 +26,23 @@ def _verify(report: Path, sig: Path, pub: Path, **kw) -> sign.VerifyResult:  # t
 
 
 @pytest.fixture()
-def signed(tmp_path: Path) -> tuple[Path, Path, sign.KeyPair]:
-    keys = sign.keys_new(tmp_path / "keys", "assessor")
+def signed(tmp_path: Path) -> tuple[Path, Path, signing_keys.KeyPair]:
+    keys = signing_keys.keys_new(tmp_path / "keys", "assessor")
     report = render_all(sample_report(), tmp_path / "run", formats=("json",))["json"]
     return report, sign.sign_report(report, keys.private_key), keys
 
 
 def test_keys_new_writes_pkcs8_0600_and_refuses_overwrite(tmp_path: Path) -> None:
-    pair = sign.keys_new(tmp_path, "assessor")
+    pair = signing_keys.keys_new(tmp_path, "assessor")
     assert stat.S_IMODE(pair.private_key.stat().st_mode) == 0o600
     assert pair.private_key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
     assert pair.public_key.read_text().startswith("-----BEGIN PUBLIC KEY-----")
     assert pair.fingerprint.startswith("SHA256:")
     with pytest.raises(PopcertError, match="already exists"):
-        sign.keys_new(tmp_path, "assessor")
+        signing_keys.keys_new(tmp_path, "assessor")
 
 
-def test_signed_report_verifies(signed: tuple[Path, Path, sign.KeyPair]) -> None:
+def test_signed_report_verifies(signed: tuple[Path, Path, signing_keys.KeyPair]) -> None:
     report, sig, keys = signed
     assert sig.name == "report.json.sig" and len(sig.read_bytes()) == 64
     outcome = _verify(report, sig, keys.public_key)
@@ -49,14 +50,14 @@ def test_signed_report_verifies(signed: tuple[Path, Path, sign.KeyPair]) -> None
     assert outcome.verdict == "NOT CERTIFIED" and outcome.signer_fingerprint == keys.fingerprint
 
 
-def test_tampered_report_fails(signed: tuple[Path, Path, sign.KeyPair]) -> None:
+def test_tampered_report_fails(signed: tuple[Path, Path, signing_keys.KeyPair]) -> None:
     report, sig, keys = signed
     report.write_bytes(report.read_bytes().replace(b'"NOT CERTIFIED"', b'"CERTIFIED"', 1))
     outcome = _verify(report, sig, keys.public_key)
     assert not outcome.valid and "signature does not match" in outcome.reasons[0]
 
 
-def test_reformatted_report_fails_even_if_content_is_equal(signed: tuple[Path, Path, sign.KeyPair]) -> None:
+def test_reformatted_report_fails_even_if_content_is_equal(signed: tuple[Path, Path, signing_keys.KeyPair]) -> None:
     report, sig, keys = signed
     report.write_text(json.dumps(json.loads(report.read_bytes()), indent=2, ensure_ascii=False))
     outcome = _verify(report, sig, keys.public_key)
@@ -64,27 +65,27 @@ def test_reformatted_report_fails_even_if_content_is_equal(signed: tuple[Path, P
     assert any("canonical" in r for r in outcome.reasons)
 
 
-def test_another_key_fails(signed: tuple[Path, Path, sign.KeyPair], tmp_path: Path) -> None:
+def test_another_key_fails(signed: tuple[Path, Path, signing_keys.KeyPair], tmp_path: Path) -> None:
     report, sig, _ = signed
-    other = sign.keys_new(tmp_path / "other", "mallory")
+    other = signing_keys.keys_new(tmp_path / "other", "mallory")
     assert not _verify(report, sig, other.public_key).valid
 
 
-def test_base64_signature_is_accepted(signed: tuple[Path, Path, sign.KeyPair], tmp_path: Path) -> None:
+def test_base64_signature_is_accepted(signed: tuple[Path, Path, signing_keys.KeyPair], tmp_path: Path) -> None:
     report, sig, keys = signed
     b64 = tmp_path / "report.json.sig.b64"
     b64.write_text(base64.b64encode(sig.read_bytes()).decode() + "\n")
     assert _verify(report, b64, keys.public_key).valid
 
 
-def _sign_dict(tmp_path: Path, report: dict, keys: sign.KeyPair) -> tuple[Path, Path]:  # type: ignore[type-arg]
+def _sign_dict(tmp_path: Path, report: dict, keys: signing_keys.KeyPair) -> tuple[Path, Path]:  # type: ignore[type-arg]
     path = tmp_path / "custom" / "report.json"
     path.parent.mkdir(exist_ok=True)
     path.write_bytes(canonical_json(report))
     return path, sign.sign_report(path, keys.private_key)
 
 
-def test_unknown_spec_version_fails_with_a_clear_reason(signed: tuple[Path, Path, sign.KeyPair],
+def test_unknown_spec_version_fails_with_a_clear_reason(signed: tuple[Path, Path, signing_keys.KeyPair],
                                                        tmp_path: Path) -> None:
     _, _, keys = signed
     report = sample_report()
@@ -94,7 +95,7 @@ def test_unknown_spec_version_fails_with_a_clear_reason(signed: tuple[Path, Path
     assert outcome.reasons == ["spec npdb version 'v9' is unknown (known: v1)"]
 
 
-def test_modified_spec_and_unknown_harness_fail(signed: tuple[Path, Path, sign.KeyPair], tmp_path: Path) -> None:
+def test_modified_spec_and_unknown_harness_fail(signed: tuple[Path, Path, signing_keys.KeyPair], tmp_path: Path) -> None:
     _, _, keys = signed
     report = sample_report()
     report["specs"]["connection"]["sha256"] = "f" * 64
@@ -104,7 +105,7 @@ def test_modified_spec_and_unknown_harness_fail(signed: tuple[Path, Path, sign.K
     assert any("spec connection v1: sha256 differs" in r for r in reasons)
 
 
-def test_schema_invalid_report_fails_even_when_signed(signed: tuple[Path, Path, sign.KeyPair],
+def test_schema_invalid_report_fails_even_when_signed(signed: tuple[Path, Path, signing_keys.KeyPair],
                                                       tmp_path: Path) -> None:
     _, _, keys = signed
     report = sample_report()
@@ -114,7 +115,7 @@ def test_schema_invalid_report_fails_even_when_signed(signed: tuple[Path, Path, 
 
 
 def test_sign_rewrites_a_non_canonical_report(tmp_path: Path) -> None:
-    keys = sign.keys_new(tmp_path, "a")
+    keys = signing_keys.keys_new(tmp_path, "a")
     path = tmp_path / "report.json"
     path.write_text(json.dumps(sample_report(), indent=2))
     sig = sign.sign_report(path, keys.private_key)
@@ -122,14 +123,14 @@ def test_sign_rewrites_a_non_canonical_report(tmp_path: Path) -> None:
     assert _verify(path, sig, keys.public_key).valid
 
 
-def test_default_known_specs_come_from_this_repo(signed: tuple[Path, Path, sign.KeyPair]) -> None:
+def test_default_known_specs_come_from_this_repo(signed: tuple[Path, Path, signing_keys.KeyPair]) -> None:
     report, sig, keys = signed
     # The sample's fake sha256 values are not this repository's specs.
     reasons = sign.verify(report, sig, keys.public_key).reasons
     assert reasons and all("spec" in r for r in reasons)
 
 
-def test_unusable_inputs_are_usage_errors(signed: tuple[Path, Path, sign.KeyPair], tmp_path: Path) -> None:
+def test_unusable_inputs_are_usage_errors(signed: tuple[Path, Path, signing_keys.KeyPair], tmp_path: Path) -> None:
     report, sig, keys = signed
     with pytest.raises(PopcertError, match="cannot read the signature"):
         _verify(report, tmp_path / "none.sig", keys.public_key)

@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from harness.cli import app
-from harness.report import trust
+from harness.commands.main import app
 from harness.report.render import render_all
-from harness.report.sign import keys_new, sign_report
+from harness.report.sign import sign_report
+from harness.signing import trust
+from harness.signing.keys import keys_new
 from tests.unit.report.sample_report import registered_certified_report
 
 runner = CliRunner()

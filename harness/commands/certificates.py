@@ -13,24 +13,18 @@ from typing import Annotated, Any
 import typer
 
 from harness.certificate.model import Certificate, CertificateError, now_utc, status_on
+from harness.commands.errors import EXIT_FAILED, EXIT_OK, user_errors
+from harness.commands.options import TrustStoreOption
 from harness.errors import PopcertError
 
 certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTIFIED report.",
                               no_args_is_help=True)
 registry_app = typer.Typer(help="The registry of issued certificates.", no_args_is_help=True)
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 RegistryOption = Annotated[str | None, typer.Option(
     "--registry", envvar="POPCERT_REGISTRY",
     help="SQLite file or SQLAlchemy URL (postgresql+psycopg://...); "
          "default ~/.local/share/popcert/registry.sqlite3")]
-TrustOption = Annotated[Path | None, typer.Option(
-    "--trust-store", help="folder of trusted assessor keys (default: `popcert keys trust`'s)")]
-
-
-def _usage(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(EXIT_USAGE)
 
 
 def _registry(location: str | None) -> Any:
@@ -45,20 +39,8 @@ def _trusted(store: Path | None) -> list[Any]:
     return trusted_public_keys(store)
 
 
-def _require_trusted(key_path: Path, store: Path | None) -> Any:
-    """The private key, refused unless its public half is in the trust store (else nobody could
-    verify what it signs)."""
-    from harness.report.sign import fingerprint, load_private_key
-
-    key = load_private_key(key_path)
-    own = fingerprint(key.public_key())
-    if own not in {fingerprint(k) for k in _trusted(store)}:
-        raise CertificateError(f"{key_path}: its public key {own} is not in the trust store — "
-                               "trust it first: popcert keys trust NAME.pub.pem")
-    return key
-
-
 @certificate_app.command("issue")
+@user_errors
 def issue(
     report: Annotated[Path, typer.Argument(help="a signed, CERTIFIED report.json")],
     key: Annotated[Path, typer.Option("--key", "-k", help="the assessor's NAME.key.pem")],
@@ -66,19 +48,15 @@ def issue(
     out_dir: Annotated[Path | None, typer.Option("--out-dir", "-o",
                                                  help="default: the report's folder")] = None,
     registry: RegistryOption = None,
-    trust_store: TrustOption = None,
+    trust_store: TrustStoreOption = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="also print certificate.pdf with headless "
                                                     "Chromium (Debian's chromium)")] = False,
 ) -> None:
     """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry."""
     from harness.certificate.issue import issue_certificate
 
-    try:
-        _require_trusted(key, trust_store)
-        issued = issue_certificate(report, key, registry=_registry(registry), assessor=assessor,
-                                   out_dir=out_dir, trust_store=trust_store)
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    issued = issue_certificate(report, key, registry=_registry(registry), assessor=assessor,
+                               out_dir=out_dir, trust_store=trust_store)
     document = issued.certificate.document
     if pdf:
         from harness.certificate.page import PDF_NAME, print_pdf
@@ -94,15 +72,13 @@ def issue(
 
 
 @certificate_app.command("list")
+@user_errors
 def list_certificates(
     registry: RegistryOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Every certificate in the registry with its status today."""
-    try:
-        registered = _registry(registry).certificates()
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    registered = _registry(registry).certificates()
     moment = now_utc()
     rows = [{"serial": r.certificate.serial, "system": r.certificate.system_name,
              "issued_at": r.certificate.document["issued_at"],
@@ -118,6 +94,7 @@ def list_certificates(
 
 
 @certificate_app.command("show")
+@user_errors
 def show(
     serial: Annotated[str, typer.Argument(help="a serial, or a certificate.json file")],
     registry: RegistryOption = None,
@@ -125,66 +102,61 @@ def show(
     """Print one certificate (and its revocation, if any)."""
     from harness.certificate.verify import describe, pretty
 
-    try:
-        if Path(serial).is_file():
-            described = describe(Certificate.read(Path(serial)))
-        else:
-            found = _registry(registry).get(serial)
-            if found is None:
-                raise CertificateError(f"no certificate {serial} in the registry")
-            described = describe(found.certificate)
-            described["status"] = status_on(found.certificate.not_after, found.revoked, now_utc())
-            if found.revoked:
-                described["revoked"] = {"at": found.revoked_at, "reason": found.revoked_reason}
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    if Path(serial).is_file():
+        described = describe(Certificate.read(Path(serial)))
+    else:
+        found = _registry(registry).get(serial)
+        if found is None:
+            raise CertificateError(f"no certificate {serial} in the registry")
+        described = describe(found.certificate)
+        described["status"] = status_on(found.certificate.not_after, found.revoked, now_utc())
+        if found.revoked:
+            described["revoked"] = {"at": found.revoked_at, "reason": found.revoked_reason}
     typer.echo(pretty(described))
 
 
 @certificate_app.command("revoke")
+@user_errors
 def revoke(
     serial: Annotated[str, typer.Argument(help="the certificate's serial")],
     reason: Annotated[str, typer.Option(help="why, as the registry site will show it")],
     key: Annotated[Path, typer.Option("--key", "-k", help="the assessor's NAME.key.pem")],
     registry: RegistryOption = None,
-    trust_store: TrustOption = None,
+    trust_store: TrustStoreOption = None,
 ) -> None:
     """Revoke a certificate: a signed entry in the registry's log."""
-    try:
-        signing_key = _require_trusted(key, trust_store)
-        entry = _registry(registry).revoke(serial, reason, signing_key)
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    from harness.certificate.issue import trusted_signing_key
+
+    entry = _registry(registry).revoke(serial, reason, trusted_signing_key(key, trust_store))
     typer.echo(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
 
 
 @certificate_app.command("verify")
+@user_errors
 def verify(
     certificate: Annotated[Path, typer.Argument(help="certificate.json")],
     signature: Annotated[Path | None, typer.Option("--signature", "-s",
                                                     help="default: CERTIFICATE.sig")] = None,
     registry: RegistryOption = None,
-    trust_store: TrustOption = None,
+    trust_store: TrustStoreOption = None,
 ) -> None:
     """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2."""
     from harness.certificate.verify import verify_certificate
 
     signature_path = signature or certificate.with_name(certificate.name + ".sig")
-    try:
-        check = verify_certificate(certificate, signature_path, registry=_registry(registry),
-                                   trusted=_trusted(trust_store))
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    check = verify_certificate(certificate, signature_path, registry=_registry(registry),
+                               trusted=_trusted(trust_store))
     if check.valid:
         typer.echo(f"VALID: certificate {check.serial}, {check.status}")
-        raise typer.Exit(EXIT_VALID)
+        raise typer.Exit(EXIT_OK)
     typer.echo(f"INVALID: certificate {check.serial}")
     for reason in check.reasons:
         typer.echo(f"  - {reason}")
-    raise typer.Exit(EXIT_INVALID)
+    raise typer.Exit(EXIT_FAILED)
 
 
 @registry_app.command("site")
+@user_errors
 def site(
     out_dir: Annotated[Path, typer.Argument(help="folder for index.html")],
     registry: RegistryOption = None,
@@ -192,8 +164,5 @@ def site(
     """Write the static registry site: every system, status, history and trend."""
     from harness.certificate.site import render_site
 
-    try:
-        index = render_site(_registry(registry), out_dir)
-    except PopcertError as problem:
-        raise _usage(str(problem)) from None
+    index = render_site(_registry(registry), out_dir)
     typer.echo(f"site: {index}")

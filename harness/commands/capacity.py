@@ -12,11 +12,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from harness.commands.errors import EXIT_OK
 from harness.config import load_config
-from harness.net import ScopeGuard
 from harness.profiles import load_profile
+from harness.run_context import RunContext
 from harness.runner import npdb_for
-from harness.suites.base import RunContext
 
 
 def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, max_rps: float,
@@ -29,9 +29,9 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
     out_dir.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True)
     with npdb_for(config) as npdb:
-        run = RunContext(config, load_profile(config.profile_name), out_dir,
-                         ScopeGuard(config.scope.allowed_hosts), workdir=out_dir, npdb=npdb,
-                         seed=config.seed)
+        # Not a certification: its thresholds are never a quick run's.
+        run = RunContext.for_run(config, load_profile(config.profile_name), out_dir, npdb=npdb,
+                                 workdir=out_dir, quick=False)
         result = capacity_search(run, thresholds_for(run), out_dir, start_rps=start_rps,
                                  factor=factor, max_rps=max_rps,
                                  step_duration_s=step_duration_s, max_steps=max_steps,
@@ -50,4 +50,4 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
     print(f"sustainable rate: {result.sustainable_rps:.1f} req/s"
           + (f" (broke on {', '.join(result.limited_by)})" if result.limited_by else ""))
     print(f"confidence: {result.confidence}")
-    return 0
+    return EXIT_OK

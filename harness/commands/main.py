@@ -1,20 +1,18 @@
 """The popcert command line: thin wrappers that parse arguments, call the engine, map exit codes.
 
-Exit codes: 0 certified, 1 not certified (or incomplete), 2 harness or config error.
+Exit codes (harness.commands.errors): 0 certified, 1 not certified (or incomplete), 2 harness or
+config error.
 """
 
 from __future__ import annotations
 
 import sys
-import traceback
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
+from harness.commands.errors import console, user_errors
 from harness.errors import PopcertError
 
 app = typer.Typer(help="popcert: certify a system before it connects to the National Population "
@@ -24,39 +22,6 @@ mock_app = typer.Typer(help="The mock National Population Database.", no_args_is
 keys_app = typer.Typer(help="Assessor signing keys.", no_args_is_help=True)
 app.add_typer(mock_app, name="mock")
 app.add_typer(keys_app, name="keys")
-
-console = Console(stderr=True)
-EXIT_ERROR = 2
-
-
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """A user error is one line and exit 2; a harness bug is a traceback, exit 2 and a plea."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except PopcertError as error:
-            from rich.markup import escape
-
-            from harness.report.untrusted import strip_control
-
-            # The message may quote vendor input: no markup or terminal escapes from it.
-            console.print(f"[bold red]error:[/] {escape(strip_control(str(error)))}",
-                          highlight=False, markup=True, soft_wrap=True)
-            raise typer.Exit(EXIT_ERROR) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except KeyboardInterrupt:
-            console.print("interrupted")
-            raise typer.Exit(EXIT_ERROR) from None
-        except Exception:  # noqa: BLE001 - the last line of defence
-            traceback.print_exc()
-            console.print("[bold red]popcert hit an internal error.[/] This is a bug in the "
-                          "harness, not in your system: please report it with the traceback above.")
-            raise typer.Exit(EXIT_ERROR) from None
-
-    return wrapper
 
 
 def _sigterm_as_interrupt() -> None:
@@ -183,21 +148,21 @@ def mock_serve(
 
 
 def _register_report_commands() -> None:
-    from harness.report import commands
+    from harness.commands import reports as commands
 
-    keys_app.command("new")(user_errors(commands.keys_new))
-    keys_app.command("trust")(user_errors(commands.keys_trust))
-    keys_app.command("list")(user_errors(commands.keys_list))
-    app.command("sign")(user_errors(commands.sign))
-    app.command("verify")(user_errors(commands.verify))
-    app.command("diff")(user_errors(commands.diff))
+    keys_app.command("new")(commands.keys_new)
+    keys_app.command("trust")(commands.keys_trust)
+    keys_app.command("list")(commands.keys_list)
+    app.command("sign")(commands.sign)
+    app.command("verify")(commands.verify)
+    app.command("diff")(commands.diff)
 
 
 _register_report_commands()
 
 
 def _register_certificate_commands() -> None:
-    from harness.certificate.cli import certificate_app, registry_app
+    from harness.commands.certificates import certificate_app, registry_app
 
     app.add_typer(certificate_app, name="certificate")
     app.add_typer(registry_app, name="registry")
@@ -222,7 +187,7 @@ def load_capacity(
     step_duration_s: float = 10.0, max_steps: int = 10, workers: int = 0,
 ) -> None:
     """Ramp the request rate until a profile threshold breaks; print the sustainable rate."""
-    from harness.capacity import run_capacity_search
+    from harness.commands.capacity import run_capacity_search
 
     _sigterm_as_interrupt()  # locust children stopped and plan files (tokens) deleted on SIGTERM
     raise typer.Exit(run_capacity_search(config, start_rps=start_rps, factor=factor,

@@ -12,17 +12,34 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from harness.net import SafeClient, TlsMaterial
 
 if TYPE_CHECKING:
-    from harness.suites.base import RunContext
+    from harness.config import RunConfig
+    from harness.profiles import Profile
+    from harness.sut.npdb_boundary import NPDBHandle
     from mocks.population_db.tokens import TokenMinter
 
 API_BASE_PATH = "/connection/v1"  # specs/connection/v1/openapi.yaml servers[0]
 PORTAL = "portal"
 PORTAL_SCOPES = ("dossier.submit", "dossier.read")
+
+
+class PortalRun(Protocol):
+    """What the portal uses of a run; harness.run_context.RunContext is one (the SUT side does
+    not import the run layer above it)."""
+
+    config: RunConfig
+    profile: Profile
+    npdb: NPDBHandle | None
+
+    @property
+    def tls(self) -> TlsMaterial: ...
+
+    def http(self, *, tls: TlsMaterial | None = None, timeout_s: float | None = None,
+             max_bytes: int | None = None) -> SafeClient: ...
 
 
 def api_url(base_url: str, base_path: str = API_BASE_PATH) -> str:
@@ -35,13 +52,13 @@ def api_url(base_url: str, base_path: str = API_BASE_PATH) -> str:
 class PortalClient:
     """What a suite needs to call the SUT as the portal: ``http()``, ``api_url``, ``token()``."""
 
-    run: RunContext
+    run: PortalRun
     tls: TlsMaterial
     api_url: str
     client_id: str = PORTAL
 
     @classmethod
-    def for_run(cls, run: RunContext, client_id: str = PORTAL) -> PortalClient:
+    def for_run(cls, run: PortalRun, client_id: str = PORTAL) -> PortalClient:
         return cls(run, portal_tls(run, client_id), api_url(run.config.target.base_url),
                    client_id)
 
@@ -75,7 +92,7 @@ class PortalClient:
         return self.run.http(tls=self.tls, timeout_s=timeout_s, max_bytes=max_bytes)
 
 
-def portal_tls(run: RunContext, client_id: str = PORTAL) -> TlsMaterial:
+def portal_tls(run: PortalRun, client_id: str = PORTAL) -> TlsMaterial:
     """The run's TLS material; under a profile requiring mTLS, when the config names no client
     certificate, the portal's national-CA certificate issued by the mock NPDB."""
     tls = run.tls

@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from harness.report.sign import KeyFileError, fingerprint, load_public_key
+from harness.signing.keys import KeyFileError, fingerprint, load_public_key
 
 TRUST_STORE_ENV = "POPCERT_TRUST_STORE"
 KEY_SUFFIX = ".pub.pem"

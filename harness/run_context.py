@@ -13,11 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from harness.config import RunConfig
 from harness.net import SafeClient, ScopeGuard, TlsMaterial
-from harness.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile
 
 if TYPE_CHECKING:
-    from harness.portal import PortalClient
+    from harness.sut.portal import PortalClient
+
+
+def run_id_for(run_dir: Path) -> str:
+    """The run's one id: the report's ``run.id`` and its namespace in a shared mock NPDB (its
+    people, fault rules, audit window): the run folder's name plus a digest of its full path,
+    unique per run."""
+    digest = hashlib.sha256(str(run_dir.resolve()).encode()).hexdigest()[:10]
+    return f"{run_dir.parent.name}/{run_dir.name}-{digest}"
+
 
 @dataclass
 class RunContext:
@@ -31,12 +40,20 @@ class RunContext:
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def for_run(cls, config: RunConfig, profile: Profile, run_dir: Path, *,
+                npdb: NPDBHandle | None, workdir: Path | None = None,
+                quick: bool | None = None) -> RunContext:
+        """The context of a run writing to ``run_dir``: the config's scope and seed, its quick
+        flag unless ``quick`` says otherwise, scratch files in ``workdir`` (run_dir/work)."""
+        return cls(config, profile, run_dir, ScopeGuard(config.scope.allowed_hosts),
+                   workdir=workdir or run_dir / "work", npdb=npdb,
+                   quick=config.quick if quick is None else quick, seed=config.seed)
+
     @property
     def run_id(self) -> str:
-        """The run's namespace in a shared mock NPDB (its people, fault rules, audit window):
-        the run folder's name plus a digest of its full path, unique per run."""
-        digest = hashlib.sha256(str(self.run_dir.resolve()).encode()).hexdigest()[:10]
-        return f"{self.run_dir.parent.name}/{self.run_dir.name}-{digest}"
+        """The run's id (``run_id_for``): the report's and the mock NPDB namespace's."""
+        return run_id_for(self.run_dir)
 
     @property
     def tls(self) -> TlsMaterial:
@@ -58,7 +75,7 @@ class RunContext:
 
     def portal(self) -> PortalClient:
         """The citizen portal as this run's SUT client: its TLS material, API URL and tokens."""
-        from harness.portal import PortalClient
+        from harness.sut.portal import PortalClient
 
         return PortalClient.for_run(self)
 

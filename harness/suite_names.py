@@ -1,0 +1,23 @@
+"""The suites popcert ships: the one list of their names, in run order, and their packages.
+
+Each package's ``__init__`` declares ``SUITE = Suite(name, context_factory, checks=(...))``
+(harness/registry.py). This module imports nothing: the config and the check model validate
+suite names against ``SUITE_NAMES`` without loading any suite.
+"""
+
+from __future__ import annotations
+
+# Run order: static analysis first (no traffic), then the live suites, load last.
+SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario",
+                                "load")
+
+DEFAULT_SUITES: tuple[str, ...] = (
+    "harness.suites.firewall",
+    "harness.suites.sast",
+    "harness.suites.tls",
+    "harness.suites.auth",
+    "harness.suites.conformance",
+    "harness.suites.scenario",
+    "harness.suites.load",
+)
+
