@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,15 @@ from harness.net import ScopeGuard
 from harness.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
-from harness.report_model import RecordedResult, assessor_inputs, build_report
+from harness.report.document import ReportDocument
+from harness.report_model import (
+    RecordedResult,
+    RunEnd,
+    assessor_inputs,
+    build_report,
+    gather_run_facts,
+    locate_findings,
+)
 from harness.suites.base import RunContext
 
 
@@ -44,13 +53,18 @@ class Progress:
 @dataclass
 class RunOutcome:
     run_dir: Path
-    report: dict[str, Any]
+    document: ReportDocument
     verdict: Verdict
     files: dict[str, Path]
 
     @property
     def exit_code(self) -> int:
         return self.verdict.exit_code
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        """The report as report.json holds it (JSON), for callers that compare it as data."""
+        return self.document.to_json()
 
 
 class _Timeout(Exception):
@@ -139,6 +153,10 @@ class Engine:
         self.interrupted: str | None = None
         self.files: dict[str, Path] = {}
         self.run_id = f"{self.run_dir.parent.name}/{self.run_dir.name}"
+        # Read once, at run start: the report rewritten after every suite does no I/O of its own.
+        self.facts = gather_run_facts(config, self.profile, self.registry.ids(),
+                                      run_id=self.run_id, started=self.started, today=self.today,
+                                      command=command, assessor=self.assessor)
         self._spawned_before = processes.mark()
         self.budget_ends = time.monotonic() + QUICK_RUN_BUDGET_S if config.quick else None
 
@@ -169,10 +187,10 @@ class Engine:
             self._stop_children()
         finally:
             self.log.close()
-        report = self._write_report(complete=self.interrupted is None)
-        verdict = Verdict(report["verdict"]["status"], tuple(report["verdict"]["reasons"]),
-                          tuple(report["verdict"]["blocking"]))
-        return RunOutcome(self.run_dir, report, verdict, self.files)
+        document = self._write_report(complete=self.interrupted is None)
+        verdict = Verdict(document.verdict.status, document.verdict.reasons,
+                          document.verdict.blocking)
+        return RunOutcome(self.run_dir, document, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:
         checks = self.registry.for_suite(suite)
@@ -254,26 +272,23 @@ class Engine:
         record = RecordedResult(check, result, self.profile.is_mandatory(check.id),
                                 datetime.now(UTC).isoformat(timespec="seconds"),
                                 round(duration_s, 3))
-        self.records.append(record)
+        self.records.append(locate_findings(record, self.facts))
         self.log.write(record)
         if announce:
             self.progress.result(record)
 
     # --- reporting ---------------------------------------------------------------------------
-    def _write_report(self, complete: bool) -> dict[str, Any]:
-        report = build_report(self.config, self.profile, self.records, self.registry.ids(),
-                              complete=complete,
-                              interrupted=self.interrupted, started=self.started,
-                              today=self.today, run_id=self.run_id, command=self.command,
-                              assessor=self.assessor)
-        self.files = write_report_files(report, self.run_dir)
-        return report
+    def _write_report(self, complete: bool) -> ReportDocument:
+        document = build_report(self.facts, self.records,
+                                RunEnd(complete, self.interrupted, datetime.now(UTC)))
+        self.files = write_report_files(document, self.run_dir)
+        return document
 
 
-def write_report_files(report: dict[str, Any], run_dir: Path) -> dict[str, Path]:
+def write_report_files(document: ReportDocument, run_dir: Path) -> dict[str, Path]:
     from harness.report.render import render_all
 
-    return render_all(report, run_dir)
+    return render_all(document, run_dir)
 
 
 def _close(generator: Iterator[Any] | None) -> None:

@@ -182,7 +182,13 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
     from harness.config import RunConfig
     from harness.profiles import load_profile
     from harness.registry import default_registry
-    from harness.report_model import RecordedResult, build_report
+    from harness.report_model import (
+        RecordedResult,
+        RunEnd,
+        build_report,
+        gather_run_facts,
+        locate_findings,
+    )
     (tmp_path / "backend" / "app").mkdir(parents=True)
     (tmp_path / "backend" / "app" / "settings.py").write_text("PASSWORD = 'x'\n", encoding="utf-8")
     (tmp_path / "net").mkdir()
@@ -203,10 +209,12 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
             "any-any", Evidence.finding(str(tmp_path / "net" / "rules.txt"), 1, "any-any", "x")),
             True, "2025-04-01T09:00:00+07:00", 0.1),
     ]
-    report = build_report(config, load_profile("district"), records, default_registry().ids(),
-                          complete=True, interrupted=None,
-                          started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
-                          run_id="r", assessor=([], []))
+    facts = gather_run_facts(config, load_profile("district"), default_registry().ids(),
+                             started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
+                             run_id="r", assessor=([], []))
+    report = build_report(facts, [locate_findings(r, facts) for r in records],
+                          RunEnd(complete=True, finished_at=datetime(2025, 4, 1, tzinfo=UTC))
+                          ).to_json()
     assert report["system"]["config_file"] == "run.yaml"
     sarif = render_sarif(report)
     sarif_validator.validate(sarif)
