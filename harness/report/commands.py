@@ -6,7 +6,6 @@ Exit codes: verify 0 valid / 1 invalid / 2 usage error (missing file, unusable k
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +16,8 @@ from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
 from harness.report import trust
-from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json, strip_control
+from harness.report.document import ReportDocument, ReportFormatError, read_report
+from harness.report.untrusted import strip_control
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -144,16 +144,13 @@ def verify(
     raise typer.Exit(EXIT_INVALID)
 
 
-def _read_report(path: Path) -> dict[str, Any]:
+def _read_report(path: Path) -> ReportDocument:
     try:
-        loaded = json.loads(cut_deep_json(path.read_text(encoding="utf-8"), MAX_REPORT_DEPTH))
+        return read_report(path)
     except OSError as missing:
         raise _fail_usage(f"{path}: cannot read the report ({missing.strerror})") from None
-    except ValueError:
-        raise _fail_usage(f"{path}: not a JSON report") from None
-    if not isinstance(loaded, dict) or "verdict" not in loaded or "results" not in loaded:
-        raise _fail_usage(f"{path}: not a popcert report.json (no verdict/results)")
-    return loaded
+    except ReportFormatError as broken:
+        raise _fail_usage(strip_control(f"{path}: {broken}", keep_newlines=False)) from None
 
 
 def diff(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.report.document import ReportDocument, canonical_json, schema_errors
+from harness.report.document import ReportDocument, ReportFormatError, canonical_json
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.sarif import render_sarif
@@ -56,14 +56,16 @@ def render_all(document: ReportDocument | dict[str, Any], out_dir: Path,
     report = clip_depth(raw, MAX_REPORT_DEPTH)
     if "signature" in report:
         raise ReportSchemaError("the report must not embed its signature (it is report.json.sig)")
-    problems = schema_errors(report)
-    if problems:
-        raise ReportSchemaError("report does not match report.schema.json: " + "; ".join(problems))
+    try:
+        document = ReportDocument.from_json(report)  # what the renderers read: checked, clipped
+    except ReportFormatError as broken:
+        raise ReportSchemaError("report does not match report.schema.json: "
+                                + "; ".join(broken.problems)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = {
-        "json": lambda: canonical_json(report),
-        "html": lambda: render_html(report).encode("utf-8"),
-        "junit": lambda: render_junit(report),
-        "sarif": lambda: json.dumps(render_sarif(report), indent=2, ensure_ascii=False).encode("utf-8"),
+        "json": lambda: canonical_json(document.to_json()),
+        "html": lambda: render_html(document).encode("utf-8"),
+        "junit": lambda: render_junit(document),
+        "sarif": lambda: json.dumps(render_sarif(document), indent=2, ensure_ascii=False).encode("utf-8"),
     }
     return {fmt: _write(out_dir / FILE_NAMES[fmt], writers[fmt]()) for fmt in wanted}
