@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.report.document import (
     AttestationEntry,
@@ -35,6 +37,7 @@ from tests.unit.report.sample_report import (
     sample_report,
 )
 
+DELETE = object()  # an edit that removes the key or item
 FINGERPRINTS = {"firewall_ruleset": "sha256:" + "a" * 64, "source_tree": None}
 
 
@@ -167,3 +170,46 @@ def test_read_report_survives_hostile_files(tmp_path: Path) -> None:
     good = tmp_path / "report.json"
     good.write_bytes(canonical_json(sample_report()))
     assert read_report(good).canonical_bytes() == good.read_bytes()
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every place in a JSON value (dict keys and list indexes), the root excluded."""
+    found = []
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.append((*prefix, key))
+        found.extend(_paths(item, (*prefix, key)))
+    return found
+
+
+SAMPLE_PATHS = _paths(sample_report())
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(SAMPLE_PATHS), json_values | st.just(DELETE)),
+                min_size=1, max_size=3))
+def test_any_edit_reads_back_exactly_or_is_refused(edits: list[tuple[tuple[Any, ...], Any]]) -> None:
+    """An attacker's edit of report.json: never a crash, never a silently different document."""
+    report = sample_report()
+    for path, value in edits:
+        parent: Any = report
+        try:
+            for key in path[:-1]:
+                parent = parent[key]
+            if value is DELETE:
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = value
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier edit removed or replaced this place
+    try:
+        document = ReportDocument.from_json(copy.deepcopy(report))
+    except ReportFormatError as refused:
+        assert refused.problems
+        return
+    assert document.to_json() == report
