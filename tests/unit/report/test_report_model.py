@@ -122,3 +122,61 @@ def test_a_hostile_finding_location_is_just_not_located(facts: RunFacts, locatio
     record = RecordedResult(default_registry()["FW-NO-ANY-ANY"], CheckResult.failed(
         "x", Evidence.finding(location, 1, "rule", "message")), True, "2026-02-01T09:01:00+00:00", 0.1)
     assert locate_findings(record, facts).repo_paths == ()
+
+
+GOLDEN = Path(__file__).with_name("golden_report.json")
+
+
+def golden_facts() -> tuple[RunFacts, list[RecordedResult]]:
+    """Facts and records made by hand (no registry, no shipped profile or spec): the bytes below
+    change only when the report's format does."""
+    from harness.assessor import Attestation, Waiver
+    from harness.checks import Check, Severity
+    from harness.profiles import AttestationItem, Profile
+    from harness.report.document import Fingerprints, SpecEntry, SystemEntry
+
+    def never(ctx: Any) -> CheckResult:
+        return CheckResult.errored("not run")
+
+    secret = Check("SAST-T-SECRET", "sast", "No secret in the source", Severity.HIGH,
+                   "secrets stay out of source", never, ("sast.secret",), requirements=("SAST-01",))
+    token = Check("AUTH-T-TOKEN", "auth", "A request without a token is refused", Severity.CRITICAL,
+                  "connection/v1 §security", never)
+    profile = Profile(name="golden", version="1.0", title_vi="Vàng", title_en="Golden",
+                      mandatory=["SAST-*", "AUTH-*"],
+                      attestations=[AttestationItem(id="plan", title_vi="Phương án", title_en="Plan"),
+                                    AttestationItem(id="pentest", title_vi="Kiểm thử", title_en="Pentest",
+                                                    required=False)])
+    facts = RunFacts(
+        run_id="golden/1", started=STARTED, command="popcert certify -c run.yaml", quick=False,
+        seed=6, registered=("AUTH-T-TOKEN", "AUTH-T-UNRUN", "SAST-T-SECRET"),
+        fingerprints=Fingerprints("sha256:" + "a" * 64, None),
+        system=SystemEntry("Hệ thống vàng", "UBND", "district", "https://127.0.0.1:9", "ci/run.yaml"),
+        profile=profile, specs={"npdb": SpecEntry("v1", "1" * 64)}, harness_version="9.9.9",
+        today=date(2026, 2, 1),
+        waivers=(Waiver(check_id="SAST-T-SECRET", reason="fixture, not a secret",
+                        assessor="Phạm Minh Tuấn", approved_on=date(2026, 1, 1),
+                        expires=date(2026, 12, 31)),),
+        attestations=(Attestation(item_id="plan", assessor="Lê Thị Hoa", date=date(2026, 1, 5),
+                                  statement="connection plan reviewed", expires=date(2026, 6, 1)),),
+        root=Path("/nonexistent"), source_path=None)
+    records = [
+        RecordedResult(secret, CheckResult.failed(
+            "a secret", Evidence.finding("app/settings.py", 1, "password", "literal"),
+            Evidence.chart("Latency", {"p50": [(0, 1.5), (1, 2)]}, x_label="s", y_label="ms"),
+            rps=1.5, count=3), True, "2026-02-01T09:01:00+00:00", 0.5,
+            repo_paths=("src/app/settings.py", None)),
+        RecordedResult(token, CheckResult.failed("accepted without a token", Evidence.request(
+            "GET", "https://127.0.0.1:9/x", {"Authorization": "Bearer abc.def.ghi"})), True,
+            "2026-02-01T09:02:00+00:00", 0.25),
+    ]
+    return facts, records
+
+
+def test_report_bytes_are_those_the_format_promises() -> None:
+    """report.json's bytes for fixed facts: signatures and old reports depend on them. The file
+    was checked equal, byte for byte, to what the dict-building build_report of 0593cda wrote."""
+    facts, records = golden_facts()
+    document = build_report(facts, records, RunEnd(True, None, datetime(2026, 2, 1, 9, 30, tzinfo=UTC)))
+    assert schema_errors(document.to_json()) == []
+    assert document.canonical_bytes() == GOLDEN.read_bytes()
