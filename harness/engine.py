@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,15 @@ from harness.config import RunConfig
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
-from harness.report_model import RecordedResult, assessor_inputs, build_report
+from harness.report.document import ReportDocument
+from harness.report_model import (
+    RecordedResult,
+    RunEnd,
+    assessor_inputs,
+    build_report,
+    gather_run_facts,
+    locate_findings,
+)
 from harness.run_context import RunContext, run_id_for
 
 
@@ -45,13 +54,18 @@ class Progress:
 @dataclass
 class RunOutcome:
     run_dir: Path
-    report: dict[str, Any]
+    document: ReportDocument
     verdict: Verdict
     files: dict[str, Path]
 
     @property
     def exit_code(self) -> int:
         return self.verdict.exit_code
+
+    @cached_property
+    def report(self) -> dict[str, Any]:
+        """The report as report.json holds it (JSON), for callers that compare it as data."""
+        return self.document.to_json()
 
 
 class _Timeout(Exception):
@@ -152,6 +166,10 @@ class Engine:
         self.log = ResultLog(self.run_dir / "results.jsonl")
         self.run_id = run_id_for(self.run_dir)  # the same id the suites send the mock NPDB
         self.budget_ends = time.monotonic() + QUICK_RUN_BUDGET_S if self.config.quick else None
+        # Read once, at run start: the report rewritten after every suite does no I/O of its own.
+        self.facts = gather_run_facts(self.config, self.profile, self.registry.ids(),
+                                      run_id=self.run_id, started=self.started, today=self.today,
+                                      command=self.command, assessor=self.assessor)
         self.progress.run_started(self.config, self.profile, self.run_dir)
 
     def run(self) -> RunOutcome:
@@ -178,10 +196,10 @@ class Engine:
             self._stop_children()
         finally:
             self.log.close()
-        report = self._write_report(complete=self.interrupted is None)
-        verdict = Verdict(report["verdict"]["status"], tuple(report["verdict"]["reasons"]),
-                          tuple(report["verdict"]["blocking"]))
-        return RunOutcome(self.run_dir, report, verdict, self.files)
+        document = self._write_report(complete=self.interrupted is None)
+        verdict = Verdict(document.verdict.status, document.verdict.reasons,
+                          document.verdict.blocking)
+        return RunOutcome(self.run_dir, document, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:
         checks = self.registry.for_suite(suite)
@@ -263,26 +281,23 @@ class Engine:
         record = RecordedResult(check, result, self.profile.is_mandatory(check.id),
                                 datetime.now(UTC).isoformat(timespec="seconds"),
                                 round(duration_s, 3))
-        self.records.append(record)
+        self.records.append(locate_findings(record, self.facts))
         self.log.write(record)
         if announce:
             self.progress.result(record)
 
     # --- reporting ---------------------------------------------------------------------------
-    def _write_report(self, complete: bool) -> dict[str, Any]:
-        report = build_report(self.config, self.profile, self.records, self.registry.ids(),
-                              complete=complete,
-                              interrupted=self.interrupted, started=self.started,
-                              today=self.today, run_id=self.run_id, command=self.command,
-                              assessor=self.assessor)
-        self.files = write_report_files(report, self.run_dir)
-        return report
+    def _write_report(self, complete: bool) -> ReportDocument:
+        document = build_report(self.facts, self.records,
+                                RunEnd(complete, self.interrupted, datetime.now(UTC)))
+        self.files = write_report_files(document, self.run_dir)
+        return document
 
 
-def write_report_files(report: dict[str, Any], run_dir: Path) -> dict[str, Path]:
+def write_report_files(document: ReportDocument, run_dir: Path) -> dict[str, Path]:
     from harness.report.render import render_all
 
-    return render_all(report, run_dir)
+    return render_all(document, run_dir)
 
 
 def _close(generator: Iterator[Any] | None) -> None:

@@ -1,14 +1,17 @@
-"""Building the report document: recorded results + run facts + verdict, as one dict.
+"""Building the report document: run facts + recorded results + how the run ended.
 
-Renderers (harness/report) read only this dict. Its bytes, its JSON Schema and SCHEMA_VERSION
-belong to harness/report/document.py.
+``gather_run_facts`` does the I/O once, at run start (working directory, spec hashes,
+fingerprints, versions, waivers and attestations); ``locate_findings`` once per result; then
+``build_report(facts, records, end)`` is pure and gives the typed ReportDocument that renderers
+read. Its JSON, schema and SCHEMA_VERSION belong to harness/report/document.py.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +25,41 @@ from harness.assessor import (
     waiver_for,
 )
 from harness.certificate.fingerprints import run_fingerprints
-from harness.checks import Check, CheckResult
+from harness.checks import Check, CheckResult, Evidence, Severity, Status
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
-from harness.report.document import SCHEMA_VERSION
+from harness.registry import Registry
+from harness.report.document import (
+    AttestationEntry,
+    CheckEntry,
+    EvidenceEntry,
+    Fingerprints,
+    HarnessEntry,
+    ProfileEntry,
+    ReportDocument,
+    ResultEntry,
+    RunEntry,
+    SpecEntry,
+    Summary,
+    SystemEntry,
+    VerdictEntry,
+    WaiverEntry,
+)
 from harness.report.specs import current_specs, harness_version
 
 
 @dataclass(frozen=True)
 class RecordedResult:
+    """A check's result as the engine recorded it: one line of results.jsonl."""
+
     check: Check
     result: CheckResult
     mandatory: bool
     started_at: str
     duration_s: float
+    # Per evidence item: where a finding lies in the system's repository (locate_findings), or
+    # None. Not in results.jsonl: the report is where findings get their repository paths.
+    repo_paths: tuple[str | None, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"check": self.check.to_json(), "mandatory": self.mandatory,
@@ -43,6 +67,83 @@ class RecordedResult:
                 "evidence": [e.to_json() for e in self.result.evidence],
                 "measurements": dict(self.result.measurements),
                 "started_at": self.started_at, "duration_s": self.duration_s}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any], registry: Registry) -> RecordedResult:
+        """A results.jsonl line; a check this registry lacks comes back as a stub that cannot run.
+
+        Raises KeyError, TypeError or ValueError for a line that is not a result (e.g. the one
+        being written when the process died).
+        """
+        meta = raw["check"]
+        check = registry.get(meta["id"]) or Check(
+            meta["id"], meta["suite"], meta["title"], Severity(meta["severity"]),
+            meta["requirement"], lambda ctx: CheckResult.errored("not re-runnable"),
+            tuple(meta.get("defects", ())))
+        result = CheckResult(Status(raw["status"]), raw["summary"],
+                             tuple(Evidence.from_json(e) for e in raw.get("evidence", [])),
+                             dict(raw.get("measurements", {})))
+        return cls(check, result, bool(raw["mandatory"]), raw["started_at"],
+                   float(raw["duration_s"]))
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the report says about a run that is known before its first check, gathered once."""
+
+    run_id: str
+    started: datetime
+    command: str
+    quick: bool
+    seed: int
+    registered: tuple[str, ...]
+    fingerprints: Fingerprints
+    system: SystemEntry
+    profile: Profile
+    specs: Mapping[str, SpecEntry]
+    harness_version: str
+    today: date  # the day waivers and attestations are judged on
+    waivers: tuple[Waiver, ...]
+    attestations: tuple[Attestation, ...]
+    root: Path  # the system's repository root: where popcert runs (as in CI)
+    source_path: Path | None  # config.source.path: SAST finding locations are relative to it
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How far the run got when the report is written."""
+
+    complete: bool
+    interrupted: str | None = None
+    finished_at: datetime | None = None  # written only for a complete run
+
+
+def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
+    waivers = load_waivers(config.assessor.waivers) if config.assessor.waivers else []
+    attestations = (load_attestations(config.assessor.attestations)
+                    if config.assessor.attestations else [])
+    return waivers, attestations
+
+
+def gather_run_facts(config: RunConfig, profile: Profile, registered: Sequence[str], *,
+                     run_id: str, started: datetime, today: date, command: str = "",
+                     assessor: tuple[list[Waiver], list[Attestation]] | None = None,
+                     root: Path | None = None) -> RunFacts:
+    """The run's facts, read from disk once (the only I/O of building a report)."""
+    waivers, attestations = assessor if assessor is not None else assessor_inputs(config)
+    root = root or Path.cwd()  # CI runs popcert at the root of the certified system's repository
+    fingerprints = run_fingerprints(config.firewall.ruleset if config.firewall else None,
+                                    config.source.path if config.source else None)
+    return RunFacts(
+        run_id=run_id, started=started, command=command, quick=config.quick, seed=config.seed,
+        registered=tuple(registered), fingerprints=Fingerprints.from_json(fingerprints),
+        system=SystemEntry(config.system.name, config.system.organisation, config.system.level,
+                           config.target.base_url, repository_path(config.source_file, root)),
+        profile=profile,
+        specs={name: SpecEntry.from_json(spec) for name, spec in current_specs().items()},
+        harness_version=harness_version(), today=today, waivers=tuple(waivers),
+        attestations=tuple(attestations), root=root,
+        source_path=config.source.path if config.source else None)
 
 
 def repository_path(path: Path | str | None, root: Path) -> str | None:
@@ -57,76 +158,82 @@ def repository_path(path: Path | str | None, root: Path) -> str | None:
     return relative.as_posix() if relative.parts else None
 
 
-def _locate_findings(entry: dict[str, Any], config: RunConfig, root: Path) -> None:
-    """Give each file finding ``repo_path``: where it is in the certified system's repository.
+def locate_findings(record: RecordedResult, facts: RunFacts) -> RecordedResult:
+    """The record with ``repo_paths``: where each file finding is in the system's repository.
 
     SAST locations are relative to source.path, firewall ones are the ruleset's path; TLS and
     URL findings name no file. SARIF points only at these paths, never at the assessor's disk.
     """
-    base = config.source.path if entry["check"]["suite"] == "sast" and config.source else None
-    for evidence in entry["evidence"]:
-        data = evidence.get("data")
-        if evidence.get("kind") != "finding" or not isinstance(data, dict):
-            continue
-        location = str(data.get("location") or "")
-        if not location or "://" in location or (not location.startswith(("/", ".")) and base is None
-                                                 and not (root / location).is_file()):
-            continue
-        found = repository_path(base / location if base else location, root)
-        if found is not None:
-            evidence["data"] = {**data, "repo_path": found}
+    base = facts.source_path if record.check.suite == "sast" else None
+    paths: list[str | None] = []
+    for evidence in record.result.evidence:
+        data, found = evidence.data, None
+        location = str(data.get("location") or "") if isinstance(data, dict) else ""
+        try:
+            if evidence.kind == "finding" and location and "://" not in location and (
+                    location.startswith(("/", ".")) or base is not None
+                    or (facts.root / location).is_file()):
+                found = repository_path(base / location if base else location, facts.root)
+        except (OSError, ValueError):  # a hostile name (too long, NUL): not a file of the repo
+            found = None
+        paths.append(found)
+    return replace(record, repo_paths=tuple(paths)) if any(paths) else record
 
 
-def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
-    waivers = load_waivers(config.assessor.waivers) if config.assessor.waivers else []
-    attestations = (load_attestations(config.assessor.attestations)
-                    if config.assessor.attestations else [])
-    return waivers, attestations
+def _evidence(record: RecordedResult) -> tuple[EvidenceEntry, ...]:
+    entries = []
+    for index, evidence in enumerate(record.result.evidence):
+        data = evidence.data
+        found = record.repo_paths[index] if index < len(record.repo_paths) else None
+        if found is not None and isinstance(data, dict):
+            data = {**data, "repo_path": found}
+        entries.append(EvidenceEntry(str(evidence.kind), evidence.title, data))
+    return tuple(entries)
 
 
-def build_report(config: RunConfig, profile: Profile, records: list[RecordedResult],
-                 registered: list[str], *,
-                 complete: bool, interrupted: str | None, started: datetime, today: date,
-                 run_id: str, command: str = "",
-                 assessor: tuple[list[Waiver], list[Attestation]] | None = None) -> dict[str, Any]:
-    waivers, attestations = assessor if assessor is not None else assessor_inputs(config)
+def result_entry(record: RecordedResult, waiver: WaiverEntry | None) -> ResultEntry:
+    check = record.check
+    return ResultEntry(
+        CheckEntry(check.id, check.suite, check.title, str(check.severity), check.requirement,
+                   tuple(check.defects), tuple(check.requirements)),
+        record.mandatory, str(record.result.status), record.result.summary, _evidence(record),
+        dict(record.result.measurements), record.started_at, record.duration_s, waiver)
+
+
+def build_report(facts: RunFacts, records: Sequence[RecordedResult],
+                 end: RunEnd) -> ReportDocument:
+    """The report document: no clock, no disk, no working directory (all of it is in facts)."""
+    today, waivers = facts.today, list(facts.waivers)
     results = []
-    root = Path.cwd()  # CI runs popcert at the root of the certified system's repository
     for record in records:
-        entry = record.to_json()
-        _locate_findings(entry, config, root)
         waiver = waiver_for(record.check.id, waivers, today)
-        entry["waiver"] = waiver.to_report(today) if waiver else None
-        results.append(entry)
-    attested = {a.item_id for a in attestations if a.valid_on(today)}
+        results.append(result_entry(
+            record, WaiverEntry.from_json(waiver.to_report(today)) if waiver else None))
+    attested = {a.item_id for a in facts.attestations if a.valid_on(today)}
     statuses = {r.check.id: str(r.result.status) for r in records}
-    verdict = decide(profile, statuses, registered, complete, waivers, attested, today,
-                     expired=expired_attestations(attestations, today),
+    verdict = decide(facts.profile, statuses, list(facts.registered), end.complete, waivers,
+                     attested, today,
+                     expired=expired_attestations(list(facts.attestations), today),
                      summaries={r.check.id: r.result.summary for r in records})
     by_suite: dict[str, Counter[str]] = defaultdict(Counter)
     for record in records:
         by_suite[record.check.suite][str(record.result.status)] += 1
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "harness": {"name": "popcert", "version": harness_version()},
-        "run": {"id": run_id, "started_at": started.isoformat(timespec="seconds"),
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds") if complete
-                else None,
-                "complete": complete, "interrupted": interrupted, "quick": config.quick,
-                "seed": config.seed, "command": command,
-                "registered_checks": list(registered),
-                "fingerprints": run_fingerprints(
-                    config.firewall.ruleset if config.firewall else None,
-                    config.source.path if config.source else None)},
-        "system": {"name": config.system.name, "organisation": config.system.organisation,
-                   "level": config.system.level, "base_url": config.target.base_url,
-                   "config_file": repository_path(config.source_file, root)},
-        "profile": {"name": profile.name, "version": profile.version,
-                    "title_vi": profile.title_vi, "title_en": profile.title_en},
-        "specs": current_specs(),
-        "verdict": verdict.to_json(),
-        "summary": {"by_status": dict(Counter(statuses.values())),
-                    "by_suite": {s: dict(c) for s, c in sorted(by_suite.items())}},
-        "results": results,
-        "attestations": attestation_entries(profile.attestations, attestations, today),
-    }
+    profile = facts.profile
+    return ReportDocument(
+        harness=HarnessEntry(facts.harness_version),
+        run=RunEntry(
+            id=facts.run_id, started_at=facts.started.isoformat(timespec="seconds"),
+            finished_at=(end.finished_at.isoformat(timespec="seconds")
+                         if end.complete and end.finished_at else None),
+            complete=end.complete, interrupted=end.interrupted, quick=facts.quick,
+            seed=facts.seed, command=facts.command, registered_checks=facts.registered,
+            fingerprints=facts.fingerprints),
+        system=facts.system,
+        profile=ProfileEntry(profile.name, profile.version, profile.title_vi, profile.title_en),
+        specs=facts.specs,
+        verdict=VerdictEntry(verdict.status, verdict.reasons, verdict.blocking),
+        summary=Summary(dict(Counter(statuses.values())),
+                        {s: dict(c) for s, c in sorted(by_suite.items())}),
+        results=tuple(results),
+        attestations=tuple(AttestationEntry.from_json(entry) for entry in attestation_entries(
+            profile.attestations, list(facts.attestations), today)))

@@ -38,6 +38,7 @@ from harness.profiles import CERTIFIED, load_profile
 from harness.report import sign as report_signing
 from harness.signing import keys as signing_keys
 from harness.signing.keys import fingerprint, load_private_key, sign_bytes
+from harness.report.document import Fingerprints, ReportDocument
 
 
 @dataclass(frozen=True)
@@ -70,45 +71,47 @@ def new_serial(moment: datetime) -> str:
     return f"PC-{moment:%Y}-{secrets.token_hex(6).upper()}"
 
 
-def build_certificate(report: dict[str, Any], report_sha256: str, *, assessor: str,
+def build_certificate(report: ReportDocument, report_sha256: str, *, assessor: str,
                       assessor_fingerprint: str, issued_at: datetime) -> dict[str, Any]:
     """The certificate document for a report already checked by ``issue_certificate``."""
-    profile_name = report["profile"]["name"]
+    profile_name = report.profile.name
     profile = load_profile(profile_name)
-    if profile.version != report["profile"]["version"]:
+    if profile.version != report.profile.version:
         raise CertificateError(f"the report was judged by profile {profile_name} "
-                               f"{report['profile']['version']}, but the published profile is now "
+                               f"{report.profile.version}, but the published profile is now "
                                f"{profile.version} — re-run the certification")
     profile_file = resources.profiles_dir() / f"{profile_name}.yaml"
-    fingerprints = (report.get("run") or {}).get("fingerprints") or {}
-    for name, what in (("firewall_ruleset", "firewall ruleset"), ("source_tree", "source tree")):
-        if not fingerprints.get(name):
+    fingerprints = report.run.fingerprints or Fingerprints()
+    for name, what, value in (("firewall_ruleset", "firewall ruleset", fingerprints.firewall_ruleset),
+                              ("source_tree", "source tree", fingerprints.source_tree)):
+        if not value:
             raise CertificateError(f"the report records no {what} fingerprint (run.fingerprints."
                                    f"{name}) — re-run the certification with firewall and source "
                                    "configured, using this popcert")
-    results = report.get("results", [])
+    results, system = report.results, report.system
     return {
         "certificate_version": CERTIFICATE_VERSION,
         "serial": new_serial(issued_at),
-        "system": {k: report["system"][k] for k in ("name", "organisation", "level", "base_url")},
+        "system": {"name": system.name, "organisation": system.organisation,
+                   "level": system.level, "base_url": system.base_url},
         "profile": {"name": profile_name, "version": profile.version,
                     "title_vi": profile.title_vi, "title_en": profile.title_en,
                     "sha256": sha256_bytes(profile_file.read_bytes()),
                     "validity_days": profile.validity_days},
-        "specs": report["specs"],
-        "report": {"sha256": report_sha256, "run_id": report["run"]["id"],
-                   "finished_at": report["run"]["finished_at"],
-                   "verdict": report["verdict"]["status"]},
-        "fingerprints": {"firewall_ruleset": fingerprints["firewall_ruleset"],
-                         "source_tree": fingerprints["source_tree"]},
-        "harness": report["harness"],
+        "specs": {name: spec.to_json() for name, spec in report.specs.items()},
+        "report": {"sha256": report_sha256, "run_id": report.run.id,
+                   "finished_at": report.run.finished_at,
+                   "verdict": report.verdict.status},
+        "fingerprints": {"firewall_ruleset": fingerprints.firewall_ruleset,
+                         "source_tree": fingerprints.source_tree},
+        "harness": report.harness.to_json(),
         "issued_at": iso(issued_at),
         "not_after": iso(not_after_for(issued_at, profile.validity_days)),
         "assessor": {"name": assessor, "key_fingerprint": assessor_fingerprint},
         "summary": {"checks": len(results),
-                    "mandatory": sum(1 for r in results if r.get("mandatory")),
-                    "passed": sum(1 for r in results if r.get("status") == "pass"),
-                    "waived": sum(1 for r in results if r.get("waiver"))},
+                    "mandatory": sum(1 for r in results if r.mandatory),
+                    "passed": sum(1 for r in results if r.status == "pass"),
+                    "waived": sum(1 for r in results if r.waiver is not None)},
     }
 
 
@@ -126,12 +129,13 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
         raise CertificateError(f"{report_path}: the report does not verify, no certificate issued:\n"
                                + "\n".join(f"  - {reason}" for reason in outcome.reasons))
     raw = report_path.read_bytes()
-    report = json.loads(raw.decode("utf-8"))
-    if not report["run"].get("complete"):
+    # verify() checked the schema of these very bytes, so the document reads.
+    report = ReportDocument.from_json(json.loads(raw.decode("utf-8")))
+    if not report.run.complete:
         raise CertificateError(f"{report_path}: the run is INCOMPLETE — only a complete run is "
                                "certified")
-    if report["verdict"]["status"] != CERTIFIED:
-        raise CertificateError(f"{report_path}: verdict is {report['verdict']['status']}, not "
+    if report.verdict.status != CERTIFIED:
+        raise CertificateError(f"{report_path}: verdict is {report.verdict.status}, not "
                                f"{CERTIFIED} — no certificate issued")
     report_sha256 = sha256_bytes(raw)
     for registered in registry.certificates():

@@ -7,7 +7,6 @@ unusable key).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,8 @@ from harness.commands.options import TrustStoreOption
 from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
-from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json, strip_control
+from harness.report.document import ReportDocument, ReportFormatError, read_report
+from harness.report.untrusted import strip_control
 from harness.signing import keys as signing_keys
 from harness.signing import trust
 
@@ -124,16 +124,13 @@ def verify(
     raise typer.Exit(EXIT_FAILED)
 
 
-def _read_report(path: Path) -> dict[str, Any]:
+def _read_report(path: Path) -> ReportDocument:
     try:
-        loaded = json.loads(cut_deep_json(path.read_text(encoding="utf-8"), MAX_REPORT_DEPTH))
+        return read_report(path)
     except OSError as missing:
         raise PopcertError(f"{path}: cannot read the report ({missing.strerror})") from None
-    except ValueError:
-        raise PopcertError(f"{path}: not a JSON report") from None
-    if not isinstance(loaded, dict) or "verdict" not in loaded or "results" not in loaded:
-        raise PopcertError(f"{path}: not a popcert report.json (no verdict/results)")
-    return loaded
+    except ReportFormatError as broken:
+        raise PopcertError(strip_control(f"{path}: {broken}", keep_newlines=False)) from None
 
 
 @user_errors

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from harness.report.document import Fingerprints, ReportDocument, ResultEntry, SpecEntry
 
 
 class ChangeKind(enum.StrEnum):
@@ -58,14 +59,14 @@ class Change:
         return f"{self.check_id}: {self.old} -> {self.new}"
 
 
-def _statuses(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {r["check"]["id"]: r for r in report.get("results", [])}
+def _statuses(report: ReportDocument) -> dict[str, ResultEntry]:
+    return {r.check.id: r for r in report.results}
 
 
-def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+def diff_reports(old: ReportDocument, new: ReportDocument) -> list[Change]:
     """Verdict change first, then per-check changes sorted by check id."""
     changes: list[Change] = []
-    old_verdict, new_verdict = old["verdict"]["status"], new["verdict"]["status"]
+    old_verdict, new_verdict = old.verdict.status, new.verdict.status
     if old_verdict != new_verdict:
         changes.append(Change(ChangeKind.VERDICT, None, old_verdict, new_verdict))
     changes.extend(_certified_inputs(old, new))
@@ -74,40 +75,41 @@ def diff_reports(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         was, now = before.get(check_id), after.get(check_id)
         latest = now or was
         assert latest is not None
-        meta = {"severity": latest["check"]["severity"], "mandatory": bool(latest["mandatory"])}
+        meta = {"severity": latest.check.severity, "mandatory": bool(latest.mandatory)}
         if was is None and now is not None:
-            changes.append(Change(ChangeKind.APPEARED, check_id, None, now["status"], **meta))
+            changes.append(Change(ChangeKind.APPEARED, check_id, None, now.status, **meta))
         elif now is None and was is not None:
-            changes.append(Change(ChangeKind.DISAPPEARED, check_id, was["status"], None, **meta))
-        elif was is not None and now is not None and was["status"] != now["status"]:
-            changes.append(Change(ChangeKind.STATUS, check_id, was["status"], now["status"], **meta))
+            changes.append(Change(ChangeKind.DISAPPEARED, check_id, was.status, None, **meta))
+        elif was is not None and now is not None and was.status != now.status:
+            changes.append(Change(ChangeKind.STATUS, check_id, was.status, now.status, **meta))
     return changes
 
 
-FINGERPRINT_NAMES = {"firewall_ruleset": "firewall ruleset", "source_tree": "source tree"}
+def _fingerprints(report: ReportDocument) -> dict[str, str | None]:
+    """By the name diff shows; a report from before fingerprints has none."""
+    found = report.run.fingerprints or Fingerprints()
+    return {"firewall ruleset": found.firewall_ruleset, "source tree": found.source_tree}
 
 
-def _certified_inputs(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
+def _certified_inputs(old: ReportDocument, new: ReportDocument) -> list[Change]:
     """Changed firewall ruleset / source tree fingerprints and spec versions or contents."""
     changes = []
-    before = (old.get("run") or {}).get("fingerprints") or {}
-    after = (new.get("run") or {}).get("fingerprints") or {}
-    for key, name in FINGERPRINT_NAMES.items():
-        if before.get(key) != after.get(key):
-            changes.append(Change(ChangeKind.FINGERPRINT, name, before.get(key), after.get(key)))
-    old_specs, new_specs = old.get("specs") or {}, new.get("specs") or {}
-    for name in sorted(set(old_specs) | set(new_specs)):
-        was, now = old_specs.get(name) or {}, new_specs.get(name) or {}
-        if (was.get("version"), was.get("sha256")) != (now.get("version"), now.get("sha256")):
+    before, after = _fingerprints(old), _fingerprints(new)
+    for name in before:
+        if before[name] != after[name]:
+            changes.append(Change(ChangeKind.FINGERPRINT, name, before[name], after[name]))
+    for name in sorted(set(old.specs) | set(new.specs)):
+        was, now = old.specs.get(name), new.specs.get(name)
+        if was != now:
             changes.append(Change(ChangeKind.SPEC, f"spec {name}", _spec_label(was),
                                   _spec_label(now)))
     return changes
 
 
-def _spec_label(spec: dict[str, Any]) -> str | None:
-    if not spec:
+def _spec_label(spec: SpecEntry | None) -> str | None:
+    if spec is None:
         return None
-    return f"{spec.get('version')} sha256:{str(spec.get('sha256', ''))[:12]}"
+    return f"{spec.version} sha256:{spec.sha256[:12]}"
 
 
 def render_text(changes: list[Change]) -> str:

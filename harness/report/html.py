@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 
 from harness.report.catalogue import catalogue_vi
 from harness.report.charts import chart_svg
-from harness.report.document import TEMPLATE_DIR
+from harness.report.document import TEMPLATE_DIR, ReportDocument, ResultEntry
 from harness.report.untrusted import clip_depth, cut_deep_json, strip_control
 
 TEMPLATE = "report.html.j2"
@@ -137,27 +137,27 @@ def t(key: str) -> Markup:
     return Markup('<span class="vi" lang="vi">{}</span><span class="en" lang="en">{}</span>').format(vi, en)
 
 
-def check_vi(result: dict[str, Any]) -> dict[str, str]:
+def check_vi(result: ResultEntry) -> dict[str, str]:
     """Vietnamese title and outcome of a result (catalogue_vi.yaml; English fallback)."""
-    check = result["check"]
-    entry = catalogue_vi().get(check["id"], {})
-    title = entry.get("title", check["title"])
-    status = result["status"]
-    summary = {"pass": title, "fail": entry.get("fail", result["summary"])}.get(
-        status, SUMMARY_VI.get(status, result["summary"]))
+    check = result.check
+    entry = catalogue_vi().get(check.id, {})
+    title = entry.get("title", check.title)
+    status = result.status
+    summary = {"pass": title, "fail": entry.get("fail", result.summary)}.get(
+        status, SUMMARY_VI.get(status, result.summary))
     # A report from before checks named requirement ids: only the English prose exists.
-    return {"title": title, "requirement": check["requirement"],
+    return {"title": title, "requirement": check.requirement,
             "summary": summary}
 
 
-def requirement_rows(result: dict[str, Any]) -> list[dict[str, str]]:
+def requirement_rows(result: ResultEntry) -> list[dict[str, str]]:
     """The requirement ids a result's check names, with their text and source from the
     catalogue (specs/requirements.yaml); empty for a report made before checks named ids."""
     from harness.requirements import load_catalogue
 
     catalogue = load_catalogue()
     rows = []
-    for requirement_id in result["check"].get("requirements") or []:
+    for requirement_id in result.check.requirements or ():
         entry = catalogue.get(str(requirement_id))
         rows.append({"id": str(requirement_id),
                      "vi": entry.text.vi if entry else "", "en": entry.text.en if entry else "",
@@ -232,42 +232,39 @@ def _csp() -> str:
             f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
 
 
-def _is_waived(result: dict[str, Any]) -> bool:
-    waiver = result.get("waiver")
-    return result["status"] == "fail" and bool(waiver and waiver.get("valid"))
+def _is_waived(result: ResultEntry) -> bool:
+    return result.waived
 
 
-def view_model(report: dict[str, Any]) -> dict[str, Any]:
+def view_model(report: ReportDocument) -> dict[str, Any]:
     """What the template needs, derived from the canonical report only."""
-    results = report.get("results", [])
-    attention = [r for r in results if r["status"] in ("fail", "error")]
-    attention.sort(key=lambda r: (not r["mandatory"], SEVERITY_ORDER.get(r["check"]["severity"], 9),
-                                  r["check"]["id"]))
-    anchored = {r["check"]["id"] for r in attention}
+    results = report.results
+    attention = [r for r in results if r.status in ("fail", "error")]
+    attention.sort(key=lambda r: (not r.mandatory, SEVERITY_ORDER.get(r.check.severity, 9),
+                                  r.check.id))
+    anchored = {r.check.id for r in attention}
     # One chart per title and series: the load checks share their throughput and latency charts.
     charts, seen = [], set()
     for r in results:
-        for e in r["evidence"]:
-            if e["kind"] != "chart" or not isinstance(e["data"], dict):
+        for e in r.evidence:
+            if e.kind != "chart" or not isinstance(e.data, dict):
                 continue
-            key = (e["title"], tuple(sorted(e["data"].get("series") or {})))
+            key = (e.title, tuple(sorted(e.fields.get("series") or {})))
             if key not in seen:
                 seen.add(key)
-                charts.append((r["check"]["id"], e))
-    failed_by_suite: dict[str, list[dict[str, Any]]] = {}
+                charts.append((r.check.id, e))
+    failed_by_suite: dict[str, list[ResultEntry]] = {}
     for r in attention:
-        failed_by_suite.setdefault(r["check"]["suite"], []).append(r)
-    titles_vi = {a.get("item_id"): a.get("title_vi") or a.get("title")
-                 for a in report.get("attestations", [])}
-    by_suite = report.get("summary", {}).get("by_suite", {})
+        failed_by_suite.setdefault(r.check.suite, []).append(r)
+    titles_vi = {a.item_id: a.title_vi or a.title for a in report.attestations}
     return {
-        "report": report, "run": report["run"], "verdict": report["verdict"],
+        "report": report, "run": report.run, "verdict": report.verdict,
         "attention": attention, "charts": charts, "anchored": anchored,
         "failed_by_suite": failed_by_suite,
-        "suites": sorted(by_suite.items()),
-        "waived": [r for r in results if r.get("waiver")],
-        "results": sorted(results, key=lambda r: (r["check"]["suite"], r["check"]["id"])),
-        "attestations": report.get("attestations", []),
+        "suites": sorted(report.summary.by_suite.items()),
+        "waived": [r for r in results if r.waiver is not None],
+        "results": sorted(results, key=lambda r: (r.check.suite, r.check.id)),
+        "attestations": report.attestations,
         "reason_html": lambda reason: reason_html(reason, anchored, titles_vi),
         "check_vi": check_vi, "requirement_rows": requirement_rows,
         "is_waived": _is_waived,
@@ -275,5 +272,5 @@ def view_model(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render_html(report: dict[str, Any]) -> str:
+def render_html(report: ReportDocument) -> str:
     return _environment().get_template(TEMPLATE).render(**view_model(report))

@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from typing import Any
 
+from harness.report.document import ReportDocument, ResultEntry
 from harness.report.untrusted import strip_control
 
 # XML 1.0 forbids most control characters; a SUT's body may contain them.
@@ -23,33 +24,29 @@ def _clean(text: Any) -> str:
     return _INVALID_XML.sub("\ufffd", strip_control("" if text is None else str(text)))
 
 
-def _evidence_text(result: dict[str, Any]) -> str:
-    lines = [f"requirement: {result['check']['requirement']}", f"severity: {result['check']['severity']}"]
-    if result["check"].get("requirements"):
-        lines.insert(0, f"requirements: {', '.join(map(str, result['check']['requirements']))}")
-    for evidence in result["evidence"]:
-        data = evidence["data"]
-        if evidence["kind"] == "reproduction":
+def _evidence_text(result: ResultEntry) -> str:
+    check = result.check
+    lines = [f"requirement: {check.requirement}", f"severity: {check.severity}"]
+    if check.requirements:
+        lines.insert(0, f"requirements: {', '.join(map(str, check.requirements))}")
+    for evidence in result.evidence:
+        data = evidence.fields  # evidence data is JSON whose shape depends on its kind
+        if evidence.kind == "reproduction":
             lines.append(f"reproduce: {data.get('command')}")
-        elif evidence["kind"] == "finding":
+        elif evidence.kind == "finding":
             where = data.get("location", "") + (f":{data['line']}" if data.get("line") else "")
             lines.append(f"finding: {where} [{data.get('rule')}] {data.get('message')}")
-        elif evidence["kind"] == "request":
+        elif evidence.kind == "request":
             lines.append(f"request: {data.get('method')} {data.get('url')}")
-        elif evidence["kind"] == "response":
+        elif evidence.kind == "response":
             lines.append(f"response: HTTP {data.get('status')}")
-        elif evidence["kind"] == "measurement":
+        elif evidence.kind == "measurement":
             lines.append(f"measurement: {data.get('name')} = {data.get('value')} {data.get('unit')}"
                          + (f" (limit {data.get('limit')})" if data.get("limit") is not None else ""))
-        elif evidence["kind"] in ("note", "traceback"):
-            text = data.get("text") if isinstance(data, dict) else data
-            lines.append(f"{evidence['kind']}: {text}")
+        elif evidence.kind in ("note", "traceback"):
+            text = data.get("text") if isinstance(evidence.data, dict) else evidence.data
+            lines.append(f"{evidence.kind}: {text}")
     return _clean("\n".join(lines))
-
-
-def _waived(result: dict[str, Any]) -> bool:
-    waiver = result.get("waiver")
-    return bool(waiver and waiver.get("valid"))
 
 
 def _local_timestamp(started_at: str) -> str:
@@ -63,39 +60,39 @@ def _local_timestamp(started_at: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def render_junit(report: dict[str, Any]) -> bytes:
+def render_junit(report: ReportDocument) -> bytes:
     """Valid against the strict Ant schema and Jenkins': <testsuites> carries no attributes, a
     <testcase> holds at most one skipped/error/failure, per-check text goes in the suite's
     <system-out> (the only place both schemas allow it)."""
-    suites: dict[str, list[dict[str, Any]]] = {}
-    for result in report["results"]:
-        suites.setdefault(result["check"]["suite"], []).append(result)
+    suites: dict[str, list[ResultEntry]] = {}
+    for result in report.results:
+        suites.setdefault(result.check.suite, []).append(result)
     root = ET.Element("testsuites")
-    timestamp = _local_timestamp(report["run"]["started_at"])
+    timestamp = _local_timestamp(report.run.started_at)
     for index, (suite, results) in enumerate(sorted(suites.items())):
         counts = {"failures": 0, "errors": 0, "skipped": 0}
         element = ET.SubElement(root, "testsuite", name=suite, id=str(index), package="popcert",
                                 timestamp=timestamp, hostname="localhost", tests=str(len(results)))
         properties = ET.SubElement(element, "properties")
-        for name, value in (("system", report["system"]["name"]),
-                            ("verdict", report["verdict"]["status"]), ("run_id", report["run"]["id"]),
-                            ("profile", report["profile"]["name"]), ("timestamp_zone", "UTC")):
+        for name, value in (("system", report.system.name),
+                            ("verdict", report.verdict.status), ("run_id", report.run.id),
+                            ("profile", report.profile.name), ("timestamp_zone", "UTC")):
             ET.SubElement(properties, "property", name=name, value=_clean(value))
         suite_time = 0.0
         out_lines = []
-        for result in sorted(results, key=lambda r: r["check"]["id"]):
-            check = result["check"]
-            suite_time += float(result["duration_s"])
-            case = ET.SubElement(element, "testcase", name=check["id"], classname=suite,
-                                 time=f"{float(result['duration_s']):.3f}")
-            status, summary = result["status"], _clean(result["summary"])
-            if status == "fail" and _waived(result):
-                waiver = result["waiver"]
+        for result in sorted(results, key=lambda r: r.check.id):
+            check = result.check
+            suite_time += float(result.duration_s)
+            case = ET.SubElement(element, "testcase", name=check.id, classname=suite,
+                                 time=f"{float(result.duration_s):.3f}")
+            status, summary = result.status, _clean(result.summary)
+            if result.waived and result.waiver is not None:
+                waiver = result.waiver
                 ET.SubElement(case, "skipped", message=_clean(
-                    f"waived until {waiver['expires']} by {waiver['assessor']}: {waiver['reason']}"))
+                    f"waived until {waiver.expires} by {waiver.assessor}: {waiver.reason}"))
                 counts["skipped"] += 1
             elif status == "fail":
-                failure = ET.SubElement(case, "failure", message=summary, type=check["severity"])
+                failure = ET.SubElement(case, "failure", message=summary, type=check.severity)
                 failure.text = _evidence_text(result)
                 counts["failures"] += 1
             elif status == "error":
@@ -103,9 +100,9 @@ def render_junit(report: dict[str, Any]) -> bytes:
                 error.text = _evidence_text(result)
                 counts["errors"] += 1
             elif status in ("skip", "manual"):
-                ET.SubElement(case, "skipped", message=_clean(f"{status}: {result['summary']}"))
+                ET.SubElement(case, "skipped", message=_clean(f"{status}: {result.summary}"))
                 counts["skipped"] += 1
-            out_lines.append(f"{check['id']} {status}: {check['title']} — {result['summary']}")
+            out_lines.append(f"{check.id} {status}: {check.title} — {result.summary}")
         for key, value in counts.items():
             element.set(key, str(value))
         element.set("time", f"{suite_time:.3f}")

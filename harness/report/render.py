@@ -1,7 +1,8 @@
-"""Write every report format from the one canonical report dict.
+"""Write every report format from the one canonical report document.
 
-``render_all(report, out_dir)`` is what the engine calls at the end of a run. report.json is
-written as ``canonical_json(report)`` so the detached signature verifies over the file itself.
+``render_all(document, out_dir)`` is what the engine calls after every suite. report.json is
+written as ``canonical_json(document.to_json())`` so the detached signature verifies over the file
+itself.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness.report.document import schema_errors
+from harness.report.document import ReportDocument, ReportFormatError
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.sarif import render_sarif
@@ -39,26 +40,33 @@ def _write(path: Path, payload: bytes) -> Path:
     return path
 
 
-def render_all(report: dict[str, Any], out_dir: Path,
+def render_all(document: ReportDocument | dict[str, Any], out_dir: Path,
                formats: Iterable[str] = DEFAULT_FORMATS) -> dict[str, Path]:
-    """Render the requested formats into ``out_dir``; returns {format: path}."""
+    """Render the requested formats into ``out_dir``; returns {format: path}.
+
+    ``document`` may also be report JSON (a report read back, a test's sample): it is checked
+    against the schema like the engine's own.
+    """
     wanted = list(formats)
     unknown = [f for f in wanted if f not in FILE_NAMES]
     if unknown:
         raise ValueError(f"unknown report format(s) {unknown}; choose from {sorted(FILE_NAMES)}")
     # A report read back from disk may carry anything; our own evidence is already cut at
     # MAX_EVIDENCE_DEPTH, so this changes nothing the engine wrote and keeps every renderer safe.
-    report = clip_depth(report, MAX_REPORT_DEPTH)
+    raw = document.to_json() if isinstance(document, ReportDocument) else document
+    report = clip_depth(raw, MAX_REPORT_DEPTH)
     if "signature" in report:
         raise ReportSchemaError("the report must not embed its signature (it is report.json.sig)")
-    problems = schema_errors(report)
-    if problems:
-        raise ReportSchemaError("report does not match report.schema.json: " + "; ".join(problems))
+    try:
+        document = ReportDocument.from_json(report)  # what the renderers read: checked, clipped
+    except ReportFormatError as broken:
+        raise ReportSchemaError("report does not match report.schema.json: "
+                                + "; ".join(broken.problems)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     writers = {
-        "json": lambda: canonical_json(report),
-        "html": lambda: render_html(report).encode("utf-8"),
-        "junit": lambda: render_junit(report),
-        "sarif": lambda: json.dumps(render_sarif(report), indent=2, ensure_ascii=False).encode("utf-8"),
+        "json": lambda: canonical_json(document.to_json()),
+        "html": lambda: render_html(document).encode("utf-8"),
+        "junit": lambda: render_junit(document),
+        "sarif": lambda: json.dumps(render_sarif(document), indent=2, ensure_ascii=False).encode("utf-8"),
     }
     return {fmt: _write(out_dir / FILE_NAMES[fmt], writers[fmt]()) for fmt in wanted}

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from harness.errors import ConfigError
+from harness.report.document import CheckEntry, ReportDocument, ResultEntry
 from harness.report.untrusted import strip_control
 from harness.requirements import REQUIREMENT_ID, Catalogue, Requirement, load_catalogue
 
@@ -59,36 +60,34 @@ def _catalogue() -> Catalogue | None:
         return None
 
 
-def requirement_ids(check: dict[str, Any]) -> list[str]:
+def requirement_ids(check: CheckEntry) -> list[str]:
     """The requirement ids a report's check names (none for a check declared with prose only)."""
-    ids = check.get("requirements") or ()
-    return [i for i in ids if isinstance(i, str) and re.match(REQUIREMENT_ID, i)] \
-        if isinstance(ids, (list, tuple)) else []
+    return [i for i in check.requirements or () if isinstance(i, str) and re.match(REQUIREMENT_ID, i)]
 
 
-def _requirements(check: dict[str, Any], catalogue: Catalogue | None) -> list[Requirement]:
+def _requirements(check: CheckEntry, catalogue: Catalogue | None) -> list[Requirement]:
     found = (catalogue.get(i) if catalogue else None for i in requirement_ids(check))
     return [r for r in found if r is not None]
 
 
-def _rule(result: dict[str, Any], catalogue: Catalogue | None) -> dict[str, Any]:
-    check = result["check"]
+def _rule(result: ResultEntry, catalogue: Catalogue | None) -> dict[str, Any]:
+    check = result.check
     ids = requirement_ids(check)
     known = _requirements(check, catalogue)
-    help_text = f"{check['title']}. Requirement: {check['requirement']}"
+    help_text = f"{check.title}. Requirement: {check.requirement}"
     if known:
         help_text += "\nRequirements:\n" + "\n".join(
             f"- {r.id}: {r.text.en} ({r.source.reference()})" for r in known)
     rule: dict[str, Any] = {
-        "id": check["id"],
-        "name": "".join(part.capitalize() for part in check["id"].split("-")),
-        "shortDescription": {"text": check["title"]},
-        "fullDescription": {"text": check["requirement"]},
+        "id": check.id,
+        "name": "".join(part.capitalize() for part in check.id.split("-")),
+        "shortDescription": {"text": check.title},
+        "fullDescription": {"text": check.requirement},
         "help": {"text": help_text},
-        "defaultConfiguration": {"level": LEVELS.get(check["severity"], "warning")},
-        "properties": {"tags": ["security", "popcert", check["suite"]],
-                       "security-severity": SECURITY_SEVERITY.get(check["severity"], "5.0"),
-                       "severity": check["severity"]},
+        "defaultConfiguration": {"level": LEVELS.get(check.severity, "warning")},
+        "properties": {"tags": ["security", "popcert", check.suite],
+                       "security-severity": SECURITY_SEVERITY.get(check.severity, "5.0"),
+                       "severity": check.severity},
     }
     if ids:
         rule["properties"]["requirements"] = ids
@@ -99,7 +98,7 @@ def _rule(result: dict[str, Any], catalogue: Catalogue | None) -> dict[str, Any]
     return rule
 
 
-def _spec_locations(check: dict[str, Any], catalogue: Catalogue | None) -> list[dict[str, Any]]:
+def _spec_locations(check: CheckEntry, catalogue: Catalogue | None) -> list[dict[str, Any]]:
     """Where the check's requirements are written in popcert's own specs (not the SUT's repo)."""
     return [{"id": index,
              "physicalLocation": {"artifactLocation": {"uri": r.source.document,
@@ -121,47 +120,47 @@ def _fingerprint(*parts: Any) -> str:
     return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()
 
 
-def _results_for(result: dict[str, Any], rule_index: int, config_uri: str | None,
+def _results_for(result: ResultEntry, rule_index: int, config_uri: str | None,
                  target: str, catalogue: Catalogue | None) -> list[dict[str, Any]]:
-    check = result["check"]
-    level = LEVELS.get(check["severity"], "warning") if result["status"] == "fail" else "warning"
-    prefix = "" if result["status"] == "fail" else "could not decide: "
-    base: dict[str, Any] = {"ruleId": check["id"], "ruleIndex": rule_index, "kind": "fail", "level": level,
-                            "properties": {"mandatory": result["mandatory"], "status": result["status"]}}
+    check = result.check
+    level = LEVELS.get(check.severity, "warning") if result.status == "fail" else "warning"
+    prefix = "" if result.status == "fail" else "could not decide: "
+    base: dict[str, Any] = {"ruleId": check.id, "ruleIndex": rule_index, "kind": "fail", "level": level,
+                            "properties": {"mandatory": result.mandatory, "status": result.status}}
     ids = requirement_ids(check)
     if ids:
         base["properties"]["requirements"] = ids
     related = _spec_locations(check, catalogue)
     if related:
         base["relatedLocations"] = related
-    waiver = result.get("waiver")
-    if waiver and waiver.get("valid"):
+    waiver = result.waiver
+    if waiver is not None and waiver.valid:
         base["suppressions"] = [{"kind": "external", "status": "accepted",
-                                 "justification": f"{waiver['reason']} ({waiver['assessor']}, "
-                                                  f"until {waiver['expires']})"}]
-    commands = [e["data"].get("command") for e in result["evidence"]
-                if e["kind"] == "reproduction" and isinstance(e["data"], dict)]
+                                 "justification": f"{waiver.reason} ({waiver.assessor}, "
+                                                  f"until {waiver.expires})"}]
+    commands = [e.fields.get("command") for e in result.evidence
+                if e.kind == "reproduction" and isinstance(e.data, dict)]
     if commands:
         base["properties"]["reproduce"] = commands[0]
     entries = []
     located = []
-    for finding in (e for e in result["evidence"] if e["kind"] == "finding"):
-        data = finding["data"] if isinstance(finding["data"], dict) else {}
+    for finding in (e for e in result.evidence if e.kind == "finding"):
+        data = finding.fields
         uri = repository_uri(data.get("repo_path") or data.get("location"))
         if uri is not None:
             located.append((uri, data))
     for uri, data in located:
         line = data.get("line")
         # SAST findings carry a fingerprint that survives line moves; others hash what they are.
-        stable = data.get("fingerprint") or _fingerprint(check["id"], data.get("rule"), uri, line)
+        stable = data.get("fingerprint") or _fingerprint(check.id, data.get("rule"), uri, line)
         entries.append({**base,
                         "message": {"text": strip_control(
-                            f"{prefix}{data.get('message') or result['summary']} [{data.get('rule')}]")},
+                            f"{prefix}{data.get('message') or result.summary} [{data.get('rule')}]")},
                         "locations": [_location(uri, line)],
                         "partialFingerprints": {FINGERPRINT_KEY: str(stable)}})
     if not entries:
-        entry = {**base, "message": {"text": strip_control(f"{prefix}{target}: {result['summary']}")},
-                 "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check["id"], target)}}
+        entry = {**base, "message": {"text": strip_control(f"{prefix}{target}: {result.summary}")},
+                 "partialFingerprints": {FINGERPRINT_KEY: _fingerprint(check.id, target)}}
         if config_uri is not None:
             entry["locations"] = [_location(config_uri, None)]
         elif related:
@@ -182,42 +181,41 @@ def _utc(timestamp: str) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def render_sarif(report: dict[str, Any]) -> dict[str, Any]:
-    ordered = sorted(report["results"], key=lambda r: r["check"]["id"])
+def render_sarif(report: ReportDocument) -> dict[str, Any]:
+    ordered = sorted(report.results, key=lambda r: r.check.id)
     catalogue = _catalogue()
     rules = [_rule(r, catalogue) for r in ordered]
     index = {rule["id"]: i for i, rule in enumerate(rules)}
-    system = report["system"]
-    config_uri = repository_uri(system.get("config_file"))
-    results = [entry for r in ordered if r["status"] in ("fail", "error")
-               for entry in _results_for(r, index[r["check"]["id"]], config_uri,
-                                         str(system.get("base_url") or system["name"]),
-                                         catalogue)]
-    run = report["run"]
+    system = report.system
+    config_uri = repository_uri(system.config_file)
+    results = [entry for r in ordered if r.status in ("fail", "error")
+               for entry in _results_for(r, index[r.check.id], config_uri,
+                                         str(system.base_url or system.name), catalogue)]
+    run, version = report.run, report.harness.version
     return {
         "$schema": SARIF_SCHEMA_URI,
         "version": "2.1.0",
         "runs": [{
-            "tool": {"driver": {"name": "popcert", "version": report["harness"]["version"],
-                                "semanticVersion": report["harness"]["version"],
+            "tool": {"driver": {"name": "popcert", "version": version,
+                                "semanticVersion": version,
                                 "informationUri": "https://popcert.invalid/docs/reports",
                                 "rules": rules}},
-            "automationDetails": {"id": f"popcert/{report['profile']['name']}/{run['id']}"},
+            "automationDetails": {"id": f"popcert/{report.profile.name}/{run.id}"},
             "originalUriBaseIds": {
                 SRCROOT: {"description": {
                     "text": "the root of the certified system's repository (where popcert ran)"}},
                 SPECS_BASE: {"description": {
-                    "text": f"popcert {report['harness']['version']}'s own specs and scenarios, "
+                    "text": f"popcert {version}'s own specs and scenarios, "
                             "where each requirement is written (specs/requirements.yaml); not a "
                             "file of the certified system's repository"}}},
-            "invocations": [{"executionSuccessful": bool(run["complete"]),
-                             "commandLine": run["command"],
-                             "startTimeUtc": _utc(run["started_at"]),
-                             **({"endTimeUtc": _utc(run["finished_at"])} if run["finished_at"]
+            "invocations": [{"executionSuccessful": bool(run.complete),
+                             "commandLine": run.command,
+                             "startTimeUtc": _utc(run.started_at),
+                             **({"endTimeUtc": _utc(run.finished_at)} if run.finished_at
                                 else {})}],
             "results": results[:MAX_RESULTS],
-            "properties": {"verdict": report["verdict"]["status"],
-                           "blocking": report["verdict"]["blocking"],
+            "properties": {"verdict": report.verdict.status,
+                           "blocking": list(report.verdict.blocking),
                            **({"resultsOmitted": len(results) - MAX_RESULTS}
                               if len(results) > MAX_RESULTS else {})},
         }],

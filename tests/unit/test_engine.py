@@ -24,6 +24,7 @@ from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
 from harness.suite_names import SUITE_NAMES
 from harness.run_context import RunContext
+from harness.report.document import read_report
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)
@@ -231,6 +232,18 @@ def test_a_valid_waiver_certifies_and_shows_in_the_report(
     outcome = run(tmp_path, waivers=WAIVER % "2026-12-31")
     assert outcome.verdict.status == "CERTIFIED" and outcome.exit_code == 0
     assert by_id(outcome)["SAST-T-WAIVED"]["waiver"]["valid"] is True
+
+
+def test_report_json_reads_back_as_the_document_the_run_wrote(
+        tmp_path: Path, passing_and_failing: None) -> None:
+    outcome = run(tmp_path, waivers=WAIVER % "2026-12-31")
+    written = outcome.run_dir / "report.json"
+    document = read_report(written)
+    assert document.canonical_bytes() == written.read_bytes()
+    assert document.to_json() == outcome.report
+    assert document.run.registered_checks == ("SAST-T-OK", "SAST-T-WAIVED")
+    assert document.run.fingerprints is not None and document.system.config_file is None
+    assert [r.check.id for r in document.results if r.waived] == ["SAST-T-WAIVED"]
 
 
 def test_an_expired_waiver_does_not_certify(tmp_path: Path, passing_and_failing: None) -> None:

@@ -11,7 +11,7 @@ from harness.certificate.fingerprints import ruleset_fingerprint, source_tree_fi
 from harness.config import config_from_dict
 from harness.profiles import load_profile
 from harness.report.document import schema_errors
-from harness.report_model import build_report
+from harness.report_model import RunEnd, build_report, gather_run_facts
 
 REFERENCE = Path(__file__).resolve().parents[3] / "examples" / "city_system" / "firewall"
 
@@ -90,9 +90,9 @@ def test_every_report_records_the_fingerprints(tmp_path: Path) -> None:
         "output_dir": str(tmp_path / "runs")}, tmp_path)
     from datetime import UTC, date, datetime
 
-    report = build_report(config, load_profile("district"), [], [], complete=False, interrupted=None,
-                          started=datetime.now(UTC), today=date.today(), run_id="s/1",
-                          assessor=([], []))
+    facts = gather_run_facts(config, load_profile("district"), [], started=datetime.now(UTC),
+                             today=date.today(), run_id="s/1", assessor=([], []))
+    report = build_report(facts, [], RunEnd(complete=False)).to_json()
     assert report["run"]["fingerprints"] == {
         "firewall_ruleset": ruleset_fingerprint(ruleset),
         "source_tree": source_tree_fingerprint(tmp_path / "src")}

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from harness.commands.main import app
 from harness.report.diff import ChangeKind, diff_reports, print_rich, render_text
 from tests.unit.certificate.conftest import Lab, certified
+from tests.unit.report.sample_report import doc
 
 
 def test_unchanged_inputs_give_no_changes() -> None:
-    assert diff_reports(certified(), certified()) == []
+    assert diff_reports(doc(certified()), doc(certified())) == []
 
 
 def test_changed_ruleset_source_and_spec_are_flagged() -> None:
@@ -24,7 +25,7 @@ def test_changed_ruleset_source_and_spec_are_flagged() -> None:
     new["run"]["fingerprints"]["source_tree"] = "sha256:" + "d" * 64
     new["specs"] = copy.deepcopy(new["specs"])
     new["specs"]["connection"] = {"version": "v2", "sha256": "e" * 64}
-    changes = {c.check_id: c for c in diff_reports(old, new)}
+    changes = {c.check_id: c for c in diff_reports(doc(old), doc(new))}
     assert set(changes) == {"firewall ruleset", "source tree", "spec connection"}
     assert changes["firewall ruleset"].kind is ChangeKind.FINGERPRINT
     assert changes["spec connection"].kind is ChangeKind.SPEC
@@ -39,7 +40,7 @@ def test_changed_ruleset_source_and_spec_are_flagged() -> None:
 
 def test_a_report_from_before_fingerprints_shows_them_appearing() -> None:
     old, new = certified(fingerprints=False), certified()
-    kinds = {c.check_id: (c.kind, c.old) for c in diff_reports(old, new)}
+    kinds = {c.check_id: (c.kind, c.old) for c in diff_reports(doc(old), doc(new))}
     assert kinds == {"firewall ruleset": (ChangeKind.FINGERPRINT, None),
                      "source tree": (ChangeKind.FINGERPRINT, None)}
 

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from harness.checks import Evidence
+from harness.report.document import ReportDocument
 
 HOSTILE_BODY = ('<script>window.__pwned = true; document.title = "PWNED"</script>'
                 '<img src=x onerror="window.__pwned_img = true">')
@@ -22,6 +23,11 @@ SAMPLE_SPECS = {
 }
 HARNESS_VERSION = "0.1.0"
 RUN_DAY = "2025-04-01"
+
+
+def doc(report: dict[str, Any]) -> ReportDocument:
+    """The typed document of a sample report (after a test edited its JSON)."""
+    return ReportDocument.from_json(report)
 
 
 def _ev(*evidence: Evidence) -> list[dict[str, Any]]:

@@ -82,3 +82,14 @@ def test_diff_exit_code_reflects_regression(app: typer.Typer, tmp_path: Path) ->
     assert regressed.exit_code == 1 and "AUTH-JWT-ALG-NONE" in regressed.output
     broken = runner.invoke(app, ["diff", str(good), str(tmp_path / "missing.json")])
     assert broken.exit_code == 2
+
+
+def test_diff_of_an_edited_report_names_the_broken_field(app: typer.Typer, tmp_path: Path) -> None:
+    edited = sample_report()
+    edited["results"][0]["status"] = "\x1b[32mpass"
+    good, bad = tmp_path / "good.json", tmp_path / "edited.json"
+    good.write_text(json.dumps(certified_report()), encoding="utf-8")
+    bad.write_text(json.dumps(edited), encoding="utf-8")
+    refused = CliRunner().invoke(app, ["diff", str(good), str(bad)])
+    assert refused.exit_code == 2 and "results[0].status" in refused.output
+    assert "\x1b" not in refused.output and "Traceback" not in refused.output

@@ -10,12 +10,13 @@ from harness.report.html import render_html
 from tests.unit.report.sample_report import (
     HOSTILE_BODY,
     certified_report,
+    doc,
     sample_report,
 )
 
 
 def test_hostile_evidence_is_escaped() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     assert HOSTILE_BODY not in html
     assert "<script>window.__pwned" not in html and "<img src=x onerror" not in html
     assert "&lt;script&gt;window.__pwned = true;" in html  # shown to the reader, inert
@@ -25,7 +26,7 @@ def test_hostile_evidence_is_escaped() -> None:
 
 
 def test_page_is_self_contained() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert "<link" not in html
     csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', html)
@@ -35,7 +36,7 @@ def test_page_is_self_contained() -> None:
 
 
 def test_verdict_system_profile_and_versions_are_shown() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     verdict = html.index('id="verdict"')
     assert verdict < html.index('id="identity"') < html.index('id="failures"')
     assert "verdict-NOT-CERTIFIED" in html and "KHÔNG ĐẠT CHỨNG NHẬN" in html and "NOT CERTIFIED" in html
@@ -45,7 +46,7 @@ def test_verdict_system_profile_and_versions_are_shown() -> None:
 
 
 def test_both_languages_and_a_toggle() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     assert '<html lang="vi" data-lang="vi">' in html and 'id="lang-toggle"' in html
     assert '<span class="vi" lang="vi">Tổng hợp theo nhóm kiểm tra</span>' in html
     assert '<span class="en" lang="en">Summary by suite</span>' in html
@@ -53,7 +54,7 @@ def test_both_languages_and_a_toggle() -> None:
 
 
 def test_failed_checks_show_severity_requirement_evidence_reproduction() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     failures = html[html.index('id="failures"'):html.index('id="waivers"')]
     for check_id in ("AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "SAST-HARDCODED-SECRET", "LOAD-LATENCY-P99"):
         assert f'id="check-{check_id}"' in failures
@@ -72,7 +73,7 @@ def test_a_check_naming_requirement_ids_shows_their_text_and_source() -> None:
     report = sample_report()
     failed = next(r for r in report["results"] if r["check"]["id"] == "AUTH-JWT-ALG-NONE")
     failed["check"]["requirements"] = ["RFC8725-ALG-VERIFY", "NOT-IN-THE-CATALOGUE"]
-    html = render_html(report)
+    html = render_html(doc(report))
     article = html[html.index('id="check-AUTH-JWT-ALG-NONE"'):]
     article = article[:article.index("</article>")]
     from harness.requirements import load_catalogue
@@ -93,12 +94,12 @@ def test_a_check_naming_requirement_ids_shows_their_text_and_source() -> None:
 def test_json_bodies_are_pretty_printed() -> None:
     report = sample_report()
     report["results"][0]["evidence"][1]["data"]["body"] = '{"b": 1, "a": {"c": "đ"}}'
-    html = render_html(report)
+    html = render_html(doc(report))
     assert '{\n  &#34;a&#34;: {\n    &#34;c&#34;: &#34;đ&#34;\n  },\n  &#34;b&#34;: 1\n}' in html
 
 
 def test_charts_are_inline_svg() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     charts = html[html.index('id="charts"'):html.index('id="failures"')]
     assert charts.count("<svg") == 3
     for series in ("p50", "p95", "p99", "requests/s", "HTTP 503"):
@@ -108,12 +109,12 @@ def test_charts_are_inline_svg() -> None:
 def test_chart_labels_are_escaped() -> None:
     report = sample_report()
     report["results"][3]["evidence"][1]["data"]["series"] = {"<script>x()</script>": [[0, 1], [1, 2]]}
-    html = render_html(report)
+    html = render_html(doc(report))
     assert "<script>x()" not in html and "&lt;script&gt;x()" in html
 
 
 def test_waivers_and_attestations() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     waivers = html[html.index('id="waivers"'):html.index('id="attestations"')]
     assert "LOAD-LATENCY-P99" in waivers and "2025-06-30" in waivers
     attestations = html[html.index('id="attestations"'):html.index('id="results"')]
@@ -123,21 +124,21 @@ def test_waivers_and_attestations() -> None:
 
 def test_incomplete_banner_only_when_the_run_did_not_finish() -> None:
     report = certified_report()
-    assert 'id="incomplete-banner"' not in render_html(report)
+    assert 'id="incomplete-banner"' not in render_html(doc(report))
     report["run"].update(complete=False, interrupted="interrupted by Ctrl-C", finished_at=None)
     report["verdict"]["status"] = "INCOMPLETE"
-    html = render_html(report)
+    html = render_html(doc(report))
     assert 'id="incomplete-banner"' in html and "interrupted by Ctrl-C" in html
     assert "verdict-INCOMPLETE" in html
 
 
 def test_certified_page() -> None:
-    html = render_html(certified_report())
+    html = render_html(doc(certified_report()))
     assert "verdict-CERTIFIED" in html and "ĐẠT CHỨNG NHẬN" in html
 
 
 def test_verdict_reasons_and_summary_table_link_to_each_failed_check() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     reasons = html[html.index('id="verdict-reasons"'):html.index('id="identity"')]
     assert '<a href="#check-AUTH-JWT-ALG-NONE" class="reason-link">' in reasons
     assert '<a href="#check-SAST-HARDCODED-SECRET" class="reason-link">' in reasons
@@ -152,7 +153,7 @@ def test_verdict_reasons_and_summary_table_link_to_each_failed_check() -> None:
 
 
 def test_waived_failures_are_marked_waived_in_all_results() -> None:
-    html = render_html(sample_report())
+    html = render_html(doc(sample_report()))
     results = html[html.index('id="results"'):]
     row = results[results.index('id="result-LOAD-LATENCY-P99"'):]
     row = row[:row.index("</tr>")]
@@ -171,7 +172,7 @@ def test_check_texts_severities_and_reasons_in_vietnamese() -> None:
     report["verdict"]["reasons"].append("TLS-CERT-EXPIRY: mandatory check ended fail — expires in 3 days")
     report["verdict"]["reasons"].append(
         "attestation connection-plan (Connection plan reviewed) expired on 2025-03-31: renew it")
-    html = render_html(report)
+    html = render_html(doc(report))
     article = html[html.index('id="check-AUTH-JWT-ALG-NONE"'):]
     article = article[:article.index("</article>")]
     assert "Token không ký (alg none, mọi kiểu chữ hoa thường) bị từ chối." in article
@@ -198,7 +199,7 @@ def test_reproduction_command_is_runnable_with_a_token_placeholder() -> None:
     command = curl_command("GET", "https://127.0.0.1:8443/connection/v1/dossiers/D-0001",
                            {"Authorization": "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJwb3J0YWwifQ."})
     report["results"][0]["evidence"].append(Evidence.reproduction(command).to_json())
-    html = render_html(report)
+    html = render_html(doc(report))
     assert "[REDACTED][REDACTED]" not in html
     assert "-H &#34;Authorization: Bearer $TOKEN&#34;" in html and "Set TOKEN to a token" in html
 
@@ -224,7 +225,7 @@ def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: P
     load["evidence"] = [
         Evidence.chart("response time p50/p95/p99 (rolling)", series, x_label="s", y_label="ms").to_json(),
         {**bars.to_json(), "data": {**bars.data, "style": "bars"}}]
-    html = render_html(report)
+    html = render_html(doc(report))
     charts = html[html.index('id="charts"'):html.index('id="failures"')]
     assert 'data-series="p99_ms"' in charts and 'data-series="p50_ms"' in charts
     assert 'class="chart chart-bars"' in charts and 'data-series="HTTPError(&#39;503&#39;)"' in charts

@@ -9,7 +9,7 @@ import xmlschema
 
 from harness.report.document import SCHEMA_DIR
 from harness.report.junit import render_junit
-from tests.unit.report.sample_report import sample_report
+from tests.unit.report.sample_report import doc, sample_report
 
 # popcert's own schema, the strict Ant layout (windyroad JUnit.xsd) and the one Jenkins reads.
 SCHEMAS = ("junit.xsd", "junit-ant-strict.xsd", "junit-jenkins.xsd")
@@ -26,7 +26,7 @@ def _cases(xml: bytes) -> dict[str, ET.Element]:
 
 def test_junit_is_valid_and_maps_statuses(junit_schema: xmlschema.XMLSchema) -> None:
     report = sample_report()
-    xml = render_junit(report)
+    xml = render_junit(doc(report))
     junit_schema.validate(xml.decode())
     cases = _cases(xml)
     assert set(cases) == {r["check"]["id"] for r in report["results"]}
@@ -52,23 +52,23 @@ def test_junit_is_valid_and_maps_statuses(junit_schema: xmlschema.XMLSchema) -> 
 def test_an_expired_waiver_stays_a_failure() -> None:
     report = sample_report()
     report["results"][3]["waiver"]["valid"] = False
-    assert _cases(render_junit(report))["LOAD-LATENCY-P99"].find("failure") is not None
+    assert _cases(render_junit(doc(report)))["LOAD-LATENCY-P99"].find("failure") is not None
 
 
 def test_control_characters_from_the_sut_do_not_break_the_xml(junit_schema: xmlschema.XMLSchema) -> None:
     report = sample_report()
     report["results"][0]["summary"] = "body had \x00\x07 bytes"
-    junit_schema.validate(render_junit(report).decode())
+    junit_schema.validate(render_junit(doc(report)).decode())
 
 
 def test_the_xsd_rejects_a_malformed_junit(junit_schema: xmlschema.XMLSchema) -> None:
-    xml = render_junit(sample_report()).replace(b'<testcase name="', b'<testcase label="', 1)
+    xml = render_junit(doc(sample_report())).replace(b'<testcase name="', b'<testcase label="', 1)
     assert not junit_schema.is_valid(xml.decode())
 
 
 def test_the_strict_ant_schema_rejects_what_jenkins_tolerates() -> None:
     strict = xmlschema.XMLSchema(str(SCHEMA_DIR / "junit-ant-strict.xsd"))
-    xml = render_junit(sample_report())
+    xml = render_junit(doc(sample_report()))
     assert not strict.is_valid(xml.replace(b"<testsuites>", b'<testsuites tests="9">', 1).decode())
     case_out = xml.replace(b"</testcase>", b"<system-out>x</system-out></testcase>", 1)
     assert not strict.is_valid(case_out.decode())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import jsonschema
@@ -10,7 +11,7 @@ import pytest
 
 from harness.report.document import SCHEMA_DIR
 from harness.report.sarif import render_sarif
-from tests.unit.report.sample_report import certified_report, sample_report
+from tests.unit.report.sample_report import certified_report, doc, sample_report
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def _results(sarif: dict[str, Any], rule: str) -> list[dict[str, Any]]:
 
 def test_sarif_is_valid_with_one_rule_per_check(sarif_validator: jsonschema.Draft4Validator) -> None:
     report = sample_report()
-    sarif = render_sarif(report)
+    sarif = render_sarif(doc(report))
     sarif_validator.validate(sarif)
     rules = sarif["runs"][0]["tool"]["driver"]["rules"]
     assert sorted(r["id"] for r in rules) == sorted(r["check"]["id"] for r in report["results"])
@@ -36,7 +37,7 @@ def test_sarif_is_valid_with_one_rule_per_check(sarif_validator: jsonschema.Draf
 
 
 def test_only_failing_checks_are_results_with_mapped_levels() -> None:
-    sarif = render_sarif(sample_report())
+    sarif = render_sarif(doc(sample_report()))
     reported = {r["ruleId"] for r in sarif["runs"][0]["results"]}
     assert reported == {"AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "LOAD-LATENCY-P99",
                         "SAST-HARDCODED-SECRET"}
@@ -47,7 +48,7 @@ def test_only_failing_checks_are_results_with_mapped_levels() -> None:
 
 
 def test_findings_carry_file_and_line() -> None:
-    findings = _results(render_sarif(sample_report()), "SAST-HARDCODED-SECRET")
+    findings = _results(render_sarif(doc(sample_report())), "SAST-HARDCODED-SECRET")
     assert len(findings) == 2
     first = findings[0]["locations"][0]["physicalLocation"]
     assert first["artifactLocation"]["uri"] == "examples/city_system/npdb_client.py"
@@ -57,19 +58,19 @@ def test_findings_carry_file_and_line() -> None:
 
 
 def test_waived_failure_is_suppressed(sarif_validator: jsonschema.Draft4Validator) -> None:
-    waived = _results(render_sarif(sample_report()), "LOAD-LATENCY-P99")[0]
+    waived = _results(render_sarif(doc(sample_report())), "LOAD-LATENCY-P99")[0]
     assert waived["suppressions"][0]["status"] == "accepted"
-    assert "suppressions" not in _results(render_sarif(sample_report()), "AUTH-JWT-ALG-NONE")[0]
+    assert "suppressions" not in _results(render_sarif(doc(sample_report())), "AUTH-JWT-ALG-NONE")[0]
 
 
 def test_certified_report_has_no_results(sarif_validator: jsonschema.Draft4Validator) -> None:
-    sarif = render_sarif(certified_report())
+    sarif = render_sarif(doc(certified_report()))
     sarif_validator.validate(sarif)
     assert [r["ruleId"] for r in sarif["runs"][0]["results"]] == ["LOAD-LATENCY-P99"]  # waived only
 
 
 def test_the_schema_rejects_a_broken_sarif(sarif_validator: jsonschema.Draft4Validator) -> None:
-    sarif = render_sarif(sample_report())
+    sarif = render_sarif(doc(sample_report()))
     sarif["runs"][0]["results"][0]["level"] = "critical"
     assert not sarif_validator.is_valid(sarif)
 
@@ -129,7 +130,7 @@ def _github_ingestion_problems(sarif: dict[str, Any]) -> list[str]:
 
 def test_sarif_meets_github_ingestion_rules(sarif_validator: jsonschema.Draft4Validator) -> None:
     for report in (sample_report(), certified_report()):
-        sarif = render_sarif(report)
+        sarif = render_sarif(doc(report))
         sarif_validator.validate(sarif)
         assert _github_ingestion_problems(sarif) == []
 
@@ -147,7 +148,7 @@ def test_no_local_path_or_invented_spec_path_reaches_sarif(
             "location": "/tmp/elsewhere/rules.txt", "line": 3, "rule": "any-any", "message": "outside"}},
         {"kind": "finding", "title": "tls", "data": {
             "location": "127.0.0.1:8443", "line": None, "rule": "tls", "message": "not a file"}}]
-    sarif = render_sarif(report)
+    sarif = render_sarif(doc(report))
     sarif_validator.validate(sarif)
     assert _github_ingestion_problems(sarif) == []
     text = json.dumps(sarif)
@@ -164,7 +165,7 @@ def test_no_local_path_or_invented_spec_path_reaches_sarif(
 
 
 def test_the_ingestion_rules_catch_what_github_refuses() -> None:
-    sarif = render_sarif(sample_report())
+    sarif = render_sarif(doc(sample_report()))
     result = sarif["runs"][0]["results"][0]
     del result["partialFingerprints"]
     result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "/abs/path.py"
@@ -182,7 +183,13 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
     from harness.config import RunConfig
     from harness.profiles import load_profile
     from harness.registry import default_registry
-    from harness.report_model import RecordedResult, build_report
+    from harness.report_model import (
+        RecordedResult,
+        RunEnd,
+        build_report,
+        gather_run_facts,
+        locate_findings,
+    )
     (tmp_path / "backend" / "app").mkdir(parents=True)
     (tmp_path / "backend" / "app" / "settings.py").write_text("PASSWORD = 'x'\n", encoding="utf-8")
     (tmp_path / "net").mkdir()
@@ -203,12 +210,14 @@ def test_findings_are_placed_in_the_system_repository(tmp_path: Any, monkeypatch
             "any-any", Evidence.finding(str(tmp_path / "net" / "rules.txt"), 1, "any-any", "x")),
             True, "2025-04-01T09:00:00+07:00", 0.1),
     ]
-    report = build_report(config, load_profile("district"), records, default_registry().ids(),
-                          complete=True, interrupted=None,
-                          started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
-                          run_id="r", assessor=([], []))
+    facts = gather_run_facts(config, load_profile("district"), default_registry().ids(),
+                             started=datetime(2025, 4, 1, tzinfo=UTC), today=date(2025, 4, 1),
+                             run_id="r", assessor=([], []))
+    report = build_report(facts, [locate_findings(r, facts) for r in records],
+                          RunEnd(complete=True, finished_at=datetime(2025, 4, 1, tzinfo=UTC))
+                          ).to_json()
     assert report["system"]["config_file"] == "run.yaml"
-    sarif = render_sarif(report)
+    sarif = render_sarif(doc(report))
     sarif_validator.validate(sarif)
     assert _github_ingestion_problems(sarif) == []
     uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
@@ -236,7 +245,7 @@ def _rule_of(sarif: dict[str, Any], check_id: str) -> dict[str, Any]:
 def test_rules_and_results_carry_requirement_ids(sarif_validator: jsonschema.Draft4Validator) -> None:
     from harness.requirements import load_catalogue
     catalogue = load_catalogue()
-    sarif = render_sarif(_with_ids(sample_report(), "AUTH-JWT-ALG-NONE", ALG_NONE_IDS))
+    sarif = render_sarif(doc(_with_ids(sample_report(), "AUTH-JWT-ALG-NONE", ALG_NONE_IDS)))
     sarif_validator.validate(sarif)
     assert _github_ingestion_problems(sarif) == []
     rule = _rule_of(sarif, "AUTH-JWT-ALG-NONE")
@@ -266,7 +275,7 @@ def test_without_any_repository_file_the_location_is_the_requirement_line(
         sarif_validator: jsonschema.Draft4Validator) -> None:
     report = _with_ids(sample_report(), "AUTH-JWT-ALG-NONE", ALG_NONE_IDS)
     report["system"]["config_file"] = None
-    sarif = render_sarif(report)
+    sarif = render_sarif(doc(report))
     sarif_validator.validate(sarif)
     located = _results(sarif, "AUTH-JWT-ALG-NONE")[0]["locations"]
     assert located == [{"physicalLocation": {
@@ -280,22 +289,26 @@ def test_without_any_repository_file_the_location_is_the_requirement_line(
 
 def test_findings_keep_their_file_and_gain_the_requirement_lines() -> None:
     report = _with_ids(sample_report(), "SAST-HARDCODED-SECRET", ["CWE-798"])
-    findings = _results(render_sarif(report), "SAST-HARDCODED-SECRET")
+    findings = _results(render_sarif(doc(report)), "SAST-HARDCODED-SECRET")
     assert findings[0]["locations"][0]["physicalLocation"]["region"]["startLine"] == 42
     # CWE-798 is an outside document: no spec line to relate to.
     assert all("relatedLocations" not in f for f in findings)
     assert all(f["properties"]["requirements"] == ["CWE-798"] for f in findings)
-    rule = _rule_of(render_sarif(report), "SAST-HARDCODED-SECRET")
+    rule = _rule_of(render_sarif(doc(report)), "SAST-HARDCODED-SECRET")
     assert rule["helpUri"] == "https://cwe.mitre.org/data/definitions/798.html"
 
 
 def test_prose_only_unknown_and_hostile_requirement_ids() -> None:
-    plain = render_sarif(sample_report())
+    plain = render_sarif(doc(sample_report()))
     rule = _rule_of(plain, "AUTH-JWT-ALG-NONE")
     assert "requirements" not in rule["properties"] and "helpUri" not in rule
     assert "relatedLocations" not in _results(plain, "AUTH-JWT-ALG-NONE")[0]
-    odd = render_sarif(_with_ids(sample_report(), "AUTH-JWT-ALG-NONE",
-                                 ["NOT-IN-CATALOGUE", "<script>x</script>", "CONN-BODY-LIMIT"]))
+    # report.json cannot carry such ids (the schema refuses them): a document built in memory can.
+    plain_doc = doc(sample_report())
+    odd = render_sarif(replace(plain_doc, results=tuple(
+        replace(r, check=replace(r.check, requirements=(
+            "NOT-IN-CATALOGUE", "<script>x</script>", "CONN-BODY-LIMIT")))
+        if r.check.id == "AUTH-JWT-ALG-NONE" else r for r in plain_doc.results)))
     rule = _rule_of(odd, "AUTH-JWT-ALG-NONE")
     # An id the catalogue lacks is still named; markup that is no id is dropped.
     assert rule["properties"]["requirements"] == ["NOT-IN-CATALOGUE", "CONN-BODY-LIMIT"]
