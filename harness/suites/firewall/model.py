@@ -67,7 +67,9 @@ class Rule:
     # A condition we cannot model (rate limit, tcp flags...): the rule may match less than stated.
     approximate: bool = False
     handle: int | None = None  # nft rule handle
-    ipv6_only: bool = False  # matches IPv6 fields only: never an IPv4 packet
+    # The address family the rule can match ("ipv4"/"ipv6"), None for both (nft inet rules
+    # without ip/ip6 matches); "none" when it names both families and so matches nothing.
+    family: str | None = None
 
     @property
     def location(self) -> str:
@@ -90,9 +92,10 @@ class Chain:
 @dataclass
 class Ruleset:
     path: Path
-    format: str  # "iptables" or "nft"
+    format: str  # "iptables" or "nft" (the text of ip6tables-save is "iptables" with family ipv6)
     chains: dict[str, Chain] = field(default_factory=dict)  # the filtering chains we analyse
     notes: list[str] = field(default_factory=list)  # what we parsed but do not model
+    family: str = "ipv4"  # every address in this ruleset's matches is of this family
 
     def base_chains(self, hook: str) -> list[Chain]:
         found = [c for c in self.chains.values() if c.hook == hook]
