@@ -147,6 +147,10 @@ def _chain(chains: dict[str, Chain], notes: list[str], body: dict[str, Any], ind
     family = body.get("family")
     key = _key(family, body.get("table"), body.get("name"))
     hook, kind = body.get("hook"), body.get("type")
+    for name, value in (("hook", hook), ("type", kind), ("policy", body.get("policy"))):
+        if value is not None and not isinstance(value, str):
+            raise RulesetParseError(path, index, f"chain {key[:120]}: '{name}' must be a string, got "
+                                    f"{str(value)[:40]!r} ({FIX})")
     if family not in TABLE_FAMILIES or (hook is not None and (kind != "filter" or hook not in HOOKS)):
         skipped.add(key)  # other families (arp, bridge, netdev); nat, route or prerouting chains
         notes.append(f"chain {key[:120]} (type {kind}, hook {hook}) is not analysed")
@@ -192,17 +196,17 @@ def _rule(body: dict[str, Any], chain: Chain, index: int, sets: dict[tuple[str, 
     logs = False
     for expr in body.get("expr", []):
         if not isinstance(expr, dict) or len(expr) != 1:
-            raise _Fail(f"unreadable expression {str(expr)[:100]!r}")
+            raise _Fail(f"unreadable expression {str(expr)[:100]!r} ({FIX})")
         (kind, value), = expr.items()
         if kind == "match":
             if not isinstance(value, dict):
-                raise _Fail(f"a match must be an object, got {str(value)[:60]!r}")
+                raise _Fail(f"a match must be an object, got {str(value)[:60]!r} ({FIX})")
             _match(value, found, body, sets)
         elif kind in VERDICTS:
             action = VERDICTS[kind]
         elif kind in ("jump", "goto"):
             if not isinstance(value, dict) or not isinstance(value.get("target"), str):
-                raise _Fail(f"{kind} needs {{\"target\": \"chain\"}}, got {str(value)[:60]!r}")
+                raise _Fail(f"{kind} needs {{\"target\": \"chain\"}}, got {str(value)[:60]!r} ({FIX})")
             action = Action.JUMP if kind == "jump" else Action.GOTO
             target = _key(body.get("family"), body.get("table"), value.get("target"))
         elif kind in SIDE_EFFECTS:
@@ -225,16 +229,16 @@ def _match(m: dict[str, Any], found: _RuleFields, body: dict[str, Any],
     """Add one match to the rule's fields and narrow its family."""
     op, left, right = m.get("op", "=="), m.get("left"), m.get("right")
     if not isinstance(op, str):
-        raise _Fail(f"operator {str(op)[:20]!r} is not a string")
+        raise _Fail(f"operator {str(op)[:20]!r} is not a string ({FIX})")
     if isinstance(right, str) and right.startswith("@"):
         right = {"set": sets.get((body.get("family"), body.get("table"), right[1:]), None)}
         if right["set"] is None:
             raise _Fail(f"named set {m.get('right')} is not defined in the ruleset")
     if not isinstance(left, dict) or len(left) != 1:
-        raise _Fail(f"unsupported match left-hand side {str(left)[:100]!r}")
+        raise _Fail(f"unsupported match left-hand side {str(left)[:100]!r} ({FIX})")
     (lkind, lval), = left.items()
     if not isinstance(lval, dict):
-        raise _Fail(f"{lkind} match: expected an object, got {str(lval)[:60]!r}")
+        raise _Fail(f"{lkind} match: expected an object, got {str(lval)[:60]!r} ({FIX})")
     fields = found.fields
     if lkind == "payload":
         proto, field = lval.get("protocol"), lval.get("field")
@@ -301,7 +305,7 @@ def _strings(right: Any) -> list[Any]:
     if isinstance(right, dict) and "set" in right:
         members = right["set"]
         if not isinstance(members, list):
-            raise _Fail(f"a set must be a list, got {str(members)[:60]!r}")
+            raise _Fail(f"a set must be a list, got {str(members)[:60]!r} ({FIX})")
         return [_element(e) for e in members]
     if isinstance(right, list):
         return [_element(e) for e in right]
