@@ -176,6 +176,9 @@ def _nft_edit(doc: dict[str, Any], defect: str) -> dict[str, Any]:
             for body in item.values():
                 if isinstance(body, dict) and body.get("family") == "inet":
                     body["family"] = "ip"
+                for expr in body.get("expr", []) if isinstance(body, dict) else []:
+                    if expr.get("reject", {}).get("type") == "icmpx":  # inet-only: icmp in ip tables
+                        expr["reject"]["type"] = "icmp"
     return doc
 
 

@@ -1,7 +1,8 @@
-"""The firewall suite on the reference city system's ruleset: each defect fails exactly its check."""
+"""The firewall suite on the reference city system's ruleset: each defect fails exactly its checks."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import subprocess
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.city_system.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset
+from examples.city_system.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 from harness.checks import Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.firewall import build_context
@@ -17,34 +18,73 @@ from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.parse import load_ruleset
 
 BASELINE = Path(__file__).resolve().parents[2] / "specs/firewall/baseline.yaml"
-# defect switch -> the one check it must fail, as the checks declare it
-EXPECTED = {d: c.id for c in default_registry().for_suite("firewall") for d in c.defects}
+# defect switch -> the checks it must fail (or, for an error switch, make `error`), as declared
+EXPECTED: dict[str, set[str]] = {}
+for _check in default_registry().for_suite("firewall"):
+    for _defect in _check.defects:
+        EXPECTED.setdefault(_defect, set()).add(_check.id)
+ERROR_SWITCHES = {"firewall.ipv6_missing"}  # the checks cannot judge: error, never pass
+LIVE_SWITCHES = {"firewall.live_port_open"}  # the ruleset file is unchanged: the live tests below
+STATIC = sorted(set(EXPECTED) - ERROR_SWITCHES - LIVE_SWITCHES)
+DUAL_STACK = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
 
 
-def _results(path: Path) -> dict[str, Status]:
-    ctx = build_context(path, BASELINE)
+def _results(path: Path, addresses: list = DUAL_STACK) -> dict[str, Status]:
+    ctx = build_context(path, BASELINE, addresses=addresses)
     return {c.id: c.function(ctx).status for c in default_registry().for_suite("firewall")}
 
 
 def test_every_check_names_its_defect() -> None:
     checks = default_registry().for_suite("firewall")
-    assert all(len(c.defects) == 1 for c in checks)
-    assert len(EXPECTED) == len(checks)
+    assert all(c.defects for c in checks)
     assert set(FIREWALL_DEFECTS) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("fmt", ["iptables", "nft"])
 def test_reference_ruleset_passes_every_check(fmt: str, tmp_path: Path) -> None:
     results = _results(ruleset(frozenset(), fmt, tmp_path))
+    # No run config: the live scan does not run (the live tests below run it).
+    assert results.pop("FW-LIVE-EXPOSURE") == Status.SKIP
     assert set(results.values()) == {Status.PASS}, results
 
 
 @pytest.mark.parametrize("fmt", ["iptables", "nft"])
-@pytest.mark.parametrize("defect", sorted(EXPECTED))
-def test_defect_fails_exactly_its_own_check(fmt: str, defect: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("defect", STATIC)
+def test_defect_fails_exactly_its_own_checks(fmt: str, defect: str, tmp_path: Path) -> None:
     results = _results(ruleset(frozenset({defect}), fmt, tmp_path))
-    assert {cid for cid, status in results.items() if status != Status.PASS} == {EXPECTED[defect]}
-    assert results[EXPECTED[defect]] == Status.FAIL
+    results.pop("FW-LIVE-EXPOSURE")
+    assert {cid for cid, status in results.items() if status != Status.PASS} == EXPECTED[defect]
+    assert {results[c] for c in EXPECTED[defect]} == {Status.FAIL}
+
+
+@pytest.mark.parametrize("fmt", ["iptables", "nft"])
+def test_dual_stack_sut_without_ipv6_ruleset_is_an_error_never_a_pass(fmt: str, tmp_path: Path) -> None:
+    path = ruleset(frozenset({"firewall.ipv6_missing"}), fmt, tmp_path)
+    results = _results(path)
+    assert {c for c, s in results.items() if s == Status.ERROR} == EXPECTED["firewall.ipv6_missing"] - {"FW-LIVE-EXPOSURE"}
+    result = default_registry()["FW-ADMIN-PORTS"].function(build_context(path, BASELINE, addresses=DUAL_STACK))
+    assert "IPv6 address(es) ::1 but no IPv6 ruleset" in result.summary and "IPv4: ports" in result.summary
+    # The same file for an IPv4-only SUT is judged on IPv4 alone, and passes.
+    v4_only = _results(path, [ipaddress.ip_address("127.0.0.1")])
+    v4_only.pop("FW-LIVE-EXPOSURE")
+    assert set(v4_only.values()) <= {Status.PASS, Status.SKIP}
+
+
+def test_ip6tables_file_is_judged_as_ipv6_with_ipv6_counterexamples(tmp_path: Path) -> None:
+    """The issue's case: an ip6tables-save file was read as IPv4 (and IPv4 packets shown)."""
+    text = (HERE / "ruleset.ip6tables").read_text().replace("--dport 443 -j GATEWAY_IN", "--dport 443 -j ACCEPT")
+    path = tmp_path / "six.rules"
+    path.write_text(text)
+    ctx = build_context(path, BASELINE)
+    assert set(ctx.families) == {"ipv6"}
+    result = default_registry()["FW-INBOUND-GATEWAY-ONLY"].function(ctx)
+    assert result.status == Status.FAIL and result.summary.startswith("IPv6:")
+    packet = next(e.data for e in result.evidence if e.kind == "finding")["packet"]
+    assert packet["family"] == "ipv6" and ":" in packet["src"] and ":" in packet["dst"]
+    assert not ipaddress.ip_address(packet["src"]) in ipaddress.ip_network("2001:db8:203::/48")
+    # a locked-down ip6tables file no longer passes as if it were the IPv4 policy
+    note = next(e.data["text"] for e in result.evidence if e.title == "IPv6 ruleset")
+    assert note.startswith("IPv6 iptables ruleset") and "30 rules" in note
 
 
 def test_inbound_counterexample_is_a_concrete_packet(tmp_path: Path) -> None:
@@ -55,6 +95,7 @@ def test_inbound_counterexample_is_a_concrete_packet(tmp_path: Path) -> None:
     assert packet["proto"] == "tcp" and packet["dport"] == 443 and packet["ct_state"] == "new"
     assert not packet["src"].startswith(("203.0.113.", "198.51.100."))
     assert finding["line"] == 26 and "--dport 443 -j ACCEPT" in finding["rule_text"]
+    assert finding["packet"]["family"] == "ipv4"
 
 
 def test_shadowed_rule_names_the_rule_that_covers_it(tmp_path: Path) -> None:
@@ -63,6 +104,7 @@ def test_shadowed_rule_names_the_rule_that_covers_it(tmp_path: Path) -> None:
     finding = next(e.data for e in result.evidence if e.kind == "finding")
     assert finding["rule"] == "shadowed" and "203.0.113.66" in finding["rule_text"]
     assert finding["covered_by"] == [next(x for x in path.read_text().splitlines() if "gateway A" in x)]
+    assert finding["family"] == "ipv4"
 
 
 def test_unreadable_ruleset_is_an_error_naming_file_and_line(tmp_path: Path) -> None:
@@ -97,12 +139,18 @@ def _tool_works(cmd: list[str]) -> bool:
 
 @pytest.mark.parametrize("defect", [None, *sorted(EXPECTED)])
 def test_iptables_restore_accepts_every_variant(defect: str | None, tmp_path: Path) -> None:
-    reference = [shutil.which("iptables-restore") or "iptables-restore", "--test", str(HERE / "ruleset.iptables")]
-    if not _tool_works(reference):
-        pytest.skip("iptables-restore --test cannot run here (missing, or no netfilter access)")
+    tools = {"ipv4": "iptables-restore", "ipv6": "ip6tables-restore"}
+    sources = {"ipv4": HERE / "ruleset.iptables", "ipv6": HERE / "ruleset.ip6tables"}
+    for family, tool in tools.items():
+        if not _tool_works([shutil.which(tool) or tool, "--test", str(sources[family])]):
+            pytest.skip(f"{tool} --test cannot run here (missing, or no netfilter access)")
     path = ruleset(frozenset({defect} if defect else set()), "iptables", tmp_path)
-    proc = subprocess.run([reference[0], "--test", str(path)], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
+    for family, half in zip(tools, split_families(path.read_text())):
+        if not half.strip():
+            continue  # firewall.ipv6_missing: no IPv6 half
+        (tmp_path / family).write_text(half)
+        proc = subprocess.run([tools[family], "--test", str(tmp_path / family)], capture_output=True, text=True)
+        assert proc.returncode == 0, (family, proc.stderr)
 
 
 @pytest.mark.parametrize("defect", [None, *sorted(EXPECTED)])
@@ -143,9 +191,12 @@ def test_suite_context_reads_the_run_config(tmp_path: Path) -> None:
     from harness.config import FirewallConfig
 
     path = ruleset(frozenset({"firewall.ssh_open"}), "nft", tmp_path)
-    run = SimpleNamespace(config=SimpleNamespace(firewall=FirewallConfig(ruleset=path, format="auto")))
+    run = SimpleNamespace(config=SimpleNamespace(
+        firewall=FirewallConfig(ruleset=path, format="auto", live={"enabled": False}),
+        target=SimpleNamespace(base_url="https://127.0.0.1:9")))
     suite = default_registry().suite("firewall")
     assert suite is not None
     ctx = next(suite.context(run))
-    assert ctx.analysis.ruleset.format == "nft"
+    assert ctx.analysis.ruleset.format == "nft" and set(ctx.families) == {"ipv4", "ipv6"}
+    assert [str(a) for a in ctx.sut_addresses] == ["127.0.0.1"] and ctx.live is None
     assert default_registry()["FW-ADMIN-PORTS"].function(ctx).status == Status.FAIL
