@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests/unit/firewall"))
 
-from fw_brute_force import evaluate  # noqa: E402
+from fw_brute_force import evaluate
 
-from harness.net import ScopeGuard  # noqa: E402
-from harness.registry import default_registry  # noqa: E402
-from harness.suites.firewall import build_context  # noqa: E402
-from harness.suites.firewall.parse import load_ruleset  # noqa: E402
-from harness.suites.firewall.scan import ScanSettings, scan  # noqa: E402
+from harness.net import ScopeGuard
+from harness.registry import default_registry
+from harness.suites.firewall import build_context
+from harness.suites.firewall.parse import load_ruleset
+from harness.suites.firewall.scan import ScanSettings, scan
 
 BASELINE = Path(__file__).resolve().parents[1] / "specs/firewall/baseline.yaml"
 SERVICE_PORTS = [443, 8443, 5432, 6379, 9200, 25, 53, 123]

@@ -23,7 +23,7 @@ from harness.suites.base import RunContext
 from harness.suites.firewall.analysis import RulesetAnalysis
 from harness.suites.firewall.baseline import Baseline, load_baseline
 from harness.suites.firewall.families import LABEL, FamilyView
-from harness.suites.firewall.model import RulesetParseError, Ruleset
+from harness.suites.firewall.model import Ruleset, RulesetParseError
 from harness.suites.firewall.parse import load_families
 from harness.suites.firewall.scan import ScanSettings
 
@@ -39,7 +39,7 @@ class LiveScan:
     extra_ports: tuple[int, ...] = ()
     full_sweep: bool = False
     stands_for: str = "internet"
-    settings: ScanSettings = ScanSettings()
+    settings: ScanSettings = field(default_factory=ScanSettings)
 
 
 @dataclass
@@ -148,7 +148,7 @@ def make_context(run: RunContext) -> Iterator[FirewallContext]:
 
 
 # Imported last: the check modules read FirewallContext from this module.
-from harness.suites.firewall.checks import (  # noqa: E402
+from harness.suites.firewall.checks import (
     admin_ports_management_only,
     default_deny_inbound,
     egress_npdb_only,
@@ -156,8 +156,8 @@ from harness.suites.firewall.checks import (  # noqa: E402
     no_any_any,
     no_shadowed_rules,
 )
-from harness.suites.firewall.exposure import live_exposure  # noqa: E402
-from harness.suites.firewall.icmpv6 import icmpv6_essential  # noqa: E402
+from harness.suites.firewall.exposure import live_exposure
+from harness.suites.firewall.icmpv6 import icmpv6_essential
 
 SUITE = Suite("firewall", make_context, checks=(
     default_deny_inbound, inbound_gateway_only, admin_ports_management_only, egress_npdb_only,

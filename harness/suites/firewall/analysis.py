@@ -14,10 +14,26 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from harness.suites.firewall.flatten import Entry, Flattened, InterfaceUniverse, Kind, flatten
+from harness.suites.firewall.flatten import (
+    Entry,
+    Flattened,
+    InterfaceUniverse,
+    Kind,
+    flatten,
+)
 from harness.suites.firewall.model import Rule, Ruleset
-from harness.suites.firewall.packets import (NDIM, Box, Dim, bounding, contains_point, intersect_all,
-                                             overlaps, representative, subtract_all, universe)
+from harness.suites.firewall.packets import (
+    NDIM,
+    Box,
+    Dim,
+    bounding,
+    contains_point,
+    intersect_all,
+    overlaps,
+    representative,
+    subtract_all,
+    universe,
+)
 
 # (dimension, bits dropped): a box whose address fits one /24 (else /16) goes into that bucket;
 # for IPv6 the usual allocation sizes, /64 (a subnet) then /48 (a site).

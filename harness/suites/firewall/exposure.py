@@ -17,9 +17,25 @@ from harness.suites.firewall.baseline import ZONE_NAMES, ZONES
 from harness.suites.firewall.checks import IPV6_MISSING
 from harness.suites.firewall.families import LABEL, MAX_EXAMPLES, FamilyView, combine
 from harness.suites.firewall.packets import Dim, representative
-from harness.suites.firewall.queries import (NOT_ESTABLISHED, cidrs, describe_point, not_loopback,
-                                             outside, packets, ports, protos)
-from harness.suites.firewall.scan import CLOSED, FILTERED, OPEN, Probe, ScanResult, scan, source_address
+from harness.suites.firewall.queries import (
+    NOT_ESTABLISHED,
+    cidrs,
+    describe_point,
+    not_loopback,
+    outside,
+    packets,
+    ports,
+    protos,
+)
+from harness.suites.firewall.scan import (
+    CLOSED,
+    FILTERED,
+    OPEN,
+    Probe,
+    ScanResult,
+    scan,
+    source_address,
+)
 
 STAND_FOR = {"internet": "the internet (outside every baseline zone)",
              "gateway": "the national gateways (gateway_cidrs)",

@@ -10,10 +10,27 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from harness.suites.firewall.model import Action, Chain, IfaceMatch, Rule, RulesetParseError, Ruleset
-from harness.suites.firewall.packets import (NDIM, Box, Dim, IntervalSet, boxes_from_sets,
-                                             complement, dim_maxima, interval_set, intersect_all,
-                                             subtract_all, universe)
+from harness.suites.firewall.model import (
+    Action,
+    Chain,
+    IfaceMatch,
+    Rule,
+    Ruleset,
+    RulesetParseError,
+)
+from harness.suites.firewall.packets import (
+    NDIM,
+    Box,
+    Dim,
+    IntervalSet,
+    boxes_from_sets,
+    complement,
+    dim_maxima,
+    intersect_all,
+    interval_set,
+    subtract_all,
+    universe,
+)
 
 MAX_ENTRIES = 500_000  # a chain called from everywhere can explode when inlined: refuse, do not hang
 OTHER_IFACE = "~other"  # stands for every interface the ruleset never names

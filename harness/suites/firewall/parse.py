@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.suites.firewall.model import RulesetParseError, Ruleset
+from harness.suites.firewall.model import Ruleset, RulesetParseError
 from harness.suites.firewall.parse_iptables import parse_iptables_families
 from harness.suites.firewall.parse_nft import parse_nft_families
 

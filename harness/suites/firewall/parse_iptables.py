@@ -12,9 +12,25 @@ import re
 import shlex
 from pathlib import Path
 
-from harness.suites.firewall.model import Action, Chain, IfaceMatch, Rule, RulesetParseError, Ruleset
-from harness.suites.firewall.packets import (ADDRESS_MAX, CT_STATES, DIM_MAX, Dim, IntervalSet,
-                                             PROTO_NUMBERS, cidr_interval, complement, interval_set)
+from harness.suites.firewall.model import (
+    Action,
+    Chain,
+    IfaceMatch,
+    Rule,
+    Ruleset,
+    RulesetParseError,
+)
+from harness.suites.firewall.packets import (
+    ADDRESS_MAX,
+    CT_STATES,
+    DIM_MAX,
+    PROTO_NUMBERS,
+    Dim,
+    IntervalSet,
+    cidr_interval,
+    complement,
+    interval_set,
+)
 
 BUILTIN_HOOKS = {"INPUT": "input", "FORWARD": "forward", "OUTPUT": "output"}
 OTHER_TABLES = {"nat", "mangle", "raw", "security"}

@@ -14,10 +14,27 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.suites.firewall.model import Action, Chain, IfaceMatch, Rule, RulesetParseError, Ruleset
-from harness.suites.firewall.packets import (ADDRESS_MAX, CT_STATES, DIM_MAX, FAMILIES, Dim,
-                                             IntervalSet, PROTO_NUMBERS, cidr_interval, complement,
-                                             intersect_sets, interval_set)
+from harness.suites.firewall.model import (
+    Action,
+    Chain,
+    IfaceMatch,
+    Rule,
+    Ruleset,
+    RulesetParseError,
+)
+from harness.suites.firewall.packets import (
+    ADDRESS_MAX,
+    CT_STATES,
+    DIM_MAX,
+    FAMILIES,
+    PROTO_NUMBERS,
+    Dim,
+    IntervalSet,
+    cidr_interval,
+    complement,
+    intersect_sets,
+    interval_set,
+)
 from harness.suites.firewall.parse_iptables import ICMP_TYPES
 
 # nft table family -> the address families its filter chains see

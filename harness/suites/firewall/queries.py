@@ -13,9 +13,21 @@ from typing import Any
 from harness.suites.firewall.analysis import RulesetAnalysis
 from harness.suites.firewall.flatten import InterfaceUniverse
 from harness.suites.firewall.model import IfaceMatch
-from harness.suites.firewall.packets import (CT_STATES, NDIM, PROTO_NAMES, PROTO_NUMBERS, Box, Dim,
-                                             IntervalSet, boxes_from_sets, complement, dim_maxima,
-                                             interval_set, ip_text, representative)
+from harness.suites.firewall.packets import (
+    CT_STATES,
+    NDIM,
+    PROTO_NAMES,
+    PROTO_NUMBERS,
+    Box,
+    Dim,
+    IntervalSet,
+    boxes_from_sets,
+    complement,
+    dim_maxima,
+    interval_set,
+    ip_text,
+    representative,
+)
 
 # A connection attempt: anything conntrack does not already know as part of an allowed flow.
 NOT_ESTABLISHED: IntervalSet = interval_set((CT_STATES.index(s),) * 2 for s in ("new", "invalid", "untracked"))

@@ -127,7 +127,7 @@ async def _connect(address: str, port: int, timeout_s: float) -> Probe:
         return Probe(address, port, OPEN, (time.perf_counter() - started) * 1000)
     except ConnectionRefusedError:
         return Probe(address, port, CLOSED)
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return Probe(address, port, FILTERED)
     except OSError:
         return Probe(address, port, UNREACHABLE)
