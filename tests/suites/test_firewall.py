@@ -84,7 +84,7 @@ def test_ip6tables_file_is_judged_as_ipv6_with_ipv6_counterexamples(tmp_path: Pa
     assert not ipaddress.ip_address(packet["src"]) in ipaddress.ip_network("2001:db8:203::/48")
     # a locked-down ip6tables file no longer passes as if it were the IPv4 policy
     note = next(e.data["text"] for e in result.evidence if e.title == "IPv6 ruleset")
-    assert note.startswith("IPv6 iptables ruleset") and "30 rules" in note
+    assert note.startswith("IPv6 ip6tables-save ruleset") and "30 rules" in note
 
 
 def test_inbound_counterexample_is_a_concrete_packet(tmp_path: Path) -> None:
@@ -342,3 +342,44 @@ def test_dual_stack_sut_without_ipv6_ruleset_makes_the_live_scan_an_error(tmp_pa
                         live=LiveScan(ScopeGuard(["127.0.0.1", "::1"]), 443))
     result = _live(ctx)
     assert result.status == Status.ERROR and "IPv6: the SUT has IPv6 address(es) ::1" in result.summary
+
+
+def test_live_scan_from_inside_a_baseline_zone_judges_that_exact_address(tmp_path: Path) -> None:
+    """popcert at 127.0.0.1, with a baseline whose management zone holds it: packets from
+    127.0.0.1 are judged, and the ruleset's management rule admits the listening port."""
+    from harness.net import ScopeGuard
+    from harness.suites.firewall import LiveScan
+
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(BASELINE.read_text().replace("management_cidrs: [10.10.0.0/24,",
+                                                     "management_cidrs: [127.0.0.0/8, 10.10.0.0/24,"))
+    service = _Listeners(["127.0.0.1"])
+    try:
+        path = tmp_path / "mgmt.rules"
+        path.write_text(LOCKED.format(gw="203.0.113.0/24", open_port=1).replace(
+            "-A INPUT -p tcp -j REJECT",
+            f"-A INPUT -s 127.0.0.1/32 -p tcp -m tcp --dport {service.ports[0]} -j ACCEPT\n-A INPUT -p tcp -j REJECT"))
+        ctx = build_context(path, baseline, addresses=[ipaddress.ip_address("127.0.0.1")],
+                            live=LiveScan(ScopeGuard(["127.0.0.1"]), 443, (service.ports[0],)))
+        result = _live(ctx)
+    finally:
+        service.close()
+    stood = next(e.data["text"] for e in result.evidence if e.title.startswith("where the scan"))
+    assert "in the baseline's management network zone" in stood and "from 127.0.0.1 are judged" in stood
+    assert result.status == Status.PASS, result.summary
+
+
+def test_live_scan_settings_are_validated_with_a_located_message() -> None:
+    from harness.config import config_from_dict
+    from harness.errors import ConfigError
+
+    raw = {"system": {"name": "x", "organisation": "y", "level": "district"},
+           "target": {"base_url": "https://127.0.0.1:8443"},
+           "firewall": {"ruleset": str(HERE / "ruleset.iptables"), "live": {"ports": [0]}}}
+    with pytest.raises(ConfigError) as err:
+        config_from_dict(raw, Path("."))
+    assert "firewall.live.ports" in str(err.value) and "1-65535" in str(err.value)
+    raw["firewall"] = {"ruleset": str(HERE / "ruleset.iptables"), "addresses": ["127.0.0.1", "::1"],
+                       "format": "ip6tables", "live": {"stands_for": "gateway"}}
+    config = config_from_dict(raw, Path("."))
+    assert config.firewall is not None and [str(a) for a in config.firewall.addresses] == ["127.0.0.1", "::1"]

@@ -33,7 +33,9 @@ class FamilyView:
 
     def note(self) -> Evidence:
         rs = self.analysis.ruleset
-        text = (f"{self.label} {rs.format} ruleset {self.path}: {rs.rule_count} rules; "
+        tool = {"iptables": "ip6tables-save" if self.family == "ipv6" else "iptables-save",
+                "nft": "nft -j"}.get(rs.format, rs.format)
+        text = (f"{self.label} {tool} ruleset {self.path}: {rs.rule_count} rules; "
                 f"baseline {self.baseline.version}")
         if rs.notes:
             text += "; not analysed: " + "; ".join(rs.notes[:5])
