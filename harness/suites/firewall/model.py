@@ -17,14 +17,17 @@ from harness.suites.firewall.packets import IntervalSet
 class RulesetParseError(PopcertError):
     """The ruleset holds syntax we cannot read or do not model: never a silent pass."""
 
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+    def __init__(self, path: Path | str, line: int | None, message: str, entry: bool = False) -> None:
         self.path = str(path)
         self.line = line  # iptables: 1-based line; nft JSON: index in the "nftables" array
         self.message = message
+        self.entry = entry  # line is an index in the nft "nftables" array, not a text line
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        if self.line is None:
+            return f"{self.path}: {self.message}"
+        where = f"{self.path}: nftables[{self.line}]" if self.entry else f"{self.path}:{self.line}"
         return f"{where}: {self.message}"
 
 

@@ -57,6 +57,10 @@ APPROXIMATE_IP6_FIELDS = {"hoplimit", "flowlabel", "dscp", "ecn", "length", "ver
 FIX = "give the output of `nft -j list ruleset`"
 
 
+def _entry_error(path: Path | str, index: int, message: str) -> RulesetParseError:
+    return RulesetParseError(path, index, message, entry=True)
+
+
 class _Fail(Exception):
     """Raised inside rule parsing; turned into RulesetParseError with the rule's index and handle."""
 
@@ -83,7 +87,7 @@ def parse_nft_families(text: str, path: Path | str = "<ruleset>") -> list[Rulese
     skipped: set[str] = set()
     for index, item in enumerate(items):
         if not isinstance(item, dict) or len(item) != 1:
-            raise RulesetParseError(path, index, f"entry {index} of 'nftables' must be an object with one key ({FIX})")
+            raise _entry_error(path, index, f"entry {index} of 'nftables' must be an object with one key ({FIX})")
         (kind, body), = item.items()
         if kind in ("chain", "set", "map", "rule"):
             _need_object(body, kind, index, path)
@@ -93,10 +97,10 @@ def parse_nft_families(text: str, path: Path | str = "<ruleset>") -> list[Rulese
             elif kind in ("set", "map"):
                 elements = body.get("elem", [])
                 if not isinstance(elements, list):
-                    raise RulesetParseError(path, index, f"{kind} {body.get('name')!r}: 'elem' must be a list ({FIX})")
+                    raise _entry_error(path, index, f"{kind} {body.get('name')!r}: 'elem' must be a list ({FIX})")
                 sets[(body.get("family"), body.get("table"), body.get("name"))] = elements
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
-            raise RulesetParseError(path, index, f"{kind}: unexpected JSON shape ({type(exc).__name__}: "
+            raise _entry_error(path, index, f"{kind}: unexpected JSON shape ({type(exc).__name__}: "
                                     f"{str(exc)[:120]}); {FIX}") from None
     for index, item in enumerate(items):
         if "rule" not in item:
@@ -106,21 +110,21 @@ def parse_nft_families(text: str, path: Path | str = "<ruleset>") -> list[Rulese
         chain = chains.get(key)
         if chain is None:
             if key not in skipped:
-                raise RulesetParseError(path, index, f"rule for undeclared chain {key[:200]}")
+                raise _entry_error(path, index, f"rule for undeclared chain {key[:200]}")
             continue
         try:
             rule = _rule(body, chain, index, sets)
         except _Fail as exc:
-            raise RulesetParseError(path, index, f"rule handle {body.get('handle')} in {key}: {exc}") from None
+            raise _entry_error(path, index, f"rule handle {body.get('handle')} in {key}: {exc}") from None
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as exc:
             # Any other shape we did not foresee: name the entry, never a traceback.
-            raise RulesetParseError(path, index, f"rule handle {body.get('handle')} in {key}: unexpected "
+            raise _entry_error(path, index, f"rule handle {body.get('handle')} in {key}: unexpected "
                                     f"JSON shape ({type(exc).__name__}: {str(exc)[:120]}); {FIX}") from None
         chain.rules.append(rule)
     for chain in chains.values():
         for rule in chain.rules:
             if rule.target is not None and rule.target not in chains:
-                raise RulesetParseError(path, rule.line, f"jump to unknown chain {rule.target[:200]}")
+                raise _entry_error(path, rule.line, f"jump to unknown chain {rule.target[:200]}")
     return _split(Path(path), chains, notes)
 
 
@@ -128,13 +132,13 @@ def _need_object(body: Any, kind: str, index: int, path: Path | str) -> None:
     names = {"chain": ("family", "table", "name"), "rule": ("family", "table", "chain"),
              "set": ("family", "table", "name"), "map": ("family", "table", "name")}[kind]
     if not isinstance(body, dict):
-        raise RulesetParseError(path, index, f"'{kind}' must be an object with {', '.join(names)}, "
+        raise _entry_error(path, index, f"'{kind}' must be an object with {', '.join(names)}, "
                                 f"got {type(body).__name__} {str(body)[:60]!r} ({FIX})")
     missing = [n for n in names if not isinstance(body.get(n), str)]
     if missing:
-        raise RulesetParseError(path, index, f"'{kind}' has no string field {missing[0]!r} ({FIX})")
+        raise _entry_error(path, index, f"'{kind}' has no string field {missing[0]!r} ({FIX})")
     if kind == "rule" and not isinstance(body.get("expr", []), list):
-        raise RulesetParseError(path, index, f"rule handle {body.get('handle')}: 'expr' must be a list ({FIX})")
+        raise _entry_error(path, index, f"rule handle {body.get('handle')}: 'expr' must be a list ({FIX})")
 
 
 def _split(path: Path, chains: dict[str, Chain], notes: list[str]) -> list[Ruleset]:
@@ -166,7 +170,7 @@ def _chain(chains: dict[str, Chain], notes: list[str], body: dict[str, Any], ind
     hook, kind = body.get("hook"), body.get("type")
     for name, value in (("hook", hook), ("type", kind), ("policy", body.get("policy"))):
         if value is not None and not isinstance(value, str):
-            raise RulesetParseError(path, index, f"chain {key[:120]}: '{name}' must be a string, got "
+            raise _entry_error(path, index, f"chain {key[:120]}: '{name}' must be a string, got "
                                     f"{str(value)[:40]!r} ({FIX})")
     if family not in TABLE_FAMILIES or (hook is not None and (kind != "filter" or hook not in HOOKS)):
         skipped.add(key)  # other families (arp, bridge, netdev); nat, route or prerouting chains
@@ -176,7 +180,7 @@ def _chain(chains: dict[str, Chain], notes: list[str], body: dict[str, Any], ind
     if hook is not None:
         raw = body.get("policy", "accept")  # nft base chains accept by default
         if raw not in ("accept", "drop"):
-            raise RulesetParseError(path, index, f"chain {key}: policy {str(raw)[:40]!r} is not accept or drop")
+            raise _entry_error(path, index, f"chain {key}: policy {str(raw)[:40]!r} is not accept or drop")
         policy = Action(raw)
     chains[key] = Chain(key, table=str(body.get("table")), family=str(family), hook=hook,
                         policy=policy, priority=_priority(body.get("prio", 0)), line=index)
