@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import socket
 from collections.abc import Iterable, Sequence
 
 IntervalSet = tuple[tuple[int, int], ...]  # sorted, disjoint, inclusive bounds
@@ -84,12 +85,25 @@ def intersect_sets(a: IntervalSet, b: IntervalSet) -> IntervalSet:
     return tuple(out)
 
 
+_AF = {"ipv4": (socket.AF_INET, 32), "ipv6": (socket.AF_INET6, 128)}
+
+
 def cidr_interval(text: str, family: str = "ipv4") -> tuple[int, int]:
     """'10.0.0.0/8', '10.1.2.3' or (ipv6) '2001:db8::/32' -> inclusive integer range; ValueError
-    on anything else, an address of the other family included."""
-    kind = ipaddress.IPv4Network if family == "ipv4" else ipaddress.IPv6Network
-    net = kind(text.strip(), strict=False)
-    return int(net.network_address), int(net.broadcast_address)
+    on anything else, an address of the other family included. (inet_pton, not ipaddress: a
+    10,000-rule IPv6 ruleset spends most of its parse time here otherwise.)"""
+    af, bits = _AF[family]
+    address, slash, prefix = text.strip().partition("/")
+    try:
+        value = int.from_bytes(socket.inet_pton(af, address), "big")
+    except (OSError, UnicodeError):
+        raise ValueError(f"not an {family} address: {address!r}") from None
+    if not slash:
+        return value, value
+    if not prefix.isdigit() or not 0 <= int(prefix) <= bits:
+        raise ValueError(f"bad prefix length in {text!r}")
+    host = (1 << (bits - int(prefix))) - 1
+    return value & ~host, value | host
 
 
 def ip_text(value: int, family: str = "ipv4") -> str:
