@@ -152,3 +152,19 @@ def test_iptables_parser_never_crashes_on_any_line(lines: list[str], family: str
         parse_iptables_families(text, "fuzz.rules", family)
     except RulesetParseError as err:
         assert "\n" not in err.one_line()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["ipv4", "ipv6"]).flatmap(lambda f: st.tuples(
+    st.just(f), st.ip_addresses(v=4 if f == "ipv4" else 6),
+    st.none() | st.integers(0, 32 if f == "ipv4" else 128))))
+def test_cidr_interval_agrees_with_ipaddress(case: tuple[str, object, int | None]) -> None:
+    import ipaddress
+
+    family, address, prefix = case
+    text = str(address) if prefix is None else f"{address}/{prefix}"
+    net = ipaddress.ip_network(text, strict=False)
+    assert cidr_interval(text, family) == (int(net.network_address), int(net.broadcast_address))
+    other = "ipv6" if family == "ipv4" else "ipv4"
+    with pytest.raises(ValueError):
+        cidr_interval(text, other)
