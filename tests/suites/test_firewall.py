@@ -199,6 +199,8 @@ def test_suite_context_reads_the_run_config(tmp_path: Path) -> None:
     ctx = next(suite.context(run))
     assert ctx.analysis.ruleset.format == "nft" and set(ctx.families) == {"ipv4", "ipv6"}
     assert [str(a) for a in ctx.sut_addresses] == ["127.0.0.1"] and ctx.live is None
+    assert default_registry()["FW-LIVE-EXPOSURE"].function(ctx).summary == (
+        "firewall.live.enabled is false: the host was not scanned")
     assert default_registry()["FW-ADMIN-PORTS"].function(ctx).status == Status.FAIL
 
 

@@ -50,7 +50,8 @@ class FirewallContext:
     # family -> why it cannot be judged (the SUT uses it but no ruleset describes it)
     missing: dict[str, str] = field(default_factory=dict)
     sut_addresses: tuple[Address, ...] = ()
-    live: LiveScan | None = None  # None: static analysis only (no run config)
+    live: LiveScan | None = None  # None: static analysis only (no run config, or turned off)
+    live_off: str = "static analysis only: no run configuration, so no live scan"
 
     @property
     def analysis(self) -> RulesetAnalysis:
@@ -143,8 +144,11 @@ def make_context(run: RunContext) -> Iterator[FirewallContext]:
                         tuple(settings.ports), full, settings.stands_for,
                         ScanSettings(settings.rate_per_s, settings.concurrency,
                                      settings.connect_timeout_s, settings.deadline_s))
-    yield build_context(config.ruleset, config.baseline, config.format, config.ruleset_ipv6,
+    ctx = build_context(config.ruleset, config.baseline, config.format, config.ruleset_ipv6,
                         sut_addresses(run), live)
+    if live is None:
+        ctx.live_off = "firewall.live.enabled is false: the host was not scanned"
+    yield ctx
 
 
 # Imported last: the check modules read FirewallContext from this module.

@@ -50,7 +50,7 @@ def live_exposure(ctx: FirewallContext) -> CheckResult:
     """The host exposes no port that the declared ruleset drops"""
     live = ctx.live
     if live is None:
-        return CheckResult.skipped("static analysis only: no run configuration, so no live scan")
+        return CheckResult.skipped(ctx.live_off)
     if not ctx.sut_addresses:
         return CheckResult.errored("no SUT address is known (firewall.addresses, or target.base_url "
                                    "naming an address or a resolvable host): nothing to scan")
@@ -126,8 +126,12 @@ def _judge(view: FamilyView, live: LiveScan, probes: list[Probe], result: ScanRe
     counts = {s: sum(p.state == s for p in probes) for s in (OPEN, CLOSED, FILTERED)}
     tally = ", ".join(f"{n} {s}" for s, n in counts.items()) + f" of {len(probes)} probes"
     if failures:
+        hint = ""
+        if any(f.data["port"] == live.declared_port for f in failures) and live.stands_for == "internet":
+            hint = ("; the declared service port answered too: if popcert's address was let in for "
+                    "this test, scan from a gateway address or set firewall.live.stands_for")
         return CheckResult.failed(
-            f"{len(failures)} port(s) answer that the declared ruleset drops ({tally})",
+            f"{len(failures)} port(s) answer that the declared ruleset drops ({tally}){hint}",
             *failures[:MAX_EXAMPLES * 4], *evidence, *advisories[:MAX_EXAMPLES], view.note())
     unfinished = sum(1 for p in probes if p.state == "not probed")
     if unfinished:
