@@ -77,6 +77,9 @@ class FirewallLiveConfig(_Strict):
     enabled: bool = True
     ports: list[int] = Field(default_factory=list)  # probed besides admin, common and service ports
     full_sweep: bool | None = None  # 1-65535; None: as the profile says (firewall.live_full_sweep)
+    # false: only the declared service port and `ports` (a host shared with other services, e.g.
+    # the lab on loopback), not the baseline's admin and common service ports
+    baseline_ports: bool = True
     stands_for: Literal["internet", "gateway", "management"] = "internet"  # when popcert is in no zone
     rate_per_s: float = Field(500, gt=0, le=5000)
     concurrency: int = Field(128, ge=1, le=1024)

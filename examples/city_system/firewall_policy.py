@@ -268,6 +268,8 @@ class DeployedHost:
         and the live scan (popcert plays the national portal, so it stands for the gateways)."""
         return {"firewall": {"ruleset": str(ruleset(defects, "iptables", out_dir)),
                              "addresses": self.addresses or ["127.0.0.1"],
+                             # the lab shares loopback with the machine's own services (an
+                             # sshd, a database): probe the host's ports, not the baseline's
                              "live": {"ports": [self.port] if self.port else [],
-                                      "stands_for": "gateway"}},
+                                      "baseline_ports": False, "stands_for": "gateway"}},
                 "scope": {"allowed_hosts": ["127.0.0.1", "localhost", *self.addresses]}}

@@ -39,6 +39,7 @@ class LiveScan:
     extra_ports: tuple[int, ...] = ()
     full_sweep: bool = False
     stands_for: str = "internet"
+    baseline_ports: bool = True  # probe the baseline's admin and common service ports too
     settings: ScanSettings = field(default_factory=ScanSettings)
 
 
@@ -141,7 +142,7 @@ def make_context(run: RunContext) -> Iterator[FirewallContext]:
             run.threshold("firewall", "live_full_sweep", False))
         url = urlsplit(run.config.target.base_url)
         live = LiveScan(run.scope, url.port or (443 if url.scheme == "https" else 80),
-                        tuple(settings.ports), full, settings.stands_for,
+                        tuple(settings.ports), full, settings.stands_for, settings.baseline_ports,
                         ScanSettings(settings.rate_per_s, settings.concurrency,
                                      settings.connect_timeout_s, settings.deadline_s))
     ctx = build_context(config.ruleset, config.baseline, config.format, config.ruleset_ipv6,

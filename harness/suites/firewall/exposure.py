@@ -13,7 +13,7 @@ import ipaddress
 
 from harness.checks import CheckResult, Evidence, EvidenceKind, Severity, check
 from harness.suites.firewall import FirewallContext, LiveScan
-from harness.suites.firewall.baseline import ZONE_NAMES, ZONES
+from harness.suites.firewall.baseline import ZONE_NAMES, ZONES, Baseline
 from harness.suites.firewall.checks import IPV6_MISSING
 from harness.suites.firewall.families import LABEL, MAX_EXAMPLES, FamilyView, combine
 from harness.suites.firewall.packets import Dim, representative
@@ -55,8 +55,7 @@ def live_exposure(ctx: FirewallContext) -> CheckResult:
         return CheckResult.errored("no SUT address is known (firewall.addresses, or target.base_url "
                                    "naming an address or a resolvable host): nothing to scan")
     addresses = [str(a) for a in ctx.sut_addresses]
-    port_list = list(range(1, 65536)) if live.full_sweep else sorted(
-        {*ctx.baseline.admin_ports, *ctx.baseline.common_service_ports, live.declared_port, *live.extra_ports})
+    port_list = probe_ports(ctx.baseline, live)
     result = scan(addresses, port_list, live.scope, live.settings)
     record = Evidence(EvidenceKind.NOTE, "live scan: every probe", {
         "text": (f"{len(result.probes)} TCP connect probes of {len(port_list)} port(s) on "
@@ -85,6 +84,16 @@ def live_exposure(ctx: FirewallContext) -> CheckResult:
     return CheckResult(combined.status, combined.summary, combined.evidence + (record,),
                        {"probes": float(len(result.probes)), "open_ports": float(len(result.open_ports())),
                         "scan_s": round(result.duration_s, 3)})
+
+
+def probe_ports(baseline: Baseline, live: LiveScan) -> list[int]:
+    """The TCP ports to probe on every address."""
+    if live.full_sweep:
+        return list(range(1, 65536))
+    wanted = {live.declared_port, *live.extra_ports}
+    if live.baseline_ports:
+        wanted |= {*baseline.admin_ports, *baseline.common_service_ports}
+    return sorted(wanted)
 
 
 def _judge(view: FamilyView, live: LiveScan, probes: list[Probe], result: ScanResult) -> CheckResult:
