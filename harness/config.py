@@ -6,6 +6,7 @@ the field (with its line) and the fix. Relative paths are resolved against the f
 
 from __future__ import annotations
 
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -70,10 +71,37 @@ class NpdbConfig(_Strict):
     admin_url: str | None = None
 
 
+class FirewallLiveConfig(_Strict):
+    """FW-LIVE-EXPOSURE: a bounded TCP connect scan of the SUT's in-scope addresses."""
+
+    enabled: bool = True
+    ports: list[int] = Field(default_factory=list)  # probed besides admin, common and service ports
+    full_sweep: bool | None = None  # 1-65535; None: as the profile says (firewall.live_full_sweep)
+    # false: only the declared service port and `ports` (a host shared with other services, e.g.
+    # the lab on loopback), not the baseline's admin and common service ports
+    baseline_ports: bool = True
+    stands_for: Literal["internet", "gateway", "management"] = "internet"  # when popcert is in no zone
+    rate_per_s: float = Field(500, gt=0, le=5000)
+    concurrency: int = Field(128, ge=1, le=1024)
+    connect_timeout_s: float = Field(1.0, gt=0, le=10)
+    deadline_s: float = Field(60, gt=0, le=600)
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: list[int]) -> list[int]:
+        if any(not 1 <= p <= 65535 for p in value):
+            raise ValueError("ports are 1-65535")
+        return value
+
+
 class FirewallConfig(_Strict):
     ruleset: Path
-    format: Literal["auto", "iptables", "nft"] = "auto"
+    format: Literal["auto", "iptables", "ip6tables", "nft"] = "auto"
     baseline: Path = resources.data_path("specs", "firewall", "baseline.yaml")
+    ruleset_ipv6: Path | None = None  # a separate ip6tables-save / nft file for the IPv6 policy
+    # The SUT's addresses (IPv4 and IPv6); default: what target.base_url names.
+    addresses: list[IPv4Address | IPv6Address] = Field(default_factory=list)
+    live: FirewallLiveConfig = Field(default_factory=FirewallLiveConfig)
 
 
 class SourceConfig(_Strict):
@@ -138,7 +166,7 @@ _HINTS = {
     "system.level": "one of ministry, province, district",
     "suites": f"choose from {', '.join(ALL_SUITES)}",
     "npdb.mtls": "one of off, optional, required",
-    "firewall.format": "one of auto, iptables, nft",
+    "firewall.format": "one of auto, iptables, ip6tables, nft",
 }
 
 
@@ -184,6 +212,7 @@ def _resolve_paths(config: RunConfig, base: Path) -> RunConfig:
     if config.firewall:
         update["firewall"] = config.firewall.model_copy(update={
             "ruleset": resolve(config.firewall.ruleset),
+            "ruleset_ipv6": resolve(config.firewall.ruleset_ipv6),
             "baseline": resolve(config.firewall.baseline)})
     if config.source:
         update["source"] = config.source.model_copy(update={

@@ -42,12 +42,15 @@ class Lab:
         self.npdb: Any = None
         self.city: Any = None
         self._npdb_cm: Any = None
+        self.host: Any = None  # the reference host's live exposure (FW-LIVE-EXPOSURE scans it)
 
     def __enter__(self) -> Lab:
+        from examples.city_system.firewall_policy import DeployedHost
         from examples.city_system.launcher import CitySystem
         from mocks.population_db.launcher import MockNPDB
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.host = DeployedHost(self.defects).__enter__()
         if not self.servers:
             return self
         # The city system keeps dossiers between runs otherwise; each lab starts clean.
@@ -69,6 +72,8 @@ class Lab:
             if self.city is not None:
                 self.city.__exit__(exc_type, exc, tb)
         finally:
+            if self.host is not None:
+                self.host.__exit__(exc_type, exc, tb)
             if self._npdb_cm is not None:
                 self._npdb_cm.__exit__(exc_type, exc, tb)
 
@@ -76,7 +81,7 @@ class Lab:
                    level: str = "district", output_dir: Path | None = None,
                    seed: int = 0) -> RunConfig:
         """The run config an assessor would write for the reference system in this lab."""
-        from examples.city_system.firewall_policy import ruleset
+        from examples.city_system.firewall_policy import DeployedHost
         from examples.city_system.source_tree import source
 
         artifacts = self.workdir / "artifacts"
@@ -86,7 +91,8 @@ class Lab:
             "system": {"name": "Reference city system", "organisation": "popcert (example)",
                        "level": level},
             "target": {"base_url": "https://127.0.0.1:9"},  # no server: static suites only
-            "firewall": {"ruleset": str(ruleset(self.defects, "iptables", artifacts / "fw"))},
+            # firewall (ruleset, the deployed host's addresses and live scan) and scope
+            **(self.host or DeployedHost()).run_config(self.defects, artifacts / "fw"),
             "source": {"path": str(source(self.defects, artifacts / "src"))},
             "assessor": {"attestations": str(DEMO_ATTESTATIONS)},
             "quick": quick, "seed": seed,

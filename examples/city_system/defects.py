@@ -79,6 +79,10 @@ DEFECTS: dict[str, str] = {
     "sast.verify_false": "source disables TLS verification (verify=False)",
     "sast.hardcoded_secret": "source contains a hard-coded secret",
     "sast.tls_verify_session": "source calls session.post(..., verify=False) on a Session built in a helper",
+    "firewall.ipv6_open": "the IPv6 policy accepts everything (dual-stack host hardened for IPv4 only)",
+    "firewall.icmpv6_dropped": "all ICMPv6 dropped, breaking neighbour discovery and path MTU discovery",
+    "firewall.ipv6_missing": "dual-stack host submits no IPv6 ruleset",
+    "firewall.live_port_open": "the deployed host answers on a port the declared ruleset drops",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -1,9 +1,9 @@
 """Reachability over the whole packet space of a flattened chain, first match wins.
 
 The packets an entry really decides are its match minus every earlier entry that decides them
-first. An index on source/destination /16 keeps that subtraction to the few earlier rules that can
-overlap, so 10,000-rule rulesets stay fast; a witness point settles most "is it empty?" questions
-without subtracting anything.
+first. An index on source/destination /24 and /16 (IPv6: /64 and /48) keeps that subtraction to
+the few earlier rules that can overlap, so 10,000-rule rulesets stay fast; a witness point settles
+most "is it empty?" questions without subtracting anything.
 """
 
 from __future__ import annotations
@@ -14,13 +14,31 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from harness.suites.firewall.flatten import Entry, Flattened, InterfaceUniverse, Kind, flatten
+from harness.suites.firewall.flatten import (
+    Entry,
+    Flattened,
+    InterfaceUniverse,
+    Kind,
+    flatten,
+)
 from harness.suites.firewall.model import Rule, Ruleset
-from harness.suites.firewall.packets import (NDIM, Box, Dim, bounding, contains_point, intersect_all,
-                                             overlaps, representative, subtract_all, universe)
+from harness.suites.firewall.packets import (
+    NDIM,
+    Box,
+    Dim,
+    bounding,
+    contains_point,
+    intersect_all,
+    overlaps,
+    representative,
+    subtract_all,
+    universe,
+)
 
-# (dimension, bits dropped): a box whose address fits one /24 (else /16) goes into that bucket
-_LEVELS = ((Dim.SRC, 8), (Dim.SRC, 16), (Dim.DST, 8), (Dim.DST, 16))
+# (dimension, bits dropped): a box whose address fits one /24 (else /16) goes into that bucket;
+# for IPv6 the usual allocation sizes, /64 (a subnet) then /48 (a site).
+_LEVELS = {"ipv4": ((Dim.SRC, 8), (Dim.SRC, 16), (Dim.DST, 8), (Dim.DST, 16)),
+           "ipv6": ((Dim.SRC, 64), (Dim.SRC, 80), (Dim.DST, 64), (Dim.DST, 80))}
 
 
 class _Bucket:
@@ -39,15 +57,16 @@ class _Bucket:
 
 
 class _BoxIndex:
-    def __init__(self, entries: list[Entry]) -> None:
-        self.levels: list[dict[int, _Bucket]] = [defaultdict(_Bucket) for _ in _LEVELS]
+    def __init__(self, entries: list[Entry], family: str = "ipv4") -> None:
+        self.shape = _LEVELS[family]
+        self.levels: list[dict[int, _Bucket]] = [defaultdict(_Bucket) for _ in self.shape]
         self.wide = _Bucket()
         for j, entry in enumerate(entries):
             for box in entry.boxes:
                 self._bucket(box).add(j, box)
 
     def _bucket(self, box: Box) -> _Bucket:
-        for (dim, shift), table in zip(_LEVELS, self.levels):
+        for (dim, shift), table in zip(self.shape, self.levels):
             lo, hi = box[2 * dim] >> shift, box[2 * dim + 1] >> shift
             if lo == hi:
                 return table[lo]
@@ -55,7 +74,7 @@ class _BoxIndex:
 
     def overlapping(self, query: Box, before: int) -> Iterator[tuple[int, Box]]:
         yield from self.wide.before(before)
-        for (dim, shift), table in zip(_LEVELS, self.levels):
+        for (dim, shift), table in zip(self.shape, self.levels):
             lo, hi = query[2 * dim] >> shift, query[2 * dim + 1] >> shift
             keys = range(lo, hi + 1) if hi - lo < len(table) else list(table)
             for key in keys:
@@ -73,10 +92,11 @@ class Decision:
 
 
 class ChainAnalysis:
-    def __init__(self, flat: Flattened) -> None:
+    def __init__(self, flat: Flattened, family: str = "ipv4") -> None:
         self.flat = flat
+        self.family = family
         self.entries = flat.entries
-        self.index = _BoxIndex(self.entries)
+        self.index = _BoxIndex(self.entries, family)
 
     def _decides_before(self, j: int, i: int, exact_only: bool) -> bool:
         entry = self.entries[j]
@@ -105,7 +125,7 @@ class ChainAnalysis:
         entry = self.entries[i]
         rng = random.Random(i)
         for box in entry.boxes:
-            for point in _witnesses(box, rng):
+            for point in _witnesses(box, rng, self.family):
                 probe = tuple(v for p in point for v in (p, p))
                 if not any(contains_point(b, point) for _, b in self._earlier(i, probe, exact_only)):
                     return True
@@ -138,11 +158,22 @@ class ChainAnalysis:
         return out
 
 
-def _witnesses(box: Box, rng: random.Random) -> Iterator[tuple[int, ...]]:
+    def deciding(self, point: tuple[int, ...]) -> Entry:
+        """The entry that decides one packet: the first exact accept/drop whose packets hold it
+        (an approximate drop is assumed not to fire, as everywhere), else the chain's policy."""
+        for entry in self.entries:
+            if entry.kind not in (Kind.ACCEPT, Kind.DROP) or (entry.approximate and entry.kind == Kind.DROP):
+                continue
+            if any(contains_point(box, point) for box in entry.boxes):
+                return entry
+        return self.entries[-1]
+
+
+def _witnesses(box: Box, rng: random.Random, family: str = "ipv4") -> Iterator[tuple[int, ...]]:
     lows = tuple(box[2 * d] for d in range(NDIM))
     yield lows
     yield tuple(box[2 * d + 1] for d in range(NDIM))
-    yield representative(box)
+    yield representative(box, family)
     for _ in range(5):
         yield tuple(rng.randint(box[2 * d], box[2 * d + 1]) for d in range(NDIM))
 
@@ -161,14 +192,24 @@ class RulesetAnalysis:
 
     def __init__(self, ruleset: Ruleset, extra_ifaces: tuple[str, ...] = ("lo",)) -> None:
         self.ruleset = ruleset
+        self.family = ruleset.family
         self.ifaces = InterfaceUniverse(ruleset, extra_ifaces)
         self.chains: dict[str, list[ChainAnalysis]] = {
-            hook: [ChainAnalysis(flatten(ruleset, c, self.ifaces)) for c in ruleset.base_chains(hook)]
+            hook: [ChainAnalysis(flatten(ruleset, c, self.ifaces), self.family)
+                   for c in ruleset.base_chains(hook)]
             for hook in self.HOOKS}
 
     @property
     def universe(self) -> Box:
-        return universe(len(self.ifaces))
+        return universe(len(self.ifaces), self.family)
+
+    def deciding(self, hook: str, point: tuple[int, ...]) -> Entry | None:
+        """The rule (or policy) that drops one packet on the hook; None when every chain accepts it."""
+        for chain in self.chains[hook]:
+            entry = chain.deciding(point)
+            if entry.kind == Kind.DROP:
+                return entry
+        return None
 
     def accepted(self, hook: str, within: list[Box], limit: int | None = None) -> list[Decision]:
         """What passes the hook: every base chain on it must accept (nft runs them in priority order)."""

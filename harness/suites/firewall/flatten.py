@@ -10,10 +10,27 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from harness.suites.firewall.model import Action, Chain, IfaceMatch, Rule, RulesetParseError, Ruleset
-from harness.suites.firewall.packets import (DIM_MAX, NDIM, Box, Dim, IntervalSet, boxes_from_sets,
-                                             complement, interval_set, intersect_all, subtract_all,
-                                             universe)
+from harness.suites.firewall.model import (
+    Action,
+    Chain,
+    IfaceMatch,
+    Rule,
+    Ruleset,
+    RulesetParseError,
+)
+from harness.suites.firewall.packets import (
+    NDIM,
+    Box,
+    Dim,
+    IntervalSet,
+    boxes_from_sets,
+    complement,
+    dim_maxima,
+    intersect_all,
+    interval_set,
+    subtract_all,
+    universe,
+)
 
 MAX_ENTRIES = 500_000  # a chain called from everywhere can explode when inlined: refuse, do not hang
 OTHER_IFACE = "~other"  # stands for every interface the ruleset never names
@@ -73,10 +90,11 @@ def _iface_matches(pattern: str, name: str) -> bool:
     return pattern == name
 
 
-def rule_boxes(rule: Rule, ifaces: InterfaceUniverse) -> list[Box]:
-    if rule.ipv6_only:
+def rule_boxes(rule: Rule, ifaces: InterfaceUniverse, family: str = "ipv4") -> list[Box]:
+    if rule.family not in (None, family):
         return []
-    full = {d: ((0, DIM_MAX.get(d, len(ifaces) - 1)),) for d in Dim}
+    maxima = dim_maxima(family)
+    full = {d: ((0, maxima.get(d, len(ifaces) - 1)),) for d in Dim}
     sets: list[IntervalSet] = [full[Dim(d)] for d in range(NDIM)]
     for dim, value in ((Dim.SRC, rule.src), (Dim.DST, rule.dst), (Dim.PROTO, rule.proto),
                        (Dim.SPORT, rule.sport), (Dim.DPORT, rule.dport), (Dim.CT, rule.ct)):
@@ -91,7 +109,7 @@ def rule_boxes(rule: Rule, ifaces: InterfaceUniverse) -> list[Box]:
 
 def flatten(ruleset: Ruleset, chain: Chain, ifaces: InterfaceUniverse) -> Flattened:
     out = Flattened(chain)
-    everything = [universe(len(ifaces))]
+    everything = [universe(len(ifaces), ruleset.family)]
     policy = Kind.ACCEPT if chain.policy in (None, Action.ACCEPT) else Kind.DROP
     _block(ruleset, chain, everything, (chain.name,), out.entries, ifaces, policy, builtin=True)
     out.entries.append(Entry(None, policy, everything, note=f"{chain.name} policy {policy}"))
@@ -101,12 +119,12 @@ def flatten(ruleset: Ruleset, chain: Chain, ifaces: InterfaceUniverse) -> Flatte
 def _block(ruleset: Ruleset, chain: Chain, cond: list[Box], stack: tuple[str, ...],
            entries: list[Entry], ifaces: InterfaceUniverse, policy: Kind, builtin: bool) -> None:
     for rule in chain.rules:
-        if rule.ipv6_only:
-            continue
+        if rule.family not in (None, ruleset.family):
+            continue  # an nft inet rule for the other address family
         if len(entries) > MAX_ENTRIES:
             raise RulesetParseError(ruleset.path, rule.line,
                                     f"more than {MAX_ENTRIES} rules once jumps are inlined")
-        match = intersect_all(cond, rule_boxes(rule, ifaces))
+        match = intersect_all(cond, rule_boxes(rule, ifaces, ruleset.family))
         action = rule.action
         if action in (Action.ACCEPT, Action.DROP, Action.REJECT):
             kind = Kind.ACCEPT if action == Action.ACCEPT else Kind.DROP

@@ -17,14 +17,17 @@ from harness.suites.firewall.packets import IntervalSet
 class RulesetParseError(PopcertError):
     """The ruleset holds syntax we cannot read or do not model: never a silent pass."""
 
-    def __init__(self, path: Path | str, line: int | None, message: str) -> None:
+    def __init__(self, path: Path | str, line: int | None, message: str, entry: bool = False) -> None:
         self.path = str(path)
         self.line = line  # iptables: 1-based line; nft JSON: index in the "nftables" array
         self.message = message
+        self.entry = entry  # line is an index in the nft "nftables" array, not a text line
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line is not None else self.path
+        if self.line is None:
+            return f"{self.path}: {self.message}"
+        where = f"{self.path}: nftables[{self.line}]" if self.entry else f"{self.path}:{self.line}"
         return f"{where}: {self.message}"
 
 
@@ -67,7 +70,9 @@ class Rule:
     # A condition we cannot model (rate limit, tcp flags...): the rule may match less than stated.
     approximate: bool = False
     handle: int | None = None  # nft rule handle
-    ipv6_only: bool = False  # matches IPv6 fields only: never an IPv4 packet
+    # The address family the rule can match ("ipv4"/"ipv6"), None for both (nft inet rules
+    # without ip/ip6 matches); "none" when it names both families and so matches nothing.
+    family: str | None = None
 
     @property
     def location(self) -> str:
@@ -90,9 +95,10 @@ class Chain:
 @dataclass
 class Ruleset:
     path: Path
-    format: str  # "iptables" or "nft"
+    format: str  # "iptables" or "nft" (the text of ip6tables-save is "iptables" with family ipv6)
     chains: dict[str, Chain] = field(default_factory=dict)  # the filtering chains we analyse
     notes: list[str] = field(default_factory=list)  # what we parsed but do not model
+    family: str = "ipv4"  # every address in this ruleset's matches is of this family
 
     def base_chains(self, hook: str) -> list[Chain]:
         found = [c for c in self.chains.values() if c.hook == hook]

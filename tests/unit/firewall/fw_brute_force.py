@@ -18,8 +18,8 @@ def _iface(match: IfaceMatch | None, name: str) -> bool:
     return hit != match.negated
 
 
-def matches(rule: Rule, packet: tuple[int, ...], iif: str, oif: str) -> bool:
-    return (not rule.ipv6_only and _in(rule.src, packet[Dim.SRC]) and _in(rule.dst, packet[Dim.DST])
+def matches(rule: Rule, packet: tuple[int, ...], iif: str, oif: str, family: str = "ipv4") -> bool:
+    return (rule.family in (None, family) and _in(rule.src, packet[Dim.SRC]) and _in(rule.dst, packet[Dim.DST])
             and _in(rule.proto, packet[Dim.PROTO]) and _in(rule.sport, packet[Dim.SPORT])
             and _in(rule.dport, packet[Dim.DPORT]) and _in(rule.ct, packet[Dim.CT])
             and _iface(rule.iif, iif) and _iface(rule.oif, oif))
@@ -32,7 +32,7 @@ def evaluate(ruleset: Ruleset, chain: str, packet: tuple[int, ...], iif: str, oi
 
     def run(name: str) -> str:
         for rule in ruleset.chains[name].rules:
-            if not matches(rule, packet, iif, oif):
+            if not matches(rule, packet, iif, oif, ruleset.family):
                 continue
             trace.add((rule.chain, rule.position))
             if rule.action == Action.ACCEPT:
