@@ -179,13 +179,13 @@ class TokenValidator:
     def _check_claims(self, claims: dict[str, Any]) -> None:
         now = self._clock()
         exp = claims.get("exp")
-        if not active("auth.exp_not_checked"):
-            if not isinstance(exp, (int, float)) or now > exp + CLOCK_SKEW_S:
-                raise AuthError(401, "token expired")
+        if not active("auth.exp_not_checked") and (
+                not isinstance(exp, (int, float)) or now > exp + CLOCK_SKEW_S):
+            raise AuthError(401, "token expired")
         nbf = claims.get("nbf")
-        if not active("auth.nbf_not_checked") and nbf is not None:
-            if not isinstance(nbf, (int, float)) or now < nbf - CLOCK_SKEW_S:
-                raise AuthError(401, "token not yet valid")
+        if not active("auth.nbf_not_checked") and nbf is not None and (
+                not isinstance(nbf, (int, float)) or now < nbf - CLOCK_SKEW_S):
+            raise AuthError(401, "token not yet valid")
         if not active("auth.iss_not_checked") and claims.get("iss") != self.issuer:
             raise AuthError(401, "token from an unknown issuer")
         if not active("auth.aud_not_checked"):

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from examples.city_system.config import CityConfig, write_config
 from examples.city_system.defects import parse
@@ -85,7 +85,7 @@ class CitySystem:
             db_path=self.workdir / "city.sqlite3", ready_path=self.ready_path,
             defects=sorted(self.defects), **self._settings)
 
-    def start(self) -> CitySystem:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_config(self._config(), self.config_path)
         self.ready_path.unlink(missing_ok=True)
@@ -116,12 +116,12 @@ class CitySystem:
         if process is not None:
             process.stop(grace_s=10)
 
-    def restart(self) -> CitySystem:
+    def restart(self) -> Self:
         """Stop and start again with the same store (durability tests)."""
         self.stop()
         return self.start()
 
-    def __enter__(self) -> CitySystem:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

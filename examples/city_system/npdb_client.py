@@ -8,6 +8,7 @@ backoff + jitter on 5xx/429/timeouts/resets/malformed bodies (Retry-After honour
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import time
@@ -147,10 +148,8 @@ class NpdbClient:
             if purpose and not (dossier_call and active("npdb.missing_purpose_code")):
                 headers["X-Purpose-Code"] = purpose
 
-            async def send() -> httpx.Response:
-                return await self._http.request(method, self.data_url + path, headers=headers,
-                                                json=json_body, params=params)
-
+            send = functools.partial(self._http.request, method, self.data_url + path, headers=headers,
+                                     json=json_body, params=params)
             response = await self._with_retries(send, accept={404})
             if response.status_code == 401 and not refreshed:
                 self._token = None  # revoked or rotated key: get a new token once

@@ -23,6 +23,7 @@ from harness.report.untrusted import strip_control
 from harness.signing import keys as signing_keys
 from harness.signing import trust
 
+
 def _console() -> Console:
     # No colour codes in logs and test output unless a terminal asks for them.
     return Console(highlight=False, soft_wrap=True)

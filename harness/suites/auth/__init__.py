@@ -12,6 +12,7 @@ a refusal; docs/auth.md lists them. A run without the mock NPDB stops the suite 
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.checks import CheckResult, Evidence, SuiteUnavailable
-from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
 from harness.net import SafeClient, TlsMaterial
-from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 from harness.registry import Suite
-from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
 from harness.run_context import RunContext
+from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
+from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
+from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 
 if TYPE_CHECKING:
     from mocks.population_db.admin_client import AdminClient
@@ -165,10 +166,10 @@ def make_context(run: RunContext) -> Iterator[AuthContext]:
         # this run's namespace of a shared mock: its own people and deliveries
         admin = admin.for_run(run.run_id)
         if run.config.target.ca_bundle is not None:
-            try:  # the mock delivers genuine notifications to the SUT: trust the SUT's own CA
+            # the mock delivers genuine notifications to the SUT: trust the SUT's own CA;
+            # an older mock cannot, and deliveries then fail visibly instead
+            with contextlib.suppress(Exception):
                 admin.trust_ca(Path(run.config.target.ca_bundle))
-            except Exception:  # noqa: BLE001 - an older mock: deliveries fail visibly instead
-                pass
     client = portal.http()
     try:
         yield AuthContext(run=run, portal=portal, client=client, minter=portal.minter(),

@@ -15,7 +15,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.sut.portal import PORTAL
 from harness.suites.auth import AuthContext
 from harness.suites.auth.notify import new_event, npdb_signature
 from harness.suites.auth.probe import (
@@ -33,6 +32,7 @@ from harness.suites.auth.spec import (
     connection_spec,
     operations,
 )
+from harness.sut.portal import PORTAL
 
 RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
 RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s

@@ -7,6 +7,7 @@ malformed scenario or purposes file) stops the suite (SuiteUnavailable).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,11 +18,11 @@ import yaml
 from harness import resources
 from harness.checks import SuiteUnavailable
 from harness.errors import PopcertError
-from harness.sut.npdb_boundary import NPDBHandle
 from harness.registry import Suite
 from harness.run_context import RunContext
 from harness.suites.scenario.model import Scenario, load_all
 from harness.suites.scenario.runner import PopulationBinder, ScenarioDriver, StepRun
+from harness.sut.npdb_boundary import NPDBHandle
 
 if TYPE_CHECKING:
     from mocks.population_db.admin_client import AdminClient
@@ -86,10 +87,8 @@ def run_admin(run: RunContext, npdb: NPDBHandle) -> AdminClient:
     admin = npdb.admin.for_run(run.run_id)
     ca_bundle = run.config.target.ca_bundle
     if ca_bundle is not None:
-        try:
+        with contextlib.suppress(Exception):  # deliveries then fail visibly in the delivery log
             admin.trust_ca(Path(ca_bundle))
-        except Exception:  # noqa: BLE001 - deliveries then fail visibly in the delivery log
-            pass
     return admin
 
 
