@@ -171,7 +171,8 @@ class Engine:
             self.log.close()
         report = self._write_report(complete=self.interrupted is None)
         verdict = Verdict(report["verdict"]["status"], tuple(report["verdict"]["reasons"]),
-                          tuple(report["verdict"]["blocking"]))
+                          tuple(report["verdict"]["blocking"]),
+                          tuple(report["verdict"].get("inconclusive", ())))
         return RunOutcome(self.run_dir, report, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:
