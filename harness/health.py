@@ -437,7 +437,7 @@ class HealthMonitor:
 
     def __enter__(self) -> Self:
         if self._calibration:
-            self._before = calibrate()
+            self._before = calibrate(CALIBRATION_ROUNDS)
         self._started = time.monotonic()
         self._sample()
         self._thread = threading.Thread(target=self._run, daemon=True, name="popcert-health")
@@ -451,7 +451,7 @@ class HealthMonitor:
         self._sample()
         duration = time.monotonic() - self._started
         if self._calibration:
-            self._after = calibrate()
+            self._after = calibrate(CALIBRATION_ROUNDS)
         self.figures = self._figures(duration)
 
     def _run(self) -> None:
