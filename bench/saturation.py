@@ -31,10 +31,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from harness import processes  # noqa: E402
-from harness.engine import Engine  # noqa: E402
-from harness.health import calibrate, cores  # noqa: E402
-from harness.lab import Lab, city_options_for  # noqa: E402
+from harness import processes
+from harness.engine import Engine
+from harness.health import calibrate, cores
+from harness.lab import Lab, city_options_for
 
 SLOW_DEFECT = "conformance.slow_every_response"
 TIMING_CHECKS = ("LOAD-THROUGHPUT", "LOAD-LATENCY-P95", "LOAD-LATENCY-P99", "LOAD-ERROR-RATE",

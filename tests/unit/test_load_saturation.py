@@ -154,15 +154,15 @@ def _failures(tmp: Path, rows: list[tuple[str, int]]) -> Path:
 def test_errors_a_slow_client_cannot_cause_still_fail(tmp_path: Path) -> None:
     explained = _failures(tmp_path, [("CatchResponseError('HTTP 503')", 30),
                                      ("CatchResponseError('HTTP 429')", 20),
-                                     ("TimeoutError('no complete answer within the 30 s request "
-                                      "deadline')", 5)])
+                                     (("TimeoutError('no complete answer within the 30 s "
+                                       "request deadline')"), 5)])
     assert errors_unexplained(explained, 1000, 0.01) is None
     own = _failures(tmp_path, [("CatchResponseError('HTTP 500')", 30),
                                ("CatchResponseError('HTTP 503')", 30)])
     why = errors_unexplained(own, 1000, 0.01)
     assert why is not None and "30 of 1000 requests (3.00%)" in why and "HTTP 500" in why
-    redirects = _failures(tmp_path, [("CatchResponseError(\"HTTP 302 redirect to "
-                                      "'http://127.0.0.1:1/' not followed\")", 50)])
+    redirects = _failures(tmp_path, [(("CatchResponseError(\"HTTP 302 redirect to "
+                                       "'http://127.0.0.1:1/' not followed\")"), 50)])
     assert errors_unexplained(redirects, 100, 0.01) is not None
 
 
