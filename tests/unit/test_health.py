@@ -177,3 +177,39 @@ def test_monitor_samples_the_host_and_its_processes(monkeypatch: pytest.MonkeyPa
     assert figures.runnable_per_core is not None and figures.steal_share is not None
     assert figures.calibration_before is not None and figures.calibration_after is not None
     assert figures.generator and figures.generator[0].name == "self"
+
+
+def test_the_report_shows_the_inconclusive_verdict() -> None:
+    """report.json keeps the marking (valid against the schema) and the HTML verdict says it."""
+    from harness.report.document import schema_errors
+    from harness.report.html import render_html
+    from tests.unit.report.sample_report import certified_report
+
+    report = certified_report()
+    verdict = _decide({"LOAD-LATENCY-P95": "error"}, {"LOAD-LATENCY-P95": INCONCLUSIVE})
+    report["verdict"] = verdict.to_json()  # type: ignore[attr-defined]
+    assert schema_errors(report) == []
+    html = render_html(report)
+    assert 'id="verdict-inconclusive"' in html
+    assert "INCONCLUSIVE, not failed: popcert itself was saturated while measuring " \
+           "LOAD-LATENCY-P95" in html
+    assert 'id="verdict-inconclusive"' not in render_html(certified_report())
+
+
+def test_the_terminal_marks_an_inconclusive_verdict(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.engine import RunOutcome
+    from harness.runner import print_verdict
+
+    verdict = _decide({"LOAD-LATENCY-P95": "error"}, {"LOAD-LATENCY-P95": INCONCLUSIVE})
+    console = io.StringIO()
+    print_verdict(RunOutcome(tmp_path, {}, verdict, {}), Console(file=console))  # type: ignore[arg-type]
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-3].startswith("inconclusive: LOAD-LATENCY-P95 measured while popcert was "
+                                "saturated; no mandatory check failed")
+    assert lines[-1] == "verdict: NOT CERTIFIED"  # what scripts read is unchanged
+    assert "NOT CERTIFIED (inconclusive)" in console.getvalue()
