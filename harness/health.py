@@ -21,8 +21,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Self
@@ -494,13 +493,5 @@ class HealthMonitor:
                             for pid, (name, cpu) in sorted(self._cpu.items())))
 
 
-@contextmanager
-def monitored(what: str, processes: Callable[[], Iterable[tuple[str, int]]] | None = None,
-              ) -> Iterator[HealthMonitor]:
-    with HealthMonitor(what, processes) as monitor:
-        yield monitor
-
-
 __all__ = ["Calibration", "HealthFigures", "HealthMonitor", "ProcessCpu", "Saturation",
-           "assess", "calibrate", "health_evidence", "inconclusive_result", "is_inconclusive",
-           "monitored"]
+           "assess", "calibrate", "health_evidence", "inconclusive_result", "is_inconclusive"]
