@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from harness import processes
 from harness.engine import Engine
-from harness.health import calibrate, cores
+from harness.health_monitor import calibrate, cores
 from harness.lab import Lab, city_options_for
 
 SLOW_DEFECT = "conformance.slow_every_response"

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import health
+from harness import health_monitor
 from harness.health import (
     Calibration,
     HealthFigures,
-    HealthMonitor,
     ProcessCpu,
     assess,
-    calibrate,
     health_evidence,
     is_inconclusive,
-    read_host,
 )
+from harness.health_monitor import HealthMonitor, calibrate, read_host
 from harness.profiles import CERTIFIED, NOT_CERTIFIED, decide, load_profile
 
 QUIET_CALIBRATION = Calibration(20, 3.1, 3.4, 4.0, 1.02, 1.1)
@@ -167,7 +165,7 @@ def test_host_counters_are_read_from_proc(tmp_path: Path) -> None:
 def test_monitor_samples_the_host_and_its_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    monkeypatch.setattr(health, "CALIBRATION_ROUNDS", 3)
+    monkeypatch.setattr(health_monitor, "CALIBRATION_ROUNDS", 3)
     with HealthMonitor("test window", lambda: [("self", os.getpid())], interval_s=0.05) as monitor:
         sum(range(300_000))
         import time

@@ -15,7 +15,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.health import HealthMonitor, assess, health_evidence, inconclusive_result
+from harness.health import assess, health_evidence, inconclusive_result
+from harness.health_monitor import HealthMonitor
 from harness.portal import PORTAL
 from harness.suites.auth import AuthContext
 from harness.suites.auth.notify import new_event, npdb_signature

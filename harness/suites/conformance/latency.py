@@ -18,13 +18,8 @@ from typing import Any
 from urllib.parse import quote
 
 from harness.checks import CheckResult, Status
-from harness.health import (
-    HealthFigures,
-    HealthMonitor,
-    assess,
-    health_evidence,
-    inconclusive_result,
-)
+from harness.health import HealthFigures, assess, health_evidence, inconclusive_result
+from harness.health_monitor import HealthMonitor
 from harness.net import Exchange, SafeClient
 
 DEFAULT_BUDGET_MS = 500.0  # when a profile sets no latency_budget_ms at all

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import resources
-from harness.health import HealthFigures, HealthMonitor
+from harness.health import HealthFigures
+from harness.health_monitor import HealthMonitor
 from harness.suites.load.latency import CorrectedLatency, latency_path, read_latency
 from harness.suites.load.stats import LoadStats, LoadStatsError, read_run
 
