@@ -83,6 +83,9 @@ def describe(label: str, report: dict[str, Any], seconds: float) -> str:
              f"    failed: {', '.join(failed) or 'none'}; error: {', '.join(errors) or 'none'}"]
     if health is not None:
         lines.append(f"    load run health: {health['describe']}")
+    p95_summary = results.get("LOAD-LATENCY-P95", {}).get("summary")
+    if p95_summary:
+        lines.append(f"    LOAD-LATENCY-P95: {' '.join(p95_summary.split())[:400]}")
     return "\n".join(lines)
 
 
