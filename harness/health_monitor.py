@@ -218,10 +218,10 @@ class HealthMonitor:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=2 * self._interval + 1)
         self._sample()
         duration = time.monotonic() - self._started
-        if self._calibration:
+        if self._calibration and exc[0] is None:  # an interrupt or a failure leaves at once
             self._after = calibrate(CALIBRATION_ROUNDS)
         self.figures = self._figures(duration)
 
