@@ -198,7 +198,7 @@ class Engine:
             self.log.close()
         document = self._write_report(complete=self.interrupted is None)
         verdict = Verdict(document.verdict.status, document.verdict.reasons,
-                          document.verdict.blocking)
+                          document.verdict.blocking, document.verdict.inconclusive)
         return RunOutcome(self.run_dir, document, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:

@@ -97,10 +97,14 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     if len(outcome.verdict.reasons) > 15:
         console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
     report = outcome.files.get("html", outcome.run_dir / "report.html")
+    if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
+        print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
+              "was saturated; no mandatory check failed; re-run on a quieter host")
     # The last two lines on stdout are what make demo and CI scripts read.
     print(f"report: {report}")
     print(f"verdict: {status}")
-    console.print(f"[{style}]{status}[/]")
+    console.print(f"[{style}]{status}[/]" + (" [bold yellow](inconclusive)[/]"
+                                             if outcome.verdict.inconclusive else ""))
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
