@@ -181,17 +181,17 @@ def test_the_report_shows_the_inconclusive_verdict() -> None:
     """report.json keeps the marking (valid against the schema) and the HTML verdict says it."""
     from harness.report.document import schema_errors
     from harness.report.html import render_html
-    from tests.unit.report.sample_report import certified_report
+    from tests.unit.report.sample_report import certified_report, doc
 
     report = certified_report()
     verdict = _decide({"LOAD-LATENCY-P95": "error"}, {"LOAD-LATENCY-P95": INCONCLUSIVE})
     report["verdict"] = verdict.to_json()  # type: ignore[attr-defined]
     assert schema_errors(report) == []
-    html = render_html(report)
+    html = render_html(doc(report))
     assert 'id="verdict-inconclusive"' in html
     assert "INCONCLUSIVE, not failed: popcert itself was saturated while measuring " \
            "LOAD-LATENCY-P95" in html
-    assert 'id="verdict-inconclusive"' not in render_html(certified_report())
+    assert 'id="verdict-inconclusive"' not in render_html(doc(certified_report()))
 
 
 def test_the_terminal_marks_an_inconclusive_verdict(tmp_path: Path,
