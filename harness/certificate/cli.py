@@ -14,6 +14,7 @@ import typer
 
 from harness.certificate.model import Certificate, CertificateError, now_utc, status_on
 from harness.errors import PopcertError
+from harness.report.untrusted import WALK, strip_control, walk_bounded
 
 certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTIFIED report.",
                               no_args_is_help=True)
@@ -28,8 +29,22 @@ TrustOption = Annotated[Path | None, typer.Option(
     "--trust-store", help="folder of trusted assessor keys (default: `popcert keys trust`'s)")]
 
 
+def _say(text: str, *, err: bool = False) -> None:
+    """Print to the terminal: system names, assessors, reasons and paths come from a vendor's
+    report or a command line, so escapes and control characters (bidi overrides, ESC) are removed
+    as in report.html; JSON stays valid (only characters inside its strings go)."""
+    typer.echo(strip_control(text), err=err)
+
+
+def _shown(value: Any) -> Any:
+    """A JSON value to print: every string in it without control characters (the JSON escape
+    of an ESC, \\u001b, would come back as an ESC in whatever reads it)."""
+    return walk_bounded(value, lambda _key, item: WALK if isinstance(item, (dict, list, tuple))
+                        else strip_control(item) if isinstance(item, str) else item)
+
+
 def _usage(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    _say(f"error: {strip_control(message, keep_newlines=False)}", err=True)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -84,13 +99,13 @@ def issue(
         from harness.certificate.page import PDF_NAME, print_pdf
 
         try:
-            typer.echo(f"pdf:         {print_pdf(issued.page_path, issued.path.with_name(PDF_NAME))}")
+            _say(f"pdf:         {print_pdf(issued.page_path, issued.path.with_name(PDF_NAME))}")
         except PopcertError as problem:  # the certificate stands; only its PDF copy is missing
-            typer.echo(f"warning: {problem}", err=True)
-    typer.echo(f"issued {issued.certificate.serial} to {document['system']['name']}, "
-               f"valid until {document['not_after']}")
-    typer.echo(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
-               f"page:        {issued.page_path}")
+            _say(f"warning: {problem}", err=True)
+    system = strip_control(str(document['system']['name']), keep_newlines=False)
+    _say(f"issued {issued.certificate.serial} to {system}, valid until {document['not_after']}")
+    _say(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
+         f"page:        {issued.page_path}")
 
 
 @certificate_app.command("list")
@@ -109,12 +124,13 @@ def list_certificates(
              "not_after": r.certificate.document["not_after"],
              "status": status_on(r.certificate.not_after, r.revoked, moment)} for r in registered]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _say(json.dumps(_shown(rows), ensure_ascii=False, indent=2))
         return
     if not rows:
-        typer.echo("no certificates")
+        _say("no certificates")
     for row in rows:
-        typer.echo(f"{row['serial']}  {row['status']:9} {row['not_after'][:10]}  {row['system']}")
+        system = strip_control(row["system"], keep_newlines=False)
+        _say(f"{row['serial']}  {row['status']:9} {row['not_after'][:10]}  {system}")
 
 
 @certificate_app.command("show")
@@ -138,7 +154,7 @@ def show(
                 described["revoked"] = {"at": found.revoked_at, "reason": found.revoked_reason}
     except PopcertError as problem:
         raise _usage(str(problem)) from None
-    typer.echo(pretty(described))
+    _say(pretty(_shown(described)))
 
 
 @certificate_app.command("revoke")
@@ -155,7 +171,7 @@ def revoke(
         entry = _registry(registry).revoke(serial, reason, signing_key)
     except PopcertError as problem:
         raise _usage(str(problem)) from None
-    typer.echo(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
+    _say(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
 
 
 @certificate_app.command("verify")
@@ -176,11 +192,11 @@ def verify(
     except PopcertError as problem:
         raise _usage(str(problem)) from None
     if check.valid:
-        typer.echo(f"VALID: certificate {check.serial}, {check.status}")
+        _say(f"VALID: certificate {check.serial}, {check.status}")
         raise typer.Exit(EXIT_VALID)
-    typer.echo(f"INVALID: certificate {check.serial}")
+    _say(f"INVALID: certificate {check.serial}")
     for reason in check.reasons:
-        typer.echo(f"  - {reason}")
+        _say(f"  - {strip_control(reason, keep_newlines=False)}")
     raise typer.Exit(EXIT_INVALID)
 
 
@@ -196,4 +212,4 @@ def site(
         index = render_site(_registry(registry), out_dir)
     except PopcertError as problem:
         raise _usage(str(problem)) from None
-    typer.echo(f"site: {index}")
+    _say(f"site: {index}")
