@@ -69,6 +69,17 @@ class NpdbConfig(_Strict):
     admin_port: int = Field(0, ge=0, le=65535)
     admin_url: str | None = None
 
+    @model_validator(mode="after")
+    def _ports(self) -> NpdbConfig:
+        # Honoured when popcert starts the mock (0: any free port); a running mock has its own.
+        if not self.start and (self.data_port or self.admin_port):
+            raise ValueError("data_port and admin_port apply only when popcert starts the mock "
+                             "(npdb.start: true); a running mock's ports are in its ready.json")
+        if self.data_port and self.data_port == self.admin_port:
+            raise ValueError(f"data_port and admin_port are both {self.data_port}: the mock "
+                             "needs two ports")
+        return self
+
 
 class FirewallConfig(_Strict):
     ruleset: Path
@@ -139,6 +150,7 @@ _HINTS = {
     "suites": f"choose from {', '.join(ALL_SUITES)}",
     "npdb.mtls": "one of off, optional, required",
     "firewall.format": "one of auto, iptables, nft",
+    "npdb": "with npdb.start: true give two different free ports (0: any); otherwise remove them",
 }
 
 

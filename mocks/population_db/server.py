@@ -12,6 +12,7 @@ import gc
 import json
 import os
 import resource
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -41,6 +42,7 @@ from mocks.population_db.tokens import KeyStore, TokenVerifier
 MtlsMode = Literal["off", "optional", "required"]
 CERT_REQS = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 SERVER_CERT_NAME = "npdb-server"
+BIND_ERROR = "mock NPDB: cannot listen on"  # the launcher reads this line to name the port
 
 
 def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
@@ -88,6 +90,20 @@ async def _flush_audit(state: MockState) -> None:
         await asyncio.to_thread(state.audit.flush)
 
 
+def listen_socket(host: str, port: int, role: str) -> socket.socket:
+    """A bound socket for uvicorn (which listens on it), or SystemExit with one line naming the
+    port: an asked-for port that is taken must not become a random one (issue 24)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as taken:
+        sock.close()
+        raise SystemExit(f"{BIND_ERROR} {host}:{port} ({role} port): {taken.strerror}") from None
+    return sock
+
+
 async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 6,
                       data_port: int = 0, admin_port: int = 0, mtls: MtlsMode = "optional",
                       ready_file: Path | None = None, host: str = "127.0.0.1",
@@ -95,6 +111,11 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
                       trust_ca: list[Path] | None = None,
                       max_client_connections: int = DEFAULT_MAX_PER_CLIENT,
                       idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+    if data_port and data_port == admin_port:
+        raise SystemExit(f"{BIND_ERROR} 127.0.0.1:{admin_port} (admin port): it is the data port too")
+    # Bound before the state is built: a port that is taken fails in milliseconds.
+    data_socket = listen_socket(host, data_port, "data")
+    admin_socket = listen_socket("127.0.0.1", admin_port, "admin")
     state = build_state(state_dir, population, seed, mtls, rate_limit_per_s, trust_ca)
     # The population's templates are long-lived: keep them out of every GC pass under load.
     gc.collect()
@@ -121,7 +142,8 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
                                   log_level="warning", http=protocol_class(None, admin_guard),
                                   timeout_keep_alive=max(1, int(idle_timeout_s)))
     data_server, admin_server = uvicorn.Server(data_config), uvicorn.Server(admin_config)
-    tasks = [asyncio.create_task(data_server.serve()), asyncio.create_task(admin_server.serve()),
+    tasks = [asyncio.create_task(data_server.serve(sockets=[data_socket])),
+             asyncio.create_task(admin_server.serve(sockets=[admin_socket])),
              asyncio.create_task(_flush_audit(state))]
     while not (data_server.started and admin_server.started):
         if any(t.done() for t in tasks[:2]):
