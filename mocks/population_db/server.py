@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import socket
+import sqlite3
 import ssl
 import sys
 from pathlib import Path
@@ -87,7 +88,10 @@ async def _flush_audit(state: MockState) -> None:
     while True:
         await asyncio.sleep(0.25)
         # In a worker thread: sqlite releases the GIL while writing, the event loop keeps serving.
-        await asyncio.to_thread(state.audit.flush)
+        try:
+            await asyncio.to_thread(state.audit.flush)
+        except (OSError, sqlite3.Error):
+            pass  # disk full: counted in state.audit.outage (/admin/health); retried next turn
 
 
 def listen_socket(host: str, port: int, role: str) -> socket.socket:
