@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import resource
+import signal
 import socket
 import sqlite3
 import ssl
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -43,6 +46,9 @@ from mocks.population_db.tokens import KeyStore, TokenVerifier
 MtlsMode = Literal["off", "optional", "required"]
 CERT_REQS = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 SERVER_CERT_NAME = "npdb-server"
+# SIGTERM: idle connections are closed at once, requests in flight get this long, then are
+# cancelled; the whole stop stays under 2 s (issue 24: an idle TLS keep-alive held it 30 s).
+STOP_GRACE_S = 1.2
 BIND_ERROR = "mock NPDB: cannot listen on"  # the launcher reads this line to name the port
 
 
@@ -138,14 +144,19 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
     data_config = uvicorn.Config(
         build_data_app(state), host=host, port=data_port, http=protocol_class(tls, data_guard),
         loop="none", lifespan="off", access_log=False, log_level="warning",
-        timeout_keep_alive=max(1, int(idle_timeout_s)))
+        timeout_keep_alive=max(1, int(idle_timeout_s)), timeout_graceful_shutdown=STOP_GRACE_S)
     # The admin port is plain HTTP and never leaves loopback, whatever --host says.
     admin_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
     admin_config = uvicorn.Config(build_admin_app(state), host="127.0.0.1", port=admin_port,
                                   loop="none", lifespan="off", access_log=False,
                                   log_level="warning", http=protocol_class(None, admin_guard),
-                                  timeout_keep_alive=max(1, int(idle_timeout_s)))
-    data_server, admin_server = uvicorn.Server(data_config), uvicorn.Server(admin_config)
+                                  timeout_keep_alive=max(1, int(idle_timeout_s)),
+                                  timeout_graceful_shutdown=STOP_GRACE_S)
+    data_server, admin_server = _Server(data_config), _Server(admin_config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.add_signal_handler(signum, _on_signal, signum, stopping)
     tasks = [asyncio.create_task(data_server.serve(sockets=[data_socket])),
              asyncio.create_task(admin_server.serve(sockets=[admin_socket])),
              asyncio.create_task(_flush_audit(state))]
@@ -166,13 +177,48 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
         tmp.write_text(json.dumps(ready))
         tmp.replace(ready_file)  # atomic: the launcher never reads half a file
     print(json.dumps(ready), flush=True)
+    stop_wait = asyncio.create_task(stopping.wait())
     try:
-        await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks[:2], stop_wait], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stop_wait.cancel()
+        _log_stop(data_server, admin_server, state)
         data_server.should_exit = admin_server.should_exit = True
         await asyncio.gather(*tasks[:2], return_exceptions=True)
         tasks[2].cancel()
         state.audit.close()
+
+
+class _Server(uvicorn.Server):
+    """Two servers share one loop: serve_async handles the signals for both (uvicorn's own
+    handler would re-raise SIGTERM once a server stopped, killing the process before the audit
+    log is closed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _on_signal(signum: int, stopping: asyncio.Event) -> None:
+    print(f"mock NPDB: {signal.Signals(signum).name} received, stopping", file=sys.stderr,
+          flush=True)
+    stopping.set()
+
+
+def _log_stop(data_server: uvicorn.Server, admin_server: uvicorn.Server, state: MockState) -> None:
+    """Say what the stop waits for: requests in flight (at most STOP_GRACE_S, then cancelled)
+    and notification deliveries (abandoned with the loop)."""
+    busy = [f"{name} {request}" for name, server in (("data", data_server), ("admin", admin_server))
+            for conn in list(server.server_state.connections)
+            if (request := getattr(conn, "in_flight", lambda: "")())]
+    deliveries = len(getattr(state.notifier, "_tasks", ()))
+    if busy:
+        print(f"mock NPDB: stopping: waiting up to {STOP_GRACE_S} s for {len(busy)} request(s) "
+              f"in flight ({'; '.join(busy[:5])}{' ...' if len(busy) > 5 else ''}), then "
+              "cancelling them", file=sys.stderr, flush=True)
+    if deliveries:
+        print(f"mock NPDB: stopping: {deliveries} notification delivery(ies) in progress are "
+              "abandoned", file=sys.stderr, flush=True)
 
 
 def serve(state_dir: Path | str, population: int = 1_000_000, seed: int = 6, data_port: int = 0,
