@@ -13,65 +13,18 @@ baseline's, and how many stops took over 2 s; exit 1 if any did.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import ssl
 import statistics
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-
-import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mocks.population_db.launcher import MockNPDB
+from tests.hostile.local_cases import stop_once
 
 TARGET_S = 2.0
 STATES = ("idle", "keep-alive", "in-flight")
-
-
-def stop_once(state: str, folder: Path) -> tuple[float, int | None, str]:
-    """Seconds from SIGTERM to exit, the exit code, and the mock's log of this start."""
-    npdb = MockNPDB(folder / "npdb", population=1000).start()
-    context = ssl.create_default_context(cafile=str(npdb.ca_path))
-    clients: list[httpx.Client] = []
-    held: threading.Thread | None = None
-    if state in ("keep-alive", "in-flight"):
-        clients = [httpx.Client(verify=context, timeout=10), httpx.Client(timeout=10)]
-        clients[0].get(npdb.jwks_url)
-        clients[1].get(f"{npdb.admin_url}/admin/health")
-    if state == "in-flight":
-        httpx.post(f"{npdb.admin_url}/admin/faults", json={
-            "endpoint": "/.well-known/jwks.json", "kind": "timeout", "latency_ms": 60_000})
-
-        def call() -> None:
-            try:
-                httpx.get(npdb.jwks_url, verify=context, timeout=90)
-            except httpx.HTTPError:
-                pass
-
-        held = threading.Thread(target=call, daemon=True)
-        held.start()
-        time.sleep(0.5)
-    child = npdb._proc
-    assert child is not None
-    started = time.monotonic()
-    os.kill(child.pid, signal.SIGTERM)
-    try:
-        child.wait(timeout=60)
-    finally:
-        took = time.monotonic() - started
-        npdb.stop()  # SIGKILL if it is still there
-        for client in clients:
-            client.close()
-    if held is not None:
-        held.join(timeout=5)
-    log = (folder / "npdb" / "mock.log").read_text(encoding="utf-8", errors="replace")
-    return took, child.returncode, log
 
 
 def measure(starts: int) -> dict[str, list[float]]:

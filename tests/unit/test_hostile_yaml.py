@@ -17,33 +17,10 @@ import pytest
 
 from harness.errors import ConfigError
 from harness.yaml_documents import MAX_DEPTH, read_yaml
+from tests.hostile.inputs import HEAD, HOSTILE_YAML
+from tests.hostile.inputs import MAX_DEPTH as MAX_DEPTH_OF_INPUTS
 
 POPCERT = Path(sys.executable).parent / "popcert"
-HEAD = ("system: {name: X, organisation: Y, level: district}\n"
-        "target: {base_url: 'https://127.0.0.1:9'}\n")
-LAUGHS = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]\n" for i in range(1, 9))
-# Each case: the file's bytes, and what its one error line must say (besides the file's path).
-HOSTILE: dict[str, tuple[bytes, list[str]]] = {
-    "binary": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)),
-               ["line 1", "not UTF-8", "save the config file as UTF-8"]),
-    "nested-50000-flow": (HEAD.encode() + b"quick: " + b"[" * 50_000 + b"]" * 50_000,
-                          ["line 3", f"deeper than {MAX_DEPTH} levels", "flatten"]),
-    "nested-block": ((HEAD + "".join(" " * i + "k:\n" for i in range(150))).encode(),
-                     [f"line {3 + MAX_DEPTH}", "deeper than", "flatten"]),
-    "billion-laughs": ((HEAD + "l0: &l0 x\n" + LAUGHS).encode(),
-                       ["expands to over", "aliases"]),
-    "5000-digit-number": ((HEAD + "seed: " + "9" * 5000 + "\n").encode(),
-                          ["line 3", "5000 digits", "quote it"]),
-    "month-13": ((HEAD + "assessor: {waivers: w.yaml}\nx: 2026-13-01\n").encode(),
-                 ["line 4", "month must be in 1..12", "YYYY-MM-DD"]),
-    "nul-byte": ((HEAD + "seed: 1\x00\n").encode(), ["line 3", "#x0000", "remove it"]),
-    "ports-clash": ((HEAD + "npdb: {start: true, data_port: 19843, admin_port: 19843}\n").encode(),
-                    ["npdb (line 3)", "both 19843", "two different free ports"]),
-    "ports-without-start": ((HEAD + "npdb: {start: false, data_port: 19843}\n").encode(),
-                            ["npdb (line 3)", "only when popcert starts the mock", "remove them"]),
-    "port-out-of-range": ((HEAD + "npdb: {data_port: 70000}\n").encode(),
-                          ["npdb.data_port (line 3)", "65535"]),
-}
 
 
 def _certify(config: Path) -> subprocess.CompletedProcess[str]:
@@ -59,9 +36,10 @@ def _one_error_line(result: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("case", sorted(HOSTILE))
+@pytest.mark.parametrize("case", sorted(HOSTILE_YAML))
 def test_certify_with_hostile_yaml_is_one_line_exit_2(case: str, tmp_path: Path) -> None:
-    content, expected = HOSTILE[case]
+    assert MAX_DEPTH_OF_INPUTS == MAX_DEPTH
+    content, expected = HOSTILE_YAML[case]
     config = tmp_path / "run.yaml"
     config.write_bytes(content)
     line = _one_error_line(_certify(config))

@@ -6,24 +6,18 @@ the terminal output of the certificate commands (the same strip_control as repor
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from harness.cli import app
+from tests.hostile.inputs import CONTROL, CONTROL_TEXT
 from tests.unit.certificate.conftest import Lab, certified
 
 runner = CliRunner()
-# U+202E (right-to-left override), CSI and OSC sequences, BEL, a C1 CSI, NEL, NUL, DEL, U+2066.
-SYSTEM = "Cổng\u202e dịch vụ\x1b[2J\x1b]0;pwned\x07 công\x9b31m Hà\x85 Nội\x00\x7f"
-SYSTEM_SHOWN = "Cổng dịch vụ công Hà Nội"
-ASSESSOR = "Lê\x1b[31m Văn\u2066 C\x1b[0m"
-ASSESSOR_SHOWN = "Lê Văn C"
-REASON = "source\x1b[8m changed\u202e\x07 after review"
-REASON_SHOWN = "source changed after review"
-# What report.html strips: C0 except tab and newline, DEL, C1, and the bidi controls.
-CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+SYSTEM, SYSTEM_SHOWN = CONTROL_TEXT["system"]
+ASSESSOR, ASSESSOR_SHOWN = CONTROL_TEXT["assessor"]
+REASON, REASON_SHOWN = CONTROL_TEXT["reason"]
 
 
 def _popcert(*args: str) -> tuple[int, str]:
