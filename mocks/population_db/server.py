@@ -156,7 +156,8 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(signum, _on_signal, signum, stopping)
+        with contextlib.suppress(RuntimeError, ValueError):  # not the main thread: no signals
+            loop.add_signal_handler(signum, _on_signal, signum, stopping)
     tasks = [asyncio.create_task(data_server.serve(sockets=[data_socket])),
              asyncio.create_task(admin_server.serve(sockets=[admin_socket])),
              asyncio.create_task(_flush_audit(state))]
