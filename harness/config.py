@@ -11,6 +11,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationInfo
 
 from harness import resources
 from harness.errors import ConfigError
@@ -69,16 +70,16 @@ class NpdbConfig(_Strict):
     admin_port: int = Field(0, ge=0, le=65535)
     admin_url: str | None = None
 
-    @model_validator(mode="after")
-    def _ports(self) -> NpdbConfig:
+    @field_validator("data_port", "admin_port")
+    @classmethod
+    def _ports(cls, port: int, info: ValidationInfo) -> int:
         # Honoured when popcert starts the mock (0: any free port); a running mock has its own.
-        if not self.start and (self.data_port or self.admin_port):
-            raise ValueError("data_port and admin_port apply only when popcert starts the mock "
+        if port and not info.data.get("start", True):
+            raise ValueError(f"port {port} applies only when popcert starts the mock "
                              "(npdb.start: true); a running mock's ports are in its ready.json")
-        if self.data_port and self.data_port == self.admin_port:
-            raise ValueError(f"data_port and admin_port are both {self.data_port}: the mock "
-                             "needs two ports")
-        return self
+        if port and info.field_name == "admin_port" and port == info.data.get("data_port"):
+            raise ValueError(f"port {port} is the data_port too: the mock needs two ports")
+        return port
 
 
 class FirewallConfig(_Strict):
@@ -150,7 +151,9 @@ _HINTS = {
     "suites": f"choose from {', '.join(ALL_SUITES)}",
     "npdb.mtls": "one of off, optional, required",
     "firewall.format": "one of auto, iptables, nft",
-    "npdb": "with npdb.start: true give two different free ports (0: any); otherwise remove them",
+    "npdb.data_port": "give a free port (0: any free port), only with npdb.start: true",
+    "npdb.admin_port": "give a free port other than data_port (0: any free port), only with "
+                       "npdb.start: true",
 }
 
 

@@ -46,9 +46,11 @@ HOSTILE_YAML: dict[str, tuple[bytes, list[str]]] = {
                  ["line 4", "month must be in 1..12", "YYYY-MM-DD"]),
     "nul-byte": ((HEAD + "seed: 1\x00\n").encode(), ["line 3", "#x0000", "remove it"]),
     "ports-clash": ((HEAD + "npdb: {start: true, data_port: 19843, admin_port: 19843}\n").encode(),
-                    ["npdb (line 3)", "both 19843", "two different free ports"]),
+                    ["npdb.admin_port (line 3)", "19843 is the data_port too",
+                     "other than data_port"]),
     "ports-without-start": ((HEAD + "npdb: {start: false, data_port: 19843}\n").encode(),
-                            ["npdb (line 3)", "only when popcert starts the mock", "remove them"]),
+                            ["npdb.data_port (line 3)", "only when popcert starts the mock",
+                             "only with npdb.start: true"]),
     "port-out-of-range": ((HEAD + "npdb: {data_port: 70000}\n").encode(),
                           ["npdb.data_port (line 3)", "65535"]),
 }
