@@ -66,13 +66,21 @@ def npdb_for(config: RunConfig) -> Iterator[NPDBHandle]:
         yield RunningMock(config.npdb.state_dir, population=config.npdb.population,
                           seed=config.npdb.seed)
         return
-    from mocks.population_db.launcher import MockNPDB
+    from mocks.population_db.launcher import MockNPDB, MockPortError
 
     # The mock delivers notifications to the SUT: let it trust the SUT's own server CA too.
     sut_ca = [Path(config.target.ca_bundle)] if config.target.ca_bundle else []
-    with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
-                  seed=config.npdb.seed, mtls=config.npdb.mtls, trust_ca=sut_ca) as npdb:
-        yield npdb
+    try:
+        with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
+                      seed=config.npdb.seed, mtls=config.npdb.mtls, trust_ca=sut_ca,
+                      data_port=config.npdb.data_port, admin_port=config.npdb.admin_port) as npdb:
+            yield npdb
+    except MockPortError as taken:  # raised by the start only: the asked-for port is not free
+        from harness.errors import ConfigError
+
+        raise ConfigError(config.source_file or "run.yaml", f"npdb.{taken.role}_port",
+                          f"the mock NPDB cannot listen on port {taken.port}: {taken.reason}",
+                          "choose a free port, or 0 for any free port") from None
 
 
 def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None,
