@@ -71,9 +71,10 @@ def _unverified_claims(token: str) -> dict[str, Any]:
 
 def public_key_pem(jwk: dict[str, Any]) -> bytes:
     """The PEM (SubjectPublicKeyInfo) of a JWK: what a key-confusion attacker uses as HMAC secret."""
-    key = jwt.PyJWK(jwk).key
-    return key.public_bytes(serialization.Encoding.PEM,  # type: ignore[union-attr]
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    key = jwt.PyJWK(jwk).key  # PyJWT types the key as Any; a public JWK gives a public key object
+    pem: bytes = key.public_bytes(serialization.Encoding.PEM,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem
 
 
 class TokenValidator:

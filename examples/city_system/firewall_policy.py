@@ -199,7 +199,7 @@ def _first_rule_index(doc: dict[str, Any], chain: str) -> int:
 
 def _matches_protocol(expr: Any, protocol: str) -> bool:
     left = expr.get("match", {}).get("left", {}) if isinstance(expr, dict) else {}
-    return left.get("payload", {}).get("protocol") == protocol
+    return bool(left.get("payload", {}).get("protocol") == protocol)
 
 
 def _ipv6_only(item: dict[str, Any]) -> bool:

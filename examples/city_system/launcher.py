@@ -27,7 +27,7 @@ SERVER_CERT_NAME = "city-system-server"
 def _server_certificate(pki: Any, defects: frozenset[str]) -> tuple[Path, Path]:
     """Issue the server certificate; ``tls_profile`` may shape it for the ``tls.*`` cert switches."""
     try:
-        from examples.city_system import tls_profile  # type: ignore[attr-defined]
+        from examples.city_system import tls_profile
         issue = getattr(tls_profile, "server_certificate", None)
     except ImportError:
         issue = None

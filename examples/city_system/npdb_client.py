@@ -135,7 +135,10 @@ class NpdbClient:
         response = await self._data_call("POST", "/subscriptions", SUBSCRIPTION_PURPOSE,
                                          json_body={"callback_url": callback_url, "events": events},
                                          dossier_call=False)
-        return _json(response)
+        answer = _json(response)
+        if not isinstance(answer, dict):
+            raise _Malformed()
+        return answer
 
     async def _data_call(self, method: str, path: str, purpose: str | None, *,
                          json_body: Any = None, params: dict[str, str] | None = None,
