@@ -1,12 +1,12 @@
 # popcert: two commands on a fresh machine.
 #   make demo   certify the bundled reference city system against the mock NPDB
-#   make test   run the whole test suite
+#   make test   ruff and mypy (make lint), then the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sysdeps install bench dist clean
+.PHONY: demo test lint sysdeps install bench dist clean
 
 $(STAMP): pyproject.toml setup.py mocks/population_db/_kernels.c
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/popcert demo
 
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps lint
 	$(BIN)/pytest -q -n 2 --dist load
+
+# The type and lint gates ([tool.ruff], [tool.mypy] in pyproject.toml): any finding fails `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
