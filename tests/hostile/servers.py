@@ -221,6 +221,13 @@ def recorder() -> HostileServer:
         conn, 200, {"Content-Type": "application/json"}, b"{}"))
 
 
+def recorder_tls() -> HostileServer:
+    """``recorder()`` over TLS with a self-signed certificate no client trusts by default: a client
+    that gets its 200 did not verify the server (tests/unit/test_tls_rule_corpus.py)."""
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, 200, {"Content-Type": "application/json"}, b"{}"), tls=True)
+
+
 def _redirecting(location: str, status: int) -> Behaviour:
     def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
         _answer(conn, status, {"Location": location + request.path,
