@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.suites.sast.tls_rule import scan_source
-from tests.unit.tls_verify_corpus import COMPLIANT, DISABLING
+from tests.hostile.tls_verify_corpus import COMPLIANT, DISABLING
 
 ROOT = Path(__file__).resolve().parents[2]
 
