@@ -79,6 +79,7 @@ DEFECTS: dict[str, str] = {
     "sast.verify_false": "source disables TLS verification (verify=False)",
     "sast.hardcoded_secret": "source contains a hard-coded secret",
     "sast.tls_verify_session": "source calls session.post(..., verify=False) on a Session built in a helper",
+    "sast.tls_verify_dodged": "source turns TLS verification off without verify=False: setattr(session, 'verify', bool(0)), a built verify='' keyword, CURL_CA_BUNDLE=''",
 }
 
 ENV_VAR = "CITY_DEFECTS"

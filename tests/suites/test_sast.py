@@ -440,3 +440,18 @@ def test_an_unproven_verify_value_fails_until_the_baseline_accepts_it(tmp_path: 
                         "    reason: ca_bundle is always the national CA path from run.yaml\n")
     accepted = _run_all(sast.source_context(root, baseline))["SAST-TLS-VERIFY"]
     assert accepted.status == Status.PASS and "1 accepted" in accepted.summary
+
+
+def test_the_dodged_overlay_is_caught_by_the_allow_list_only(tmp_path: Path) -> None:
+    """sast.tls_verify_dodged: three forms that bandit (and the deny-list this rule replaced)
+    missed; each is a finding on its own line."""
+    root = source(frozenset({"sast.tls_verify_dodged"}), tmp_path)
+    results = _run_all(sast.source_context(root))
+    assert results["SAST-BANDIT"].status == Status.PASS
+    lines = (root / "tls_verify_dodged.py").read_text().splitlines()
+    found = {(lines[int(f["line"]) - 1].strip(), f["rule"])
+             for f in _findings(results["SAST-TLS-VERIFY"])}
+    assert found == {('setattr(session, "verify", _STRICT_TLS)', "tls-verify-disabled"),
+                     ('return functools.partial(requests.get, timeout=10, **{"ver" + "ify": ""})',
+                      "tls-verify-disabled"),
+                     ('os.environ["CURL_CA_BUNDLE"] = ""', "tls-env-disabled")}
