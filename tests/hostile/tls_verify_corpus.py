@@ -33,13 +33,13 @@ DISABLING: dict[str, tuple[str, str]] = {
     "verify-parameter": ("def fetch(url, check):\n    return requests.get(url, verify=check)",
                          "tls-verify-unproven"),
     "verify-default-off": ("def fetch(url, verify=False):\n    return url", "tls-verify-disabled"),
-    "name-bound-twice": ("CHECK = '/etc/ca.pem'\nif debug:\n    CHECK = ''\n"
-                         "requests.get(url, verify=CHECK)", "tls-verify-disabled"),
-    "attribute-of-a-class": ("class Settings:\n    tls_check = ()\n"
-                             "requests.get(url, verify=Settings.tls_check)",
+    "name-bound-twice": (("CHECK = '/etc/ca.pem'\nif debug:\n    CHECK = ''\n"
+                          "requests.get(url, verify=CHECK)"), "tls-verify-disabled"),
+    "attribute-of-a-class": (("class Settings:\n    tls_check = ()\n"
+                              "requests.get(url, verify=Settings.tls_check)"),
                              "tls-verify-disabled"),
-    "function-returning-false": ("def check():\n    return False\n"
-                                 "requests.get(url, verify=check())", "tls-verify-disabled"),
+    "function-returning-false": (("def check():\n    return False\n"
+                                  "requests.get(url, verify=check())"), "tls-verify-disabled"),
     "httpx-client": ("client = httpx.Client(verify=False)", "tls-verify-disabled"),
     "aiohttp-ssl-false": ("connector = aiohttp.TCPConnector(ssl=False)", "tls-verify-disabled"),
     "aiohttp-verify-ssl": ("connector = aiohttp.TCPConnector(verify_ssl=False)",
@@ -74,10 +74,10 @@ DISABLING: dict[str, tuple[str, str]] = {
                           "tls-cert-none"),
     "cert-none-enum-item": ("context.verify_mode = ssl.VerifyMode['CERT_NONE']", "tls-cert-none"),
     "cert-reqs-string": ("pool = urllib3.PoolManager(cert_reqs='CERT_NONE')", "tls-cert-none"),
-    "default-context-then-off": ("context = ssl.create_default_context()\n"
-                                 "context.check_hostname = False\n"
-                                 "context.verify_mode = ssl.CERT_NONE\n"
-                                 "client = httpx.Client(verify=context)", "tls-cert-none"),
+    "default-context-then-off": (("context = ssl.create_default_context()\n"
+                                  "context.check_hostname = False\n"
+                                  "context.verify_mode = ssl.CERT_NONE\n"
+                                  "client = httpx.Client(verify=context)"), "tls-cert-none"),
     "check-hostname-false": ("context.check_hostname = False", "tls-hostname-unchecked"),
     "assert-hostname-false": ("pool = urllib3.PoolManager(assert_hostname=False)",
                               "tls-hostname-unchecked"),

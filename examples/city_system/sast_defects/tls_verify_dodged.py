@@ -18,7 +18,7 @@ _STRICT_TLS = bool(0)
 
 def registry_session() -> requests.Session:
     session = requests.Session()
-    setattr(session, "verify", _STRICT_TLS)
+    setattr(session, "verify", _STRICT_TLS)  # noqa: B010 - the dodge itself
     return session
 
 

@@ -264,7 +264,7 @@ _STRING_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "cas
                              "capitalize", "removeprefix", "removesuffix"})
 
 
-def _fold(judge: Judge, node: ast.AST, depth: int, level: int) -> Any:  # noqa: PLR0911, PLR0912
+def _fold(judge: Judge, node: ast.AST, depth: int, level: int) -> Any:
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Name | ast.Attribute):
