@@ -103,6 +103,9 @@ COMPLIANT: dict[str, str] = {
                                "requests.get(url, verify=CA_BUNDLE)",
     "verify-attribute-ca-constant": "class Settings:\n    ca_bundle = '/etc/popcert/ca.pem'\n"
                                     "requests.get(url, verify=Settings.ca_bundle)",
+    "verify-certifi": "requests.get(url, verify=certifi.where())",
+    "verify-path-object": "requests.get(url, verify=str(Path('/etc/popcert', 'ca.pem')))",
+    "verify-os-path-join": "requests.get(url, verify=os.path.join('/etc/popcert', 'ca.pem'))",
     "verify-either-ca": "CA = '/etc/ca.pem'\nrequests.get(url, verify=CA if CA else True)",
     "verify-default-context": "context = ssl.create_default_context(cafile='/etc/ca.pem')\n"
                               "client = httpx.Client(verify=context)",

@@ -372,6 +372,14 @@ def _call(judge: Judge, node: ast.Call, depth: int, level: int) -> Any:
             return UNKNOWN
     if callee == "VerifyMode" and len(positional) == 1:
         return positional[0]
+    if callee == "where" and isinstance(node.func, ast.Attribute) \
+            and spelled(node.func.value) == "certifi" and not positional:
+        return "<certifi CA bundle>"  # certifi.where(): the path of Mozilla's CA bundle
+    if callee in ("Path", "PurePath", "join") and positional \
+            and all(isinstance(p, str) for p in positional) \
+            and (callee != "join" or spelled(node.func) == "join" and isinstance(
+                node.func, ast.Attribute) and spelled(node.func.value) == "path"):
+        return "/".join(positional)  # Path("/etc", "ca.pem"), os.path.join("/etc", "ca.pem")
     if isinstance(node.func, ast.Attribute):
         receiver = judge.fold(node.func.value, depth, level)
         if isinstance(receiver, str) and callee == "join" and len(positional) == 1 \
