@@ -19,7 +19,7 @@ def _run_context(tmp_path: Path, base_url: str):  # type: ignore[no-untyped-def]
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import Profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
 
     config = config_from_dict({
         "system": {"name": "hostile", "organisation": "test", "level": "district"},
