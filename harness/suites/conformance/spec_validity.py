@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 
 MAX_DEPTH = 64
 MAX_NODES = 200_000
