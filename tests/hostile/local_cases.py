@@ -59,8 +59,9 @@ def _one_line_error(result: subprocess.CompletedProcess[str], expected: list[str
 # --- item 5: control characters in certificate outputs -------------------------------------------
 def certificate_control_text(folder: Path) -> LocalOutcome:
     from harness.report import sign as signing
-    from harness.report.document import canonical_json
-    from harness.report.trust import trust_key
+    from harness.signing.canonical import canonical_json
+    from harness.signing.keys import keys_new
+    from harness.signing.trust import trust_key
     from tests.unit.certificate.conftest import certified
 
     system, system_shown = CONTROL_TEXT["system"]
@@ -68,7 +69,7 @@ def certificate_control_text(folder: Path) -> LocalOutcome:
     reason, reason_shown = CONTROL_TEXT["reason"]
     env = {"POPCERT_TRUST_STORE": str(folder / "trusted"),
            "POPCERT_REGISTRY": str(folder / "registry.sqlite3")}
-    pair = signing.keys_new(folder / "keys", "assessor")
+    pair = keys_new(folder / "keys", "assessor")
     trust_key(pair.public_key, folder / "trusted")
     report = folder / "run" / "report.json"
     report.parent.mkdir(parents=True)

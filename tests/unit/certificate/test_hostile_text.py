@@ -10,7 +10,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from harness.cli import app
+from harness.commands.main import app
 from tests.hostile.inputs import CONTROL, CONTROL_TEXT
 from tests.unit.certificate.conftest import Lab, certified
 
