@@ -164,14 +164,14 @@ def test_notifications_signed_unsigned_replayed(npdb: MockNPDB, city: CitySystem
     delivery = event["deliveries"][0]
     assert delivery["attempts"][-1]["status"] == 200
     url = f"{city.base_url}{BASE}/notifications"
-    send = lambda headers: httpx.post(url, content=delivery["body"].encode(), verify=str(city.ca_path),  # noqa: E731
+    send = lambda headers: httpx.post(url, content=delivery["body"].encode(), verify=str(city.ca_path),
                                       headers={"content-type": "application/json", **headers})
     assert send({"X-NPDB-Signature": delivery["signature_header"]}).status_code == 409
     assert send({}).status_code == 401
     assert send({"X-NPDB-Signature": delivery["signature_header"].replace("v1=", "v1=0")}).status_code == 401
     # the mock signs for this subscriber at a chosen clock: a redelivery (fresh signature) is a 200
     # duplicate; the same event signed 10 minutes ago or ahead is outside the 300 s window
-    sign = lambda t: npdb.admin.sign(delivery["subscription_id"], delivery["body"].encode(), t)  # noqa: E731
+    sign = lambda t: npdb.admin.sign(delivery["subscription_id"], delivery["body"].encode(), t)
     first_t = int(delivery["signature_header"].split(",")[0].removeprefix("t="))
     redelivered = send({"X-NPDB-Signature": sign(first_t + 1)})
     assert redelivered.status_code == 200 and redelivered.json()["status"] == "duplicate"

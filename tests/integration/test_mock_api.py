@@ -189,7 +189,7 @@ class _Receiver(http.server.BaseHTTPRequestHandler):
     received: list[tuple[bytes, str]] = []
     fail_first = 0
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((body, self.headers.get("X-NPDB-Signature", "")))
         status = 500 if type(self).fail_first > 0 else 200

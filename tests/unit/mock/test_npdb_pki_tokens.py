@@ -40,7 +40,7 @@ def test_client_cert_set_valid_expired_foreign(pki: TestPKI) -> None:
     valid, expired, foreign = (_load(certs[k].cert_path) for k in ("valid", "expired", "foreign"))
     cn = valid.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)[0].value
     assert cn == "city-system"
-    assert expired.not_valid_after_utc < dt.datetime.now(dt.timezone.utc)
+    assert expired.not_valid_after_utc < dt.datetime.now(dt.UTC)
     foreign.verify_directly_issued_by(_load(pki.foreign_ca_path))
     with pytest.raises(Exception):
         foreign.verify_directly_issued_by(_load(pki.ca_path))
