@@ -23,6 +23,10 @@ Redirecting servers carry ``.elsewhere``, a recorder on another port that counts
   ``reset()`` (RST after the request), ``hang()`` (never answers), ``recorder()`` (plain 200 ``{}``).
 - ``redirect_same_origin(status)``: Location ``/moved...`` on the same server (a follower shows up
   as a ``/moved`` request in ``.requests``).
+- ``tls_hello_flood(spare=0)``: ``.url`` is https; after the ClientHello an endless stream of 9-byte
+  TLS HelloRequest records (OpenSSL skips each inside one C call: no socket timeout fires); the
+  first ``spare`` connections get a real handshake and a 200.
+- ``endless_trailer()``: a chunked 200 whose trailer section never ends (one field a line).
 ``CATALOGUE`` maps a case name to a no-argument factory (what bench/hostile.py runs);
 ``PeakRss(pid)`` samples the RSS of a whole process tree (what tests and the bench assert on).
 """
@@ -36,6 +40,7 @@ import ssl
 import struct
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -346,6 +351,57 @@ def hang() -> HostileServer:
                          hold_unparsed=True)
 
 
+# A TLS record (handshake, TLS 1.2) holding one HelloRequest: type 0, empty body.
+HELLO_REQUEST = bytes.fromhex("160303000400000000")
+FLOOD_LIMIT_S = 600.0  # bounded: a flood connection ends after this, or when the server stops
+
+
+class _TlsFlood(HostileServer):
+    """Answers a ClientHello with HelloRequest records, sent faster than OpenSSL skips them;
+    the first ``spare`` connections get a proper handshake (and 200 ``{}``)."""
+
+    def __init__(self, spare: int) -> None:
+        self.spare = spare
+        self._accepted = 0
+        super().__init__(lambda conn, req, srv: _answer(
+            conn, 200, {"Content-Type": "application/json"}, b"{}"), tls=True)
+
+    def handle(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._accepted += 1
+            spared = self._accepted <= self.spare
+        if spared:
+            super().handle(conn)
+            return
+        conn.settimeout(5)  # a client that stops reading ends the flood (sendall times out)
+        hello = conn.recv(16384)
+        if not hello or hello[0] != 0x16:  # not a TLS handshake record
+            return
+        burst = HELLO_REQUEST * 8192
+        until = time.monotonic() + FLOOD_LIMIT_S
+        while not self.stopped.is_set() and time.monotonic() < until:
+            conn.sendall(burst)
+
+
+def tls_hello_flood(spare: int = 0) -> HostileServer:
+    """``spare``: connections answered properly before the flood starts (a client that checks
+    the endpoint with one handshake first sees a sound server)."""
+    return _TlsFlood(spare)
+
+
+def endless_trailer() -> HostileServer:
+    """A complete chunked body, then trailer fields forever (no empty line ends the message)."""
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        head = (b"HTTP/1.1 200 Hostile\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\nTrailer: X-Pad\r\n\r\n2\r\n{}\r\n0\r\n")
+        conn.sendall(head)
+        fields = b"X-Pad: 0\r\n" * 4096
+        until = time.monotonic() + FLOOD_LIMIT_S
+        while not server.stopped.is_set() and time.monotonic() < until:
+            conn.sendall(fields)  # until the client hangs up (OSError ends the thread)
+    return HostileServer(behaviour)
+
+
 CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "redirect-302-out-of-scope": lambda: redirect_out_of_scope(302),
     "redirect-307-out-of-scope": lambda: redirect_out_of_scope(307),
@@ -360,6 +416,9 @@ CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "markup-ansi": markup,
     "reset": reset,
     "hang": hang,
+    "tls-hello-flood": tls_hello_flood,
+    "tls-hello-flood-after-one": lambda: tls_hello_flood(spare=1),
+    "endless-trailer": endless_trailer,
 }
 
 
@@ -475,4 +534,4 @@ def _self_signed() -> tuple[Path, Path]:
 __all__ = ["CATALOGUE", "HostileServer", "Listener", "PeakRss", "Request", "bomb_body",
            "compression_bomb", "deep_json", "endless_body", "hang", "https_downgrade", "markup",
            "read_request", "recorder", "redirect_out_of_scope", "redirect_same_origin", "reset",
-           "slowloris", "tree_pids"]
+           "slowloris", "tls_hello_flood", "endless_trailer", "tree_pids"]
