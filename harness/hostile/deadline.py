@@ -130,8 +130,8 @@ def handshake_deadline(sock: Any, at: float, watchdog: Watchdog | None = None) -
     armed = guard.arm(sock, at)
     try:
         yield
-    except Exception as failure:  # whatever the TLS stack made of the shut-down socket
-        if guard.disarm(armed):
+    except BaseException as failure:  # whatever the TLS stack made of the shut-down socket
+        if guard.disarm(armed) and isinstance(failure, Exception):
             raise HandshakeTimeout("the TLS handshake did not complete before its deadline "
                                    "(the socket was shut down)") from failure
         raise

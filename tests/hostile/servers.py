@@ -18,6 +18,7 @@ Redirecting servers carry ``.elsewhere``, a recorder on another port that counts
   ``http://127.0.0.1:Q/...`` on the same host: in scope by host, refused because it drops TLS.
 - ``compression_bomb(encoding="gzip, gzip", size=1 GiB)``: a ~2 KB body that decodes to ``size``
   bytes; also ``"deflate"``, ``"br"`` and any comma-separated stack of them.
+- ``encoded(encoding, body)``: ``body`` as given under any Content-Encoding header.
 - ``endless_body()``, ``slowloris(interval_s)`` (status line and headers, one byte per interval),
   ``deep_json(depth=1500)``, ``markup()`` (HTML, JS, ANSI and control bytes in a 500 body),
   ``reset()`` (RST after the request), ``hang()`` (never answers), ``recorder()`` (plain 200 ``{}``).
@@ -303,6 +304,15 @@ def _compress(coding: str, data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def encoded(encoding: str, body: bytes) -> HostileServer:
+    """200 with ``body`` as given and ``Content-Encoding: encoding`` (none when empty): a stack
+    too long, a corrupt stream, a coding nobody offered."""
+    headers = {"Content-Type": "application/json"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return HostileServer(lambda conn, req, srv: _answer(conn, 200, headers, body))
+
+
 def endless_body() -> HostileServer:
     def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
         conn.sendall(_head(200, {"Content-Type": "application/json"}, None) + b"[")
@@ -532,6 +542,6 @@ def _self_signed() -> tuple[Path, Path]:
 
 
 __all__ = ["CATALOGUE", "HostileServer", "Listener", "PeakRss", "Request", "bomb_body",
-           "compression_bomb", "deep_json", "endless_body", "hang", "https_downgrade", "markup",
+           "compression_bomb", "deep_json", "encoded", "endless_body", "hang", "https_downgrade", "markup",
            "read_request", "recorder", "redirect_out_of_scope", "redirect_same_origin", "reset",
            "slowloris", "tls_hello_flood", "endless_trailer", "tree_pids"]
