@@ -279,8 +279,8 @@ class _DeadlineStream(httpcore.NetworkStream):
                   timeout: float | None = None) -> httpcore.NetworkStream:
         # CPython bounds the handshake's waits by the socket timeout, but a peer flooding
         # HelloRequest records keeps OpenSSL inside one C call: the watchdog ends that.
-        bound = _remaining(timeout, httpcore.ConnectTimeout)
-        at = CURRENT.at if CURRENT.at is not None else time.monotonic() + (bound or 30.0)
+        bound = _remaining(timeout, httpcore.ConnectTimeout)  # min(socket timeout, deadline)
+        at = time.monotonic() + (bound if bound is not None else 30.0)
         try:
             with handshake_deadline(self._stream.get_extra_info("socket"), at):
                 return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,

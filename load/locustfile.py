@@ -357,8 +357,11 @@ class PortalUser(FastHttpUser):
                 response = self._http.request("GET", self._health_path,
                                               headers={"Accept-Encoding": "identity"})
                 read_bounded(response)
-        except BaseException:  # noqa: BLE001 - the measured requests will report the failure
+        except (Exception, gevent.Timeout):  # noqa: BLE001 - the measured requests report it
             _discard(response)
+        except BaseException:  # the user's end (GreenletExit) lands here now: not swallowed
+            _discard(response)
+            raise
         finally:
             CURRENT.at = None
 

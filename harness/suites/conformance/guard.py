@@ -54,7 +54,11 @@ _original_handshake = ssl.SSLSocket.do_handshake
 
 def _do_handshake(self: ssl.SSLSocket, *args: Any, **kwargs: Any) -> None:
     # A HelloRequest flood keeps OpenSSL inside this one call: no socket timeout fires there.
-    at = CURRENT.at if CURRENT.at is not None else time.monotonic() + DEADLINE_S
+    # Bounded as CPython means to: by the socket timeout, and never past the request deadline.
+    timeout = self.gettimeout()
+    at = time.monotonic() + (timeout if timeout is not None else DEADLINE_S)
+    if CURRENT.at is not None:
+        at = min(at, CURRENT.at)
     with handshake_deadline(self, at):
         _original_handshake(self, *args, **kwargs)
 

@@ -6,7 +6,9 @@ A busy greenlet never yields, so the lane's ``gevent.Timeout`` cannot fire while
   the deadline;
 - a SUT streaming an endless chunked trailer keeps geventhttpclient's read loop busy (every
   ``recv`` finds data, nothing joins the body). Every ``recv`` refuses once the request's
-  deadline (``CURRENT.at``, set per request by the locustfile) has passed.
+  deadline (``CURRENT.at``, set per request by the locustfile) has passed, and a request
+  past 16 reads pauses 1 ms every 16 (a real wait: ``sleep(0)`` does not advance gevent's
+  clock), so the lane's timeout, the run-time limit and locust's stop still land in such a loop.
 Either way the whole worker would otherwise stand still. Imported by load/locustfile.py only.
 """
 
@@ -19,6 +21,8 @@ from typing import Any
 from harness.hostile.deadline import CURRENT, Watchdog, handshake_deadline
 
 __all__ = ["CURRENT", "bound_gevent_sockets"]
+BUSY_READS = 16  # a 1 MiB body in 64 KiB reads; more reads than this in one request yield
+PAUSE_S = 0.001
 
 
 def bound_gevent_sockets(deadline_s: Callable[[], float]) -> None:
@@ -36,7 +40,12 @@ def bound_gevent_sockets(deadline_s: Callable[[], float]) -> None:
     handshake = ssl_socket.do_handshake
 
     def do_handshake(self: Any, *args: Any, **kwargs: Any) -> Any:
-        at = CURRENT.at if CURRENT.at is not None else time.monotonic() + deadline_s()
+        # As CPython bounds a blocking handshake: by the socket (connection) timeout, and never
+        # past the request's deadline.
+        timeout = self.gettimeout()
+        at = time.monotonic() + (timeout if timeout is not None else deadline_s())
+        if CURRENT.at is not None:
+            at = min(at, CURRENT.at)
         with handshake_deadline(self, at, watchdog):
             return handshake(self, *args, **kwargs)
 
@@ -44,13 +53,22 @@ def bound_gevent_sockets(deadline_s: Callable[[], float]) -> None:
     ssl_socket.do_handshake = do_handshake
     for cls in (gevent.socket.socket, ssl_socket):
         for name in ("recv", "recv_into"):
-            setattr(cls, name, _before_deadline(getattr(cls, name)))
+            setattr(cls, name, _before_deadline(getattr(cls, name), gevent.sleep))
 
 
-def _before_deadline(read: Callable[..., Any]) -> Callable[..., Any]:
+def _before_deadline(read: Callable[..., Any], pause: Callable[[float], Any]
+                     ) -> Callable[..., Any]:
     def bounded(self: Any, *args: Any, **kwargs: Any) -> Any:
         at = CURRENT.at
-        if at is not None and time.monotonic() >= at:
-            raise TimeoutError("the request exceeded its total deadline")
+        if at is not None:
+            if time.monotonic() >= at:
+                raise TimeoutError("the request exceeded its total deadline")
+            # Reads of this request (greenlet-local under gevent): a short body takes a few.
+            reads = getattr(CURRENT, "reads", None)
+            if reads is None or reads[0] != at:
+                reads = CURRENT.reads = [at, 0]
+            reads[1] += 1
+            if reads[1] % BUSY_READS == 0:
+                pause(PAUSE_S)  # a real wait: gevent's loop updates its clock and runs timers
         return read(self, *args, **kwargs)
     return bounded
