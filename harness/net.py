@@ -25,7 +25,12 @@ import httpx
 from harness.checks import Evidence
 from harness.errors import OutOfScopeError
 from harness.hostile import decode
-from harness.hostile.deadline import CURRENT, HandshakeTimeout, handshake_deadline, remaining
+from harness.hostile.deadline import (
+    CURRENT,
+    HandshakeTimeout,
+    handshake_deadline,
+    remaining,
+)
 from harness.hostile.decode import ACCEPT_ENCODING, HAS_BROTLI
 from harness.hostile.limits import (
     DECODE_STEP_BYTES,

@@ -64,9 +64,9 @@ def httpx_adapter() -> Callable[[dict[str, Any]], tuple[str, str]]:
 
 def requests_adapter() -> Callable[[dict[str, Any]], tuple[str, str]]:
     os.environ["POPCERT_CONF_DEADLINE_S"] = str(DEADLINE_S)
-    import harness.suites.conformance.guard  # noqa: F401 - patches this process (the child)
     import requests
 
+    import harness.suites.conformance.guard  # noqa: F401 - patches this process (the child)
     from harness.hostile import decode
 
     session = requests.Session()

@@ -69,10 +69,9 @@ def test_remaining_is_cut_to_the_deadline_and_refuses_after_it() -> None:
 def test_the_watchdog_shuts_a_held_socket_down_at_its_deadline() -> None:
     # A peer that never answers: the blocking read stands in for a handshake held in C.
     held, peer = socket.socketpair()
-    with held, peer:
-        with pytest.raises(HandshakeTimeout):
-            with handshake_deadline(held, time.monotonic() + 0.3, Watchdog(tick_s=0.01)):
-                assert held.recv(1) == b""  # returns only because the socket was shut down
+    with held, peer, pytest.raises(HandshakeTimeout), \
+            handshake_deadline(held, time.monotonic() + 0.3, Watchdog(tick_s=0.01)):
+        assert held.recv(1) == b""  # returns only because the socket was shut down
 
 
 def test_a_handshake_done_in_time_is_left_alone() -> None:

@@ -17,7 +17,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from sslyze.plugins.certificate_info.trust_stores.trust_store import TrustStore
 
-
 CUSTOM_STORE = "Supplied CA file"  # sslyze's name for --certinfo_ca_file's store
 
 
@@ -57,4 +56,4 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(data: bytes) -> Any:
-    return pickle.loads(data)  # noqa: S301 - written by popcert's own child (see module doc)
+    return pickle.loads(data)  # written by popcert's own child (see the module doc)

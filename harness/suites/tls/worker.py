@@ -28,8 +28,8 @@ def main(request: Path, result: Path) -> int:
         outcome = ("error", str(failed))
     except Exception as crashed:  # noqa: BLE001 - reported by the parent as a failed scan
         traceback.print_exc()
-        outcome = ("error", f"the sslyze scan of {target.display} failed: "
-                            f"{type(crashed).__name__}: {crashed}")
+        why = f"{type(crashed).__name__}: {crashed}"
+        outcome = ("error", f"the sslyze scan of {target.display} failed: {why}")
     partial = result.with_suffix(".partial")
     partial.write_bytes(transfer.dumps(outcome))
     partial.replace(result)  # whole or absent: a child killed mid-write leaves no result
