@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -46,12 +45,16 @@ class HandshakeTimeout(TimeoutError):
     """The watchdog shut the socket down: the TLS handshake outlived its deadline."""
 
 
-@dataclass(eq=False)
 class _Armed:
-    at: float
-    fileno: int  # a dup of the socket's descriptor, owned by the watchdog until disarmed
-    fired: bool = False
-    done: bool = field(default=False, repr=False)
+    """One watched handshake (a plain class: the children that import this skip dataclasses)."""
+
+    __slots__ = ("at", "done", "fileno", "fired")
+
+    def __init__(self, at: float, fileno: int) -> None:
+        self.at = at
+        self.fileno = fileno  # a dup of the socket's descriptor, owned by the watchdog until done
+        self.fired = False
+        self.done = False
 
 
 class Watchdog:
