@@ -99,3 +99,33 @@ def test_locust_requests_fail_at_their_deadline_instead_of_freezing_the_worker(
         errors = results["LOAD-ERROR-RATE"]
         assert errors.status == Status.FAIL, errors.summary
         assert errors.measurements["error_rate"] == 1.0
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_a_quick_run_holds_the_scan_to_the_quick_deadline(
+        quick: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flood that starts after the preflight held the quick run's TLS suite for the full 240 s
+    # of its 420 s budget: scenario and load never ran (bench/hostile.py, flood-after-one).
+    import harness.suites.tls as tls_suite
+    from harness.config import config_from_dict
+    from harness.net import ScopeGuard
+    from harness.profiles import load_profile
+    from harness.suites.base import RunContext
+    from harness.suites.tls.scan import QUICK_SCAN_DEADLINE_S, SCAN_DEADLINE_S
+
+    deadlines: list[float] = []
+
+    def scan_refused(target: TlsTarget, deadline_s: float) -> None:
+        deadlines.append(deadline_s)
+        raise TlsScanError("stopped here: the deadline is what this test reads")
+
+    monkeypatch.setattr(tls_suite, "scan_endpoint", scan_refused)
+    config = config_from_dict({
+        "system": {"name": "quick", "organisation": "test", "level": "district"},
+        "target": {"base_url": "https://127.0.0.1:8443"}, "quick": quick}, tmp_path)
+    run = RunContext(config, load_profile("district"), tmp_path, ScopeGuard(["127.0.0.1"]),
+                     tmp_path)
+    with pytest.raises(SuiteUnavailable, match="stopped here"):
+        next(tls_suite.make_context(run))
+    assert deadlines == [QUICK_SCAN_DEADLINE_S if quick else SCAN_DEADLINE_S]
+    assert QUICK_SCAN_DEADLINE_S < SCAN_DEADLINE_S
