@@ -110,7 +110,7 @@ def test_a_quick_run_holds_the_scan_to_the_quick_deadline(
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import load_profile
-    from harness.suites.base import RunContext
+    from harness.run_context import RunContext
     from harness.suites.tls.scan import QUICK_SCAN_DEADLINE_S, SCAN_DEADLINE_S
 
     deadlines: list[float] = []
