@@ -24,8 +24,11 @@ sysdeps:
 demo: $(STAMP)
 	$(BIN)/popcert demo
 
+# Four workers on two cores: the tests mostly wait on servers, fuzzers and poll timeouts. loadgroup
+# hands a free worker the next test (longest first, tests/conftest.py) and keeps each module's
+# fixture-sharing tests on one worker.
 test: $(STAMP) sysdeps
-	$(BIN)/pytest -q -n 2 --dist load
+	$(BIN)/pytest -q -n 4 --dist loadgroup --no-loadscope-reorder
 
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -114,3 +114,61 @@ def mock_npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     state_dir: Path = tmp_path_factory.mktemp("npdb") / "state"
     with MockNPDB(state_dir, population=1000, seed=6) as npdb:
         yield npdb
+
+
+# --- how `make test` spreads the suite over workers (issue 22: measured with --durations) -------
+# `make test` runs `pytest -n 4 --dist loadgroup --no-loadscope-reorder`: the suite mostly waits on
+# servers, fuzzers and poll timeouts (about a quarter of two cores busy at -n 2), and a worker
+# asks for the next test only when it is free. Two rules keep that fast:
+# - the longest files start first, so none of them ends the run alone (longest-first scheduling);
+#   whole files move, in their own order, so a module's fixtures are still set up once per worker;
+# - the tests of a module that use one of its module- or class-scoped fixtures stay on one worker
+#   (an xdist_group per module), so an expensive fixture (a built wheel, a compliant run) is built
+#   once, not once per worker. Tests without such a fixture go wherever a worker is free.
+# A file missing from SLOW_FIRST keeps its collection place after these; nothing is deselected.
+SLOW_FIRST = (
+    "tests/integration/test_wheel_install.py",      # builds a wheel, installs it, runs the demo
+    "tests/suites/test_sast.py",                    # bandit over 2 MB files, in one group
+    "tests/integration/test_hostile_sut.py",        # one fixture runs every hostile SUT
+    "tests/integration/test_detection_matrix.py",   # the rows order themselves longest first
+    "tests/integration/test_runs_isolated.py",
+    "tests/suites/test_conformance.py",
+    "tests/suites/test_scenarios.py",
+    "tests/integration/test_hostile_reports.py",
+    "tests/suites/test_load.py",
+    "tests/suites/test_auth.py",
+    "tests/unit/test_conformance_runner.py",
+    "tests/integration/test_mock_schemathesis.py",
+    "tests/integration/test_interrupted_run.py",
+)
+# Files kept whole on one worker: the SAST scans of 2 MB files each run against a 90 s analysis
+# budget, so they run one after another, not side by side on the 2 cores.
+WHOLE_FILE_GROUPS = frozenset({"tests/suites/test_sast.py"})
+# Long tests that go first within their file (the full certification of the reference system).
+FIRST_IN_FILE = frozenset({"test_reference_system_is_certified_with_zero_failures"})
+
+
+def _relative(item: pytest.Item) -> str:
+    try:
+        return item.path.resolve().relative_to(_ROOT).as_posix()
+    except ValueError:
+        return item.nodeid.split("::")[0]
+
+
+def _uses_module_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return False
+    return any(defs and defs[-1].scope in ("module", "class") for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {path: i for i, path in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: (rank.get(_relative(item), len(SLOW_FIRST)),
+                                 item.name not in FIRST_IN_FILE))  # stable otherwise
+    for item in items:
+        path = _relative(item)
+        if (path in WHOLE_FILE_GROUPS or _uses_module_fixture(item)) \
+                and not any(item.iter_markers("xdist_group")):
+            item.add_marker(pytest.mark.xdist_group(path))
