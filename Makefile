@@ -26,9 +26,13 @@ demo: $(STAMP)
 
 # Four workers on two cores: the tests mostly wait on servers, fuzzers and poll timeouts. loadgroup
 # hands a free worker the next test (longest first, tests/conftest.py) and keeps each module's
-# fixture-sharing tests on one worker.
+# fixture-sharing tests on one worker. The `serial` tests (CPU budgets) then run alone; both
+# commands always run, and either failing fails `make test`.
 test: $(STAMP) sysdeps
-	$(BIN)/pytest -q -n 4 --dist loadgroup --no-loadscope-reorder
+	@status=0; \
+	$(BIN)/pytest -q -n 4 --dist loadgroup --no-loadscope-reorder -m "not serial" || status=1; \
+	$(BIN)/pytest -q -p no:xdist -m serial || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
