@@ -251,15 +251,15 @@ def test_shared_credentials_and_lost_dossier_switches(npdb: MockNPDB, tmp_path: 
     token = npdb.minter().mint("portal", "dossier.submit dossier.read")
     applicant = person(adults(population, "female", 7)[6])
     body = {"procedure_code": "1.004206", "applicant": applicant, "details": {"reason": "other"}}
-    with CitySystem(npdb, tmp_path / "a", {"npdb.shared_credentials"}, subscribe_notifications=False) as city:
-        with httpx.Client(base_url=city.base_url, verify=str(city.ca_path),
-                          headers={"Authorization": f"Bearer {token}"}) as client:
-            mark = npdb.admin.audit_mark()
-            client.post(f"{BASE}/dossiers", json=body)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not npdb.admin.audit(since_id=mark, client_id="other-system"):
-                time.sleep(0.2)
-            assert npdb.admin.audit(since_id=mark, client_id="other-system")
+    with (CitySystem(npdb, tmp_path / "a", {"npdb.shared_credentials"}, subscribe_notifications=False) as city,
+          httpx.Client(base_url=city.base_url, verify=str(city.ca_path),
+                       headers={"Authorization": f"Bearer {token}"}) as client):
+        mark = npdb.admin.audit_mark()
+        client.post(f"{BASE}/dossiers", json=body)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not npdb.admin.audit(since_id=mark, client_id="other-system"):
+            time.sleep(0.2)
+        assert npdb.admin.audit(since_id=mark, client_id="other-system")
     with CitySystem(npdb, tmp_path / "b", {"npdb.loses_dossier_on_failure"}, subscribe_notifications=False) as city:
         npdb.admin.inject(endpoint="/npdb/v1/identity/verify", kind="status", status=503, probability=1.0)
         try:

@@ -243,11 +243,11 @@ def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
     city_launcher = pytest.importorskip("examples.city_system.launcher")
     district = load_profile("district").thresholds["load"]
     limits = {**district, "duration_s": district.get("quick_duration_s", 8)}
-    with mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb:
-        with city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city:
-            run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),
-                              npdb=npdb)
-            return run_load_checks(run)
+    with (mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb,
+          city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city):
+        run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),
+                          npdb=npdb)
+        return run_load_checks(run)
 
 
 @pytest.mark.parametrize("defect", ["", "load.slow_path", "load.errors_under_load"],

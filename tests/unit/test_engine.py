@@ -367,8 +367,8 @@ def test_ctrl_c_stops_what_the_run_started_and_spares_what_it_did_not(
 
     from harness import processes
 
-    sleeper = [sys.executable, "-c", "import signal, time; "
-               "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+    sleeper = [sys.executable, "-c", ("import signal, time; "
+                                      "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)")]
     before_the_run = processes.spawn(sleeper, name="started-before-the-run")
     started: list[processes.Child] = []
     context_yielding(registry, lambda run_ctx: None)
