@@ -21,3 +21,9 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.load",
 )
 
+
+# Every check id of a suite starts with its prefix and a dash (AUTH-JWT-EXPIRED): the suite's
+# declaration refuses a check named for another suite.
+CHECK_ID_PREFIX: dict[str, str] = {
+    "firewall": "FW", "sast": "SAST", "tls": "TLS", "auth": "AUTH", "conformance": "CONF",
+    "scenario": "SCN", "load": "LOAD"}

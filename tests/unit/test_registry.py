@@ -45,8 +45,8 @@ def test_check_ids_are_well_formed_and_match_their_suite(checks: list[Check]) ->
     assert bad == []
 
 
-def _marked(check_id: str, suite: str = "sast") -> object:
-    return check(check_id, suite=suite, severity=Severity.LOW, requirement="test")(
+def _marked(check_id: str) -> object:
+    return check(check_id, severity=Severity.LOW, requirement="test")(
         lambda ctx: CheckResult.passed("x"))
 
 
@@ -57,7 +57,7 @@ def test_check_ids_are_unique() -> None:
 
 
 def test_a_check_listed_by_another_suite_is_refused() -> None:
-    tls_check = (_marked("TLS-REGISTRY-TEST-ELSEWHERE", suite="tls"),)
+    tls_check = (_marked("TLS-REGISTRY-TEST-ELSEWHERE"),)
     with pytest.raises(ValueError, match="listed by suite 'sast'"):
         Registry([Suite("sast", lambda run: iter([None]), tls_check)])  # type: ignore[arg-type]
 
@@ -71,7 +71,7 @@ def test_where_names_code_tests_and_defect_switch() -> None:
 
 def test_unknown_suite_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown suite"):
-        check("PEN-X", suite="pentest", severity=Severity.LOW, requirement="x")
+        Suite("pentest", lambda run: iter([None]), ())  # type: ignore[arg-type]
 
 
 def test_every_check_states_its_requirement_and_title(checks: list[Check]) -> None:
