@@ -12,7 +12,7 @@ SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance"
                                 "load")
 
 DEFAULT_SUITES: tuple[str, ...] = (
-    "harness.suites.firewall",
+    "harness.suites.firewall.suite",
     "harness.suites.sast",
     "harness.suites.tls",
     "harness.suites.auth",
