@@ -15,7 +15,7 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.firewall.suite",
     "harness.suites.sast",
     "harness.suites.tls",
-    "harness.suites.auth",
+    "harness.suites.auth.suite",
     "harness.suites.conformance",
     "harness.suites.scenario",
     "harness.suites.load",
