@@ -17,7 +17,7 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.tls",
     "harness.suites.auth.suite",
     "harness.suites.conformance",
-    "harness.suites.scenario",
+    "harness.suites.scenario.suite",
     "harness.suites.load",
 )
 
