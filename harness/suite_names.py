@@ -14,7 +14,7 @@ SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance"
 DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.firewall.suite",
     "harness.suites.sast",
-    "harness.suites.tls",
+    "harness.suites.tls.suite",
     "harness.suites.auth.suite",
     "harness.suites.conformance",
     "harness.suites.scenario.suite",
