@@ -397,7 +397,8 @@ class PortalUser(FastHttpUser):
             _report(self._fire, name.split(" ")[0], name, self.deadline_s * 1000, 0, TimeoutError(
                 f"no complete answer within the {self.deadline_s:g} s request deadline"))
         if self._in_flight.pop(key, None) is not None:
-            RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
+            done = time.monotonic()  # service time from the actual send: the SUT's own floor
+            RECORDER.record(name, done - intended, ok, intended + _WALL_OFFSET, done - started)
 
     def _request(self, method: str, path: str, name: str, started: float, *, body: bytes = b"",
                  headers: dict[str, str], expect: int) -> bytes | None:

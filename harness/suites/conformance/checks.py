@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.net import Exchange, TlsMaterial, curl_command
 from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
+from harness.suites.conformance.latency import judged as judged_latency
 from harness.suites.conformance.mapping import CHECK_IDS
 from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
 
@@ -162,6 +163,11 @@ def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
        defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
 def latency_budget(ctx: ConformanceContext) -> CheckResult:
     """Every operation answers valid requests within its latency budget (median and p90)"""
+    # On a saturated host: inconclusive unless saturation cannot explain it (latency.judged).
+    return judged_latency(ctx.latency, _latency_budget(ctx))
+
+
+def _latency_budget(ctx: ConformanceContext) -> CheckResult:
     report = ctx.latency
     evidence = [e for timing in report.timings for e in _timing_evidence(timing)]
     over = [t for t in report.timings if t.over_budget]
