@@ -18,7 +18,7 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.auth.suite",
     "harness.suites.conformance",
     "harness.suites.scenario.suite",
-    "harness.suites.load",
+    "harness.suites.load.suite",
 )
 
 
