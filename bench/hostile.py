@@ -73,6 +73,9 @@ def run_case(name: str, factory: Any, npdb_state: Path, folder: Path,
             config["target"]["ca_bundle"] = str(sut.ca_path)
         if suites:
             config["suites"] = suites
+        if getattr(sut, "source_path", None) is not None:  # issue 24: a hostile source tree
+            config["source"] = {"path": str(sut.source_path)}
+        expect = dict(getattr(sut, "expect", {}))
         (folder / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         started = time.monotonic()
         with open(folder / "popcert.log", "wb") as log:
@@ -103,6 +106,11 @@ def run_case(name: str, factory: Any, npdb_state: Path, folder: Path,
         problems.append(f"{rss.peak_mib:.0f} MiB > {RSS_LIMIT_MIB:.0f} MiB")
     if leaked:
         problems.append(f"{leaked} requests reached the redirect target")
+    # issue 24: a dodge (a hollow or malformed published spec, verification switched off in the
+    # source) must end as the case expects (fail), not pass and not error
+    got = {r["check"]["id"]: r["status"] for r in (report or {}).get("results", [])}
+    problems += [f"{check} {got.get(check, 'not run')}, expected {wanted}"
+                 for check, wanted in expect.items() if got.get(check) != wanted]
     verdict = report["verdict"]["status"] if report else "-"
     return CaseResult(name, wall_s, rss.peak_mib, exit_code, verdict,
                       bool(report and report["run"]["complete"]), leaked, problems, rss.at_peak)

@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from harness import resources
 from harness.certificate.model import Certificate
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 
 TEMPLATE = "certificate.html.j2"
 # No script at all on the certificate: the policy forbids every fetch and every script.

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from harness.certificate.model import days_left, now_utc, status_on
 from harness.certificate.page import environment
 from harness.certificate.registry import RegisteredCertificate, Registry
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 
 TEMPLATE = "registry_site.html.j2"
 INDEX = "index.html"

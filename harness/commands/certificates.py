@@ -16,7 +16,7 @@ from harness.certificate.model import Certificate, CertificateError, now_utc, st
 from harness.commands.errors import EXIT_FAILED, EXIT_OK, user_errors
 from harness.commands.options import TrustStoreOption
 from harness.errors import PopcertError
-from harness.report.untrusted import WALK, strip_control, walk_bounded
+from harness.untrusted import WALK, strip_control, walk_bounded
 
 certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTIFIED report.",
                               no_args_is_help=True)

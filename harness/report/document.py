@@ -17,7 +17,7 @@ import jsonschema
 
 from harness import resources
 from harness.errors import PopcertError
-from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
+from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.signing.canonical import canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

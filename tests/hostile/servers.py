@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import socket
 import ssl
 import struct
@@ -166,6 +167,10 @@ class HostileServer(Listener):
         self.elsewhere = elsewhere
         self.requests: list[Request] = []
         self.ca_path: Path | None = None
+        # A vendor source tree to certify with it (source.path), and the statuses the bench and
+        # tests/hostile expect of given checks (issue 24: a dodge must fail its check, not pass).
+        self.source_path: Path | None = None
+        self.expect: dict[str, str] = {}
         self._context: ssl.SSLContext | None = None
         if tls:
             cert, key = _self_signed()
@@ -219,6 +224,13 @@ def recorder() -> HostileServer:
     """A well-behaved 200 ``{}``: the 'elsewhere' that counts what a redirect-follower sends."""
     return HostileServer(lambda conn, req, srv: _answer(
         conn, 200, {"Content-Type": "application/json"}, b"{}"))
+
+
+def recorder_tls() -> HostileServer:
+    """``recorder()`` over TLS with a self-signed certificate no client trusts by default: a client
+    that gets its 200 did not verify the server (tests/unit/test_tls_rule_corpus.py)."""
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, 200, {"Content-Type": "application/json"}, b"{}"), tls=True)
 
 
 def _redirecting(location: str, status: int) -> Behaviour:
@@ -346,6 +358,72 @@ def hang() -> HostileServer:
                          hold_unparsed=True)
 
 
+# --- issue 24: what a published OpenAPI document or a source tree can do to pass ----------------
+
+def _serving_openapi(document: Any) -> Behaviour:
+    body = json.dumps(document).encode()
+
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        wanted = request.path.split("?", 1)[0].endswith("/openapi.json")
+        _answer(conn, 200, {"Content-Type": "application/json"}, body if wanted else b"{}")
+    return behaviour
+
+
+def _shared_spec() -> dict[str, Any]:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "specs" / "connection" / "v1" / "openapi.yaml"
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def hollow_openapi_document(templated: bool = True) -> dict[str, Any]:
+    """Every operation of the shared spec as ``{}``: ~350 bytes that describe nothing (with the
+    path templates kept it is not even valid OpenAPI; without them it is, and describes nothing)."""
+    shared = _shared_spec()
+    paths = {(p if templated else p.replace("{", "").replace("}", "")):
+             {m: {} for m in item if m in ("get", "put", "post", "delete", "patch")}
+             for p, item in shared["paths"].items()}
+    return {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+            "servers": shared["servers"], "paths": paths}
+
+
+MALFORMED_OPENAPI = {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+                     "servers": "https://127.0.0.1", "paths": {
+                         "/connection/v1/dossiers": [{"get": {}}],
+                         "/connection/v1/health": {"get": {"parameters": 5}}}}
+
+
+def hollow_openapi(templated: bool = False) -> HostileServer:
+    """200 ``{}`` to everything, and a published /openapi.json whose operations are all ``{}``."""
+    server = HostileServer(_serving_openapi(hollow_openapi_document(templated)))
+    server.expect = {"CONF-SPEC-DRIFT": "fail"}
+    return server
+
+
+def malformed_openapi() -> HostileServer:
+    """200 ``{}`` to everything; /openapi.json has a path item that is a list, ``servers`` as a
+    string and ``parameters: 5`` (issue 24: the comparison raised AttributeError on it)."""
+    server = HostileServer(_serving_openapi(MALFORMED_OPENAPI))
+    server.expect = {"CONF-SPEC-DRIFT": "fail"}
+    return server
+
+
+def tls_verify_dodges() -> HostileServer:
+    """A benign SUT whose vendor source tree turns TLS verification off in every way of
+    tests/hostile/tls_verify_corpus.py, one file per form (``.source_path``)."""
+    from tests.hostile.tls_verify_corpus import DISABLING
+
+    folder = Path(tempfile.mkdtemp(prefix="popcert-hostile-source-")) / "src"
+    folder.mkdir()
+    for name, (code, _) in DISABLING.items():
+        (folder / (name.replace("-", "_") + ".py")).write_text(code + "\n", encoding="utf-8")
+    server = recorder()
+    server.source_path = folder
+    server.expect = {"SAST-TLS-VERIFY": "fail"}
+    return server
+
+
 CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "redirect-302-out-of-scope": lambda: redirect_out_of_scope(302),
     "redirect-307-out-of-scope": lambda: redirect_out_of_scope(307),
@@ -360,6 +438,10 @@ CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "markup-ansi": markup,
     "reset": reset,
     "hang": hang,
+    "openapi-hollow": hollow_openapi,
+    "openapi-hollow-templated": lambda: hollow_openapi(templated=True),
+    "openapi-malformed": malformed_openapi,
+    "tls-verify-dodges": tls_verify_dodges,
 }
 
 

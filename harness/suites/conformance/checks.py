@@ -213,6 +213,15 @@ def spec_drift(ctx: ConformanceContext) -> CheckResult:
         if ctx.openapi_required:
             return CheckResult.failed(missing, tried)
         return CheckResult.skipped(missing + " (advisory at this level)", tried)
+    if published.drifts and published.drifts[0].kind == "invalid_document":
+        # issue 24: validated before it is compared; the validator's error is the finding
+        return CheckResult.failed(
+            f"{published.url}: {published.drifts[0].detail}",
+            Evidence.finding(published.url or "", None, "invalid_document",
+                             published.drifts[0].detail),
+            Evidence.reproduction(f"curl -sS --cacert CA {published.url} > published.json && "
+                                  "openapi-spec-validator published.json"),
+            breaking_changes=1.0)
     if published.drifts:
         return CheckResult.failed(
             f"{len(published.drifts)} breaking change(s) in {published.url}",
