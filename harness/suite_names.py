@@ -13,7 +13,7 @@ SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance"
 
 DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.firewall.suite",
-    "harness.suites.sast",
+    "harness.suites.sast.suite",
     "harness.suites.tls.suite",
     "harness.suites.auth.suite",
     "harness.suites.conformance",
