@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import importlib
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -122,17 +121,6 @@ def _suite_of(module: Any) -> Suite[Any]:
     suite = getattr(module, "SUITE", None)
     if not isinstance(suite, Suite):
         raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
-    return suite
-
-
-def declare_on_first_use(module_name: str, name: str, declare: Callable[[], Suite[Any]]
-                         ) -> Suite[Any]:
-    """Transitional, for the suite packages not yet split into context.py and suite.py: a
-    package's PEP 562 ``__getattr__`` building ``SUITE`` when first asked for."""
-    if name != "SUITE":
-        raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
-    suite = declare()
-    sys.modules[module_name].SUITE = suite  # type: ignore[attr-defined]
     return suite
 
 

@@ -16,7 +16,7 @@ DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.sast.suite",
     "harness.suites.tls.suite",
     "harness.suites.auth.suite",
-    "harness.suites.conformance",
+    "harness.suites.conformance.suite",
     "harness.suites.scenario.suite",
     "harness.suites.load.suite",
 )
