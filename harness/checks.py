@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from harness.redact import redact
-from harness.suite_names import SUITE_NAMES as SUITES
 
 
 class Severity(enum.StrEnum):
@@ -205,13 +204,8 @@ class CheckMark:
     defects: tuple[str, ...] = ()
     timeout_s: float = 120.0
     requirements: tuple[str, ...] = ()
-    # Transitional: a ``suite=`` still given to @check, which the declaring suite must equal.
-    suite: str | None = None
 
     def in_suite(self, suite: str) -> Check:
-        if self.suite is not None and self.suite != suite:
-            raise ValueError(f"check {self.id} says suite {self.suite!r} but is listed by "
-                             f"suite {suite!r}")
         return Check(self.id, suite, self.title, self.severity, self.requirement, self.function,
                      self.defects, self.timeout_s, self.requirements)
 
@@ -219,13 +213,10 @@ class CheckMark:
 def check(check_id: str, *, severity: Severity, requirement: str = "",
           requirements: Iterable[str] = (), title: str | None = None,
           defect: str | Iterable[str] | None = None, timeout_s: float = 120.0,
-          suite: str | None = None,
           ) -> Callable[[CheckFunction[Ctx]], CheckFunction[Ctx]]:
     """Mark a function as a check. The title defaults to the first line of its docstring; the
     requirement text, when not given, is read from the requirements catalogue. The suite is the
     one whose ``SUITE`` declaration lists the function."""
-    if suite is not None and suite not in SUITES:
-        raise ValueError(f"{check_id}: unknown suite {suite!r}; expected one of {SUITES}")
     if not requirement and not requirements:
         raise ValueError(f"{check_id}: name the requirement ids it enforces (requirements=[...])")
     defects = (defect,) if isinstance(defect, str) else tuple(defect or ())
@@ -236,7 +227,7 @@ def check(check_id: str, *, severity: Severity, requirement: str = "",
         resolved_title = title or (doc.splitlines()[0].strip() if doc else function.__name__)
         function.__popcert_check__ = CheckMark(  # type: ignore[attr-defined]
             check_id, resolved_title, severity, requirement or _requirement_text(ids), function,
-            defects, timeout_s, ids, suite)
+            defects, timeout_s, ids)
         return function
 
     return register
