@@ -1,8 +1,9 @@
-"""The suites popcert ships: the one list of their names, in run order, and their packages.
+"""The suites popcert ships: the one list of their names, in run order, their check id prefixes
+and their declaration modules.
 
-Each package's ``__init__`` declares ``SUITE = Suite(name, context_factory, checks=(...))``
-(harness/registry.py). This module imports nothing: the config and the check model validate
-suite names against ``SUITE_NAMES`` without loading any suite.
+Each package's ``suite.py`` declares ``SUITE = Suite[XContext](name, make_context, checks=(...))``
+(harness/registry.py). This module imports nothing: the config and the registry validate suite
+names against ``SUITE_NAMES`` without loading any suite.
 """
 
 from __future__ import annotations
