@@ -24,7 +24,7 @@ from fw_brute_force import evaluate
 
 from harness.net import ScopeGuard
 from harness.registry import default_registry
-from harness.suites.firewall import build_context
+from harness.suites.firewall.context import build_context
 from harness.suites.firewall.parse import load_ruleset
 from harness.suites.firewall.scan import ScanSettings, scan
 

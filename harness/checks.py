@@ -2,8 +2,8 @@
 
 A check is a small function marked with ``@check``; it receives its suite's context and returns a
 ``CheckResult``. It never prints, exits or decides the verdict: the engine does that. Which checks
-a run has, and in what order, is the registry's business (harness/registry.py): each suite lists
-its checks in its ``SUITE`` declaration.
+a run has, in what order and in which suite, is the registry's business (harness/registry.py):
+each suite lists its checks in its ``SUITE`` declaration, which stamps its name on them.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import enum
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.redact import redact
-from harness.suite_names import SUITE_NAMES as SUITES
 
 
 class Severity(enum.StrEnum):
@@ -162,7 +161,12 @@ class SuiteUnavailable(Exception):
         self.evidence = evidence
 
 
-CheckFunction = Callable[[Any], CheckResult]
+# What a check receives: its suite's context (harness/registry.py: Suite[Ctx]).
+Ctx = TypeVar("Ctx")
+
+# A check of a suite whose context is ``Ctx``: ``CheckFunction[AuthContext]``. Bare
+# ``CheckFunction`` is a check of any context (the engine and the registry hold those).
+CheckFunction = Callable[[Ctx], CheckResult]
 
 
 @dataclass(frozen=True)
@@ -170,11 +174,11 @@ class Check:
     """A registered check: its identity, what it enforces, and the defect switch that breaks it."""
 
     id: str
-    suite: str
+    suite: str  # stamped by the suite that lists it (Suite.registered)
     title: str
     severity: Severity
     requirement: str  # the requirement in words (from the catalogue when ids are given)
-    function: CheckFunction
+    function: CheckFunction[Any]
     # Switches of examples/city_system that make exactly this check fail (the detection matrix).
     defects: tuple[str, ...] = ()
     timeout_s: float = 120.0
@@ -187,35 +191,53 @@ class Check:
                 "requirements": list(self.requirements), "defects": list(self.defects)}
 
 
-def check(check_id: str, *, suite: str, severity: Severity, requirement: str = "",
+@dataclass(frozen=True)
+class CheckMark:
+    """What ``@check`` writes on a function: a Check but for its suite, which the suite's
+    declaration stamps (``in_suite``), so the name is written once per suite, not per check."""
+
+    id: str
+    title: str
+    severity: Severity
+    requirement: str
+    function: CheckFunction[Any]
+    defects: tuple[str, ...] = ()
+    timeout_s: float = 120.0
+    requirements: tuple[str, ...] = ()
+
+    def in_suite(self, suite: str) -> Check:
+        return Check(self.id, suite, self.title, self.severity, self.requirement, self.function,
+                     self.defects, self.timeout_s, self.requirements)
+
+
+def check(check_id: str, *, severity: Severity, requirement: str = "",
           requirements: Iterable[str] = (), title: str | None = None,
-          defect: str | Iterable[str] | None = None,
-          timeout_s: float = 120.0) -> Callable[[CheckFunction], CheckFunction]:
+          defect: str | Iterable[str] | None = None, timeout_s: float = 120.0,
+          ) -> Callable[[CheckFunction[Ctx]], CheckFunction[Ctx]]:
     """Mark a function as a check. The title defaults to the first line of its docstring; the
-    requirement text, when not given, is read from the requirements catalogue."""
-    if suite not in SUITES:
-        raise ValueError(f"{check_id}: unknown suite {suite!r}; expected one of {SUITES}")
+    requirement text, when not given, is read from the requirements catalogue. The suite is the
+    one whose ``SUITE`` declaration lists the function."""
     if not requirement and not requirements:
         raise ValueError(f"{check_id}: name the requirement ids it enforces (requirements=[...])")
     defects = (defect,) if isinstance(defect, str) else tuple(defect or ())
     ids = tuple(requirements)
 
-    def register(function: CheckFunction) -> CheckFunction:
+    def register(function: CheckFunction[Ctx]) -> CheckFunction[Ctx]:
         doc = inspect.getdoc(function) or ""
         resolved_title = title or (doc.splitlines()[0].strip() if doc else function.__name__)
-        made = Check(check_id, suite, resolved_title, severity,
-                     requirement or _requirement_text(ids), function, defects, timeout_s, ids)
-        function.__popcert_check__ = made  # type: ignore[attr-defined]
+        function.__popcert_check__ = CheckMark(  # type: ignore[attr-defined]
+            check_id, resolved_title, severity, requirement or _requirement_text(ids), function,
+            defects, timeout_s, ids)
         return function
 
     return register
 
 
-def check_of(function: CheckFunction) -> Check:
-    """The Check a ``@check`` function carries."""
+def check_of(function: CheckFunction[Any]) -> CheckMark:
+    """What a ``@check`` function carries (its suite is stamped by the declaration listing it)."""
     made = getattr(function, "__popcert_check__", None)
-    if not isinstance(made, Check):
-        raise TypeError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
+    if not isinstance(made, CheckMark):
+        raise ValueError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
     return made
 
 

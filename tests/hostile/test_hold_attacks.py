@@ -106,7 +106,7 @@ def test_a_quick_run_holds_the_scan_to_the_quick_deadline(
         quick: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A flood that starts after the preflight held the quick run's TLS suite for the full 240 s
     # of its 420 s budget: scenario and load never ran (bench/hostile.py, flood-after-one).
-    import harness.suites.tls as tls_suite
+    import harness.suites.tls.context as tls_suite
     from harness.config import config_from_dict
     from harness.net import ScopeGuard
     from harness.profiles import load_profile

@@ -13,7 +13,7 @@ import pytest
 from examples.city_system.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 from harness.checks import Status, SuiteUnavailable
 from harness.registry import default_registry
-from harness.suites.firewall import build_context
+from harness.suites.firewall.context import build_context
 from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.parse import load_ruleset
 
@@ -260,7 +260,7 @@ COMMIT
 def _live_ctx(tmp_path: Path, addresses: list[str], extra_ports: tuple[int, ...], open_port: int = 1,
               allowed: list[str] | None = None, stands_for: str = "internet", declared_port: int = 443):
     from harness.net import ScopeGuard
-    from harness.suites.firewall import LiveScan
+    from harness.suites.firewall.context import LiveScan
 
     path = tmp_path / "declared.rules"
     path.write_text(LOCKED.format(gw="203.0.113.0/24", open_port=open_port)
@@ -337,7 +337,7 @@ def test_dual_stack_sut_without_ipv6_ruleset_makes_the_live_scan_an_error(tmp_pa
     if _ipv6_loopback():
         pytest.skip(_ipv6_loopback())
     from harness.net import ScopeGuard
-    from harness.suites.firewall import LiveScan
+    from harness.suites.firewall.context import LiveScan
 
     path = tmp_path / "v4.rules"
     path.write_text(LOCKED.format(gw="203.0.113.0/24", open_port=1))
@@ -351,7 +351,7 @@ def test_live_scan_from_inside_a_baseline_zone_judges_that_exact_address(tmp_pat
     """popcert at 127.0.0.1, with a baseline whose management zone holds it: packets from
     127.0.0.1 are judged, and the ruleset's management rule admits the listening port."""
     from harness.net import ScopeGuard
-    from harness.suites.firewall import LiveScan
+    from harness.suites.firewall.context import LiveScan
 
     baseline = tmp_path / "baseline.yaml"
     baseline.write_text(BASELINE.read_text().replace("management_cidrs: [10.10.0.0/24,",
@@ -391,7 +391,7 @@ def test_live_scan_settings_are_validated_with_a_located_message() -> None:
 
 def test_live_scan_probes_the_baseline_ports_the_service_port_and_the_extra_ones() -> None:
     from harness.net import ScopeGuard
-    from harness.suites.firewall import LiveScan
+    from harness.suites.firewall.context import LiveScan
     from harness.suites.firewall.baseline import load_baseline
     from harness.suites.firewall.exposure import probe_ports
 

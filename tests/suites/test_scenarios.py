@@ -13,7 +13,7 @@ import pytest
 
 from harness.checks import Status
 from harness.registry import default_registry
-from harness.suites.scenario import ScenarioContext, load_purposes, run_scenarios
+from harness.suites.scenario.context import ScenarioContext, load_purposes, run_scenarios
 from harness.suites.scenario.model import load_all
 from tests.suites.lab import evaluate, failing, run_context, with_system
 

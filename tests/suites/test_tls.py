@@ -23,8 +23,8 @@ from examples.city_system.tls_profile import (
 )
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
-from harness.suites import tls as tls_suite
 from harness.suites.tls import analysis
+from harness.suites.tls import context as tls_suite
 from harness.suites.tls.scan import TlsTarget
 from mocks.population_db.pki import IssuedCert, TestPKI
 

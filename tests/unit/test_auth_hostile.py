@@ -24,7 +24,7 @@ import pytest
 from harness.checks import Status, SuiteUnavailable
 from harness.health import is_inconclusive
 from harness.registry import default_registry
-from harness.suites.auth import NO_NPDB
+from harness.suites.auth.context import NO_NPDB
 from tests.unit.auth_support import (
     FakeNpdb,
     auth_context,

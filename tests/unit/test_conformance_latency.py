@@ -6,6 +6,7 @@ tested here; tests/suites/test_conformance.py times the real reference system.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date
 from pathlib import Path
@@ -170,9 +171,7 @@ def context(**changes: Any) -> conformance_context.ConformanceContext:
                     workdir=Path("/tmp/unused"), seed=7, max_examples=5)
     base = conformance_context.ConformanceContext(plan, FuzzOutcome(), 1000.0, conformance_context.PublishedSpec(),
                                           LatencyReport())
-    for name, value in changes.items():
-        setattr(base, name, value)
-    return base
+    return dataclasses.replace(base, **changes)  # the context is frozen
 
 
 def test_the_latency_check_fails_with_measurements_and_a_reproduction_without_the_token() -> None:

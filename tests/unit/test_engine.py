@@ -43,10 +43,12 @@ class Throwaway:
         self.checks: dict[str, list[CheckFunction]] = {}
         self.contexts: dict[str, ContextFactory] = {}
 
-    def check(self, check_id: str, **options: Any) -> Callable[[CheckFunction], CheckFunction]:
+    def check(self, check_id: str, *, suite: str, **options: Any
+              ) -> Callable[[CheckFunction], CheckFunction]:
+        """``@check`` plus listing the function in ``suite``'s declaration."""
         def add(function: CheckFunction) -> CheckFunction:
             marked = check(check_id, **options)(function)
-            self.checks.setdefault(options["suite"], []).append(marked)
+            self.checks.setdefault(suite, []).append(marked)
             return marked
 
         return add

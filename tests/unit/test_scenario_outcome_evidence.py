@@ -7,7 +7,8 @@ import json
 
 from harness.checks import Status
 from harness.net import Exchange
-from harness.suites.scenario import ScenarioContext, checks, load_purposes
+from harness.suites.scenario import checks
+from harness.suites.scenario.context import ScenarioContext, load_purposes
 from harness.suites.scenario.model import load_all
 from harness.suites.scenario.runner import StatusSample, StepRun
 

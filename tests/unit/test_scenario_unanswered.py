@@ -10,7 +10,8 @@ import pytest
 from harness.checks import Check, Status
 from harness.net import Exchange
 from harness.registry import default_registry
-from harness.suites.scenario import ScenarioContext, checks, load_purposes
+from harness.suites.scenario import checks
+from harness.suites.scenario.context import ScenarioContext, load_purposes
 from harness.suites.scenario.model import Step, load_all
 from harness.suites.scenario.runner import StatusSample, StepRun
 

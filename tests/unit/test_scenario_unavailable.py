@@ -15,7 +15,7 @@ from harness.errors import ConfigError
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.run_context import RunContext
-from harness.suites.scenario import make_context
+from harness.suites.scenario.context import make_context
 
 
 def run_context(tmp_path: Path, npdb: Any = None) -> RunContext:
@@ -38,7 +38,7 @@ def test_a_malformed_scenario_stops_the_suite(tmp_path: Path,
     def malformed() -> list[Any]:
         raise ConfigError(tmp_path / "bad.yaml", "steps.0.expect (line 12)", "field required")
 
-    monkeypatch.setattr("harness.suites.scenario.load_all", malformed)
+    monkeypatch.setattr("harness.suites.scenario.context.load_all", malformed)
     # The NPDB handle is never used: the scenarios are read before anything is driven.
     with pytest.raises(SuiteUnavailable) as stopped:
         next(make_context(run_context(tmp_path, npdb=object())))

@@ -1,5 +1,5 @@
 """AUTH checks of what an authenticated caller may do: scopes, object-level access, per-client
-rate limiting, and what error bodies reveal. Listed in ``harness.suites.auth.SUITE``.
+rate limiting, and what error bodies reveal. Listed in ``harness.suites.auth.suite.SUITE``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.health import assess, health_evidence, inconclusive_result
 from harness.health_monitor import HealthMonitor
-from harness.suites.auth import AuthContext
+from harness.sut.portal import PORTAL
+from harness.suites.auth.context import AuthContext
 from harness.suites.auth.notify import new_event, npdb_signature
 from harness.suites.auth.probe import (
     DOSSIERS_PATH,
@@ -34,7 +35,6 @@ from harness.suites.auth.spec import (
     connection_spec,
     operations,
 )
-from harness.sut.portal import PORTAL
 
 RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
 RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s
@@ -82,7 +82,7 @@ def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: s
     return ctx.post(description, token, body, path=path)
 
 
-@check("AUTH-SCOPE", suite="auth", severity=Severity.CRITICAL, requirements=["CONN-SEC-SCOPE"],
+@check("AUTH-SCOPE", severity=Severity.CRITICAL, requirements=["CONN-SEC-SCOPE"],
        defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
     """Every operation the spec's security requirements scope refuses a genuine token that
@@ -123,7 +123,7 @@ def scope_enforced(ctx: AuthContext) -> CheckResult:
                        result.measurements)
 
 
-@check("AUTH-OBJECT-LEVEL", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-OBJECT-LEVEL", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-DOSSIER-GET-OWN", "OWASP-API1-2023"],
        defect="auth.bola")
 def object_level(ctx: AuthContext) -> CheckResult:
@@ -155,7 +155,7 @@ def _padded(body: bytes, size: int) -> bytes:
     return body + b" " * max(0, size - len(body))
 
 
-@check("AUTH-BODY-LIMIT", suite="auth", severity=Severity.HIGH,
+@check("AUTH-BODY-LIMIT", severity=Severity.HIGH,
        requirements=["CONN-BODY-LIMIT", "OWASP-API4-2023"], defect="auth.no_body_limit")
 def body_limit(ctx: AuthContext) -> CheckResult:
     """A valid request padded just over the documented body limit is refused with 413, on every
@@ -202,7 +202,7 @@ def _leaks(text: str, sent: list[str], token: str) -> list[str]:
     return found
 
 
-@check("AUTH-ERROR-LEAK", suite="auth", severity=Severity.MEDIUM,
+@check("AUTH-ERROR-LEAK", severity=Severity.MEDIUM,
        requirements=["CONN-ERROR-BODY", "OWASP-API8-2023"],
        defect=("auth.leaky_errors", "auth.validation_echoes_input"))
 def error_leak(ctx: AuthContext) -> CheckResult:
@@ -299,7 +299,7 @@ def retry_after_valid(value: str | None, now: datetime | None = None) -> bool:
     return (when - reference).total_seconds() <= RETRY_AFTER_MAX_S
 
 
-@check("AUTH-RATE-LIMIT", suite="auth", severity=Severity.HIGH,
+@check("AUTH-RATE-LIMIT", severity=Severity.HIGH,
        requirements=["CONN-RATE-LIMIT", "RFC9110-RETRY-AFTER", "OWASP-API4-2023"],
        defect="auth.no_rate_limit", timeout_s=60)
 def rate_limit(ctx: AuthContext) -> CheckResult:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.net import TlsMaterial
-from harness.suites.auth import AuthContext
+from harness.suites.auth.context import AuthContext
 from harness.suites.auth.probe import Probe
 
 # Failures that mean the server ended the handshake (TLS 1.3 reports the alert on first read).
@@ -79,7 +79,7 @@ def _judge_portal_certificate(ctx: AuthContext, kind: str, description: str,
     return _judge(ctx, description, tls, what)
 
 
-@check("AUTH-MTLS-REQUIRED", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-MTLS-REQUIRED", severity=Severity.CRITICAL,
        requirements=["PROFILE-MTLS", "CONN-SEC-MTLS"], defect="mtls.optional")
 def mtls_required(ctx: AuthContext) -> CheckResult:
     """A caller without a client certificate is refused although its token is genuine."""
@@ -88,7 +88,7 @@ def mtls_required(ctx: AuthContext) -> CheckResult:
                   "connection without a client certificate")
 
 
-@check("AUTH-MTLS-EXPIRED", suite="auth", severity=Severity.HIGH,
+@check("AUTH-MTLS-EXPIRED", severity=Severity.HIGH,
        requirements=["PROFILE-MTLS", "CONN-SEC-MTLS", "RFC5280-VALIDITY"],
        defect="mtls.expired_cert_accepted")
 def mtls_expired(ctx: AuthContext) -> CheckResult:
@@ -98,7 +98,7 @@ def mtls_expired(ctx: AuthContext) -> CheckResult:
         "expired client certificate")
 
 
-@check("AUTH-MTLS-FOREIGN-CA", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-MTLS-FOREIGN-CA", severity=Severity.CRITICAL,
        requirements=["PROFILE-MTLS", "CONN-SEC-MTLS", "RFC5280-PATH-VALIDATION"],
        defect="mtls.foreign_ca_accepted")
 def mtls_foreign_ca(ctx: AuthContext) -> CheckResult:

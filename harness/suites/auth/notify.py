@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth import AuthContext
+from harness.suites.auth.context import AuthContext
 from harness.suites.auth.probe import NOTIFICATIONS_PATH, Probe, expect_refused
 
 # Beyond the 300 s window with room for clock skew between the harness and the SUT.
@@ -73,7 +73,7 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
     # each start keeps only its latest secret)
     accepted = [d for d in ours if 200 <= (_first_status(d) or 0) < 300]
     delivery = accepted[0] if accepted else ours[-1]
-    ctx.subscription_id = str(delivery.get("subscription_id") or "") or None
+    ctx.state.subscription_id = str(delivery.get("subscription_id") or "") or None
     status = _first_status(delivery)
     return SignedNotification(str(delivery.get("body", "")).encode(),
                               str(delivery.get("signature_header", "")), status, delivery)
@@ -100,14 +100,14 @@ def npdb_signature(ctx: AuthContext, body: bytes, timestamp: int | None = None
                    ) -> dict[str, str] | CheckResult:
     """The X-NPDB-Signature header the NPDB would send with ``body`` at ``timestamp`` (now by
     default) to this SUT's subscription; the mock signs it, the secret never leaves the mock."""
-    if ctx.subscription_id is None:
+    if ctx.state.subscription_id is None:
         genuine = genuine_notification(ctx)
         if isinstance(genuine, CheckResult):
             return genuine
-    if ctx.subscription_id is None or ctx.admin is None:
+    if ctx.state.subscription_id is None or ctx.admin is None:
         return CheckResult.errored("the mock NPDB's delivery names no subscription to sign for")
     try:
-        header = ctx.admin.sign(ctx.subscription_id, body, timestamp)
+        header = ctx.admin.sign(ctx.state.subscription_id, body, timestamp)
     except Exception as failed:  # noqa: BLE001 - the mock's failure is this check's error
         return CheckResult.errored(f"the mock NPDB could not sign a notification: {failed}")
     return {SIGNATURE_HEADER: str(header)}
@@ -154,7 +154,7 @@ def _genuine_accepted(ctx: AuthContext) -> tuple[SignedNotification, Probe | Non
     return genuine, first
 
 
-@check("AUTH-NOTIFY-SIGNATURE", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-NOTIFY-SIGNATURE", severity=Severity.CRITICAL,
        requirements=["CONN-NOTIFY-SIGNATURE"], defect="auth.notification_unsigned_accepted")
 def notify_signature(ctx: AuthContext) -> CheckResult:
     """Notifications without a valid NPDB signature are refused."""
@@ -178,7 +178,7 @@ def notify_signature(ctx: AuthContext) -> CheckResult:
                           accepted_means="accepted")
 
 
-@check("AUTH-NOTIFY-REPLAY", suite="auth", severity=Severity.HIGH,
+@check("AUTH-NOTIFY-REPLAY", severity=Severity.HIGH,
        requirements=["CONN-NOTIFY-SIGNATURE", "CONN-NOTIFY-REPLAY"],
        defect="auth.notification_replay_accepted")
 def notify_replay(ctx: AuthContext) -> CheckResult:
@@ -199,7 +199,7 @@ def notify_replay(ctx: AuthContext) -> CheckResult:
                        result.measurements)
 
 
-@check("AUTH-NOTIFY-FRESHNESS", suite="auth", severity=Severity.HIGH,
+@check("AUTH-NOTIFY-FRESHNESS", severity=Severity.HIGH,
        requirements=["CONN-NOTIFY-SIGNATURE", "CONN-NOTIFY-FRESHNESS"],
        defect="auth.notification_stale_accepted")
 def notify_freshness(ctx: AuthContext) -> CheckResult:
@@ -241,7 +241,7 @@ def _signed_at(signature: str) -> int | None:
     return None
 
 
-@check("AUTH-NOTIFY-REDELIVERY", suite="auth", severity=Severity.MEDIUM,
+@check("AUTH-NOTIFY-REDELIVERY", severity=Severity.MEDIUM,
        requirements=["CONN-NOTIFY-REDELIVERY"], defect="auth.notification_redelivery_conflict")
 def notify_redelivery(ctx: AuthContext) -> CheckResult:
     """A notification the SUT already accepted, delivered again by the NPDB with a fresh

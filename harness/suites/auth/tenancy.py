@@ -1,7 +1,7 @@
 """AUTH checks of tenant isolation beyond GET by id: a client's dossier list never shows another
 client's dossiers, and Idempotency-Keys are per client and honoured (connection/v1: "A portal
 client only ever sees its own dossiers"; the ``Idempotency-Key`` parameter).
-Listed in ``harness.suites.auth.SUITE``.
+Listed in ``harness.suites.auth.suite.SUITE``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth import AuthContext
+from harness.suites.auth.context import AuthContext
 from harness.suites.auth.probe import DOSSIERS_PATH, PORTAL_B, Probe
 from harness.suites.auth.spec import connection_spec
 
@@ -64,7 +64,7 @@ def list_filters() -> list[str]:
     return filters
 
 
-@check("AUTH-BOLA-LIST", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-BOLA-LIST", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-DOSSIER-LIST-OWN", "OWASP-API1-2023"],
        defect="auth.bola_list")
 def bola_list(ctx: AuthContext) -> CheckResult:
@@ -120,7 +120,7 @@ def _key() -> str:
     return f"popcert-{uuid.uuid4().hex}"
 
 
-@check("AUTH-IDEMPOTENCY-TENANT", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-IDEMPOTENCY-TENANT", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-IDEMPOTENCY-CLIENT-SCOPE", "OWASP-API1-2023"],
        defect="auth.idempotency_shared")
 def idempotency_tenant(ctx: AuthContext) -> CheckResult:
@@ -157,7 +157,7 @@ def idempotency_tenant(ctx: AuthContext) -> CheckResult:
                               "its own (2xx) was expected", *other.evidence())
 
 
-@check("AUTH-IDEMPOTENCY-REPLAY", suite="auth", severity=Severity.MEDIUM,
+@check("AUTH-IDEMPOTENCY-REPLAY", severity=Severity.MEDIUM,
        requirements=["CONN-IDEMPOTENCY-KEY"], defect="auth.idempotency_ignored")
 def idempotency_replay(ctx: AuthContext) -> CheckResult:
     """A submission repeated with the same Idempotency-Key and body returns the same dossier (no

@@ -8,8 +8,9 @@ from __future__ import annotations
 import time
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.auth import AuthContext, forge
+from harness.suites.auth import forge
 from harness.suites.auth.attacker import AttackerKeyServer, self_signed_pem
+from harness.suites.auth.context import AuthContext
 from harness.suites.auth.probe import REFUSED, expect_refused, send_until_error
 
 # How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).
@@ -24,7 +25,7 @@ def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: s
     return expect_refused(probes, what=what, accepted_means=accepted_means, refused=refused)
 
 
-@check("AUTH-TOKEN-MISSING", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-TOKEN-MISSING", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT"], defect="auth.no_token_accepted")
 def token_missing(ctx: AuthContext) -> CheckResult:
     """A request without a bearer token is refused with 401."""
@@ -36,7 +37,7 @@ def token_missing(ctx: AuthContext) -> CheckResult:
                           refused=frozenset({401}))
 
 
-@check("AUTH-TOKEN-MALFORMED", suite="auth", severity=Severity.HIGH,
+@check("AUTH-TOKEN-MALFORMED", severity=Severity.HIGH,
        requirements=["CONN-SEC-JWT", "RFC6750-INVALID-TOKEN"], defect="auth.malformed_token_500")
 def token_malformed(ctx: AuthContext) -> CheckResult:
     """Garbage bearer tokens are refused with 401, never a 5xx."""
@@ -44,7 +45,7 @@ def token_malformed(ctx: AuthContext) -> CheckResult:
                           accepted_means="accepted", refused=frozenset({401}))
 
 
-@check("AUTH-JWT-EXPIRED", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-EXPIRED", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-LIFETIME", "RFC7519-EXP"],
        defect="auth.exp_not_checked")
 def jwt_expired(ctx: AuthContext) -> CheckResult:
@@ -55,7 +56,7 @@ def jwt_expired(ctx: AuthContext) -> CheckResult:
                           what="expired token", accepted_means="accepted")
 
 
-@check("AUTH-JWT-NOT-YET-VALID", suite="auth", severity=Severity.HIGH,
+@check("AUTH-JWT-NOT-YET-VALID", severity=Severity.HIGH,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-LIFETIME", "RFC7519-NBF"],
        defect="auth.nbf_not_checked")
 def jwt_not_yet_valid(ctx: AuthContext) -> CheckResult:
@@ -66,7 +67,7 @@ def jwt_not_yet_valid(ctx: AuthContext) -> CheckResult:
                           what="token not yet valid", accepted_means="accepted")
 
 
-@check("AUTH-JWT-ISSUER", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-ISSUER", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-ISS"], defect="auth.iss_not_checked")
 def jwt_issuer(ctx: AuthContext) -> CheckResult:
     """A token naming another issuer is refused."""
@@ -76,7 +77,7 @@ def jwt_issuer(ctx: AuthContext) -> CheckResult:
     return _refuse_tokens(ctx, tokens, what="token from another issuer", accepted_means="accepted")
 
 
-@check("AUTH-JWT-AUDIENCE", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-AUDIENCE", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-AUD", "RFC7519-AUD"],
        defect="auth.aud_not_checked")
 def jwt_audience(ctx: AuthContext) -> CheckResult:
@@ -86,7 +87,7 @@ def jwt_audience(ctx: AuthContext) -> CheckResult:
     return _refuse_tokens(ctx, tokens, what="token for another audience", accepted_means="accepted")
 
 
-@check("AUTH-JWT-ALG-NONE", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-ALG-NONE", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC7518-ALG-NONE"],
        defect="auth.alg_none_accepted")
 def jwt_alg_none(ctx: AuthContext) -> CheckResult:
@@ -97,7 +98,7 @@ def jwt_alg_none(ctx: AuthContext) -> CheckResult:
     return _refuse_tokens(ctx, tokens, what="unsigned token", accepted_means="accepted")
 
 
-@check("AUTH-JWT-KEY-CONFUSION", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-KEY-CONFUSION", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC8725-ALG-VERIFY"],
        defect="auth.hs256_key_confusion")
 def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
@@ -115,7 +116,7 @@ def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
                           accepted_means="accepted")
 
 
-@check("AUTH-JWT-UNKNOWN-KEY", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-UNKNOWN-KEY", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE"], defect="auth.unknown_key_accepted")
 def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
     """A well-formed ES256 token signed by a key absent from the JWKS is refused."""
@@ -129,7 +130,7 @@ def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
                           accepted_means="accepted")
 
 
-@check("AUTH-JWT-JKU", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-JKU", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC8725-JKU"],
        defect="auth.jku_followed")
 def jwt_jku(ctx: AuthContext) -> CheckResult:
@@ -165,7 +166,7 @@ def jwt_jku(ctx: AuthContext) -> CheckResult:
     return result
 
 
-@check("AUTH-JWT-STRIPPED-SIGNATURE", suite="auth", severity=Severity.CRITICAL,
+@check("AUTH-JWT-STRIPPED-SIGNATURE", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "RFC7515-SIG-VALIDATE"],
        defect="auth.stripped_signature_accepted")
 def jwt_stripped_signature(ctx: AuthContext) -> CheckResult:

@@ -68,7 +68,7 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
         f"(seed {outcome.seed})", *_run_evidence(ctx), requests=float(outcome.requests))
 
 
-@check("CONF-SERVER-ERRORS", suite="conformance", severity=Severity.HIGH,
+@check("CONF-SERVER-ERRORS", severity=Severity.HIGH,
        requirements=["CONN-NO-SERVER-ERROR"],
        defect="conformance.server_error_on_bad_input", timeout_s=30)
 def no_server_errors(ctx: ConformanceContext) -> CheckResult:
@@ -76,7 +76,7 @@ def no_server_errors(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-SERVER-ERRORS", "server errors (5xx)")
 
 
-@check("CONF-STATUS-CODE", suite="conformance", severity=Severity.MEDIUM,
+@check("CONF-STATUS-CODE", severity=Severity.MEDIUM,
        requirements=["CONN-OPENAPI-STATUS-CODES"],
        defect="conformance.undocumented_status", timeout_s=30)
 def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
@@ -84,7 +84,7 @@ def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-STATUS-CODE", "undocumented status codes")
 
 
-@check("CONF-CONTENT-TYPE", suite="conformance", severity=Severity.MEDIUM,
+@check("CONF-CONTENT-TYPE", severity=Severity.MEDIUM,
        requirements=["CONN-OPENAPI-MEDIA-TYPE"],
        defect="conformance.wrong_content_type", timeout_s=30)
 def documented_content_types(ctx: ConformanceContext) -> CheckResult:
@@ -92,7 +92,7 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-CONTENT-TYPE", "undocumented content types")
 
 
-@check("CONF-RESPONSE-SCHEMA", suite="conformance", severity=Severity.HIGH,
+@check("CONF-RESPONSE-SCHEMA", severity=Severity.HIGH,
        requirements=["CONN-OPENAPI-SCHEMAS"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
@@ -100,7 +100,7 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-RESPONSE-SCHEMA", "schema violations in responses")
 
 
-@check("CONF-NEGATIVE-DATA", suite="conformance", severity=Severity.HIGH,
+@check("CONF-NEGATIVE-DATA", severity=Severity.HIGH,
        requirements=["CONN-INVALID-INPUT"],
        defect="conformance.accepts_invalid_input", timeout_s=30)
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
@@ -108,7 +108,7 @@ def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
 
 
-@check("CONF-AUTH-IGNORED", suite="conformance", severity=Severity.CRITICAL,
+@check("CONF-AUTH-IGNORED", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT"],
        defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
 def auth_enforced(ctx: ConformanceContext) -> CheckResult:
@@ -116,7 +116,7 @@ def auth_enforced(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-AUTH-IGNORED", "ignored authentication")
 
 
-@check("CONF-STATEFUL", suite="conformance", severity=Severity.MEDIUM,
+@check("CONF-STATEFUL", severity=Severity.MEDIUM,
        requirements=["CONN-LINK-GET-DOSSIER"],
        defect="conformance.not_readable_after_create", timeout_s=30)
 def stateful_links(ctx: ConformanceContext) -> CheckResult:
@@ -124,7 +124,7 @@ def stateful_links(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-STATEFUL", "resource availability or use-after-free faults")
 
 
-@check("CONF-RESPONSE-TIME", suite="conformance", severity=Severity.LOW,
+@check("CONF-RESPONSE-TIME", severity=Severity.LOW,
        requirements=["PROFILE-CONF-RESPONSE-TIME"],
        defect="conformance.slow_responses", timeout_s=30)
 def response_time(ctx: ConformanceContext) -> CheckResult:
@@ -158,7 +158,7 @@ def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
                                  len(timing.samples_ms), "requests", title=f"{label}: samples")]
 
 
-@check("CONF-LATENCY-BUDGET", suite="conformance", severity=Severity.MEDIUM,
+@check("CONF-LATENCY-BUDGET", severity=Severity.MEDIUM,
        requirements=["PROFILE-CONF-LATENCY-BUDGET"],
        defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
 def latency_budget(ctx: ConformanceContext) -> CheckResult:
@@ -196,7 +196,7 @@ def _latency_budget(ctx: ConformanceContext) -> CheckResult:
         *evidence, operations_timed=float(len(timed)))
 
 
-@check("CONF-SPEC-DRIFT", suite="conformance", severity=Severity.MEDIUM,
+@check("CONF-SPEC-DRIFT", severity=Severity.MEDIUM,
        requirements=["PROFILE-PUBLISHED-OPENAPI"],
        defect="conformance.spec_drift", timeout_s=30)
 def spec_drift(ctx: ConformanceContext) -> CheckResult:

@@ -41,7 +41,7 @@ class PublishedSpec:
     answered: bool = False  # whether any candidate URL got an HTTP answer at all
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConformanceContext:
     plan: FuzzPlan
     outcome: FuzzOutcome

@@ -8,8 +8,8 @@ lets it through.
 from __future__ import annotations
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.firewall import FirewallContext
 from harness.suites.firewall.analysis import Decision
+from harness.suites.firewall.context import FirewallContext
 from harness.suites.firewall.families import MAX_EXAMPLES, FamilyView, per_family
 from harness.suites.firewall.flatten import Kind
 from harness.suites.firewall.packets import Dim, dim_maxima, subtract_all
@@ -28,7 +28,7 @@ from harness.suites.firewall.queries import (
 IPV6_MISSING = "firewall.ipv6_missing"
 
 
-@check("FW-DEFAULT-DENY", suite="firewall", severity=Severity.HIGH,
+@check("FW-DEFAULT-DENY", severity=Severity.HIGH,
        defect=("firewall.default_accept", IPV6_MISSING),
        requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5", "FW-BASELINE-DUAL-STACK"])
 def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
@@ -55,7 +55,7 @@ def _default_deny(view: FamilyView) -> CheckResult:
         *view.offending(examples, "input", "accepted only by the default ACCEPT policy"), view.note())
 
 
-@check("FW-INBOUND-GATEWAY-ONLY", suite="firewall", severity=Severity.CRITICAL,
+@check("FW-INBOUND-GATEWAY-ONLY", severity=Severity.CRITICAL,
        defect=("firewall.inbound_not_restricted", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-INBOUND-GATEWAY", "FW-BASELINE-DUAL-STACK"])
 def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
@@ -80,7 +80,7 @@ def _inbound_gateway_only(view: FamilyView) -> CheckResult:
                               view.note())
 
 
-@check("FW-ADMIN-PORTS", suite="firewall", severity=Severity.CRITICAL,
+@check("FW-ADMIN-PORTS", severity=Severity.CRITICAL,
        defect=("firewall.ssh_open", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-ADMIN-PORTS", "FW-BASELINE-DUAL-STACK"])
 def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
@@ -101,7 +101,7 @@ def _admin_ports(view: FamilyView) -> CheckResult:
                               view.note())
 
 
-@check("FW-EGRESS-NPDB", suite="firewall", severity=Severity.HIGH,
+@check("FW-EGRESS-NPDB", severity=Severity.HIGH,
        defect=("firewall.egress_open", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-EGRESS-NPDB", "FW-BASELINE-DUAL-STACK"])
 def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
@@ -139,7 +139,7 @@ def _egress_npdb_only(view: FamilyView) -> CheckResult:
                               f"{', '.join(names) or 'nothing else'}", view.note())
 
 
-@check("FW-NO-ANY-ANY", suite="firewall", severity=Severity.HIGH,
+@check("FW-NO-ANY-ANY", severity=Severity.HIGH,
        defect=("firewall.any_any", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5", "FW-BASELINE-DUAL-STACK"])
 def no_any_any(ctx: FirewallContext) -> CheckResult:
@@ -180,7 +180,7 @@ def _any_any(box: tuple[int, ...], real_ifaces: tuple[tuple[int, int], ...], fam
     return full and new and iface
 
 
-@check("FW-SHADOWED-RULES", suite="firewall", severity=Severity.LOW,
+@check("FW-SHADOWED-RULES", severity=Severity.LOW,
        defect=("firewall.shadowed_rule", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["ALSHAER-POLICY-ANOMALIES", "FW-BASELINE-DUAL-STACK"])
 def no_shadowed_rules(ctx: FirewallContext) -> CheckResult:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 
 from harness.checks import CheckResult, Evidence, EvidenceKind, Severity, check
-from harness.suites.firewall import FirewallContext, LiveScan
 from harness.suites.firewall.baseline import ZONE_NAMES, ZONES, Baseline
 from harness.suites.firewall.checks import IPV6_MISSING
+from harness.suites.firewall.context import FirewallContext, LiveScan
 from harness.suites.firewall.families import LABEL, MAX_EXAMPLES, FamilyView, combine
 from harness.suites.firewall.packets import Dim, representative
 from harness.suites.firewall.queries import (
@@ -43,7 +43,7 @@ STAND_FOR = {"internet": "the internet (outside every baseline zone)",
 _STAND_ZONE = {"gateway": "gateway_cidrs", "management": "management_cidrs"}
 
 
-@check("FW-LIVE-EXPOSURE", suite="firewall", severity=Severity.HIGH, timeout_s=660,
+@check("FW-LIVE-EXPOSURE", severity=Severity.HIGH, timeout_s=660,
        defect=("firewall.live_port_open", IPV6_MISSING),
        requirements=["FW-BASELINE-LIVE-EXPOSURE", "FW-BASELINE-DUAL-STACK"])
 def live_exposure(ctx: FirewallContext) -> CheckResult:

@@ -56,8 +56,11 @@ class FamilyView:
 
 
 class HasFamilies(Protocol):
-    families: dict[str, FamilyView]
-    missing: dict[str, str]
+    @property
+    def families(self) -> dict[str, FamilyView]: ...
+
+    @property
+    def missing(self) -> dict[str, str]: ...
 
 
 def per_family(ctx: HasFamilies, judge: Callable[[FamilyView], CheckResult],

@@ -7,8 +7,8 @@ so the host cannot reach its router, and path MTU discovery, so large replies st
 from __future__ import annotations
 
 from harness.checks import CheckResult, Severity, check
-from harness.suites.firewall import FirewallContext
 from harness.suites.firewall.checks import IPV6_MISSING
+from harness.suites.firewall.context import FirewallContext
 from harness.suites.firewall.families import FamilyView, per_family
 from harness.suites.firewall.queries import not_loopback, packets, ports, protos
 
@@ -17,7 +17,7 @@ ICMPV6_NAMES = {1: "destination unreachable", 2: "packet too big", 3: "time exce
                 135: "neighbour solicitation", 136: "neighbour advertisement"}
 
 
-@check("FW-ICMPV6-ESSENTIAL", suite="firewall", severity=Severity.MEDIUM,
+@check("FW-ICMPV6-ESSENTIAL", severity=Severity.MEDIUM,
        defect=("firewall.icmpv6_dropped", IPV6_MISSING),
        requirements=["FW-BASELINE-ICMPV6", "RFC4890-ICMPV6-FILTERING", "FW-BASELINE-DUAL-STACK"])
 def icmpv6_essential(ctx: FirewallContext) -> CheckResult:

@@ -80,7 +80,7 @@ def _judge_with_skipped(ctx: SastContext, findings: list[CodeFinding], what: str
         *result.evidence, not_analysed=float(len(blocking)), **result.measurements)
 
 
-@check("SAST-BANDIT", suite="sast", severity=Severity.HIGH,
+@check("SAST-BANDIT", severity=Severity.HIGH,
        requirements=["PROFILE-SAST-FLOOR"],
        defect="sast.verify_false")
 def bandit_clean(ctx: SastContext) -> CheckResult:
@@ -99,7 +99,7 @@ def bandit_clean(ctx: SastContext) -> CheckResult:
                                f"{ctx.min_severity}/{ctx.min_confidence}", blocking, *evidence)
 
 
-@check("SAST-TLS-VERIFY", suite="sast", severity=Severity.HIGH,
+@check("SAST-TLS-VERIFY", severity=Severity.HIGH,
        requirements=["CWE-295", "CWE-297"],
        defect=("sast.verify_false", "sast.tls_verify_session", "sast.tls_verify_dodged"))
 def tls_verification_kept(ctx: SastContext) -> CheckResult:
@@ -115,7 +115,7 @@ def tls_verification_kept(ctx: SastContext) -> CheckResult:
                                blocking, *evidence)
 
 
-@check("SAST-SECRETS", suite="sast", severity=Severity.CRITICAL,
+@check("SAST-SECRETS", severity=Severity.CRITICAL,
        requirements=["CWE-798"],
        defect="sast.hardcoded_secret")
 def no_hardcoded_secrets(ctx: SastContext) -> CheckResult:

@@ -1,5 +1,5 @@
 """The SCN- checks, each judging the steps the suite's context recorded
-(harness/suites/scenario/__init__.py) on the mock NPDB's audit log.
+(harness/suites/scenario/context.py) on the mock NPDB's audit log.
 
 Attribution keeps one defect to one check: protocol refusals (the NPDB answering 400/401/403 to
 the SUT) are judged by the credential and purpose checks, not by the outcome check; a lost dossier
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.scenario import ScenarioContext
+from harness.suites.scenario.context import ScenarioContext
 from harness.suites.scenario.runner import StepRun
 
 OWN_CLIENT_ID = "city-system"
@@ -127,7 +127,7 @@ def _refused(run: StepRun) -> bool:
 
 # --- checks ----------------------------------------------------------------------------------
 
-@check("SCN-OWN-CREDENTIALS", suite="scenario", severity=Severity.CRITICAL,
+@check("SCN-OWN-CREDENTIALS", severity=Severity.CRITICAL,
        defect="npdb.shared_credentials", timeout_s=30,
        requirements=["NPDB-CLIENT-CREDENTIALS"])
 def own_credentials(ctx: ScenarioContext) -> CheckResult:
@@ -140,7 +140,7 @@ def own_credentials(ctx: ScenarioContext) -> CheckResult:
     return _decide("own credentials", judged, problems, errored, "NPDB calls made as city-system")
 
 
-@check("SCN-PURPOSE-CODE", suite="scenario", severity=Severity.HIGH,
+@check("SCN-PURPOSE-CODE", severity=Severity.HIGH,
        defect="npdb.missing_purpose_code", timeout_s=30,
        requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE"])
 def purpose_code(ctx: ScenarioContext) -> CheckResult:
@@ -159,7 +159,7 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
     return _decide("purpose code", judged, problems, errored, "purpose codes")
 
 
-@check("SCN-DATA-MINIMISATION", suite="scenario", severity=Severity.HIGH,
+@check("SCN-DATA-MINIMISATION", severity=Severity.HIGH,
        defect="npdb.overfetch_fields", timeout_s=30,
        requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM"])
 def data_minimisation(ctx: ScenarioContext) -> CheckResult:
@@ -186,7 +186,7 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
     return _decide("data minimisation", judged, problems, errored, "field selection")
 
 
-@check("SCN-CALL-BUDGET", suite="scenario", severity=Severity.MEDIUM,
+@check("SCN-CALL-BUDGET", severity=Severity.MEDIUM,
        defect="npdb.redundant_calls", timeout_s=30,
        requirements=["SCENARIO-CALL-BUDGET"])
 def call_budget(ctx: ScenarioContext) -> CheckResult:
@@ -199,7 +199,7 @@ def call_budget(ctx: ScenarioContext) -> CheckResult:
     return _decide("call budget", judged, problems, errored, "NPDB call counts")
 
 
-@check("SCN-OUTCOME", suite="scenario", severity=Severity.HIGH,
+@check("SCN-OUTCOME", severity=Severity.HIGH,
        defect="scenario.wrong_outcome", timeout_s=30,
        requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
@@ -236,7 +236,7 @@ def _lost(run: StepRun) -> str | None:
     return None
 
 
-@check("SCN-FAULT-NO-LOSS", suite="scenario", severity=Severity.CRITICAL,
+@check("SCN-FAULT-NO-LOSS", severity=Severity.CRITICAL,
        defect="npdb.loses_dossier_on_failure", timeout_s=30,
        requirements=["CONN-DOSSIER-DURABLE"])
 def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
@@ -247,7 +247,7 @@ def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
     return _decide("no loss", judged, problems, errored, "dossier retention under faults")
 
 
-@check("SCN-FAULT-RETRY", suite="scenario", severity=Severity.HIGH,
+@check("SCN-FAULT-RETRY", severity=Severity.HIGH,
        defect="npdb.no_retry", timeout_s=30,
        requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT"])
 def fault_retry(ctx: ScenarioContext) -> CheckResult:
@@ -279,7 +279,7 @@ def _timestamp(value: Any) -> float | None:
     return None
 
 
-@check("SCN-FAULT-RATE-LIMIT", suite="scenario", severity=Severity.MEDIUM,
+@check("SCN-FAULT-RATE-LIMIT", severity=Severity.MEDIUM,
        defect="npdb.ignores_retry_after", timeout_s=30,
        requirements=["NPDB-RETRY-AFTER", "RFC9110-RETRY-AFTER", "SCENARIO-FAULT-RATE-LIMIT"])
 def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:

@@ -10,10 +10,11 @@ from cryptography import x509
 from sslyze import ClientAuthRequirementEnum
 
 from harness.checks import CheckResult, Evidence, Severity, check
-from harness.suites.tls import TlsContext, analysis, mozilla
+from harness.suites.tls import analysis, mozilla
+from harness.suites.tls.context import TlsContext
 
 
-@check("TLS-PROTOCOL-LEGACY", suite="tls", severity=Severity.HIGH,
+@check("TLS-PROTOCOL-LEGACY", severity=Severity.HIGH,
        defect="tls.allows_tls10",
        requirements=["CONN-TRANSPORT-TLS", "RFC8996-TLS10-TLS11", "RFC7568-SSL3", "RFC6176-SSL2"])
 def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
@@ -40,7 +41,7 @@ def no_legacy_protocols(ctx: TlsContext) -> CheckResult:
                               *evidence, ctx.reproduction())
 
 
-@check("TLS-CIPHERS-STRONG", suite="tls", severity=Severity.HIGH,
+@check("TLS-CIPHERS-STRONG", severity=Severity.HIGH,
        defect="tls.weak_ciphers",
        requirements=["CONN-TRANSPORT-TLS", "MOZILLA-TLS-INTERMEDIATE-CIPHERS"])
 def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
@@ -73,7 +74,7 @@ def _leaf_chain(ctx: TlsContext) -> list[x509.Certificate] | CheckResult:
         return CheckResult.errored(str(incomplete), ctx.reproduction())
 
 
-@check("TLS-CERT-CHAIN", suite="tls", severity=Severity.CRITICAL,
+@check("TLS-CERT-CHAIN", severity=Severity.CRITICAL,
        defect="tls.self_signed",
        requirements=["CONN-TRANSPORT-TLS", "RFC5280-PATH-VALIDATION"])
 def certificate_chain_valid(ctx: TlsContext) -> CheckResult:
@@ -92,7 +93,7 @@ def certificate_chain_valid(ctx: TlsContext) -> CheckResult:
                               ctx.reproduction())
 
 
-@check("TLS-CERT-HOSTNAME", suite="tls", severity=Severity.HIGH,
+@check("TLS-CERT-HOSTNAME", severity=Severity.HIGH,
        defect="tls.hostname_mismatch",
        requirements=["CONN-TRANSPORT-TLS", "RFC6125-SERVICE-IDENTITY"])
 def certificate_matches_host(ctx: TlsContext) -> CheckResult:
@@ -107,7 +108,7 @@ def certificate_matches_host(ctx: TlsContext) -> CheckResult:
     return CheckResult.failed(problem, names, ctx.reproduction())
 
 
-@check("TLS-CERT-EXPIRY", suite="tls", severity=Severity.MEDIUM,
+@check("TLS-CERT-EXPIRY", severity=Severity.MEDIUM,
        defect="tls.expiring_cert",
        requirements=["PROFILE-TLS-EXPIRY"])
 def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
@@ -128,7 +129,7 @@ def certificate_not_expiring(ctx: TlsContext) -> CheckResult:
                               ctx.reproduction(), days_to_expiry=days)
 
 
-@check("TLS-MOZILLA-INTERMEDIATE", suite="tls", severity=Severity.MEDIUM,
+@check("TLS-MOZILLA-INTERMEDIATE", severity=Severity.MEDIUM,
        defect="tls.long_lived_cert",
        requirements=["MOZILLA-TLS-INTERMEDIATE"])
 def mozilla_intermediate(ctx: TlsContext) -> CheckResult:

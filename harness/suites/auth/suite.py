@@ -1,0 +1,64 @@
+"""The auth suite's declaration: its checks in run order and the state they share."""
+
+from __future__ import annotations
+
+from harness.registry import Suite
+from harness.suites.auth.access import (
+    body_limit,
+    error_leak,
+    object_level,
+    rate_limit,
+    scope_enforced,
+)
+from harness.suites.auth.context import AuthContext, make_context
+from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
+from harness.suites.auth.notify import (
+    notify_freshness,
+    notify_redelivery,
+    notify_replay,
+    notify_signature,
+)
+from harness.suites.auth.tenancy import (
+    bola_list,
+    idempotency_replay,
+    idempotency_tenant,
+)
+from harness.suites.auth.tokens import (
+    jwt_alg_none,
+    jwt_audience,
+    jwt_expired,
+    jwt_issuer,
+    jwt_jku,
+    jwt_key_confusion,
+    jwt_not_yet_valid,
+    jwt_stripped_signature,
+    jwt_unknown_key,
+    token_malformed,
+    token_missing,
+)
+
+# Run order: the token checks, the webhook, mTLS, tenancy, then access; rate limiting last, it
+# spends a client's budget.
+SUITE = Suite[AuthContext]("auth", make_context, checks=(
+    token_missing, token_malformed, jwt_expired, jwt_not_yet_valid, jwt_issuer, jwt_audience,
+    jwt_alg_none, jwt_key_confusion, jwt_unknown_key, jwt_jku, jwt_stripped_signature,
+    notify_signature, notify_replay, notify_freshness, notify_redelivery,
+    mtls_required, mtls_expired, mtls_foreign_ca,
+    bola_list, idempotency_tenant, idempotency_replay,
+    scope_enforced, object_level, body_limit, error_leak, rate_limit),
+    state={
+        "state.baseline": (
+            "AuthContext.baseline_problem(), called first by every check that needs a served "
+            "genuine token (most token checks, mTLS, tenancy, access), reads the genuine-token "
+            "probe it made, making it when empty; emptied after a 429 so the next check asks "
+            "again"),
+        "state.own_dossier": (
+            "AuthContext.own_dossier(): the dossier portal submitted, made by the first check "
+            "needing one (AUTH-BOLA-LIST, AUTH-SCOPE, AUTH-OBJECT-LEVEL) and reused by the "
+            "later ones; not kept when the submission failed"),
+        "state.subscription_id": (
+            "notify.genuine_notification() sets it from the delivery the mock made to the SUT "
+            "(AUTH-NOTIFY-SIGNATURE first); notify.npdb_signature() reads it, capturing a "
+            "delivery itself when it is empty (AUTH-NOTIFY-FRESHNESS, AUTH-NOTIFY-REDELIVERY, "
+            "AUTH-BODY-LIMIT)"),
+    })
