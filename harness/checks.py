@@ -237,7 +237,7 @@ def check_of(function: CheckFunction[Any]) -> CheckMark:
     """What a ``@check`` function carries (its suite is stamped by the declaration listing it)."""
     made = getattr(function, "__popcert_check__", None)
     if not isinstance(made, CheckMark):
-        raise ValueError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
+        raise TypeError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
     return made
 
 

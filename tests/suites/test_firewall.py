@@ -391,8 +391,8 @@ def test_live_scan_settings_are_validated_with_a_located_message() -> None:
 
 def test_live_scan_probes_the_baseline_ports_the_service_port_and_the_extra_ones() -> None:
     from harness.net import ScopeGuard
-    from harness.suites.firewall.context import LiveScan
     from harness.suites.firewall.baseline import load_baseline
+    from harness.suites.firewall.context import LiveScan
     from harness.suites.firewall.exposure import probe_ports
 
     baseline = load_baseline(BASELINE)

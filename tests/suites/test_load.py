@@ -369,11 +369,11 @@ def test_sigterm_ends_locust_and_deletes_the_plan(tmp_path: Path) -> None:
 # --- capacity search (issue 16): a stub that serves exactly C req/s and queues the rest --------
 @pytest.mark.parametrize("capacity", [50, 200])
 def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: int) -> None:
-    from harness.suites.load.capacity import capacity_search
-    from harness.suites.load.context import thresholds_for
-
     import subprocess
     import time
+
+    from harness.suites.load.capacity import capacity_search
+    from harness.suites.load.context import thresholds_for
 
     limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
     # Its own process: its pace must not depend on threads of the test process.

@@ -18,8 +18,8 @@ from harness.config import REPO_ROOT, config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.suites.auth.context import AuthContext
 from harness.run_context import RunContext
+from harness.suites.auth.context import AuthContext
 from mocks.population_db.admin_client import AdminClient
 from mocks.population_db.pki import TestPKI
 from mocks.population_db.tokens import TokenMinter

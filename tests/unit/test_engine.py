@@ -22,9 +22,9 @@ from harness.checks import CheckFunction, CheckResult, Evidence, Severity, Suite
 from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
-from harness.suite_names import SUITE_NAMES
-from harness.run_context import RunContext
 from harness.report.document import read_report
+from harness.run_context import RunContext
+from harness.suite_names import SUITE_NAMES
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)
