@@ -1,6 +1,6 @@
 """Load suite end to end: a real locust subprocess against a stub SUT, then the reference system.
 
-The stub (load/stub_sut.py) mimics the two load defects: +400 ms on POST /dossiers must fail
+The stub (bench/load/stub_sut.py) mimics the two load defects: +400 ms on POST /dossiers must fail
 exactly LOAD-LATENCY-P95 and -P99; 5% 503s must fail exactly LOAD-ERROR-RATE.
 """
 
@@ -25,6 +25,7 @@ from harness.run_context import RunContext
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "bench" / "load" / "stub_sut.py"  # not shipped: a test and benchmark fixture
 LOAD = default_registry().for_suite("load")
 # Which LOAD- checks each defect switch must fail, from the checks' declarations.
 EXPECTED = {d: {c.id for c in LOAD if d in c.defects} for c in LOAD for d in c.defects}
@@ -35,7 +36,7 @@ STUB_LIMITS = {"users": 12, "spawn_rate": 12, "duration_s": 6, "target_rps": 12,
 
 
 def _stub_module() -> Any:
-    spec = importlib.util.spec_from_file_location("popcert_stub_sut", REPO / "load" / "stub_sut.py")
+    spec = importlib.util.spec_from_file_location("popcert_stub_sut", STUB)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -359,7 +360,7 @@ def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: in
     limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
     # Its own process: its pace must not depend on threads of the test process.
     url_file = tmp_path / "stub-url"
-    stub = subprocess.Popen([sys.executable, str(REPO / "load" / "stub_sut.py"), str(url_file),
+    stub = subprocess.Popen([sys.executable, str(STUB), str(url_file),
                              f"capacity_rps={capacity}"], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
