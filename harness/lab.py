@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from harness.config import REPO_ROOT, RunConfig, config_from_dict
 
 if TYPE_CHECKING:
+    from mocks.population_db.population import Population
     from mocks.population_db.tokens import TokenMinter
 
 DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
@@ -138,3 +139,8 @@ class RunningMock:
         from mocks.population_db.tokens import TokenMinter
 
         return TokenMinter(self.state_dir, issuer=self.issuer)
+
+    def register(self) -> Population:
+        from mocks.population_db.population import Population
+
+        return Population(seed=self.seed, size=self.population)

@@ -15,6 +15,7 @@ from harness.processes import Child, spawn
 from mocks.population_db.admin_client import AdminClient
 from mocks.population_db.client_auth import fetch_token
 from mocks.population_db.pki import TestPKI
+from mocks.population_db.population import Population
 from mocks.population_db.tokens import TokenMinter
 
 START_TIMEOUT_S = 60.0
@@ -51,6 +52,10 @@ class MockNPDB:
 
     def minter(self) -> TokenMinter:
         return TokenMinter(self.state_dir, issuer=self.issuer or "https://id.npdb.test")
+
+    def register(self) -> Population:
+        """The synthetic population, rebuilt in process from the same seed and size."""
+        return Population(seed=self.seed, size=self.population)
 
     def token(self, client_id: str = "city-system", scope: str | None = None,
               audience: str | None = None) -> str:

@@ -318,6 +318,12 @@ class Population:
         index = self.index_of(personal_id)
         return None if index is None else self.citizen(index)
 
+    @staticmethod
+    def province_code(place: str) -> str | None:
+        """Code of the province an address ends with ("..., Hà Nội" -> "001"), else None."""
+        return next((code for code, name in ref.PROVINCE_NAME.items() if place.endswith(name)),
+                    None)
+
     def household(self, household_id: str) -> Household | None:
         if len(household_id) != 14 or not household_id.startswith("HH") \
                 or not household_id[2:].isdigit():

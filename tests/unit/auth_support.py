@@ -22,6 +22,7 @@ from harness.suites.auth import AuthContext
 from harness.run_context import RunContext
 from mocks.population_db.admin_client import AdminClient
 from mocks.population_db.pki import TestPKI
+from mocks.population_db.population import Population
 from mocks.population_db.tokens import TokenMinter
 
 
@@ -39,6 +40,9 @@ class FakeNpdb:
 
     def minter(self) -> TokenMinter:
         return self._minter
+
+    def register(self) -> Population:
+        return Population(seed=self.seed, size=self.population)
 
 
 def run_context(base_url: str, state_dir: Path, *, timeout_s: float = 2.0,
