@@ -67,7 +67,7 @@ class PortalClient:
         npdb = self.run.npdb
         if npdb is not None:
             return npdb.minter()
-        from mocks.population_db.client import TokenMinter
+        from popcert_npdb.client import TokenMinter
 
         return TokenMinter(Path(self.run.config.npdb.state_dir))
 

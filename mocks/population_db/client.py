@@ -5,7 +5,7 @@ and talks to it from the harness: the launcher, the admin API client, token fetc
 PKI, the token service's keys and in-process minter, and the synthetic population rebuilt from
 its seed. The server side (every other module: the data and admin apps, their state, audit log,
 faults, notifications, ...) runs only in the mock's own process (``python -m
-mocks.population_db serve``, started by ``MockNPDB``, or ``popcert mock serve``).
+popcert_npdb serve``, started by ``MockNPDB``, or ``popcert mock serve``).
 
 The harness imports the client side only, through this module; its suites import neither side
 and see the mock as ``harness.sut.npdb_boundary.NPDBHandle``. Both rules are import-linter
@@ -15,11 +15,11 @@ be named in ``CLIENT_MODULES`` or in the server-side contract (tests/unit/test_l
 
 from __future__ import annotations
 
-from mocks.population_db.admin_client import AdminClient, AuditEntry
-from mocks.population_db.launcher import MockNPDB
-from mocks.population_db.pki import IssuedCert, TestPKI
-from mocks.population_db.population import Citizen, Population
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.admin_client import AdminClient, AuditEntry
+from popcert_npdb.launcher import MockNPDB
+from popcert_npdb.pki import IssuedCert, TestPKI
+from popcert_npdb.population import Citizen, Population
+from popcert_npdb.tokens import TokenMinter
 
 # The modules the harness's process may load (this one included): a closed set, none of them
 # imports a server-side module.

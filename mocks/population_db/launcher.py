@@ -12,11 +12,11 @@ from types import TracebackType
 from typing import Any
 
 from harness.processes import Child, spawn
-from mocks.population_db.admin_client import AdminClient
-from mocks.population_db.client_auth import fetch_token
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.population import Population
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.admin_client import AdminClient
+from popcert_npdb.client_auth import fetch_token
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.population import Population
+from popcert_npdb.tokens import TokenMinter
 
 START_TIMEOUT_S = 60.0
 
@@ -67,7 +67,7 @@ class MockNPDB:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pki.ensure()  # so callers can use the PKI even before the server answers
         self.ready_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "mocks.population_db", "serve",
+        cmd = [sys.executable, "-m", "popcert_npdb", "serve",
                "--state-dir", str(self.state_dir), "--population", str(self.population),
                "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file)]
         if self.rate_limit_per_s is not None:

@@ -18,16 +18,16 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from mocks.population_db import reference_data as ref
-from mocks.population_db.households import (
+from popcert_npdb import reference_data as ref
+from popcert_npdb.households import (
     CHUNK,
     REFERENCE_DATE,
     Member,
     child_relation,
     make_template,
 )
-from mocks.population_db.kernels import mix as _mix
-from mocks.population_db.kernels import name_and_birth, scramble, unscramble
+from popcert_npdb.kernels import mix as _mix
+from popcert_npdb.kernels import name_and_birth, scramble, unscramble
 
 YEAR_SHIFTS = 20
 N_TEMPLATES = 4096

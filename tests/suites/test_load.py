@@ -92,7 +92,7 @@ def failing(results: dict[str, Any]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def server_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
-    from mocks.population_db.pki import TestPKI
+    from popcert_npdb.pki import TestPKI
 
     pki = TestPKI(tmp_path_factory.mktemp("pki"))
     pki.ensure()
@@ -221,8 +221,8 @@ def test_run_config_above_the_profile_is_used(tmp_path: Path) -> None:
 
 # --- the reference city system on the district profile ---------------------------------------
 def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
-    mock = pytest.importorskip("mocks.population_db.launcher")
-    city_launcher = pytest.importorskip("examples.city_system.launcher")
+    mock = pytest.importorskip("popcert_npdb.launcher")
+    city_launcher = pytest.importorskip("popcert_city.launcher")
     district = load_profile("district").thresholds["load"]
     limits = {**district, "duration_s": district.get("quick_duration_s", 8)}
     with mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb:

@@ -24,7 +24,7 @@ def test_every_simulator_module_is_on_one_side_of_the_npdb_boundary() -> None:
     module is placed on a side deliberately (mocks/population_db/client.py says which is which)."""
     import tomllib
 
-    from mocks.population_db import client
+    from popcert_npdb import client
 
     package = REPO / "mocks" / "population_db"
     modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"} | {"_kernels"}

@@ -26,7 +26,7 @@ from harness.sut.npdb_boundary import NPDBHandle
 from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
 from harness.profiles import load_profile
 from harness.run_context import RunContext
-from mocks.population_db.launcher import MockNPDB
+from popcert_npdb.launcher import MockNPDB
 
 # What the suites may use of RunContext.npdb: nothing more, nothing less.
 MEMBERS = {"state_dir", "seed", "population", "pki", "admin", "minter", "register"}
