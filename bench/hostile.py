@@ -5,7 +5,10 @@ sampled from /proc every 50 ms), and whether the run held: it ended by itself (e
 within 10 min), wrote a complete report, stayed under 1 GiB, and nothing reached the redirect
 target. Baseline in the same run: the same certification against a benign stub (200 ``{}`` to
 everything); each case's wall time is printed as a ratio to it. Cases run a few at a time (they
-mostly wait on timeouts); one mock NPDB serves every run.
+mostly wait on timeouts); one mock NPDB serves every run. Then issue 24's local cases
+(tests/hostile/local_cases.py: certificate text, a symlinked run folder, hostile run.yaml files,
+npdb ports, disk full under the mock, the mock's SIGTERM stop) run one after the other; each held
+or not, and they count in the last line.
 
     .venv/bin/python bench/hostile.py [--cases slowloris,hang] [--parallel 4] [--suites tls,auth]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.hostile import servers as hostile
+from tests.hostile.local_cases import LOCAL_CATALOGUE, LocalOutcome
 
 POPCERT = Path(sys.executable).parent / "popcert"
 RUN_LIMIT_S = 600.0  # issue 12: a --quick run against any hostile SUT ends within 10 minutes
@@ -68,6 +73,9 @@ def run_case(name: str, factory: Any, npdb_state: Path, folder: Path,
             config["target"]["ca_bundle"] = str(sut.ca_path)
         if suites:
             config["suites"] = suites
+        if getattr(sut, "source_path", None) is not None:  # issue 24: a hostile source tree
+            config["source"] = {"path": str(sut.source_path)}
+        expect = dict(getattr(sut, "expect", {}))
         (folder / "run.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
         started = time.monotonic()
         with open(folder / "popcert.log", "wb") as log:
@@ -98,22 +106,60 @@ def run_case(name: str, factory: Any, npdb_state: Path, folder: Path,
         problems.append(f"{rss.peak_mib:.0f} MiB > {RSS_LIMIT_MIB:.0f} MiB")
     if leaked:
         problems.append(f"{leaked} requests reached the redirect target")
+    # issue 24: a dodge (a hollow or malformed published spec, verification switched off in the
+    # source) must end as the case expects (fail), not pass and not error
+    got = {r["check"]["id"]: r["status"] for r in (report or {}).get("results", [])}
+    problems += [f"{check} {got.get(check, 'not run')}, expected {wanted}"
+                 for check, wanted in expect.items() if got.get(check) != wanted]
     verdict = report["verdict"]["status"] if report else "-"
     return CaseResult(name, wall_s, rss.peak_mib, exit_code, verdict,
                       bool(report and report["run"]["complete"]), leaked, problems, rss.at_peak)
 
 
+def run_local(names: list[str], keep: bool) -> tuple[int, int]:
+    """Issue 24's local cases (tests/hostile/local_cases.py), one after the other (one measures
+    stop times): how many held, of how many ran."""
+    held = total = 0
+    if names:
+        print(f"{'local case':28} {'wall s':>7}  held / what was measured")
+    for name in names:
+        folder = Path(tempfile.mkdtemp(prefix=f"popcert-hostile-{name}-"))
+        started = time.monotonic()
+        try:
+            outcome = LOCAL_CATALOGUE[name](folder)
+        except Exception as crash:  # noqa: BLE001 - a case that crashes did not hold
+            outcome = LocalOutcome([f"{type(crash).__name__}: {crash}"])
+        wall_s = time.monotonic() - started
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        if outcome.skipped:
+            print(f"{name:28} {wall_s:7.1f}  skipped: {outcome.skipped}")
+            continue
+        total += 1
+        held += not outcome.problems
+        print(f"{name:28} {wall_s:7.1f}  " + (f"yes: {outcome.figure}" if not outcome.problems
+                                               else "NO: " + "; ".join(outcome.problems)))
+    return held, total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--cases", default=",".join(hostile.CATALOGUE))
+    parser.add_argument("--cases", default=",".join([*hostile.CATALOGUE, *LOCAL_CATALOGUE]))
     parser.add_argument("--parallel", type=int, default=7)
     parser.add_argument("--suites", default="", help="comma-separated; default: the run's own")
     parser.add_argument("--keep", action="store_true", help="keep the runs' folders (printed)")
     args = parser.parse_args()
     names = [n for n in args.cases.split(",") if n]
-    unknown = set(names) - set(hostile.CATALOGUE)
+    unknown = set(names) - set(hostile.CATALOGUE) - set(LOCAL_CATALOGUE)
     if unknown:
-        parser.error(f"unknown cases {sorted(unknown)}; known: {sorted(hostile.CATALOGUE)}")
+        parser.error(f"unknown cases {sorted(unknown)}; known: "
+                     f"{sorted([*hostile.CATALOGUE, *LOCAL_CATALOGUE])}")
+    local = [n for n in names if n in LOCAL_CATALOGUE]
+    names = [n for n in names if n in hostile.CATALOGUE]
+    if not names:  # local cases only: no SUT, no baseline run
+        held, total = run_local(local, args.keep)
+        print(f"hostile: {held}/{total} held")
+        return
     suites = [s for s in args.suites.split(",") if s] or None
     for encoding in ("gzip, gzip", "deflate", "br"):
         hostile.bomb_body(encoding, 1 << 30)  # built once, outside any measured run
@@ -149,14 +195,16 @@ def main() -> None:
             print("    at the peak (MiB): " + ", ".join(
                 f"{name} {mib}" for name, mib in sorted(result.at_peak.items(),
                                                         key=lambda item: -item[1])))
-    held = sum(r.held for r in results.values())
+    local_held, local_total = run_local(local, args.keep)
+    held = sum(r.held for r in results.values()) + local_held
     peak = max((r.peak_mib for r in results.values()), default=0.0)
     longest = max((r.wall_s for r in results.values()), default=0.0)
     print(f"{len(results)} cases, {args.parallel} at a time, {total_s:.0f} s in all; longest run "
           f"{longest / baseline.wall_s:.2f}x the benign stub's {baseline.wall_s:.0f} s")
     if args.keep:
         print(f"runs kept in {tmp}")
-    print(f"hostile: {held}/{len(results)} held, peak RSS {peak:.0f} MiB, longest {longest:.0f} s")
+    print(f"hostile: {held}/{len(results) + local_total} held, peak RSS {peak:.0f} MiB, "
+          f"longest {longest:.0f} s")
 
 
 if __name__ == "__main__":

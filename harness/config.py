@@ -12,6 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationInfo
 
 from harness import resources
 from harness.errors import ConfigError
@@ -69,6 +70,17 @@ class NpdbConfig(_Strict):
     data_port: int = Field(0, ge=0, le=65535)
     admin_port: int = Field(0, ge=0, le=65535)
     admin_url: str | None = None
+
+    @field_validator("data_port", "admin_port")
+    @classmethod
+    def _ports(cls, port: int, info: ValidationInfo) -> int:
+        # Honoured when popcert starts the mock (0: any free port); a running mock has its own.
+        if port and not info.data.get("start", True):
+            raise ValueError(f"port {port} applies only when popcert starts the mock "
+                             "(npdb.start: true); a running mock's ports are in its ready.json")
+        if port and info.field_name == "admin_port" and port == info.data.get("data_port"):
+            raise ValueError(f"port {port} is the data_port too: the mock needs two ports")
+        return port
 
 
 class FirewallLiveConfig(_Strict):
@@ -167,6 +179,9 @@ _HINTS = {
     "suites": f"choose from {', '.join(ALL_SUITES)}",
     "npdb.mtls": "one of off, optional, required",
     "firewall.format": "one of auto, iptables, ip6tables, nft",
+    "npdb.data_port": "give a free port (0: any free port), only with npdb.start: true",
+    "npdb.admin_port": "give a free port other than data_port (0: any free port), only with "
+                       "npdb.start: true",
 }
 
 

@@ -120,9 +120,10 @@ class ResultLog:
 def new_run_dir(config: RunConfig, started: datetime) -> Path:
     slug = re.sub(r"[^a-z0-9]+", "-", config.system.name.lower()).strip("-")[:60] or "system"
     stamp = started.strftime("%Y%m%dT%H%M%S") + f"-{started.microsecond // 1000:03d}"
-    run_dir = config.output_dir / slug / stamp
-    run_dir.mkdir(parents=True, exist_ok=False)
-    return run_dir
+    from harness.run_folder import create_run_folder
+
+    # No symbolic link below output_dir is followed (issue 24): a planted link is refused.
+    return create_run_folder(config.output_dir, slug, stamp, config.source_file or "run.yaml")
 
 
 # A --quick run ends in minutes whatever the SUT does (issue 12: under 10 min against a hostile
@@ -198,7 +199,7 @@ class Engine:
             self.log.close()
         document = self._write_report(complete=self.interrupted is None)
         verdict = Verdict(document.verdict.status, document.verdict.reasons,
-                          document.verdict.blocking)
+                          document.verdict.blocking, document.verdict.inconclusive)
         return RunOutcome(self.run_dir, document, verdict, self.files)
 
     def _run_suite(self, suite: str, context: RunContext) -> None:

@@ -12,9 +12,7 @@ import ipaddress
 import json
 import shlex
 import ssl
-import threading
 import time
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,21 +24,25 @@ import httpx
 
 from harness.checks import Evidence
 from harness.errors import OutOfScopeError
+from harness.hostile import decode
+from harness.hostile.deadline import (
+    CURRENT,
+    HandshakeTimeout,
+    handshake_deadline,
+    remaining,
+)
+from harness.hostile.decode import ACCEPT_ENCODING, HAS_BROTLI
+from harness.hostile.limits import (
+    DECODE_STEP_BYTES,
+    MAX_BODY_BYTES,
+    MAX_CODINGS,
+    REDIRECT_STATUSES,
+)
 
-MAX_RESPONSE_BYTES = 1_048_576
-try:  # Brotli >= 1.2 can bound each decoding step (output_buffer_limit); older cannot: not offered
-    import brotli
-
-    HAS_BROTLI = hasattr(brotli.Decompressor(), "can_accept_more_data")
-except ImportError:  # pragma: no cover - a declared dependency
-    HAS_BROTLI = False
-# Content-Encoding layers popcert decodes, each with bounded output per step; a longer stack is
-# refused (a real server never needs more than one).
-DECODABLE = frozenset({"gzip", "x-gzip", "deflate"} | ({"br"} if HAS_BROTLI else set()))
-ACCEPT_ENCODING = "gzip, deflate" + (", br" if HAS_BROTLI else "")
-MAX_CODINGS = 3
-DECODE_STEP_BYTES = 65_536
-REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_RESPONSE_BYTES = MAX_BODY_BYTES
+DECODABLE = frozenset(decode.DECODERS)
+__all__ = ["ACCEPT_ENCODING", "DECODABLE", "HAS_BROTLI", "MAX_CODINGS", "MAX_RESPONSE_BYTES",
+           "Exchange", "SafeClient", "ScopeGuard", "TlsMaterial", "curl_command"]
 
 
 class ScopeGuard:
@@ -158,7 +160,10 @@ class SafeClient:
       status line, headers and body. A server trickling one byte every few seconds never
       trips an idle timeout, so every socket operation gets only what is left of the deadline.
     - At most ``max_bytes`` of *decoded* body are produced, decoding step by step, so a 2 KB
-      ``Content-Encoding: gzip, gzip`` response cannot expand in memory.
+      ``Content-Encoding: gzip, gzip`` response cannot expand in memory (harness/hostile/decode.py;
+      a body over the bound is kept truncated as evidence).
+    - A TLS handshake stuck inside OpenSSL (a HelloRequest flood) is ended at the deadline by a
+      watchdog that shuts the socket down (harness/hostile/deadline.py).
     """
 
     def __init__(self, scope: ScopeGuard, tls: TlsMaterial | None = None,
@@ -202,7 +207,7 @@ class SafeClient:
             exchange.error = f"refused by scope: {refused}"
             return exchange
         started = time.monotonic()
-        _DEADLINE.at = started + self.deadline_s
+        CURRENT.at = started + self.deadline_s
         try:
             for hop in range(follow_redirects + 1):
                 with self._client.stream(method, url, headers=headers, json=json_body,
@@ -222,38 +227,26 @@ class SafeClient:
                 url = exchange.url = target
         except OutOfScopeError as refused:
             exchange.error = f"redirect refused by scope: {refused}"
-        except (httpx.HTTPError, OSError, ValueError, zlib.error) as failure:
+        except (httpx.HTTPError, OSError, ValueError) as failure:  # decode.BodyRefused included
             exchange.error = f"{type(failure).__name__}: {failure}"
             if time.monotonic() - started >= self.deadline_s:
                 exchange.error += f" (total deadline of {self.deadline_s:g} s reached)"
         finally:
-            _DEADLINE.at = None
+            CURRENT.at = None
         exchange.elapsed_ms = round((time.monotonic() - started) * 1000, 1)
         return exchange
 
     def _read_bounded(self, response: httpx.Response) -> tuple[bytes, bool]:
-        codings = [c.strip().lower() for c in response.headers.get("content-encoding", "").split(",")
-                   if c.strip() and c.strip().lower() != "identity"]
-        if len(codings) > MAX_CODINGS:
-            raise httpx.DecodingError(f"Content-Encoding stacks {len(codings)} codings "
-                                      f"({', '.join(codings)}); popcert decodes at most "
-                                      f"{MAX_CODINGS}")
+        """The decoded body and whether it was cut at ``max_bytes`` (kept as evidence)."""
+        applied = decode.codings(response.headers.get("content-encoding"))
         chunks: Iterator[bytes] = response.iter_raw(DECODE_STEP_BYTES)
-        if all(c in DECODABLE for c in codings):
-            for coding in reversed(codings):  # the last coding applied is undone first
-                chunks = _decoded(chunks, coding)
+        if decode.decodable(applied):
+            chunks = decode.decoded(chunks, applied)
         # else: an encoding popcert did not offer; the raw bytes are the evidence, undecoded.
-        body = bytearray()
         try:
-            for chunk in chunks:
-                body += chunk
-                if len(body) > self.max_bytes:
-                    return bytes(body[: self.max_bytes]), True
-        finally:
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        return bytes(body), False
+            return decode.capped(chunks, self.max_bytes), False
+        except decode.BodyTooLarge as cut:
+            return cut.kept, True
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -268,56 +261,8 @@ def _refuse_redirect(scope: ScopeGuard, source: str, target: str) -> None:
                               "and its credentials would travel in clear text)")
 
 
-def _decoded(chunks: Iterator[bytes], coding: str) -> Iterator[bytes]:
-    """Undo one content coding, never producing more than DECODE_STEP_BYTES per step."""
-    if coding == "br":
-        decompressor = brotli.Decompressor()
-        for chunk in chunks:
-            out = decompressor.process(chunk, output_buffer_limit=DECODE_STEP_BYTES)
-            while out:
-                yield out
-                out = decompressor.process(b"", output_buffer_limit=DECODE_STEP_BYTES)
-        return
-    # gzip, or deflate: zlib-wrapped as RFC 9110 says, raw deflate as some servers send.
-    wbits = 31 if coding in ("gzip", "x-gzip") else 15
-    inflater = zlib.decompressobj(wbits)
-    started = False
-    for chunk in chunks:
-        pending = chunk
-        while True:
-            try:
-                out = inflater.decompress(pending, DECODE_STEP_BYTES)
-            except zlib.error:
-                if started or wbits != 15:
-                    raise
-                inflater, wbits = zlib.decompressobj(-15), -15
-                continue
-            started = True
-            pending = inflater.unconsumed_tail
-            if out:
-                yield out
-            # A full step may leave output buffered inside zlib: ask again until it runs dry.
-            if not pending and len(out) < DECODE_STEP_BYTES:
-                break
-    yield inflater.flush()
-
-
-class _Deadline(threading.local):
-    """The absolute time.monotonic() by which the current thread's request must be done."""
-
-    at: float | None = None
-
-
-_DEADLINE = _Deadline()
-
-
 def _remaining(timeout: float | None, kind: type[Exception]) -> float | None:
-    if _DEADLINE.at is None:
-        return timeout
-    left = _DEADLINE.at - time.monotonic()
-    if left <= 0:
-        raise kind("the request exceeded its total deadline")
-    return left if timeout is None else min(timeout, left)
+    return remaining(timeout, kind)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -337,9 +282,16 @@ class _DeadlineStream(httpcore.NetworkStream):
 
     def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                   timeout: float | None = None) -> httpcore.NetworkStream:
-        # CPython bounds the whole handshake by the socket timeout, not each record.
-        return _DeadlineStream(self._stream.start_tls(
-            ssl_context, server_hostname, _remaining(timeout, httpcore.ConnectTimeout)))
+        # CPython bounds the handshake's waits by the socket timeout, but a peer flooding
+        # HelloRequest records keeps OpenSSL inside one C call: the watchdog ends that.
+        bound = _remaining(timeout, httpcore.ConnectTimeout)  # min(socket timeout, deadline)
+        at = time.monotonic() + (bound if bound is not None else 30.0)
+        try:
+            with handshake_deadline(self._stream.get_extra_info("socket"), at):
+                return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname,
+                                                              bound))
+        except HandshakeTimeout as stuck:
+            raise httpcore.ConnectTimeout(str(stuck)) from stuck
 
     def get_extra_info(self, info: str) -> Any:
         return self._stream.get_extra_info(info)

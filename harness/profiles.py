@@ -93,15 +93,26 @@ class WaiverLike(Protocol):
     def valid_on(self, day: date) -> bool: ...
 
 
+# A check that could not be judged because popcert's own measurement was saturated ends `error`
+# with this prefix (harness/health.py): the verdict is then NOT CERTIFIED, marked inconclusive.
+INCONCLUSIVE_PREFIX = "inconclusive: "
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str
     reasons: tuple[str, ...]
     blocking: tuple[str, ...]
+    # NOT CERTIFIED with no mandatory check failed and these blocking checks inconclusive
+    # (measured while popcert was saturated): not a failure of the system, re-run elsewhere.
+    inconclusive: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "reasons": list(self.reasons),
-                "blocking": list(self.blocking)}
+        data: dict[str, Any] = {"status": self.status, "reasons": list(self.reasons),
+                                "blocking": list(self.blocking)}
+        if self.inconclusive:
+            data["inconclusive"] = list(self.inconclusive)
+        return data
 
     @property
     def exit_code(self) -> int:
@@ -144,5 +155,12 @@ def decide(profile: Profile, statuses: dict[str, str], registered: list[str], co
     if not complete:
         return Verdict(INCOMPLETE, ("the run did not finish", *reasons), tuple(blocking))
     if reasons:
+        inconclusive = tuple(c for c in blocking if statuses.get(c) == "error" and str(
+            (summaries or {}).get(c) or "").startswith(INCONCLUSIVE_PREFIX))
+        if inconclusive and not any(statuses.get(c) == "fail" for c in blocking):
+            reasons.insert(0, f"inconclusive, not failed: {', '.join(inconclusive)} could not be "
+                              "judged because popcert itself was saturated while measuring; "
+                              "no mandatory check failed — re-run on a quieter host")
+            return Verdict(NOT_CERTIFIED, tuple(reasons), tuple(blocking), inconclusive)
         return Verdict(NOT_CERTIFIED, tuple(reasons), tuple(blocking))
     return Verdict(CERTIFIED, (), ())

@@ -14,7 +14,7 @@ from harness.engine import write_report_files
 from harness.errors import PopcertError
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
+from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.report_model import (
     RecordedResult,
     RunEnd,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.report.untrusted import MAX_EVIDENCE_DEPTH, containers, walk_bounded
+from harness.untrusted import MAX_EVIDENCE_DEPTH, containers, walk_bounded
 
 REDACTED = "[REDACTED]"
 

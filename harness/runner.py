@@ -14,7 +14,7 @@ from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.profiles import Profile
 from harness.sut.npdb_boundary import NPDBHandle
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 from harness.report_model import RecordedResult
 
 EXAMPLE_CONFIG = resources.example_config()
@@ -66,13 +66,21 @@ def npdb_for(config: RunConfig) -> Iterator[NPDBHandle]:
         yield RunningMock(config.npdb.state_dir, population=config.npdb.population,
                           seed=config.npdb.seed)
         return
-    from popcert_npdb.client import MockNPDB
+    from popcert_npdb.client import MockNPDB, MockPortError
 
     # The mock delivers notifications to the SUT: let it trust the SUT's own server CA too.
     sut_ca = [Path(config.target.ca_bundle)] if config.target.ca_bundle else []
-    with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
-                  seed=config.npdb.seed, mtls=config.npdb.mtls, trust_ca=sut_ca) as npdb:
-        yield npdb
+    try:
+        with MockNPDB(config.npdb.state_dir, population=config.npdb.population,
+                      seed=config.npdb.seed, mtls=config.npdb.mtls, trust_ca=sut_ca,
+                      data_port=config.npdb.data_port, admin_port=config.npdb.admin_port) as npdb:
+            yield npdb
+    except MockPortError as taken:  # raised by the start only: the asked-for port is not free
+        from harness.errors import ConfigError
+
+        raise ConfigError(config.source_file or "run.yaml", f"npdb.{taken.role}_port",
+                          f"the mock NPDB cannot listen on port {taken.port}: {taken.reason}",
+                          "choose a free port, or 0 for any free port") from None
 
 
 def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None,
@@ -97,10 +105,14 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     if len(outcome.verdict.reasons) > 15:
         console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
     report = outcome.files.get("html", outcome.run_dir / "report.html")
+    if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
+        print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
+              "was saturated; no mandatory check failed; re-run on a quieter host")
     # The last two lines on stdout are what make demo and CI scripts read.
     print(f"report: {report}")
     print(f"verdict: {status}")
-    console.print(f"[{style}]{status}[/]")
+    console.print(f"[{style}]{status}[/]" + (" [bold yellow](inconclusive)[/]"
+                                             if outcome.verdict.inconclusive else ""))
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,

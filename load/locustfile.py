@@ -50,12 +50,8 @@ from locust.exception import CatchResponseError, StopUser
 from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.suites.load.body import (
-    BodyTooLarge,
-    UnsupportedEncoding,
-    decode_bounded,
-    read_bounded,
-)
+from harness.suites.load.body import BodyRefused, decode_bounded, read_bounded
+from harness.suites.load.sockets import CURRENT, bound_gevent_sockets
 from harness.suites.load.latency import LatencyRecorder, latency_path
 
 PLAN_ENV = "POPCERT_LOAD_PLAN"
@@ -237,6 +233,11 @@ def _count_unsent(**_: Any) -> None:
         user.settle_timetable()
 
 
+# A handshake held inside OpenSSL (HelloRequest flood) or a read loop that never waits (endless
+# chunked trailer) would freeze the whole worker: both end at the request deadline.
+bound_gevent_sockets(lambda: float(PLAN.get("request_deadline_s", 30.0)))
+
+
 def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:
     """TLS to the SUT: its private CA, and the portal's client certificate when mTLS is on."""
     context = gevent.ssl.create_default_context(cafile=PLAN.get("ca_bundle") or cafile)
@@ -350,13 +351,19 @@ class PortalUser(FastHttpUser):
         otherwise dominate the p95 of a short run and hide what the thresholds are about.
         """
         response = None
+        CURRENT.at = time.monotonic() + self.deadline_s
         try:
             with gevent.Timeout(self.deadline_s):
                 response = self._http.request("GET", self._health_path,
                                               headers={"Accept-Encoding": "identity"})
                 read_bounded(response)
-        except BaseException:  # noqa: BLE001 - the measured requests will report the failure
+        except (Exception, gevent.Timeout):  # noqa: BLE001 - the measured requests report it
             _discard(response)
+        except BaseException:  # the user's end (GreenletExit) lands here now: not swallowed
+            _discard(response)
+            raise
+        finally:
+            CURRENT.at = None
 
     def _headers(self) -> dict[str, str]:
         headers = self._base_headers.copy()
@@ -397,7 +404,8 @@ class PortalUser(FastHttpUser):
             _report(self._fire, name.split(" ")[0], name, self.deadline_s * 1000, 0, TimeoutError(
                 f"no complete answer within the {self.deadline_s:g} s request deadline"))
         if self._in_flight.pop(key, None) is not None:
-            RECORDER.record(name, time.monotonic() - intended, ok, intended + _WALL_OFFSET)
+            done = time.monotonic()  # service time from the actual send: the SUT's own floor
+            RECORDER.record(name, done - intended, ok, intended + _WALL_OFFSET, done - started)
 
     def _request(self, method: str, path: str, name: str, started: float, *, body: bytes = b"",
                  headers: dict[str, str], expect: int) -> bytes | None:
@@ -408,6 +416,7 @@ class PortalUser(FastHttpUser):
         content = None
         length = 0
         error: BaseException | None = None
+        CURRENT.at = started + self.deadline_s  # this greenlet's reads (harness/hostile)
         try:
             response = self._http.request(method, path, body=body, headers=headers)
             status = response.status_code
@@ -423,7 +432,7 @@ class PortalUser(FastHttpUser):
                 if status != expect:
                     error = CatchResponseError(f"HTTP {status}")
                     content = None
-        except (BodyTooLarge, UnsupportedEncoding) as refused:
+        except BodyRefused as refused:  # too large, or a coding refused (harness/hostile)
             _discard(response)
             error = CatchResponseError(f"HTTP {status}: {refused}")
         except Exception as broken:  # noqa: BLE001 - a hostile SUT is a failure, not a crash
@@ -436,6 +445,8 @@ class PortalUser(FastHttpUser):
         except BaseException:  # the request deadline (the lane reports it) or the user's end
             _discard(response)
             raise
+        finally:
+            CURRENT.at = None
         _report(self._fire, method, name, (time.monotonic() - started) * 1000, length, error)
         return content
 

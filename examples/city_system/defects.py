@@ -83,6 +83,7 @@ DEFECTS: dict[str, str] = {
     "firewall.icmpv6_dropped": "all ICMPv6 dropped, breaking neighbour discovery and path MTU discovery",
     "firewall.ipv6_missing": "dual-stack host submits no IPv6 ruleset",
     "firewall.live_port_open": "the deployed host answers on a port the declared ruleset drops",
+    "sast.tls_verify_dodged": "source turns TLS verification off without verify=False: setattr(session, 'verify', bool(0)), a built verify='' keyword, CURL_CA_BUNDLE=''",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -17,6 +17,7 @@ OVERLAYS: dict[str, str] = {
     "sast.verify_false": "verify_false.py",
     "sast.hardcoded_secret": "hardcoded_secret.py",
     "sast.tls_verify_session": "tls_verify_session.py",
+    "sast.tls_verify_dodged": "tls_verify_dodged.py",
 }
 SAST_DEFECTS = frozenset(OVERLAYS)
 # Not part of the system a vendor ships: the defect machinery and anything test-only.

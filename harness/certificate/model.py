@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import PopcertError
-from harness.report.untrusted import json_text_depth
+from harness.untrusted import json_text_depth
 from harness.signing.canonical import canonical_json
 
 CERTIFICATE_VERSION = "1.0"

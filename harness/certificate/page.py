@@ -7,10 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    Undefined,
+    select_autoescape,
+)
+from markupsafe import Markup
 
 from harness import resources
 from harness.certificate.model import Certificate
+from harness.untrusted import strip_control
 
 TEMPLATE = "certificate.html.j2"
 # No script at all on the certificate: the policy forbids every fetch and every script.
@@ -19,11 +27,20 @@ LEVELS = {"ministry": ("Cấp bộ, ngành", "Ministry level"), "province": ("C�
           "district": ("Cấp huyện", "District level")}
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ }}`` output: system, organisation, assessor and revocation reason come from a
+    vendor's report or an assessor's command line, so they lose control characters and escapes
+    (bidi overrides, ESC sequences) as in report.html."""
+    if value is None or isinstance(value, (Markup, bool, int, float, Undefined)):
+        return value  # Markup is built by the site module from already-cleaned parts
+    return strip_control(str(value))
+
+
 def environment() -> Environment:
     """The jinja2 environment of the certificate templates (page and registry site)."""
     return Environment(loader=FileSystemLoader(str(resources.templates_dir())),
                        undefined=StrictUndefined, autoescape=select_autoescape(default=True),
-                       trim_blocks=True, lstrip_blocks=True)
+                       finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
 
 
 def render_certificate_page(certificate: Certificate) -> str:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from harness.certificate.model import days_left, now_utc, status_on
 from harness.certificate.page import environment
 from harness.certificate.registry import RegisteredCertificate, Registry
+from harness.untrusted import strip_control
 
 TEMPLATE = "registry_site.html.j2"
 INDEX = "index.html"
@@ -115,7 +116,7 @@ def trend_svg(rows: list[CertificateRow], width: int = 260, height: int = 40) ->
                    for (x, y), r in zip(points, rows, strict=True))
     label = ", ".join(f"{r.issued_at}: {r.passed}/{r.checks}" for r in rows)
     return Markup(f'<svg class="trend" role="img" width="{width}" height="{height}" '
-                  f'viewBox="0 0 {width} {height}"><title>{Markup.escape(label)}</title>'
+                  f'viewBox="0 0 {width} {height}"><title>{Markup.escape(strip_control(label))}</title>'
                   f'<polyline fill="none" stroke="#2b5d8a" stroke-width="1.5" points="{path}"/>'
                   f'{dots}<text x="{plot_width + 4}" y="{height / 2 + 4:.0f}" font-size="12">'
                   f"{rows[-1].passed}/{rows[-1].checks}</text></svg>")

@@ -16,6 +16,7 @@ from harness.certificate.model import Certificate, CertificateError, now_utc, st
 from harness.commands.errors import EXIT_FAILED, EXIT_OK, user_errors
 from harness.commands.options import TrustStoreOption
 from harness.errors import PopcertError
+from harness.untrusted import WALK, strip_control, walk_bounded
 
 certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTIFIED report.",
                               no_args_is_help=True)
@@ -25,6 +26,20 @@ RegistryOption = Annotated[str | None, typer.Option(
     "--registry", envvar="POPCERT_REGISTRY",
     help="SQLite file or SQLAlchemy URL (postgresql+psycopg://...); "
          "default ~/.local/share/popcert/registry.sqlite3")]
+
+
+def _say(text: str, *, err: bool = False) -> None:
+    """Print to the terminal: system names, assessors, reasons and paths come from a vendor's
+    report or a command line, so escapes and control characters (bidi overrides, ESC) are removed
+    as in report.html; JSON stays valid (only characters inside its strings go)."""
+    typer.echo(strip_control(text), err=err)
+
+
+def _shown(value: Any) -> Any:
+    """A JSON value to print: every string in it without control characters (the JSON escape
+    of an ESC, \\u001b, would come back as an ESC in whatever reads it)."""
+    return walk_bounded(value, lambda _key, item: WALK if isinstance(item, (dict, list, tuple))
+                        else strip_control(item) if isinstance(item, str) else item)
 
 
 def _registry(location: str | None) -> Any:
@@ -62,13 +77,13 @@ def issue(
         from harness.certificate.page import PDF_NAME, print_pdf
 
         try:
-            typer.echo(f"pdf:         {print_pdf(issued.page_path, issued.path.with_name(PDF_NAME))}")
+            _say(f"pdf:         {print_pdf(issued.page_path, issued.path.with_name(PDF_NAME))}")
         except PopcertError as problem:  # the certificate stands; only its PDF copy is missing
-            typer.echo(f"warning: {problem}", err=True)
-    typer.echo(f"issued {issued.certificate.serial} to {document['system']['name']}, "
-               f"valid until {document['not_after']}")
-    typer.echo(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
-               f"page:        {issued.page_path}")
+            _say(f"warning: {problem}", err=True)
+    system = strip_control(str(document['system']['name']), keep_newlines=False)
+    _say(f"issued {issued.certificate.serial} to {system}, valid until {document['not_after']}")
+    _say(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
+         f"page:        {issued.page_path}")
 
 
 @certificate_app.command("list")
@@ -85,12 +100,13 @@ def list_certificates(
              "not_after": r.certificate.document["not_after"],
              "status": status_on(r.certificate.not_after, r.revoked, moment)} for r in registered]
     if as_json:
-        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        _say(json.dumps(_shown(rows), ensure_ascii=False, indent=2))
         return
     if not rows:
-        typer.echo("no certificates")
+        _say("no certificates")
     for row in rows:
-        typer.echo(f"{row['serial']}  {row['status']:9} {row['not_after'][:10]}  {row['system']}")
+        system = strip_control(row["system"], keep_newlines=False)
+        _say(f"{row['serial']}  {row['status']:9} {row['not_after'][:10]}  {system}")
 
 
 @certificate_app.command("show")
@@ -112,7 +128,7 @@ def show(
         described["status"] = status_on(found.certificate.not_after, found.revoked, now_utc())
         if found.revoked:
             described["revoked"] = {"at": found.revoked_at, "reason": found.revoked_reason}
-    typer.echo(pretty(described))
+    _say(pretty(_shown(described)))
 
 
 @certificate_app.command("revoke")
@@ -128,7 +144,7 @@ def revoke(
     from harness.certificate.issue import trusted_signing_key
 
     entry = _registry(registry).revoke(serial, reason, trusted_signing_key(key, trust_store))
-    typer.echo(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
+    _say(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
 
 
 @certificate_app.command("verify")
@@ -147,11 +163,11 @@ def verify(
     check = verify_certificate(certificate, signature_path, registry=_registry(registry),
                                trusted=_trusted(trust_store))
     if check.valid:
-        typer.echo(f"VALID: certificate {check.serial}, {check.status}")
+        _say(f"VALID: certificate {check.serial}, {check.status}")
         raise typer.Exit(EXIT_OK)
-    typer.echo(f"INVALID: certificate {check.serial}")
+    _say(f"INVALID: certificate {check.serial}")
     for reason in check.reasons:
-        typer.echo(f"  - {reason}")
+        _say(f"  - {strip_control(reason, keep_newlines=False)}")
     raise typer.Exit(EXIT_FAILED)
 
 
@@ -165,4 +181,4 @@ def site(
     from harness.certificate.site import render_site
 
     index = render_site(_registry(registry), out_dir)
-    typer.echo(f"site: {index}")
+    _say(f"site: {index}")

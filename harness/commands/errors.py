@@ -31,7 +31,7 @@ def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
         except PopcertError as error:
             from rich.markup import escape
 
-            from harness.report.untrusted import strip_control
+            from harness.untrusted import strip_control
 
             # The message may quote vendor input: no markup or terminal escapes from it.
             console.print(f"[bold red]error:[/] {escape(strip_control(str(error)))}",

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from markupsafe import Markup
 from markupsafe import escape as _escape
 
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 150, 16, 40

@@ -17,7 +17,7 @@ import jsonschema
 
 from harness import resources
 from harness.errors import PopcertError
-from harness.report.untrusted import MAX_REPORT_DEPTH, cut_deep_json
+from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.signing.canonical import canonical_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -205,14 +205,21 @@ class VerdictEntry:
     status: str
     reasons: tuple[str, ...] = ()
     blocking: tuple[str, ...] = ()
+    # NOT CERTIFIED with no mandatory check failed: these blocking checks were measured while
+    # popcert itself was saturated (harness/health.py). Written only when there are some.
+    inconclusive: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"status": self.status, "reasons": list(self.reasons),
-                "blocking": list(self.blocking)}
+        data: dict[str, Any] = {"status": self.status, "reasons": list(self.reasons),
+                                "blocking": list(self.blocking)}
+        if self.inconclusive:
+            data["inconclusive"] = list(self.inconclusive)
+        return data
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> VerdictEntry:
-        return cls(raw["status"], tuple(raw["reasons"]), tuple(raw["blocking"]))
+        return cls(raw["status"], tuple(raw["reasons"]), tuple(raw["blocking"]),
+                   tuple(raw.get("inconclusive", ())))
 
 
 @dataclass(frozen=True)

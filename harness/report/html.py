@@ -25,7 +25,7 @@ from markupsafe import Markup, escape
 from harness.report.catalogue import catalogue_vi
 from harness.report.charts import chart_svg
 from harness.report.document import TEMPLATE_DIR, ReportDocument, ResultEntry
-from harness.report.untrusted import clip_depth, cut_deep_json, strip_control
+from harness.untrusted import clip_depth, cut_deep_json, strip_control
 
 TEMPLATE = "report.html.j2"
 # Inline script: the language toggle (the page is fully readable without it).

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from harness.report.document import ReportDocument, ResultEntry
-from harness.report.untrusted import strip_control
+from harness.untrusted import strip_control
 
 # XML 1.0 forbids most control characters; a SUT's body may contain them.
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")

@@ -7,6 +7,7 @@ fault rules, audit window and deliveries. Without the header it acts on the whol
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import date
 from typing import Any, Literal
 
@@ -74,18 +75,30 @@ def _int(value: str | None, default: int) -> int:
         raise ValueError(f"not an integer: {value[:40]!r}") from None
 
 
+def _audit_unavailable(problem: Exception) -> Response:
+    # Entries not yet in the database would be missing from the answer: refuse, never under-report.
+    return error(503, "audit_unavailable", f"the audit log cannot be written ({problem}); "
+                 "see /admin/health")
+
+
 async def audit(request: Request) -> Response:
     q = request.query_params
-    entries = _state(request).audit.query(since_id=_int(q.get("since_id"), 0),
-                                         client_id=q.get("client_id"),
-                                         request_id=q.get("request_id"),
-                                         limit=min(_int(q.get("limit"), 10_000), 100_000),
-                                         run_id=_run(request))
+    try:
+        entries = _state(request).audit.query(since_id=_int(q.get("since_id"), 0),
+                                             client_id=q.get("client_id"),
+                                             request_id=q.get("request_id"),
+                                             limit=min(_int(q.get("limit"), 10_000), 100_000),
+                                             run_id=_run(request))
+    except (OSError, sqlite3.Error) as problem:
+        return _audit_unavailable(problem)
     return JSONResponse({"entries": entries})
 
 
 async def audit_mark(request: Request) -> Response:
-    return JSONResponse({"last_id": _state(request).audit.last_id()})
+    try:
+        return JSONResponse({"last_id": _state(request).audit.last_id()})
+    except (OSError, sqlite3.Error) as problem:
+        return _audit_unavailable(problem)
 
 
 async def faults(request: Request) -> Response:
@@ -232,8 +245,11 @@ async def rate_limit(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     state = _state(request)
-    return JSONResponse({"ok": True, "population": state.population.size,
-                         "seed": state.population.seed, "mtls": state.mtls})
+    audit_health = state.audit.outage.health()
+    # "ok" is false while the audit log cannot be written: data calls then fail closed (500).
+    return JSONResponse({"ok": audit_health["state"] == "ok", "population": state.population.size,
+                         "seed": state.population.seed, "mtls": state.mtls,
+                         "audit": audit_health})
 
 
 def build_admin_app(state: MockState) -> Any:

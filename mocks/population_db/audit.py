@@ -6,19 +6,29 @@ writes the buffer in one transaction, with multi-row INSERTs, then drops the jou
 covered. Opening the log replays what a killed process journalled but never flushed, so an
 answered call is in the audit log even after ``kill -9`` (the kernel holds the written journal;
 a power cut is not in a test mock's brief).
+
+Disk full fails closed: an entry that cannot be journalled raises (the call is answered 500),
+takes no sequence number, and is counted in the open outage (``audit_outage.py``); a database
+write that fails keeps its entries in memory and in the journal. When a write works again, one
+entry (``endpoint="audit-outage"``) records the outage.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from popcert_npdb.audit_outage import Outage, OutageTracker
 
 COLUMNS = ("ts", "client_id", "method", "endpoint", "path", "purpose_code", "request_id",
            "personal_ids", "fields_requested", "fields_returned", "status", "latency_ms",
@@ -77,6 +87,12 @@ _INSERTS = {n: _insert_sql(n) for n in (1 << k for k in range(8, -1, -1))}
 JOURNAL_PREFIX = "audit-journal."
 
 
+def _journal_write(fd: int, data: bytes) -> None:
+    """One ``write()`` of a whole journal line; OSError (ENOSPC) when the disk took less."""
+    if os.write(fd, data) != len(data):
+        raise OSError(errno.ENOSPC, "the audit journal took part of an entry (disk full?)")
+
+
 def _journal_line(seq: int, row: tuple[Any, ...]) -> bytes:
     try:
         return orjson.dumps([seq, *row]) + b"\n"
@@ -103,6 +119,10 @@ class AuditLog:
         self._db.execute("CREATE TABLE IF NOT EXISTS audit_meta (name TEXT PRIMARY KEY, "
                          "value INTEGER)")
         self._buffer: list[tuple[Any, ...]] = []
+        self.outage = OutageTracker()
+        self._torn = False  # a failed write may have left part of a line: start the next afresh
+        # Journal segments whose entries are in the buffer: dropped once a flush commits them.
+        self._covered: list[tuple[Path, int]] = []
         self._lock = threading.Lock()  # the database connection
         self._append = threading.Lock()  # buffer + journal segment: one generation per flush
         self._flushing = threading.Lock()  # flushes in seq order, one at a time
@@ -131,16 +151,16 @@ class AuditLog:
         """Insert what a previous process journalled but never flushed; returns the last seq."""
         flushed = self._flushed_seq()
         segments = self._segments()
-        pending: list[tuple[int, tuple[Any, ...]]] = []
+        by_seq: dict[int, tuple[Any, ...]] = {}  # a seq written again after a torn line: the last
         for segment in segments:
             for line in segment.read_bytes().splitlines():
                 try:
                     seq, *row = orjson.loads(line)
                 except (orjson.JSONDecodeError, ValueError, TypeError):
-                    continue  # a line cut short by the kill: its call was never answered
+                    continue  # a line cut short (kill, disk full): its call was never answered
                 if int(seq) > flushed and len(row) == len(COLUMNS):
-                    pending.append((int(seq), tuple(row)))
-        pending.sort(key=lambda item: item[0])
+                    by_seq[int(seq)] = tuple(row)
+        pending = sorted(by_seq.items(), key=lambda item: item[0])
         last = max([flushed, *(seq for seq, _ in pending)])
         self._db.execute("BEGIN")
         self._insert([row for _, row in pending])
@@ -152,36 +172,83 @@ class AuditLog:
         return last
 
     def record(self, **entry: Any) -> None:
+        """Journal one call's entry; OSError (the call must fail closed) when it cannot be."""
+        self._append_entry(entry, call=True)
+
+    def _append_entry(self, entry: dict[str, Any], *, call: bool) -> None:
         entry.setdefault("ts", time.time())
         row = _row(entry)
         with self._append:
-            self._seq += 1
-            os.write(self._journal, _journal_line(self._seq, row))
+            line = _journal_line(self._seq + 1, row)
+            try:
+                _journal_write(self._journal, b"\n" + line if self._torn else line)
+            except OSError as error:
+                self._torn = True
+                if call:
+                    self.outage.failed(error, call=True)
+                raise
+            self._torn = False
+            self._seq += 1  # taken only by a journalled entry: no gap in the sequence
             self._buffer.append(row)
 
     def flush(self) -> int:
+        """Write the buffered entries to the database; on failure they stay buffered and
+        journalled, the outage is counted and the error raised."""
         with self._flushing:
             with self._append:
                 rows, self._buffer = self._buffer, []
                 last_seq = self._seq
-                if not rows:
+                if not rows and self.outage.open is None:
                     return 0
-                old_path, old_journal = self._segment_path, self._journal
-                self._segment_path, self._journal = self._open_segment()
-            with self._lock:
-                # Explicit transaction: in autocommit mode every row would be its own commit.
-                self._db.execute("BEGIN")
-                try:
-                    self._insert(rows)
-                    self._db.execute("INSERT OR REPLACE INTO audit_meta (name, value) "
-                                     "VALUES ('seq', ?)", (last_seq,))
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-            os.close(old_journal)
-            old_path.unlink(missing_ok=True)
+                covered, self._covered = self._covered, []
+                if rows:
+                    try:
+                        fresh = self._open_segment()
+                    except OSError:  # no room for a new segment: keep appending to this one
+                        fresh = None
+                    if fresh is not None:
+                        covered.append((self._segment_path, self._journal))
+                        (self._segment_path, self._journal), self._torn = fresh, False
+            try:
+                with self._lock:
+                    # Explicit transaction: in autocommit mode every row would be its own commit.
+                    self._db.execute("BEGIN")
+                    try:
+                        self._insert(rows)
+                        self._db.execute("INSERT OR REPLACE INTO audit_meta (name, value) "
+                                         "VALUES ('seq', ?)", (last_seq,))
+                        self._db.execute("COMMIT")
+                    except BaseException:
+                        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back
+                            self._db.execute("ROLLBACK")
+                        raise
+            except (OSError, sqlite3.Error) as error:
+                with self._append:  # kept, in order, for the next flush
+                    self._buffer[:0] = rows
+                    self._covered[:0] = covered
+                self.outage.failed(error, call=False)
+                raise
+            for path, journal in covered:
+                os.close(journal)
+                path.unlink(missing_ok=True)
+            self._record_outage_if_over()
             return len(rows)
+
+    def _record_outage_if_over(self) -> None:
+        """The database took a write: if an outage was open, its entry is the journal's test."""
+        if self.outage.open is None:
+            return
+        ended: Outage | None = self.outage.close()
+        if ended is None:
+            return
+        try:
+            self._append_entry(ended.entry(time.time()), call=False)
+        except OSError:
+            self.outage.reopen(ended)  # the journal still cannot be written: still degraded
+        else:
+            self.outage.recorded += 1
+            print(f"mock NPDB: audit log writable again; outage recorded "
+                  f"({ended.calls_failed_closed} calls failed closed)", file=sys.stderr, flush=True)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         """Multi-row INSERTs of 256, 128, ..., 1 rows. Each is one sqlite3_step, so the worker
@@ -235,7 +302,14 @@ class AuditLog:
             self._db.execute("DELETE FROM audit")
 
     def close(self) -> None:
-        self.flush()
+        try:
+            self.flush()
+        except (OSError, sqlite3.Error) as error:  # the journal keeps them for the next start
+            print(f"mock NPDB: audit entries not written to the database ({error}); they stay "
+                  "in the journal and are replayed at the next start", file=sys.stderr, flush=True)
+            os.close(self._journal)
+            self._db.close()
+            return
         os.close(self._journal)
         self._segment_path.unlink(missing_ok=True)
         self._db.close()

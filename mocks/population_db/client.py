@@ -16,15 +16,15 @@ be named in ``CLIENT_MODULES`` or in the server-side contract (tests/unit/test_l
 from __future__ import annotations
 
 from popcert_npdb.admin_client import AdminClient, AuditEntry
-from popcert_npdb.launcher import MockNPDB
+from popcert_npdb.launcher import MockNPDB, MockPortError
 from popcert_npdb.pki import IssuedCert, TestPKI
 from popcert_npdb.population import Citizen, Population
 from popcert_npdb.tokens import TokenMinter
 
 # The modules the harness's process may load (this one included): a closed set, none of them
 # imports a server-side module.
-CLIENT_MODULES = ("client", "launcher", "admin_client", "client_auth", "pki", "tokens",
+CLIENT_MODULES = ("client", "launcher", "startup", "admin_client", "client_auth", "pki", "tokens",
                   "population", "households", "kernels", "_kernels", "reference_data")
 
-__all__ = ["AdminClient", "AuditEntry", "Citizen", "IssuedCert", "MockNPDB", "Population",
-           "TestPKI", "TokenMinter"]
+__all__ = ["AdminClient", "AuditEntry", "Citizen", "IssuedCert", "MockNPDB", "MockPortError",
+           "Population", "TestPKI", "TokenMinter"]

@@ -11,14 +11,24 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from harness.errors import PopcertError
 from harness.processes import Child, spawn
 from popcert_npdb.admin_client import AdminClient
 from popcert_npdb.client_auth import fetch_token
 from popcert_npdb.pki import TestPKI
 from popcert_npdb.population import Population
+from popcert_npdb.startup import BIND_ERROR
 from popcert_npdb.tokens import TokenMinter
 
 START_TIMEOUT_S = 60.0
+
+
+class MockPortError(PopcertError):
+    """An asked-for port could not be listened on (taken, privileged, the other port's)."""
+
+    def __init__(self, role: str, port: int, reason: str) -> None:
+        self.role, self.port, self.reason = role, port, reason
+        super().__init__(f"the mock NPDB cannot listen on port {port} ({role} port): {reason}")
 
 
 class MockNPDB:
@@ -28,8 +38,10 @@ class MockNPDB:
     def __init__(self, state_dir: Path | str, population: int = 1_000_000, seed: int = 6,
                  mtls: str = "optional", rate_limit_per_s: float | None = None,
                  start_timeout_s: float = START_TIMEOUT_S,
-                 trust_ca: list[Path] | None = None) -> None:
+                 trust_ca: list[Path] | None = None, data_port: int = 0,
+                 admin_port: int = 0) -> None:
         self.state_dir = Path(state_dir)
+        self.data_port, self.admin_port = data_port, admin_port  # 0: any free port
         self.population = population
         self.seed = seed
         self.mtls = mtls
@@ -69,19 +81,25 @@ class MockNPDB:
         self.ready_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "popcert_npdb", "serve",
                "--state-dir", str(self.state_dir), "--population", str(self.population),
-               "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file)]
+               "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file),
+               "--data-port", str(self.data_port), "--admin-port", str(self.admin_port)]
         if self.rate_limit_per_s is not None:
             cmd += ["--rate-limit", str(self.rate_limit_per_s)]
         for ca in self.trust_ca:
             cmd += ["--trust-ca", str(ca)]
         # Its own process group, killed with popcert even by SIGKILL (harness.processes).
-        with open(self.state_dir / "mock.log", "ab") as log:
+        log_path = self.state_dir / "mock.log"
+        log_start = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log:
             self._proc = spawn(cmd, name="mock-npdb", stdout=log, stderr=subprocess.STDOUT,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                tail = (self.state_dir / "mock.log").read_text(errors="replace")[-2000:]
+                with open(log_path, "rb") as log:  # this start's lines only: the log is appended
+                    log.seek(log_start)
+                    tail = log.read().decode(errors="replace")[-2000:]
+                _raise_port_error(tail)
                 raise RuntimeError(f"mock NPDB exited with {self._proc.returncode}:\n{tail}")
             if self.ready_file.exists():
                 ready: dict[str, Any] = json.loads(self.ready_file.read_text())
@@ -115,3 +133,12 @@ class MockNPDB:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def _raise_port_error(log_tail: str) -> None:
+    """MockPortError when the mock's log says it could not bind an asked-for port."""
+    for line in log_tail.splitlines():
+        if line.startswith(BIND_ERROR):
+            address, _, rest = line.removeprefix(BIND_ERROR).strip().partition(" (")
+            role, _, reason = rest.partition(" port): ")
+            raise MockPortError(role, int(address.rpartition(":")[2]), reason.strip())

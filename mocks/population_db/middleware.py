@@ -6,6 +6,7 @@ Plain ASGI (not BaseHTTPMiddleware) because it runs on every request of the load
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -54,6 +55,11 @@ async def _send_json(send: Any, status: int, body: bytes,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()), *(headers or [])]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _request_id(scope: Scope) -> str | None:
+    return next((v.decode("latin-1")[:128] for k, v in scope["headers"] if k == b"x-request-id"),
+                None)
 
 
 def _error_body(code: str, message: str, request_id: str | None) -> bytes:
@@ -203,7 +209,14 @@ class AuditAndFaults:
                 return  # the body limit answered (413 while streaming): drop the app's answer
             if message["type"] == "http.response.start":
                 box[0] = message["status"]
-                write_audit()  # write-ahead: journalled before the client sees an answer
+                try:
+                    write_audit()  # write-ahead: journalled before the client sees an answer
+                except OSError:  # disk full: fail closed, the app's answer is dropped
+                    box[0], box[2] = 500, True
+                    await _send_json(send, 500, _error_body(
+                        "audit_unavailable", "the audit log cannot be written; call refused",
+                        _request_id(scope)), [(b"connection", b"close")])
+                    return
                 if not body_read[0]:  # answered mid-upload: do not read the rest of it
                     message = {**message, "headers": [*message.get("headers", ()),
                                                       (b"connection", b"close")]}
@@ -219,7 +232,8 @@ class AuditAndFaults:
             async def exceeded() -> None:
                 if not box[1]:
                     box[0] = 413
-                    write_audit()
+                    with contextlib.suppress(OSError):  # a 413 carries no data: sent anyway
+                        write_audit()
                     box[2] = True
                     await send_too_large(send, limit, None)
                 box[2] = True
@@ -240,12 +254,12 @@ class AuditAndFaults:
                 raise  # a real failure: uvicorn logs it (the app answered 500 already)
         finally:
             if not box[1]:  # no answer was sent (a reset, a disconnect): still audited
-                write_audit()
+                with contextlib.suppress(OSError):  # disk full: counted in the audit outage
+                    write_audit()
 
     async def _apply(self, fault: FaultSpec, scope: Scope, send: Any) -> bool:
         """Apply a fault; True if it produced the whole response (the app must not run)."""
-        request_id = next((v.decode("latin-1") for k, v in scope["headers"]
-                           if k == b"x-request-id"), None)
+        request_id = _request_id(scope)
         if fault.kind == "latency":
             await asyncio.sleep(fault.latency_ms / 1000)
             return False

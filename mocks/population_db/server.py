@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import os
 import resource
+import signal
+import socket
+import sqlite3
 import ssl
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +34,7 @@ from popcert_npdb.notifications import Delivery, Notifier
 from popcert_npdb.pki import TestPKI
 from popcert_npdb.population import Population
 from popcert_npdb.runs import RunRegistry
+from popcert_npdb.startup import BIND_ERROR
 from popcert_npdb.state import DEFAULT_RATE_LIMIT_PER_S, MockState
 from popcert_npdb.tls_protocol import (
     DEFAULT_IDLE_TIMEOUT_S,
@@ -41,6 +47,9 @@ from popcert_npdb.tokens import KeyStore, TokenVerifier
 MtlsMode = Literal["off", "optional", "required"]
 CERT_REQS = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 SERVER_CERT_NAME = "npdb-server"
+# SIGTERM: idle connections are closed at once, requests in flight get this long, then are
+# cancelled; the whole stop stays under 2 s (issue 24: an idle TLS keep-alive held it 30 s).
+STOP_GRACE_S = 1.2
 
 
 def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
@@ -85,7 +94,24 @@ async def _flush_audit(state: MockState) -> None:
     while True:
         await asyncio.sleep(0.25)
         # In a worker thread: sqlite releases the GIL while writing, the event loop keeps serving.
-        await asyncio.to_thread(state.audit.flush)
+        try:
+            await asyncio.to_thread(state.audit.flush)
+        except (OSError, sqlite3.Error):
+            pass  # disk full: counted in state.audit.outage (/admin/health); retried next turn
+
+
+def listen_socket(host: str, port: int, role: str) -> socket.socket:
+    """A bound socket for uvicorn (which listens on it), or SystemExit with one line naming the
+    port: an asked-for port that is taken must not become a random one (issue 24)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as taken:
+        sock.close()
+        raise SystemExit(f"{BIND_ERROR} {host}:{port} ({role} port): {taken.strerror}") from None
+    return sock
 
 
 async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 6,
@@ -95,6 +121,11 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
                       trust_ca: list[Path] | None = None,
                       max_client_connections: int = DEFAULT_MAX_PER_CLIENT,
                       idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S) -> None:
+    if data_port and data_port == admin_port:
+        raise SystemExit(f"{BIND_ERROR} 127.0.0.1:{admin_port} (admin port): it is the data port too")
+    # Bound before the state is built: a port that is taken fails in milliseconds.
+    data_socket = listen_socket(host, data_port, "data")
+    admin_socket = listen_socket("127.0.0.1", admin_port, "admin")
     state = build_state(state_dir, population, seed, mtls, rate_limit_per_s, trust_ca)
     # The population's templates are long-lived: keep them out of every GC pass under load.
     gc.collect()
@@ -113,15 +144,22 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
     data_config = uvicorn.Config(
         build_data_app(state), host=host, port=data_port, http=protocol_class(tls, data_guard),
         loop="none", lifespan="off", access_log=False, log_level="warning",
-        timeout_keep_alive=max(1, int(idle_timeout_s)))
+        timeout_keep_alive=max(1, int(idle_timeout_s)), timeout_graceful_shutdown=STOP_GRACE_S)
     # The admin port is plain HTTP and never leaves loopback, whatever --host says.
     admin_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
     admin_config = uvicorn.Config(build_admin_app(state), host="127.0.0.1", port=admin_port,
                                   loop="none", lifespan="off", access_log=False,
                                   log_level="warning", http=protocol_class(None, admin_guard),
-                                  timeout_keep_alive=max(1, int(idle_timeout_s)))
-    data_server, admin_server = uvicorn.Server(data_config), uvicorn.Server(admin_config)
-    tasks = [asyncio.create_task(data_server.serve()), asyncio.create_task(admin_server.serve()),
+                                  timeout_keep_alive=max(1, int(idle_timeout_s)),
+                                  timeout_graceful_shutdown=STOP_GRACE_S)
+    data_server, admin_server = _Server(data_config), _Server(admin_config)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        with contextlib.suppress(RuntimeError, ValueError):  # not the main thread: no signals
+            loop.add_signal_handler(signum, _on_signal, signum, stopping)
+    tasks = [asyncio.create_task(data_server.serve(sockets=[data_socket])),
+             asyncio.create_task(admin_server.serve(sockets=[admin_socket])),
              asyncio.create_task(_flush_audit(state))]
     while not (data_server.started and admin_server.started):
         if any(t.done() for t in tasks[:2]):
@@ -140,13 +178,48 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
         tmp.write_text(json.dumps(ready))
         tmp.replace(ready_file)  # atomic: the launcher never reads half a file
     print(json.dumps(ready), flush=True)
+    stop_wait = asyncio.create_task(stopping.wait())
     try:
-        await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait([*tasks[:2], stop_wait], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stop_wait.cancel()
+        _log_stop(data_server, admin_server, state)
         data_server.should_exit = admin_server.should_exit = True
         await asyncio.gather(*tasks[:2], return_exceptions=True)
         tasks[2].cancel()
         state.audit.close()
+
+
+class _Server(uvicorn.Server):
+    """Two servers share one loop: serve_async handles the signals for both (uvicorn's own
+    handler would re-raise SIGTERM once a server stopped, killing the process before the audit
+    log is closed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _on_signal(signum: int, stopping: asyncio.Event) -> None:
+    print(f"mock NPDB: {signal.Signals(signum).name} received, stopping", file=sys.stderr,
+          flush=True)
+    stopping.set()
+
+
+def _log_stop(data_server: uvicorn.Server, admin_server: uvicorn.Server, state: MockState) -> None:
+    """Say what the stop waits for: requests in flight (at most STOP_GRACE_S, then cancelled)
+    and notification deliveries (abandoned with the loop)."""
+    busy = [f"{name} {request}" for name, server in (("data", data_server), ("admin", admin_server))
+            for conn in list(server.server_state.connections)
+            if (request := getattr(conn, "in_flight", lambda: "")())]
+    deliveries = len(getattr(state.notifier, "_tasks", ()))
+    if busy:
+        print(f"mock NPDB: stopping: waiting up to {STOP_GRACE_S} s for {len(busy)} request(s) "
+              f"in flight ({'; '.join(busy[:5])}{' ...' if len(busy) > 5 else ''}), then "
+              "cancelling them", file=sys.stderr, flush=True)
+    if deliveries:
+        print(f"mock NPDB: stopping: {deliveries} notification delivery(ies) in progress are "
+              "abandoned", file=sys.stderr, flush=True)
 
 
 def serve(state_dir: Path | str, population: int = 1_000_000, seed: int = 6, data_port: int = 0,

@@ -18,11 +18,16 @@ Redirecting servers carry ``.elsewhere``, a recorder on another port that counts
   ``http://127.0.0.1:Q/...`` on the same host: in scope by host, refused because it drops TLS.
 - ``compression_bomb(encoding="gzip, gzip", size=1 GiB)``: a ~2 KB body that decodes to ``size``
   bytes; also ``"deflate"``, ``"br"`` and any comma-separated stack of them.
+- ``encoded(encoding, body)``: ``body`` as given under any Content-Encoding header.
 - ``endless_body()``, ``slowloris(interval_s)`` (status line and headers, one byte per interval),
   ``deep_json(depth=1500)``, ``markup()`` (HTML, JS, ANSI and control bytes in a 500 body),
   ``reset()`` (RST after the request), ``hang()`` (never answers), ``recorder()`` (plain 200 ``{}``).
 - ``redirect_same_origin(status)``: Location ``/moved...`` on the same server (a follower shows up
   as a ``/moved`` request in ``.requests``).
+- ``tls_hello_flood(spare=0)``: ``.url`` is https; after the ClientHello an endless stream of 9-byte
+  TLS HelloRequest records (OpenSSL skips each inside one C call: no socket timeout fires); the
+  first ``spare`` connections get a real handshake and a 200.
+- ``endless_trailer()``: a chunked 200 whose trailer section never ends (one field a line).
 ``CATALOGUE`` maps a case name to a no-argument factory (what bench/hostile.py runs);
 ``PeakRss(pid)`` samples the RSS of a whole process tree (what tests and the bench assert on).
 """
@@ -31,11 +36,13 @@ from __future__ import annotations
 
 import datetime
 import functools
+import json
 import socket
 import ssl
 import struct
 import tempfile
 import threading
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -166,6 +173,10 @@ class HostileServer(Listener):
         self.elsewhere = elsewhere
         self.requests: list[Request] = []
         self.ca_path: Path | None = None
+        # A vendor source tree to certify with it (source.path), and the statuses the bench and
+        # tests/hostile expect of given checks (issue 24: a dodge must fail its check, not pass).
+        self.source_path: Path | None = None
+        self.expect: dict[str, str] = {}
         self._context: ssl.SSLContext | None = None
         if tls:
             cert, key = _self_signed()
@@ -219,6 +230,13 @@ def recorder() -> HostileServer:
     """A well-behaved 200 ``{}``: the 'elsewhere' that counts what a redirect-follower sends."""
     return HostileServer(lambda conn, req, srv: _answer(
         conn, 200, {"Content-Type": "application/json"}, b"{}"))
+
+
+def recorder_tls() -> HostileServer:
+    """``recorder()`` over TLS with a self-signed certificate no client trusts by default: a client
+    that gets its 200 did not verify the server (tests/unit/test_tls_rule_corpus.py)."""
+    return HostileServer(lambda conn, req, srv: _answer(
+        conn, 200, {"Content-Type": "application/json"}, b"{}"), tls=True)
 
 
 def _redirecting(location: str, status: int) -> Behaviour:
@@ -298,6 +316,15 @@ def _compress(coding: str, data: bytes) -> bytes:
     return compressor.compress(data) + compressor.flush()
 
 
+def encoded(encoding: str, body: bytes) -> HostileServer:
+    """200 with ``body`` as given and ``Content-Encoding: encoding`` (none when empty): a stack
+    too long, a corrupt stream, a coding nobody offered."""
+    headers = {"Content-Type": "application/json"}
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    return HostileServer(lambda conn, req, srv: _answer(conn, 200, headers, body))
+
+
 def endless_body() -> HostileServer:
     def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
         conn.sendall(_head(200, {"Content-Type": "application/json"}, None) + b"[")
@@ -346,6 +373,123 @@ def hang() -> HostileServer:
                          hold_unparsed=True)
 
 
+# --- issue 24: what a published OpenAPI document or a source tree can do to pass ----------------
+
+def _serving_openapi(document: Any) -> Behaviour:
+    body = json.dumps(document).encode()
+
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        wanted = request.path.split("?", 1)[0].endswith("/openapi.json")
+        _answer(conn, 200, {"Content-Type": "application/json"}, body if wanted else b"{}")
+    return behaviour
+
+
+def _shared_spec() -> dict[str, Any]:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "specs" / "connection" / "v1" / "openapi.yaml"
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def hollow_openapi_document(templated: bool = True) -> dict[str, Any]:
+    """Every operation of the shared spec as ``{}``: ~350 bytes that describe nothing (with the
+    path templates kept it is not even valid OpenAPI; without them it is, and describes nothing)."""
+    shared = _shared_spec()
+    paths = {(p if templated else p.replace("{", "").replace("}", "")):
+             {m: {} for m in item if m in ("get", "put", "post", "delete", "patch")}
+             for p, item in shared["paths"].items()}
+    return {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+            "servers": shared["servers"], "paths": paths}
+
+
+MALFORMED_OPENAPI = {"openapi": "3.1.0", "info": {"title": "x", "version": "1"},
+                     "servers": "https://127.0.0.1", "paths": {
+                         "/connection/v1/dossiers": [{"get": {}}],
+                         "/connection/v1/health": {"get": {"parameters": 5}}}}
+
+
+def hollow_openapi(templated: bool = False) -> HostileServer:
+    """200 ``{}`` to everything, and a published /openapi.json whose operations are all ``{}``."""
+    server = HostileServer(_serving_openapi(hollow_openapi_document(templated)))
+    server.expect = {"CONF-SPEC-DRIFT": "fail"}
+    return server
+
+
+def malformed_openapi() -> HostileServer:
+    """200 ``{}`` to everything; /openapi.json has a path item that is a list, ``servers`` as a
+    string and ``parameters: 5`` (issue 24: the comparison raised AttributeError on it)."""
+    server = HostileServer(_serving_openapi(MALFORMED_OPENAPI))
+    server.expect = {"CONF-SPEC-DRIFT": "fail"}
+    return server
+
+
+def tls_verify_dodges() -> HostileServer:
+    """A benign SUT whose vendor source tree turns TLS verification off in every way of
+    tests/hostile/tls_verify_corpus.py, one file per form (``.source_path``)."""
+    from tests.hostile.tls_verify_corpus import DISABLING
+
+    folder = Path(tempfile.mkdtemp(prefix="popcert-hostile-source-")) / "src"
+    folder.mkdir()
+    for name, (code, _) in DISABLING.items():
+        (folder / (name.replace("-", "_") + ".py")).write_text(code + "\n", encoding="utf-8")
+    server = recorder()
+    server.source_path = folder
+    server.expect = {"SAST-TLS-VERIFY": "fail"}
+    return server
+
+
+# A TLS record (handshake, TLS 1.2) holding one HelloRequest: type 0, empty body.
+HELLO_REQUEST = bytes.fromhex("160303000400000000")
+FLOOD_LIMIT_S = 600.0  # bounded: a flood connection ends after this, or when the server stops
+
+
+class _TlsFlood(HostileServer):
+    """Answers a ClientHello with HelloRequest records, sent faster than OpenSSL skips them;
+    the first ``spare`` connections get a proper handshake (and 200 ``{}``)."""
+
+    def __init__(self, spare: int) -> None:
+        self.spare = spare
+        self._accepted = 0
+        super().__init__(lambda conn, req, srv: _answer(
+            conn, 200, {"Content-Type": "application/json"}, b"{}"), tls=True)
+
+    def handle(self, conn: socket.socket) -> None:
+        with self._lock:
+            self._accepted += 1
+            spared = self._accepted <= self.spare
+        if spared:
+            super().handle(conn)
+            return
+        conn.settimeout(5)  # a client that stops reading ends the flood (sendall times out)
+        hello = conn.recv(16384)
+        if not hello or hello[0] != 0x16:  # not a TLS handshake record
+            return
+        burst = HELLO_REQUEST * 8192
+        until = time.monotonic() + FLOOD_LIMIT_S
+        while not self.stopped.is_set() and time.monotonic() < until:
+            conn.sendall(burst)
+
+
+def tls_hello_flood(spare: int = 0) -> HostileServer:
+    """``spare``: connections answered properly before the flood starts (a client that checks
+    the endpoint with one handshake first sees a sound server)."""
+    return _TlsFlood(spare)
+
+
+def endless_trailer() -> HostileServer:
+    """A complete chunked body, then trailer fields forever (no empty line ends the message)."""
+    def behaviour(conn: socket.socket, request: Request, server: HostileServer) -> None:
+        head = (b"HTTP/1.1 200 Hostile\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\nTrailer: X-Pad\r\n\r\n2\r\n{}\r\n0\r\n")
+        conn.sendall(head)
+        fields = b"X-Pad: 0\r\n" * 4096
+        until = time.monotonic() + FLOOD_LIMIT_S
+        while not server.stopped.is_set() and time.monotonic() < until:
+            conn.sendall(fields)  # until the client hangs up (OSError ends the thread)
+    return HostileServer(behaviour)
+
+
 CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "redirect-302-out-of-scope": lambda: redirect_out_of_scope(302),
     "redirect-307-out-of-scope": lambda: redirect_out_of_scope(307),
@@ -360,6 +504,13 @@ CATALOGUE: dict[str, Callable[[], HostileServer]] = {
     "markup-ansi": markup,
     "reset": reset,
     "hang": hang,
+    "openapi-hollow": hollow_openapi,
+    "openapi-hollow-templated": lambda: hollow_openapi(templated=True),
+    "openapi-malformed": malformed_openapi,
+    "tls-verify-dodges": tls_verify_dodges,
+    "tls-hello-flood": tls_hello_flood,
+    "tls-hello-flood-after-one": lambda: tls_hello_flood(spare=1),
+    "endless-trailer": endless_trailer,
 }
 
 
@@ -473,6 +624,6 @@ def _self_signed() -> tuple[Path, Path]:
 
 
 __all__ = ["CATALOGUE", "HostileServer", "Listener", "PeakRss", "Request", "bomb_body",
-           "compression_bomb", "deep_json", "endless_body", "hang", "https_downgrade", "markup",
+           "compression_bomb", "deep_json", "encoded", "endless_body", "hang", "https_downgrade", "markup",
            "read_request", "recorder", "redirect_out_of_scope", "redirect_same_origin", "reset",
-           "slowloris", "tree_pids"]
+           "slowloris", "tls_hello_flood", "endless_trailer", "tree_pids"]

@@ -14,6 +14,7 @@ import pytest
 from popcert_city.defects import DEFECTS
 from harness.registry import default_registry
 from harness.engine import Engine
+from harness.health import is_inconclusive
 from harness.lab import Lab, city_options_for
 
 pytestmark = pytest.mark.integration
@@ -49,6 +50,18 @@ def statuses(report: dict, suites: list[str]) -> dict[str, str]:
             if r["check"]["suite"] in suites}
 
 
+def skip_when_saturated(report: dict, suites: list[str], expected: set[str]) -> None:
+    """A run where popcert itself was saturated cannot prove a timing row (harness/health.py):
+    it must still FAIL nothing unexpected, then the test skips (never passes)."""
+    results = [r for r in report["results"] if r["check"]["suite"] in suites]
+    unjudged = [r for r in results if is_inconclusive(r["status"], r["summary"])]
+    if not unjudged:
+        return
+    failed = {r["check"]["id"] for r in results if r["status"] == "fail"}
+    assert failed <= expected, f"failed {sorted(failed - expected)} on a saturated host"
+    pytest.skip(f"host saturated: {unjudged[0]['check']['id']}: {unjudged[0]['summary'][:300]}")
+
+
 def test_every_switch_is_claimed_by_a_check() -> None:
     claimed = {d for c in default_registry() for d in c.defects}
     assert sorted(set(DEFECTS) - claimed) == [], "switches no check catches"
@@ -64,6 +77,7 @@ def test_switch_is_caught_by_exactly_its_checks(switch: str, tmp_path: Path) -> 
     expected = expected_failures(switch)
     suites = suites_for(expected)
     report = run_lab(tmp_path, frozenset({switch}), suites)
+    skip_when_saturated(report, suites, expected)
     got = statuses(report, suites)
     failed = {check for check, status in got.items() if status == "fail"}
     errors = {check: status for check, status in got.items() if status == "error"}
@@ -87,6 +101,7 @@ def test_reference_system_is_certified_with_zero_failures(tmp_path: Path) -> Non
     with Lab(tmp_path / "lab") as lab:
         config = lab.run_config(quick=True, level="district", output_dir=tmp_path / "runs")
         outcome = Engine(config, npdb=lab.npdb).run()
+    skip_when_saturated(outcome.report, sorted({c.suite for c in default_registry()}), set())
     bad = {r["check"]["id"]: (r["status"], r["summary"]) for r in outcome.report["results"]
            if r["status"] in ("fail", "error")}
     assert bad == {}

@@ -14,6 +14,7 @@ import pytest
 
 from popcert_city.defects import DEFECTS
 from harness.engine import Engine
+from harness.health import is_inconclusive
 from harness.lab import Lab
 from harness.registry import default_registry
 
@@ -108,6 +109,9 @@ def test_defect_fails_exactly_its_check(defect: str, tmp_path: Path) -> None:
     results = run_auth(tmp_path, frozenset({defect}), mtls=_mtls(defect))
     statuses = _statuses(results)
     [expected] = EXPECTED_FAILURE[defect]
+    if is_inconclusive(statuses[expected], results[expected]["summary"]):
+        # AUTH-RATE-LIMIT's "no 429" on a host where popcert was saturated (harness/health.py)
+        pytest.skip(f"host saturated: {results[expected]['summary'][:300]}")
     assert statuses[expected] == "fail", results[expected]["summary"]
     failing_evidence = {e["kind"] for e in results[expected]["evidence"]}
     assert "request" in failing_evidence or "measurement" in failing_evidence

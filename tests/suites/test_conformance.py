@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from harness.checks import Status
+from harness.health import is_inconclusive
 from harness.registry import default_registry
 from harness.suites.conformance.checks import latency_budget, verdict_for
 from harness.suites.conformance.context import make_context
@@ -45,9 +46,20 @@ def conformance_results(npdb: Any, tmp: Path, defects: frozenset[str]) -> tuple[
         factory = make_context(run_context(npdb, city, tmp))
         context = next(factory)
         try:
-            return context, evaluate("conformance", context)
+            results = evaluate("conformance", context)
         finally:
             factory.close()
+    budget = latency_budget(context)
+    if is_inconclusive(budget.status, budget.summary):
+        # popcert was saturated while timing (harness/health.py): CONF-LATENCY-BUDGET could not
+        # be judged. Tests about it skip (never pass); the others compare the checks that could.
+        del results["CONF-LATENCY-BUDGET"]
+    return context, results
+
+
+def skip_unjudged_budget(results: dict) -> None:
+    if "CONF-LATENCY-BUDGET" not in results:
+        pytest.skip("host saturated: CONF-LATENCY-BUDGET inconclusive (harness/health.py)")
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +90,8 @@ CASES = [pytest.param(d, c) for d, c in sorted(DEFECT_TO_CHECKS.items())]
 def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
                                         expected: set[str]) -> None:
     context, results = conformance_results(npdb, tmp_path, frozenset({defect}))
+    if "CONF-LATENCY-BUDGET" in expected:
+        skip_unjudged_budget(results)
     assert failing(results) == expected, results
     assert Status.ERROR not in results.values(), results  # a slow SUT is still fuzzed in full
     for check_id in expected:
@@ -90,6 +104,7 @@ def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
 
 def test_reference_system_is_within_every_latency_budget(compliant: tuple[Any, dict]) -> None:
     context, results = compliant
+    skip_unjudged_budget(results)
     timings = {t.operation.operation_id: t for t in context.latency.timings}
     assert set(timings) == {"createDossier", "listDossiers", "getDossier", "getHealth"}
     assert all(t.timed and len(t.samples_ms) == 10 for t in timings.values()), timings

@@ -17,6 +17,7 @@ import pytest
 from harness.checks import Status, SuiteUnavailable
 from harness.config import config_from_dict
 from harness.errors import OutOfScopeError
+from harness.health import is_inconclusive
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
@@ -82,6 +83,22 @@ def run_load_checks(run: RunContext) -> dict[str, Any]:
         factory.close()
 
 
+def judged(results: dict[str, Any]) -> dict[str, Any]:
+    """The results, or a skip (never a pass) when popcert itself was saturated during the run:
+    on a busy host the timing checks are inconclusive by design (harness/health.py), and a test
+    of which checks pass or fail cannot decide. Tests of the rule: tests/unit/test_health.py."""
+    unjudged = [f"{k}: {r.summary}" for k, r in results.items()
+                if is_inconclusive(r.status, r.summary)]
+    if unjudged:
+        pytest.skip(f"host saturated, {len(unjudged)} timing check(s) inconclusive: "
+                    f"{unjudged[0][:400]}")
+    return results
+
+
+def inconclusive(result: Any) -> bool:
+    return is_inconclusive(result.status, result.summary)
+
+
 def statuses(results: dict[str, Any]) -> dict[str, Status]:
     return {check_id: result.status for check_id, result in results.items()}
 
@@ -106,8 +123,8 @@ def test_compliant_stub_over_https_passes_every_load_check(
         tmp_path: Path, server_tls: tuple[ssl.SSLContext, Path]) -> None:
     context, ca = server_tls
     with StubSUT(ssl_context=context) as sut:
-        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS,
-                                              ca_bundle=ca))
+        results = judged(run_load_checks(run_context(sut.base_url, tmp_path,
+                                                     limits=STUB_LIMITS, ca_bundle=ca)))
     assert failing(results) == set(), {k: r.summary for k, r in results.items()}
     throughput = results["LOAD-THROUGHPUT"]
     assert throughput.measurements["sustained_rps"] >= 12
@@ -119,7 +136,7 @@ def test_compliant_stub_over_https_passes_every_load_check(
 
 def test_slow_post_fails_exactly_the_latency_checks(tmp_path: Path) -> None:
     with StubSUT(post_delay_s=0.4) as sut:
-        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
+        results = judged(run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS)))
     assert failing(results) == EXPECTED["load.slow_path"], \
         {k: r.summary for k, r in results.items()}
     assert results["LOAD-LATENCY-P95"].status == Status.FAIL
@@ -128,7 +145,7 @@ def test_slow_post_fails_exactly_the_latency_checks(tmp_path: Path) -> None:
 
 def test_errors_under_load_fail_exactly_the_error_rate_check(tmp_path: Path) -> None:
     with StubSUT(error_rate=0.05) as sut:
-        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS))
+        results = judged(run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS)))
     assert failing(results) == EXPECTED["load.errors_under_load"], \
         {k: r.summary for k, r in results.items()}
     assert 0.02 < results["LOAD-ERROR-RATE"].measurements["error_rate"] < 0.1
@@ -136,8 +153,8 @@ def test_errors_under_load_fail_exactly_the_error_rate_check(tmp_path: Path) -> 
 
 def test_distributed_run_with_two_workers_reports_them(tmp_path: Path) -> None:
     with StubSUT() as sut:
-        results = run_load_checks(run_context(sut.base_url, tmp_path, limits=STUB_LIMITS,
-                                              workers=2))
+        results = judged(run_load_checks(run_context(sut.base_url, tmp_path,
+                                                     limits=STUB_LIMITS, workers=2)))
     assert failing(results) == set(), {k: r.summary for k, r in results.items()}
     workers = [e for e in results["LOAD-THROUGHPUT"].evidence if e.title.startswith("load gen")]
     assert workers and workers[0].data["value"] == 2
@@ -156,7 +173,9 @@ def test_request_bound_stops_the_run(tmp_path: Path) -> None:
     assert sent <= 30 + 2 * STUB_LIMITS["users"]
     notes = [e.title for e in results["LOAD-THROUGHPUT"].evidence]
     assert "request bound reached" in notes
-    assert results["LOAD-THROUGHPUT"].status == Status.FAIL
+    # A lower rate is never a failure when popcert was saturated: then inconclusive.
+    assert results["LOAD-THROUGHPUT"].status == Status.FAIL \
+        or inconclusive(results["LOAD-THROUGHPUT"]), results["LOAD-THROUGHPUT"].summary
 
 
 def test_out_of_scope_host_is_refused_before_any_traffic(tmp_path: Path) -> None:
@@ -235,7 +254,7 @@ def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
 @pytest.mark.parametrize("defect", ["", "load.slow_path", "load.errors_under_load"],
                          ids=["compliant", "slow_path", "errors_under_load"])
 def test_reference_system_on_district_thresholds(tmp_path: Path, defect: str) -> None:
-    results = reference_results(tmp_path, frozenset({defect} - {""}))
+    results = judged(reference_results(tmp_path, frozenset({defect} - {""})))
     assert failing(results) == EXPECTED.get(defect, set()), \
         {k: r.summary for k, r in results.items()}
 
@@ -424,7 +443,7 @@ def test_external_workers_join_with_the_code_and_get_the_plan(tmp_path: Path) ->
         for worker in workers:
             worker.wait(timeout=30)
     assert not master.is_alive()
-    assert failing(outcome) == set(), {k: r.summary for k, r in outcome.items()}
+    assert failing(judged(outcome)) == set(), {k: r.summary for k, r in outcome.items()}
     assert sut.requests > 50
     evidence = [e for e in outcome["LOAD-THROUGHPUT"].evidence if e.title.startswith("load gen")]
     assert evidence and evidence[0].data["value"] == 2

@@ -354,6 +354,8 @@ def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path:
     ("from ssl import CERT_NONE as NO_CHECK", "tls-cert-none"),
     ("pool = urllib3.PoolManager(cert_reqs='CERT_NONE')", "tls-cert-none"),
     ("context.check_hostname = False", "tls-hostname-unchecked"),
+    # an allow-list (issue 24): a value not provably on is a finding the baseline may accept
+    ("session.verify = ca_bundle_path", "tls-verify-unproven"),
 ])
 def test_tls_rule_catches(code: str, rule: str) -> None:
     from harness.suites.sast.tls_rule import scan_source
@@ -364,7 +366,7 @@ def test_tls_rule_catches(code: str, rule: str) -> None:
 @pytest.mark.parametrize("code", [
     "requests.get(url, verify='/etc/popcert/ca.pem', timeout=5)",
     "session.post(url, verify=True)",
-    "session.verify = ca_bundle_path",
+    "CA = '/etc/popcert/ca.pem'\nsession.verify = CA",
     "context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\ncontext.verify_mode = ssl.CERT_NONE",
     "ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)\nctx.verify_mode = ssl.CERT_NONE",
     "context.verify_mode = ssl.CERT_REQUIRED",
@@ -420,3 +422,36 @@ def test_sast_finds_at_least_what_plain_bandit_finds(dodge_results: DodgeRun) ->
             assert Path(issue["filename"]).name in notes
             continue
         assert (str(real), issue["line_number"], issue["test_id"]) in ours, issue
+
+
+def test_an_unproven_verify_value_fails_until_the_baseline_accepts_it(tmp_path: Path) -> None:
+    """Issue 24: the TLS rule is an allow-list; a value it cannot prove on is a finding that the
+    assessor may accept, with a reason, by its fingerprint."""
+    root = source(frozenset(), tmp_path / "src")
+    (root / "registry.py").write_text(
+        "import requests\n\ndef fetch(url: str, ca_bundle: str) -> int:\n"
+        "    return requests.get(url, verify=ca_bundle, timeout=5).status_code\n")
+    result = _run_all(sast.source_context(root))["SAST-TLS-VERIFY"]
+    assert result.status == Status.FAIL
+    [finding] = _findings(result)
+    assert (finding["location"], finding["rule"]) == ("registry.py", "tls-verify-unproven")
+    baseline = tmp_path / "baseline.yaml"
+    baseline.write_text(f"accepted:\n  - fingerprint: {finding['fingerprint']}\n"
+                        "    reason: ca_bundle is always the national CA path from run.yaml\n")
+    accepted = _run_all(sast.source_context(root, baseline))["SAST-TLS-VERIFY"]
+    assert accepted.status == Status.PASS and "1 accepted" in accepted.summary
+
+
+def test_the_dodged_overlay_is_caught_by_the_allow_list_only(tmp_path: Path) -> None:
+    """sast.tls_verify_dodged: three forms that bandit (and the deny-list this rule replaced)
+    missed; each is a finding on its own line."""
+    root = source(frozenset({"sast.tls_verify_dodged"}), tmp_path)
+    results = _run_all(sast.source_context(root))
+    assert results["SAST-BANDIT"].status == Status.PASS
+    lines = (root / "tls_verify_dodged.py").read_text().splitlines()
+    found = {(lines[int(f["line"]) - 1].split("  #")[0].strip(), f["rule"])
+             for f in _findings(results["SAST-TLS-VERIFY"])}
+    assert found == {('setattr(session, "verify", _STRICT_TLS)', "tls-verify-disabled"),
+                     ('return functools.partial(requests.get, timeout=10, **{"ver" + "ify": ""})',
+                      "tls-verify-disabled"),
+                     ('os.environ["CURL_CA_BUNDLE"] = ""', "tls-env-disabled")}

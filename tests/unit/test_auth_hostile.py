@@ -22,6 +22,7 @@ import jwt
 import pytest
 
 from harness.checks import Status, SuiteUnavailable
+from harness.health import is_inconclusive
 from harness.registry import default_registry
 from harness.suites.auth import NO_NPDB
 from tests.unit.auth_support import (
@@ -140,8 +141,11 @@ def test_accept_everything_sut_fails_the_token_checks(http_sut: Any, tmp_path: P
     token_checks = [c.id for c in AUTH_CHECKS if c.id.startswith(("AUTH-JWT-", "AUTH-TOKEN-"))]
     for check_id in token_checks:
         assert results[check_id].status == Status.FAIL, (check_id, results[check_id].summary)
-    assert results["AUTH-RATE-LIMIT"].status == Status.FAIL
-    assert results["AUTH-RATE-LIMIT"].measurements["requests"] <= 400
+    rate_limit = results["AUTH-RATE-LIMIT"]
+    # "no 429" is inconclusive, never a pass, when popcert was saturated during the burst
+    assert rate_limit.status == Status.FAIL \
+        or is_inconclusive(rate_limit.status, rate_limit.summary), rate_limit.summary
+    assert rate_limit.measurements["requests"] <= 400
 
 
 def test_refuse_everything_sut_is_not_a_pass(http_sut: Any, tmp_path: Path) -> None:

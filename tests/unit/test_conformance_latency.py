@@ -62,7 +62,7 @@ def operations() -> list[Any]:
 def run(client: FakeClient, thresholds: dict[str, Any] | None = None, **kw: Any) -> Any:
     return measure(client, BASE, TOKEN, operations(),  # type: ignore[arg-type]
                    thresholds or {"latency_budget_ms": {"read": 300, "write": 500}},
-                   sleep=lambda s: None, **kw)
+                   sleep=lambda s: None, health=False, **kw)
 
 
 # --- valid requests from the spec alone -------------------------------------------------------
@@ -133,7 +133,7 @@ def test_rate_limited_answers_are_waited_out_not_sampled() -> None:
     waits: list[float] = []
     client = FakeClient(elapsed=10.0, status=lambda m, u, n: 429 if n in (2, 3) else 200)
     report = measure(client, BASE, TOKEN, operations(),  # type: ignore[arg-type]
-                     {"latency_budget_ms": 300}, sleep=waits.append)
+                     {"latency_budget_ms": 300}, sleep=waits.append, health=False)
     assert len(waits) == 2 and all(0 < w <= 5 for w in waits)
     assert all(t.timed for t in report.timings if t.operation.method == "get")
 
@@ -157,7 +157,8 @@ def test_no_http_answer_stops_the_phase_and_the_check_cannot_decide() -> None:
 def test_the_phase_stops_at_its_time_limit() -> None:
     ticks = iter(range(0, 10_000, 10))
     report = measure(FakeClient(elapsed=10.0), BASE, TOKEN, operations(),  # type: ignore[arg-type]
-                     {}, sleep=lambda s: None, phase_limit_s=45, clock=lambda: float(next(ticks)))
+                     {}, sleep=lambda s: None, phase_limit_s=45, clock=lambda: float(next(ticks)),
+                     health=False)
     assert report.aborted and "45 s" in report.aborted
     assert not all(t.timed for t in report.timings)
 

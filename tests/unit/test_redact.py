@@ -152,7 +152,7 @@ def test_reproduction_command_keeps_a_runnable_token_placeholder() -> None:
 def test_evidence_nested_1500_deep_is_cut_not_a_crash() -> None:
     import json
 
-    from harness.report.untrusted import MAX_EVIDENCE_DEPTH, nesting_depth
+    from harness.untrusted import MAX_EVIDENCE_DEPTH, nesting_depth
 
     body: list[object] = []
     inner = body

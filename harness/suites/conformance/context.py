@@ -13,7 +13,7 @@ import yaml
 from harness.checks import Evidence, SuiteUnavailable
 from harness.errors import OutOfScopeError
 from harness.run_context import RunContext
-from harness.suites.conformance.drift import Drift, breaking_changes
+from harness.suites.conformance.drift import Drift, assess
 from harness.suites.conformance.latency import (
     DEFAULT_SAMPLES,
     PHASE_LIMIT_S,
@@ -88,7 +88,7 @@ def fetch_published_spec(run: RunContext, spec: dict[str, Any], token: str) -> P
                 document = exchange.json() if exchange.status == 200 else None
                 if isinstance(document, dict) and "paths" in document:
                     published.url, published.document = url, document
-                    published.drifts = breaking_changes(spec, document)
+                    published.drifts = assess(spec, document)
                     return published
                 published.answered |= exchange.status is not None
                 published.error = exchange.error or f"GET {url} -> {exchange.status}" + (

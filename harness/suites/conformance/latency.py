@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from harness.checks import CheckResult, Status
+from harness.health import HealthFigures, assess, health_evidence, inconclusive_result
+from harness.health_monitor import HealthMonitor
 from harness.net import Exchange, SafeClient
 
 DEFAULT_BUDGET_MS = 500.0  # when a profile sets no latency_budget_ms at all
@@ -91,6 +94,7 @@ class LatencyReport:
     timings: list[OperationTiming] = field(default_factory=list)
     aborted: str | None = None  # why timing stopped before every operation was tried
     aborted_exchange: Exchange | None = None
+    health: HealthFigures | None = None  # the host while timing (harness/health.py)
 
 
 def budget_for(thresholds: Mapping[str, Any], operation_id: str, method: str) -> float:
@@ -250,13 +254,19 @@ def _url(base_url: str, operation: TimedOperation, bodies: dict[str, Any]) -> tu
 def measure(client: SafeClient, base_url: str, token: str, operations: list[TimedOperation],
             thresholds: Mapping[str, Any], *, samples: int = DEFAULT_SAMPLES,
             phase_limit_s: float = PHASE_LIMIT_S, clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> LatencyReport:
+            sleep: Callable[[float], None] = time.sleep, health: bool = True) -> LatencyReport:
     """Time ``samples`` valid requests per operation, one at a time, after one warm-up request.
 
     A non-2xx answer is not a sample (429/503 are waited out per Retry-After, bounded); sampling
     stops early once more than half the samples are over budget (the median is decided). A request
     with no HTTP answer stops the phase: the SUT is unreachable, not slow.
     """
+    if health:  # the host's health over the timing phase, calibration before and after
+        with HealthMonitor("conformance latency timing") as monitor:
+            report = measure(client, base_url, token, operations, thresholds, samples=samples,
+                             phase_limit_s=phase_limit_s, clock=clock, sleep=sleep, health=False)
+        report.health = monitor.figures
+        return report
     report = LatencyReport()
     deadline = clock() + phase_limit_s
     bodies: dict[str, Any] = {}
@@ -321,3 +331,33 @@ def _retry_after(exchange: Exchange) -> float:
     raw = exchange.headers.get("retry-after", "1")
     seconds = float(raw) if raw.strip().isdigit() else 1.0
     return min(max(seconds, 0.1), MAX_RETRY_AFTER_S)
+
+
+def all_samples_over(timing: OperationTiming) -> bool:
+    """Every sample of the operation took longer than its budget: a saturated host delays some
+    requests, not every one of a sequence, so this failure is the SUT's own."""
+    return timing.timed and len(timing.samples_ms) >= 3 and min(timing.samples_ms) > timing.budget_ms
+
+
+def judged(report: LatencyReport, result: CheckResult) -> CheckResult:
+    """CONF-LATENCY-BUDGET's result as the host's health allows (docs/load.md "Saturation"):
+    unchanged when the host was not saturated; on a saturated host a failure stands only where
+    every sample of an operation was over its budget, anything else is `error`, inconclusive."""
+    if report.health is None or result.status not in (Status.PASS, Status.FAIL):
+        return result
+    saturation = assess(report.health)
+    evidence = (health_evidence(saturation), *result.evidence)
+    if not saturation.saturated:
+        return CheckResult(result.status, result.summary, evidence, result.measurements)
+    clear = [t for t in report.timings if t.over_budget and all_samples_over(t)]
+    if result.status == Status.FAIL and clear:
+        return CheckResult(Status.FAIL, result.summary + "; a failure saturation cannot explain: "
+                           + ", ".join(f"every one of the {len(t.samples_ms)} samples of "
+                                       f"{t.operation.operation_id} took longer than its "
+                                       f"{t.budget_ms:g} ms budget (fastest "
+                                       f"{min(t.samples_ms):g} ms)" for t in clear)
+                           + f" (popcert was saturated: {saturation.describe()})",
+                           evidence, result.measurements)
+    return inconclusive_result(saturation, result.summary, *result.evidence,
+                               advice="re-run on a quieter host",
+                               measurements=result.measurements)

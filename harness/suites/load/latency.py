@@ -111,13 +111,22 @@ class LatencyRecorder:
         # How late the driver itself sent each request (CPU starvation of the load host): part
         # of every latency above, so a large value says the figures are pessimistic.
         self.send_lag = Histogram()
+        # Per endpoint, successful answers timed from their *actual* send (no driver lag): the
+        # SUT's own floor, which the saturation rule reads (thresholds.py).
+        self.service: dict[str, Histogram] = {}
 
-    def record(self, name: str, latency_s: float, ok: bool, intended_wall: float) -> None:
+    def record(self, name: str, latency_s: float, ok: bool, intended_wall: float,
+               service_s: float | None = None) -> None:
         histogram = self.endpoints.get(name)
         if histogram is None:
             histogram = self.endpoints[name] = Histogram()
         histogram.record(int(latency_s * 1e6))
         self.counters["ok" if ok else "failed"] += 1
+        if ok and service_s is not None:
+            service = self.service.get(name)
+            if service is None:
+                service = self.service[name] = Histogram()
+            service.record(int(max(0.0, service_s) * 1e6))
         if ok:
             second = int(intended_wall + latency_s)
             self.ok_by_s[second] = self.ok_by_s.get(second, 0) + 1
@@ -173,7 +182,8 @@ class LatencyRecorder:
                 "counters": dict(self.counters), "window": list(self.window),
                 "due_by_s": {str(k): v for k, v in self.due_by_s.items()},
                 "ok_by_s": {str(k): v for k, v in self.ok_by_s.items()},
-                "send_lag": self.send_lag.to_json()}
+                "send_lag": self.send_lag.to_json(),
+                "service": {n: h.to_json() for n, h in self.service.items()}}
 
     def drain(self) -> dict[str, Any]:
         """What was recorded since the last drain (a worker's share of one stats report)."""
@@ -189,6 +199,8 @@ class LatencyRecorder:
         for wall in data.get("window") or []:
             self._extend(float(wall))
         self.send_lag.merge(Histogram.from_json(data.get("send_lag") or {}))
+        for name, raw in (data.get("service") or {}).items():
+            self.service.setdefault(name, Histogram()).merge(Histogram.from_json(raw))
         for mine, theirs in ((self.due_by_s, data.get("due_by_s")),
                              (self.ok_by_s, data.get("ok_by_s"))):
             for second, count in (theirs or {}).items():
@@ -216,6 +228,24 @@ class EndpointLatency:
 
 
 @dataclass(frozen=True)
+class ServiceFloor:
+    """One endpoint's successful answers timed from their actual send: how fast the SUT was at
+    its fastest (``floor_ms``, the FLOOR_FRACTION quantile), whatever the driver's lag."""
+
+    name: str
+    requests: int
+    floor_ms: float
+    p50_ms: float
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "requests": self.requests, "floor_ms": self.floor_ms,
+                "p50_ms": self.p50_ms}
+
+
+FLOOR_FRACTION = 0.05  # the floor: 95% of the endpoint's successful answers took at least this
+
+
+@dataclass(frozen=True)
 class CorrectedLatency:
     """What ``<prefix>_latency.json`` says: percentiles from intended send times, and counts."""
 
@@ -229,6 +259,7 @@ class CorrectedLatency:
     timetable: tuple[tuple[int, int, int], ...] = field(default_factory=tuple)
     send_lag_p50_ms: float = 0.0
     send_lag_p99_ms: float = 0.0
+    service: tuple[ServiceFloor, ...] = ()
 
     @property
     def delivered_ratio(self) -> float:
@@ -267,7 +298,10 @@ def summarise(recorder: LatencyRecorder) -> CorrectedLatency:
     return CorrectedLatency(_summary("Aggregated", total), endpoints, counters["due"],
                             counters["ok"], counters["failed"], tuple(recorder.window), timetable,
                             recorder.send_lag.percentile_ms(0.5),
-                            recorder.send_lag.percentile_ms(0.99))
+                            recorder.send_lag.percentile_ms(0.99),
+                            tuple(ServiceFloor(name, h.total, h.percentile_ms(FLOOR_FRACTION),
+                                               h.percentile_ms(0.5))
+                                  for name, h in sorted(recorder.service.items())))
 
 
 def read_latency(path: Path) -> CorrectedLatency | None:

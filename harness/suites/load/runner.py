@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import resources
+from harness.health import HealthFigures
+from harness.health_monitor import HealthMonitor
 from harness.suites.load.latency import CorrectedLatency, latency_path, read_latency
 from harness.suites.load.stats import LoadStats, LoadStatsError, read_run
 
@@ -82,6 +84,8 @@ class LoadOutcome:
     log_tail: str = ""
     # Latency from intended send times (load/locustfile.py); None when it was not written.
     latency: CorrectedLatency | None = None
+    # The host and the local locust processes during the run (harness/health.py).
+    health: HealthFigures | None = None
 
     @property
     def workers(self) -> int:
@@ -163,7 +167,9 @@ def run_locust(job: LocustJob) -> LoadOutcome:
     join_file: Path | None = None
     timed_out = False
     children: list[processes.Child] = []
-    with log_path.open("wb") as log:
+    # Calibration before locust starts and after it stops; CPU of each local locust process.
+    monitor = HealthMonitor("load run", lambda: [(c.name, c.pid) for c in children])
+    with log_path.open("wb") as log, monitor:
         try:
             master = processes.spawn(command, name="locust-master", env=env, stdout=log,
                                      stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
@@ -203,7 +209,7 @@ def run_locust(job: LocustJob) -> LoadOutcome:
         error = (f"locust ran past its wall-clock bound of {job.wall_clock_bound_s:.0f} s "
                  "and was killed") + (f"; {error}" if error else "")
     return LoadOutcome(job, stats, shlex.join(command), returncode, timed_out, error,
-                       log_tail, read_latency(latency_path(job.csv_prefix)))
+                       log_tail, read_latency(latency_path(job.csv_prefix)), monitor.figures)
 
 
 def worker_on_another_host(master: str, join_code: str, *, locustfile: Path = LOCUSTFILE,

@@ -201,16 +201,22 @@ def latency_series(history: tuple[HistoryPoint, ...]) -> dict[str, list[tuple[fl
             for name in ("p50_ms", "p95_ms", "p99_ms")}
 
 
-def errors_by_type(failures_csv: Path, limit: int = 8) -> dict[str, list[tuple[float, float]]]:
-    """Occurrences per error type from locust's ``_failures.csv`` (one bar per type)."""
+def failure_counts(failures_csv: Path, width: int = 60) -> dict[str, int]:
+    """Occurrences per error text (whitespace folded, cut to ``width``) in ``_failures.csv``."""
     counts: dict[str, int] = {}
     if failures_csv.is_file():
         with failures_csv.open(encoding="utf-8", newline="") as rows:
             for row in csv.DictReader(rows):
-                error = " ".join(str(row.get("Error") or "unknown").split())[:60]
+                error = " ".join(str(row.get("Error") or "unknown").split())[:width]
                 try:
                     counts[error] = counts.get(error, 0) + int(row.get("Occurrences") or 0)
                 except ValueError:
                     continue
+    return counts
+
+
+def errors_by_type(failures_csv: Path, limit: int = 8) -> dict[str, list[tuple[float, float]]]:
+    """Occurrences per error type from locust's ``_failures.csv`` (one bar per type)."""
+    counts = failure_counts(failures_csv)
     top = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return {error: [(0.0, float(count))] for error, count in top}

@@ -1,17 +1,25 @@
 """The certification profile's load thresholds, and the pure decisions the LOAD-* checks make.
 
 Every function here takes a finished ``LoadOutcome`` and returns a ``CheckResult`` with the
-numbers as evidence, so the logic is tested from fixture CSVs without running locust.
+numbers as evidence, so the logic is tested from fixture CSVs without running locust. Each
+decision then goes through ``saturation.judged``: on a run where popcert itself was saturated it
+is `error` (inconclusive) unless the failure is one saturation cannot explain.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from harness.checks import CheckResult, Evidence, EvidenceKind, SuiteUnavailable
 from harness.suites.load.runner import LoadOutcome
+from harness.suites.load.saturation import (
+    errors_unexplained,
+    judged,
+    latency_failure_unexplained,
+)
 from harness.suites.load.stats import (
     LoadStats,
     errors_by_type,
@@ -114,6 +122,11 @@ def _endpoint_table(stats: LoadStats) -> Evidence:
 
 
 def evaluate_throughput(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
+    # A starved load generator or SUT always explains a lower rate: never a failure when saturated.
+    return judged(outcome, _throughput(outcome, limits))
+
+
+def _throughput(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
     stats = measured(outcome)
     rate = sustained_rate(stats.history, outcome.job.users)
     evidence = [Evidence.measurement("sustained_rps", round(rate.rps, 2), "req/s",
@@ -181,14 +194,27 @@ def _evaluate_percentile(outcome: LoadOutcome, which: str, limit_ms: float) -> C
 
 
 def evaluate_p95(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
-    return _evaluate_percentile(outcome, "95%", limits.p95_ms)
+    return judged(outcome, _evaluate_percentile(outcome, "95%", limits.p95_ms),
+                  latency_failure_unexplained(outcome.latency, "95%", limits.p95_ms))
 
 
 def evaluate_p99(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
-    return _evaluate_percentile(outcome, "99%", limits.p99_ms)
+    return judged(outcome, _evaluate_percentile(outcome, "99%", limits.p99_ms),
+                  latency_failure_unexplained(outcome.latency, "99%", limits.p99_ms))
+
+
+def _failures_csv(outcome: LoadOutcome) -> Path:
+    return outcome.job.csv_prefix.parent / f"{outcome.job.csv_prefix.name}_failures.csv"
 
 
 def evaluate_error_rate(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
+    stats = measured(outcome)
+    return judged(outcome, _error_rate(outcome, limits),
+                  errors_unexplained(_failures_csv(outcome), stats.aggregated.requests,
+                                     limits.max_error_rate))
+
+
+def _error_rate(outcome: LoadOutcome, limits: LoadThresholds) -> CheckResult:
     stats = measured(outcome)
     aggregated = stats.aggregated
     rate = aggregated.error_rate
@@ -198,7 +224,7 @@ def evaluate_error_rate(outcome: LoadOutcome, limits: LoadThresholds) -> CheckRe
                 Evidence.chart("throughput", throughput_series(stats.history),
                                x_label="s", y_label="req/s"),
                 *_run_evidence(outcome), _endpoint_table(stats)]
-    failures_csv = outcome.job.csv_prefix.parent / f"{outcome.job.csv_prefix.name}_failures.csv"
+    failures_csv = _failures_csv(outcome)
     if failures_csv.is_file():
         by_type = Evidence.chart("errors by type", errors_by_type(failures_csv),
                                  x_label="error", y_label="occurrences")

@@ -101,7 +101,7 @@ def bandit_clean(ctx: SastContext) -> CheckResult:
 
 @check("SAST-TLS-VERIFY", suite="sast", severity=Severity.HIGH,
        requirements=["CWE-295", "CWE-297"],
-       defect=("sast.verify_false", "sast.tls_verify_session"))
+       defect=("sast.verify_false", "sast.tls_verify_session", "sast.tls_verify_dodged"))
 def tls_verification_kept(ctx: SastContext) -> CheckResult:
     """No code path turns TLS verification off (popcert's AST rule, beyond bandit's B501)."""
     analysis = ctx.python()

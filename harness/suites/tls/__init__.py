@@ -18,7 +18,12 @@ from harness.registry import Suite
 from harness.run_context import RunContext
 
 # The function under another name: `harness.suites.tls.scan` stays the submodule scan.py.
-from harness.suites.tls.scan import TlsScanError, TlsTarget
+from harness.suites.tls.scan import (
+    QUICK_SCAN_DEADLINE_S,
+    SCAN_DEADLINE_S,
+    TlsScanError,
+    TlsTarget,
+)
 from harness.suites.tls.scan import scan as scan_endpoint
 
 DEFAULT_MIN_DAYS_TO_EXPIRY = 30
@@ -49,10 +54,11 @@ class TlsContext:
 
 
 def scan_context(target: TlsTarget, min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY,
-                 mozilla_config: str = DEFAULT_MOZILLA_CONFIG) -> TlsContext:
+                 mozilla_config: str = DEFAULT_MOZILLA_CONFIG,
+                 deadline_s: float = SCAN_DEADLINE_S) -> TlsContext:
     """Scan ``target``; a failed scan raises SuiteUnavailable (every TLS check reports `error`)."""
     try:
-        result = scan_endpoint(target)
+        result = scan_endpoint(target, deadline_s)
         commands = result.scan_result
         if commands is None:  # scan() raises first; this narrows the type
             raise TlsScanError(f"the sslyze scan of {target.display} did not complete")
@@ -74,7 +80,8 @@ def make_context(run: RunContext) -> Iterator[TlsContext]:
     except TlsScanError as not_tls:
         raise SuiteUnavailable(f"no TLS scan: {not_tls}",
                                Evidence.reproduction("sslyze HOST:PORT")) from None
-    yield scan_context(target, min_days, mozilla)
+    yield scan_context(target, min_days, mozilla,
+                       QUICK_SCAN_DEADLINE_S if run.config.quick else SCAN_DEADLINE_S)
 
 
 # Imported last: checks.py reads TlsContext from this module.

@@ -3,15 +3,21 @@
 The scan runs exactly the commands sslyze's Mozilla checker needs (a superset of what the
 dedicated checks read), validates against the run's CA bundle, and presents the portal's client
 certificate when the SUT requires mTLS. Scope: sslyze speaks TLS only to the declared host and
-port; its one HTTP command (HTTP_HEADERS, which follows redirects) is never run.
+port; its one HTTP command (HTTP_HEADERS, which follows redirects) is never run. The scan runs in a
+child process (worker.py) killed at its deadline: an endpoint can hold sslyze inside a C call
+where no Python timeout fires.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import socket
 import ssl
-import threading
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -34,6 +40,10 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
     SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER,
 )
 
+from harness.hostile.deadline import handshake_deadline
+from harness.hostile.limits import HANDSHAKE_TIMEOUT_S
+from harness.processes import spawn
+from harness.suites.tls import transfer
 from harness.suites.tls.trust import load_public_trust_stores
 
 # HTTP_HEADERS sends HTTP requests and follows redirects: excluded even if sslyze's Mozilla
@@ -42,11 +52,15 @@ SCAN_COMMANDS = frozenset(SCAN_COMMANDS_NEEDED_BY_MOZILLA_CHECKER) - {ScanComman
 # sslyze opens several connections per cipher suite; a few at a time is plenty on loopback and
 # keeps a small SUT (and the 2-core CI box) from being flooded.
 CONCURRENT_CONNECTIONS = 5
-NETWORK_TIMEOUT_S = 5
+NETWORK_TIMEOUT_S = HANDSHAKE_TIMEOUT_S
 # sslyze bounds each socket operation, not the scan: a hostile endpoint answering just inside
-# every timeout could hold it for hours. Past this the scan is abandoned (its threads are
-# daemons, talking only to the declared endpoint) and the TLS checks report an error.
+# every timeout could hold it for hours, and one flooding HelloRequests holds it inside OpenSSL.
+# Past this the scanning child's process group is killed and the TLS checks report an error.
 SCAN_DEADLINE_S = 240.0
+# A --quick run (never a certificate) has 420 s for every suite: a scan held to the full deadline
+# (HelloRequest flood after a sound preflight) left no time for scenario and load. A loopback
+# scan takes about 3 s.
+QUICK_SCAN_DEADLINE_S = 60.0
 
 
 class TlsScanError(Exception):
@@ -85,26 +99,42 @@ class TlsTarget:
 
 
 def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanResult:
-    """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect or finish."""
+    """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect or finish.
+
+    The scan (``scan_here``) runs in a child killed, with its whole process group, at
+    ``deadline_s`` after the preflight: the deadline holds even inside a C call.
+    """
     _preflight(target)
-    results: list[ServerScanResult] = []
-    failures: list[BaseException] = []
-
-    def scan_in_thread() -> None:
-        try:
-            results.append(_scan(target))
-        except BaseException as failure:  # noqa: BLE001 - handed to the caller's thread
-            failures.append(failure)
-
-    worker = threading.Thread(target=scan_in_thread, daemon=True, name="popcert-sslyze")
-    worker.start()
-    worker.join(deadline_s)
-    if worker.is_alive():
-        raise TlsScanError(f"the sslyze scan of {target.display} did not finish within "
-                           f"{deadline_s:g} s (an endpoint answering just inside every timeout)")
-    if failures:
-        raise failures[0]
-    return results[0]
+    with tempfile.TemporaryDirectory(prefix="popcert-tls-") as folder:
+        request, result, log = (Path(folder) / n for n in ("target.json", "result.pickle",
+                                                             "worker.log"))
+        request.write_text(json.dumps({
+            "host": target.host, "port": target.port, **{
+                k: str(v) if v else None for k, v in (("ca_bundle", target.ca_bundle),
+                                                      ("client_cert", target.client_cert),
+                                                      ("client_key", target.client_key))}}),
+            encoding="utf-8")
+        with open(log, "wb") as output:
+            child = spawn([sys.executable, "-m", "harness.suites.tls.worker", str(request),
+                           str(result)], name="sslyze", stdout=output,
+                          stderr=subprocess.STDOUT, deadline_s=deadline_s)
+            try:
+                child.wait()
+            finally:
+                child.stop(grace_s=0)  # anything left in its group
+        if not result.exists() and child.timed_out:
+            raise TlsScanError(f"the sslyze scan of {target.display} did not finish within "
+                               f"{deadline_s:g} s (an endpoint answering just inside every "
+                               "timeout, or holding the handshake); the scan was killed")
+        if not result.exists():
+            tail = log.read_text(encoding="utf-8", errors="replace")[-600:].strip()
+            raise TlsScanError(f"the sslyze scan of {target.display} ended (exit "
+                               f"{child.returncode}) without a result: {tail}")
+        status, value = transfer.loads(result.read_bytes())
+    if status != "ok":
+        raise TlsScanError(str(value))
+    scanned: ServerScanResult = value
+    return scanned
 
 
 def _preflight(target: TlsTarget) -> None:
@@ -116,12 +146,15 @@ def _preflight(target: TlsTarget) -> None:
     context.verify_mode = ssl.CERT_NONE
     if target.client_cert and target.client_key:
         context.load_cert_chain(target.client_cert, target.client_key)
+    started = time.monotonic()
     try:
         with socket.create_connection((target.host, target.port), NETWORK_TIMEOUT_S) as raw:
-            raw.settimeout(NETWORK_TIMEOUT_S)  # CPython bounds the whole handshake by it
-            with context.wrap_socket(raw, server_hostname=target.host):
+            raw.settimeout(NETWORK_TIMEOUT_S)  # CPython bounds the handshake's waits by it...
+            # ... but not a peer that keeps OpenSSL busy inside one C call (HelloRequest flood).
+            with handshake_deadline(raw, started + NETWORK_TIMEOUT_S), \
+                    context.wrap_socket(raw, server_hostname=target.host):
                 pass
-    except TimeoutError:
+    except TimeoutError:  # HandshakeTimeout included
         raise TlsScanError(f"{target.display} accepted a connection but did not complete a TLS "
                            f"handshake within {NETWORK_TIMEOUT_S} s") from None
     except ConnectionRefusedError as refused:
@@ -130,7 +163,8 @@ def _preflight(target: TlsTarget) -> None:
         return  # an answer: sslyze tells which protocols and ciphers it accepts
 
 
-def _scan(target: TlsTarget) -> ServerScanResult:
+def scan_here(target: TlsTarget) -> ServerScanResult:
+    """The sslyze scan in this process, unbounded: what the scanning child (worker.py) runs."""
     load_public_trust_stores()  # quietly: public roots with serial 0 (harness/suites/tls/trust.py)
     try:
         location = ServerNetworkLocation(target.host, target.port)

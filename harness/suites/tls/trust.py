@@ -8,6 +8,8 @@ sslyze's copies of those roots, never about the SUT's certificate.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from cryptography.utils import CryptographyDeprecationWarning
 from sslyze.plugins.certificate_info.trust_stores.trust_store_repository import (
@@ -23,7 +25,14 @@ def load_public_trust_stores() -> TrustStoresRepository:
     Call before the scan starts its threads (sslyze's cache is not thread-safe). Only this parse is
     quiet: the SUT's chain is parsed later and still warns if its own serial is not positive.
     """
+    with quietly():
+        return TrustStoresRepository.get_default()
+
+
+@contextmanager
+def quietly() -> Iterator[None]:
+    """Parse sslyze's bundled stores (only those) without the serial-number warning."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=SERIAL_WARNING,
                                 category=CryptographyDeprecationWarning)
-        return TrustStoresRepository.get_default()
+        yield
