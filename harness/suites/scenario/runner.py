@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any
 
 from harness.net import Exchange, SafeClient
-from harness.sut.npdb_boundary import AdminAPI, CitizenRegister
 from harness.suites.scenario.model import (
     PLACEHOLDER,
     Fault,
@@ -24,6 +23,7 @@ from harness.suites.scenario.model import (
     Scenario,
     Step,
 )
+from harness.sut.npdb_boundary import AdminAPI, CitizenRegister
 
 FINAL_STATUSES = frozenset({"completed", "rejected"})
 POLL_INTERVAL_S = 0.2
