@@ -140,7 +140,7 @@ def mock_serve(
         "repeatable. Also settable later with the admin API's /admin/trust.")] = None,
 ) -> None:
     """Serve the mock NPDB in the foreground (for a vendor's own SUT to call)."""
-    from mocks.population_db.server import serve
+    from popcert_npdb.server import serve
 
     serve(state_dir=state_dir, population=population, seed=seed, data_port=data_port,
           admin_port=admin_port, mtls=mtls, ready_file=state_dir / "ready.json",

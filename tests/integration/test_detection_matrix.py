@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.city_system.defects import DEFECTS
+from popcert_city.defects import DEFECTS
 from harness.registry import default_registry
 from harness.engine import Engine
 from harness.health import is_inconclusive

@@ -199,7 +199,7 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
         self._send(200, {"items": [], "count": 0})
 
     def do_POST(self) -> None:  # noqa: N802
-        from examples.city_system.spec import dossier_errors
+        from popcert_city.spec import dossier_errors
 
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         try:

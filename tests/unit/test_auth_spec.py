@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from examples.city_system.spec import dossier_errors
+from popcert_city.spec import dossier_errors
 from harness.sut.dossiers import synthetic_people
 from harness.suites.auth.access import _leaks, body_limit_bytes
 from harness.suites.auth.spec import (

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import validate
 
-from examples.city_system import defects
-from examples.city_system.procedures import PROCEDURES
-from examples.city_system.spec import CREATE_SCHEMAS, reference_spec
+from popcert_city import defects
+from popcert_city.procedures import PROCEDURES
+from popcert_city.spec import CREATE_SCHEMAS, reference_spec
 
 REQUIRED_SWITCHES = """auth.no_token_accepted auth.malformed_token_500 auth.exp_not_checked auth.nbf_not_checked
 auth.iss_not_checked auth.aud_not_checked auth.alg_none_accepted auth.hs256_key_confusion auth.unknown_key_accepted
