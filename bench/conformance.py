@@ -23,7 +23,7 @@ from harness.profiles import load_profile
 from harness.registry import default_registry
 from harness.run_context import RunContext
 from harness.suites.conformance.context import make_context
-from mocks.population_db.pki import IssuedCert
+from popcert_npdb.pki import IssuedCert
 
 
 def main() -> None:
@@ -31,8 +31,8 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=10)
     parser.add_argument("--population", type=int, default=100_000)
     args = parser.parse_args()
-    from examples.city_system.launcher import CitySystem
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_city.launcher import CitySystem
+    from popcert_npdb.launcher import MockNPDB
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

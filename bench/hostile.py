@@ -163,7 +163,7 @@ def main() -> None:
     suites = [s for s in args.suites.split(",") if s] or None
     for encoding in ("gzip, gzip", "deflate", "br"):
         hostile.bomb_body(encoding, 1 << 30)  # built once, outside any measured run
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_npdb.launcher import MockNPDB
 
     with tempfile.TemporaryDirectory(prefix="popcert-hostile-bench-") as tmp_name:
         tmp = Path(tempfile.mkdtemp(prefix="popcert-hostile-bench-")) if args.keep \

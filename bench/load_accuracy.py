@@ -3,7 +3,7 @@
 Part 2 runs ``popcert load capacity``'s search against a stub that serves exactly C req/s and
 queues the rest (``--capacities``, default 800) and prints the rate found against C.
 
-The endpoint (load/stub_sut.py) answers every dossier call after ``--delay-ms`` and, for
+The endpoint (bench/load/stub_sut.py) answers every dossier call after ``--delay-ms`` and, for
 ``--stall-s`` of every ``--every-s`` seconds (the first in the middle of the first period after
 traffic starts), holds every call until the stall ends. The
 *true* latency of a request intended for time t is therefore known exactly: delay + the rest of
@@ -28,7 +28,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "load"))
+BENCH_LOAD = REPO / "bench" / "load"  # the stub SUT and stock locustfiles (not shipped)
+sys.path.insert(0, str(BENCH_LOAD))
 
 from stub_sut import StubSUT
 
@@ -86,7 +87,7 @@ def stock_run(url: str, args: argparse.Namespace, tmp: Path) -> dict[str, float]
     os.environ["BENCH_USER_RPS"] = f"{args.rps / args.users:g}"
     job = LocustJob(host=url, plan_path=tmp / "unused.json", out_dir=tmp / "stock",
                     users=args.users, spawn_rate=args.users * 5, duration_s=args.seconds,
-                    max_requests=0, locustfile=REPO / "load" / "bench_closed_locustfile.py")
+                    max_requests=0, locustfile=BENCH_LOAD / "bench_closed_locustfile.py")
     outcome = run_locust(job)
     if outcome.stats is None:
         raise RuntimeError(f"stock locust produced no statistics: {outcome.error}")

@@ -1,15 +1,15 @@
 """Is popcert's load driver lean? Its locustfile against a minimal stock locustfile, same run.
 
-Target: a raw-asyncio endpoint (load/stub_sut.py) in its own process on 127.0.0.1, the same one
-for every driver within one run. Stock locust runs load/bench_locustfile.py (a FastHttpUser
-doing GET /health with no think time); popcert runs its own load/locustfile.py (dossier bodies,
-token rotation, open-model timetable, bounded bodies, corrected latency) unpaced with one
-request in flight per user, like the stock user. Both through the suite's runner
-(harness.suites.load.runner), with 1 process and with a master + 2 workers. The figure is
-``popcert driver / stock locust`` per setup: req/s, and CPU per request (stock / popcert, so
-1.0 means as lean as stock; target >= 0.9). It also runs stock locust sending popcert's portal
-mix (load/bench_mix_locustfile.py: same tasks, headers and bodies, closed loop) in both setups and
-prints popcert against it, for information: the traffic's own cost apart from the driver's. wrk
+Target: a raw-asyncio endpoint (bench/load/stub_sut.py) in its own process on 127.0.0.1, the same
+one for every driver within one run. Stock locust runs bench/load/bench_locustfile.py (a
+FastHttpUser doing GET /health with no think time); popcert runs its own load/locustfile.py
+(dossier bodies, token rotation, open-model timetable, bounded bodies, corrected latency) unpaced
+with one request in flight per user, like the stock user. Both through the suite's runner
+(harness.suites.load.runner), with 1 process and with a master + 2 workers. The figure is ``popcert
+driver / stock locust`` per setup: req/s, and CPU per request (stock / popcert, so 1.0 means as
+lean as stock; target >= 0.9). It also runs stock locust sending popcert's portal mix
+(bench/load/bench_mix_locustfile.py: same tasks, headers and bodies, closed loop) in both setups
+and prints popcert against it, for information: the traffic's own cost apart from the driver's. wrk
 on the same endpoint, before and after, is information too. ``--rounds N`` repeats the interleaved
 locust runs and judges the median ratio (this machine is shared; one run can be off by 25%).
 
@@ -42,6 +42,7 @@ from harness.suites.load.stats import sustained_rate
 from harness.sut.dossiers import synthetic_people
 
 REPO = Path(__file__).resolve().parents[1]
+BENCH_LOAD = REPO / "bench" / "load"  # the stub SUT and stock locustfiles (not shipped)
 TARGET = 0.9
 
 
@@ -138,7 +139,7 @@ class CpuSampler(threading.Thread):
 
 def start_endpoint(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     url_file = tmp / "url"
-    server = subprocess.Popen([sys.executable, str(REPO / "load" / "stub_sut.py"), str(url_file)],
+    server = subprocess.Popen([sys.executable, str(BENCH_LOAD / "stub_sut.py"), str(url_file)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         if url_file.exists() and url_file.read_text():
@@ -163,8 +164,8 @@ def wrk(url: str, seconds: int, connections: int, endpoint_pid: int) -> Measured
 
 def locust(url: str, seconds: int, users: int, workers: int, tmp: Path,
            endpoint_pid: int, popcert: bool = False, mix: bool = False) -> Measured:
-    locustfile = (LOCUSTFILE if popcert else REPO / "load" / "bench_mix_locustfile.py" if mix
-                  else REPO / "load" / "bench_locustfile.py")
+    locustfile = (LOCUSTFILE if popcert else BENCH_LOAD / "bench_mix_locustfile.py" if mix
+                  else BENCH_LOAD / "bench_locustfile.py")
     plan = tmp / "plan.json"
     if popcert or mix:  # unpaced, one request in flight per user: the stock user's shape
         write_plan(plan, tokens=["bench-a", "bench-b"],
@@ -231,7 +232,7 @@ def main() -> None:
             server.kill()
             server.wait(5)
     reference = max(wrk_runs, key=lambda m: m.rps)
-    print(f"endpoint: raw asyncio stub (load/stub_sut.py) at {url}, {args.users} users/"
+    print(f"endpoint: raw asyncio stub (bench/load/stub_sut.py) at {url}, {args.users} users/"
           f"connections, {cores} cores, {args.seconds} s per run, {args.rounds} round(s)")
     print(f"{'driver':44s} {'req/s':>9s} {'of wrk':>7s} {'driver CPU/req':>15s}"
           f" {'endpoint CPU/req':>17s}")

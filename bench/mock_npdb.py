@@ -24,8 +24,8 @@ from pathlib import Path
 
 from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
 
-from mocks.population_db import kernels
-from mocks.population_db.launcher import MockNPDB
+from popcert_npdb import kernels
+from popcert_npdb.launcher import MockNPDB
 
 TARGET_RATIO = 0.8
 TARGET_RPS = 2000.0

@@ -20,12 +20,19 @@ from harness.profiles import load_profile
 from harness.registry import Registry, default_registry
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-CITY_SYSTEM = REPO_ROOT / "examples" / "city_system"
 TESTS = REPO_ROOT / "tests"
 
 
+def city_system_dir() -> Path:
+    """The reference system's folder: examples/city_system in a checkout, the installed
+    ``popcert_city`` package otherwise."""
+    import popcert_city
+
+    return Path(popcert_city.__file__).resolve().parent
+
+
 def known_defects() -> dict[str, str]:
-    from examples.city_system.defects import DEFECTS
+    from popcert_city.defects import DEFECTS
 
     return dict(DEFECTS)
 
@@ -130,7 +137,7 @@ def _files_naming(root: Path, needles: list[str]) -> list[str]:
 def _implementation(switch: str) -> str:
     """Where the reference system reads the switch (not where defects.py declares it)."""
     quoted = (f'"{switch}"', f"'{switch}'")
-    for path in sorted(CITY_SYSTEM.rglob("*.py")) if CITY_SYSTEM.is_dir() else []:
+    for path in sorted(city_system_dir().rglob("*.py")):
         if path.name == "defects.py":
             continue
         for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

@@ -12,12 +12,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from harness.checklist import city_system_dir
 from harness.config import REPO_ROOT, RunConfig, config_from_dict
 
 if TYPE_CHECKING:
-    from mocks.population_db.tokens import TokenMinter
-
-DEMO_ATTESTATIONS = REPO_ROOT / "examples" / "city_system" / "attestations.yaml"
+    from popcert_npdb.client import Population, TokenMinter
 
 
 def city_options_for(level: str) -> dict[str, Any]:
@@ -44,10 +43,10 @@ class Lab:
         self._npdb_cm: Any = None
         self.host: Any = None  # the reference host's live exposure (FW-LIVE-EXPOSURE scans it)
 
-    def __enter__(self) -> Self:
-        from examples.city_system.firewall_policy import DeployedHost
-        from examples.city_system.launcher import CitySystem
-        from mocks.population_db.launcher import MockNPDB
+    def __enter__(self) -> Lab:
+        from popcert_city.firewall_policy import DeployedHost
+        from popcert_city.launcher import CitySystem
+        from popcert_npdb.client import MockNPDB
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host = DeployedHost(self.defects).__enter__()
@@ -81,8 +80,8 @@ class Lab:
                    level: str = "district", output_dir: Path | None = None,
                    seed: int = 0) -> RunConfig:
         """The run config an assessor would write for the reference system in this lab."""
-        from examples.city_system.firewall_policy import DeployedHost
-        from examples.city_system.source_tree import source
+        from popcert_city.firewall_policy import DeployedHost
+        from popcert_city.source_tree import source
 
         artifacts = self.workdir / "artifacts"
         shutil.rmtree(artifacts, ignore_errors=True)
@@ -94,7 +93,7 @@ class Lab:
             # firewall (ruleset, the deployed host's addresses and live scan) and scope
             **(self.host or DeployedHost()).run_config(self.defects, artifacts / "fw"),
             "source": {"path": str(source(self.defects, artifacts / "src"))},
-            "assessor": {"attestations": str(DEMO_ATTESTATIONS)},
+            "assessor": {"attestations": str(city_system_dir() / "attestations.yaml")},
             "quick": quick, "seed": seed,
         }
         if self.npdb is not None:
@@ -120,8 +119,7 @@ class RunningMock:
     file: the run config states them (``npdb.population``, ``npdb.seed``)."""
 
     def __init__(self, state_dir: Path, *, population: int = 1_000_000, seed: int = 6) -> None:
-        from mocks.population_db.admin_client import AdminClient
-        from mocks.population_db.pki import TestPKI
+        from popcert_npdb.client import AdminClient, TestPKI
 
         ready = json.loads((state_dir / "ready.json").read_text(encoding="utf-8"))
         self.state_dir = state_dir
@@ -135,6 +133,11 @@ class RunningMock:
         self.admin = AdminClient(self.admin_url)
 
     def minter(self) -> TokenMinter:
-        from mocks.population_db.tokens import TokenMinter
+        from popcert_npdb.client import TokenMinter
 
         return TokenMinter(self.state_dir, issuer=self.issuer)
+
+    def register(self) -> Population:
+        from popcert_npdb.client import Population
+
+        return Population(seed=self.seed, size=self.population)

@@ -66,7 +66,7 @@ def npdb_for(config: RunConfig) -> Iterator[NPDBHandle]:
         yield RunningMock(config.npdb.state_dir, population=config.npdb.population,
                           seed=config.npdb.seed)
         return
-    from mocks.population_db.launcher import MockNPDB, MockPortError
+    from popcert_npdb.client import MockNPDB, MockPortError
 
     # The mock delivers notifications to the SUT: let it trust the SUT's own server CA too.
     sut_ca = [Path(config.target.ca_bundle)] if config.target.ca_bundle else []

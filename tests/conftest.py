@@ -114,7 +114,7 @@ def loopback_server() -> Iterator[Callable[[Behaviour], LoopbackServer]]:
 @pytest.fixture(scope="session")
 def mock_npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A small mock NPDB (subprocess, OS ports) that `popcert certify` joins via npdb.start: false."""
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_npdb.launcher import MockNPDB
 
     state_dir: Path = tmp_path_factory.mktemp("npdb") / "state"
     with MockNPDB(state_dir, population=1000, seed=6) as npdb:

@@ -26,14 +26,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from examples.city_system import spec
-from examples.city_system.auth import AuthError, Caller, TokenValidator, require_scope
-from examples.city_system.defects import active
-from examples.city_system.npdb_client import NpdbClient
-from examples.city_system.ratelimit import RateLimiter
-from examples.city_system.store import DossierRecord, DossierStore
-from examples.city_system.webhook import SIGNATURE_HEADER, NotificationVerifier, WebhookError
-from examples.city_system.worker import Worker
+from popcert_city import spec
+from popcert_city.auth import AuthError, Caller, TokenValidator, require_scope
+from popcert_city.defects import active
+from popcert_city.npdb_client import NpdbClient
+from popcert_city.ratelimit import RateLimiter
+from popcert_city.store import DossierRecord, DossierStore
+from popcert_city.webhook import SIGNATURE_HEADER, NotificationVerifier, WebhookError
+from popcert_city.worker import Worker
 
 log = logging.getLogger("city.app")
 MAX_BODY_BYTES = 64 * 1024

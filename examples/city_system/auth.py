@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from examples.city_system.defects import active
+from popcert_city.defects import active
 
 PINNED_ALG = "ES256"
 CLOCK_SKEW_S = 30  # tolerated clock difference for exp/nbf

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
-from examples.city_system.config import CityConfig, write_config
-from examples.city_system.defects import parse
+from popcert_city.config import CityConfig, write_config
+from popcert_city.defects import parse
 from harness.processes import Child, spawn
 
 READY_TIMEOUT_S = 30.0
@@ -27,7 +27,7 @@ SERVER_CERT_NAME = "city-system-server"
 def _server_certificate(pki: Any, defects: frozenset[str]) -> tuple[Path, Path]:
     """Issue the server certificate; ``tls_profile`` may shape it for the ``tls.*`` cert switches."""
     try:
-        from examples.city_system import tls_profile
+        from popcert_city import tls_profile
         issue = getattr(tls_profile, "server_certificate", None)
     except ImportError:
         issue = None
@@ -93,7 +93,7 @@ class CitySystem:
         with open(self.log_path, "ab") as log:
             # Its own process group, killed with popcert even by SIGKILL (harness.processes).
             self._process = spawn(
-                [sys.executable, "-m", "examples.city_system.server", "--config", str(self.config_path)],
+                [sys.executable, "-m", "popcert_city.server", "--config", str(self.config_path)],
                 name="city-system", stdout=log, stderr=subprocess.STDOUT, env=env,
                 cwd=str(Path(__file__).resolve().parents[2]))
         self.pid = self._process.pid

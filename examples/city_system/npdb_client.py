@@ -22,8 +22,8 @@ import httpx
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from examples.city_system.defects import active
-from examples.city_system.resilience import CircuitBreaker, RetryPolicy, parse_retry_after
+from popcert_city.defects import active
+from popcert_city.resilience import CircuitBreaker, RetryPolicy, parse_retry_after
 
 NPDB_SCOPES = "citizen.read identity.verify household.read residence.read notification.subscribe"
 TOKEN_REFRESH_MARGIN_S = 30  # renew before expiry so a call never carries a token about to expire

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from examples.city_system import procedures as p
-from examples.city_system.defects import active
-from examples.city_system.npdb_client import NpdbClient
+from popcert_city import procedures as p
+from popcert_city.defects import active
+from popcert_city.npdb_client import NpdbClient
 
 LEGAL_MARRIAGE_AGE = {"male": 20, "female": 18}  # Law on Marriage and Family 2014, art. 8
 CHILD_INSURANCE_MAX_AGE = 6

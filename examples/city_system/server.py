@@ -1,4 +1,4 @@
-"""Entry point of the reference city system process: ``python -m examples.city_system.server --config F``.
+"""Entry point of the reference city system process: ``python -m popcert_city.server --config F``.
 
 Binds its own socket (port 0 allowed) so the real port is known before serving, subscribes to NPDB
 notifications in the background, and writes the readiness file once uvicorn is listening.
@@ -22,17 +22,17 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from examples.city_system import defects
-from examples.city_system.app import CityApi, build_app
-from examples.city_system.auth import TokenValidator
-from examples.city_system.config import CityConfig, load_config
-from examples.city_system.npdb_client import ClientCredentials, NpdbClient
-from examples.city_system.ratelimit import RateLimiter
-from examples.city_system.resilience import RetryPolicy
-from examples.city_system.store import DossierStore
-from examples.city_system.tls_context import server_context
-from examples.city_system.webhook import NotificationVerifier
-from examples.city_system.worker import Worker
+from popcert_city import defects
+from popcert_city.app import CityApi, build_app
+from popcert_city.auth import TokenValidator
+from popcert_city.config import CityConfig, load_config
+from popcert_city.npdb_client import ClientCredentials, NpdbClient
+from popcert_city.ratelimit import RateLimiter
+from popcert_city.resilience import RetryPolicy
+from popcert_city.store import DossierStore
+from popcert_city.tls_context import server_context
+from popcert_city.webhook import NotificationVerifier
+from popcert_city.worker import Worker
 
 log = logging.getLogger("city.server")
 NOTIFICATION_EVENTS = ["birth", "death", "residence_change"]

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from examples.city_system.defects import active
+from popcert_city.defects import active
 from harness import resources
 
 SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
-from examples.city_system.defects import active, current
+from popcert_city.defects import active, current
 
 # OpenSSL X509_V_FLAG_NO_CHECK_TIME: skip validity-period checks (what mtls.expired_cert_accepted does)
 _NO_CHECK_TIME = 0x200000
@@ -28,7 +28,7 @@ def strong_server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
 
 def _profile_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     try:
-        from examples.city_system import tls_profile
+        from popcert_city import tls_profile
     except ImportError:
         return strong_server_context(cert_path, key_path)
     # client_auth stays "off" there: the mtls.* switches are applied in server_context below

@@ -47,7 +47,7 @@ class IssuedCertLike(Protocol):
 
 
 class PkiLike(Protocol):
-    """The part of ``mocks.population_db.pki.TestPKI`` this module uses (docs/interfaces.md §2)."""
+    """The part of ``popcert_npdb.pki.TestPKI`` this module uses (docs/interfaces.md §2)."""
 
     @property
     def ca_path(self) -> Path: ...

@@ -12,7 +12,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
-from examples.city_system.defects import active
+from popcert_city.defects import active
 
 SIGNATURE_HEADER = "X-NPDB-Signature"
 TOLERANCE_S = 300

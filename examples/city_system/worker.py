@@ -10,10 +10,10 @@ import asyncio
 import logging
 import time
 
-from examples.city_system.defects import active
-from examples.city_system.npdb_client import NpdbClient, NpdbRejected, NpdbUnavailable
-from examples.city_system.processing import decide
-from examples.city_system.store import DossierRecord, DossierStore
+from popcert_city.defects import active
+from popcert_city.npdb_client import NpdbClient, NpdbRejected, NpdbUnavailable
+from popcert_city.processing import decide
+from popcert_city.store import DossierRecord, DossierStore
 
 log = logging.getLogger("city.worker")
 POLL_S = 0.5

@@ -140,7 +140,7 @@ def mock_serve(
         "repeatable. Also settable later with the admin API's /admin/trust.")] = None,
 ) -> None:
     """Serve the mock NPDB in the foreground (for a vendor's own SUT to call)."""
-    from mocks.population_db.server import MtlsMode, serve
+    from popcert_npdb.server import MtlsMode, serve
 
     modes: tuple[MtlsMode, ...] = get_args(MtlsMode)
     mode = next((known for known in modes if known == mtls), None)

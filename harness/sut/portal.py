@@ -19,8 +19,7 @@ from harness.net import SafeClient, TlsMaterial
 if TYPE_CHECKING:
     from harness.config import RunConfig
     from harness.profiles import Profile
-    from harness.sut.npdb_boundary import NPDBHandle
-    from mocks.population_db.tokens import TokenMinter
+    from harness.sut.npdb_boundary import NPDBHandle, TokenService
 
 API_BASE_PATH = "/connection/v1"  # specs/connection/v1/openapi.yaml servers[0]
 PORTAL = "portal"
@@ -62,13 +61,13 @@ class PortalClient:
         return cls(run, portal_tls(run, client_id), api_url(run.config.target.base_url),
                    client_id)
 
-    def minter(self) -> TokenMinter:
+    def minter(self) -> TokenService:
         """The national token service's minter: the NPDB's, else the keys in the configured
         state folder (a run that reaches no mock handle still signs with the same key)."""
         npdb = self.run.npdb
         if npdb is not None:
             return npdb.minter()
-        from mocks.population_db.tokens import TokenMinter
+        from popcert_npdb.client import TokenMinter
 
         return TokenMinter(Path(self.run.config.npdb.state_dir))
 

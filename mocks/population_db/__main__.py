@@ -1,5 +1,5 @@
-"""``python -m mocks.population_db serve --state-dir DIR ...``"""
+"""``python -m popcert_npdb serve --state-dir DIR ...``"""
 
-from mocks.population_db.server import main
+from popcert_npdb.server import main
 
 main()

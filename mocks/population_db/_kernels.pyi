@@ -1,6 +1,6 @@
 # Types of the C kernels (_kernels.c), for mypy: the extension has no annotations of its own.
 # kernels.py holds their pure-Python twins, with the same signatures.
-from mocks.population_db.kernels import NameTables
+from popcert_npdb.kernels import NameTables
 
 def mix(x: int, /) -> int: ...
 def unscramble(digits: int, key: int, /) -> int: ...

@@ -17,11 +17,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mocks.population_db.faults import FaultSpec
-from mocks.population_db.middleware import BodyLimit
-from mocks.population_db.notifications import sign
-from mocks.population_db.runs import RUN_HEADER, valid_run_id
-from mocks.population_db.state import MockState, error
+from popcert_npdb.faults import FaultSpec
+from popcert_npdb.middleware import BodyLimit
+from popcert_npdb.notifications import sign
+from popcert_npdb.runs import RUN_HEADER, valid_run_id
+from popcert_npdb.state import MockState, error
 
 MAX_ADMIN_BODY_BYTES = 1024 * 1024
 

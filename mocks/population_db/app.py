@@ -21,15 +21,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from mocks.population_db.middleware import AuditAndFaults
-from mocks.population_db.notifications import EVENT_TYPES, is_loopback_url
-from mocks.population_db.purposes import (
+from popcert_npdb.middleware import AuditAndFaults
+from popcert_npdb.notifications import EVENT_TYPES, is_loopback_url
+from popcert_npdb.purposes import (
     CITIZEN_FIELDS,
     RESIDENCE_FIELDS,
     allowed_fields,
 )
-from mocks.population_db.state import MockState, error
-from mocks.population_db.token_endpoint import token
+from popcert_npdb.state import MockState, error
+from popcert_npdb.token_endpoint import token
 
 MAX_BODY_BYTES = 64 * 1024
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from mocks.population_db.audit_outage import Outage, OutageTracker
+from popcert_npdb.audit_outage import Outage, OutageTracker
 
 COLUMNS = ("ts", "client_id", "method", "endpoint", "path", "purpose_code", "request_id",
            "personal_ids", "fields_requested", "fields_returned", "status", "latency_ms",

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import jwt
 
-from mocks.population_db.pki import load_private_key
+from popcert_npdb.pki import load_private_key
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

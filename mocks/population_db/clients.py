@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field
 
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.purposes import PURPOSE_CODES
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.purposes import PURPOSE_CODES
 
 NPDB_SCOPES = ("citizen.read", "identity.verify", "household.read", "residence.read",
                "notification.subscribe")

@@ -73,7 +73,7 @@ mix: Callable[[int], int]
 unscramble: Callable[[int, int], int]
 name_and_birth: Callable[[NameTables, int, int, int, int, int, int, int], tuple[str, str]]
 try:
-    from mocks.population_db._kernels import (
+    from popcert_npdb._kernels import (
         mix,
         name_and_birth,
         unscramble,

@@ -13,10 +13,12 @@ from typing import Any, Self
 
 from harness.errors import PopcertError
 from harness.processes import Child, spawn
-from mocks.population_db.admin_client import AdminClient
-from mocks.population_db.client_auth import fetch_token
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.admin_client import AdminClient
+from popcert_npdb.client_auth import fetch_token
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.population import Population
+from popcert_npdb.startup import BIND_ERROR
+from popcert_npdb.tokens import TokenMinter
 
 START_TIMEOUT_S = 60.0
 
@@ -63,6 +65,10 @@ class MockNPDB:
     def minter(self) -> TokenMinter:
         return TokenMinter(self.state_dir, issuer=self.issuer or "https://id.npdb.test")
 
+    def register(self) -> Population:
+        """The synthetic population, rebuilt in process from the same seed and size."""
+        return Population(seed=self.seed, size=self.population)
+
     def token(self, client_id: str = "city-system", scope: str | None = None,
               audience: str | None = None) -> str:
         """A real access token from the running mock's token endpoint (private_key_jwt)."""
@@ -73,7 +79,7 @@ class MockNPDB:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pki.ensure()  # so callers can use the PKI even before the server answers
         self.ready_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "mocks.population_db", "serve",
+        cmd = [sys.executable, "-m", "popcert_npdb", "serve",
                "--state-dir", str(self.state_dir), "--population", str(self.population),
                "--seed", str(self.seed), "--mtls", self.mtls, "--ready-file", str(self.ready_file),
                "--data-port", str(self.data_port), "--admin-port", str(self.admin_port)]
@@ -131,8 +137,6 @@ class MockNPDB:
 
 def _raise_port_error(log_tail: str) -> None:
     """MockPortError when the mock's log says it could not bind an asked-for port."""
-    from mocks.population_db.server import BIND_ERROR
-
     for line in log_tail.splitlines():
         if line.startswith(BIND_ERROR):
             address, _, rest = line.removeprefix(BIND_ERROR).strip().partition(" (")

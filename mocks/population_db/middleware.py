@@ -11,8 +11,8 @@ import json
 import time
 from typing import Any
 
-from mocks.population_db.faults import MAX_HOLD_MS, FaultSpec
-from mocks.population_db.state import MockState
+from popcert_npdb.faults import MAX_HOLD_MS, FaultSpec
+from popcert_npdb.state import MockState
 
 
 async def _buffer_body(receive: Any) -> tuple[bytes, Any]:

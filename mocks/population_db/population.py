@@ -18,16 +18,16 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from mocks.population_db import reference_data as ref
-from mocks.population_db.households import (
+from popcert_npdb import reference_data as ref
+from popcert_npdb.households import (
     CHUNK,
     REFERENCE_DATE,
     Member,
     child_relation,
     make_template,
 )
-from mocks.population_db.kernels import mix as _mix
-from mocks.population_db.kernels import name_and_birth, scramble, unscramble
+from popcert_npdb.kernels import mix as _mix
+from popcert_npdb.kernels import name_and_birth, scramble, unscramble
 
 YEAR_SHIFTS = 20
 N_TEMPLATES = 4096
@@ -317,6 +317,12 @@ class Population:
             return self._apply_overlay(born)
         index = self.index_of(personal_id)
         return None if index is None else self.citizen(index)
+
+    @staticmethod
+    def province_code(place: str) -> str | None:
+        """Code of the province an address ends with ("..., Hà Nội" -> "001"), else None."""
+        return next((code for code, name in ref.PROVINCE_NAME.items() if place.endswith(name)),
+                    None)
 
     def household(self, household_id: str) -> Household | None:
         if len(household_id) != 14 or not household_id.startswith("HH") \

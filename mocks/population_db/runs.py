@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from mocks.population_db.population import Citizen, Population
+from popcert_npdb.population import Citizen, Population
 
 RUN_HEADER = "x-popcert-run"
 RUN_ID = re.compile(r"[A-Za-z0-9._:/@-]{1,200}")

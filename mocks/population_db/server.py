@@ -25,23 +25,24 @@ from typing import Any, Literal
 import uvicorn
 from uvicorn.config import create_ssl_context
 
-from mocks.population_db.admin_app import build_admin_app
-from mocks.population_db.app import build_data_app
-from mocks.population_db.audit import AuditLog
-from mocks.population_db.clients import ensure_clients
-from mocks.population_db.faults import FaultTable
-from mocks.population_db.notifications import Delivery, Notifier
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.population import Population
-from mocks.population_db.runs import RunRegistry
-from mocks.population_db.state import DEFAULT_RATE_LIMIT_PER_S, MockState
-from mocks.population_db.tls_protocol import (
+from popcert_npdb.admin_app import build_admin_app
+from popcert_npdb.app import build_data_app
+from popcert_npdb.audit import AuditLog
+from popcert_npdb.clients import ensure_clients
+from popcert_npdb.faults import FaultTable
+from popcert_npdb.notifications import Delivery, Notifier
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.population import Population
+from popcert_npdb.runs import RunRegistry
+from popcert_npdb.startup import BIND_ERROR
+from popcert_npdb.state import DEFAULT_RATE_LIMIT_PER_S, MockState
+from popcert_npdb.tls_protocol import (
     DEFAULT_IDLE_TIMEOUT_S,
     DEFAULT_MAX_PER_CLIENT,
     ConnectionGuard,
     protocol_class,
 )
-from mocks.population_db.tokens import KeyStore, TokenVerifier
+from popcert_npdb.tokens import KeyStore, TokenVerifier
 
 MtlsMode = Literal["off", "optional", "required"]
 CERT_REQS = {"off": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
@@ -49,7 +50,6 @@ SERVER_CERT_NAME = "npdb-server"
 # SIGTERM: idle connections are closed at once, requests in flight get this long, then are
 # cancelled; the whole stop stays under 2 s (issue 24: an idle TLS keep-alive held it 30 s).
 STOP_GRACE_S = 1.2
-BIND_ERROR = "mock NPDB: cannot listen on"  # the launcher reads this line to name the port
 
 
 def build_state(state_dir: Path, population: int, seed: int, mtls: MtlsMode,
@@ -244,7 +244,7 @@ def serve(state_dir: Path | str, population: int = 1_000_000, seed: int = 6, dat
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mocks.population_db")
+    parser = argparse.ArgumentParser(prog="python -m popcert_npdb")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="run the mock NPDB")
     run.add_argument("--state-dir", type=Path, required=True)

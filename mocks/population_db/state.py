@@ -9,14 +9,14 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from mocks.population_db.audit import AuditLog
-from mocks.population_db.clients import ClientRegistry
-from mocks.population_db.faults import FaultTable
-from mocks.population_db.notifications import Notifier
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.population import Population
-from mocks.population_db.runs import Leases, RunRegistry
-from mocks.population_db.tokens import ISSUER, KeyStore, TokenVerifier
+from popcert_npdb.audit import AuditLog
+from popcert_npdb.clients import ClientRegistry
+from popcert_npdb.faults import FaultTable
+from popcert_npdb.notifications import Notifier
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.population import Population
+from popcert_npdb.runs import Leases, RunRegistry
+from popcert_npdb.tokens import ISSUER, KeyStore, TokenVerifier
 
 DEFAULT_RATE_LIMIT_PER_S = 20_000.0  # generous: load tests must not be throttled by default
 

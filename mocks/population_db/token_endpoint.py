@@ -15,8 +15,8 @@ from cryptography.x509.oid import NameOID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from mocks.population_db.state import MockState
-from mocks.population_db.tokens import CONNECTION_AUDIENCE, NPDB_AUDIENCE
+from popcert_npdb.state import MockState
+from popcert_npdb.tokens import CONNECTION_AUDIENCE, NPDB_AUDIENCE
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 AUDIENCES = (NPDB_AUDIENCE, CONNECTION_AUDIENCE)

@@ -147,7 +147,7 @@ def hostile_run_yaml(folder: Path) -> LocalOutcome:
 
 
 def npdb_ports(folder: Path) -> LocalOutcome:
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_npdb.launcher import MockNPDB
 
     holders = [socket.socket() for _ in range(2)]
     for holder in holders:
@@ -173,7 +173,7 @@ def npdb_ports(folder: Path) -> LocalOutcome:
 def mock_disk_full(folder: Path, calls: int = 200) -> LocalOutcome:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return LocalOutcome(skipped="needs root to mount a tmpfs")
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_npdb.launcher import MockNPDB
 
     state = folder / "npdb"
     state.mkdir()
@@ -227,7 +227,7 @@ def stop_once(state: str, folder: Path) -> tuple[float, int | None, str]:
     """Seconds from SIGTERM to exit, exit code and log of one mock start in ``state``: ``idle``
     (no connection), ``keep-alive`` (idle pooled TLS and HTTP connections) or ``in-flight`` (also
     a request held by a 60 s timeout fault)."""
-    from mocks.population_db.launcher import MockNPDB
+    from popcert_npdb.launcher import MockNPDB
 
     npdb = MockNPDB(folder / "npdb", population=1000).start()
     context = ssl.create_default_context(cafile=str(npdb.ca_path))

@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from examples.city_system.launcher import CitySystem
-from examples.city_system.procedures import PROCEDURES, allowed_fields_by_purpose
-from mocks.population_db.launcher import MockNPDB
-from mocks.population_db.population import Population
+from popcert_city.launcher import CitySystem
+from popcert_city.procedures import PROCEDURES, allowed_fields_by_purpose
+from popcert_npdb.launcher import MockNPDB
+from popcert_npdb.population import Population
 
 pytestmark = pytest.mark.integration
 POPULATION, SEED = 20_000, 6

@@ -20,10 +20,10 @@ import httpx
 import jwt
 import pytest
 
-from mocks.population_db.client_auth import ASSERTION_TYPE
-from mocks.population_db.launcher import MockNPDB
-from mocks.population_db.notifications import verify_signature
-from mocks.population_db.pki import load_private_key
+from popcert_npdb.client_auth import ASSERTION_TYPE
+from popcert_npdb.launcher import MockNPDB
+from popcert_npdb.notifications import verify_signature
+from popcert_npdb.pki import load_private_key
 
 pytestmark = pytest.mark.integration
 
@@ -314,7 +314,7 @@ def test_bodies_over_the_limit_never_reach_memory(npdb: MockNPDB) -> None:
 def _serve(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[str, Any]]:
     state_dir.mkdir(parents=True, exist_ok=True)
     ready = state_dir / "ready.json"
-    proc = subprocess.Popen([sys.executable, "-m", "mocks.population_db", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "popcert_npdb", "serve",
                              "--state-dir", str(state_dir), "--population", "20000",
                              "--ready-file", str(ready), *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -329,9 +329,9 @@ def _serve(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict[
 
 
 def test_every_answered_call_is_audited_after_kill_9(tmp_path: Path) -> None:
-    from mocks.population_db.audit import AuditLog
-    from mocks.population_db.client_auth import fetch_token, tls_context
-    from mocks.population_db.pki import TestPKI
+    from popcert_npdb.audit import AuditLog
+    from popcert_npdb.client_auth import fetch_token, tls_context
+    from popcert_npdb.pki import TestPKI
 
     proc, ready = _serve(tmp_path)
     try:
@@ -357,8 +357,8 @@ def test_every_answered_call_is_audited_after_kill_9(tmp_path: Path) -> None:
 
 
 def test_idle_connections_never_lock_out_a_real_client(tmp_path: Path) -> None:
-    from mocks.population_db.client_auth import fetch_token
-    from mocks.population_db.pki import TestPKI
+    from popcert_npdb.client_auth import fetch_token
+    from popcert_npdb.pki import TestPKI
 
     proc, ready = _serve(tmp_path, "--max-client-connections", "200", "--idle-timeout", "3")
     host, port = ready["data_url"].removeprefix("https://").split(":")

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mocks.population_db.client_auth import tls_context
-from mocks.population_db.launcher import MockNPDB
-from mocks.population_db.purposes import SPEC_DIR
+from popcert_npdb.client_auth import tls_context
+from popcert_npdb.launcher import MockNPDB
+from popcert_npdb.purposes import SPEC_DIR
 
 pytestmark = pytest.mark.integration
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")

@@ -71,11 +71,29 @@ def test_wheel_carries_every_bundled_data_folder(wheel: Path) -> None:
                    "harness/_data/reports/templates/report.html.j2",
                    "harness/_data/load/locustfile.py",
                    "harness/report/catalogue_vi.yaml",
-                   "examples/city_system/firewall/ruleset.iptables"):
+                   "popcert_city/firewall/ruleset.iptables"):
         assert needed in names
     # setup.py keeps its own copy of the list (it cannot import harness): they must agree.
     setup_py = (REPO / "setup.py").read_text(encoding="utf-8")
     assert all(f'"{entry}"' in setup_py for entry in resources.BUNDLED)
+
+
+def test_wheel_installs_only_packages_under_the_projects_own_names(wheel: Path) -> None:
+    """The folders mocks/population_db and examples/city_system install as popcert_npdb and
+    popcert_city: no top-level `mocks` or `examples` lands in a vendor's site-packages."""
+    tops = {name.split("/", 1)[0] for name in zipfile.ZipFile(wheel).namelist()}
+    dist_info = {top for top in tops if top.endswith(".dist-info")}
+    assert len(dist_info) == 1 and next(iter(dist_info)).startswith("popcert-")
+    assert tops - dist_info == {"harness", "popcert_npdb", "popcert_city"}
+
+
+def test_installed_wheel_imports_the_project_names_only(installed: Path, tmp_path: Path) -> None:
+    probe = ("import importlib.util as u; import popcert_npdb.population, popcert_city.defects; "
+             "print(*[n for n in ('mocks', 'examples', 'popcert_npdb', 'popcert_city') "
+             "if u.find_spec(n)])")
+    found = _run([str(installed / "python"), "-c", probe], cwd=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.split() == ["popcert_npdb", "popcert_city"]
 
 
 def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_path: Path) -> None:
@@ -97,8 +115,8 @@ def test_installed_popcert_works_outside_the_repository(installed: Path, tmp_pat
 
     # The vendor's artifacts: the reference system's compliant ruleset and source tree.
     make_artifacts = ("from pathlib import Path; "
-                      "from examples.city_system.firewall_policy import ruleset; "
-                      "from examples.city_system.source_tree import source; "
+                      "from popcert_city.firewall_policy import ruleset; "
+                      "from popcert_city.source_tree import source; "
                       "print(ruleset(frozenset(), 'iptables', Path('fw'))); "
                       "print(source(frozenset(), Path('src')))")
     artifacts = _run([python, "-c", make_artifacts], cwd=tmp_path)

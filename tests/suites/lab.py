@@ -21,8 +21,8 @@ SEED = 7
 
 def launchers() -> tuple[Any, Any]:
     """The mock NPDB and city-system launchers; the tests skip until both exist."""
-    mock = pytest.importorskip("mocks.population_db.launcher")
-    city = pytest.importorskip("examples.city_system.launcher")
+    mock = pytest.importorskip("popcert_npdb.launcher")
+    city = pytest.importorskip("popcert_city.launcher")
     return mock.MockNPDB, city.CitySystem
 
 

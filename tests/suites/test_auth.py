@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from examples.city_system.defects import DEFECTS
+from popcert_city.defects import DEFECTS
 from harness.engine import Engine
 from harness.health import is_inconclusive
 from harness.lab import Lab

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.city_system.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
+from popcert_city.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 from harness.checks import Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.firewall.context import build_context

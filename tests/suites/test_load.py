@@ -1,6 +1,6 @@
 """Load suite end to end: a real locust subprocess against a stub SUT, then the reference system.
 
-The stub (load/stub_sut.py) mimics the two load defects: +400 ms on POST /dossiers must fail
+The stub (bench/load/stub_sut.py) mimics the two load defects: +400 ms on POST /dossiers must fail
 exactly LOAD-LATENCY-P95 and -P99; 5% 503s must fail exactly LOAD-ERROR-RATE.
 """
 
@@ -26,6 +26,7 @@ from harness.run_context import RunContext
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
+STUB = REPO / "bench" / "load" / "stub_sut.py"  # not shipped: a test and benchmark fixture
 LOAD = default_registry().for_suite("load")
 # Which LOAD- checks each defect switch must fail, from the checks' declarations.
 EXPECTED = {d: {c.id for c in LOAD if d in c.defects} for c in LOAD for d in c.defects}
@@ -36,7 +37,7 @@ STUB_LIMITS = {"users": 12, "spawn_rate": 12, "duration_s": 6, "target_rps": 12,
 
 
 def _stub_module() -> Any:
-    spec = importlib.util.spec_from_file_location("popcert_stub_sut", REPO / "load" / "stub_sut.py")
+    spec = importlib.util.spec_from_file_location("popcert_stub_sut", STUB)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -108,7 +109,7 @@ def failing(results: dict[str, Any]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def server_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
-    from mocks.population_db.pki import TestPKI
+    from popcert_npdb.pki import TestPKI
 
     pki = TestPKI(tmp_path_factory.mktemp("pki"))
     pki.ensure()
@@ -239,8 +240,8 @@ def test_run_config_above_the_profile_is_used(tmp_path: Path) -> None:
 
 # --- the reference city system on the district profile ---------------------------------------
 def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
-    mock = pytest.importorskip("mocks.population_db.launcher")
-    city_launcher = pytest.importorskip("examples.city_system.launcher")
+    mock = pytest.importorskip("popcert_npdb.launcher")
+    city_launcher = pytest.importorskip("popcert_city.launcher")
     district = load_profile("district").thresholds["load"]
     limits = {**district, "duration_s": district.get("quick_duration_s", 8)}
     with (mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb,
@@ -378,7 +379,7 @@ def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: in
     limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
     # Its own process: its pace must not depend on threads of the test process.
     url_file = tmp_path / "stub-url"
-    stub = subprocess.Popen([sys.executable, str(REPO / "load" / "stub_sut.py"), str(url_file),
+    stub = subprocess.Popen([sys.executable, str(STUB), str(url_file),
                              f"capacity_rps={capacity}"], stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30

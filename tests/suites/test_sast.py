@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.city_system.source_tree import SAST_DEFECTS, source
+from popcert_city.source_tree import SAST_DEFECTS, source
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.sast import context as sast

@@ -16,7 +16,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from examples.city_system.tls_profile import (
+from popcert_city.tls_profile import (
     TLS_DEFECTS,
     build_server_context,
     server_certificate,
@@ -26,7 +26,7 @@ from harness.registry import default_registry
 from harness.suites.tls import analysis
 from harness.suites.tls import context as tls_suite
 from harness.suites.tls.scan import TlsTarget
-from mocks.population_db.pki import IssuedCert, TestPKI
+from popcert_npdb.pki import IssuedCert, TestPKI
 
 pytestmark = pytest.mark.integration
 

@@ -19,10 +19,10 @@ from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
 from harness.run_context import RunContext
-from harness.suites.auth.context import AuthContext
-from mocks.population_db.admin_client import AdminClient
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.admin_client import AdminClient
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.population import Population
+from popcert_npdb.tokens import TokenMinter
 
 
 class FakeNpdb:
@@ -39,6 +39,9 @@ class FakeNpdb:
 
     def minter(self) -> TokenMinter:
         return self._minter
+
+    def register(self) -> Population:
+        return Population(seed=self.seed, size=self.population)
 
 
 def run_context(base_url: str, state_dir: Path, *, timeout_s: float = 2.0,

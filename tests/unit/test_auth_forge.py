@@ -10,9 +10,9 @@ import json
 import jwt
 import pytest
 
-from examples.city_system.auth import public_key_pem
+from popcert_city.auth import public_key_pem
 from harness.suites.auth import forge
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.tokens import TokenMinter
 
 
 @pytest.fixture(scope="module")

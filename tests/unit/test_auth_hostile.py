@@ -198,8 +198,8 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._send(200, {"items": [], "count": 0})
 
-    def do_POST(self) -> None:
-        from examples.city_system.spec import dossier_errors
+    def do_POST(self) -> None:  # noqa: N802
+        from popcert_city.spec import dossier_errors
 
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
         try:

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from examples.city_system.spec import dossier_errors
+from popcert_city.spec import dossier_errors
+from harness.sut.dossiers import synthetic_people
 from harness.suites.auth.access import _leaks, body_limit_bytes
 from harness.suites.auth.spec import (
     citizen_fields,
@@ -18,7 +19,6 @@ from harness.suites.auth.spec import (
     operations,
     required_scopes,
 )
-from harness.sut.dossiers import synthetic_people
 
 PEOPLE = synthetic_people(3, seed=13)
 

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from examples.city_system.spec import dossier_errors
+from popcert_city.spec import dossier_errors
 from harness.checks import CheckResult, Status
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.tokens import TokenMinter
 from tests.unit.auth_support import FakeNpdb, run_checks, serve
 
 CHECKS = ("AUTH-SCOPE", "AUTH-BOLA-LIST", "AUTH-IDEMPOTENCY-TENANT", "AUTH-IDEMPOTENCY-REPLAY")

@@ -114,8 +114,8 @@ def hollow(shared: dict[str, Any], templated: bool = True) -> dict[str, Any]:
 
 
 def test_the_reference_systems_published_spec_has_no_drift() -> None:
-    from examples.city_system import defects
-    from examples.city_system.spec import published_spec
+    from popcert_city import defects
+    from popcert_city.spec import published_spec
     from harness.suites.conformance.drift import assess
 
     defects.configure(frozenset())
@@ -123,8 +123,8 @@ def test_the_reference_systems_published_spec_has_no_drift() -> None:
 
 
 def test_the_spec_drift_defect_still_drifts() -> None:
-    from examples.city_system import defects
-    from examples.city_system.spec import published_spec
+    from popcert_city import defects
+    from popcert_city.spec import published_spec
     from harness.suites.conformance.drift import assess
 
     defects.configure(frozenset({"conformance.spec_drift"}))

@@ -24,12 +24,10 @@ from harness.lab import RunningMock
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.run_context import RunContext
-from harness.sut.npdb_boundary import NPDBHandle
-from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
-from mocks.population_db.launcher import MockNPDB
+from popcert_npdb.launcher import MockNPDB
 
 # What the suites may use of RunContext.npdb: nothing more, nothing less.
-MEMBERS = {"state_dir", "seed", "population", "pki", "admin", "minter"}
+MEMBERS = {"state_dir", "seed", "population", "pki", "admin", "minter", "register"}
 
 
 def _protocol_members() -> set[str]:
@@ -40,7 +38,7 @@ def _assert_real_members(handle: object) -> None:
     """Each member is an attribute of the instance or a method of its class, not a fallback."""
     assert not hasattr(type(handle), "__getattr__")
     for name in MEMBERS:
-        if name == "minter":
+        if name in ("minter", "register"):
             assert callable(getattr(type(handle), name))
         else:
             assert name in vars(handle), f"{type(handle).__name__}.{name} is not an attribute"
@@ -63,6 +61,10 @@ def test_a_running_mock_handle_is_an_npdb_handle(mock_npdb: Any) -> None:
     _assert_real_members(handle)
     assert handle.admin is not None and handle.admin.health()  # the same running mock
     assert handle.minter().kid == mock_npdb.minter().kid  # the same signing key
+    drawn = handle.admin.sample("adult", 3, 11)  # the mock's people are the register's
+    assert drawn and all(handle.register().by_personal_id(r["personal_id"]).to_dict() == r
+                         for r in drawn)
+    assert mock_npdb.register().sample("adult", 3, 11) == handle.register().sample("adult", 3, 11)
 
 
 def test_an_object_missing_a_member_is_not_an_npdb_handle(tmp_path: Path) -> None:
@@ -71,6 +73,9 @@ def test_an_object_missing_a_member_is_not_an_npdb_handle(tmp_path: Path) -> Non
             self.state_dir, self.seed, self.pki, self.admin = tmp_path, 6, None, None
 
         def minter(self) -> None:
+            return None
+
+        def register(self) -> None:
             return None
 
     assert not isinstance(NoPopulation(), NPDBHandle)

@@ -13,7 +13,7 @@ import typing
 
 import pytest
 
-from examples.city_system.defects import DEFECTS
+from popcert_city.defects import DEFECTS
 from harness.checklist import print_checks, where
 from harness.checks import Check, CheckResult, Severity, check
 from harness.profiles import load_profile

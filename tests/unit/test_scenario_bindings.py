@@ -11,7 +11,7 @@ import yaml
 from harness.suites.conformance.spec import SPEC_PATH
 from harness.suites.scenario.model import load_all
 from harness.suites.scenario.runner import PopulationBinder, resolve
-from mocks.population_db.population import Population
+from popcert_npdb.population import Population
 
 
 @pytest.fixture(scope="module")

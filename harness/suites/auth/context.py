@@ -12,18 +12,16 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.checks import CheckResult, Evidence, SuiteUnavailable
 from harness.net import SafeClient, TlsMaterial
 from harness.run_context import RunContext
 from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
 from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
+from harness.sut.npdb_boundary import AdminAPI, TokenService
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 
-if TYPE_CHECKING:
-    from mocks.population_db.admin_client import AdminClient
-    from mocks.population_db.tokens import TokenMinter
 
 NO_NPDB = ("the auth suite mints tokens with the mock NPDB's token service; run with "
            "npdb.start: true or a running mock (npdb.state_dir)")
@@ -51,8 +49,8 @@ class AuthContext:
     run: RunContext
     portal: PortalClient  # the portal's TLS material, API URL and client certificates
     client: SafeClient  # portal.http(), closed when the suite ends
-    minter: TokenMinter  # portal.minter(), read once
-    admin: AdminClient | None
+    minter: TokenService  # portal.minter(), read once
+    admin: AdminAPI | None
     people: list[Person]
     state: AuthState = field(default_factory=AuthState)
 
@@ -147,7 +145,7 @@ class AuthContext:
             f"({said(ex)}), so refusals of forged credentials prove nothing", *evidence)
 
 
-def _people(admin: AdminClient | None, seed: int) -> list[Person]:
+def _people(admin: AdminAPI | None, seed: int) -> list[Person]:
     """Real adults of the mock population, so dossier bodies pass the SUT's NPDB checks."""
     try:
         records = admin.sample("adult", 5, seed + SAMPLE_SEED_OFFSET) if admin is not None else []

@@ -98,7 +98,7 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
     duration = duration_s or limits.duration_s
     users = users or limits.users
     if run.npdb is not None:
-        people = population_people(run.npdb.seed, run.npdb.population, 100, run.seed)
+        people = population_people(run.npdb.register(), 100, run.seed)
     else:
         people = synthetic_people(100, run.seed)
     # The portal presents its national-CA certificate where the profile requires mTLS.

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.sut.dossiers import BIRTH, DEATH, MARRIAGE, RESIDENCE, Person, dossier_body
+from harness.sut.npdb_boundary import CitizenRegister
 
 # Share of each procedure in the portal's submissions (birth and residence dominate at a ward).
 PROCEDURE_MIX = {BIRTH: 4, RESIDENCE: 3, MARRIAGE: 2, DEATH: 1}
@@ -25,13 +26,8 @@ DEFAULT_WEIGHTS = {"submit": 3, "poll": 5, "list": 2}
 HEADROOM = 1.5
 
 
-def population_people(seed: int, size: int, n: int, rng_seed: int) -> list[Person]:
+def population_people(population: CitizenRegister, n: int, rng_seed: int) -> list[Person]:
     """Married adults of the mock's population (with their spouses), as dossier applicants."""
-    from mocks.population_db.population import (
-        Population,  # the harness may run without mocks
-    )
-
-    population = Population(seed, size)
     people = []
     for citizen in population.sample("married_couple", n, rng_seed):
         spouse = population.by_personal_id(citizen.spouse_id) if citizen.spouse_id else None

@@ -9,7 +9,6 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import yaml
 
@@ -19,11 +18,8 @@ from harness.errors import PopcertError
 from harness.run_context import RunContext
 from harness.suites.scenario.model import Scenario, load_all
 from harness.suites.scenario.runner import PopulationBinder, ScenarioDriver, StepRun
-from harness.sut.npdb_boundary import NPDBHandle
+from harness.sut.npdb_boundary import AdminAPI, CitizenRegister, NPDBHandle
 
-if TYPE_CHECKING:
-    from mocks.population_db.admin_client import AdminClient
-    from mocks.population_db.population import Population
 
 PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 UNAVAILABLE = "scenario suite could not start"
@@ -54,11 +50,9 @@ def mock_of(run: RunContext) -> NPDBHandle:
     return run.npdb
 
 
-def population_of(npdb: NPDBHandle) -> Population:
+def population_of(npdb: NPDBHandle) -> CitizenRegister:
     """The mock's synthetic population, rebuilt in process from the same seed and size."""
-    from mocks.population_db.population import Population
-
-    return Population(seed=npdb.seed, size=npdb.population)
+    return npdb.register()
 
 
 def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
@@ -77,7 +71,7 @@ def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
     return runs
 
 
-def run_admin(run: RunContext, npdb: NPDBHandle) -> AdminClient:
+def run_admin(run: RunContext, npdb: NPDBHandle) -> AdminAPI:
     """The mock's admin API in this run's namespace (its people, faults, audit window), told to
     trust the SUT's own server CA for the notifications it delivers."""
     if npdb.admin is None:

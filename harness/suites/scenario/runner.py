@@ -13,7 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.net import Exchange, SafeClient
 from harness.suites.scenario.model import (
@@ -23,10 +23,7 @@ from harness.suites.scenario.model import (
     Scenario,
     Step,
 )
-
-if TYPE_CHECKING:
-    from mocks.population_db.admin_client import AdminClient
-    from mocks.population_db.population import Population
+from harness.sut.npdb_boundary import AdminAPI, CitizenRegister
 
 FINAL_STATUSES = frozenset({"completed", "rejected"})
 POLL_INTERVAL_S = 0.2
@@ -79,17 +76,18 @@ class StepRun:
 class PopulationBinder:
     """Real people of the mock's synthetic population, for this run only.
 
-    With the run's admin client (``AdminClient.for_run``) the mock draws the people: nobody another
+    With the run's admin client (``AdminAPI.for_run``) the mock draws the people: nobody another
     run holds, nobody a change (a recorded death, a move) already altered, and claims them for
     this run, so concurrent and repeated runs against one mock never share a person. Their records
-    are then read in process: ``Population`` is deterministic from (seed, size), so the harness
-    sees the same citizens as the mock. Without an admin client the draw is in process.
+    are then read in process: the register (``NPDBHandle.register()``) is deterministic from
+    (seed, size), so the harness sees the same citizens as the mock. Without an admin client the
+    draw is in process.
     A binding is the citizen's record plus its relatives (father, mother, spouse), so a
     scenario can write ``${family.mother.personal_id}``.
     """
 
-    def __init__(self, population: Population, rng_seed: int,
-                 admin: AdminClient | None = None) -> None:
+    def __init__(self, population: CitizenRegister, rng_seed: int,
+                 admin: AdminAPI | None = None) -> None:
         self.population = population
         self.rng_seed = rng_seed
         self.admin = admin  # with the run id
@@ -117,7 +115,7 @@ class PopulationBinder:
     def binding(self, citizen: Any, depth: int = 0) -> dict[str, Any]:
         record = dict(citizen.to_dict())
         record["child"] = dict(citizen.to_dict())  # the sampled child, for child_with_parents
-        record.update(_address_parts(record.get("permanent_residence") or ""))
+        record.update(_address_parts(record.get("permanent_residence") or "", self.population))
         if depth == 0:
             for relative, field_name in (("father", "father_id"), ("mother", "mother_id"),
                                          ("spouse", "spouse_id")):
@@ -141,14 +139,11 @@ def _matches(citizen: Any, draw: PopulationDraw) -> bool:
         <= draw.max_age
 
 
-def _address_parts(address: str) -> dict[str, Any]:
+def _address_parts(address: str, register: CitizenRegister) -> dict[str, Any]:
     """Split the register's one-line address into the connection API's Address fields."""
-    from mocks.population_db import reference_data
-
     parts = [p.strip() for p in address.split(",")]
     province = parts[-1] if parts else ""
-    code = next((c for c, name in reference_data.PROVINCE_NAME.items()
-                 if province.endswith(name)), "001")
+    code = register.province_code(province) or "001"
     return {"address": {"line": ", ".join(parts[:2]) or address or "-",
                         "ward": parts[2] if len(parts) > 3 else "-",
                         "district": province or "-", "province_code": code}}
@@ -195,7 +190,7 @@ class ScenarioDriver:
     client: SafeClient
     api_url: str  # e.g. https://127.0.0.1:8443/connection/v1
     token: str
-    admin: AdminClient  # with the run id (AdminClient.for_run)
+    admin: AdminAPI  # with the run id (AdminAPI.for_run)
     binder: PopulationBinder
     poll_timeout_s: float = 20.0
 
@@ -316,7 +311,7 @@ class ScenarioDriver:
                 isinstance(d, dict) and d.get("dossier_id") == run.dossier_id for d in items)
 
 
-def _lease(admin: AdminClient, step: Step) -> contextlib.AbstractContextManager[None]:
+def _lease(admin: AdminAPI, step: Step) -> contextlib.AbstractContextManager[None]:
     """Hold the shared mock for the step: alone while it injects faults (they trip the SUT's
     NPDB-wide circuit breaker and backoff, which would spill into another run's steps), shared
     otherwise. No lease without a run namespace (an admin client without a run id)."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.city_system import defects
+from popcert_city import defects
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +27,7 @@ def switch() -> Callable[..., None]:
 
 @pytest.fixture(scope="session")
 def minter(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from mocks.population_db.tokens import TokenMinter
+    from popcert_npdb.tokens import TokenMinter
     return TokenMinter(Path(tmp_path_factory.mktemp("npdb-keys")))
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from examples.city_system.app import CityApi, build_app
-from examples.city_system.auth import TokenValidator
-from examples.city_system.ratelimit import RateLimiter
-from examples.city_system.spec import reference_spec
-from examples.city_system.store import DossierStore
-from examples.city_system.webhook import NotificationVerifier, sign
+from popcert_city.app import CityApi, build_app
+from popcert_city.auth import TokenValidator
+from popcert_city.ratelimit import RateLimiter
+from popcert_city.spec import reference_spec
+from popcert_city.store import DossierStore
+from popcert_city.webhook import NotificationVerifier, sign
 
 BASE = "/connection/v1"
 BIRTH: dict[str, Any] = reference_spec()["components"]["examples"]["BirthDossierCreate"]["value"]

@@ -14,7 +14,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from examples.city_system.auth import AuthError, TokenValidator, public_key_pem, require_scope
+from popcert_city.auth import AuthError, TokenValidator, public_key_pem, require_scope
 
 ISSUER = "https://id.npdb.test"
 JWKS_URL = "https://127.0.0.1:1/.well-known/jwks.json"

@@ -14,9 +14,9 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from examples.city_system.npdb_client import ClientCredentials, NpdbClient, NpdbRejected, NpdbUnavailable
-from examples.city_system.processing import decide
-from examples.city_system.resilience import CircuitBreaker, RetryPolicy
+from popcert_city.npdb_client import ClientCredentials, NpdbClient, NpdbRejected, NpdbUnavailable
+from popcert_city.processing import decide
+from popcert_city.resilience import CircuitBreaker, RetryPolicy
 
 TOKEN_URL = "https://npdb.test/oauth2/token"
 DATA_URL = "https://npdb.test/npdb/v1"

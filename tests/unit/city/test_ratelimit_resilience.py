@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from examples.city_system.ratelimit import RateLimiter
-from examples.city_system.resilience import BreakerState, CircuitBreaker, RetryPolicy, parse_retry_after
+from popcert_city.ratelimit import RateLimiter
+from popcert_city.resilience import BreakerState, CircuitBreaker, RetryPolicy, parse_retry_after
 
 
 class Clock:

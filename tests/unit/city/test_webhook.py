@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from examples.city_system.webhook import NotificationVerifier, WebhookError, sign
+from popcert_city.webhook import NotificationVerifier, WebhookError, sign
 
 SECRET = "s3cret-subscription"
 BODY = b'{"event_id":"e1","type":"death","occurred_at":"2025-01-01T00:00:00Z","personal_id":"001045123456"}'

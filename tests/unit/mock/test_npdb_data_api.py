@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mocks.population_db.app import build_data_app
-from mocks.population_db.faults import FaultSpec
-from mocks.population_db.purposes import CITIZEN_FIELDS, load_purposes
-from mocks.population_db.server import build_state
-from mocks.population_db.state import MockState
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.app import build_data_app
+from popcert_npdb.faults import FaultSpec
+from popcert_npdb.purposes import CITIZEN_FIELDS, load_purposes
+from popcert_npdb.server import build_state
+from popcert_npdb.state import MockState
+from popcert_npdb.tokens import TokenMinter
 
 ALL_SCOPES = "citizen.read identity.verify household.read residence.read notification.subscribe"
 

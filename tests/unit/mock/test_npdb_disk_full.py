@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mocks.population_db import audit as audit_module
-from mocks.population_db.admin_app import build_admin_app
-from mocks.population_db.app import build_data_app
-from mocks.population_db.audit import AuditLog
-from mocks.population_db.server import build_state
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb import audit as audit_module
+from popcert_npdb.admin_app import build_admin_app
+from popcert_npdb.app import build_data_app
+from popcert_npdb.audit import AuditLog
+from popcert_npdb.server import build_state
+from popcert_npdb.tokens import TokenMinter
 
 
 class DiskFull:

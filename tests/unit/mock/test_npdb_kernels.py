@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.population_db import kernels
-from mocks.population_db.population import Population
+from popcert_npdb import kernels
+from popcert_npdb.population import Population
 
 accelerated = pytest.mark.skipif(not kernels.ACCELERATED,
                                  reason="the C kernels were not built (no compiler at install)")

@@ -12,8 +12,8 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from mocks.population_db.pki import TestPKI
-from mocks.population_db.tokens import KeyStore, TokenMinter, TokenVerifier
+from popcert_npdb.pki import TestPKI
+from popcert_npdb.tokens import KeyStore, TokenMinter, TokenVerifier
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mocks.population_db import reference_data as ref
-from mocks.population_db.population import REFERENCE_DATE, Population
+from popcert_npdb import reference_data as ref
+from popcert_npdb.population import REFERENCE_DATE, Population
 
 BIG = Population(seed=6, size=100_000_000)
 SMALL = Population(seed=11, size=1_003)  # not a multiple of 16: exercises the cut last chunk

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mocks.population_db.launcher import MockNPDB, MockPortError
+from popcert_npdb.launcher import MockNPDB, MockPortError
 
 
 def _free_ports(count: int) -> list[int]:

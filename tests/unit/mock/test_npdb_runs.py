@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mocks.population_db.admin_app import build_admin_app
-from mocks.population_db.app import build_data_app
-from mocks.population_db.server import build_state
-from mocks.population_db.tokens import TokenMinter
+from popcert_npdb.admin_app import build_admin_app
+from popcert_npdb.app import build_data_app
+from popcert_npdb.server import build_state
+from popcert_npdb.tokens import TokenMinter
 
 RUN = "X-Popcert-Run"
 
@@ -141,7 +141,7 @@ def test_a_malformed_run_id_is_refused(mock: Any) -> None:
 
 
 def test_a_fault_step_has_the_mock_to_itself_and_does_not_starve() -> None:
-    from mocks.population_db.runs import Leases
+    from popcert_npdb.runs import Leases
 
     now = [0.0]
     leases = Leases(clock=lambda: now[0])

@@ -7,9 +7,9 @@ import time
 import yaml
 from openapi_spec_validator import validate
 
-from mocks.population_db.faults import FaultSpec, FaultTable
-from mocks.population_db.notifications import is_loopback_url, sign, verify_signature
-from mocks.population_db.purposes import CITIZEN_FIELDS, SPEC_DIR, load_purposes
+from popcert_npdb.faults import FaultSpec, FaultTable
+from popcert_npdb.notifications import is_loopback_url, sign, verify_signature
+from popcert_npdb.purposes import CITIZEN_FIELDS, SPEC_DIR, load_purposes
 
 
 def test_openapi_spec_is_valid_3_1_and_matches_the_mock() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from mocks.population_db.launcher import MockNPDB
+from popcert_npdb.launcher import MockNPDB
 
 BOUND_S = 25.0  # an upper bound for "it stopped", far above the 2 s target (busy shared host)
 

@@ -198,7 +198,7 @@ class StubSUT:
 
 
 def serve_forever(port_file: str | None = None, **model: float) -> None:
-    """``python load/stub_sut.py`` serves until killed (the benchmark runs it as its own process)."""
+    """``python bench/load/stub_sut.py`` serves until killed (a benchmark runs it as a process)."""
     with StubSUT(**model) as sut:  # type: ignore[arg-type]
         print(sut.base_url, flush=True)
         if port_file:
@@ -210,6 +210,6 @@ def serve_forever(port_file: str | None = None, **model: float) -> None:
 
 if __name__ == "__main__":
     import sys
-    # python load/stub_sut.py URL_FILE [name=value ...], e.g. stall_s=1 delay_s=0.05
+    # python bench/load/stub_sut.py URL_FILE [name=value ...], e.g. stall_s=1 delay_s=0.05
     serve_forever(sys.argv[1] if len(sys.argv) > 1 else None,
                   **{k: float(v) for k, v in (a.split("=", 1) for a in sys.argv[2:])})
