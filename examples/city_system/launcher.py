@@ -16,9 +16,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
 
+from harness.processes import Child, spawn
 from popcert_city.config import CityConfig, write_config
 from popcert_city.defects import parse
-from harness.processes import Child, spawn
 
 READY_TIMEOUT_S = 30.0
 SERVER_CERT_NAME = "city-system-server"

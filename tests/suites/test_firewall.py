@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from popcert_city.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 from harness.checks import Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.firewall.context import build_context
 from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.parse import load_ruleset
+from popcert_city.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 
 BASELINE = Path(__file__).resolve().parents[2] / "specs/firewall/baseline.yaml"
 # defect switch -> the checks it must fail (or, for an error switch, make `error`), as declared

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from popcert_city.source_tree import SAST_DEFECTS, source
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.sast import context as sast
 from harness.suites.sast.bandit import analyse_python
 from harness.suites.sast.files import inventory
+from popcert_city.source_tree import SAST_DEFECTS, source
 
 SAST_CHECKS = default_registry().for_suite("sast")
 # defect switch -> the checks it must fail, as the checks declare it: requests.get(verify=False)

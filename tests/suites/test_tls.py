@@ -16,16 +16,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from popcert_city.tls_profile import (
-    TLS_DEFECTS,
-    build_server_context,
-    server_certificate,
-)
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.tls import analysis
 from harness.suites.tls import context as tls_suite
 from harness.suites.tls.scan import TlsTarget
+from popcert_city.tls_profile import (
+    TLS_DEFECTS,
+    build_server_context,
+    server_certificate,
+)
 from popcert_npdb.pki import IssuedCert, TestPKI
 
 pytestmark = pytest.mark.integration

@@ -198,7 +198,7 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._send(200, {"items": [], "count": 0})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         from popcert_city.spec import dossier_errors
 
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))

@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from popcert_city.spec import dossier_errors
 from harness.checks import CheckResult, Status
+from popcert_city.spec import dossier_errors
 from popcert_npdb.tokens import TokenMinter
 from tests.unit.auth_support import FakeNpdb, run_checks, serve
 

@@ -24,6 +24,8 @@ from harness.lab import RunningMock
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.run_context import RunContext
+from harness.sut.npdb_boundary import NPDBHandle
+from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
 from popcert_npdb.launcher import MockNPDB
 
 # What the suites may use of RunContext.npdb: nothing more, nothing less.

@@ -22,7 +22,6 @@ from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_peop
 from harness.sut.npdb_boundary import AdminAPI, TokenService
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 
-
 NO_NPDB = ("the auth suite mints tokens with the mock NPDB's token service; run with "
            "npdb.start: true or a running mock (npdb.state_dir)")
 # The notification checks move a sampled adult's residence in the mock: keep them away from the

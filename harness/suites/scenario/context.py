@@ -20,7 +20,6 @@ from harness.suites.scenario.model import Scenario, load_all
 from harness.suites.scenario.runner import PopulationBinder, ScenarioDriver, StepRun
 from harness.sut.npdb_boundary import AdminAPI, CitizenRegister, NPDBHandle
 
-
 PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 UNAVAILABLE = "scenario suite could not start"
 
