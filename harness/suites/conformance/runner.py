@@ -208,6 +208,8 @@ class _FailedCase:
     failures: dict[str, dict[str, Any]]
     case: dict[str, Any]
     interaction: dict[str, Any]
+    # Header names (lower case) of the request that created the resource a stateful step used.
+    parent_headers: frozenset[str] | None = None
 
     @property
     def status(self) -> int | None:
@@ -273,7 +275,7 @@ def _attribute(failed: list[_FailedCase], plan: FuzzPlan, outcome: FuzzOutcome) 
 
 
 def _reinterpreted(case: _FailedCase) -> set[str]:
-    """The case's failed checks, with three readings schemathesis cannot know about."""
+    """The case's failed checks, with four readings schemathesis cannot know about."""
     failed = set(case.failures)
     headers = {k.lower() for k in ((case.interaction.get("response") or {}).get("headers") or {})}
     if case.status == 503 and "retry-after" in headers:
@@ -283,6 +285,11 @@ def _reinterpreted(case: _FailedCase) -> set[str]:
         # The probe with bad credentials crashed the server: not ignored auth, and invalid-token
         # handling is the auth suite's (AUTH-JWT-*).
         failed.discard("ignored_auth")
+    if case.parent_headers is not None and "authorization" not in case.parent_headers:
+        # The resource was created by a request with no credential (accepted: that is ignored
+        # auth, CONF-AUTH-IGNORED). It belongs to no client the read acts as, and connection/v1
+        # reports another owner's dossier as 404: the read's 404 is right, not a stateful fault.
+        failed -= {"ensure_resource_availability", "use_after_free"}
     negative = case.failures.get("negative_data_rejection")
     if negative is not None and "`Authorization` in header" in json.dumps(negative):
         # The only invalid part was the missing/garbled credential: that is ignored auth.
@@ -340,9 +347,13 @@ def _scenario(payload: dict[str, Any], outcome: FuzzOutcome, seen: set[str],
         seen.add(case_id)
         failures = {str(r.get("name", "")): r for r in checks if r.get("status") == "failure"}
         if failures:
+            recorded = cases.get(case_id) or {}
+            parent = (interactions.get(recorded.get("parent_id")) or {}).get("request")
+            parent_headers = (frozenset(h.lower() for h in parent.get("headers") or {})
+                              if isinstance(parent, dict) else None)
             failed.append(_FailedCase(case_id, label, str(payload.get("phase", "")), failures,
-                                      (cases.get(case_id) or {}).get("value") or {},
-                                      interactions.get(case_id) or {}))
+                                      recorded.get("value") or {},
+                                      interactions.get(case_id) or {}, parent_headers))
     return failed
 
 
