@@ -1,12 +1,12 @@
 # popcert: two commands on a fresh machine.
 #   make demo   certify the bundled reference city system against the mock NPDB
-#   make test   run the whole test suite
+#   make test   ruff and mypy (make lint), then the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test sysdeps install bench dist clean
+.PHONY: demo test lint sysdeps install bench dist clean
 
 $(STAMP): pyproject.toml setup.py mocks/population_db/_kernels.c
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,18 @@ demo: $(STAMP)
 # hands a free worker the next test (longest first, tests/conftest.py) and keeps each module's
 # fixture-sharing tests on one worker. The `serial` tests (CPU budgets) then run alone; both
 # commands always run, and either failing fails `make test` (exit 5, "no test selected", is fine).
-test: $(STAMP) sysdeps
+test: $(STAMP) sysdeps lint
 	@status=0; \
 	$(BIN)/pytest -q -n 4 --dist loadgroup --no-loadscope-reorder -m "not serial"; \
 	rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || status=1; \
 	$(BIN)/pytest -q -p no:xdist -m serial; \
 	rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || status=1; \
 	exit $$status
+
+# The type and lint gates ([tool.ruff], [tool.mypy] in pyproject.toml): any finding fails `make test`.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -33,10 +33,10 @@ sys.path.insert(0, str(BENCH_LOAD))
 
 from stub_sut import StubSUT
 
-from harness.sut.dossiers import synthetic_people
 from harness.suites.load.latency import CorrectedLatency
 from harness.suites.load.plan import dossier_pool, write_plan
 from harness.suites.load.runner import LocustJob, run_locust
+from harness.sut.dossiers import synthetic_people
 
 TOLERANCE = 0.05
 QUANTILES = (("p50", 0.50), ("p95", 0.95), ("p99", 0.99))

@@ -36,10 +36,10 @@ from pathlib import Path
 
 from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
 
-from harness.sut.dossiers import synthetic_people
 from harness.suites.load.plan import dossier_pool, write_plan
 from harness.suites.load.runner import LOCUSTFILE, LocustJob, run_locust
 from harness.suites.load.stats import sustained_rate
+from harness.sut.dossiers import synthetic_people
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_LOAD = REPO / "bench" / "load"  # the stub SUT and stock locustfiles (not shipped)

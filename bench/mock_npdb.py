@@ -54,7 +54,7 @@ def run_wrk(url: str, script: Path, duration_s: int, connections: int,
     cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--latency",
                           "-s", str(script), url], capture_output=True, text=True,
-                         timeout=duration_s + 30).stdout
+                         timeout=duration_s + 30, check=False).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)

@@ -68,6 +68,9 @@ class Waiver(_Strict):
                 "valid": self.valid_on(day)}
 
 
+_Day = date  # Attestation has a field named date: in its body the name is the field, not the type
+
+
 class Attestation(_Strict):
     """An assessor's statement that a manual item (a profile attestation) was verified."""
 
@@ -77,9 +80,9 @@ class Attestation(_Strict):
     statement: str = Field(min_length=10)
     evidence_refs: list[str] = Field(default_factory=list)
     # Optional: some attestations (e.g. a penetration test) are only good for a period.
-    expires: date | None = None
+    expires: _Day | None = None
 
-    def valid_on(self, day: date) -> bool:
+    def valid_on(self, day: _Day) -> bool:
         return self.date <= day and (self.expires is None or day <= self.expires)
 
 

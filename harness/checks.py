@@ -85,8 +85,8 @@ class Evidence:
             "elapsed_ms": elapsed_ms})
 
     @classmethod
-    def measurement(cls, name: str, value: float | int | str | None, unit: str = "",
-                    limit: float | int | str | None = None, title: str | None = None) -> Evidence:
+    def measurement(cls, name: str, value: float | str | None, unit: str = "",
+                    limit: float | str | None = None, title: str | None = None) -> Evidence:
         return cls(EvidenceKind.MEASUREMENT, title or name,
                    {"name": name, "value": value, "unit": unit, "limit": limit})
 
@@ -237,7 +237,7 @@ def check_of(function: CheckFunction[Any]) -> CheckMark:
     """What a ``@check`` function carries (its suite is stamped by the declaration listing it)."""
     made = getattr(function, "__popcert_check__", None)
     if not isinstance(made, CheckMark):
-        raise ValueError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
+        raise TypeError(f"{getattr(function, '__qualname__', function)!r} is not marked @check")
     return made
 
 

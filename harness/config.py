@@ -11,16 +11,22 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic import ValidationInfo
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from harness import resources
 from harness.errors import ConfigError
-from harness.suite_names import SUITE_NAMES
+from harness.suite_names import SUITE_NAMES, SuiteName
 from harness.yaml_documents import read_yaml, validation_error
 
-SuiteName = Literal[SUITE_NAMES]  # type: ignore[valid-type] - the names are one tuple
-ALL_SUITES: tuple[str, ...] = SUITE_NAMES
+ALL_SUITES: tuple[SuiteName, ...] = SUITE_NAMES
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

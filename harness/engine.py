@@ -8,6 +8,7 @@ interrupt every process started during the run (harness.processes) is stopped be
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -24,7 +25,6 @@ from typing import Any
 from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
-from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report.document import ReportDocument
@@ -37,6 +37,7 @@ from harness.report_model import (
     locate_findings,
 )
 from harness.run_context import RunContext, run_id_for
+from harness.sut.npdb_boundary import NPDBHandle
 
 
 class Progress:
@@ -304,10 +305,8 @@ def write_report_files(document: ReportDocument, run_dir: Path) -> dict[str, Pat
 def _close(generator: Iterator[Any] | None) -> None:
     if generator is None:
         return
-    try:
+    with contextlib.suppress(BaseException):  # teardown problems must not lose results
         _call_with_limit(lambda: next(generator, None), 60)
-    except BaseException:  # noqa: BLE001 - teardown problems must not lose results
-        pass
 
 
 def _describe(failure: BaseException) -> str:
@@ -324,4 +323,4 @@ def run(config: RunConfig, **kwargs: Any) -> RunOutcome:
     return Engine(config, **kwargs).run()
 
 
-__all__ = ["Engine", "Progress", "RunOutcome", "run", "Status"]
+__all__ = ["Engine", "Progress", "RunOutcome", "Status", "run"]

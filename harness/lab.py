@@ -10,7 +10,7 @@ import json
 import shutil
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from harness.checklist import city_system_dir
 from harness.config import REPO_ROOT, RunConfig, config_from_dict
@@ -43,7 +43,7 @@ class Lab:
         self._npdb_cm: Any = None
         self.host: Any = None  # the reference host's live exposure (FW-LIVE-EXPOSURE scans it)
 
-    def __enter__(self) -> Lab:
+    def __enter__(self) -> Self:
         from popcert_city.firewall_policy import DeployedHost
         from popcert_city.launcher import CitySystem
         from popcert_npdb.client import MockNPDB

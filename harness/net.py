@@ -123,8 +123,8 @@ class Exchange:
         if self.error:
             response = Evidence.response(None, {}, f"no usable response: {self.error}",
                                          self.elapsed_ms)
-        evidence = (Evidence.request(self.method, self.url, self.request_headers,
-                                     self.request_body), response)
+        evidence: tuple[Evidence, ...] = (
+            Evidence.request(self.method, self.url, self.request_headers, self.request_body), response)
         if self.redirect_location is not None and not self.error:
             evidence += (Evidence.note(
                 f"the SUT answered {self.status} redirecting to {self.redirect_location!r}; "

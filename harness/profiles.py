@@ -8,7 +8,7 @@ unexpired waiver, and every required attestation is present.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -88,7 +88,8 @@ def load_profile(name_or_path: str | Path) -> Profile:
 
 
 class WaiverLike(Protocol):
-    check_id: str
+    @property
+    def check_id(self) -> str: ...  # read-only: a waiver is a frozen model
 
     def valid_on(self, day: date) -> bool: ...
 
@@ -120,7 +121,7 @@ class Verdict:
 
 
 def decide(profile: Profile, statuses: dict[str, str], registered: list[str], complete: bool,
-           waivers: list[WaiverLike], attested: set[str], day: date, *,
+           waivers: Sequence[WaiverLike], attested: set[str], day: date, *,
            expired: Mapping[str, date] | None = None,
            summaries: Mapping[str, str] | None = None) -> Verdict:
     """The verdict rule. ``statuses`` maps check id to status for the checks that ran.

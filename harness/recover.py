@@ -14,7 +14,6 @@ from harness.engine import write_report_files
 from harness.errors import PopcertError
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.report_model import (
     RecordedResult,
     RunEnd,
@@ -23,6 +22,7 @@ from harness.report_model import (
     locate_findings,
 )
 from harness.run_context import run_id_for
+from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 
 
 def rebuild_report(run_dir: Path) -> dict[str, Path]:

@@ -120,7 +120,7 @@ class Registry:
 def _suite_of(module: Any) -> Suite[Any]:
     suite = getattr(module, "SUITE", None)
     if not isinstance(suite, Suite):
-        raise ValueError(f"{module.__name__} declares no SUITE = Suite(...)")
+        raise TypeError(f"{module.__name__} declares no SUITE = Suite(...)")
     return suite
 
 

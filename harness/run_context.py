@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from harness.config import RunConfig
 from harness.net import SafeClient, ScopeGuard, TlsMaterial
-from harness.sut.npdb_boundary import NPDBHandle
 from harness.profiles import Profile
+from harness.sut.npdb_boundary import NPDBHandle
 
 if TYPE_CHECKING:
     from harness.sut.portal import PortalClient

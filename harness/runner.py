@@ -13,9 +13,9 @@ from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.profiles import Profile
+from harness.report_model import RecordedResult
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.untrusted import strip_control
-from harness.report_model import RecordedResult
 
 EXAMPLE_CONFIG = resources.example_config()
 

@@ -8,9 +8,11 @@ names against ``SUITE_NAMES`` without loading any suite.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 # Run order: static analysis first (no traffic), then the live suites, load last.
-SUITE_NAMES: tuple[str, ...] = ("firewall", "sast", "tls", "auth", "conformance", "scenario",
-                                "load")
+SuiteName = Literal["firewall", "sast", "tls", "auth", "conformance", "scenario", "load"]
+SUITE_NAMES: tuple[SuiteName, ...] = get_args(SuiteName)
 
 DEFAULT_SUITES: tuple[str, ...] = (
     "harness.suites.firewall.suite",

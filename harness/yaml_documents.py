@@ -4,7 +4,7 @@ can act on: every problem names the file, the field, its line and a fix."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -90,6 +90,16 @@ def _yaml_error(path: Path, text: str, bad: yaml.YAMLError) -> ConfigError:
     return ConfigError(path, where, f"not valid YAML: {problem}", "check indentation and quoting")
 
 
+class _Mark(Protocol):
+    """Where the parser is: PyYAML's pure-Python Mark and libyaml's both carry the line."""
+
+    line: int
+
+
+def _line(mark: _Mark | None) -> str:
+    return f"line {mark.line + 1}" if mark is not None else "line ?"  # the parser always sets it
+
+
 def _check_shape(text: str, path: Path, what: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH and more than MAX_NODES nodes (aliases expanded),
     reading the parser's events: the parser is a state machine, it does not recurse."""
@@ -98,22 +108,22 @@ def _check_shape(text: str, path: Path, what: str) -> None:
     anchored: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, levels) it expands to
     heights: list[int] = []  # deepest level below each open collection
 
-    def add(nodes: int, levels: int, mark: yaml.Mark) -> None:
+    def add(nodes: int, levels: int, mark: _Mark | None) -> None:
         if len(open_sizes) + levels > MAX_DEPTH:
-            raise ConfigError(path, f"line {mark.line + 1}", f"nests deeper than {MAX_DEPTH} levels",
+            raise ConfigError(path, _line(mark), f"nests deeper than {MAX_DEPTH} levels",
                               f"a {what} needs only a few levels: flatten it")
         if open_sizes:
             open_sizes[-1] += nodes
             heights[-1] = max(heights[-1], levels)
             if open_sizes[0] + sum(open_sizes[1:]) > MAX_NODES:
-                raise ConfigError(path, f"line {mark.line + 1}", f"expands to over {MAX_NODES:,} "
+                raise ConfigError(path, _line(mark), f"expands to over {MAX_NODES:,} "
                                   "values (aliases included)", "write the values out, without "
                                   "aliases nested in aliases")
 
     for event in yaml.parse(text, Loader=_Loader):
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             if len(open_sizes) >= MAX_DEPTH:
-                raise ConfigError(path, f"line {event.start_mark.line + 1}",
+                raise ConfigError(path, _line(event.start_mark),
                                   f"nests deeper than {MAX_DEPTH} levels",
                                   f"a {what} needs only a few levels: flatten it")
             open_sizes.append(1)

@@ -51,8 +51,8 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.suites.load.body import BodyRefused, decode_bounded, read_bounded
-from harness.suites.load.sockets import CURRENT, bound_gevent_sockets
 from harness.suites.load.latency import LatencyRecorder, latency_path
+from harness.suites.load.sockets import CURRENT, bound_gevent_sockets
 
 PLAN_ENV = "POPCERT_LOAD_PLAN"
 JOIN_ENV = "POPCERT_LOAD_JOIN"

@@ -26,6 +26,7 @@ import ssl
 import threading
 import time
 import uuid
+from typing import Self
 
 _REASONS = {200: "OK", 201: "Created", 404: "Not Found", 503: "Service Unavailable"}
 
@@ -177,7 +178,7 @@ class StubSUT:
         self._loop.run_until_complete(start())
         self._loop.run_forever()
 
-    def start(self) -> StubSUT:
+    def start(self) -> Self:
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("stub SUT did not start")
@@ -189,7 +190,7 @@ class StubSUT:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
 
-    def __enter__(self) -> StubSUT:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

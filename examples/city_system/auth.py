@@ -71,9 +71,10 @@ def _unverified_claims(token: str) -> dict[str, Any]:
 
 def public_key_pem(jwk: dict[str, Any]) -> bytes:
     """The PEM (SubjectPublicKeyInfo) of a JWK: what a key-confusion attacker uses as HMAC secret."""
-    key = jwt.PyJWK(jwk).key
-    return key.public_bytes(serialization.Encoding.PEM,  # type: ignore[union-attr]
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    key = jwt.PyJWK(jwk).key  # PyJWT types the key as Any; a public JWK gives a public key object
+    pem: bytes = key.public_bytes(serialization.Encoding.PEM,
+                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem
 
 
 class TokenValidator:
@@ -179,13 +180,13 @@ class TokenValidator:
     def _check_claims(self, claims: dict[str, Any]) -> None:
         now = self._clock()
         exp = claims.get("exp")
-        if not active("auth.exp_not_checked"):
-            if not isinstance(exp, (int, float)) or now > exp + CLOCK_SKEW_S:
-                raise AuthError(401, "token expired")
+        if not active("auth.exp_not_checked") and (
+                not isinstance(exp, (int, float)) or now > exp + CLOCK_SKEW_S):
+            raise AuthError(401, "token expired")
         nbf = claims.get("nbf")
-        if not active("auth.nbf_not_checked") and nbf is not None:
-            if not isinstance(nbf, (int, float)) or now < nbf - CLOCK_SKEW_S:
-                raise AuthError(401, "token not yet valid")
+        if not active("auth.nbf_not_checked") and nbf is not None and (
+                not isinstance(nbf, (int, float)) or now < nbf - CLOCK_SKEW_S):
+            raise AuthError(401, "token not yet valid")
         if not active("auth.iss_not_checked") and claims.get("iss") != self.issuer:
             raise AuthError(401, "token from an unknown issuer")
         if not active("auth.aud_not_checked"):

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 HERE = Path(__file__).resolve().parent / "firewall"
 IPTABLES_SOURCE = HERE / "ruleset.iptables"
@@ -199,7 +199,7 @@ def _first_rule_index(doc: dict[str, Any], chain: str) -> int:
 
 def _matches_protocol(expr: Any, protocol: str) -> bool:
     left = expr.get("match", {}).get("left", {}) if isinstance(expr, dict) else {}
-    return left.get("payload", {}).get("protocol") == protocol
+    return bool(left.get("payload", {}).get("protocol") == protocol)
 
 
 def _ipv6_only(item: dict[str, Any]) -> bool:
@@ -227,7 +227,7 @@ class DeployedHost:
         self.port = 0
         self._stop = threading.Event()
 
-    def __enter__(self) -> DeployedHost:
+    def __enter__(self) -> Self:
         for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
             try:
                 sock = socket.socket(family, socket.SOCK_STREAM)

@@ -14,11 +14,11 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
+from harness.processes import Child, spawn
 from popcert_city.config import CityConfig, write_config
 from popcert_city.defects import parse
-from harness.processes import Child, spawn
 
 READY_TIMEOUT_S = 30.0
 SERVER_CERT_NAME = "city-system-server"
@@ -27,7 +27,7 @@ SERVER_CERT_NAME = "city-system-server"
 def _server_certificate(pki: Any, defects: frozenset[str]) -> tuple[Path, Path]:
     """Issue the server certificate; ``tls_profile`` may shape it for the ``tls.*`` cert switches."""
     try:
-        from popcert_city import tls_profile  # type: ignore[attr-defined]
+        from popcert_city import tls_profile
         issue = getattr(tls_profile, "server_certificate", None)
     except ImportError:
         issue = None
@@ -85,7 +85,7 @@ class CitySystem:
             db_path=self.workdir / "city.sqlite3", ready_path=self.ready_path,
             defects=sorted(self.defects), **self._settings)
 
-    def start(self) -> CitySystem:
+    def start(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         write_config(self._config(), self.config_path)
         self.ready_path.unlink(missing_ok=True)
@@ -116,12 +116,12 @@ class CitySystem:
         if process is not None:
             process.stop(grace_s=10)
 
-    def restart(self) -> CitySystem:
+    def restart(self) -> Self:
         """Stop and start again with the same store (durability tests)."""
         self.stop()
         return self.start()
 
-    def __enter__(self) -> CitySystem:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

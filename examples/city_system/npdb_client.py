@@ -8,6 +8,7 @@ backoff + jitter on 5xx/429/timeouts/resets/malformed bodies (Retry-After honour
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import ssl
 import time
@@ -134,7 +135,10 @@ class NpdbClient:
         response = await self._data_call("POST", "/subscriptions", SUBSCRIPTION_PURPOSE,
                                          json_body={"callback_url": callback_url, "events": events},
                                          dossier_call=False)
-        return _json(response)
+        answer = _json(response)
+        if not isinstance(answer, dict):
+            raise _Malformed()
+        return answer
 
     async def _data_call(self, method: str, path: str, purpose: str | None, *,
                          json_body: Any = None, params: dict[str, str] | None = None,
@@ -147,10 +151,8 @@ class NpdbClient:
             if purpose and not (dossier_call and active("npdb.missing_purpose_code")):
                 headers["X-Purpose-Code"] = purpose
 
-            async def send() -> httpx.Response:
-                return await self._http.request(method, self.data_url + path, headers=headers,
-                                                json=json_body, params=params)
-
+            send = functools.partial(self._http.request, method, self.data_url + path, headers=headers,
+                                     json=json_body, params=params)
             response = await self._with_retries(send, accept={404})
             if response.status_code == 401 and not refreshed:
                 self._token = None  # revoked or rotated key: get a new token once

@@ -25,7 +25,7 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (1 = first retry)."""
         if retry_after_s is not None:
             return min(retry_after_s, self.max_retry_after_s)
-        ceiling = min(self.max_delay_s, self.base_delay_s * (2 ** (attempt - 1)))
+        ceiling = min(self.max_delay_s, self.base_delay_s * (2.0 ** (attempt - 1)))
         return ceiling * (0.5 + 0.5 * rng())  # jitter: spread retries of many dossiers apart
 
 

@@ -66,7 +66,7 @@ async def subscribe_forever(client: NpdbClient, store: DossierStore, callback_ur
             return
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # NPDB down at start-up is normal; the dossier path does not depend on it
+        except Exception as exc:  # noqa: BLE001 - NPDB down at start-up is normal; the dossier path does not depend on it
             log.warning("NPDB subscription failed (%s); retrying in %.0f s", exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

@@ -15,8 +15,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from popcert_city.defects import active
 from harness import resources
+from popcert_city.defects import active
 
 SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
 _SPEC_URI = "urn:popcert:connection:v1"

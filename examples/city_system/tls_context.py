@@ -28,7 +28,7 @@ def strong_server_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
 
 def _profile_context(cert_path: Path, key_path: Path) -> ssl.SSLContext:
     try:
-        from popcert_city import tls_profile  # type: ignore[attr-defined]
+        from popcert_city import tls_profile
     except ImportError:
         return strong_server_context(cert_path, key_path)
     # client_auth stays "off" there: the mtls.* switches are applied in server_context below
@@ -45,7 +45,7 @@ def server_context(cert_path: Path, key_path: Path, *, mtls: str, client_ca: Pat
     if foreign_ca is not None and active("mtls.foreign_ca_accepted"):
         context.load_verify_locations(cafile=str(foreign_ca))
     if active("mtls.expired_cert_accepted"):
-        context.verify_flags |= _NO_CHECK_TIME  # type: ignore[assignment]
+        context.verify_flags |= _NO_CHECK_TIME
     required = mtls == "required" and not active("mtls.optional")
     # CERT_REQUIRED: a client without a valid national-CA certificate fails the handshake itself
     context.verify_mode = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL

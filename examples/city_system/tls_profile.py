@@ -117,7 +117,7 @@ def _self_signed(out_dir: Path, name: str, sans: tuple[str, ...]) -> tuple[Path,
             alt_names.append(x509.IPAddress(ipaddress.ip_address(san)))
         except ValueError:
             alt_names.append(x509.DNSName(san))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))

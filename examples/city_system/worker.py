@@ -22,7 +22,7 @@ REJECTED_POSTPONE_S = 60.0  # the NPDB refused us (our bug or config): retry rar
 
 
 def postpone_delay(attempts: int, retry_after_s: float | None) -> float:
-    backoff = min(MAX_POSTPONE_S, 1.0 * (2 ** attempts))
+    backoff = min(MAX_POSTPONE_S, 2.0 ** attempts)
     return max(backoff, retry_after_s or 0.0)
 
 

@@ -36,9 +36,9 @@ from harness.certificate.model import (
 from harness.certificate.registry import Registry
 from harness.profiles import CERTIFIED, load_profile
 from harness.report import sign as report_signing
+from harness.report.document import Fingerprints, ReportDocument
 from harness.signing import keys as signing_keys
 from harness.signing.keys import fingerprint, load_private_key, sign_bytes
-from harness.report.document import Fingerprints, ReportDocument
 
 
 @dataclass(frozen=True)

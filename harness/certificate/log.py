@@ -52,7 +52,7 @@ def entry_hash(body: dict[str, Any]) -> str:
 def new_entry(previous: LogEntry | None, *, at: str, action: str, serial: str,
               detail: dict[str, Any], key: Ed25519PrivateKey) -> LogEntry:
     """The next entry after ``previous`` (None for the first), signed with ``key``."""
-    body = {"seq": previous.seq + 1 if previous else 1, "at": at, "action": action,
+    body: dict[str, Any] = {"seq": previous.seq + 1 if previous else 1, "at": at, "action": action,
             "serial": serial, "detail": detail,
             "prev_hash": previous.entry_hash if previous else GENESIS,
             "signer": fingerprint(key.public_key())}

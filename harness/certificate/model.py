@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import PopcertError
-from harness.untrusted import json_text_depth
 from harness.signing.canonical import canonical_json
+from harness.untrusted import json_text_depth
 
 CERTIFICATE_VERSION = "1.0"
 FILE_NAME = "certificate.json"

@@ -190,8 +190,8 @@ class Registry:
             issue_seq = dict(connection.execute(sa.select(log_entries.c.serial, log_entries.c.seq)
                                                 .where(log_entries.c.action == cert_log.ISSUE)).all())
             revocations = self._revocations(connection)
-        rows.sort(key=lambda row: (row.issued_at, issue_seq.get(row.serial, 0), row.serial))
-        return [_registered(row, revocations) for row in rows]
+        in_order = sorted(rows, key=lambda row: (row.issued_at, issue_seq.get(row.serial, 0), row.serial))
+        return [_registered(row, revocations) for row in in_order]
 
     def get(self, serial: str) -> RegisteredCertificate | None:
         with self._reading() as connection:

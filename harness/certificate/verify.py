@@ -63,9 +63,9 @@ def verify_certificate(certificate_path: Path, signature_path: Path, *, registry
         check.reasons.append(f"signed by {signer}, but the certificate names {named}")
     if not is_canonical(certificate.raw):
         check.reasons.append("certificate.json is not in canonical form (sorted keys, compact)")
-    missing = certificate.missing_fields()
-    if missing:
-        check.reasons.append(f"certificate.json lacks {', '.join(missing)}")
+    lacking = certificate.missing_fields()
+    if lacking:
+        check.reasons.append(f"certificate.json lacks {', '.join(lacking)}")
         return check
     try:
         issued_at, not_after = certificate.issued_at, certificate.not_after

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 import typer
 
@@ -140,10 +140,14 @@ def mock_serve(
         "repeatable. Also settable later with the admin API's /admin/trust.")] = None,
 ) -> None:
     """Serve the mock NPDB in the foreground (for a vendor's own SUT to call)."""
-    from popcert_npdb.server import serve
+    from popcert_npdb.server import MtlsMode, serve
 
+    modes: tuple[MtlsMode, ...] = get_args(MtlsMode)
+    mode = next((known for known in modes if known == mtls), None)
+    if mode is None:
+        raise PopcertError(f"--mtls {mtls!r} is not a mode: use off, optional or required")
     serve(state_dir=state_dir, population=population, seed=seed, data_port=data_port,
-          admin_port=admin_port, mtls=mtls, ready_file=state_dir / "ready.json",
+          admin_port=admin_port, mtls=mode, ready_file=state_dir / "ready.json",
           trust_ca=list(trust_ca or []))
 
 

@@ -19,9 +19,10 @@ from harness.errors import PopcertError
 from harness.report import diff as report_diff
 from harness.report import sign as signing
 from harness.report.document import ReportDocument, ReportFormatError, read_report
-from harness.untrusted import strip_control
 from harness.signing import keys as signing_keys
 from harness.signing import trust
+from harness.untrusted import strip_control
+
 
 def _console() -> Console:
     # No colour codes in logs and test output unless a terminal asks for them.

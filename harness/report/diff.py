@@ -75,13 +75,13 @@ def diff_reports(old: ReportDocument, new: ReportDocument) -> list[Change]:
         was, now = before.get(check_id), after.get(check_id)
         latest = now or was
         assert latest is not None
-        meta = {"severity": latest.check.severity, "mandatory": bool(latest.mandatory)}
+        severity, mandatory = latest.check.severity, bool(latest.mandatory)
         if was is None and now is not None:
-            changes.append(Change(ChangeKind.APPEARED, check_id, None, now.status, **meta))
+            changes.append(Change(ChangeKind.APPEARED, check_id, None, now.status, severity, mandatory))
         elif now is None and was is not None:
-            changes.append(Change(ChangeKind.DISAPPEARED, check_id, was.status, None, **meta))
+            changes.append(Change(ChangeKind.DISAPPEARED, check_id, was.status, None, severity, mandatory))
         elif was is not None and now is not None and was.status != now.status:
-            changes.append(Change(ChangeKind.STATUS, check_id, was.status, now.status, **meta))
+            changes.append(Change(ChangeKind.STATUS, check_id, was.status, now.status, severity, mandatory))
     return changes
 
 

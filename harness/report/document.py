@@ -17,8 +17,8 @@ import jsonschema
 
 from harness import resources
 from harness.errors import PopcertError
-from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 from harness.signing.canonical import canonical_json
+from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_DIR = resources.schema_dir()

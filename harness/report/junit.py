@@ -103,10 +103,12 @@ def render_junit(report: ReportDocument) -> bytes:
                 ET.SubElement(case, "skipped", message=_clean(f"{status}: {result.summary}"))
                 counts["skipped"] += 1
             out_lines.append(f"{check.id} {status}: {check.title} — {result.summary}")
-        for key, value in counts.items():
-            element.set(key, str(value))
+        for key, count in counts.items():
+            element.set(key, str(count))
         element.set("time", f"{suite_time:.3f}")
         ET.SubElement(element, "system-out").text = _clean("\n".join(out_lines))
         ET.SubElement(element, "system-err").text = ""
     ET.indent(root)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # typeshed types tostring as Any for an encoding other than "unicode"; "utf-8" gives bytes
+    document: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return document

@@ -17,8 +17,8 @@ from harness.report.document import ReportDocument, ReportFormatError
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.sarif import render_sarif
-from harness.untrusted import MAX_REPORT_DEPTH, clip_depth
 from harness.signing.canonical import canonical_json
+from harness.untrusted import MAX_REPORT_DEPTH, clip_depth
 
 __all__ = ["FILE_NAMES", "canonical_json", "render_all"]
 

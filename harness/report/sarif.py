@@ -23,8 +23,8 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.report.document import CheckEntry, ReportDocument, ResultEntry
-from harness.untrusted import strip_control
 from harness.requirements import REQUIREMENT_ID, Catalogue, Requirement, load_catalogue
+from harness.untrusted import strip_control
 
 SARIF_SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 SRCROOT = "%SRCROOT%"

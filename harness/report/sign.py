@@ -21,7 +21,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from harness.errors import PopcertError
 from harness.report.document import schema_errors
 from harness.report.specs import known_harness_versions, known_specs
-from harness.untrusted import MAX_REPORT_DEPTH, json_text_depth
 from harness.signing.canonical import canonical_json, is_canonical
 from harness.signing.keys import (
     SIGNATURE_SUFFIX,
@@ -32,6 +31,7 @@ from harness.signing.keys import (
     read_signature,
     sign_bytes,
 )
+from harness.untrusted import MAX_REPORT_DEPTH, json_text_depth
 
 
 @dataclass

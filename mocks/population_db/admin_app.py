@@ -72,7 +72,7 @@ def _int(value: str | None, default: int) -> int:
     try:
         return int(value) if value else default
     except ValueError:
-        raise ValueError(f"not an integer: {value[:40]!r}") from None
+        raise ValueError(f"not an integer: {str(value)[:40]!r}") from None
 
 
 def _audit_unavailable(problem: Exception) -> Response:

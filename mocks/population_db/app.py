@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -61,7 +62,7 @@ def _grant(claims: dict[str, Any]) -> tuple[str, str, frozenset[str]]:
         grant = claims[_GRANT] = (str(claims.get("client_id") or claims.get("sub")),
                                   f"bearer/{claims.get('auth_method', 'unknown')}",
                                   frozenset(str(claims.get("scope", "")).split()))
-    return grant  # type: ignore[no-any-return]
+    return grant
 
 
 def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
@@ -115,8 +116,12 @@ def authorize(request: Request, scope_needed: tuple[str, ...]) -> Caller:
     return Caller(client_id, scopes, purpose, request_id)
 
 
-def _guarded(scopes: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    def wrap(handler):  # type: ignore[no-untyped-def]
+Handler = Callable[[Request, Caller], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(scopes: tuple[str, ...]) -> Callable[[Handler], Endpoint]:
+    def wrap(handler: Handler) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             try:
                 caller = authorize(request, scopes)
@@ -206,9 +211,9 @@ def _verify_response(mismatched: tuple[str, ...]) -> Response:
 
 # Every possible answer, built once. Sending a Starlette Response only reads its status, headers
 # and body, and nothing downstream mutates them, so one object can answer many requests.
-_VERIFY_RESPONSES = {m: JSONResponse({"match": not m, "mismatched_fields": list(m)})
-                     for m in ((), ("personal_id",), ("full_name",), ("date_of_birth",),
-                               ("full_name", "date_of_birth"))}
+_VERIFY_RESPONSES: dict[tuple[str, ...], JSONResponse] = {
+    m: JSONResponse({"match": not m, "mismatched_fields": list(m)})
+    for m in ((), ("personal_id",), ("full_name",), ("date_of_birth",), ("full_name", "date_of_birth"))}
 
 
 _NOT_JSON = object()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 REFERENCE_DATE = date(2025, 12, 31)  # "today" of the synthetic register: deterministic ages
 CHUNK = 16
@@ -47,13 +48,13 @@ def make_template(rng: random.Random) -> tuple[Member, ...]:
             kind, size = "single", 1
         end = base + size
         new: list[Member] = []
-        common = dict(household=household, head_offset=base, end_offset=end)
+        member = partial(Member, household=household, head_offset=base, end_offset=end)
         if kind == "single":
             gender = rng.randint(0, 1)
             year = rng.randint(1945, 2005)
             old = year < 1965
             status = rng.choice(["widowed", "divorced"] if old else ["single", "single", "divorced"])
-            new.append(Member(**common, relation="head", gender=gender, tyear=year,
+            new.append(member(relation="head", gender=gender, tyear=year,
                               marital_status=status, deceased=old and rng.random() < 0.2))
         else:
             head_gender = 0 if rng.random() < 0.85 else 1
@@ -61,7 +62,7 @@ def make_template(rng: random.Random) -> tuple[Member, ...]:
                       "single_parent": (1960, 1995), "three_gen": (1965, 1995)}[kind]
             head_year = rng.randint(lo, hi)
             if kind == "single_parent":
-                new.append(Member(**common, relation="head", gender=head_gender, tyear=head_year,
+                new.append(member(relation="head", gender=head_gender, tyear=head_year,
                                   marital_status=rng.choice(["divorced", "widowed"])))
                 mother_year = head_year
                 father = base if head_gender == 0 else None
@@ -69,9 +70,9 @@ def make_template(rng: random.Random) -> tuple[Member, ...]:
             else:
                 # Both spouses adults (Law on Marriage and Family: men 20, women 18) even unshifted.
                 spouse_year = min(2003, max(1940, head_year + rng.randint(-3, 5)))
-                new.append(Member(**common, relation="head", gender=head_gender, tyear=head_year,
+                new.append(member(relation="head", gender=head_gender, tyear=head_year,
                                   spouse=base + 1, marital_status="married"))
-                new.append(Member(**common, relation="wife" if head_gender == 0 else "husband",
+                new.append(member(relation="wife" if head_gender == 0 else "husband",
                                   gender=1 - head_gender, tyear=spouse_year, spouse=base,
                                   marital_status="married"))
                 # Children are born once the younger parent is 20: both parents plausibly older.
@@ -81,16 +82,16 @@ def make_template(rng: random.Random) -> tuple[Member, ...]:
             for _ in range(n_children):
                 gender = rng.randint(0, 1)
                 year = rng.randint(mother_year + 20, min(mother_year + 42, REFERENCE_DATE.year))
-                new.append(Member(**common, relation=child_relation(gender), gender=gender,
+                new.append(member(relation=child_relation(gender), gender=gender,
                                   tyear=year, father=father, mother=mother))
             if kind == "three_gen":
                 gender = 1 if rng.random() < 0.7 else 0
                 parent_offset = base + len(new)
-                new.append(Member(**common, relation="mother" if gender else "father",
+                new.append(member(relation="mother" if gender else "father",
                                   gender=gender, tyear=head_year - rng.randint(20, 35),
                                   marital_status="widowed"))
-                link = {"mother": parent_offset} if gender else {"father": parent_offset}
-                new[0] = replace(new[0], **link)
+                new[0] = (replace(new[0], mother=parent_offset) if gender
+                          else replace(new[0], father=parent_offset))
         members.extend(new)
         household += 1
     return tuple(members)

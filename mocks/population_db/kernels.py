@@ -8,7 +8,6 @@ of identity verification, where Python's big-int arithmetic costs more than ever
 
 from __future__ import annotations
 
-import calendar
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -45,7 +44,7 @@ def py_unscramble(digits: int, key: int) -> int:
     return left * 1000 + right
 
 
-_MONTH_DAYS = tuple(calendar.mdays)
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # calendar.mdays
 NameTables = tuple[tuple[str, ...], tuple[int, ...], tuple[str, ...], tuple[str, ...],
                    tuple[str, ...], tuple[str, ...]]
 
@@ -74,7 +73,7 @@ mix: Callable[[int], int]
 unscramble: Callable[[int, int], int]
 name_and_birth: Callable[[NameTables, int, int, int, int, int, int, int], tuple[str, str]]
 try:
-    from popcert_npdb._kernels import (  # type: ignore[no-redef]
+    from popcert_npdb._kernels import (
         mix,
         name_and_birth,
         unscramble,

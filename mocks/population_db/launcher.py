@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from harness.errors import PopcertError
 from harness.processes import Child, spawn
@@ -75,7 +75,7 @@ class MockNPDB:
         return fetch_token(self.token_url, self.pki.ca_path,
                            self.pki.issued_dir / f"{client_id}.key", client_id, scope, audience)
 
-    def start(self) -> MockNPDB:
+    def start(self) -> Self:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.pki.ensure()  # so callers can use the PKI even before the server answers
         self.ready_file.unlink(missing_ok=True)
@@ -123,7 +123,7 @@ class MockNPDB:
         if proc is not None:
             proc.stop(grace_s=10)  # SIGTERM lets the audit log flush; SIGKILL after the grace
 
-    def __enter__(self) -> MockNPDB:
+    def __enter__(self) -> Self:
         try:
             return self.start()
         except BaseException:

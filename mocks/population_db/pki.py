@@ -71,7 +71,7 @@ class TestPKI:
         name = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
                           x509.NameAttribute(NameOID.ORGANIZATION_NAME, "popcert test PKI"),
                           x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
                 .not_valid_before(now - dt.timedelta(days=1))
@@ -103,7 +103,7 @@ class TestPKI:
         ca_cert = x509.load_pem_x509_certificate(ca_cert_path.read_bytes())
         ca_key = load_private_key(ca_key_path)
         key = _new_key(key_type)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         start = now + dt.timedelta(days=not_before_offset_days) - dt.timedelta(minutes=5)
         alt_names: list[x509.GeneralName] = []
         for san in sans:

@@ -180,8 +180,8 @@ class Population:
                 self._mult[province], self._province_slots[province])
         return cached
 
-    def _locate(self, personal_id: str) -> tuple[int, int, int, tuple[int, int, int, int | None],
-                                                 int] | None:
+    def _locate(self, personal_id: str) -> tuple[int, int, int, int,
+                                                 tuple[int, int, int, int | None]] | None:
         """(index, chunk, offset, r, (tyear, gender, household, family salt)) of a
         base-population personal ID, or None (see ``_id_templates``)."""
         if len(personal_id) != 12 or not personal_id.isdigit():

@@ -141,17 +141,19 @@ async def serve_async(state_dir: Path, population: int = 1_000_000, seed: int = 
                              ssl.PROTOCOL_TLS_SERVER, CERT_REQS[mtls], state.pki.ca_path, None)
     max_total = max(100, _raise_fd_limit() - 256)
     data_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
+    # uvicorn annotates timeout_graceful_shutdown as int, but hands it to asyncio.timeout, which
+    # takes float seconds: the 1.2 s grace is honoured (the ignores below say only that).
     data_config = uvicorn.Config(
         build_data_app(state), host=host, port=data_port, http=protocol_class(tls, data_guard),
         loop="none", lifespan="off", access_log=False, log_level="warning",
-        timeout_keep_alive=max(1, int(idle_timeout_s)), timeout_graceful_shutdown=STOP_GRACE_S)
+        timeout_keep_alive=max(1, int(idle_timeout_s)), timeout_graceful_shutdown=STOP_GRACE_S)  # type: ignore[arg-type]
     # The admin port is plain HTTP and never leaves loopback, whatever --host says.
     admin_guard = ConnectionGuard(max_client_connections, max_total, idle_timeout_s)
     admin_config = uvicorn.Config(build_admin_app(state), host="127.0.0.1", port=admin_port,
                                   loop="none", lifespan="off", access_log=False,
                                   log_level="warning", http=protocol_class(None, admin_guard),
                                   timeout_keep_alive=max(1, int(idle_timeout_s)),
-                                  timeout_graceful_shutdown=STOP_GRACE_S)
+                                  timeout_graceful_shutdown=STOP_GRACE_S)  # type: ignore[arg-type]
     data_server, admin_server = _Server(data_config), _Server(admin_config)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -170,7 +170,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         extensions: dict[str, Any] = {"popcert.transport": self.transport}
         if self._peer_chain:
             extensions["tls"] = {"client_cert_chain": list(self._peer_chain)}
-        self.scope["extensions"] = extensions  # type: ignore[typeddict-unknown-key]
+        self.scope["extensions"] = extensions
 
 
 def _ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
@@ -179,7 +179,8 @@ def _ssl_protocol_class(loop: asyncio.AbstractEventLoop) -> Any:
         import uvloop.loop
 
         if isinstance(loop, uvloop.Loop):
-            return uvloop.loop.SSLProtocol
+            # uvloop's loop.pyi leaves out SSLProtocol, which its Cython module defines
+            return uvloop.loop.SSLProtocol  # type: ignore[attr-defined]
     except ImportError:
         pass
     import asyncio.sslproto

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 import jwt
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -42,11 +44,15 @@ def _assertion_client(state: MockState, request: Request, assertion: str) -> str
     client = state.clients.get(client_id)
     if client is None or "private_key_jwt" not in client.auth_methods:
         raise ValueError("unknown client or private_key_jwt not allowed for it")
-    cert = x509.load_pem_x509_certificate(open(client.cert_path, "rb").read())
+    cert = x509.load_pem_x509_certificate(Path(client.cert_path).read_bytes())
+    public_key = cert.public_key()
+    if not isinstance(public_key, (rsa.RSAPublicKey, ec.EllipticCurvePublicKey)):
+        # an unusable client key refuses the assertion like every other problem (the caller answers 401)
+        raise ValueError("the client's certificate key is neither RSA nor EC")  # noqa: TRY004
     token_url = str(request.url.replace(query=""))
     audiences = [token_url, state.issuer, f"{state.issuer}/oauth2/token"]
     try:
-        claims = jwt.decode(assertion, cert.public_key(), algorithms=["ES256", "RS256", "PS256"],
+        claims = jwt.decode(assertion, public_key, algorithms=["ES256", "RS256", "PS256"],
                             audience=audiences, options={"require": ["exp", "iss", "sub", "jti"]})
     except jwt.InvalidTokenError as exc:
         raise ValueError(f"client_assertion rejected: {exc}") from exc

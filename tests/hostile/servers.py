@@ -623,7 +623,27 @@ def _self_signed() -> tuple[Path, Path]:
     return folder / "cert.pem", folder / "key.pem"
 
 
-__all__ = ["CATALOGUE", "HostileServer", "Listener", "PeakRss", "Request", "bomb_body",
-           "compression_bomb", "deep_json", "encoded", "endless_body", "hang", "https_downgrade", "markup",
-           "read_request", "recorder", "redirect_out_of_scope", "redirect_same_origin", "reset",
-           "slowloris", "tls_hello_flood", "endless_trailer", "tree_pids"]
+__all__ = [
+    "CATALOGUE",
+    "HostileServer",
+    "Listener",
+    "PeakRss",
+    "Request",
+    "bomb_body",
+    "compression_bomb",
+    "deep_json",
+    "encoded",
+    "endless_body",
+    "endless_trailer",
+    "hang",
+    "https_downgrade",
+    "markup",
+    "read_request",
+    "recorder",
+    "redirect_out_of_scope",
+    "redirect_same_origin",
+    "reset",
+    "slowloris",
+    "tls_hello_flood",
+    "tree_pids",
+]

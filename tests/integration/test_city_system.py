@@ -164,14 +164,14 @@ def test_notifications_signed_unsigned_replayed(npdb: MockNPDB, city: CitySystem
     delivery = event["deliveries"][0]
     assert delivery["attempts"][-1]["status"] == 200
     url = f"{city.base_url}{BASE}/notifications"
-    send = lambda headers: httpx.post(url, content=delivery["body"].encode(), verify=str(city.ca_path),  # noqa: E731
+    send = lambda headers: httpx.post(url, content=delivery["body"].encode(), verify=str(city.ca_path),
                                       headers={"content-type": "application/json", **headers})
     assert send({"X-NPDB-Signature": delivery["signature_header"]}).status_code == 409
     assert send({}).status_code == 401
     assert send({"X-NPDB-Signature": delivery["signature_header"].replace("v1=", "v1=0")}).status_code == 401
     # the mock signs for this subscriber at a chosen clock: a redelivery (fresh signature) is a 200
     # duplicate; the same event signed 10 minutes ago or ahead is outside the 300 s window
-    sign = lambda t: npdb.admin.sign(delivery["subscription_id"], delivery["body"].encode(), t)  # noqa: E731
+    sign = lambda t: npdb.admin.sign(delivery["subscription_id"], delivery["body"].encode(), t)
     first_t = int(delivery["signature_header"].split(",")[0].removeprefix("t="))
     redelivered = send({"X-NPDB-Signature": sign(first_t + 1)})
     assert redelivered.status_code == 200 and redelivered.json()["status"] == "duplicate"
@@ -251,15 +251,15 @@ def test_shared_credentials_and_lost_dossier_switches(npdb: MockNPDB, tmp_path: 
     token = npdb.minter().mint("portal", "dossier.submit dossier.read")
     applicant = person(adults(population, "female", 7)[6])
     body = {"procedure_code": "1.004206", "applicant": applicant, "details": {"reason": "other"}}
-    with CitySystem(npdb, tmp_path / "a", {"npdb.shared_credentials"}, subscribe_notifications=False) as city:
-        with httpx.Client(base_url=city.base_url, verify=str(city.ca_path),
-                          headers={"Authorization": f"Bearer {token}"}) as client:
-            mark = npdb.admin.audit_mark()
-            client.post(f"{BASE}/dossiers", json=body)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not npdb.admin.audit(since_id=mark, client_id="other-system"):
-                time.sleep(0.2)
-            assert npdb.admin.audit(since_id=mark, client_id="other-system")
+    with (CitySystem(npdb, tmp_path / "a", {"npdb.shared_credentials"}, subscribe_notifications=False) as city,
+          httpx.Client(base_url=city.base_url, verify=str(city.ca_path),
+                       headers={"Authorization": f"Bearer {token}"}) as client):
+        mark = npdb.admin.audit_mark()
+        client.post(f"{BASE}/dossiers", json=body)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not npdb.admin.audit(since_id=mark, client_id="other-system"):
+            time.sleep(0.2)
+        assert npdb.admin.audit(since_id=mark, client_id="other-system")
     with CitySystem(npdb, tmp_path / "b", {"npdb.loses_dossier_on_failure"}, subscribe_notifications=False) as city:
         npdb.admin.inject(endpoint="/npdb/v1/identity/verify", kind="status", status=503, probability=1.0)
         try:

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from popcert_city.defects import DEFECTS
-from harness.registry import default_registry
 from harness.engine import Engine
 from harness.health import is_inconclusive
 from harness.lab import Lab, city_options_for
+from harness.registry import default_registry
+from popcert_city.defects import DEFECTS
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import jwt
@@ -186,10 +186,10 @@ def test_injected_faults(npdb: MockNPDB) -> None:
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[bytes, str]] = []
+    received: ClassVar[list[tuple[bytes, str]]] = []
     fail_first = 0
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server API)
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         type(self).received.append((body, self.headers.get("X-NPDB-Signature", "")))
         status = 500 if type(self).fail_first > 0 else 200

@@ -11,11 +11,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # tests.unit.report.sample_report
 
-from harness.report import sign  # noqa: E402
-from harness.report.render import render_all  # noqa: E402
-from harness.signing import keys as signing_keys  # noqa: E402
-from harness.signing import trust  # noqa: E402
-from tests.unit.report.sample_report import sample_report  # noqa: E402
+from harness.report import sign
+from harness.report.render import render_all
+from harness.signing import keys as signing_keys
+from harness.signing import trust
+from tests.unit.report.sample_report import sample_report
 
 
 def _openssl_supports_ed25519_rawin(tmp: Path) -> str | None:

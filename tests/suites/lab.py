@@ -52,6 +52,6 @@ def failing(results: dict[str, Status]) -> set[str]:
 
 def with_system(tmp: Path, defects: frozenset[str], population: int = 100_000) -> Iterator[Any]:
     MockNPDB, CitySystem = launchers()
-    with MockNPDB(tmp / "npdb", population=population, seed=6) as npdb:
-        with CitySystem(npdb, tmp / "city", defects=defects) as city:
-            yield npdb, city
+    with (MockNPDB(tmp / "npdb", population=population, seed=6) as npdb,
+          CitySystem(npdb, tmp / "city", defects=defects) as city):
+        yield npdb, city

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from popcert_city.defects import DEFECTS
 from harness.engine import Engine
 from harness.health import is_inconclusive
 from harness.lab import Lab
 from harness.registry import default_registry
+from popcert_city.defects import DEFECTS
 
 pytestmark = pytest.mark.integration
 

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from popcert_city.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 from harness.checks import Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.firewall.context import build_context
 from harness.suites.firewall.model import RulesetParseError
 from harness.suites.firewall.parse import load_ruleset
+from popcert_city.firewall_policy import FIREWALL_DEFECTS, HERE, ruleset, split_families
 
 BASELINE = Path(__file__).resolve().parents[2] / "specs/firewall/baseline.yaml"
 # defect switch -> the checks it must fail (or, for an error switch, make `error`), as declared
@@ -134,7 +134,7 @@ def test_unreadable_nft_rule_is_an_error_naming_its_index_and_handle(tmp_path: P
 # ---- the rulesets are real syntax ----------------------------------------------------------
 
 def _tool_works(cmd: list[str]) -> bool:
-    return shutil.which(cmd[0]) is not None and subprocess.run(cmd, capture_output=True).returncode == 0
+    return shutil.which(cmd[0]) is not None and subprocess.run(cmd, check=False, capture_output=True).returncode == 0
 
 
 @pytest.mark.parametrize("defect", [None, *sorted(EXPECTED)])
@@ -149,7 +149,7 @@ def test_iptables_restore_accepts_every_variant(defect: str | None, tmp_path: Pa
         if not half.strip():
             continue  # firewall.ipv6_missing: no IPv6 half
         (tmp_path / family).write_text(half)
-        proc = subprocess.run([tools[family], "--test", str(tmp_path / family)], capture_output=True, text=True)
+        proc = subprocess.run([tools[family], "--test", str(tmp_path / family)], check=False, capture_output=True, text=True)
         assert proc.returncode == 0, (family, proc.stderr)
 
 
@@ -158,7 +158,7 @@ def test_nft_accepts_every_variant(defect: str | None, tmp_path: Path) -> None:
     if not _tool_works(["nft", "-j", "-c", "-f", str(HERE / "ruleset.nft.json")]):
         pytest.skip("nft -j -c cannot run here (missing, or no netfilter access)")
     path = ruleset(frozenset({defect} if defect else set()), "nft", tmp_path)
-    proc = subprocess.run(["nft", "-j", "-c", "-f", str(path)], capture_output=True, text=True)
+    proc = subprocess.run(["nft", "-j", "-c", "-f", str(path)], check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -170,7 +170,7 @@ def test_nft_check_really_rejects_a_broken_ruleset(tmp_path: Path) -> None:
                                      "expr": [{"accept": None}]}})
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(doc))
-    assert subprocess.run(["nft", "-j", "-c", "-f", str(broken)], capture_output=True).returncode != 0
+    assert subprocess.run(["nft", "-j", "-c", "-f", str(broken)], check=False, capture_output=True).returncode != 0
 
 
 def test_nft_json_is_what_the_kernel_makes_of_the_nft_text() -> None:
@@ -178,10 +178,10 @@ def test_nft_json_is_what_the_kernel_makes_of_the_nft_text() -> None:
     if not _tool_works(["unshare", "-n", "true"]):
         pytest.skip("cannot create a network namespace here (unshare -n)")
     proc = subprocess.run(["unshare", "-n", "sh", "-c", f"nft -f {HERE / 'ruleset.nft'} && nft -j list ruleset"],
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     if proc.returncode != 0:
         pytest.skip(f"nft cannot load rules in a namespace here: {proc.stderr.strip()}")
-    strip = lambda doc: [i for i in doc["nftables"] if "metainfo" not in i]  # noqa: E731
+    strip = lambda doc: [i for i in doc["nftables"] if "metainfo" not in i]
     assert strip(json.loads(proc.stdout)) == strip(json.loads((HERE / "ruleset.nft.json").read_text()))
 
 
@@ -391,8 +391,8 @@ def test_live_scan_settings_are_validated_with_a_located_message() -> None:
 
 def test_live_scan_probes_the_baseline_ports_the_service_port_and_the_extra_ones() -> None:
     from harness.net import ScopeGuard
-    from harness.suites.firewall.context import LiveScan
     from harness.suites.firewall.baseline import load_baseline
+    from harness.suites.firewall.context import LiveScan
     from harness.suites.firewall.exposure import probe_ports
 
     baseline = load_baseline(BASELINE)

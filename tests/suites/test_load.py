@@ -244,11 +244,11 @@ def reference_results(tmp: Path, defects: frozenset[str]) -> dict[str, Any]:
     city_launcher = pytest.importorskip("popcert_city.launcher")
     district = load_profile("district").thresholds["load"]
     limits = {**district, "duration_s": district.get("quick_duration_s", 8)}
-    with mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb:
-        with city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city:
-            run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),
-                              npdb=npdb)
-            return run_load_checks(run)
+    with (mock.MockNPDB(tmp / "npdb", population=100_000, seed=6) as npdb,
+          city_launcher.CitySystem(npdb, tmp / "city", defects=defects) as city):
+        run = run_context(city.base_url, tmp, limits=limits, ca_bundle=Path(city.ca_path),
+                          npdb=npdb)
+        return run_load_checks(run)
 
 
 @pytest.mark.parametrize("defect", ["", "load.slow_path", "load.errors_under_load"],
@@ -370,11 +370,11 @@ def test_sigterm_ends_locust_and_deletes_the_plan(tmp_path: Path) -> None:
 # --- capacity search (issue 16): a stub that serves exactly C req/s and queues the rest --------
 @pytest.mark.parametrize("capacity", [50, 200])
 def test_capacity_search_finds_an_enforced_capacity(tmp_path: Path, capacity: int) -> None:
-    from harness.suites.load.capacity import capacity_search
-    from harness.suites.load.context import thresholds_for
-
     import subprocess
     import time
+
+    from harness.suites.load.capacity import capacity_search
+    from harness.suites.load.context import thresholds_for
 
     limits = {**STUB_LIMITS, "p95_ms": 300, "p99_ms": 800, "max_requests": 100_000}
     # Its own process: its pace must not depend on threads of the test process.

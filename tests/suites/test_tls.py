@@ -16,16 +16,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from popcert_city.tls_profile import (
-    TLS_DEFECTS,
-    build_server_context,
-    server_certificate,
-)
 from harness.checks import CheckResult, Status, SuiteUnavailable
 from harness.registry import default_registry
 from harness.suites.tls import analysis
 from harness.suites.tls import context as tls_suite
 from harness.suites.tls.scan import TlsTarget
+from popcert_city.tls_profile import (
+    TLS_DEFECTS,
+    build_server_context,
+    server_certificate,
+)
 from popcert_npdb.pki import IssuedCert, TestPKI
 
 pytestmark = pytest.mark.integration
@@ -252,7 +252,7 @@ def _cert_with(names: list[x509.GeneralName]) -> x509.Certificate:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(key.public_key()).serial_number(1).not_valid_before(now)
             .not_valid_after(now + dt.timedelta(days=1))

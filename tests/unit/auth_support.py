@@ -18,8 +18,8 @@ from harness.config import REPO_ROOT, config_from_dict
 from harness.net import ScopeGuard
 from harness.profiles import load_profile
 from harness.registry import default_registry
-from harness.suites.auth.context import AuthContext
 from harness.run_context import RunContext
+from harness.suites.auth.context import AuthContext
 from popcert_npdb.admin_client import AdminClient
 from popcert_npdb.pki import TestPKI
 from popcert_npdb.population import Population

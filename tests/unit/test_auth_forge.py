@@ -10,8 +10,8 @@ import json
 import jwt
 import pytest
 
-from popcert_city.auth import public_key_pem
 from harness.suites.auth import forge
+from popcert_city.auth import public_key_pem
 from popcert_npdb.tokens import TokenMinter
 
 

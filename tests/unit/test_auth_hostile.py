@@ -119,9 +119,9 @@ class _Scripted(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = _answer  # noqa: N815
+    do_GET = do_POST = _answer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 
@@ -166,7 +166,7 @@ def test_sut_that_fetches_jku_fails_even_when_it_refuses(http_sut: Any, tmp_path
         except jwt.DecodeError:
             return 401
         if "jku" in header:  # the defect: fetch the caller-chosen key set, then refuse anyway
-            urllib.request.urlopen(header["jku"], timeout=2).read()  # noqa: S310 - loopback
+            urllib.request.urlopen(header["jku"], timeout=2).read()
             return 401
         try:
             jwt.decode(token, public, algorithms=["ES256"], audience="connection-api",
@@ -195,10 +195,10 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._send(200, {"items": [], "count": 0})
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         from popcert_city.spec import dossier_errors
 
         raw = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -223,7 +223,7 @@ class _FrameworkStyle(BaseHTTPRequestHandler):
             detail.append(entry)
         self._send(422, {"detail": detail})
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
 

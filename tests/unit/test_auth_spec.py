@@ -9,8 +9,6 @@ import json
 
 import pytest
 
-from popcert_city.spec import dossier_errors
-from harness.sut.dossiers import synthetic_people
 from harness.suites.auth.access import _leaks, body_limit_bytes
 from harness.suites.auth.spec import (
     citizen_fields,
@@ -19,6 +17,8 @@ from harness.suites.auth.spec import (
     operations,
     required_scopes,
 )
+from harness.sut.dossiers import synthetic_people
+from popcert_city.spec import dossier_errors
 
 PEOPLE = synthetic_people(3, seed=13)
 

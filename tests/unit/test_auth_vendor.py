@@ -17,8 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 import jwt
 import pytest
 
-from popcert_city.spec import dossier_errors
 from harness.checks import CheckResult, Status
+from popcert_city.spec import dossier_errors
 from popcert_npdb.tokens import TokenMinter
 from tests.unit.auth_support import FakeNpdb, run_checks, serve
 
@@ -56,7 +56,7 @@ def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTT
                 return None
             return str(claims["client_id"])
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             client = self._caller("dossier.read")
             if client is None:
@@ -78,7 +78,7 @@ def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTT
             else:
                 self._send(404, {"detail": "not found"})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             client = self._caller("dossier.submit")
             raw = self.rfile.read(int(self.headers.get("content-length") or 0))
             if client is None:
@@ -107,7 +107,7 @@ def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTT
                     keys[scope_key] = {**dossier, "_body": body}
             self._send(201, {k: v for k, v in dossier.items() if k != "_owner"})
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Vendor

@@ -114,18 +114,18 @@ def hollow(shared: dict[str, Any], templated: bool = True) -> dict[str, Any]:
 
 
 def test_the_reference_systems_published_spec_has_no_drift() -> None:
+    from harness.suites.conformance.drift import assess
     from popcert_city import defects
     from popcert_city.spec import published_spec
-    from harness.suites.conformance.drift import assess
 
     defects.configure(frozenset())
     assert assess(_shared(), published_spec("https://127.0.0.1:8443")) == []
 
 
 def test_the_spec_drift_defect_still_drifts() -> None:
+    from harness.suites.conformance.drift import assess
     from popcert_city import defects
     from popcert_city.spec import published_spec
-    from harness.suites.conformance.drift import assess
 
     defects.configure(frozenset({"conformance.spec_drift"}))
     try:

@@ -158,10 +158,10 @@ def serve(script: Path, mode: str) -> Iterator[str]:
 
 
 def fuzz(toy_dir: Path, base_url: str, name: str, **overrides: object) -> ConformanceContext:
-    settings: dict[str, object] = dict(
-        spec_path=toy_dir / "spec.yaml", base_url=base_url, token="toy-token",
-        workdir=toy_dir / name, seed=11, max_examples=8, max_response_time_s=5.0,
-        bearer_scheme="nationalToken", request_timeout_s=2.0, wall_timeout_s=90.0)
+    settings: dict[str, object] = {
+        "spec_path": toy_dir / "spec.yaml", "base_url": base_url, "token": "toy-token",
+        "workdir": toy_dir / name, "seed": 11, "max_examples": 8, "max_response_time_s": 5.0,
+        "bearer_scheme": "nationalToken", "request_timeout_s": 2.0, "wall_timeout_s": 90.0}
     settings.update(overrides)
     plan = FuzzPlan(**settings)  # type: ignore[arg-type]
     return ConformanceContext(plan, run_schemathesis(plan), 5000.0, PublishedSpec(),

@@ -22,9 +22,9 @@ from harness.checks import CheckFunction, CheckResult, Evidence, Severity, Suite
 from harness.config import config_from_dict
 from harness.engine import Engine, RunOutcome
 from harness.registry import ContextFactory, Registry, Suite, default_registry
-from harness.suite_names import SUITE_NAMES
-from harness.run_context import RunContext
 from harness.report.document import read_report
+from harness.run_context import RunContext
+from harness.suite_names import SUITE_NAMES
 
 SUITE = "sast"
 TODAY = date(2026, 2, 1)
@@ -369,8 +369,8 @@ def test_ctrl_c_stops_what_the_run_started_and_spares_what_it_did_not(
 
     from harness import processes
 
-    sleeper = [sys.executable, "-c", "import signal, time; "
-               "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
+    sleeper = [sys.executable, "-c", ("import signal, time; "
+                                      "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)")]
     before_the_run = processes.spawn(sleeper, name="started-before-the-run")
     started: list[processes.Child] = []
     context_yielding(registry, lambda run_ctx: None)

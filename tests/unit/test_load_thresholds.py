@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from harness.checks import Status, SuiteUnavailable
-from harness.sut.dossiers import synthetic_people
 from harness.suites.load.latency import LatencyRecorder, latency_path, read_latency
 from harness.suites.load.plan import dossier_pool, user_pacing
 from harness.suites.load.runner import (
@@ -26,6 +25,7 @@ from harness.suites.load.thresholds import (
     measured,
     resolve_thresholds,
 )
+from harness.sut.dossiers import synthetic_people
 
 STATS_HEADER = ("Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
                 "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
@@ -46,8 +46,8 @@ def _stats_row(name: str, requests: int, failures: int, p95: int, p99: int, meth
 
 def _history(rates: list[tuple[int, int, int]], users: int = 10) -> str:
     """rows of (users, cumulative requests, cumulative failures), one per second."""
-    lines = [HISTORY_HEADER, "1000,0,,Aggregated,0,0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,"
-             "0,0,0,0.0,0,0,0"]
+    lines = [HISTORY_HEADER, ("1000,0,,Aggregated,0,0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,"
+                              "0,0,0,0.0,0,0,0")]
     for second, (u, total, fails) in enumerate(rates, start=1):
         lines.append(f"{1000 + second},{u},GET,GET /x,1,0,1,1,1,1,1,1,1,1,1,1,1,{total // 2},0,1,1,1,1,1")
         lines.append(f"{1000 + second},{u},,Aggregated,20.0,0.0,20,22,25,27,40,90,95,100,100,100,"

@@ -22,10 +22,10 @@ import pytest
 from harness.config import REPO_ROOT, config_from_dict
 from harness.lab import RunningMock
 from harness.net import ScopeGuard
-from harness.sut.npdb_boundary import NPDBHandle
-from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
 from harness.profiles import load_profile
 from harness.run_context import RunContext
+from harness.sut.npdb_boundary import NPDBHandle
+from harness.sut.portal import API_BASE_PATH, PORTAL_SCOPES, PortalClient, api_url
 from popcert_npdb.launcher import MockNPDB
 
 # What the suites may use of RunContext.npdb: nothing more, nothing less.

@@ -9,8 +9,7 @@ import pytest
 
 from harness.assessor import Waiver
 from harness.errors import ConfigError
-from harness.profiles import (CERTIFIED, INCOMPLETE, NOT_CERTIFIED, PROFILES_DIR, Profile, decide,
-                              load_profile)
+from harness.profiles import CERTIFIED, INCOMPLETE, NOT_CERTIFIED, PROFILES_DIR, Profile, decide, load_profile
 
 TODAY = date(2025, 6, 1)
 REGISTERED = ["AUTH-JWT-ALG-NONE", "AUTH-MTLS-REQUIRED", "TLS-PROTOCOLS", "FW-DEFAULT-DENY",

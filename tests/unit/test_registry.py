@@ -13,7 +13,6 @@ import typing
 
 import pytest
 
-from popcert_city.defects import DEFECTS
 from harness.checklist import print_checks, where
 from harness.checks import Check, CheckResult, Severity, check
 from harness.profiles import load_profile
@@ -21,6 +20,7 @@ from harness.registry import Registry, Suite, default_registry
 from harness.run_context import RunContext
 from harness.suite_names import DEFAULT_SUITES
 from harness.suite_names import SUITE_NAMES as SUITES
+from popcert_city.defects import DEFECTS
 
 CHECK_ID = re.compile(r"^(CONF|SCN|LOAD|AUTH|TLS|FW|SAST)-[A-Z0-9-]+$")
 PREFIX = {"conformance": "CONF", "scenario": "SCN", "load": "LOAD", "auth": "AUTH", "tls": "TLS",

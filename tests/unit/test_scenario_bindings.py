@@ -8,9 +8,9 @@ import jsonschema
 import pytest
 import yaml
 
+from harness.suites.conformance.spec import SPEC_PATH
 from harness.suites.scenario.model import load_all
 from harness.suites.scenario.runner import PopulationBinder, resolve
-from harness.suites.conformance.spec import SPEC_PATH
 from popcert_npdb.population import Population
 
 

@@ -17,7 +17,6 @@ from typing import Any
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.health import assess, health_evidence, inconclusive_result
 from harness.health_monitor import HealthMonitor
-from harness.sut.portal import PORTAL
 from harness.suites.auth.context import AuthContext
 from harness.suites.auth.notify import new_event, npdb_signature
 from harness.suites.auth.probe import (
@@ -35,6 +34,7 @@ from harness.suites.auth.spec import (
     connection_spec,
     operations,
 )
+from harness.sut.portal import PORTAL
 
 RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
 RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s

@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -79,7 +79,7 @@ class AttackerKeyServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 with server._lock:
                     server.fetches.append(Fetch("GET", self.path, self.client_address[0]))
                 if self.path.split("?")[0] == JWKS_PATH:
@@ -94,14 +94,14 @@ class AttackerKeyServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_POST = do_GET  # noqa: N815 - a fetch is a fetch, whatever the method
+            do_POST = do_GET
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 return  # the fetch list is the log; stderr stays quiet
 
         return Handler
 
-    def start(self) -> AttackerKeyServer:
+    def start(self) -> Self:
         self._server = ThreadingHTTPServer((self.host, 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
@@ -117,7 +117,7 @@ class AttackerKeyServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> AttackerKeyServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -7,6 +7,7 @@ NPDB stops the suite (SuiteUnavailable). What a check may leave for later checks
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
 from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
 from harness.sut.npdb_boundary import AdminAPI, TokenService
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
-
 
 NO_NPDB = ("the auth suite mints tokens with the mock NPDB's token service; run with "
            "npdb.start: true or a running mock (npdb.state_dir)")
@@ -167,10 +167,10 @@ def make_context(run: RunContext) -> Iterator[AuthContext]:
         # this run's namespace of a shared mock: its own people and deliveries
         admin = admin.for_run(run.run_id)
         if run.config.target.ca_bundle is not None:
-            try:  # the mock delivers genuine notifications to the SUT: trust the SUT's own CA
+            # the mock delivers genuine notifications to the SUT: trust the SUT's own CA;
+            # an older mock cannot, and deliveries then fail visibly instead
+            with contextlib.suppress(Exception):
                 admin.trust_ca(Path(run.config.target.ca_bundle))
-            except Exception:  # noqa: BLE001 - an older mock: deliveries fail visibly instead
-                pass
     client = portal.http()
     try:
         yield AuthContext(run=run, portal=portal, client=client, minter=portal.minter(),

@@ -14,8 +14,8 @@ from typing import Any
 
 from harness.checks import CheckResult, Evidence
 from harness.net import Exchange, TlsMaterial, curl_command
-from harness.sut.portal import API_BASE_PATH
 from harness.suites.auth.forge import decode_segment
+from harness.sut.portal import API_BASE_PATH
 
 API = API_BASE_PATH
 READ_PATH = f"{API}/dossiers?limit=1"  # the protected read every token probe uses

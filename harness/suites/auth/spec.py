@@ -15,10 +15,10 @@ from typing import Any
 import yaml
 
 from harness import resources
-from harness.sut.dossiers import Person
 from harness.suites.conformance.spec import (
     bearer_scheme,  # one reading of the spec's bearer scheme
 )
+from harness.sut.dossiers import Person
 
 SPEC_PATH = resources.data_path("specs", "connection", "v1", "openapi.yaml")
 METHODS = ("get", "put", "post", "delete", "patch")

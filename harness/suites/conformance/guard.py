@@ -23,7 +23,7 @@ import requests.models
 import requests.utils
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
-from harness.hostile import decode
+from harness.hostile import decode, limits
 from harness.hostile.deadline import CURRENT, handshake_deadline, remaining
 
 MAX_BODY_ENV = "POPCERT_CONF_MAX_BODY"
@@ -66,7 +66,11 @@ def _do_handshake(self: ssl.SSLSocket, *args: Any, **kwargs: Any) -> None:
 ssl.SSLSocket.do_handshake = _do_handshake  # type: ignore[method-assign]
 
 # Redirects: never followed, whatever a call site asks (the 3xx itself is the response judged).
-requests.Session.get_redirect_target = lambda self, response: None  # type: ignore[method-assign]
+def _no_redirect_target(self: requests.sessions.SessionRedirectMixin, resp: requests.Response) -> str | None:
+    return None
+
+
+requests.Session.get_redirect_target = _no_redirect_target  # type: ignore[method-assign]
 
 # Session.send, not .request: schemathesis' probes send prepared requests directly.
 _original_send = requests.Session.send
@@ -86,13 +90,15 @@ def _send(self: requests.Session, *args: Any, **kwargs: Any) -> requests.Respons
 
 def _iter_content(self: requests.Response, chunk_size: int | None = 1,
                   decode_unicode: bool = False) -> Iterator[Any]:
-    if self._content_consumed or not hasattr(self.raw, "stream"):
+    # _content_consumed: requests' own flag for a body already read (private, not in its stubs)
+    if self._content_consumed or not hasattr(self.raw, "stream"):  # type: ignore[attr-defined]
         return _original_iter_content(self, chunk_size, decode_unicode)
     # Inside send (not streamed) the attribute is not set yet: the deadline in force holds.
     deadline = getattr(self, "_popcert_deadline", None) or CURRENT.at
     chunks: Iterator[Any] = _read_decoded(self, chunk_size, deadline)
     if decode_unicode:
-        chunks = requests.utils.stream_decode_response_unicode(chunks, self)
+        # requests' stubs leave this helper unannotated; it yields str from the byte chunks
+        chunks = requests.utils.stream_decode_response_unicode(chunks, self)  # type: ignore[no-untyped-call]
     return chunks
 
 
@@ -106,7 +112,7 @@ def _read_decoded(response: requests.Response, chunk_size: int | None,
         _release(response)
         raise requests.exceptions.ContentDecodingError(f"popcert: {refused}") from None
     # Never an unbounded read: a body read whole (chunk_size None) could be endless.
-    raw = _under_deadline(response.raw.stream(chunk_size or decode.DECODE_STEP_BYTES,
+    raw = _under_deadline(response.raw.stream(chunk_size or limits.DECODE_STEP_BYTES,
                                               decode_content=False), deadline)
     # An encoding popcert did not offer stays raw, as urllib3 leaves it.
     chunks = decode.decoded(raw, applied) if decode.decodable(applied) else raw
@@ -135,7 +141,7 @@ def _read_decoded(response: requests.Response, chunk_size: int | None,
         # A refused body's decoders go now, not with the traceback schemathesis keeps (a br
         # decoder holds its window, ~4 MiB: 100 refused br bombs pinned 414 MiB).
         chunks.close()  # type: ignore[attr-defined]
-    response._content_consumed = True
+    response._content_consumed = True  # type: ignore[attr-defined]  # see _iter_content
 
 
 def _under_deadline(reads: Iterator[bytes], deadline: float | None) -> Iterator[bytes]:

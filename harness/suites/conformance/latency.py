@@ -157,7 +157,9 @@ def _links_to(spec: dict[str, Any]) -> dict[str, dict[str, tuple[str, str]]]:
                 for link in (_resolve(spec, response).get("links") or {}).values():
                     link = _resolve(spec, link)
                     target = link.get("operationId") if isinstance(link, dict) else None
-                    for name, expression in (link.get("parameters") or {}).items() if target else ():
+                    if not isinstance(target, str) or not target:
+                        continue  # a link names its operation by id; anything else is not followed
+                    for name, expression in (link.get("parameters") or {}).items():
                         if isinstance(expression, str) and expression.startswith("$response.body#"):
                             found.setdefault(target, {}).setdefault(
                                 name, (operation["operationId"],

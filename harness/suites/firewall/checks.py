@@ -66,8 +66,8 @@ def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
 def _inbound_gateway_only(view: FamilyView) -> CheckResult:
     a, b, f = view.analysis, view.baseline, view.family
     gateways = cidrs(b.gateway_cidrs, f)
-    common = dict(proto=protos(["tcp"]), dport=ports([b.connection_port]), ct=NOT_ESTABLISHED,
-                  iif=not_loopback(a, b.loopback_interfaces))
+    common = {"proto": protos(["tcp"]), "dport": ports([b.connection_port]), "ct": NOT_ESTABLISHED,
+              "iif": not_loopback(a, b.loopback_interfaces)}
     leaks = a.accepted("input", packets(a, src=outside(gateways, Dim.SRC, f), **common), MAX_EXAMPLES)
     if leaks:
         return CheckResult.failed(
@@ -113,7 +113,7 @@ def _egress_npdb_only(view: FamilyView) -> CheckResult:
     a, b, f = view.analysis, view.baseline, view.family
     # The host's own egress is the OUTPUT hook; forwarded traffic is FW-NO-ANY-ANY's concern.
     oif = not_loopback(a, b.loopback_interfaces)
-    npdb = dict(dst=cidrs(b.npdb_egress.cidrs, f), proto=protos(["tcp"]), dport=ports([b.npdb_egress.port]))
+    npdb = {"dst": cidrs(b.npdb_egress.cidrs, f), "proto": protos(["tcp"]), "dport": ports([b.npdb_egress.port])}
     servers = cidrs(b.connection_servers, f)
     evidence: list[Evidence] = []
     wrong_source = a.accepted("output", packets(a, src=outside(servers, Dim.SRC, f), ct=NOT_ESTABLISHED,

@@ -135,7 +135,7 @@ def contains_point(box: Box, point: Sequence[int]) -> bool:
 
 
 def intersect(a: Box, b: Box) -> Box | None:
-    out = []
+    out: list[int] = []
     for k in range(0, 2 * NDIM, 2):
         lo, hi = max(a[k], b[k]), min(a[k + 1], b[k + 1])
         if lo > hi:

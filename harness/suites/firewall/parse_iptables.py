@@ -125,8 +125,8 @@ def parse_iptables_families(text: str, path: Path | str = "<ruleset>",
     if not rulesets:
         raise RulesetParseError(path, None, "no *filter table found: is this iptables-save or ip6tables-save output?")
     for ruleset in rulesets:
-        for chain in ruleset.chains.values():
-            for rule in chain.rules:
+        for declared in ruleset.chains.values():
+            for rule in declared.rules:
                 if rule.target is not None and rule.target not in ruleset.chains:
                     raise RulesetParseError(path, rule.line, f"target {rule.target[:100]} is neither a supported target nor a declared chain")
     return rulesets

@@ -252,7 +252,10 @@ def _match(m: dict[str, Any], found: _RuleFields, body: dict[str, Any],
     if not isinstance(op, str):
         raise _Fail(f"operator {str(op)[:20]!r} is not a string ({FIX})")
     if isinstance(right, str) and right.startswith("@"):
-        right = {"set": sets.get((body.get("family"), body.get("table"), right[1:]), None)}
+        family, table = body.get("family"), body.get("table")
+        named = (sets.get((family, table, right[1:]))
+                 if isinstance(family, str) and isinstance(table, str) else None)
+        right = {"set": named}
         if right["set"] is None:
             raise _Fail(f"named set {m.get('right')} is not defined in the ruleset")
     if not isinstance(left, dict) or len(left) != 1:
@@ -305,8 +308,8 @@ def _match(m: dict[str, Any], found: _RuleFields, body: dict[str, Any],
                 wanted = {"ipv4", "ipv6"} - wanted
             found.families &= wanted
         elif key in ("iifname", "oifname", "iif", "oif"):
-            names = tuple(str(v) for v in _strings(right))
-            _put_iface(fields, "iif" if key.startswith("i") else "oif", IfaceMatch(names, op == "!="))
+            interfaces = tuple(str(v) for v in _strings(right))
+            _put_iface(fields, "iif" if key.startswith("i") else "oif", IfaceMatch(interfaces, op == "!="))
         elif key == "l4proto":
             _put(fields, "proto", _values(right, op, Dim.PROTO))
         else:

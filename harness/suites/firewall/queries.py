@@ -55,7 +55,7 @@ def packets(analysis: RulesetAnalysis, **dims: IntervalSet) -> list[Box]:
     """Boxes for the given dimensions (names as in Dim, lower case); any value elsewhere."""
     n = len(analysis.ifaces)
     maxima = dim_maxima(analysis.family)
-    sets = [((0, maxima.get(Dim(d), n - 1)),) for d in range(NDIM)]
+    sets: list[IntervalSet] = [((0, maxima.get(Dim(d), n - 1)),) for d in range(NDIM)]
     for name, values in dims.items():
         sets[Dim[name.upper()]] = values
     return boxes_from_sets(sets)

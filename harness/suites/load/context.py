@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from harness.checks import Evidence, SuiteUnavailable
-from harness.sut.dossiers import synthetic_people
 from harness.run_context import RunContext
 from harness.suites.load.plan import (
     dossier_pool,
@@ -34,6 +33,7 @@ from harness.suites.load.thresholds import (
     measured,
     resolve_thresholds,
 )
+from harness.sut.dossiers import synthetic_people
 
 PORTAL_CLIENTS = ("portal", "portal-b")
 

@@ -86,4 +86,4 @@ def write_plan(path: Path, *, tokens: Sequence[str], dossiers: Sequence[dict[str
 
 def token_lifetime_s(duration_s: float) -> int:
     """Tokens must outlive the run (plus start-up and stop) or the tail of the run is all 401."""
-    return int(math.ceil(duration_s)) + 180
+    return math.ceil(duration_s) + 180

@@ -35,7 +35,8 @@ def bound_gevent_sockets(deadline_s: Callable[[], float]) -> None:
     ssl_socket: Any = gevent.ssl.SSLSocket
     if getattr(ssl_socket.do_handshake, "_popcert_bounded", False):
         return
-    start, lock = gevent.monkey.get_original("_thread", ["start_new_thread", "allocate_lock"])
+    start = gevent.monkey.get_original("_thread", "start_new_thread")
+    lock = gevent.monkey.get_original("_thread", "allocate_lock")
     watchdog = Watchdog(start, lock, gevent.monkey.get_original("time", "sleep"))
     handshake = ssl_socket.do_handshake
 

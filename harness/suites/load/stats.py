@@ -9,6 +9,7 @@ the history, over the same rows the totals came from.
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,13 +159,13 @@ def sustained_rate(history: tuple[HistoryPoint, ...], users: int,
     start = None
     if spawned:
         start_ts = spawned[0].timestamp + warmup_s
-        after = [p for p in history if p.timestamp >= start_ts]
-        if after and history[-1].timestamp - after[0].timestamp >= 2:
-            start = after[0]
+        settled = [p for p in history if p.timestamp >= start_ts]
+        if settled and history[-1].timestamp - settled[0].timestamp >= 2:
+            start = settled[0]
     if start is None:
         start = history[0]
     # Counts restart at zero when locust resets its statistics (--reset-stats after spawning).
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         if after.total_requests < before.total_requests and after.timestamp >= start.timestamp:
             start = after
     end = history[-1]
@@ -181,7 +182,7 @@ def throughput_series(history: tuple[HistoryPoint, ...]) -> dict[str, list[tuple
     t0 = history[0].timestamp
     ok: list[tuple[float, float]] = []
     failed: list[tuple[float, float]] = []
-    for before, after in zip(history, history[1:], strict=False):
+    for before, after in itertools.pairwise(history):
         dt = after.timestamp - before.timestamp or 1
         if after.total_requests < before.total_requests:
             continue  # the statistics reset after spawning; no rate for that second

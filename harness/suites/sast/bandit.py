@@ -64,15 +64,15 @@ def analyse_python(inventory: SourceInventory, *, budget_s: float = ANALYSIS_BUD
     analysed: list[dict[str, Any]] = []
     deadline = time.monotonic() + budget_s
     queue = _batches([f for f in python if f.size <= MAX_PYTHON_BYTES])
-    skipped += [(f.relative, f"{f.size} bytes, over the {MAX_PYTHON_BYTES}-byte limit for "
-                             "parsing a Python file") for f in python if f.size > MAX_PYTHON_BYTES]
+    skipped += [(f.relative, (f"{f.size} bytes, over the {MAX_PYTHON_BYTES}-byte limit for "
+                              "parsing a Python file")) for f in python if f.size > MAX_PYTHON_BYTES]
     with tempfile.TemporaryDirectory(prefix="popcert-sast-") as scratch:
         while queue:
             batch = queue.pop(0)
             remaining = deadline - time.monotonic()
             if remaining <= 1:
-                skipped += [(f.relative, f"not analysed: the {budget_s:g} s analysis budget "
-                                         "was spent") for f in batch]
+                skipped += [(f.relative, (f"not analysed: the {budget_s:g} s analysis budget "
+                                          "was spent")) for f in batch]
                 continue
             result, why = _run_child(batch, Path(scratch), remaining, memory_limit_bytes)
             if result is not None:

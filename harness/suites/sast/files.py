@@ -142,9 +142,8 @@ class _Walk:
                         self._environment(relative, path)
                     else:
                         pending.append((path, tool_only or entry.name in TOOL_DIRS))
-                elif entry.is_file(follow_symlinks=False):
-                    if not tool_only or _python_name(path):
-                        self.found[relative] = path
+                elif entry.is_file(follow_symlinks=False) and (not tool_only or _python_name(path)):
+                    self.found[relative] = path
 
     def _environment(self, relative: str, folder: Path) -> None:
         count = sum(1 for _ in _python_files(folder))

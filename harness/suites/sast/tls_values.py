@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from enum import Enum
 from typing import Any
 
@@ -259,7 +259,7 @@ def judge_value(kind: str, value: Any) -> str:
         return UNPROVEN
 
 
-_SAFE_CALLS = {"bool": bool, "int": int, "str": str, "float": float, "len": len}
+_SAFE_CALLS: dict[str, Callable[..., Any]] = {"bool": bool, "int": int, "str": str, "float": float, "len": len}
 _STRING_METHODS = frozenset({"lower", "upper", "strip", "lstrip", "rstrip", "casefold", "title",
                              "capitalize", "removeprefix", "removesuffix"})
 
@@ -278,8 +278,9 @@ def _fold(judge: Judge, node: ast.AST, depth: int, level: int) -> Any:
                 return not operand
             if isinstance(node.op, ast.USub | ast.UAdd | ast.Invert) and \
                     isinstance(operand, int | float):
-                return {ast.USub: lambda x: -x, ast.UAdd: lambda x: +x,
-                        ast.Invert: lambda x: ~x}[type(node.op)](operand)
+                unary: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+                    ast.USub: lambda x: -x, ast.UAdd: lambda x: +x, ast.Invert: lambda x: ~x}
+                return unary[type(node.op)](operand)
         except Exception:  # noqa: BLE001
             return UNKNOWN
         return UNKNOWN
@@ -302,8 +303,9 @@ def _fold(judge: Judge, node: ast.AST, depth: int, level: int) -> Any:
                                                                       level)
         if UNKNOWN in (left, right):
             return UNKNOWN
-        operations = {ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
-                      ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b}
+        operations: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+            ast.Eq: lambda a, b: a == b, ast.NotEq: lambda a, b: a != b,
+            ast.Is: lambda a, b: a is b, ast.IsNot: lambda a, b: a is not b}
         operation = operations.get(type(node.ops[0]))
         return operation(left, right) if operation else UNKNOWN
     if isinstance(node, ast.List | ast.Tuple | ast.Set):
@@ -346,9 +348,10 @@ def _binop(op: ast.operator, left: Any, right: Any) -> Any:
             return UNKNOWN
     elif not isinstance(op, ast.Add | ast.Sub | ast.BitOr | ast.BitAnd | ast.BitXor):
         return UNKNOWN
-    operations = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
-                  ast.Mult: lambda a, b: a * b, ast.BitOr: lambda a, b: a | b,
-                  ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b}
+    operations: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+        ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b,
+        ast.Mult: lambda a, b: a * b, ast.BitOr: lambda a, b: a | b,
+        ast.BitAnd: lambda a, b: a & b, ast.BitXor: lambda a, b: a ^ b}
     try:
         return operations[type(op)](left, right)
     except Exception:  # noqa: BLE001 - e.g. "a" - 1

@@ -153,8 +153,8 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
                           # Calls under another client's credentials are OWN-CREDENTIALS' finding.
                           and e.get("client_id") == OWN_CLIENT_ID] for r in ran}
     judged = [r for r in ran if data_calls[id(r)]]
-    problems = [(r, f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
-                 f"{_entry_line(e)}")
+    problems = [(r, (f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
+                     f"{_entry_line(e)}"))
                 for r in judged for e in data_calls[id(r)] if e.get("purpose_code") != r.purpose_code]
     return _decide("purpose code", judged, problems, errored, "purpose codes")
 
@@ -181,8 +181,8 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
                 continue
             extra = sorted(set(requested) - allowed)
             if extra:
-                problems.append((run, f"asked for {extra} beyond what {run.purpose_code} needs "
-                                 f"({sorted(allowed)})"))
+                problems.append((run, (f"asked for {extra} beyond what {run.purpose_code} needs "
+                                       f"({sorted(allowed)})")))
     return _decide("data minimisation", judged, problems, errored, "field selection")
 
 
@@ -214,8 +214,8 @@ def outcome(ctx: ScenarioContext) -> CheckResult:
             status = run.submit.status if run.submit else None
             problems.append((run, f"submission not accepted (HTTP {status})"))
         elif run.final_status != expected:
-            problems.append((run, f"ended {run.final_status!r}, expected {expected!r}; "
-                             f"the SUT's {sut_reasons(run)}"))
+            problems.append((run, (f"ended {run.final_status!r}, expected {expected!r}; "
+                                   f"the SUT's {sut_reasons(run)}")))
         missing = [m for m in run.step.expect.npdb.must_call
                    if not any(m in str(e.get("path", "")) for e in run.npdb_calls())]
         if missing and run.dossier_id is not None:
@@ -261,8 +261,8 @@ def fault_retry(ctx: ScenarioContext) -> CheckResult:
         seen = {s.status for s in run.history if s.status}
         wrong = sorted(seen - set(run.step.expect.allowed_statuses))
         if run.final_status != run.step.expect.outcome:
-            problems.append((run, f"still {run.final_status!r} after the poll timeout; "
-                            f"expected {run.step.expect.outcome!r} once the NPDB recovered"))
+            problems.append((run, (f"still {run.final_status!r} after the poll timeout; "
+                                   f"expected {run.step.expect.outcome!r} once the NPDB recovered")))
         elif wrong:
             problems.append((run, f"reported status {wrong} during the fault"))
     return _decide("retry", judged, problems, errored, "recovery from transient faults")
@@ -273,7 +273,7 @@ def _timestamp(value: Any) -> float | None:
         return float(value)
     if isinstance(value, str):
         try:
-            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+            return datetime.fromisoformat(value).timestamp()
         except ValueError:
             return None
     return None
@@ -303,6 +303,6 @@ def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
         if first is None or then is None:
             problems.append((run, "audit timestamps unreadable"))
         elif then - first < wait_s - 0.05:  # 50 ms for clock granularity
-            problems.append((run, f"called again {then - first:.2f} s after a 429 that asked "
-                             f"for Retry-After: {wait_s:g} s"))
+            problems.append((run, (f"called again {then - first:.2f} s after a 429 that asked "
+                                   f"for Retry-After: {wait_s:g} s")))
     return _decide("rate limit", judged, problems, errored, "Retry-After compliance")

@@ -5,6 +5,7 @@ stops the suite (SuiteUnavailable). The context is read-only.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,6 @@ from harness.run_context import RunContext
 from harness.suites.scenario.model import Scenario, load_all
 from harness.suites.scenario.runner import PopulationBinder, ScenarioDriver, StepRun
 from harness.sut.npdb_boundary import AdminAPI, CitizenRegister, NPDBHandle
-
 
 PURPOSES_PATH = resources.data_path("specs", "npdb", "v1", "purposes.yaml")
 UNAVAILABLE = "scenario suite could not start"
@@ -79,10 +79,8 @@ def run_admin(run: RunContext, npdb: NPDBHandle) -> AdminAPI:
     admin = npdb.admin.for_run(run.run_id)
     ca_bundle = run.config.target.ca_bundle
     if ca_bundle is not None:
-        try:
+        with contextlib.suppress(Exception):  # deliveries then fail visibly in the delivery log
             admin.trust_ca(Path(ca_bundle))
-        except Exception:  # noqa: BLE001 - deliveries then fail visibly in the delivery log
-            pass
     return admin
 
 

@@ -71,13 +71,18 @@ class NpdbExpectation(_Strict):
     must_call: list[str] = Field(default_factory=list)  # endpoints that must appear, e.g. identity/verify
 
 
+DossierStatus = Literal["received", "processing", "pending_npdb", "completed", "rejected"]
+
+
+def _progress_statuses() -> list[DossierStatus]:
+    return ["received", "processing", "pending_npdb", "completed"]
+
+
 class Expectation(_Strict):
     outcome: FinalStatus
     npdb: NpdbExpectation
     # Fault steps: statuses the dossier may pass through; anything else is a wrong report.
-    allowed_statuses: list[Literal["received", "processing", "pending_npdb", "completed",
-                                   "rejected"]] = Field(
-        default_factory=lambda: ["received", "processing", "pending_npdb", "completed"])
+    allowed_statuses: list[DossierStatus] = Field(default_factory=_progress_statuses)
 
 
 class NpdbEvent(_Strict):

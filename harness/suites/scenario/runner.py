@@ -340,7 +340,5 @@ def _fault_arguments(fault: Fault) -> dict[str, Any]:
 
 
 def _quietly(action: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # cleanup must not hide the step's own result
         action()
-    except Exception:  # noqa: BLE001 - cleanup must not hide the step's own result
-        pass

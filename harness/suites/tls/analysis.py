@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.verification import DNSName, IPAddress, PolicyBuilder, Store, VerificationError
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from sslyze import AllScanCommandsAttempts, ScanCommandAttemptStatusEnum
 
 # sslyze result field -> the version name Mozilla's profile uses.
@@ -122,7 +123,7 @@ def chain_problem(chain: list[x509.Certificate], ca_bundle: Path | None,
     name = claimed[0]
     subject: DNSName | IPAddress
     if isinstance(name, x509.IPAddress):
-        subject = IPAddress(name.value)  # type: ignore[arg-type]
+        subject = IPAddress(name.value)
     else:
         subject = DNSName(str(name.value))
     verifier = PolicyBuilder().store(Store(roots)).time(now).build_server_verifier(subject)

@@ -6,6 +6,7 @@ TLS-MOZILLA-INTERMEDIATE reports only what no dedicated check reports.
 
 from __future__ import annotations
 
+from cryptography import x509
 from sslyze import ClientAuthRequirementEnum
 
 from harness.checks import CheckResult, Evidence, Severity, check
@@ -66,7 +67,7 @@ def strong_ciphers_only(ctx: TlsContext) -> CheckResult:
                               ctx.reproduction())
 
 
-def _leaf_chain(ctx: TlsContext) -> list | CheckResult:
+def _leaf_chain(ctx: TlsContext) -> list[x509.Certificate] | CheckResult:
     try:
         return analysis.leaf_and_chain(ctx.scan)
     except analysis.IncompleteScan as incomplete:

@@ -37,7 +37,7 @@ class TlsContext:
     scan: AllScanCommandsAttempts  # result.scan_result: what each scan command found
     min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY
     mozilla_config: str = DEFAULT_MOZILLA_CONFIG
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     @property
     def host(self) -> str:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography import x509
 from sslyze import AllScanCommandsAttempts, ServerScanResult
 from sslyze.mozilla_tls_profile.tls_config_checker import (
     MozillaTlsConfiguration,
@@ -69,7 +70,7 @@ def judge(result: ServerScanResult, scan: AllScanCommandsAttempts, config: TlsCo
 
 def _dedicated_owner(key: str, accepted: dict[str, list[str]], legacy: list[str],
                      ciphers: analysis.CipherJudgement, config: TlsConfigurationAsJson,
-                     chain: list, host: str, ca_bundle: Path | None,
+                     chain: list[x509.Certificate], host: str, ca_bundle: Path | None,
                      now: dt.datetime) -> str | tuple[str, str] | None:
     if key == "tls_versions" and legacy:
         return "TLS-PROTOCOL-LEGACY"

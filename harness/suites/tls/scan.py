@@ -176,7 +176,8 @@ def scan_here(target: TlsTarget) -> ServerScanResult:
             certificate_chain_path=Path(target.client_cert), key_path=Path(target.client_key))
     network = ServerNetworkConfiguration(
         tls_server_name_indication=target.host, tls_client_auth_credentials=credentials,
-        network_timeout=NETWORK_TIMEOUT_S, network_max_retries=1)
+        # sslyze annotates network_timeout as int; it is a socket timeout, which takes float seconds
+        network_timeout=NETWORK_TIMEOUT_S, network_max_retries=1)  # type: ignore[arg-type]
     extra = ScanCommandsExtraArguments(
         certificate_info=CertificateInfoExtraArgument(custom_ca_file=Path(target.ca_bundle))
         if target.ca_bundle else None)

@@ -29,3 +29,8 @@ def switch() -> Callable[..., None]:
 def minter(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     from popcert_npdb.tokens import TokenMinter
     return TokenMinter(Path(tmp_path_factory.mktemp("npdb-keys")))
+
+
+# test_app's in-process city system (the `api` fixture), for test_access_switches too: imported
+# here, not into that module, where every test's own `api` parameter would shadow the import.
+from tests.unit.city.test_app import api  # noqa: F401

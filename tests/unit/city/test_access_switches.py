@@ -8,8 +8,8 @@ import copy
 import json
 import time
 
-from tests.unit.city.test_app import BASE, BIRTH, SECRET, api, auth, submit  # noqa: F401 - fixture
 from popcert_city.webhook import sign
+from tests.unit.city.test_app import BASE, BIRTH, SECRET, auth, submit
 
 
 def _listed_ids(api, minter, client: str) -> set[str]:  # type: ignore[no-untyped-def]

@@ -142,7 +142,7 @@ def test_notifications(api) -> None:  # type: ignore[no-untyped-def]
     body = (b'{"event_id":"e-1","type":"death","occurred_at":"2025-01-01T00:00:00Z",'
             b'"personal_id":"001045123456","data":{}}')
     header = sign(SECRET, body, int(time.time()))
-    post = lambda h: api.post(f"{BASE}/notifications", content=body,  # noqa: E731
+    post = lambda h: api.post(f"{BASE}/notifications", content=body,
                               headers={"content-type": "application/json", **h})
     assert post({}).status_code == 401
     first = post({"X-NPDB-Signature": header})

@@ -9,20 +9,7 @@ from popcert_city import defects
 from popcert_city.procedures import PROCEDURES
 from popcert_city.spec import CREATE_SCHEMAS, reference_spec
 
-REQUIRED_SWITCHES = """auth.no_token_accepted auth.malformed_token_500 auth.exp_not_checked auth.nbf_not_checked
-auth.iss_not_checked auth.aud_not_checked auth.alg_none_accepted auth.hs256_key_confusion auth.unknown_key_accepted
-auth.jku_followed auth.stripped_signature_accepted auth.scope_not_enforced auth.bola auth.no_rate_limit
-auth.leaky_errors auth.notification_unsigned_accepted auth.notification_replay_accepted mtls.optional
-mtls.expired_cert_accepted mtls.foreign_ca_accepted schema.dob_wrong_format conformance.server_error_on_bad_input
-conformance.accepts_invalid_input conformance.undocumented_status conformance.wrong_content_type
-conformance.spec_drift npdb.missing_purpose_code npdb.overfetch_fields npdb.redundant_calls npdb.no_retry
-npdb.loses_dossier_on_failure npdb.shared_credentials npdb.ignores_retry_after scenario.wrong_outcome
-load.slow_path load.errors_under_load tls.allows_tls10 tls.weak_ciphers tls.expiring_cert tls.hostname_mismatch
-tls.self_signed tls.long_lived_cert firewall.any_any firewall.default_accept firewall.ssh_open
-firewall.inbound_not_restricted firewall.egress_open firewall.shadowed_rule sast.verify_false
-sast.hardcoded_secret auth.bola_list auth.idempotency_shared auth.idempotency_ignored
-auth.read_scope_not_enforced auth.no_body_limit auth.notification_stale_accepted
-auth.notification_redelivery_conflict auth.validation_echoes_input""".split()
+REQUIRED_SWITCHES = ["auth.no_token_accepted", "auth.malformed_token_500", "auth.exp_not_checked", "auth.nbf_not_checked", "auth.iss_not_checked", "auth.aud_not_checked", "auth.alg_none_accepted", "auth.hs256_key_confusion", "auth.unknown_key_accepted", "auth.jku_followed", "auth.stripped_signature_accepted", "auth.scope_not_enforced", "auth.bola", "auth.no_rate_limit", "auth.leaky_errors", "auth.notification_unsigned_accepted", "auth.notification_replay_accepted", "mtls.optional", "mtls.expired_cert_accepted", "mtls.foreign_ca_accepted", "schema.dob_wrong_format", "conformance.server_error_on_bad_input", "conformance.accepts_invalid_input", "conformance.undocumented_status", "conformance.wrong_content_type", "conformance.spec_drift", "npdb.missing_purpose_code", "npdb.overfetch_fields", "npdb.redundant_calls", "npdb.no_retry", "npdb.loses_dossier_on_failure", "npdb.shared_credentials", "npdb.ignores_retry_after", "scenario.wrong_outcome", "load.slow_path", "load.errors_under_load", "tls.allows_tls10", "tls.weak_ciphers", "tls.expiring_cert", "tls.hostname_mismatch", "tls.self_signed", "tls.long_lived_cert", "firewall.any_any", "firewall.default_accept", "firewall.ssh_open", "firewall.inbound_not_restricted", "firewall.egress_open", "firewall.shadowed_rule", "sast.verify_false", "sast.hardcoded_secret", "auth.bola_list", "auth.idempotency_shared", "auth.idempotency_ignored", "auth.read_scope_not_enforced", "auth.no_body_limit", "auth.notification_stale_accepted", "auth.notification_redelivery_conflict", "auth.validation_echoes_input"]
 
 
 def test_spec_is_valid_openapi_31() -> None:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.firewall.fw_brute_force import evaluate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.suites.firewall.analysis import RulesetAnalysis
-from harness.suites.firewall.packets import (NDIM, Dim, contains_point, intersect, subtract,
-                                             subtract_all)
+from harness.suites.firewall.packets import NDIM, Dim, contains_point, intersect, subtract, subtract_all
 from harness.suites.firewall.parse_iptables import parse_iptables
+from tests.unit.firewall.fw_brute_force import evaluate
 
 SMALL = [0, 1, 2, 5, 7, 9]
 

@@ -121,7 +121,7 @@ def test_nft_base_chains_on_one_hook_must_all_accept() -> None:
                    "prio": 10, "policy": "accept"}},
         {"rule": {"family": "ip", "table": "late", "chain": "in2", "handle": 50,
                   "expr": [_m({"payload": {"protocol": "ip", "field": "saddr"}}, "192.0.2.66"), {"drop": None}]}}]
-    (path := Path("two.json"))
+    path = Path("two.json")
     analysis = RulesetAnalysis(parse_nft_json(json.dumps(doc), path))
 
     def accepted(src: str) -> bool:

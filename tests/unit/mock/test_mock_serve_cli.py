@@ -27,3 +27,14 @@ def test_mock_serve_passes_trust_ca_to_the_server(tmp_path: Path) -> None:
         _, stderr = server.communicate(timeout=30)
     # The server read the file it was given and said why it cannot use it.
     assert f"--trust-ca {not_a_certificate}" in stderr
+
+
+def test_mock_serve_refuses_an_unknown_mtls_mode_in_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "popcert"), "mock", "serve", "--state-dir",
+         str(tmp_path / "npdb"), "--mtls", "sometimes"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert "--mtls 'sometimes' is not a mode: use off, optional or required" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "npdb").exists()  # refused before the mock built any state

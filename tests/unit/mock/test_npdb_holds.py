@@ -136,7 +136,7 @@ def test_subscriptions_survive_a_restart_and_the_newest_is_used(tmp_path: Path) 
         fresh.subscription_id, other.subscription_id]
     assert stale.subscription_id not in Notifier(state_dir=tmp_path).subscriptions
     narrower = restarted.subscribe("city-system", "https://127.0.0.1:8443/cb", ["birth"])
-    assert [s.subscription_id for s in restarted.recipients("death")][0] == fresh.subscription_id
+    assert next(s.subscription_id for s in restarted.recipients("death")) == fresh.subscription_id
     assert restarted.recipients("birth")[0].subscription_id == narrower.subscription_id
     assert (tmp_path / "subscriptions.json").stat().st_mode & 0o077 == 0  # holds secrets
 
@@ -167,8 +167,8 @@ def test_delivery_reaches_a_system_with_its_own_server_ca(env: Any, tmp_path: Pa
     async def scenario() -> list[str]:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             head = await reader.readuntil(b"\r\n\r\n")
-            length = int([h for h in head.split(b"\r\n") if h.lower().startswith(
-                b"content-length")][0].split(b":")[1])
+            length = int(next(h for h in head.split(b"\r\n") if h.lower().startswith(
+                b"content-length")).split(b":")[1])
             received.append(await reader.readexactly(length))
             writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             await writer.drain()

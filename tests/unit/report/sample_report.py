@@ -181,8 +181,8 @@ def registered_certified_report(profile_name: str = "district") -> dict[str, Any
     """A CERTIFIED report whose verdict really follows from its results under the real profile:
     one passing result per registered check, every required attestation given (for verify tests).
     """
-    from harness.registry import default_registry
     from harness.profiles import load_profile
+    from harness.registry import default_registry
     from harness.report.specs import current_specs, harness_version
     profile = load_profile(profile_name)
     report = sample_report()

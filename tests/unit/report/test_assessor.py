@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.assessor import (Attestation, Waiver, attestation_entries, load_attestations,
-                              load_waivers, waiver_for)
+from harness.assessor import (
+    Attestation,
+    Waiver,
+    attestation_entries,
+    load_attestations,
+    load_waivers,
+    waiver_for,
+)
 from harness.errors import ConfigError
 from harness.report.document import REPO_ROOT
 
