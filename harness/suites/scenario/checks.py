@@ -194,9 +194,16 @@ def call_budget(ctx: ScenarioContext) -> CheckResult:
     ran, errored = _usable(ctx)
     # Under faults retries are the point; their budget is SCN-FAULT-RETRY's business.
     judged = [r for r in ran if not r.faults and r.dossier_id]
-    problems = [(r, f"{len(r.npdb_calls())} NPDB calls, budget {r.step.expect.npdb.max_calls}")
-                for r in judged if len(r.npdb_calls()) > r.step.expect.npdb.max_calls]
+    problems = [(r, f"{len(_answered(r))} NPDB calls, budget {r.step.expect.npdb.max_calls}")
+                for r in judged if len(_answered(r)) > r.step.expect.npdb.max_calls]
     return _decide("call budget", judged, problems, errored, "NPDB call counts")
+
+
+def _answered(run: StepRun) -> list[dict[str, Any]]:
+    """The step's NPDB calls the NPDB did not refuse for protocol reasons: a call refused for
+    wrong credentials or a missing purpose (and its retries, whose number depends on timing) is
+    the defect of SCN-OWN-CREDENTIALS / SCN-PURPOSE-CODE, not a call the procedure spent."""
+    return [e for e in run.npdb_calls() if e.get("status") not in PROTOCOL_REFUSALS]
 
 
 @check("SCN-OUTCOME", severity=Severity.HIGH,
