@@ -17,6 +17,7 @@ import jsonschema
 
 from harness import resources
 from harness.errors import PopcertError
+from harness.profiles import Verdict
 from harness.signing.canonical import canonical_json
 from harness.untrusted import MAX_REPORT_DEPTH, cut_deep_json
 
@@ -210,11 +211,8 @@ class VerdictEntry:
     inconclusive: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"status": self.status, "reasons": list(self.reasons),
-                                "blocking": list(self.blocking)}
-        if self.inconclusive:
-            data["inconclusive"] = list(self.inconclusive)
-        return data
+        # The verdict rule's own JSON (harness/profiles.py), so the two can never drift apart.
+        return Verdict(self.status, self.reasons, self.blocking, self.inconclusive).to_json()
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> VerdictEntry:
