@@ -51,6 +51,7 @@ from locust.rpc import Message
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.suites.load.body import BodyRefused, decode_bounded, read_bounded
+from harness.suites.load.headers import bound_response_headers
 from harness.suites.load.latency import LatencyRecorder, latency_path
 from harness.suites.load.sockets import CURRENT, bound_gevent_sockets
 
@@ -234,8 +235,10 @@ def _count_unsent(**_: Any) -> None:
 
 
 # A handshake held inside OpenSSL (HelloRequest flood) or a read loop that never waits (endless
-# chunked trailer) would freeze the whole worker: both end at the request deadline.
+# chunked trailer) would freeze the whole worker: both end at the request deadline. The trailer's
+# fields, which geventhttpclient would keep without limit until then, are bounded as well.
 bound_gevent_sockets(lambda: float(PLAN.get("request_deadline_s", 30.0)))
+bound_response_headers()
 
 
 def _ssl_context_factory(cafile: str | None = None, **_: Any) -> ssl.SSLContext:

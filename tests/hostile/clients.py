@@ -94,9 +94,11 @@ def gevent_adapter() -> Callable[[dict[str, Any]], tuple[str, str]]:
     from geventhttpclient.url import URL
 
     from harness.suites.load.body import BodyRefused, decode_bounded, read_bounded
+    from harness.suites.load.headers import bound_response_headers
     from harness.suites.load.sockets import CURRENT, bound_gevent_sockets
 
     bound_gevent_sockets(lambda: DEADLINE_S)
+    bound_response_headers()
 
     def fetch(case: dict[str, Any]) -> tuple[str, str]:
         url = URL(case["url"])
