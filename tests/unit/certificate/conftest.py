@@ -13,7 +13,7 @@ from harness.report import sign as signing
 from harness.signing.canonical import canonical_json
 from harness.signing.keys import keys_new
 from harness.signing.trust import trust_key
-from tests.unit.report.sample_report import doc, registered_certified_report
+from tests.unit.report.sample_report import as_run_wrote_it, doc, registered_certified_report
 
 FIREWALL_FP = "sha256:" + "a" * 64
 SOURCE_FP = "sha256:" + "b" * 64
@@ -57,6 +57,7 @@ def not_certified() -> dict[str, Any]:
     report["summary"]["by_status"] = {"pass": len(report["results"]) - 1, "fail": 1}
     report["summary"]["by_suite"][failed["check"]["suite"]]["pass"] -= 1
     report["summary"]["by_suite"][failed["check"]["suite"]]["fail"] = 1
+    as_run_wrote_it(report)
     report["verdict"] = rederived_verdict(doc(report)).to_json()
     return report
 
