@@ -66,12 +66,21 @@ def issue(
     trust_store: TrustStoreOption = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="also print certificate.pdf with headless "
                                                     "Chromium (Debian's chromium)")] = False,
+    allow_lab_target: Annotated[str | None, typer.Option(
+        "--allow-lab-target", metavar="REASON",
+        help="certify a target on a loopback or link-local address (a lab), saying why; the "
+             "reason is recorded in the certificate")] = None,
 ) -> None:
-    """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry."""
+    """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry.
+
+    Only from a full run (not --quick, not `popcert demo`) of a vendor's system with the
+    assessor's own waivers and attestations; each refusal says why and what to do.
+    """
     from harness.certificate.issue import issue_certificate
 
     issued = issue_certificate(report, key, registry=_registry(registry), assessor=assessor,
-                               out_dir=out_dir, trust_store=trust_store)
+                               out_dir=out_dir, trust_store=trust_store,
+                               allow_lab_target=allow_lab_target)
     document = issued.certificate.document
     if pdf:
         from harness.certificate.page import PDF_NAME, print_pdf
@@ -82,6 +91,9 @@ def issue(
             _say(f"warning: {problem}", err=True)
     system = strip_control(str(document['system']['name']), keep_newlines=False)
     _say(f"issued {issued.certificate.serial} to {system}, valid until {document['not_after']}")
+    if "lab_target" in document:
+        _say(f"lab target:  {document['lab_target']['why']}; recorded reason: "
+             f"{strip_control(document['lab_target']['reason'], keep_newlines=False)}")
     _say(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
          f"page:        {issued.page_path}")
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from harness.certificate.registry import Registry
+from harness.profiles import load_profile
 from harness.report import sign as signing
 from harness.signing.canonical import canonical_json
 from harness.signing.keys import keys_new
@@ -40,6 +41,11 @@ def certified(profile: str = "district", *, fingerprints: bool = True,
               system: str | None = None) -> dict[str, Any]:
     report = registered_certified_report(profile)
     report["run"]["complete"] = True
+    # A full run of a deployed system (issue 21: a quick or demo run, a lab address, a short load
+    # test are refused; tests/unit/certificate/test_eligibility.py): the profile's own load
+    # duration, and a name in the reserved .example domain that no traffic ever reaches.
+    report["run"]["load_duration_s"] = float(load_profile(profile).thresholds["load"]["duration_s"])
+    report["system"]["base_url"] = "https://tthc.hanoi.example"
     if fingerprints:
         report["run"]["fingerprints"] = {"firewall_ruleset": FIREWALL_FP, "source_tree": SOURCE_FP}
     if system:
