@@ -147,10 +147,12 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
     if not report.run.complete:
         raise CertificateError(f"{report_path}: the run is INCOMPLETE — only a complete run is "
                                "certified")
-    if report.verdict.status != CERTIFIED:
-        raise CertificateError(f"{report_path}: verdict is {report.verdict.status}, not "
-                               f"{CERTIFIED} — no certificate issued")
+    # Every reason at once: a demo report is told it is a demo even when its verdict also fails.
     refused = refusals(report, load_profile(report.profile.name), allow_lab_target=allow_lab_target)
+    if report.verdict.status != CERTIFIED:
+        verdict = (f"{report_path}: verdict is {report.verdict.status}, not {CERTIFIED} — no "
+                   "certificate issued")
+        raise CertificateError(verdict + "".join(f"\n  - {reason}" for reason in refused))
     if refused:
         raise CertificateError(f"{report_path}: no certificate issued — a certificate comes only "
                                "from a full run at the profile's level of a vendor's system:\n"
