@@ -95,8 +95,9 @@ def _load_too_short(report: ReportDocument, profile: Profile) -> list[str]:
     bar = resolve_thresholds(profile.thresholds.get("load")).duration_s
     ran = report.run.load_duration_s
     if ran is None or ran < bar:
-        return [f"the load test ran {'no' if ran is None else f'{ran:g}'} seconds, below the "
-                f"{profile.name} profile's thresholds.load.duration_s of {bar:g} s — run {FULL_RUN}"]
+        return [(f"the load test ran {'no' if ran is None else f'{ran:g}'} seconds, below the "
+                 f"{profile.name} profile's thresholds.load.duration_s of {bar:g} s — run "
+                 f"{FULL_RUN}")]
     return []
 
 
@@ -111,9 +112,9 @@ def _reference_system(report: ReportDocument) -> list[str]:
         return []
     what = ("its name" if named else "its source tree fingerprint" if same_source
             else "its firewall ruleset fingerprint")
-    return [f"it certifies popcert's bundled reference city system ({what} is the shipped "
-            "example's), not a vendor's — point run.yaml's target, source and firewall at the "
-            "vendor's system"]
+    return [(f"it certifies popcert's bundled reference city system ({what} is the shipped "
+             "example's), not a vendor's — point run.yaml's target, source and firewall at the "
+             "vendor's system")]
 
 
 @lru_cache(maxsize=1)

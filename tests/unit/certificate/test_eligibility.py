@@ -64,7 +64,7 @@ def _reference_source(report: dict[str, Any]) -> dict[str, Any]:
 
 def _reference_ruleset(report: dict[str, Any]) -> dict[str, Any]:
     _, rulesets = reference_fingerprints()
-    report["run"]["fingerprints"]["firewall_ruleset"] = sorted(rulesets)[0]
+    report["run"]["fingerprints"]["firewall_ruleset"] = min(rulesets)
     return report
 
 
