@@ -22,6 +22,10 @@ certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTI
                               no_args_is_help=True)
 registry_app = typer.Typer(help="The registry of issued certificates.", no_args_is_help=True)
 
+CheckpointOption = Annotated[list[Path] | None, typer.Option(
+    "--checkpoint", metavar="CHECKPOINT.json",
+    help="a signed checkpoint of the registry's log (e.g. the registry site's checkpoint.json); "
+         "repeatable")]
 RegistryOption = Annotated[str | None, typer.Option(
     "--registry", envvar="POPCERT_REGISTRY",
     help="SQLite file or SQLAlchemy URL (postgresql+psycopg://...); "
@@ -167,13 +171,18 @@ def verify(
                                                     help="default: CERTIFICATE.sig")] = None,
     registry: RegistryOption = None,
     trust_store: TrustStoreOption = None,
+    checkpoint: CheckpointOption = None,
 ) -> None:
-    """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2."""
+    """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2.
+
+    The log must extend every signed checkpoint given (--checkpoint, e.g. the registry site's
+    checkpoint.json), the one beside the database and the newest seen before.
+    """
     from harness.certificate.verify import verify_certificate
 
     signature_path = signature or certificate.with_name(certificate.name + ".sig")
     check = verify_certificate(certificate, signature_path, registry=_registry(registry),
-                               trusted=_trusted(trust_store))
+                               trusted=_trusted(trust_store), checkpoints=checkpoint or [])
     if check.valid:
         _say(f"VALID: certificate {check.serial}, {check.status}")
         raise typer.Exit(EXIT_OK)
@@ -188,9 +197,22 @@ def verify(
 def site(
     out_dir: Annotated[Path, typer.Argument(help="folder for index.html")],
     registry: RegistryOption = None,
+    trust_store: TrustStoreOption = None,
+    checkpoint: CheckpointOption = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", "-k", help="sign a fresh checkpoint of the log with this assessor key "
+                            "(default: publish the newest one beside the database)")] = None,
 ) -> None:
-    """Write the static registry site: every system, status, history and trend."""
+    """Write the static registry site (every system, status, history and trend) and its signed
+    checkpoint.json; refuses a log shorter than, or inconsistent with, a checkpoint."""
+    from harness.certificate.issue import trusted_signing_key
     from harness.certificate.site import render_site
 
-    index = render_site(_registry(registry), out_dir)
+    signing = trusted_signing_key(key, trust_store) if key is not None else None
+    index = render_site(_registry(registry), out_dir, trusted=_trusted(trust_store),
+                        checkpoints=checkpoint or [], key=signing)
     _say(f"site: {index}")
+    published = index.with_name("checkpoint.json")
+    if published.is_file():
+        _say(f"checkpoint: {published} (publish it with the site; verify against it with "
+             "`popcert certificate verify --checkpoint`)")

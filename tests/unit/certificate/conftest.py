@@ -72,6 +72,7 @@ def make_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     store = tmp_path / "trusted"
     monkeypatch.setenv("POPCERT_TRUST_STORE", str(store))
     monkeypatch.setenv("POPCERT_REGISTRY", str(tmp_path / "registry.sqlite3"))
+    monkeypatch.setenv("POPCERT_CHECKPOINTS", str(tmp_path / "seen-checkpoints"))
     pair = keys_new(tmp_path / "keys", "assessor")
     trust_key(pair.public_key, store)
     return Lab(tmp_path, pair.private_key, pair.public_key, store,
