@@ -133,13 +133,18 @@ def csp() -> str:
 
 
 def render_site(registry: Registry, out_dir: Path, *, now: datetime | None = None,
-                trusted: Sequence[Ed25519PublicKey] = (), checkpoints: Sequence[Path] = (),
+                trusted: Sequence[Ed25519PublicKey] | None = None, checkpoints: Sequence[Path] = (),
                 key: Ed25519PrivateKey | None = None) -> Path:
     """index.html, and checkpoint.json: the newest signed checkpoint of the log (a fresh one when
     ``key`` is given). Refuses (CertificateError) a log shorter than, or inconsistent with, any
     checkpoint given, beside the database or seen before: the site would show a revoked
-    certificate as valid."""
+    certificate as valid. ``trusted``: the keys checkpoints are checked with (default: the trust
+    store's)."""
     moment = now or now_utc()
+    if trusted is None:
+        from harness.signing.trust import trusted_keys
+
+        trusted = [k.key for k in trusted_keys()]
     reviewed = registry.checkpoint_review(list(trusted), checkpoints)
     if reviewed.problems:
         raise CertificateError("the registry's log does not extend its signed checkpoint, no site "
