@@ -13,7 +13,7 @@ from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.profiles import Profile
-from harness.report.banner import banner_line
+from harness.report.banner import DEMO, QUICK, banner_for, banner_line
 from harness.report_model import RecordedResult
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.untrusted import strip_control
@@ -29,6 +29,9 @@ class RichProgress(Progress):
         self.console = console
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
+        if config.quick:  # said first: nothing this run prints is a certification
+            self.console.print(f"[bold yellow]{banner_line(banner_for(QUICK, True))}[/]",
+                               highlight=False)
         self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
                            f"profile [bold]{profile.name}[/]; results stream to {run_dir}")
 
@@ -126,6 +129,7 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
     from harness.lab import Lab, city_options_for
 
     workdir = workdir or resources.default_work_root() / "demo"
+    console.print(f"[bold yellow]{banner_line(banner_for(DEMO, quick))}[/]", highlight=False)
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
