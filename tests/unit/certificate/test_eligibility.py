@@ -162,6 +162,8 @@ def test_a_lab_target_with_a_reason_is_certified_and_the_reason_recorded(lab: La
     assert document["lab_target"] == {
         "reason": "vendor's isolated pre-production lab, same build as production",
         "why": "127.0.0.1 is a loopback address", "option": "--allow-lab-target"}
+    page = (lab.root / "run" / "certificate.html").read_text(encoding="utf-8")
+    assert "127.0.0.1 is a loopback address — vendor&#39;s isolated pre-production lab" in page
 
 
 def test_a_lab_target_needs_a_reason(lab: Lab) -> None:
