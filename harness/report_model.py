@@ -161,11 +161,16 @@ def load_duration_s(config: RunConfig, profile: Profile) -> float | None:
     """How long the load test runs (profile, --quick, run.yaml load:), None when not selected."""
     if "load" not in config.suites:
         return None
+    from pydantic import ValidationError
+
     from harness.suites.load.thresholds import resolve_thresholds
 
-    return float(resolve_thresholds(profile.thresholds.get("load"), quick=config.quick,
-                                    users=config.load.users, duration_s=config.load.duration_s,
-                                    target_rps=config.load.target_rps).duration_s)
+    try:
+        return float(resolve_thresholds(profile.thresholds.get("load"), quick=config.quick,
+                                        users=config.load.users, duration_s=config.load.duration_s,
+                                        target_rps=config.load.target_rps).duration_s)
+    except (ValidationError, TypeError, ValueError):
+        return None  # the load suite reports the bad thresholds (every LOAD check `error`)
 
 
 def example_inputs(config: RunConfig) -> tuple[str, ...]:
