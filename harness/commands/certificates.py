@@ -77,8 +77,7 @@ def issue(
 ) -> None:
     """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry.
 
-    Only from a full run (not --quick, not `popcert demo`) of a vendor's system with the
-    assessor's own waivers and attestations; each refusal says why and what to do.
+    Only from a full run (not --quick, not `popcert demo`) of a vendor's system; refusals say why.
     """
     from harness.certificate.issue import issue_certificate
 
@@ -175,8 +174,7 @@ def verify(
 ) -> None:
     """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2.
 
-    The log must extend every signed checkpoint given (--checkpoint, e.g. the registry site's
-    checkpoint.json), the one beside the database and the newest seen before.
+    The log must extend every signed checkpoint: given, beside the database, and seen before.
     """
     from harness.certificate.verify import verify_certificate
 
@@ -203,8 +201,10 @@ def site(
         "--key", "-k", help="sign a fresh checkpoint of the log with this assessor key "
                             "(default: publish the newest one beside the database)")] = None,
 ) -> None:
-    """Write the static registry site (every system, status, history and trend) and its signed
-    checkpoint.json; refuses a log shorter than, or inconsistent with, a checkpoint."""
+    """Write the static registry site (every system, status, history, trend) and checkpoint.json.
+
+    Refuses a log shorter than, or inconsistent with, a signed checkpoint of it.
+    """
     from harness.certificate.issue import trusted_signing_key
     from harness.certificate.site import render_site
 
