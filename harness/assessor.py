@@ -99,6 +99,18 @@ def load_attestations(path: Path | str) -> list[Attestation]:
     return _load_list(Path(path), "attestations", Attestation)
 
 
+# A top-level ``example:`` key marks one of popcert's shipped example files (examples/assessor/,
+# the reference system's attestations): its entries are nobody's sign-off, so a report made with
+# it is never certified (harness/certificate/eligibility.py).
+EXAMPLE_KEY = "example"
+
+
+def is_example_file(path: Path | str) -> bool:
+    """True when the waivers/attestations file is marked as a shipped example (``example:``)."""
+    raw, _node = read_yaml(Path(path), what="file", hint="see examples/assessor/")
+    return isinstance(raw, dict) and bool(raw.get(EXAMPLE_KEY))
+
+
 def waiver_for(check_id: str, waivers: list[Waiver], day: date) -> Waiver | None:
     """The waiver to show for a check: a valid one if any, else the latest (expired) one."""
     mine = [w for w in waivers if w.check_id == check_id]
@@ -154,10 +166,11 @@ def _load_list(path: Path, key: str, model: type[_Model]) -> list[_Model]:
     if not isinstance(raw, dict) or not isinstance(raw.get(key, []), list):
         raise ConfigError(path, key, f"the file must be a mapping with a list under '{key}:'",
                           f"see examples/assessor/{key}.yaml")
-    unknown = sorted(set(raw) - {key})
+    unknown = sorted(set(raw) - {key, EXAMPLE_KEY})
     if unknown:
         raise ConfigError(path, unknown[0], "unknown top-level field",
-                          f"the file holds only '{key}:'")
+                          f"the file holds only '{key}:' (and '{EXAMPLE_KEY}:' in popcert's "
+                          "shipped examples)")
     entries: list[_Model] = []
     for index, item in enumerate(raw.get(key) or []):
         try:

@@ -27,6 +27,7 @@ from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, S
 from harness.config import RunConfig
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
+from harness.report import chain
 from harness.report.document import ReportDocument
 from harness.report_model import (
     RecordedResult,
@@ -35,6 +36,7 @@ from harness.report_model import (
     build_report,
     gather_run_facts,
     locate_findings,
+    record_core,
 )
 from harness.run_context import RunContext, run_id_for
 from harness.sut.npdb_boundary import NPDBHandle
@@ -108,9 +110,14 @@ class ResultLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._file = path.open("a", encoding="utf-8")
+        # Each line carries the results' digest chain up to it (harness/report/chain.py): the
+        # report's head must be this file's last link, so a result deleted later shows.
+        self._link = chain.GENESIS
 
     def write(self, record: RecordedResult) -> None:
-        self._file.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._link = chain.link(self._link, record_core(record))
+        self._file.write(json.dumps({**record.to_json(), chain.CHAIN_FIELD: self._link},
+                                    ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
@@ -143,8 +150,9 @@ class Engine:
     def __init__(self, config: RunConfig, *, npdb: NPDBHandle | None = None,
                  progress: Progress | None = None,
                  today: date | None = None, command: str = "",
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None, demo: bool = False) -> None:
         self.registry = registry or default_registry()
+        self.demo = demo  # `popcert demo`: the bundled reference system, never a certification
         self.config = config
         self.profile: Profile = load_profile(config.profile_name)
         # Read once, before the run: a bad waivers/attestations file fails now, not mid-run.
@@ -171,7 +179,8 @@ class Engine:
         # Read once, at run start: the report rewritten after every suite does no I/O of its own.
         self.facts = gather_run_facts(self.config, self.profile, self.registry.ids(),
                                       run_id=self.run_id, started=self.started, today=self.today,
-                                      command=self.command, assessor=self.assessor)
+                                      command=self.command, assessor=self.assessor,
+                                      demo=self.demo)
         self.progress.run_started(self.config, self.profile, self.run_dir)
 
     def run(self) -> RunOutcome:

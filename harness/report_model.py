@@ -20,6 +20,7 @@ from harness.assessor import (
     Waiver,
     attestation_entries,
     expired_attestations,
+    is_example_file,
     load_attestations,
     load_waivers,
     waiver_for,
@@ -29,6 +30,8 @@ from harness.checks import Check, CheckResult, Evidence, Severity, Status
 from harness.config import RunConfig
 from harness.profiles import Profile, decide
 from harness.registry import Registry
+from harness.report.banner import banner_for, run_mode
+from harness.report.chain import chain_of, result_core
 from harness.report.document import (
     AttestationEntry,
     CheckEntry,
@@ -107,6 +110,9 @@ class RunFacts:
     attestations: tuple[Attestation, ...]
     root: Path  # the system's repository root: where popcert runs (as in CI)
     source_path: Path | None  # config.source.path: SAST finding locations are relative to it
+    mode: str = "full"  # full / quick / demo (harness/report/banner.py)
+    load_duration_s: float | None = None  # None: the load suite is not selected
+    example_inputs: tuple[str, ...] = ()  # assessor files marked as popcert's shipped examples
 
 
 @dataclass(frozen=True)
@@ -128,8 +134,11 @@ def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]
 def gather_run_facts(config: RunConfig, profile: Profile, registered: Sequence[str], *,
                      run_id: str, started: datetime, today: date, command: str = "",
                      assessor: tuple[list[Waiver], list[Attestation]] | None = None,
-                     root: Path | None = None) -> RunFacts:
-    """The run's facts, read from disk once (the only I/O of building a report)."""
+                     root: Path | None = None, demo: bool = False) -> RunFacts:
+    """The run's facts, read from disk once (the only I/O of building a report).
+
+    ``demo``: the run certifies the bundled reference system (`popcert demo`), never a vendor's.
+    """
     waivers, attestations = assessor if assessor is not None else assessor_inputs(config)
     root = root or Path.cwd()  # CI runs popcert at the root of the certified system's repository
     fingerprints = run_fingerprints(config.firewall.ruleset if config.firewall else None,
@@ -143,7 +152,35 @@ def gather_run_facts(config: RunConfig, profile: Profile, registered: Sequence[s
         specs={name: SpecEntry.from_json(spec) for name, spec in current_specs().items()},
         harness_version=harness_version(), today=today, waivers=tuple(waivers),
         attestations=tuple(attestations), root=root,
-        source_path=config.source.path if config.source else None)
+        source_path=config.source.path if config.source else None,
+        mode=run_mode(quick=config.quick, demo=demo),
+        load_duration_s=load_duration_s(config, profile), example_inputs=example_inputs(config))
+
+
+def load_duration_s(config: RunConfig, profile: Profile) -> float | None:
+    """How long the load test runs (profile, --quick, run.yaml load:), None when not selected."""
+    if "load" not in config.suites:
+        return None
+    from pydantic import ValidationError
+
+    from harness.suites.load.thresholds import resolve_thresholds
+
+    try:
+        return float(resolve_thresholds(profile.thresholds.get("load"), quick=config.quick,
+                                        users=config.load.users, duration_s=config.load.duration_s,
+                                        target_rps=config.load.target_rps).duration_s)
+    except (ValidationError, TypeError, ValueError):
+        return None  # the load suite reports the bad thresholds (every LOAD check `error`)
+
+
+def example_inputs(config: RunConfig) -> tuple[str, ...]:
+    """Which assessor inputs come from a file marked as popcert's shipped example."""
+    found = []
+    for name, path in (("waivers", config.assessor.waivers),
+                       ("attestations", config.assessor.attestations)):
+        if path and is_example_file(path):
+            found.append(name)
+    return tuple(found)
 
 
 def repository_path(path: Path | str | None, root: Path) -> str | None:
@@ -227,7 +264,9 @@ def build_report(facts: RunFacts, records: Sequence[RecordedResult],
                          if end.complete and end.finished_at else None),
             complete=end.complete, interrupted=end.interrupted, quick=facts.quick,
             seed=facts.seed, command=facts.command, registered_checks=facts.registered,
-            fingerprints=facts.fingerprints),
+            fingerprints=facts.fingerprints, mode=facts.mode,
+            load_duration_s=facts.load_duration_s, example_inputs=facts.example_inputs,
+            results_chain=chain_of(record_core(r) for r in records).to_json()),
         system=facts.system,
         profile=ProfileEntry(profile.name, profile.version, profile.title_vi, profile.title_en),
         specs=facts.specs,
@@ -237,4 +276,12 @@ def build_report(facts: RunFacts, records: Sequence[RecordedResult],
                         {s: dict(c) for s, c in sorted(by_suite.items())}),
         results=tuple(results),
         attestations=tuple(AttestationEntry.from_json(entry) for entry in attestation_entries(
-            profile.attestations, list(facts.attestations), today)))
+            profile.attestations, list(facts.attestations), today)),
+        banner=banner_for(facts.mode, facts.quick))
+
+
+def record_core(record: RecordedResult) -> dict[str, Any]:
+    """What the results' digest chain covers of a recorded result (harness/report/chain.py)."""
+    return result_core(record.check.id, record.mandatory, str(record.result.status),
+                       record.result.summary, record.result.measurements, record.started_at,
+                       record.duration_s)

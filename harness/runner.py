@@ -13,6 +13,7 @@ from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.profiles import Profile
+from harness.report.banner import DEMO, QUICK, banner_for, banner_line
 from harness.report_model import RecordedResult
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.untrusted import strip_control
@@ -28,6 +29,9 @@ class RichProgress(Progress):
         self.console = console
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
+        if config.quick:  # said first: nothing this run prints is a certification
+            self.console.print(f"[bold yellow]{banner_line(banner_for(QUICK, True))}[/]",
+                               highlight=False)
         self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
                            f"profile [bold]{profile.name}[/]; results stream to {run_dir}")
 
@@ -84,15 +88,17 @@ def npdb_for(config: RunConfig) -> Iterator[NPDBHandle]:
 
 
 def certify_with_config(config: RunConfig, *, console: Console, npdb: Any = None,
-                        command: str = "") -> RunOutcome:
+                        command: str = "", demo: bool = False) -> RunOutcome:
     if npdb is None:
         with npdb_for(config) as started:
-            return _run(config, console, started, command)
-    return _run(config, console, npdb, command)
+            return _run(config, console, started, command, demo)
+    return _run(config, console, npdb, command, demo)
 
 
-def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOutcome:
-    outcome = Engine(config, npdb=npdb, progress=RichProgress(console), command=command).run()
+def _run(config: RunConfig, console: Console, npdb: Any, command: str,
+         demo: bool = False) -> RunOutcome:
+    outcome = Engine(config, npdb=npdb, progress=RichProgress(console), command=command,
+                     demo=demo).run()
     print_verdict(outcome, console)
     return outcome
 
@@ -100,6 +106,9 @@ def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOut
 def print_verdict(outcome: RunOutcome, console: Console) -> None:
     status = outcome.verdict.status
     style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(status, "bold yellow")
+    banner = banner_line(getattr(getattr(outcome, "document", None), "banner", None))
+    if banner:  # a demo or --quick run: whatever its verdict, it is not a certification
+        console.print(f"[bold yellow]{banner}[/]", highlight=False)
     for reason in outcome.verdict.reasons[:15]:
         console.print(f"  - {_one_line(reason, 300)}", highlight=False)
     if len(outcome.verdict.reasons) > 15:
@@ -120,6 +129,7 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
     from harness.lab import Lab, city_options_for
 
     workdir = workdir or resources.default_work_root() / "demo"
+    console.print(f"[bold yellow]{banner_line(banner_for(DEMO, quick))}[/]", highlight=False)
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
@@ -127,4 +137,4 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
         config = lab.run_config(suites=suites, quick=quick, level=level,
                                 output_dir=resources.default_output_dir().resolve())
         return certify_with_config(config, console=console, npdb=lab.npdb,
-                                   command="popcert demo")
+                                   command="popcert demo", demo=True)

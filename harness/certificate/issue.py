@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness import resources
+from harness.certificate.eligibility import LAB_TARGET_OPTION, lab_target, refusals
 from harness.certificate.model import (
     CERTIFICATE_VERSION,
     FILE_NAME,
@@ -72,7 +73,8 @@ def new_serial(moment: datetime) -> str:
 
 
 def build_certificate(report: ReportDocument, report_sha256: str, *, assessor: str,
-                      assessor_fingerprint: str, issued_at: datetime) -> dict[str, Any]:
+                      assessor_fingerprint: str, issued_at: datetime,
+                      allow_lab_target: str | None = None) -> dict[str, Any]:
     """The certificate document for a report already checked by ``issue_certificate``."""
     profile_name = report.profile.name
     profile = load_profile(profile_name)
@@ -89,7 +91,17 @@ def build_certificate(report: ReportDocument, report_sha256: str, *, assessor: s
                                    f"{name}) — re-run the certification with firewall and source "
                                    "configured, using this popcert")
     results, system = report.results, report.system
-    return {
+    why_lab = lab_target(system.base_url)
+    # What run the certificate stands on (issue 21): its mode, seed, load duration; the profile's
+    # version, the tool version and the spec fingerprints are beside it.
+    run = {"mode": report.run.mode, "quick": report.run.quick, "seed": report.run.seed,
+           "load_duration_s": report.run.load_duration_s,
+           "results": (report.run.results_chain or {}).get("count"),
+           "results_chain_head": (report.run.results_chain or {}).get("head")}
+    lab = ({"lab_target": {"reason": " ".join(allow_lab_target.split()), "why": why_lab,
+                           "option": LAB_TARGET_OPTION}}
+           if why_lab and allow_lab_target else {})
+    return {**lab, "run": run,
         "certificate_version": CERTIFICATE_VERSION,
         "serial": new_serial(issued_at),
         "system": {"name": system.name, "organisation": system.organisation,
@@ -117,7 +129,8 @@ def build_certificate(report: ReportDocument, report_sha256: str, *, assessor: s
 
 def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, assessor: str,
                       out_dir: Path | None = None, trust_store: Path | None = None,
-                      now: datetime | None = None) -> IssuedCertificate:
+                      now: datetime | None = None,
+                      allow_lab_target: str | None = None) -> IssuedCertificate:
     key = trusted_signing_key(key_path, trust_store)
     own = key.public_key()
     signature_path = report_path.with_name(report_path.name + signing_keys.SIGNATURE_SUFFIX)
@@ -134,9 +147,16 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
     if not report.run.complete:
         raise CertificateError(f"{report_path}: the run is INCOMPLETE — only a complete run is "
                                "certified")
+    # Every reason at once: a demo report is told it is a demo even when its verdict also fails.
+    refused = refusals(report, load_profile(report.profile.name), allow_lab_target=allow_lab_target)
     if report.verdict.status != CERTIFIED:
-        raise CertificateError(f"{report_path}: verdict is {report.verdict.status}, not "
-                               f"{CERTIFIED} — no certificate issued")
+        verdict = (f"{report_path}: verdict is {report.verdict.status}, not {CERTIFIED} — no "
+                   "certificate issued")
+        raise CertificateError(verdict + "".join(f"\n  - {reason}" for reason in refused))
+    if refused:
+        raise CertificateError(f"{report_path}: no certificate issued — a certificate comes only "
+                               "from a full run at the profile's level of a vendor's system:\n"
+                               + "\n".join(f"  - {reason}" for reason in refused))
     report_sha256 = sha256_bytes(raw)
     for registered in registry.certificates():
         if registered.certificate.document["report"]["sha256"] == report_sha256 \
@@ -145,7 +165,8 @@ def issue_certificate(report_path: Path, key_path: Path, *, registry: Registry, 
                                    "for this report")
     document = build_certificate(report, report_sha256, assessor=assessor,
                                  assessor_fingerprint=fingerprint(own),
-                                 issued_at=(now or now_utc()).replace(microsecond=0))
+                                 issued_at=(now or now_utc()).replace(microsecond=0),
+                                 allow_lab_target=allow_lab_target)
     certificate = Certificate.from_document(document)
     signature = sign_bytes(certificate.raw, key)
     registry.add(certificate, signature, key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from harness.certificate import checkpoint as checkpoints
 from harness.certificate import log as cert_log
 from harness.certificate.model import Certificate, CertificateError, iso, now_utc
 from harness.signing.canonical import canonical_json
@@ -127,6 +128,7 @@ class Registry:
     def add(self, certificate: Certificate, signature: bytes, key: Ed25519PrivateKey) -> cert_log.LogEntry:
         """Record an issued certificate and append its `issue` entry to the log, atomically."""
         document = certificate.document
+        self._refuse_if_truncated()
         with self._transaction() as connection:
             entry = cert_log.new_entry(
                 self._head(connection), at=iso(now_utc()), action=cert_log.ISSUE,
@@ -142,11 +144,13 @@ class Registry:
                 certificate_json=certificate.raw.decode("utf-8"),
                 signature=base64.b64encode(signature).decode("ascii")))
             self._append(connection, entry)
+        self.publish_checkpoint(key)
         return entry
 
     def revoke(self, serial: str, reason: str, key: Ed25519PrivateKey) -> cert_log.LogEntry:
         if not reason.strip():
             raise CertificateError("a revocation needs a reason: --reason 'firewall policy changed'")
+        self._refuse_if_truncated()
         with self._transaction() as connection:
             row = connection.execute(sa.select(certificates.c.revoked_at).where(
                 certificates.c.serial == serial)).first()
@@ -161,7 +165,31 @@ class Registry:
             connection.execute(certificates.update().where(certificates.c.serial == serial).values(
                 revoked_at=at, revoked_reason=reason.strip()))
             self._append(connection, entry)
+        self.publish_checkpoint(key)
         return entry
+
+    # --- checkpoints (harness/certificate/checkpoint.py) ------------------------------------
+    def publish_checkpoint(self, key: Ed25519PrivateKey) -> checkpoints.Checkpoint:
+        """Sign the log's size and head, write it beside an SQLite database and remember it."""
+        checkpoint = checkpoints.make_checkpoint(self.log(), key)
+        beside = checkpoints.beside_database(self.url)
+        if beside is not None:
+            checkpoints.write_checkpoint(beside, checkpoint)
+        checkpoints.remember(self.url, checkpoint)
+        return checkpoint
+
+    def checkpoint_review(self, trusted: Sequence[Ed25519PublicKey],
+                          given: Iterable[Path] = ()) -> checkpoints.CheckpointReview:
+        """The log against the checkpoints given, beside the database and seen before."""
+        return checkpoints.review(self.log(), self.url, trusted, given)
+
+    def _refuse_if_truncated(self) -> None:
+        problems = checkpoints.before_write_problems(self.log(), self.url)
+        if problems:
+            raise CertificateError("the registry's log does not extend its checkpoint, nothing "
+                                   "written (restore the database from a backup and check it "
+                                   "with `popcert certificate verify`):\n"
+                                   + "\n".join(f"  - {problem}" for problem in problems))
 
     @staticmethod
     def _append(connection: sa.Connection, entry: cert_log.LogEntry) -> None:

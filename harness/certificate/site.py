@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from markupsafe import Markup
 
-from harness.certificate.model import days_left, now_utc, status_on
+from harness.certificate.checkpoint import FILE_NAME as CHECKPOINT_FILE
+from harness.certificate.checkpoint import write_checkpoint
+from harness.certificate.model import CertificateError, days_left, now_utc, status_on
 from harness.certificate.page import environment
 from harness.certificate.registry import RegisteredCertificate, Registry
 from harness.untrusted import strip_control
@@ -128,8 +132,26 @@ def csp() -> str:
             f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'")
 
 
-def render_site(registry: Registry, out_dir: Path, *, now: datetime | None = None) -> Path:
+def render_site(registry: Registry, out_dir: Path, *, now: datetime | None = None,
+                trusted: Sequence[Ed25519PublicKey] | None = None, checkpoints: Sequence[Path] = (),
+                key: Ed25519PrivateKey | None = None) -> Path:
+    """index.html, and checkpoint.json: the newest signed checkpoint of the log (a fresh one when
+    ``key`` is given). Refuses (CertificateError) a log shorter than, or inconsistent with, any
+    checkpoint given, beside the database or seen before: the site would show a revoked
+    certificate as valid. ``trusted``: the keys checkpoints are checked with (default: the trust
+    store's)."""
     moment = now or now_utc()
+    if trusted is None:
+        from harness.signing.trust import trusted_keys
+
+        trusted = [k.key for k in trusted_keys()]
+    reviewed = registry.checkpoint_review(list(trusted), checkpoints)
+    if reviewed.problems:
+        raise CertificateError("the registry's log does not extend its signed checkpoint, no site "
+                               "written (restore the database from a backup):\n"
+                               + "\n".join(f"  - {problem}" for problem in reviewed.problems))
+    published = registry.publish_checkpoint(key) if key is not None and registry.log() \
+        else reviewed.newest
     registered = registry.certificates()
     systems = systems_view(registered, moment)
     counts = {status: sum(1 for s in systems if s["status"] == status) for status in STATUS_WORDS}
@@ -137,8 +159,11 @@ def render_site(registry: Registry, out_dir: Path, *, now: datetime | None = Non
     html = environment().get_template(TEMPLATE).render(
         systems=systems, counts=counts, words=STATUS_WORDS, generated_at=moment.isoformat(),
         log_head=entries[-1] if entries else None, certificates=len(registered),
-        script=Markup(SITE_JS), csp=csp())
+        script=Markup(SITE_JS), csp=csp(),
+        checkpoint=published.body if published is not None else None)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if published is not None:
+        write_checkpoint(out_dir / CHECKPOINT_FILE, published)
     index = out_dir / INDEX
     index.write_text(html, encoding="utf-8")
     return index

@@ -9,6 +9,7 @@ the registry's log chain is intact (no entry edited, deleted or reordered).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +35,14 @@ class CertificateCheck:
 
 
 def verify_certificate(certificate_path: Path, signature_path: Path, *, registry: Registry,
-                       trusted: list[Any], now: datetime | None = None) -> CertificateCheck:
-    """Raises CertificateError for unusable input (missing file); otherwise every reason found."""
+                       trusted: list[Any], now: datetime | None = None,
+                       checkpoints: Sequence[Path] = ()) -> CertificateCheck:
+    """Raises CertificateError for unusable input (missing file); otherwise every reason found.
+
+    ``checkpoints``: signed checkpoints of the registry's log (the one the registry site
+    published): the log must not be shorter than, or inconsistent with, any of them, nor with the
+    one beside the database or the newest seen before (harness/certificate/checkpoint.py).
+    """
     moment = now or now_utc()
     certificate = Certificate.read(certificate_path)
     try:
@@ -89,6 +96,8 @@ def verify_certificate(certificate_path: Path, signature_path: Path, *, registry
             check.reasons.append(f"revoked on {registered.revoked_at}: {registered.revoked_reason}")
     check.reasons.extend(f"registry log: {problem}"
                          for problem in registry.integrity_problems(trusted))
+    check.reasons.extend(f"registry checkpoint: {problem}"
+                         for problem in registry.checkpoint_review(trusted, checkpoints).problems)
     check.status = status_on(not_after, revoked, moment)
     return check
 

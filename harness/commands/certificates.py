@@ -22,6 +22,10 @@ certificate_app = typer.Typer(help="Certificates an assessor issues from a CERTI
                               no_args_is_help=True)
 registry_app = typer.Typer(help="The registry of issued certificates.", no_args_is_help=True)
 
+CheckpointOption = Annotated[list[Path] | None, typer.Option(
+    "--checkpoint", metavar="CHECKPOINT.json",
+    help="a signed checkpoint of the registry's log (e.g. the registry site's checkpoint.json); "
+         "repeatable")]
 RegistryOption = Annotated[str | None, typer.Option(
     "--registry", envvar="POPCERT_REGISTRY",
     help="SQLite file or SQLAlchemy URL (postgresql+psycopg://...); "
@@ -66,12 +70,20 @@ def issue(
     trust_store: TrustStoreOption = None,
     pdf: Annotated[bool, typer.Option("--pdf", help="also print certificate.pdf with headless "
                                                     "Chromium (Debian's chromium)")] = False,
+    allow_lab_target: Annotated[str | None, typer.Option(
+        "--allow-lab-target", metavar="REASON",
+        help="certify a target on a loopback or link-local address (a lab), saying why; the "
+             "reason is recorded in the certificate")] = None,
 ) -> None:
-    """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry."""
+    """Issue certificate.json (+ .sig, + certificate.html) and record it in the registry.
+
+    Only from a full run (not --quick, not `popcert demo`) of a vendor's system; refusals say why.
+    """
     from harness.certificate.issue import issue_certificate
 
     issued = issue_certificate(report, key, registry=_registry(registry), assessor=assessor,
-                               out_dir=out_dir, trust_store=trust_store)
+                               out_dir=out_dir, trust_store=trust_store,
+                               allow_lab_target=allow_lab_target)
     document = issued.certificate.document
     if pdf:
         from harness.certificate.page import PDF_NAME, print_pdf
@@ -82,6 +94,9 @@ def issue(
             _say(f"warning: {problem}", err=True)
     system = strip_control(str(document['system']['name']), keep_newlines=False)
     _say(f"issued {issued.certificate.serial} to {system}, valid until {document['not_after']}")
+    if "lab_target" in document:
+        _say(f"lab target:  {document['lab_target']['why']}; recorded reason: "
+             f"{strip_control(document['lab_target']['reason'], keep_newlines=False)}")
     _say(f"certificate: {issued.path}\nsignature:   {issued.signature_path}\n"
          f"page:        {issued.page_path}")
 
@@ -155,13 +170,17 @@ def verify(
                                                     help="default: CERTIFICATE.sig")] = None,
     registry: RegistryOption = None,
     trust_store: TrustStoreOption = None,
+    checkpoint: CheckpointOption = None,
 ) -> None:
-    """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2."""
+    """Check signature, trust store, dates, revocation and the registry log. Exit 0/1/2.
+
+    The log must extend every signed checkpoint: given, beside the database, and seen before.
+    """
     from harness.certificate.verify import verify_certificate
 
     signature_path = signature or certificate.with_name(certificate.name + ".sig")
     check = verify_certificate(certificate, signature_path, registry=_registry(registry),
-                               trusted=_trusted(trust_store))
+                               trusted=_trusted(trust_store), checkpoints=checkpoint or [])
     if check.valid:
         _say(f"VALID: certificate {check.serial}, {check.status}")
         raise typer.Exit(EXIT_OK)
@@ -176,9 +195,24 @@ def verify(
 def site(
     out_dir: Annotated[Path, typer.Argument(help="folder for index.html")],
     registry: RegistryOption = None,
+    trust_store: TrustStoreOption = None,
+    checkpoint: CheckpointOption = None,
+    key: Annotated[Path | None, typer.Option(
+        "--key", "-k", help="sign a fresh checkpoint of the log with this assessor key "
+                            "(default: publish the newest one beside the database)")] = None,
 ) -> None:
-    """Write the static registry site: every system, status, history and trend."""
+    """Write the static registry site (every system, status, history, trend) and checkpoint.json.
+
+    Refuses a log shorter than, or inconsistent with, a signed checkpoint of it.
+    """
+    from harness.certificate.issue import trusted_signing_key
     from harness.certificate.site import render_site
 
-    index = render_site(_registry(registry), out_dir)
+    signing = trusted_signing_key(key, trust_store) if key is not None else None
+    index = render_site(_registry(registry), out_dir, trusted=_trusted(trust_store),
+                        checkpoints=checkpoint or [], key=signing)
     _say(f"site: {index}")
+    published = index.with_name("checkpoint.json")
+    if published.is_file():
+        _say(f"checkpoint: {published} (publish it with the site; verify against it with "
+             "`popcert certificate verify --checkpoint`)")

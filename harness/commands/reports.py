@@ -114,6 +114,9 @@ def verify(
             raise PopcertError(f"no trusted assessor key in {folder} — trust the assessor's key "
                                "first: `popcert keys trust ASSESSOR.pub.pem`")
     outcome = signing.verify(report, signature_path, keys)
+    banner = _banner_of(report)
+    if banner:  # a demo or --quick run: valid or not, it is not a certification
+        typer.echo(banner)
     if outcome.valid:
         signer = names.get(outcome.signer_fingerprint or "", "")
         typer.echo(f"VALID: signature by {signer + ' ' if signer else ''}{outcome.signer_fingerprint}; "
@@ -123,6 +126,18 @@ def verify(
     for reason in outcome.reasons:
         typer.echo(f"  - {strip_control(reason, keep_newlines=False)}")
     raise typer.Exit(EXIT_FAILED)
+
+
+def _banner_of(report: Path) -> str | None:
+    """The demo/quick banner line for the report's run mode (popcert's own words, not the
+    report's), or None (also for a report that does not read)."""
+    from harness.report.banner import banner_for, banner_line
+
+    try:
+        run = read_report(report).run
+    except (OSError, PopcertError):
+        return None
+    return banner_line(banner_for(run.mode, run.quick))
 
 
 def _read_report(path: Path) -> ReportDocument:

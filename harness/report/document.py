@@ -118,6 +118,12 @@ class RunEntry:
     # None: a report from before these were recorded.
     registered_checks: tuple[str, ...] | None = None
     fingerprints: Fingerprints | None = None
+    # None: a report from before these were recorded (issue 21: what a certificate needs).
+    mode: str | None = None  # full / quick / demo (harness/report/banner.py)
+    load_duration_s: float | None = None
+    example_inputs: tuple[str, ...] | None = None
+    results_chain: Mapping[str, Any] | None = None  # {count, head}: harness/report/chain.py
+    absent: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -128,6 +134,14 @@ class RunEntry:
             entry["registered_checks"] = list(self.registered_checks)
         if self.fingerprints is not None:
             entry["fingerprints"] = self.fingerprints.to_json()
+        if self.mode is not None:
+            entry["mode"] = self.mode
+        if "load_duration_s" not in self.absent:
+            entry["load_duration_s"] = self.load_duration_s
+        if self.example_inputs is not None:
+            entry["example_inputs"] = list(self.example_inputs)
+        if self.results_chain is not None:
+            entry["results_chain"] = dict(self.results_chain)
         return entry
 
     @classmethod
@@ -137,7 +151,11 @@ class RunEntry:
         return cls(raw["id"], raw["started_at"], raw["finished_at"], raw["complete"],
                    raw["interrupted"], raw["quick"], raw["seed"], raw["command"],
                    tuple(registered) if registered is not None else None,
-                   Fingerprints.from_json(fingerprints) if fingerprints is not None else None)
+                   Fingerprints.from_json(fingerprints) if fingerprints is not None else None,
+                   raw.get("mode"), raw.get("load_duration_s"),
+                   tuple(raw["example_inputs"]) if "example_inputs" in raw else None,
+                   dict(raw["results_chain"]) if "results_chain" in raw else None,
+                   _present(raw, ("load_duration_s",)))
 
 
 @dataclass(frozen=True)
@@ -398,9 +416,12 @@ class ReportDocument:
     results: tuple[ResultEntry, ...]
     attestations: tuple[AttestationEntry, ...]
     schema_version: str = SCHEMA_VERSION
+    # A demo or quick run's "not a certification" banner ({en, vi}), None for a full run.
+    banner: Mapping[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        banner = {"banner": dict(self.banner)} if self.banner is not None else {}
+        return {**banner,
             "schema_version": self.schema_version,
             "harness": self.harness.to_json(),
             "run": self.run.to_json(),
@@ -438,7 +459,8 @@ class ReportDocument:
             verdict=VerdictEntry.from_json(raw["verdict"]),
             summary=Summary.from_json(raw["summary"]),
             results=tuple(ResultEntry.from_json(r) for r in raw["results"]),
-            attestations=tuple(AttestationEntry.from_json(a) for a in raw["attestations"]))
+            attestations=tuple(AttestationEntry.from_json(a) for a in raw["attestations"]),
+            banner=dict(raw["banner"]) if "banner" in raw else None)
 
     def canonical_bytes(self) -> bytes:
         """report.json's bytes (what the signature covers)."""

@@ -49,17 +49,27 @@ class VerifyResult:
 
 
 def sign_report(report_path: Path, key_path: Path) -> Path:
-    """Sign report.json; rewrites it canonically first if needed. Returns the .sig path."""
+    """Sign report.json; rewrites it canonically first if needed. Returns the .sig path.
+
+    Refuses (PopcertError, every reason) a report `popcert verify` would call invalid for its
+    content: a signature vouches for the report, so it is never put on one whose verdict does not
+    re-derive, whose results were deleted or whose registered checks were trimmed.
+    """
     key = load_private_key(key_path)
     raw = report_path.read_bytes()
     if json_text_depth(raw.decode("utf-8", errors="replace")) > MAX_REPORT_DEPTH:
         raise PopcertError(f"{report_path}: nests deeper than {MAX_REPORT_DEPTH} levels — "
                            "not a popcert report")
+    try:
+        report: dict[str, Any] = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise PopcertError(f"{report_path}: not a JSON report") from None
+    problems = report_problems(report, report_path)
+    if problems:
+        raise PopcertError(f"{report_path}: not signed — the report is not what its run "
+                           "produced (re-run the certification; never edit report.json):\n"
+                           + "\n".join(f"  - {problem}" for problem in problems))
     if not is_canonical(raw):
-        try:
-            report: dict[str, Any] = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise PopcertError(f"{report_path}: not a JSON report") from None
         raw = canonical_json(report)
         report_path.write_bytes(raw)
     signature_path = report_path.with_name(report_path.name + SIGNATURE_SUFFIX)
@@ -116,18 +126,32 @@ def verify(report_path: Path, sig_path: Path, public_keys: Path | Sequence[Ed255
         return result
     if not is_canonical(raw):
         result.reasons.append("report.json is not in canonical form (sorted keys, compact, UTF-8)")
-    problems = schema_errors(report)
-    result.reasons.extend(f"schema: {problem}" for problem in problems)
-    if not isinstance(report, dict):
-        return result
-    result.verdict = (report.get("verdict") or {}).get("status")
-    result.reasons.extend(_unknown_versions(report, known if known is not None else known_specs(),
-                                            harness_versions or known_harness_versions()))
-    if check_verdict and not problems:
-        from harness.report.rederive import verdict_contradictions
-
-        result.reasons.extend(verdict_contradictions(report))
+    if isinstance(report, dict):
+        result.verdict = (report.get("verdict") or {}).get("status")
+    result.reasons.extend(report_problems(report, report_path, known=known,
+                                          harness_versions=harness_versions,
+                                          check_verdict=check_verdict))
     return result
+
+
+def report_problems(report: Any, report_path: Path | None = None, *,
+                    known: dict[str, dict[str, str]] | None = None,
+                    harness_versions: set[str] | None = None,
+                    check_verdict: bool = True) -> list[str]:
+    """Everything wrong with the report's content (not its signature): schema, versions this
+    popcert knows, and (harness.report.integrity) the verdict re-derived over popcert's registry
+    and profile, every result present, the results' digest chain and the run mode's banner."""
+    problems = [f"schema: {problem}" for problem in schema_errors(report)]
+    if not isinstance(report, dict):
+        return problems
+    schema_ok = not problems
+    problems.extend(_unknown_versions(report, known if known is not None else known_specs(),
+                                      harness_versions or known_harness_versions()))
+    if check_verdict and schema_ok:
+        from harness.report.integrity import content_problems
+
+        problems.extend(content_problems(report, report_path=report_path))
+    return problems
 
 
 def _unknown_versions(report: dict[str, Any], known: dict[str, dict[str, str]],

@@ -68,7 +68,8 @@ def certificate_control_text(folder: Path) -> LocalOutcome:
     assessor, assessor_shown = CONTROL_TEXT["assessor"]
     reason, reason_shown = CONTROL_TEXT["reason"]
     env = {"POPCERT_TRUST_STORE": str(folder / "trusted"),
-           "POPCERT_REGISTRY": str(folder / "registry.sqlite3")}
+           "POPCERT_REGISTRY": str(folder / "registry.sqlite3"),
+           "POPCERT_CHECKPOINTS": str(folder / "seen-checkpoints")}
     pair = keys_new(folder / "keys", "assessor")
     trust_key(pair.public_key, folder / "trusted")
     report = folder / "run" / "report.json"

@@ -15,7 +15,7 @@ from harness.report import sign
 from harness.report.render import render_all
 from harness.signing import keys as signing_keys
 from harness.signing import trust
-from tests.unit.report.sample_report import sample_report
+from tests.unit.report.sample_report import registered_certified_report
 
 
 def _openssl_supports_ed25519_rawin(tmp: Path) -> str | None:
@@ -44,7 +44,8 @@ def test_openssl_verifies_a_signed_report_and_rejects_a_tampered_one(tmp_path: P
     if unsupported:
         pytest.skip(unsupported)
     keys = signing_keys.keys_new(tmp_path / "keys", "assessor")
-    report = render_all(sample_report(), tmp_path / "run", formats=("json",))["json"]
+    # A whole run's report: `popcert sign` refuses one whose content does not hold.
+    report = render_all(registered_certified_report(), tmp_path / "run", formats=("json",))["json"]
     signature = sign.sign_report(report, keys.private_key)
 
     good = _openssl_verify(keys.public_key, report, signature)
@@ -57,7 +58,7 @@ def test_openssl_verifies_a_signed_report_and_rejects_a_tampered_one(tmp_path: P
     # The key the trust store holds is a PEM plain OpenSSL reads too.
     assert _openssl_verify(store / "assessor.pub.pem", report, signature).returncode == 0
 
-    report.write_bytes(report.read_bytes().replace(b"NOT CERTIFIED", b"CERTIFIED", 1))
+    report.write_bytes(report.read_bytes().replace(b'"CERTIFIED"', b'"NOT CERTIFIED"', 1))
     bad = _openssl_verify(keys.public_key, report, signature)
     assert bad.returncode != 0 and "Signature Verification Failure" in (bad.stdout + bad.stderr)
     assert not sign.verify(report, signature, trusted).signature_ok

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from harness.certificate.registry import Registry
+from harness.profiles import load_profile
 from harness.report import sign as signing
 from harness.signing.canonical import canonical_json
 from harness.signing.keys import keys_new
 from harness.signing.trust import trust_key
-from tests.unit.report.sample_report import doc, registered_certified_report
+from tests.unit.report.sample_report import as_run_wrote_it, doc, registered_certified_report
 
 FIREWALL_FP = "sha256:" + "a" * 64
 SOURCE_FP = "sha256:" + "b" * 64
@@ -40,6 +41,11 @@ def certified(profile: str = "district", *, fingerprints: bool = True,
               system: str | None = None) -> dict[str, Any]:
     report = registered_certified_report(profile)
     report["run"]["complete"] = True
+    # A full run of a deployed system (issue 21: a quick or demo run, a lab address, a short load
+    # test are refused; tests/unit/certificate/test_eligibility.py): the profile's own load
+    # duration, and a name in the reserved .example domain that no traffic ever reaches.
+    report["run"]["load_duration_s"] = float(load_profile(profile).thresholds["load"]["duration_s"])
+    report["system"]["base_url"] = "https://tthc.hanoi.example"
     if fingerprints:
         report["run"]["fingerprints"] = {"firewall_ruleset": FIREWALL_FP, "source_tree": SOURCE_FP}
     if system:
@@ -57,6 +63,7 @@ def not_certified() -> dict[str, Any]:
     report["summary"]["by_status"] = {"pass": len(report["results"]) - 1, "fail": 1}
     report["summary"]["by_suite"][failed["check"]["suite"]]["pass"] -= 1
     report["summary"]["by_suite"][failed["check"]["suite"]]["fail"] = 1
+    as_run_wrote_it(report)
     report["verdict"] = rederived_verdict(doc(report)).to_json()
     return report
 
@@ -65,6 +72,7 @@ def make_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Lab:
     store = tmp_path / "trusted"
     monkeypatch.setenv("POPCERT_TRUST_STORE", str(store))
     monkeypatch.setenv("POPCERT_REGISTRY", str(tmp_path / "registry.sqlite3"))
+    monkeypatch.setenv("POPCERT_CHECKPOINTS", str(tmp_path / "seen-checkpoints"))
     pair = keys_new(tmp_path / "keys", "assessor")
     trust_key(pair.public_key, store)
     return Lab(tmp_path, pair.private_key, pair.public_key, store,

@@ -204,4 +204,37 @@ def registered_certified_report(profile_name: str = "district") -> dict[str, Any
         by_suite.setdefault(r["check"]["suite"], {"pass": 0})["pass"] += 1
     report["summary"] = {"by_status": {"pass": len(report["results"])}, "by_suite": by_suite}
     report["verdict"] = {"status": "CERTIFIED", "reasons": [], "blocking": []}
+    return as_run_wrote_it(report)
+
+
+def as_run_wrote_it(report: dict[str, Any]) -> dict[str, Any]:
+    """The report with what a run of this popcert records about itself: the run mode (and its
+    banner), the registered checks and the results' digest chain over the results as they are now.
+
+    A test that edits results calls it again to stand for a run that really produced them; an
+    edit made after this call is an edit after the run (what verify, sign and issue refuse).
+    """
+    from harness.registry import default_registry
+    from harness.report.banner import banner_for, run_mode
+    from harness.report.chain import chain_of, core_of_json
+
+    run = report["run"]
+    run.setdefault("mode", run_mode(quick=run["quick"], demo=False))
+    run["registered_checks"] = sorted(default_registry().ids())
+    run["results_chain"] = chain_of(core_of_json(r) for r in report["results"]).to_json()
+    banner = banner_for(run["mode"], run["quick"])
+    if banner:
+        report["banner"] = banner
+    else:
+        report.pop("banner", None)
     return report
+
+
+def sign_unchecked(report_path: Any, key_path: Any) -> Any:
+    """report.json.sig as any Ed25519 tool makes it (e.g. `openssl pkeyutl -sign -rawin`), without
+    `popcert sign`'s refusal of a report whose content does not hold: verify must still catch it."""
+    from harness.signing.keys import SIGNATURE_SUFFIX, load_private_key, sign_bytes
+
+    signature_path = report_path.with_name(report_path.name + SIGNATURE_SUFFIX)
+    signature_path.write_bytes(sign_bytes(report_path.read_bytes(), load_private_key(key_path)))
+    return signature_path

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from harness.commands import reports as commands
 from harness.report.render import render_all
-from harness.report.specs import current_specs, harness_version
 from tests.unit.report.sample_report import certified_report, sample_report
 
 
@@ -28,10 +27,20 @@ def app() -> typer.Typer:
 
 
 def _repo_report() -> dict:  # type: ignore[type-arg]
-    """A report naming this repo's real specs and version, so the default verify accepts it."""
-    report = sample_report()
-    report["specs"] = current_specs()
-    report["harness"]["version"] = harness_version()
+    """A NOT CERTIFIED report as a whole run of this popcert writes it (real specs and version,
+    every registered check with a result), so `popcert sign` signs it and the default verify
+    accepts it."""
+    from harness.report.rederive import rederived_verdict
+    from tests.unit.report.sample_report import as_run_wrote_it, doc, registered_certified_report
+
+    report = registered_certified_report()
+    failing = next(r for r in report["results"] if r["check"]["id"] == "AUTH-JWT-ALG-NONE")
+    failing["status"], failing["summary"] = "fail", "a token with alg none was accepted"
+    report["summary"]["by_status"] = {"pass": len(report["results"]) - 1, "fail": 1}
+    report["summary"]["by_suite"]["auth"]["pass"] -= 1
+    report["summary"]["by_suite"]["auth"]["fail"] = 1
+    as_run_wrote_it(report)
+    report["verdict"] = rederived_verdict(doc(report)).to_json()
     return report
 
 

@@ -20,7 +20,7 @@ from harness.errors import PopcertError
 from harness.report.render import render_all
 from harness.report.sign import sign_report, verify
 from harness.signing.keys import keys_new, load_private_key
-from tests.unit.report.sample_report import sample_report
+from tests.unit.report.sample_report import as_run_wrote_it, registered_certified_report, sample_report
 
 DEPTH = 1500
 DEEP_TEXT = '{"a":' * DEPTH + "1" + "}" * DEPTH  # 7.5 KB of JSON text
@@ -64,7 +64,11 @@ def test_html_carries_no_control_characters_from_the_sut(tmp_path: Path) -> None
 
 
 def test_deep_report_signs_and_verifies(tmp_path: Path) -> None:
-    files = render_all(_hostile_report(), tmp_path, formats=["json"])
+    # A whole run's report (`popcert sign` refuses anything else) with the hostile evidence.
+    report = registered_certified_report()
+    report["results"][0]["evidence"] = next(
+        r for r in _hostile_report()["results"] if r["status"] == "fail")["evidence"]
+    files = render_all(as_run_wrote_it(report), tmp_path, formats=["json"])
     pair = keys_new(tmp_path / "keys", "assessor")
     signature = sign_report(files["json"], pair.private_key)
     outcome = verify(files["json"], signature, pair.public_key, known={}, harness_versions={"0.1.0"})
