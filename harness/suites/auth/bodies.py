@@ -144,7 +144,7 @@ def _schema_variants(ctx: AuthContext, op: Operation) -> list[tuple[str, bytes, 
     """One body per assertion of the operation's schema it breaks; each from a fresh valid body
     (a notification's own event_id), so only the broken assertion is under test."""
     schema = op.body_schema or ""
-    variants = []
+    variants: list[tuple[str, bytes, dict[str, str]]] = []
     for index in range(len(schema_breaking(_valid(ctx, op, 11), schema))):
         description, body = schema_breaking(_valid(ctx, op, 11), schema)[index]
         variants.append((f"with a body {description}", _json_bytes(body), {}))

@@ -1,0 +1,170 @@
+"""Issue 20's object-level status and undocumented methods against a second, independent
+implementation of specs/connection/v1 written here from the spec (http.server, not the reference
+system): compliant — with its own choices where the spec allows them (501 from http.server for a
+method it knows nowhere, such as TRACE and HEAD) — it passes; each defect fails exactly its check,
+including a DELETE that answers 405 but has deleted the dossier."""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+
+from harness.checks import CheckResult, Status
+from popcert_city.spec import dossier_errors
+from popcert_npdb.tokens import TokenMinter
+from tests.unit.auth_support import FakeNpdb, run_checks, serve
+
+CHECKS = ("AUTH-OBJECT-LEVEL", "AUTH-UNDOCUMENTED-METHOD")
+DEFECTS = {"foreign_403": "AUTH-OBJECT-LEVEL", "foreign_says_so": "AUTH-OBJECT-LEVEL",
+           "delete_served": "AUTH-UNDOCUMENTED-METHOD",
+           "delete_then_405": "AUTH-UNDOCUMENTED-METHOD"}
+DOSSIERS = "/connection/v1/dossiers"
+
+
+def vendor_handler(minter: TokenMinter, defects: frozenset[str]) -> type[BaseHTTPRequestHandler]:
+    dossiers: dict[str, dict[str, Any]] = {}
+    lock = threading.Lock()
+    public = minter.signing_key.public_key()
+
+    class Vendor(BaseHTTPRequestHandler):
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _error(self, status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> None:
+            self._send(status, {"error": code, "message": message,
+                                "request_id": str(uuid.uuid4())}, headers)
+
+        def _caller(self) -> str | None:
+            header = self.headers.get("authorization") or ""
+            try:
+                claims = jwt.decode(header.removeprefix("Bearer "), public, algorithms=["ES256"],
+                                    audience="connection-api", issuer=minter.issuer)
+            except jwt.PyJWTError:
+                self._error(401, "unauthorized", "invalid token")
+                return None
+            return str(claims["client_id"])
+
+        def _drain(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("content-length") or 0))
+
+        def _not_allowed(self) -> None:
+            self._drain()
+            allow = {"/connection/v1/health": "GET", "/connection/v1/notifications": "POST",
+                     DOSSIERS: "GET, POST"}.get(urlsplit(self.path).path, "GET")
+            self._error(405, "bad_request", "method not allowed", {"Allow": allow})
+
+        def do_GET(self) -> None:
+            path = urlsplit(self.path).path
+            if path == "/connection/v1/health":
+                self._send(200, {"status": "ok", "npdb": "unknown"})
+                return
+            if path == "/connection/v1/notifications":
+                self._not_allowed()
+                return
+            client = self._caller()
+            if client is None:
+                return
+            with lock:
+                mine = [d for d in dossiers.values() if d["_owner"] == client]
+                if path == DOSSIERS:
+                    self._send(200, {"items": [_public(d) for d in mine], "count": len(mine)})
+                    return
+                wanted = path.rsplit("/", 1)[-1]
+                found = dossiers.get(wanted)
+            if found is not None and found["_owner"] == client:
+                self._send(200, _public(found))
+            elif found is not None and "foreign_403" in defects:
+                self._error(403, "forbidden", "not your dossier")
+            elif found is not None and "foreign_says_so" in defects:
+                self._error(404, "not_found", "dossier of another client")
+            else:
+                self._error(404, "not_found", "dossier not found")
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            if path != DOSSIERS:
+                self._not_allowed()
+                return
+            raw = self._drain()
+            client = self._caller()
+            if client is None:
+                return
+            body = json.loads(raw)
+            if dossier_errors(body):
+                self._error(422, "validation_error", "invalid input")
+                return
+            dossier = {"dossier_id": str(uuid.uuid4()), "procedure_code": body["procedure_code"],
+                       "status": "received", "outcome": None, "reasons": [],
+                       "applicant": body["applicant"], "created_at": "2026-01-01T00:00:00Z",
+                       "updated_at": "2026-01-01T00:00:00Z", "_owner": client}
+            with lock:
+                dossiers[dossier["dossier_id"]] = dossier
+            self._send(201, _public(dossier))
+
+        def do_DELETE(self) -> None:
+            wanted = urlsplit(self.path).path.rsplit("/", 1)[-1]
+            if {"delete_served", "delete_then_405"} & defects and wanted in dossiers:
+                client = self._caller()
+                if client is None:
+                    return
+                with lock:
+                    dossiers.pop(wanted, None)
+                if "delete_served" in defects:
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+            self._not_allowed()
+
+        do_PUT = do_PATCH = _not_allowed  # HEAD and TRACE: http.server's own 501
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Vendor
+
+
+def _public(dossier: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in dossier.items() if k != "_owner"}
+
+
+@pytest.fixture
+def vendor(tmp_path: Path) -> Callable[[frozenset[str]], dict[str, CheckResult]]:
+    def run(defects: frozenset[str]) -> dict[str, CheckResult]:
+        with serve(vendor_handler(FakeNpdb(tmp_path).minter(), defects)) as base_url:
+            return run_checks(base_url, tmp_path, CHECKS, name="vendor")
+
+    return run
+
+
+def test_compliant_vendor_passes(vendor: Any) -> None:
+    results = vendor(frozenset())
+    assert {k: (r.status, r.summary) for k, r in results.items() if r.status != Status.PASS} == {}
+    assert "405" in results["AUTH-UNDOCUMENTED-METHOD"].summary
+    assert "501" in results["AUTH-UNDOCUMENTED-METHOD"].summary  # TRACE / HEAD, RFC 9110 §15.6.2
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_vendor_defect_fails_exactly_its_check(vendor: Any, defect: str) -> None:
+    results = vendor(frozenset({defect}))
+    failed = {k for k, r in results.items() if r.status == Status.FAIL}
+    assert failed == {DEFECTS[defect]}, {k: r.summary for k, r in results.items()}
+    assert all(r.status == Status.PASS for k, r in results.items() if k not in failed)
+    if defect == "delete_then_405":
+        assert "is gone" in results[DEFECTS[defect]].summary
