@@ -2,12 +2,14 @@
 implementation of specs/connection/v1 written here from the spec (http.server, not the reference
 system): compliant — with its own choices where the spec allows them (501 from http.server for a
 method it knows nowhere, such as TRACE and HEAD) — it passes; each defect fails exactly its check,
-including a DELETE that answers 405 but has deleted the dossier."""
+including a DELETE that answers 405 but has deleted the dossier. A rate-limited SUT of its own:
+per-client buckets pass AUTH-RATE-LIMIT, one bucket for every client fails it."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
@@ -19,6 +21,7 @@ import jwt
 import pytest
 
 from harness.checks import CheckResult, Status
+from harness.health import is_inconclusive
 from popcert_city.spec import dossier_errors
 from popcert_npdb.tokens import TokenMinter
 from tests.unit.auth_support import FakeNpdb, run_checks, serve
@@ -168,3 +171,51 @@ def test_vendor_defect_fails_exactly_its_check(vendor: Any, defect: str) -> None
     assert all(r.status == Status.PASS for k, r in results.items() if k not in failed)
     if defect == "delete_then_405":
         assert "is gone" in results[DEFECTS[defect]].summary
+
+
+def limited_handler(minter: TokenMinter, shared: bool) -> type[BaseHTTPRequestHandler]:
+    """Reads under a token bucket per client (10/s, burst 20), or one bucket for every client."""
+    buckets: dict[str, list[float]] = {}
+    lock = threading.Lock()
+    public = minter.signing_key.public_key()
+
+    class Limited(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            token = (self.headers.get("authorization") or "").removeprefix("Bearer ")
+            client = str(jwt.decode(token, public, algorithms=["ES256"], audience="connection-api",
+                                    issuer=minter.issuer)["client_id"])
+            now = time.monotonic()
+            with lock:
+                bucket = buckets.setdefault("*" if shared else client, [20.0, now])
+                bucket[0] = min(20.0, bucket[0] + (now - bucket[1]) * 10.0)
+                bucket[1] = now
+                allowed = bucket[0] >= 1.0
+                bucket[0] -= 1.0 if allowed else 0.0
+            status, payload = (200, {"items": [], "count": 0}) if allowed else (
+                429, {"error": "rate_limited", "message": "too many requests",
+                      "request_id": str(uuid.uuid4())})
+            body = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if not allowed:
+                self.send_header("Retry-After", "1")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    return Limited
+
+
+@pytest.mark.parametrize(("shared", "expected"), [(False, Status.PASS), (True, Status.FAIL)],
+                         ids=["per-client", "global"])
+def test_rate_limit_must_be_per_client(tmp_path: Path, shared: bool, expected: Status) -> None:
+    with serve(limited_handler(FakeNpdb(tmp_path).minter(), shared)) as base_url:
+        result = run_checks(base_url, tmp_path, ["AUTH-RATE-LIMIT"], name="vendor")["AUTH-RATE-LIMIT"]
+    if is_inconclusive(result.status, result.summary):
+        pytest.skip(f"host saturated: {result.summary[:300]}")
+    assert result.status == expected, result.summary
+    if shared:
+        assert "not per client" in result.summary
