@@ -173,7 +173,8 @@ def test_vendor_defect_fails_exactly_its_check(vendor: Any, defect: str) -> None
         assert "is gone" in results[DEFECTS[defect]].summary
 
 
-def limited_handler(minter: TokenMinter, shared: bool) -> type[BaseHTTPRequestHandler]:
+def limited_handler(minter: TokenMinter, shared: bool, rate: float = 10.0,
+                    burst: float = 20.0) -> type[BaseHTTPRequestHandler]:
     """Reads under a token bucket per client (10/s, burst 20), or one bucket for every client."""
     buckets: dict[str, list[float]] = {}
     lock = threading.Lock()
@@ -186,8 +187,8 @@ def limited_handler(minter: TokenMinter, shared: bool) -> type[BaseHTTPRequestHa
                                     issuer=minter.issuer)["client_id"])
             now = time.monotonic()
             with lock:
-                bucket = buckets.setdefault("*" if shared else client, [20.0, now])
-                bucket[0] = min(20.0, bucket[0] + (now - bucket[1]) * 10.0)
+                bucket = buckets.setdefault("*" if shared else client, [burst, now])
+                bucket[0] = min(burst, bucket[0] + (now - bucket[1]) * rate)
                 bucket[1] = now
                 allowed = bucket[0] >= 1.0
                 bucket[0] -= 1.0 if allowed else 0.0
@@ -219,3 +220,11 @@ def test_rate_limit_must_be_per_client(tmp_path: Path, shared: bool, expected: S
     assert result.status == expected, result.summary
     if shared:
         assert "not per client" in result.summary
+
+
+def test_a_per_client_limit_too_tight_for_the_probe_is_no_verdict(tmp_path: Path) -> None:
+    """portal-b refused during the burst and again without it: its own limit, not a shared one."""
+    with serve(limited_handler(FakeNpdb(tmp_path).minter(), False, rate=2.0, burst=3.0)) as base_url:
+        result = run_checks(base_url, tmp_path, ["AUTH-RATE-LIMIT"], name="vendor")["AUTH-RATE-LIMIT"]
+    assert result.status == Status.ERROR, result.summary
+    assert "also without it" in result.summary
