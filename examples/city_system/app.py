@@ -23,7 +23,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from popcert_city import spec
@@ -99,7 +99,8 @@ class CityApi:
             raise ApiError(503, "temporarily unavailable", headers={"Retry-After": "1"})
         caller = await self.validator.authenticate(request.headers.get("authorization"))
         if not active("auth.no_rate_limit"):
-            wait = self.limiter.take(caller.client_id)
+            # one bucket per client; the defect shares one bucket between every client
+            wait = self.limiter.take("*" if active("auth.global_rate_limit") else caller.client_id)
             if wait is not None:
                 raise ApiError(429, "too many requests", headers={"Retry-After": str(wait)})
         if not (scope == "dossier.read" and active("auth.read_scope_not_enforced")):
@@ -113,7 +114,7 @@ class CityApi:
             key = None
         if key is not None and not (0 < len(key) <= 128 and set(key) <= IDEMPOTENCY_KEY_CHARS):
             raise ApiError(400, "invalid Idempotency-Key header")
-        raw = await _read_json_body(request)
+        raw = await _read_json_body(request, any_media_type=active("auth.dossier_any_media_type"))
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -124,12 +125,16 @@ class CityApi:
             raise RuntimeError("full_name does not fit the column")
         invalid = spec.dossier_errors(body)
         if invalid:
-            raise ApiError(422, _invalid_message(body, invalid), fields=invalid)
+            raise ApiError(400 if active("auth.validation_400") else 422, _invalid_message(body, invalid),
+                           fields=invalid)
         body_hash = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
         if key is not None:
             # keys are per client: another client's key must never return its dossier
             owner = None if active("auth.idempotency_shared") else caller.client_id
             existing = self.store.by_idempotency_key(owner, key)
+            if existing is None and active("auth.idempotency_tenant_conflict") \
+                    and self.store.by_idempotency_key(None, key) is not None:
+                raise ApiError(409, "Idempotency-Key already in use")  # tells another client the key exists
             if existing is not None:
                 if existing.body_hash != body_hash:
                     raise ApiError(409, "Idempotency-Key reused with a different body")
@@ -162,10 +167,22 @@ class CityApi:
         if record is not None and active("conformance.not_readable_after_create") \
                 and time.time() - record.created_at < 2.0:
             record = None  # "eventually consistent": a just-created dossier is not there yet
+        if record is not None and record.client_id != caller.client_id \
+                and active("auth.foreign_dossier_403"):
+            raise ApiError(403, "dossier belongs to another client")
         if record is None or (record.client_id != caller.client_id and not active("auth.bola")):
             raise ApiError(404, "dossier not found")  # another client's dossier does not exist for you
         if active("conformance.wrong_content_type"):
             return PlainTextResponse(json.dumps(render_dossier(record)))
+        return JSONResponse(render_dossier(record))
+
+    async def delete_dossier(self, request: Request) -> Response:
+        """Only under auth.undocumented_delete: an operation the spec does not document."""
+        caller = await self._caller(request, "dossier.submit")
+        record = self.store.get(request.path_params["dossier_id"])
+        if record is None or record.client_id != caller.client_id:
+            raise ApiError(404, "dossier not found")
+        self.store.delete(record.dossier_id)
         return JSONResponse(render_dossier(record))
 
     async def list_dossiers(self, request: Request) -> Response:
@@ -185,12 +202,17 @@ class CityApi:
     async def notification(self, request: Request) -> Response:
         raw = await _read_body(request)
         self.verifier.verify(raw, request.headers.get(SIGNATURE_HEADER))
+        # after the signature: an unauthenticated caller learns nothing about what is accepted
+        if not active("auth.notification_any_media_type") and _media_type(request) != "application/json":
+            raise ApiError(415, "body must be application/json")
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ApiError(400, "request body is not valid JSON") from exc
-        invalid = spec.notification_errors(event)
-        if invalid:
+        if active("auth.notification_schema_unchecked"):  # whatever JSON came, stored as strings
+            fields = event if isinstance(event, dict) else {}
+            event = {k: str(fields.get(k, "")) for k in ("event_id", "type", "personal_id")}
+        elif invalid := spec.notification_errors(event):
             raise ApiError(422, "invalid notification", fields=invalid)
         fresh = self.store.record_event(event["event_id"], event["type"], event["personal_id"])
         if not fresh and active("auth.notification_redelivery_conflict"):
@@ -221,9 +243,12 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-async def _read_json_body(request: Request) -> bytes:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
+def _media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def _read_json_body(request: Request, *, any_media_type: bool = False) -> bytes:
+    if _media_type(request) != "application/json" and not any_media_type:
         raise ApiError(415, "body must be application/json")
     return await _read_body(request)
 
@@ -262,6 +287,9 @@ def guarded(handler: Handler) -> Handler:
                 await asyncio.sleep(0.6)  # a slow backend: every request that does work
             return response
         except ApiError as exc:
+            if exc.status == 413 and active("auth.body_limit_html_413"):
+                return HTMLResponse("<html><body><h1>413 Request Entity Too Large</h1></body></html>",
+                                    status_code=413)
             return error_response(exc.status, exc.message, fields=exc.fields, headers=exc.headers)
         except (AuthError, WebhookError) as exc:
             return error_response(exc.status, exc.message)
@@ -292,7 +320,9 @@ def build_app(api: CityApi, lifespan: Callable[[Starlette], contextlib.AbstractA
         # one route per path so a 405 lists every documented method in Allow
         Route(f"{base}/dossiers", by_method({"POST": guarded(api.create_dossier),
                                              "GET": guarded(api.list_dossiers)}), methods=["GET", "POST"]),
-        Route(f"{base}/dossiers/{{dossier_id}}", guarded(api.get_dossier), methods=["GET"]),
+        Route(f"{base}/dossiers/{{dossier_id}}", by_method({"GET": guarded(api.get_dossier),
+                                                           "DELETE": guarded(api.delete_dossier)}),
+              methods=["GET", "DELETE"] if active("auth.undocumented_delete") else ["GET"]),
         Route(f"{base}/notifications", guarded(api.notification), methods=["POST"]),
         Route(f"{base}/health", guarded(api.health), methods=["GET"]),
         Route("/openapi.json", guarded(api.openapi), methods=["GET"]),

@@ -84,6 +84,16 @@ DEFECTS: dict[str, str] = {
     "firewall.ipv6_missing": "dual-stack host submits no IPv6 ruleset",
     "firewall.live_port_open": "the deployed host answers on a port the declared ruleset drops",
     "sast.tls_verify_dodged": "source turns TLS verification off without verify=False: setattr(session, 'verify', bool(0)), a built verify='' keyword, CURL_CA_BUNDLE=''",
+    # issue 20, exact statuses of the connection spec (auth suite: access.py, methods.py, bodies.py, ratelimit.py)
+    "auth.foreign_dossier_403": "another client's dossier is answered 403 instead of the documented 404 (an existence oracle)",
+    "auth.idempotency_tenant_conflict": "another client's reuse of an Idempotency-Key is answered 409 instead of being unrelated (reveals the key is in use)",
+    "auth.undocumented_delete": "DELETE /connection/v1/dossiers/{id}, an operation the spec does not document, answers 200 and deletes the caller's dossier",
+    "auth.dossier_any_media_type": "POST /connection/v1/dossiers processes a body sent as text/plain instead of answering 415",
+    "auth.notification_any_media_type": "the notification webhook accepts a signed body sent as text/plain instead of answering 415",
+    "auth.validation_400": "a dossier submission that is well-formed JSON but breaks the schema is answered 400 instead of 422",
+    "auth.notification_schema_unchecked": "the notification webhook accepts a signed JSON body that breaks the Notification schema (no 422)",
+    "auth.body_limit_html_413": "an oversize body is answered 413 with an HTML page (a front end's), not the spec's JSON Error body",
+    "auth.global_rate_limit": "the rate limit is global, not per client: one client's burst gets every client 429",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -11,9 +11,10 @@ import pytest
 
 from harness.checks import Status
 from harness.net import Exchange
-from harness.suites.auth.access import _leaks, retry_after_valid
+from harness.suites.auth.access import _leaks
 from harness.suites.auth.mtls import refused_at_tls
 from harness.suites.auth.probe import Probe, expect_refused
+from harness.suites.auth.ratelimit import retry_after_valid
 
 URL = "https://127.0.0.1:1/connection/v1/dossiers?limit=1"
 

@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from harness.suites.auth.access import _leaks, body_limit_bytes
+from harness.suites.auth.access import _leaks
+from harness.suites.auth.bodies import body_limit_bytes
 from harness.suites.auth.spec import (
     citizen_fields,
     citizen_values,

@@ -1,28 +1,22 @@
-"""AUTH checks of what an authenticated caller may do: scopes, object-level access, per-client
-rate limiting, and what error bodies reveal. Listed in ``harness.suites.auth.suite.SUITE``.
+"""AUTH checks of what an authenticated caller may do: scopes, object-level access, and what
+error bodies reveal (request bodies: bodies.py; methods: methods.py; rate limit: ratelimit.py).
+Listed in ``harness.suites.auth.suite.SUITE``.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 import time
+import uuid
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
-from harness.checks import CheckResult, Evidence, Severity, check
-from harness.health import assess, health_evidence, inconclusive_result
-from harness.health_monitor import HealthMonitor
+from harness.checks import CheckResult, Evidence, Severity, Status, check
 from harness.suites.auth.context import AuthContext
-from harness.suites.auth.notify import new_event, npdb_signature
 from harness.suites.auth.probe import (
     DOSSIERS_PATH,
     PORTAL_B,
-    PORTAL_READONLY,
     Probe,
     expect_refused,
 )
@@ -31,18 +25,11 @@ from harness.suites.auth.spec import (
     all_scopes,
     citizen_fields,
     citizen_values,
-    connection_spec,
     operations,
 )
 from harness.sut.portal import PORTAL
 
-RATE_MAX_REQUESTS = 400  # bounded burst; auth.rate_limit_max_requests in the profile overrides
-RATE_WINDOW_S = 8.0  # auth.rate_limit_window_s
-RATE_WORKERS = 8
-RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
-DEFAULT_BODY_LIMIT = 64 * 1024
 FIELD_PROBES_BUDGET_S = 20.0  # bounds AUTH-ERROR-LEAK's citizen-field probes
-BODY_OVERSHOOT = 4 * 1024  # just over the limit: bounded (one ~68 KiB request per operation)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # What must never appear in an error body; each pattern names the leak in the evidence.
@@ -125,9 +112,13 @@ def scope_enforced(ctx: AuthContext) -> CheckResult:
 
 @check("AUTH-OBJECT-LEVEL", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-DOSSIER-GET-OWN", "OWASP-API1-2023"],
-       defect="auth.bola")
+       defect=("auth.bola", "auth.foreign_dossier_403"),
+       title="Another portal tenant asking for a dossier it did not submit gets 404, exactly as "
+             "for a dossier that does not exist.")
 def object_level(ctx: AuthContext) -> CheckResult:
-    """Another portal tenant cannot read a dossier it did not submit."""
+    """Another portal tenant asking for a dossier it did not submit gets 404 (the spec: "a
+    dossier of another client is reported as 404"), answered as for an id that does not exist.
+    A 403 refuses the read but confirms the dossier exists: an oracle the spec rules out."""
     dossier_id, created = ctx.own_dossier()
     if dossier_id is None:
         return CheckResult.errored("could not create a dossier to probe with", *created.evidence())
@@ -136,55 +127,38 @@ def object_level(ctx: AuthContext) -> CheckResult:
     if owner.exchange.status != 200:
         return CheckResult.errored("the owner cannot read its own dossier, so a refusal of "
                                    "another tenant proves nothing", *owner.exchange.evidence())
-    other = ctx.read("portal-b token reading portal's dossier", ctx.token(PORTAL_B), path=path)
-    return expect_refused([other], what="another tenant's dossier",
-                          accepted_means="the dossier was served to a client that does not own it",
-                          refused=frozenset({403, 404}))
+    other_token = ctx.token(PORTAL_B)
+    other = ctx.read("portal-b token reading portal's dossier", other_token, path=path)
+    result = expect_refused([other], what="another tenant's dossier",
+                            accepted_means="the dossier was served to a client that does not own it",
+                            refused=frozenset({404}))
+    if result.status != Status.PASS:
+        return result
+    unknown_id = str(uuid.uuid4())
+    unknown = ctx.read("portal-b token reading a dossier id that does not exist", other_token,
+                       path=f"{DOSSIERS_PATH}/{unknown_id}")
+    told_apart = _not_found_differs(other.exchange.json(), dossier_id,
+                                    unknown.exchange.json(), unknown_id)
+    if unknown.exchange.status == 404 and told_apart:
+        return CheckResult.failed(
+            f"another tenant's dossier → 404, but its {told_apart} differs from the 404 for an id "
+            "that does not exist: the answer still tells that the dossier exists",
+            *other.evidence(), *unknown.evidence())
+    return CheckResult(result.status, result.summary, (*result.evidence, *unknown.evidence()),
+                       result.measurements)
 
 
-def body_limit_bytes(spec: dict[str, Any] | None = None) -> int:
-    """The limit the spec's 413 response states ("Body larger than 64 KiB")."""
-    spec = spec if spec is not None else connection_spec()
-    response = ((spec.get("components") or {}).get("responses") or {}).get("PayloadTooLarge") or {}
-    found = re.search(r"(\d+)\s*KiB", str(response.get("description", "")))
-    return int(found.group(1)) * 1024 if found else DEFAULT_BODY_LIMIT
-
-
-def _padded(body: bytes, size: int) -> bytes:
-    """``body`` followed by JSON whitespace up to ``size`` bytes: still the same valid document."""
-    return body + b" " * max(0, size - len(body))
-
-
-@check("AUTH-BODY-LIMIT", severity=Severity.HIGH,
-       requirements=["CONN-BODY-LIMIT", "OWASP-API4-2023"], defect="auth.no_body_limit")
-def body_limit(ctx: AuthContext) -> CheckResult:
-    """A valid request padded just over the documented body limit is refused with 413, on every
-    operation whose spec documents 413 (each probe sent once, limit + 4 KiB)."""
-    if (problem := ctx.baseline_problem()) is not None:
-        return problem
-    limit = body_limit_bytes()
-    size = limit + BODY_OVERSHOOT
-    probes: list[Probe] = []
-    for op in operations():
-        if op.method != "POST" or not op.documents(413) or not op.body_schema:
-            continue
-        description = f"{op.method} {op.path} with a valid body padded to {size // 1024} KiB"
-        if op.scopes:
-            raw = _padded(_json_bytes(ctx.dossier_body(7)), size)
-            probes.append(ctx.post(description, ctx.token(), None, path=op.path, raw=raw))
-        else:
-            raw = _padded(new_event(ctx), size)
-            signature = npdb_signature(ctx, raw)
-            if isinstance(signature, CheckResult):
-                return signature
-            probes.append(ctx.post(description + " (signed by the NPDB)", None, None,
-                                   path=op.path, raw=raw, headers=signature))
-        if probes[-1].exchange.error is not None:
-            break
-    if not probes:
-        return CheckResult.errored("the connection spec documents 413 on no operation with a body")
-    return expect_refused(probes, what=f"body over the {limit // 1024} KiB limit",
-                          accepted_means="processed (no body limit)", refused=frozenset({413}))
+def _not_found_differs(foreign: Any, foreign_id: str, unknown: Any, unknown_id: str) -> str | None:
+    """Which field of the Error body (error, message) tells another client's dossier apart from
+    a missing one, the ids themselves aside; None when they read alike or are not Error bodies."""
+    if not isinstance(foreign, dict) or not isinstance(unknown, dict):
+        return None
+    for name in ("error", "message"):
+        a, b = foreign.get(name), unknown.get(name)
+        if isinstance(a, str) and isinstance(b, str) and \
+                a.replace(foreign_id, "<id>") != b.replace(unknown_id, "<id>"):
+            return f"`{name}`"
+    return None
 
 
 def _leaks(text: str, sent: list[str], token: str) -> list[str]:
@@ -280,97 +254,3 @@ def _send_field_probe(ctx: AuthContext, pointer: str, token: str, body: dict[str
 
 def _json_bytes(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False).encode()
-
-
-def retry_after_valid(value: str | None, now: datetime | None = None) -> bool:
-    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date, and a wait a client can honour."""
-    if value is None:
-        return False
-    value = value.strip()
-    if value.isascii() and value.isdigit():
-        return int(value) <= RETRY_AFTER_MAX_S
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return False
-    if when.tzinfo is None:
-        return False
-    reference = now or datetime.now(when.tzinfo)
-    return (when - reference).total_seconds() <= RETRY_AFTER_MAX_S
-
-
-@check("AUTH-RATE-LIMIT", severity=Severity.HIGH,
-       requirements=["CONN-RATE-LIMIT", "RFC9110-RETRY-AFTER", "OWASP-API4-2023"],
-       defect="auth.no_rate_limit", timeout_s=60)
-def rate_limit(ctx: AuthContext) -> CheckResult:
-    """A bounded burst from one client is cut off with 429 and a valid Retry-After."""
-    if (problem := ctx.baseline_problem()) is not None:
-        return problem
-    max_requests = int(ctx.run.threshold("auth", "rate_limit_max_requests", RATE_MAX_REQUESTS))
-    window_s = float(ctx.run.threshold("auth", "rate_limit_window_s", RATE_WINDOW_S))
-    # its own client id: the burst must not spend the budget of the tokens other checks use
-    token = ctx.token(PORTAL_READONLY, ("dossier.read",))
-    stop = threading.Event()
-    lock = threading.Lock()
-    sent = 0
-    statuses: Counter[str] = Counter()
-    first_limited: list[Probe] = []
-    failures: list[Probe] = []
-    deadline = time.monotonic() + window_s
-
-    def worker() -> None:
-        nonlocal sent
-        while not stop.is_set() and time.monotonic() < deadline:
-            with lock:
-                if sent >= max_requests:
-                    return
-                sent += 1
-            probe = ctx.read("request in a burst from one client (portal-readonly)", token)
-            with lock:
-                statuses[str(probe.exchange.status or "no answer")] += 1
-                if probe.exchange.status == 429:
-                    first_limited.append(probe)
-                    stop.set()
-                elif probe.exchange.error is not None:
-                    failures.append(probe)
-                    if len(failures) >= 5:  # a SUT that stopped answering: stop hammering it
-                        stop.set()
-
-    # The host's health over the burst: a saturated host sends it too slowly to meet a limit.
-    with HealthMonitor("rate-limit burst") as monitor:
-        started = time.monotonic()
-        with ThreadPoolExecutor(max_workers=RATE_WORKERS,
-                                thread_name_prefix="popcert-burst") as pool:
-            for _ in range(RATE_WORKERS):
-                pool.submit(worker)
-        elapsed = time.monotonic() - started
-    rate = sent / elapsed if elapsed > 0 else 0.0
-    measured = (Evidence.measurement("requests sent", sent, "requests", max_requests),
-                Evidence.measurement("burst rate", round(rate, 1), "requests/s"),
-                Evidence.note(", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())),
-                              title="answers by status"))
-    numbers = {"requests": float(sent), "rate_per_s": round(rate, 1), "elapsed_s": round(elapsed, 2)}
-    if first_limited:
-        probe = first_limited[0]
-        header = probe.exchange.headers.get("retry-after")
-        if retry_after_valid(header):
-            return CheckResult.passed(
-                f"limited after {sent} requests in {elapsed:.1f} s (HTTP 429, Retry-After "
-                f"{header})", *probe.evidence(), *measured, **numbers)
-        return CheckResult.failed(
-            f"HTTP 429 after {sent} requests but Retry-After is "
-            f"{'missing' if header is None else repr(header) + ', not valid'}",
-            *probe.evidence(), *measured, **numbers)
-    served = sum(v for k, v in statuses.items() if k.isdigit() and 200 <= int(k) < 300)
-    if failures and served == 0:
-        return CheckResult.errored("the SUT stopped answering during the burst",
-                                   *failures[0].evidence(), *measured)
-    summary = (f"no rate limit: {sent} requests from one client in {elapsed:.1f} s "
-               f"({rate:.0f}/s) got no 429")
-    saturation = assess(monitor.figures) if monitor.figures is not None else None
-    if saturation is not None and saturation.saturated:
-        # A 429 seen is a fact on any host; its absence depends on how fast the burst went.
-        return inconclusive_result(saturation, summary, *measured, advice="re-run on a quieter "
-                                   "host", measurements=numbers)
-    health = (health_evidence(saturation),) if saturation is not None else ()
-    return CheckResult.failed(summary, *measured, *health, **numbers)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from harness.checks import CheckResult, Evidence
+from jsonschema import Draft202012Validator
+
+from harness.checks import CheckResult, Evidence, Status
 from harness.net import Exchange, TlsMaterial, curl_command
 from harness.suites.auth.forge import decode_segment
+from harness.suites.auth.spec import error_schema
 from harness.sut.portal import API_BASE_PATH
 
 API = API_BASE_PATH
@@ -111,3 +115,42 @@ def send_until_error(make: Sequence[tuple[str, Any]], send: Any) -> list[Probe]:
 
 def _codes(statuses: frozenset[int]) -> str:
     return "/".join(str(s) for s in sorted(statuses))
+
+
+@lru_cache(maxsize=1)
+def _error_validator() -> Draft202012Validator:
+    return Draft202012Validator(error_schema())
+
+
+def error_body_problem(ex: Exchange) -> str | None:
+    """What keeps an error response from being the spec's ``Error`` body (application/json,
+    matching components.schemas.Error), or None. Names the schema keyword and the location only:
+    the SUT's own text stays in the evidence."""
+    if ex.content_type != "application/json":
+        return f"its Content-Type is {ex.content_type or 'missing'}, not application/json"
+    body = ex.json()
+    if body is None:
+        return "its body is not JSON"
+    problems = sorted(_error_validator().iter_errors(body), key=lambda e: list(e.absolute_path))
+    if not problems:
+        return None
+    first = problems[0]
+    where = "/" + "/".join(str(p) for p in first.absolute_path)
+    return f"its body is not the spec's Error ({where} fails '{first.validator}')"
+
+
+def expect_documented_error(probes: Sequence[Probe], status: int, *, what: str,
+                            accepted_means: str) -> CheckResult:
+    """Pass when every probe got exactly ``status`` with the spec's Error body."""
+    result = expect_refused(probes, what=what, accepted_means=accepted_means,
+                            refused=frozenset({status}))
+    if result.status != Status.PASS:
+        return result
+    wrong = [(p, problem) for p in probes if (problem := error_body_problem(p.exchange))]
+    if wrong:
+        probe, problem = wrong[0]
+        return CheckResult.failed(
+            f"{what}: {probe.description} → HTTP {status}, but {problem}"
+            + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else ""),
+            *probe.evidence(), failed_variants=len(wrong))
+    return result

@@ -220,3 +220,61 @@ def citizen_values(body: Any, spec: dict[str, Any] | None = None,
     values = {value for variant in _variants(spec, body_schema)
               for _, _, value in _leaves(spec, variant, body) if len(value) >= MIN_ECHO_CHARS}
     return sorted(values)
+
+
+# --- what the spec documents per path, and the bodies that break a schema ---------------------
+def documented_methods(spec: dict[str, Any] | None = None) -> dict[str, frozenset[str]]:
+    """Each path of the spec and the methods it documents (upper case)."""
+    spec = spec if spec is not None else connection_spec()
+    known = (*METHODS, "head", "options", "trace")
+    return {str(path): frozenset(m.upper() for m in (item or {}) if m in known)
+            for path, item in (spec.get("paths") or {}).items()}
+
+
+def error_schema(spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The ``Error`` body every error response documents."""
+    spec = spec if spec is not None else connection_spec()
+    return dict(_schemas(spec).get("Error") or {})
+
+
+def _concrete(spec: dict[str, Any], name: str, body: Any) -> dict[str, Any]:
+    """The schema ``body`` is meant to match: a discriminated union's member for its value."""
+    schema = dict(_schemas(spec).get(name) or {})
+    discriminator = schema.get("discriminator") or {}
+    prop = discriminator.get("propertyName")
+    if prop and isinstance(body, dict):
+        ref = (discriminator.get("mapping") or {}).get(str(body.get(prop)))
+        if isinstance(ref, str):
+            return _resolve(spec, {"$ref": ref})[1]
+    return schema
+
+
+NOT_DOCUMENTED = "popcert-not-a-documented-value"
+
+
+def schema_breaking(valid: dict[str, Any], schema_name: str, spec: dict[str, Any] | None = None
+                    ) -> list[tuple[str, Any]]:
+    """Well-formed JSON bodies that do not match ``schema_name`` (each breaks one assertion of
+    its top level: a required property left out, a value outside an enum/const, a string against
+    its pattern, an array instead of the object), each with what it breaks. ``format`` is left
+    alone: in JSON Schema 2020-12 it is an annotation, so a body breaking only a format still
+    matches the schema."""
+    spec = spec if spec is not None else connection_spec()
+    schema = _concrete(spec, schema_name, valid)
+    variants: list[tuple[str, Any]] = []
+    for prop in schema.get("required") or []:
+        if prop in valid:
+            variants.append((f"without its required {prop}",
+                             {k: v for k, v in valid.items() if k != prop}))
+    for prop, sub in (schema.get("properties") or {}).items():
+        _, resolved = _resolve(spec, sub) if isinstance(sub, dict) else (None, {})
+        value = valid.get(prop)
+        if "enum" in resolved or "const" in resolved:
+            variants.append((f"with {prop} outside its documented values",
+                             {**valid, prop: NOT_DOCUMENTED}))
+        elif isinstance(value, str) and resolved.get("pattern"):
+            broken = value + "#"
+            if not _fits(broken, resolved):
+                variants.append((f"with {prop} not matching its pattern", {**valid, prop: broken}))
+    variants.append(("a JSON array instead of the object", [valid]))
+    return variants

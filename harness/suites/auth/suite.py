@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from harness.registry import Suite
-from harness.suites.auth.access import (
-    body_limit,
-    error_leak,
-    object_level,
-    rate_limit,
-    scope_enforced,
-)
+from harness.suites.auth.access import error_leak, object_level, scope_enforced
+from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
+from harness.suites.auth.methods import undocumented_method
 from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
 from harness.suites.auth.notify import (
     notify_freshness,
@@ -18,6 +14,7 @@ from harness.suites.auth.notify import (
     notify_replay,
     notify_signature,
 )
+from harness.suites.auth.ratelimit import rate_limit
 from harness.suites.auth.tenancy import (
     bola_list,
     idempotency_replay,
@@ -37,15 +34,17 @@ from harness.suites.auth.tokens import (
     token_missing,
 )
 
-# Run order: the token checks, the webhook, mTLS, tenancy, then access; rate limiting last, it
-# spends a client's budget.
+# Run order: the token checks, the webhook, mTLS, tenancy, then access and request bodies; the
+# undocumented methods late (on a broken SUT a DELETE may remove dossiers earlier checks use);
+# rate limiting last, it spends a client's budget.
 SUITE = Suite[AuthContext]("auth", make_context, checks=(
     token_missing, token_malformed, jwt_expired, jwt_not_yet_valid, jwt_issuer, jwt_audience,
     jwt_alg_none, jwt_key_confusion, jwt_unknown_key, jwt_jku, jwt_stripped_signature,
     notify_signature, notify_replay, notify_freshness, notify_redelivery,
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
-    scope_enforced, object_level, body_limit, error_leak, rate_limit),
+    scope_enforced, object_level, body_limit, media_type, schema_violation, error_leak,
+    undocumented_method, rate_limit),
     state={
         "state.baseline": (
             "AuthContext.baseline_problem(), called first by every check that needs a served "
@@ -60,5 +59,5 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "notify.genuine_notification() sets it from the delivery the mock made to the SUT "
             "(AUTH-NOTIFY-SIGNATURE first); notify.npdb_signature() reads it, capturing a "
             "delivery itself when it is empty (AUTH-NOTIFY-FRESHNESS, AUTH-NOTIFY-REDELIVERY, "
-            "AUTH-BODY-LIMIT)"),
+            "AUTH-BODY-LIMIT, AUTH-MEDIA-TYPE, AUTH-SCHEMA-VIOLATION)"),
     })

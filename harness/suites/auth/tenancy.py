@@ -16,7 +16,8 @@ from harness.suites.auth.probe import DOSSIERS_PATH, PORTAL_B, Probe
 from harness.suites.auth.spec import connection_spec
 
 LIST_LIMIT = 100  # the spec's maximum page size
-OWNER_LIST_WAIT_S = 3.0  # a just-created dossier may take a moment to be listed
+OWNER_LIST_WAIT_S = 3.0
+CREATED = 201  # createDossier's documented success: "Dossier accepted and stored."  # a just-created dossier may take a moment to be listed
 
 
 def _said(probe: Probe) -> str:
@@ -122,10 +123,14 @@ def _key() -> str:
 
 @check("AUTH-IDEMPOTENCY-TENANT", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-OWN-DOSSIERS", "CONN-IDEMPOTENCY-CLIENT-SCOPE", "OWASP-API1-2023"],
-       defect="auth.idempotency_shared")
+       defect=("auth.idempotency_shared", "auth.idempotency_tenant_conflict"),
+       title="Another tenant reusing a client's Idempotency-Key with the same body gets a new "
+             "dossier of its own (201), never that client's dossier and never a conflict.")
 def idempotency_tenant(ctx: AuthContext) -> CheckResult:
-    """Another tenant reusing a client's Idempotency-Key (same body) never gets that client's
-    dossier back."""
+    """Another tenant reusing a client's Idempotency-Key (same body) is served as for a key never
+    used: 201 with a dossier of its own. The spec: another client's use of the key "is unrelated
+    and never returns the first client's dossier"; a 409 (or any refusal) tells that client the
+    key is in use by someone else."""
     if (problem := ctx.baseline_problem()) is not None:
         return problem
     key = _key()
@@ -147,14 +152,14 @@ def idempotency_tenant(ctx: AuthContext) -> CheckResult:
         return CheckResult.failed(
             f"{other.description} → HTTP {ex.status} with portal's dossier {first_id}: "
             "Idempotency-Keys are shared across clients", *other.evidence(), *first.evidence())
-    status = int(ex.status or 0)
-    if status < 500:  # a dossier of its own, or a refusal (409 …) that reveals nothing
-        outcome = ("a dossier of its own" if 200 <= status < 300
-                   else "the key refused, portal's dossier not revealed")
-        return CheckResult.passed(f"{other.description} → HTTP {status}: {outcome}",
-                                  *other.evidence())
-    return CheckResult.failed(f"{other.description} → answered HTTP {status} where a dossier of "
-                              "its own (2xx) was expected", *other.evidence())
+    own_id = _created_id(other)
+    if ex.status == CREATED and own_id is not None:
+        return CheckResult.passed(f"{other.description} → HTTP 201 with a dossier of its own "
+                                  f"({own_id})", *other.evidence())
+    what = ("a refusal that tells portal-b the key is in use by another client"
+            if ex.status is not None and 400 <= ex.status < 500 else "not a new dossier")
+    return CheckResult.failed(f"{other.description} → HTTP {ex.status} where 201 with a dossier "
+                              f"of its own was expected ({what})", *other.evidence())
 
 
 @check("AUTH-IDEMPOTENCY-REPLAY", severity=Severity.MEDIUM,
