@@ -29,7 +29,8 @@ class RichProgress(Progress):
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
         self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
-                           f"profile [bold]{profile.name}[/]; results stream to {run_dir}")
+                           f"profile [bold]{profile.name}[/]; results stream to:")
+        print_path(self.console, run_dir)
 
     def suite_started(self, suite: str, total: int) -> None:
         self.console.print(f"[bold]▶ {suite}[/] ({total} checks)")
@@ -41,6 +42,12 @@ class RichProgress(Progress):
             f"  [{_STATUS_STYLE.get(status, 'white')}]{status.upper():6}[/] {record.check.id}"
             f"{mark} [dim]{record.duration_s:.1f}s[/] {_one_line(record.result.summary)}",
             highlight=False, markup=True, soft_wrap=True)
+
+
+def print_path(console: Console, path: Path, label: str = "  ") -> None:
+    """A path on a line of its own, never wrapped or cropped: it must copy-paste whole."""
+    console.print(f"{label}{strip_control(str(path), keep_newlines=False)}", markup=False,
+                  highlight=False, soft_wrap=True, crop=False, overflow="ignore")
 
 
 def _one_line(text: str, limit: int = 110) -> str:
@@ -123,7 +130,7 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
-        # Installed: ./reports/runs, never site-packages (the lab's paths resolve against it).
+        # No run.yaml to sit beside: ./reports/runs (make demo: the checkout's), never site-packages.
         config = lab.run_config(suites=suites, quick=quick, level=level,
                                 output_dir=resources.default_output_dir().resolve())
         return certify_with_config(config, console=console, npdb=lab.npdb,
