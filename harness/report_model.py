@@ -35,6 +35,7 @@ from harness.report.document import (
     EvidenceEntry,
     Fingerprints,
     HarnessEntry,
+    PhaseEntry,
     ProfileEntry,
     ReportDocument,
     ResultEntry,
@@ -116,6 +117,9 @@ class RunEnd:
     complete: bool
     interrupted: str | None = None
     finished_at: datetime | None = None  # written only for a complete run
+    # Wall-clock seconds so far and each suite's phase times (the engine's; None when rebuilt).
+    duration_s: float | None = None
+    phases: tuple[PhaseEntry, ...] | None = None
 
 
 def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
@@ -227,7 +231,7 @@ def build_report(facts: RunFacts, records: Sequence[RecordedResult],
                          if end.complete and end.finished_at else None),
             complete=end.complete, interrupted=end.interrupted, quick=facts.quick,
             seed=facts.seed, command=facts.command, registered_checks=facts.registered,
-            fingerprints=facts.fingerprints),
+            fingerprints=facts.fingerprints, duration_s=end.duration_s, phases=end.phases),
         system=facts.system,
         profile=ProfileEntry(profile.name, profile.version, profile.title_vi, profile.title_en),
         specs=facts.specs,

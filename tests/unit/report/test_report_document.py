@@ -105,7 +105,9 @@ def _schema_at(pointer: str) -> dict[str, Any]:
 def test_each_entry_writes_every_key_its_schema_names(entry: type[Any], pointer: str) -> None:
     """The types and reports/schema/report.schema.json cannot drift apart unnoticed."""
     report = sample_report()
-    report["run"].update(registered_checks=[], fingerprints=FINGERPRINTS)
+    report["run"].update(registered_checks=[], fingerprints=FINGERPRINTS, duration_s=71.2,
+                         phases=[{"suite": "conformance", "setup_s": 60.0, "checks_s": 1.5,
+                                  "teardown_s": 0.1, "duration_s": 61.6}])
     report["results"][0]["check"]["requirements"] = []
     document = ReportDocument.from_json(report)
     written = {ReportDocument: document, RunEntry: document.run,
