@@ -14,6 +14,7 @@ from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
 from harness.profiles import Profile
 from harness.report_model import RecordedResult
+from harness.run_summary import end_summary
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.untrusted import strip_control
 
@@ -115,11 +116,13 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
         print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
               "was saturated; no mandatory check failed; re-run on a quieter host")
-    # The last two lines on stdout are what make demo and CI scripts read.
-    print(f"report: {report}")
-    print(f"verdict: {status}")
-    console.print(f"[{style}]{status}[/]" + (" [bold yellow](inconclusive)[/]"
-                                             if outcome.verdict.inconclusive else ""))
+    # The end summary (verdict, counts, duration); the report's path follows on its own line.
+    summary = end_summary(status, getattr(outcome, "document", None),
+                          inconclusive=bool(outcome.verdict.inconclusive))
+    console.print(summary, style=style, markup=False, highlight=False, soft_wrap=True)
+    # The last two lines on stdout are what make demo and CI scripts read; print() never wraps.
+    print(f"report: {report}", flush=True)
+    print(f"verdict: {status}", flush=True)
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
