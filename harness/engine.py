@@ -25,6 +25,7 @@ from typing import Any
 from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
+from harness.live import LiveStatus
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report.document import PhaseEntry, ReportDocument
@@ -40,8 +41,9 @@ from harness.run_context import RunContext, run_id_for
 from harness.sut.npdb_boundary import NPDBHandle
 
 
-class Progress:
-    """Receives progress events; the CLI draws them with rich, tests ignore them."""
+class Progress(LiveStatus):
+    """Receives progress events; the CLI draws them with rich, tests ignore them. A suite's own
+    progress within a long phase comes through ``phase_update`` (RunContext.live)."""
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None: ...
 
@@ -179,6 +181,7 @@ class Engine:
     def run(self) -> RunOutcome:
         self._start()
         context = RunContext.for_run(self.config, self.profile, self.run_dir, npdb=self.npdb)
+        context.live = self.progress
         context.workdir.mkdir(exist_ok=True)
         self._write_report(complete=False)
         self._spawned_before = processes.mark()

@@ -167,3 +167,7 @@ def _release(response: requests.Response) -> None:
 
 requests.Session.send = _send  # type: ignore[method-assign]
 requests.models.Response.iter_content = _iter_content  # type: ignore[method-assign]
+
+# The run's progress for the person waiting (child_progress: requests, failures, operation).
+if os.environ.get("POPCERT_CONF_PROGRESS"):  # progress.PROGRESS_ENV
+    import harness.suites.conformance.child_progress  # noqa: F401 - registers its event handler
