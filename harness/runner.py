@@ -12,6 +12,7 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
+from harness.live_view import LiveView
 from harness.profiles import Profile
 from harness.report_model import RecordedResult
 from harness.run_summary import end_summary
@@ -25,8 +26,11 @@ _STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "
 
 
 class RichProgress(Progress):
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, view: LiveView | None = None) -> None:
         self.console = console
+        # What each running suite is doing (a spinner line, or plain lines in CI and logs).
+        self.view = view or LiveView(console)
+        self._checks: dict[str, list[int]] = {}  # suite -> [results so far, its checks]
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
         self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
@@ -35,6 +39,15 @@ class RichProgress(Progress):
 
     def suite_started(self, suite: str, total: int) -> None:
         self.console.print(f"[bold]▶ {suite}[/] ({total} checks)")
+        self._checks[suite] = [0, total]
+        self.view.start(suite, "starting")
+
+    def phase_update(self, suite: str, text: str, *, done: int | None = None,
+                     total: int | None = None) -> None:
+        self.view.update(suite, text, done=done, total=total)
+
+    def suite_finished(self, suite: str) -> None:
+        self.view.finish(suite)
 
     def result(self, record: RecordedResult) -> None:
         status = str(record.result.status)
@@ -43,6 +56,11 @@ class RichProgress(Progress):
             f"  [{_STATUS_STYLE.get(status, 'white')}]{status.upper():6}[/] {record.check.id}"
             f"{mark} [dim]{record.duration_s:.1f}s[/] {_one_line(record.result.summary)}",
             highlight=False, markup=True, soft_wrap=True)
+        counted = self._checks.get(record.check.suite)
+        if counted is not None and not self.view.plain:  # plain output has the line above
+            counted[0] += 1
+            self.view.update(record.check.suite, f"{counted[0]}/{counted[1]} checks judged",
+                             done=counted[0], total=counted[1])
 
 
 def print_path(console: Console, path: Path, label: str = "  ") -> None:

@@ -67,3 +67,83 @@ def test_reading_the_last_line_is_bounded_and_follows_no_link(tmp_path: Path) ->
 def test_only_a_complete_line_counts(tmp_path: Path, lines: str, last: str | None) -> None:
     (tmp_path / "f").write_text(lines)
     assert read_last_line(tmp_path / "f") == last
+
+
+# --- how the terminal shows it (harness/live_view.py) -------------------------------------------
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_plain_output_prints_at_most_a_line_every_few_seconds_per_phase() -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.live_view import LiveView
+
+    out, clock = io.StringIO(), FakeClock()
+    view = LiveView(Console(file=out, width=200), plain=True, every_s=5.0, clock=clock)
+    view.start("conformance", "starting")
+    view.start("load", "starting")
+    for second in range(12):  # one update a second for 12 s, from two phases
+        clock.now = 100.0 + second
+        view.update("conformance", f"{second * 10} requests, 0 failed")
+        view.update("load", f"{second} users")
+    lines = out.getvalue().splitlines()
+    assert [line for line in lines if "conformance" in line] == [
+        "  … conformance: 0 requests, 0 failed", "  … conformance: 50 requests, 0 failed",
+        "  … conformance: 100 requests, 0 failed"]
+    assert len([line for line in lines if "load" in line]) == 3
+
+
+def test_ci_or_a_pipe_gets_plain_lines_a_terminal_gets_a_live_line(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from harness.live_view import LiveView, plain_output
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=120)
+    monkeypatch.delenv("CI", raising=False)
+    assert plain_output(Console(file=io.StringIO())) is True  # not a terminal
+    assert plain_output(terminal) is False
+    monkeypatch.setenv("CI", "true")
+    assert plain_output(terminal) is True
+    monkeypatch.delenv("CI")
+    out = io.StringIO()
+    view = LiveView(Console(file=out, force_terminal=True, width=120))
+    view.start("scenario", "starting")
+    view.update("scenario", "step 3/14: birth/submit\x1b]0;pwned\x07", done=2, total=14)
+    assert view._display is not None
+    view._display.refresh()
+    view.finish("scenario")
+    assert view._display is None  # stopped with its last suite; the line was transient
+    shown = out.getvalue()
+    assert "scenario: step 3/14: birth/submit" in shown and "pwned\x07" not in shown
+
+
+def test_load_progress_reads_users_rate_p95_and_time_left_from_locust(tmp_path: Path) -> None:
+    from harness.suites.load.progress import load_progress
+
+    history = tmp_path / "locust_stats_history.csv"
+    header = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,"
+              "99%,99.9%,99.99%,100%,Total Request Count,Total Failure Count,"
+              "Total Median Response Time,Total Average Response Time,Total Min Response Time,"
+              "Total Max Response Time,Total Average Content Size\n")
+    assert load_progress(history, elapsed_s=5, duration_s=60) == "starting locust, 55 s left"
+    history.write_text(
+        header
+        + "1700000001,50,POST,/dossiers,20.0,0.0,80,90,95,100,110,130,140,150,160,170,180,"
+          "400,0,80,85,10,180,512\n"
+        + "1700000001,50,,Aggregated,48.3,0.2,70,80,90,100,110,120,140,150,160,170,180,"
+          "960,2,70,75,10,180,512\n")
+    assert (load_progress(history, elapsed_s=45.2, duration_s=120)
+            == "50 users, 48 req/s, p95 120 ms, 2 failed, 75 s left")
+    history.write_text(header + "1700000001,N/A,,Aggregated,x,,,,,,,,,,,,,,\n")
+    assert load_progress(history, elapsed_s=130, duration_s=120) == "0 s left"
