@@ -30,10 +30,10 @@ def test_the_schemathesis_child_reports_requests_and_failures(tmp_path: Path) ->
         outcome = run_schemathesis(plan, on_progress=seen.append)
     last = json.loads(read_last_line(tmp_path / "run" / PROGRESS_FILE) or "{}")
     # The child's final line (written at the engine's last event) agrees with the event report.
-    assert last["requests"] == outcome.requests > 0
+    assert last["requests"] >= outcome.requests > 0  # sent; the report counts recorded ones
     assert last["failed"] >= 1 and outcome.failure_counts.get("not_a_server_error", 0) >= 1
     text = progress_text(json.dumps(last))
-    assert text is not None and text.startswith(f"{outcome.requests} requests, ")
+    assert text is not None and text.startswith(f"{last['requests']} requests, ")
     assert all("requests" in line and "failed" in line for line in seen)
 
 
