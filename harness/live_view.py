@@ -16,7 +16,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from harness.live import one_line
+from harness.live import LiveStatus, one_line
 
 PLAIN_EVERY_S = 5.0
 CI_VALUES = frozenset({"true", "1", "yes"})
@@ -84,3 +84,15 @@ class LiveView:
             if not self._tasks:
                 self._display.stop()
                 self._display = None
+
+
+class ViewStatus(LiveStatus):
+    """A ``LiveStatus`` drawing on a LiveView, for commands that run a suite's phase outside the
+    engine (``popcert load capacity``)."""
+
+    def __init__(self, view: LiveView) -> None:
+        self.view = view
+
+    def phase_update(self, suite: str, text: str, *, done: int | None = None,
+                     total: int | None = None) -> None:
+        self.view.update(suite, text, done=done, total=total)
