@@ -40,12 +40,16 @@ class LiveView:
         self.clock = clock
         self._lock = threading.Lock()
         self._printed_at: dict[str, float] = {}
+        # Only a running suite's updates show: a check thread abandoned at its time limit may
+        # still report after its suite finished.
+        self._active: set[str] = set()
         self._display: Progress | None = None
         self._tasks: dict[str, TaskID] = {}
 
     def start(self, suite: str, text: str) -> None:
         with self._lock:
             self._printed_at.pop(suite, None)
+            self._active.add(suite)
             if self.plain:
                 return
             if self._display is None:
@@ -61,6 +65,8 @@ class LiveView:
                total: int | None = None) -> None:
         line = f"{suite}: {one_line(text)}"
         with self._lock:
+            if suite not in self._active:
+                return
             if self.plain:
                 now = self.clock()
                 printed = self._printed_at.get(suite)
@@ -76,6 +82,7 @@ class LiveView:
     def finish(self, suite: str) -> None:
         with self._lock:
             self._printed_at.pop(suite, None)
+            self._active.discard(suite)
             task = self._tasks.pop(suite, None)
             if self._display is None:
                 return

@@ -147,3 +147,23 @@ def test_load_progress_reads_users_rate_p95_and_time_left_from_locust(tmp_path: 
             == "50 users, 48 req/s, p95 120 ms, 2 failed, 75 s left")
     history.write_text(header + "1700000001,N/A,,Aggregated,x,,,,,,,,,,,,,,\n")
     assert load_progress(history, elapsed_s=130, duration_s=120) == "0 s left"
+
+
+def test_a_finished_suite_shows_no_more_progress() -> None:
+    """A check thread abandoned at its time limit may still report: nothing shows after its
+    suite finished, nor for a suite that never started."""
+    import io
+
+    from rich.console import Console
+
+    from harness.live_view import LiveView
+
+    out, clock = io.StringIO(), FakeClock()
+    view = LiveView(Console(file=out, width=200), plain=True, clock=clock)
+    view.update("tls", "sslyze scan of 127.0.0.1:8443: 3 s")
+    view.start("conformance", "starting")
+    view.update("conformance", "10 requests, 0 failed")
+    view.finish("conformance")
+    clock.now += 60
+    view.update("conformance", "900 requests, 0 failed")
+    assert out.getvalue().splitlines() == ["  … conformance: 10 requests, 0 failed"]
