@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from _proc_cpu import cpu_seconds  # bench/ is on sys.path when a benchmark runs
+from _requires import SKIPPED, missing_tool
 
 from popcert_npdb import kernels
 from popcert_npdb.launcher import MockNPDB
@@ -79,9 +79,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("wrk is not installed", file=sys.stderr)
-        return 2
+    if missing_tool("wrk", "wrk", "bench/mock_npdb.py"):
+        return SKIPPED
     with tempfile.TemporaryDirectory() as tmp, \
             MockNPDB(Path(tmp), population=args.population, mtls="optional") as npdb:
         assert npdb.admin is not None

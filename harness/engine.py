@@ -25,10 +25,11 @@ from typing import Any
 from harness import processes
 from harness.checks import Check, CheckResult, Evidence, EvidenceKind, Status, SuiteUnavailable
 from harness.config import RunConfig
+from harness.live import LiveStatus
 from harness.profiles import Profile, Verdict, load_profile
 from harness.registry import Registry, default_registry
 from harness.report import chain
-from harness.report.document import ReportDocument
+from harness.report.document import PhaseEntry, ReportDocument
 from harness.report_model import (
     RecordedResult,
     RunEnd,
@@ -42,8 +43,9 @@ from harness.run_context import RunContext, run_id_for
 from harness.sut.npdb_boundary import NPDBHandle
 
 
-class Progress:
-    """Receives progress events; the CLI draws them with rich, tests ignore them."""
+class Progress(LiveStatus):
+    """Receives progress events; the CLI draws them with rich, tests ignore them. A suite's own
+    progress within a long phase comes through ``phase_update`` (RunContext.live)."""
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None: ...
 
@@ -164,11 +166,13 @@ class Engine:
         self.records: list[RecordedResult] = []
         self.interrupted: str | None = None
         self.files: dict[str, Path] = {}
+        self.phases: list[PhaseEntry] = []  # each suite's wall-clock time (report run.phases)
         self._spawned_before = processes.mark()
 
     # --- the run ---------------------------------------------------------------------------
     def _start(self) -> None:
         self.started = datetime.now(UTC)
+        self._clock_started = time.monotonic()
         self.run_dir = new_run_dir(self.config, self.started)
         # Kept beside the results so `popcert report RUN_DIR` can rebuild a killed run's report.
         (self.run_dir / "config.json").write_text(self.config.model_dump_json(indent=2),
@@ -186,6 +190,7 @@ class Engine:
     def run(self) -> RunOutcome:
         self._start()
         context = RunContext.for_run(self.config, self.profile, self.run_dir, npdb=self.npdb)
+        context.live = self.progress
         context.workdir.mkdir(exist_ok=True)
         self._write_report(complete=False)
         self._spawned_before = processes.mark()
@@ -246,29 +251,40 @@ class Engine:
             else:
                 summary = f"suite {suite} could not start: {_describe(failure)}"
                 evidence = _traceback_evidence(failure)
+            setup_s = time.monotonic() - started
             for check in checks:
                 self._record(check, CheckResult.errored(summary, *evidence),
-                             time.monotonic() - started)
+                             setup_s / max(1, len(checks)))
+            self.phases.append(PhaseEntry(suite, round(setup_s, 3), 0.0, 0.0))
             self.progress.suite_finished(suite)
             return
+        # The factory's shared work (one fuzzing run, every scenario, one load run, one scan) is
+        # what its checks judge: each check's duration carries an equal share of it.
+        setup_s = time.monotonic() - started
+        share = setup_s / len(checks) if checks else 0.0
+        checks_started = time.monotonic()
         try:
             for check in checks:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     self._record(check, CheckResult.errored(
-                        f"suite {suite} exceeded its time limit of {limit:g} s"), 0.0)
+                        f"suite {suite} exceeded its time limit of {limit:g} s"), share)
                     continue
                 self._run_check(check, suite_ctx, min(check.timeout_s,
-                                                     self.config.limits.check_s, remaining))
+                                                     self.config.limits.check_s, remaining), share)
         except KeyboardInterrupt:
             self._stop_children()  # before the suite's teardown, which may take a while
             raise
         finally:
+            checks_ended = time.monotonic()
             _close(generator)
+            self.phases.append(PhaseEntry(suite, round(setup_s, 3),
+                                          round(checks_ended - checks_started, 3),
+                                          round(time.monotonic() - checks_ended, 3)))
             self.progress.suite_finished(suite)
 
-    def _run_check(self, check: Check, suite_ctx: Any, limit: float) -> None:
-        started = time.monotonic()
+    def _run_check(self, check: Check, suite_ctx: Any, limit: float, share_s: float = 0.0) -> None:
+        started = time.monotonic() - share_s  # its share of the suite's shared work, then its own
         try:
             result = _call_with_limit(lambda: check.function(suite_ctx), limit)
             if not isinstance(result, CheckResult):
@@ -299,8 +315,9 @@ class Engine:
 
     # --- reporting ---------------------------------------------------------------------------
     def _write_report(self, complete: bool) -> ReportDocument:
-        document = build_report(self.facts, self.records,
-                                RunEnd(complete, self.interrupted, datetime.now(UTC)))
+        document = build_report(self.facts, self.records, RunEnd(
+            complete, self.interrupted, datetime.now(UTC),
+            round(time.monotonic() - self._clock_started, 3), tuple(self.phases)))
         self.files = write_report_files(document, self.run_dir)
         return document
 

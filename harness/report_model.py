@@ -38,6 +38,7 @@ from harness.report.document import (
     EvidenceEntry,
     Fingerprints,
     HarnessEntry,
+    PhaseEntry,
     ProfileEntry,
     ReportDocument,
     ResultEntry,
@@ -122,6 +123,9 @@ class RunEnd:
     complete: bool
     interrupted: str | None = None
     finished_at: datetime | None = None  # written only for a complete run
+    # Wall-clock seconds so far and each suite's phase times (the engine's; None when rebuilt).
+    duration_s: float | None = None
+    phases: tuple[PhaseEntry, ...] | None = None
 
 
 def assessor_inputs(config: RunConfig) -> tuple[list[Waiver], list[Attestation]]:
@@ -266,7 +270,8 @@ def build_report(facts: RunFacts, records: Sequence[RecordedResult],
             seed=facts.seed, command=facts.command, registered_checks=facts.registered,
             fingerprints=facts.fingerprints, mode=facts.mode,
             load_duration_s=facts.load_duration_s, example_inputs=facts.example_inputs,
-            results_chain=chain_of(record_core(r) for r in records).to_json()),
+            results_chain=chain_of(record_core(r) for r in records).to_json(),
+            duration_s=end.duration_s, phases=end.phases),
         system=facts.system,
         profile=ProfileEntry(profile.name, profile.version, profile.title_vi, profile.title_en),
         specs=facts.specs,

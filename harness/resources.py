@@ -69,10 +69,14 @@ def example_config() -> Path:
 
 
 def default_output_dir() -> Path:
-    """Where runs go by default: the checkout's reports/runs, or reports/runs beside run.yaml."""
-    # Relative on purpose when installed: config paths resolve against the config file's folder,
-    # never into site-packages.
-    return SOURCE_ROOT / "reports" / "runs" if not installed() else Path("reports/runs")
+    """Where runs go by default: ``reports/runs`` beside run.yaml, from a checkout as installed.
+
+    Relative on purpose: config paths resolve against the config file's folder (config.py), so a
+    run lands with the config of the system it certifies, never in site-packages, and never in
+    popcert's own checkout, where several systems' runs would pile up (issue 21). ``popcert demo``
+    has no run.yaml: its runs go to ``./reports/runs`` (runner.run_demo).
+    """
+    return Path("reports/runs")
 
 
 def default_work_root() -> Path:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.config import RunConfig
+from harness.live import NO_LIVE_STATUS, LiveStatus
 from harness.net import SafeClient, ScopeGuard, TlsMaterial
 from harness.profiles import Profile
 from harness.sut.npdb_boundary import NPDBHandle
@@ -39,6 +40,8 @@ class RunContext:
     quick: bool = False
     seed: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
+    # Where a long phase reports its progress (the engine's Progress; harness/live.py).
+    live: LiveStatus = NO_LIVE_STATUS
 
     @classmethod
     def for_run(cls, config: RunConfig, profile: Profile, run_dir: Path, *,

@@ -12,9 +12,11 @@ from rich.console import Console
 from harness import resources
 from harness.config import RunConfig
 from harness.engine import Engine, Progress, RunOutcome
+from harness.live_view import LiveView
 from harness.profiles import Profile
 from harness.report.banner import DEMO, QUICK, banner_for, banner_line
 from harness.report_model import RecordedResult
+from harness.run_summary import end_summary
 from harness.sut.npdb_boundary import NPDBHandle
 from harness.untrusted import strip_control
 
@@ -25,18 +27,31 @@ _STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "
 
 
 class RichProgress(Progress):
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, view: LiveView | None = None) -> None:
         self.console = console
+        # What each running suite is doing (a spinner line, or plain lines in CI and logs).
+        self.view = view or LiveView(console)
+        self._checks: dict[str, list[int]] = {}  # suite -> [results so far, its checks]
 
     def run_started(self, config: RunConfig, profile: Profile, run_dir: Path) -> None:
         if config.quick:  # said first: nothing this run prints is a certification
             self.console.print(f"[bold yellow]{banner_line(banner_for(QUICK, True))}[/]",
                                highlight=False)
         self.console.print(f"popcert: certifying [bold]{_one_line(config.system.name)}[/] against "
-                           f"profile [bold]{profile.name}[/]; results stream to {run_dir}")
+                           f"profile [bold]{profile.name}[/]; results stream to:")
+        print_path(self.console, run_dir)
 
     def suite_started(self, suite: str, total: int) -> None:
         self.console.print(f"[bold]▶ {suite}[/] ({total} checks)")
+        self._checks[suite] = [0, total]
+        self.view.start(suite, "starting")
+
+    def phase_update(self, suite: str, text: str, *, done: int | None = None,
+                     total: int | None = None) -> None:
+        self.view.update(suite, text, done=done, total=total)
+
+    def suite_finished(self, suite: str) -> None:
+        self.view.finish(suite)
 
     def result(self, record: RecordedResult) -> None:
         status = str(record.result.status)
@@ -45,6 +60,17 @@ class RichProgress(Progress):
             f"  [{_STATUS_STYLE.get(status, 'white')}]{status.upper():6}[/] {record.check.id}"
             f"{mark} [dim]{record.duration_s:.1f}s[/] {_one_line(record.result.summary)}",
             highlight=False, markup=True, soft_wrap=True)
+        counted = self._checks.get(record.check.suite)
+        if counted is not None and not self.view.plain:  # plain output has the line above
+            counted[0] += 1
+            self.view.update(record.check.suite, f"{counted[0]}/{counted[1]} checks judged",
+                             done=counted[0], total=counted[1])
+
+
+def print_path(console: Console, path: Path, label: str = "  ") -> None:
+    """A path on a line of its own, never wrapped or cropped: it must copy-paste whole."""
+    console.print(f"{label}{strip_control(str(path), keep_newlines=False)}", markup=False,
+                  highlight=False, soft_wrap=True, crop=False, overflow="ignore")
 
 
 def _one_line(text: str, limit: int = 110) -> str:
@@ -117,11 +143,13 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
         print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
               "was saturated; no mandatory check failed; re-run on a quieter host")
-    # The last two lines on stdout are what make demo and CI scripts read.
-    print(f"report: {report}")
-    print(f"verdict: {status}")
-    console.print(f"[{style}]{status}[/]" + (" [bold yellow](inconclusive)[/]"
-                                             if outcome.verdict.inconclusive else ""))
+    # The end summary (verdict, counts, duration); the report's path follows on its own line.
+    summary = end_summary(status, getattr(outcome, "document", None),
+                          inconclusive=bool(outcome.verdict.inconclusive))
+    console.print(summary, style=style, markup=False, highlight=False, soft_wrap=True)
+    # The last two lines on stdout are what make demo and CI scripts read; print() never wraps.
+    print(f"report: {report}", flush=True)
+    print(f"verdict: {status}", flush=True)
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
@@ -133,7 +161,7 @@ def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, 
     console.print("popcert demo: starting the mock NPDB and the reference city system on "
                   "127.0.0.1" + (f" with defects {sorted(defects)}" if defects else ""))
     with Lab(workdir, defects=defects, city_options=city_options_for(level)) as lab:
-        # Installed: ./reports/runs, never site-packages (the lab's paths resolve against it).
+        # No run.yaml to sit beside: ./reports/runs (make demo: the checkout's), never site-packages.
         config = lab.run_config(suites=suites, quick=quick, level=level,
                                 output_dir=resources.default_output_dir().resolve())
         return certify_with_config(config, console=console, npdb=lab.npdb,

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from harness.commands.errors import EXIT_OK
 from harness.config import load_config
+from harness.live_view import LiveView, ViewStatus
 from harness.profiles import load_profile
 from harness.run_context import RunContext
 from harness.runner import npdb_for
@@ -32,10 +33,16 @@ def run_capacity_search(config_path: Path, *, start_rps: float, factor: float, m
         # Not a certification: its thresholds are never a quick run's.
         run = RunContext.for_run(config, load_profile(config.profile_name), out_dir, npdb=npdb,
                                  workdir=out_dir, quick=False)
-        result = capacity_search(run, thresholds_for(run), out_dir, start_rps=start_rps,
-                                 factor=factor, max_rps=max_rps,
-                                 step_duration_s=step_duration_s, max_steps=max_steps,
-                                 workers=workers)
+        view = LiveView(console)  # each step's users, req/s, p95 and time left, as certify shows
+        run.live = ViewStatus(view)
+        view.start("load", "capacity search")
+        try:
+            result = capacity_search(run, thresholds_for(run), out_dir, start_rps=start_rps,
+                                     factor=factor, max_rps=max_rps,
+                                     step_duration_s=step_duration_s, max_steps=max_steps,
+                                     workers=workers)
+        finally:
+            view.finish("load")
     table = Table(title=f"capacity search against {config.target.base_url}")
     for column in ("step", "result"):
         table.add_column(column)

@@ -14,6 +14,7 @@ import typer
 
 from harness.certificate.model import Certificate, CertificateError, now_utc, status_on
 from harness.commands.errors import EXIT_FAILED, EXIT_OK, user_errors
+from harness.commands.examples import epilog
 from harness.commands.options import TrustStoreOption
 from harness.errors import PopcertError
 from harness.untrusted import WALK, strip_control, walk_bounded
@@ -58,7 +59,7 @@ def _trusted(store: Path | None) -> list[Any]:
     return trusted_public_keys(store)
 
 
-@certificate_app.command("issue")
+@certificate_app.command("issue", epilog=epilog("certificate issue"))
 @user_errors
 def issue(
     report: Annotated[Path, typer.Argument(help="a signed, CERTIFIED report.json")],
@@ -101,7 +102,7 @@ def issue(
          f"page:        {issued.page_path}")
 
 
-@certificate_app.command("list")
+@certificate_app.command("list", epilog=epilog("certificate list"))
 @user_errors
 def list_certificates(
     registry: RegistryOption = None,
@@ -124,7 +125,7 @@ def list_certificates(
         _say(f"{row['serial']}  {row['status']:9} {row['not_after'][:10]}  {system}")
 
 
-@certificate_app.command("show")
+@certificate_app.command("show", epilog=epilog("certificate show"))
 @user_errors
 def show(
     serial: Annotated[str, typer.Argument(help="a serial, or a certificate.json file")],
@@ -146,7 +147,7 @@ def show(
     _say(pretty(_shown(described)))
 
 
-@certificate_app.command("revoke")
+@certificate_app.command("revoke", epilog=epilog("certificate revoke"))
 @user_errors
 def revoke(
     serial: Annotated[str, typer.Argument(help="the certificate's serial")],
@@ -162,7 +163,7 @@ def revoke(
     _say(f"revoked {serial} (log entry {entry.seq}, {entry.entry_hash})")
 
 
-@certificate_app.command("verify")
+@certificate_app.command("verify", epilog=epilog("certificate verify"))
 @user_errors
 def verify(
     certificate: Annotated[Path, typer.Argument(help="certificate.json")],
@@ -190,7 +191,7 @@ def verify(
     raise typer.Exit(EXIT_FAILED)
 
 
-@registry_app.command("site")
+@registry_app.command("site", epilog=epilog("registry site"))
 @user_errors
 def site(
     out_dir: Annotated[Path, typer.Argument(help="folder for index.html")],

@@ -13,6 +13,7 @@ from typing import Annotated, Any, get_args
 import typer
 
 from harness.commands.errors import console, user_errors
+from harness.commands.examples import epilog
 from harness.errors import PopcertError
 
 app = typer.Typer(help="popcert: certify a system before it connects to the National Population "
@@ -24,6 +25,21 @@ app.add_typer(mock_app, name="mock")
 app.add_typer(keys_app, name="keys")
 
 
+def _print_version(asked: bool) -> None:
+    if asked:
+        from harness.report.specs import harness_version
+
+        typer.echo(f"popcert {harness_version()}")  # the installed distribution's metadata
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", is_eager=True, callback=_print_version,
+        help="Print popcert's version and exit.")] = False) -> None:
+    """popcert: certify a system before it connects to the National Population Database."""
+
+
 def _sigterm_as_interrupt() -> None:
     # SIGTERM (CI cancel, `kill`) and SIGHUP must still leave an INCOMPLETE report, like Ctrl-C
     # does; each also stops popcert's children at once, and at exit its whole process tree ends.
@@ -32,14 +48,14 @@ def _sigterm_as_interrupt() -> None:
     exit_on_signals()
 
 
-@app.command()
+@app.command(epilog=epilog("certify"))
 @user_errors
 def certify(
     config: Annotated[Path, typer.Option("--config", "-c", help="The run config (run.yaml).")],
     quick: Annotated[bool, typer.Option(help="Small budgets for CI (fewer examples, "
                                              "shorter load).")] = False,
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible fuzzing.")] = None,
-    suite: Annotated[list[str] | None, typer.Option(help="Run only these suites "
+    suite: Annotated[list[str] | None, typer.Option(metavar="SUITE", help="Run only these suites "
                                                          "(repeatable).")] = None,
     load_workers: Annotated[int | None, typer.Option(help="Locust worker processes.")] = None,
 ) -> None:
@@ -64,14 +80,16 @@ def certify(
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command()
+@app.command(epilog=epilog("demo"))
 @user_errors
 def demo(
-    defect: Annotated[list[str] | None, typer.Option(help="Turn on a defect switch of the "
+    defect: Annotated[list[str] | None, typer.Option(metavar="SWITCH", help="Turn on a defect switch of the "
                                                           "reference system (repeatable).")] = None,
     quick: Annotated[bool, typer.Option(help="Small budgets.")] = True,
-    suite: Annotated[list[str] | None, typer.Option(help="Only these suites.")] = None,
-    level: Annotated[str, typer.Option(help="Certification profile.")] = "district",
+    suite: Annotated[list[str] | None, typer.Option(metavar="SUITE",
+                                                    help="Only these suites.")] = None,
+    level: Annotated[str, typer.Option(metavar="PROFILE", help="Certification profile: district, "
+                                                              "province or ministry.")] = "district",
 ) -> None:
     """Start the mock NPDB and the reference city system, certify it, print the verdict."""
     from harness.runner import run_demo
@@ -82,7 +100,7 @@ def demo(
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command()
+@app.command(epilog=epilog("init"))
 @user_errors
 def init(path: Annotated[Path, typer.Argument(help="Where to write the example.")] = Path(
         "run.yaml"), force: bool = False) -> None:
@@ -95,7 +113,7 @@ def init(path: Annotated[Path, typer.Argument(help="Where to write the example."
     typer.echo(f"wrote {path}: edit system, target and paths, then `popcert certify -c {path}`")
 
 
-@app.command("checks")
+@app.command("checks", epilog=epilog("checks"))
 @user_errors
 def list_checks(
     coverage: Annotated[bool, typer.Option(
@@ -116,7 +134,7 @@ def list_checks(
     raise typer.Exit(print_checks(profile, coverage=coverage, as_json=as_json))
 
 
-@app.command()
+@app.command(epilog=epilog("report"))
 @user_errors
 def report(run_dir: Annotated[Path, typer.Argument(help="A run folder with results.jsonl.")],
            ) -> None:
@@ -128,13 +146,13 @@ def report(run_dir: Annotated[Path, typer.Argument(help="A run folder with resul
         typer.echo(f"{name}: {file}")
 
 
-@mock_app.command("serve")
+@mock_app.command("serve", epilog=epilog("mock serve"))
 @user_errors
 def mock_serve(
     state_dir: Annotated[Path, typer.Option(help="PKI, clients.yaml, audit log.")] = Path(
         ".popcert/npdb"),
     population: int = 1_000_000, seed: int = 6, data_port: int = 8443, admin_port: int = 8444,
-    mtls: Annotated[str, typer.Option(help="off, optional or required")] = "optional",
+    mtls: Annotated[str, typer.Option(metavar="MODE", help="off, optional or required")] = "optional",
     trust_ca: Annotated[list[Path] | None, typer.Option(
         "--trust-ca", metavar="PEM", help="The SUT's server CA (PEM), trusted for notification deliveries; "
         "repeatable. Also settable later with the admin API's /admin/trust.")] = None,
@@ -154,12 +172,12 @@ def mock_serve(
 def _register_report_commands() -> None:
     from harness.commands import reports as commands
 
-    keys_app.command("new")(commands.keys_new)
-    keys_app.command("trust")(commands.keys_trust)
-    keys_app.command("list")(commands.keys_list)
-    app.command("sign")(commands.sign)
-    app.command("verify")(commands.verify)
-    app.command("diff")(commands.diff)
+    keys_app.command("new", epilog=epilog("keys new"))(commands.keys_new)
+    keys_app.command("trust", epilog=epilog("keys trust"))(commands.keys_trust)
+    keys_app.command("list", epilog=epilog("keys list"))(commands.keys_list)
+    app.command("sign", epilog=epilog("sign"))(commands.sign)
+    app.command("verify", epilog=epilog("verify"))(commands.verify)
+    app.command("diff", epilog=epilog("diff"))(commands.diff)
 
 
 _register_report_commands()
@@ -183,7 +201,7 @@ load_app = typer.Typer(help="Load-testing tools for vendors.", no_args_is_help=T
 app.add_typer(load_app, name="load")
 
 
-@load_app.command("capacity")
+@load_app.command("capacity", epilog=epilog("load capacity"))
 @user_errors
 def load_capacity(
     config: Annotated[Path, typer.Option("--config", "-c", help="The run config (run.yaml).")],
@@ -199,7 +217,7 @@ def load_capacity(
                                          max_steps=max_steps, workers=workers))
 
 
-@load_app.command("worker")
+@load_app.command("worker", epilog=epilog("load worker"))
 @user_errors
 def load_worker(
     master: Annotated[str, typer.Option(help="The load master's HOST:PORT (printed by the "

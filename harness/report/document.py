@@ -104,6 +104,31 @@ class Fingerprints:
 
 
 @dataclass(frozen=True)
+class PhaseEntry:
+    """One suite's wall-clock time in the run (``run.phases``): the shared work its factory did
+    before the first check (a fuzzing run, the scenarios, a load run, a TLS scan), its checks, and
+    its teardown. Each check's ``duration_s`` carries its own time plus an equal share of
+    ``setup_s``, so a suite's check durations add up to its setup and checks (docs/reports.md)."""
+
+    suite: str
+    setup_s: float
+    checks_s: float
+    teardown_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return round(self.setup_s + self.checks_s + self.teardown_s, 3)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"suite": self.suite, "setup_s": self.setup_s, "checks_s": self.checks_s,
+                "teardown_s": self.teardown_s, "duration_s": self.duration_s}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PhaseEntry:
+        return cls(raw["suite"], raw["setup_s"], raw["checks_s"], raw["teardown_s"])
+
+
+@dataclass(frozen=True)
 class RunEntry:
     """The report's ``run``: when and how it ran, and whether it finished."""
 
@@ -123,6 +148,10 @@ class RunEntry:
     load_duration_s: float | None = None
     example_inputs: tuple[str, ...] | None = None
     results_chain: Mapping[str, Any] | None = None  # {count, head}: harness/report/chain.py
+    # Wall-clock seconds from the start to this report, and per suite (None: an older report,
+    # or one rebuilt from results.jsonl, which holds no phase times).
+    duration_s: float | None = None
+    phases: tuple[PhaseEntry, ...] | None = None
     absent: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
@@ -142,6 +171,10 @@ class RunEntry:
             entry["example_inputs"] = list(self.example_inputs)
         if self.results_chain is not None:
             entry["results_chain"] = dict(self.results_chain)
+        if self.duration_s is not None:
+            entry["duration_s"] = self.duration_s
+        if self.phases is not None:
+            entry["phases"] = [phase.to_json() for phase in self.phases]
         return entry
 
     @classmethod
@@ -155,6 +188,9 @@ class RunEntry:
                    raw.get("mode"), raw.get("load_duration_s"),
                    tuple(raw["example_inputs"]) if "example_inputs" in raw else None,
                    dict(raw["results_chain"]) if "results_chain" in raw else None,
+                   raw.get("duration_s"),
+                   tuple(PhaseEntry.from_json(p) for p in raw["phases"]) if "phases" in raw
+                   else None,
                    _present(raw, ("load_duration_s",)))
 
 

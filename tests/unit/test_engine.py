@@ -457,3 +457,51 @@ def test_an_engine_writes_nothing_until_it_runs_and_has_one_run_id(
     outcome = engine.run()
     assert (outcome.run_dir / "results.jsonl").is_file()
     assert by_id(outcome)["SAST-T-RUN-ID"]["summary"] == outcome.report["run"]["id"]
+
+
+# --- issue 21: real durations -----------------------------------------------------------------
+
+def test_checks_judging_a_shared_phase_carry_their_share_of_its_time(
+        tmp_path: Path, registry: Throwaway) -> None:
+    """A suite whose factory does the work (as conformance fuzzes and scenario drives every step)
+    no longer reports 0.0 s for its checks: each carries an equal share of the setup, the shares
+    add up to it, and report.json records the suite's phase times and the run's duration."""
+    @registry.context(SUITE)
+    def shared_work(run_ctx: RunContext) -> Iterator[Any]:
+        time.sleep(0.6)  # e.g. one fuzzing run every check reads
+        yield None
+
+    for name in ("A", "B", "C"):
+        registry.check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH,
+                       requirement="test")(lambda ctx: CheckResult.passed("read the shared run"))
+    outcome = run(tmp_path)
+    durations = [r["duration_s"] for r in by_id(outcome).values()]
+    assert all(d >= 0.2 for d in durations), durations  # 0.6 s / 3 each, at least
+    (phase,) = [p for p in outcome.report["run"]["phases"] if p["suite"] == SUITE]
+    assert phase["setup_s"] >= 0.6
+    # The shares add up to the setup; the rest is the checks' own time (recording excluded).
+    assert phase["setup_s"] - 0.01 <= sum(durations) <= phase["setup_s"] + phase["checks_s"] + 0.01
+    assert phase["duration_s"] >= phase["setup_s"] + phase["checks_s"]
+    assert outcome.report["run"]["duration_s"] >= phase["duration_s"]
+    # The document reads back the same, and JUnit's suite time is the real one.
+    assert read_report(outcome.run_dir / "report.json").run.phases[0].setup_s == phase["setup_s"]
+    junit = (outcome.run_dir / "junit.xml").read_text(encoding="utf-8")
+    assert 'time="0.000"' not in junit
+
+
+def test_a_suite_that_cannot_start_shares_the_time_it_spent_trying(
+        tmp_path: Path, registry: Throwaway) -> None:
+    @registry.context(SUITE)
+    def slow_then_broken(run_ctx: RunContext) -> Iterator[Any]:
+        time.sleep(0.4)
+        raise SuiteUnavailable("the endpoint went away")
+        yield  # pragma: no cover - makes this a generator
+
+    for name in ("A", "B"):
+        registry.check(f"SAST-T-{name}", suite=SUITE, severity=Severity.HIGH,
+                       requirement="test")(lambda ctx: CheckResult.passed("unreachable"))
+    outcome = run(tmp_path)
+    durations = [r["duration_s"] for r in by_id(outcome).values()]
+    (phase,) = outcome.report["run"]["phases"]
+    assert phase["setup_s"] >= 0.4 and all(d >= 0.2 for d in durations)
+    assert sum(durations) == pytest.approx(phase["setup_s"], abs=0.01)  # not 2 x the time

@@ -119,9 +119,15 @@ def make_context(run: RunContext) -> Iterator[ConformanceContext]:
         reason = f"{type(cannot).__name__}: {cannot}"
         raise SuiteUnavailable(f"conformance run could not start: {reason}",
                                Evidence.note(reason, title="setup failure")) from None
+    def say(text: str) -> None:
+        run.live.phase_update("conformance", text)
+
     # Timed first, while the SUT is fresh: the fuzzing leaves queues and background work behind.
+    say("timing each operation")
     latency = time_operations(run, spec, plan, token)
+    say("fetching the published OpenAPI document")
     published = fetch_published_spec(run, spec, token)
-    outcome = run_schemathesis(plan)
+    say("starting schemathesis")
+    outcome = run_schemathesis(plan, on_progress=say)
     yield ConformanceContext(plan, outcome, limit_ms, published, latency,
                              openapi_required=run.profile.is_mandatory("CONF-SPEC-DRIFT"))

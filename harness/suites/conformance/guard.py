@@ -77,7 +77,13 @@ _original_send = requests.Session.send
 _original_iter_content = requests.models.Response.iter_content
 
 
+# Told of every request sent, for the run's progress (child_progress, when loaded at the end).
+_on_request: Callable[[], None] | None = None
+
+
 def _send(self: requests.Session, *args: Any, **kwargs: Any) -> requests.Response:
+    if _on_request is not None:
+        _on_request()
     deadline = time.monotonic() + DEADLINE_S
     CURRENT.at = deadline  # a non-streamed send reads the body (and trailer) in here too
     try:
@@ -167,3 +173,9 @@ def _release(response: requests.Response) -> None:
 
 requests.Session.send = _send  # type: ignore[method-assign]
 requests.models.Response.iter_content = _iter_content  # type: ignore[method-assign]
+
+# The run's progress for the person waiting (child_progress: requests, failures, operation).
+if os.environ.get("POPCERT_CONF_PROGRESS"):  # progress.PROGRESS_ENV
+    from harness.suites.conformance import child_progress  # registers its event handler
+
+    _on_request = child_progress.request_sent

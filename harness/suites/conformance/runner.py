@@ -16,12 +16,14 @@ import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.processes import spawn
 from harness.suites.conformance.mapping import root_causes
+from harness.suites.conformance.progress import PROGRESS_ENV, PROGRESS_FILE, wait_reporting
 
 # Checks the certification asks for (connection/v1 conformance); all others stay off.
 BUILTIN_CHECKS = (
@@ -156,15 +158,19 @@ def child_environment(plan: FuzzPlan) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     return {**env, TOKEN_ENV: plan.token, "NO_COLOR": "1", "SCHEMATHESIS_HOOKS": GUARD_MODULE,
             "POPCERT_CONF_MAX_BODY": str(plan.max_body_bytes),
-            "POPCERT_CONF_DEADLINE_S": str(plan.request_deadline_s or plan.request_timeout_s)}
+            "POPCERT_CONF_DEADLINE_S": str(plan.request_deadline_s or plan.request_timeout_s),
+            PROGRESS_ENV: str(plan.workdir / PROGRESS_FILE)}
 
 
-def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
-    """Run the fuzzer; never raises for anything the SUT does (problems land in the outcome)."""
+def run_schemathesis(plan: FuzzPlan,
+                     on_progress: Callable[[str], None] | None = None) -> FuzzOutcome:
+    """Run the fuzzer; never raises for anything the SUT does (problems land in the outcome).
+    ``on_progress`` receives the run's progress (requests, failures, operation) as it goes."""
     plan.workdir.mkdir(parents=True, exist_ok=True)
     config = write_config(plan)
     ndjson = plan.workdir / "events.ndjson"
     ndjson.unlink(missing_ok=True)
+    (plan.workdir / PROGRESS_FILE).unlink(missing_ok=True)
     argv = command(plan, config, ndjson)
     env = child_environment(plan)
     outcome = FuzzOutcome(seed=plan.seed, command=shlex.join(argv))
@@ -177,7 +183,7 @@ def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
                       stderr=subprocess.STDOUT, deadline_s=hard_limit,
                       memory_limit_bytes=CHILD_MEMORY_LIMIT)
         try:
-            outcome.exit_code = child.wait()
+            outcome.exit_code = wait_reporting(child, plan.workdir / PROGRESS_FILE, on_progress)
         finally:
             child.stop(grace_s=0)  # anything it left behind in its group
     if child.timed_out:

@@ -118,7 +118,7 @@ def run_load(run: RunContext, limits: LoadThresholds, *, out_dir: Path,
                     workers_external=external, master_bind_host=load_config.master_bind_host,
                     master_port=load_config.master_port, join_code=join_code)
     try:
-        return run_locust(job)
+        return run_locust(job, on_progress=lambda text: run.live.phase_update("load", text))
     finally:
         plan_path.unlink(missing_ok=True)  # it holds bearer tokens
 

@@ -16,13 +16,17 @@ import shlex
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import resources
 from harness.health import HealthFigures
 from harness.health_monitor import HealthMonitor
+from harness.live import POLL_S
 from harness.suites.load.latency import CorrectedLatency, latency_path, read_latency
+from harness.suites.load.progress import load_progress
 from harness.suites.load.stats import LoadStats, LoadStatsError, read_run
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -149,8 +153,27 @@ def _write_join_file(job: LocustJob, port: int) -> Path:
     return path
 
 
-def run_locust(job: LocustJob) -> LoadOutcome:
+def _wait_reporting(master: subprocess.Popen[bytes], job: LocustJob,
+                    on_progress: Callable[[str], None] | None) -> int:
+    """Wait for the master up to the job's bound (TimeoutExpired past it), passing locust's
+    statistics on every POLL_S."""
+    started = time.monotonic()
+    while True:
+        left = job.wall_clock_bound_s - (time.monotonic() - started)
+        try:
+            return master.wait(timeout=max(0.0, min(POLL_S, left)))
+        except subprocess.TimeoutExpired:
+            if left <= POLL_S:
+                raise
+            if on_progress is not None:
+                on_progress(load_progress(Path(f"{job.csv_prefix}_stats_history.csv"),
+                                          elapsed_s=time.monotonic() - started,
+                                          duration_s=job.duration_s))
+
+
+def run_locust(job: LocustJob, on_progress: Callable[[str], None] | None = None) -> LoadOutcome:
     """Run the job to completion or to its wall-clock bound; never leaves a process behind.
+    ``on_progress`` receives locust's live statistics (users, req/s, p95, time left).
 
     Every locust process is a ``harness.processes`` child: its own process group, SIGKILLed if
     popcert dies, address space capped, stopped with its group on any exit of this function.
@@ -184,7 +207,7 @@ def run_locust(job: LocustJob) -> LoadOutcome:
                         stderr=subprocess.STDOUT, cwd=str(REPO_ROOT),
                         memory_limit_bytes=LOCUST_MEMORY_LIMIT))
             try:
-                returncode: int | None = master.wait(timeout=job.wall_clock_bound_s)
+                returncode: int | None = _wait_reporting(master, job, on_progress)
             except subprocess.TimeoutExpired:
                 timed_out = True
                 returncode = None

@@ -61,10 +61,19 @@ def run_scenarios(run: RunContext, scenarios: list[Scenario]) -> list[StepRun]:
     token = portal.token(lifetime_s=3600)
     admin = run_admin(run, npdb)
     runs: list[StepRun] = []
+    total = sum(len(scenario.steps) for scenario in scenarios)
+    started: list[str] = []
+
+    def step_started(label: str) -> None:
+        started.append(label)
+        run.live.phase_update("scenario", f"step {len(started)}/{total}: {label}",
+                              done=len(started) - 1, total=total)
+
     with portal.http() as client:
         driver = ScenarioDriver(client, portal.api_url, token, admin,
                                 PopulationBinder(population_of(npdb), run.seed, admin),
-                                float(run.threshold("scenario", "poll_timeout_s", 20)))
+                                float(run.threshold("scenario", "poll_timeout_s", 20)),
+                                on_step=step_started)
         for scenario in scenarios:
             runs += driver.run(scenario)
     return runs

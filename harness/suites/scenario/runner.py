@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -193,6 +194,8 @@ class ScenarioDriver:
     admin: AdminAPI  # with the run id (AdminAPI.for_run)
     binder: PopulationBinder
     poll_timeout_s: float = 20.0
+    # Told each step's label before it runs (the run's live progress: step n/N).
+    on_step: Callable[[str], None] | None = None
 
     def run(self, scenario: Scenario) -> list[StepRun]:
         runs: list[StepRun] = []
@@ -204,6 +207,8 @@ class ScenarioDriver:
         previous: dict[str, Any] = {}
         for step in scenario.steps:
             bindings["previous"] = previous
+            if self.on_step is not None:
+                self.on_step(f"{scenario.id}/{step.id}")
             run = self.run_step(scenario.id, step, bindings)
             previous[step.id] = {"dossier_id": run.dossier_id, "status": run.final_status,
                                  "dossier": run.final_body}

@@ -6,7 +6,7 @@ SUT's HTTPS endpoint once (``scan.scan``). An endpoint that cannot be scanned st
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,10 +53,11 @@ class TlsContext:
 
 def scan_context(target: TlsTarget, min_days_to_expiry: int = DEFAULT_MIN_DAYS_TO_EXPIRY,
                  mozilla_config: str = DEFAULT_MOZILLA_CONFIG,
-                 deadline_s: float = SCAN_DEADLINE_S) -> TlsContext:
+                 deadline_s: float = SCAN_DEADLINE_S,
+                 on_progress: Callable[[str], None] | None = None) -> TlsContext:
     """Scan ``target``; a failed scan raises SuiteUnavailable (every TLS check reports `error`)."""
     try:
-        result = scan_endpoint(target, deadline_s)
+        result = scan_endpoint(target, deadline_s, on_progress)
         commands = result.scan_result
         if commands is None:  # scan() raises first; this narrows the type
             raise TlsScanError(f"the sslyze scan of {target.display} did not complete")
@@ -79,4 +80,5 @@ def make_context(run: RunContext) -> Iterator[TlsContext]:
         raise SuiteUnavailable(f"no TLS scan: {not_tls}",
                                Evidence.reproduction("sslyze HOST:PORT")) from None
     yield scan_context(target, min_days, mozilla,
-                       QUICK_SCAN_DEADLINE_S if run.config.quick else SCAN_DEADLINE_S)
+                       QUICK_SCAN_DEADLINE_S if run.config.quick else SCAN_DEADLINE_S,
+                       lambda text: run.live.phase_update("tls", text))

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -42,6 +43,7 @@ from sslyze.mozilla_tls_profile.tls_config_checker import (
 
 from harness.hostile.deadline import handshake_deadline
 from harness.hostile.limits import HANDSHAKE_TIMEOUT_S
+from harness.live import POLL_S
 from harness.processes import spawn
 from harness.suites.tls import transfer
 from harness.suites.tls.trust import load_public_trust_stores
@@ -98,11 +100,13 @@ class TlsTarget:
         return shlex.join([*args, self.display])
 
 
-def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanResult:
+def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S,
+         on_progress: Callable[[str], None] | None = None) -> ServerScanResult:
     """Scan ``target`` once; raise ``TlsScanError`` if sslyze could not even connect or finish.
 
     The scan (``scan_here``) runs in a child killed, with its whole process group, at
     ``deadline_s`` after the preflight: the deadline holds even inside a C call.
+    ``on_progress`` hears how long the scan has run, every POLL_S.
     """
     _preflight(target)
     with tempfile.TemporaryDirectory(prefix="popcert-tls-") as folder:
@@ -119,7 +123,7 @@ def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanRe
                            str(result)], name="sslyze", stdout=output,
                           stderr=subprocess.STDOUT, deadline_s=deadline_s)
             try:
-                child.wait()
+                _wait_reporting(child, target, deadline_s, on_progress)
             finally:
                 child.stop(grace_s=0)  # anything left in its group
         if not result.exists() and child.timed_out:
@@ -135,6 +139,19 @@ def scan(target: TlsTarget, deadline_s: float = SCAN_DEADLINE_S) -> ServerScanRe
         raise TlsScanError(str(value))
     scanned: ServerScanResult = value
     return scanned
+
+
+def _wait_reporting(child: subprocess.Popen[bytes], target: TlsTarget, deadline_s: float,
+                    on_progress: Callable[[str], None] | None) -> None:
+    started = time.monotonic()
+    while True:
+        try:
+            child.wait(timeout=POLL_S)
+            return
+        except subprocess.TimeoutExpired:
+            if on_progress is not None:
+                on_progress(f"sslyze scan of {target.display}: {time.monotonic() - started:.0f} s "
+                            f"(at most {deadline_s:.0f} s)")
 
 
 def _preflight(target: TlsTarget) -> None:

@@ -107,7 +107,9 @@ def test_each_entry_writes_every_key_its_schema_names(entry: type[Any], pointer:
     report = sample_report()
     report["run"].update(registered_checks=[], fingerprints=FINGERPRINTS, mode="quick",
                          load_duration_s=8.0, example_inputs=["attestations"],
-                         results_chain={"count": 0, "head": "0" * 64})
+                         results_chain={"count": 0, "head": "0" * 64}, duration_s=71.2,
+                         phases=[{"suite": "conformance", "setup_s": 60.0, "checks_s": 1.5,
+                                  "teardown_s": 0.1, "duration_s": 61.6}])
     report["banner"] = {"en": "DEMO / QUICK RUN: not a certification", "vi": "…"}
     report["results"][0]["check"]["requirements"] = []
     document = ReportDocument.from_json(report)
