@@ -86,6 +86,15 @@ def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
     return bool(problems)
 
 
+def print_spec_coverage(registry: Registry | None = None) -> int:
+    """``popcert checks --spec-coverage``; exit 1 while anything is unmapped."""
+    from harness.spec_coverage import format_spec_coverage, spec_coverage
+
+    report = spec_coverage(registry or default_registry())
+    print(format_spec_coverage(report))
+    return 1 if report.unmapped else 0
+
+
 @dataclass(frozen=True)
 class Whereabouts:
     check: Check

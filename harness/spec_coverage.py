@@ -1,0 +1,227 @@
+"""`popcert checks --spec-coverage`: how much of each spec the catalogue (specs/requirements.yaml)
+maps, and how much of it the registered checks enforce.
+
+Two things are read from the specs themselves, so a rule added to a spec without a mapping shows:
+- every documented response of an OpenAPI spec, an ``(operationId, status)`` pair;
+- every line of a spec that carries an obligation word (must, never, only, at most, is refused,
+  is reported as, is acknowledged, requires, ...).
+
+A pair is *mapped* when some requirement lists it under ``responses`` or ``provokes``; it is
+*exercised* when a requirement that a registered check names lists it under ``provokes`` (the
+check provokes that status on purpose and asserts it exactly). A line is mapped when some
+requirement cites it (``source.line`` or ``source.lines``) or the small allow-list below says,
+with a reason, that its obligation word states no obligation. A requirement is *enforced* when a
+check names it, else it must carry ``attestation`` or ``untestable``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import resources
+from harness.requirements import Catalogue, Requirement, load_catalogue, requirement_ids
+
+CONNECTION = "specs/connection/v1/openapi.yaml"
+NPDB = "specs/npdb/v1/openapi.yaml"
+PURPOSES = "specs/npdb/v1/purposes.yaml"
+FIREWALL = "specs/firewall/baseline.yaml"
+# The specs scanned line by line, in the order the report shows them.
+SPEC_DOCUMENTS = (CONNECTION, NPDB, PURPOSES, FIREWALL)
+OPENAPI_DOCUMENTS = (CONNECTION, NPDB)
+PROFILES = ("district", "province", "ministry")
+
+OBLIGATION_WORDS = re.compile(
+    r"\b(must|never|only|at most|no more than|refused|reported as|acknowledged|requires?|"
+    r"required (with|by)|shall|always|exactly|not allowed)\b", re.IGNORECASE)
+# YAML structure, not prose: `required: true`, `required: [a, b]`.
+_STRUCTURE = re.compile(r"^\s*required:\s")
+# An operation's own operationId (indent 6: paths > path > method); a link's (deeper) names
+# another operation and is no new section.
+_OPERATION = re.compile(r"^ {6}operationId:\s*([A-Za-z0-9_]+)\s*$")
+_RESPONSE = re.compile(r"""^\s+['"]?([1-5][0-9]{2})['"]?:""")
+_SECTION_END = re.compile(r"^components:\s*$")
+
+# Lines with an obligation word that state no obligation of the SUT (kept small; each says why).
+NOT_OBLIGATIONS: dict[tuple[str, int], str] = {
+    (NPDB, 105): "response description of what the NPDB returns (its own minimisation)",
+    (NPDB, 126): "response description of what the NPDB returns (its own minimisation)",
+    (NPDB, 410): "the mock's own scope safety (loopback callbacks), a harness property",
+    (FIREWALL, 2): "how the baseline file is maintained (bump its version), no rule of a host",
+    (FIREWALL, 3): "which checks send traffic (the harness's scope safety), no rule of a host",
+    (FIREWALL, 4): "where the live scan sends traffic (the harness's scope safety)",
+    (FIREWALL, 58): "defines the loopback interfaces, whose traffic never leaves the host",
+}
+
+
+@dataclass(frozen=True)
+class DocumentedResponse:
+    operation: str
+    status: int
+    line: int
+
+    @property
+    def pair(self) -> str:
+        return f"{self.operation} {self.status}"
+
+
+@dataclass(frozen=True)
+class ObligationLine:
+    line: int
+    text: str
+
+
+def _read_lines(document: str, root: Path | None) -> list[str]:
+    return ((root or resources.data_root()) / document).read_text(encoding="utf-8").splitlines()
+
+
+def documented_responses(document: str, root: Path | None = None) -> list[DocumentedResponse]:
+    """Every ``(operationId, status)`` an OpenAPI spec documents, with the status's line.
+
+    Read from the text (not the parsed document) so each pair keeps its line: a status key under
+    an operation, before the next operation or ``components:``."""
+    found: list[DocumentedResponse] = []
+    operation: str | None = None
+    for number, text in enumerate(_read_lines(document, root), start=1):
+        if _SECTION_END.match(text):
+            break
+        if (named := _OPERATION.match(text)) is not None:
+            operation = named.group(1)
+        elif operation is not None and (status := _RESPONSE.match(text)) is not None:
+            found.append(DocumentedResponse(operation, int(status.group(1)), number))
+    return found
+
+
+def obligation_lines(document: str, root: Path | None = None) -> list[ObligationLine]:
+    """The lines of ``document`` carrying an obligation word (YAML structure left out)."""
+    return [ObligationLine(number, text.strip())
+            for number, text in enumerate(_read_lines(document, root), start=1)
+            if OBLIGATION_WORDS.search(text) and not _STRUCTURE.match(text)]
+
+
+def attestation_items() -> set[str]:
+    """The manual items the shipped profiles ask an assessor to attest."""
+    from harness.profiles import load_profile
+
+    return {item.id for name in PROFILES for item in load_profile(name).attestations}
+
+
+@dataclass
+class DocumentCoverage:
+    document: str
+    responses: list[DocumentedResponse] = field(default_factory=list)
+    exercised: set[str] = field(default_factory=set)
+    enforced: list[Requirement] = field(default_factory=list)
+    attested: list[Requirement] = field(default_factory=list)
+    untestable: list[Requirement] = field(default_factory=list)
+    unmapped_requirements: list[Requirement] = field(default_factory=list)
+    unmapped_responses: list[DocumentedResponse] = field(default_factory=list)
+    unmapped_lines: list[ObligationLine] = field(default_factory=list)
+
+    @property
+    def obligations(self) -> int:
+        return (len(self.enforced) + len(self.attested) + len(self.untestable)
+                + len(self.unmapped_requirements))
+
+    @property
+    def unmapped(self) -> int:
+        return (len(self.unmapped_requirements) + len(self.unmapped_responses)
+                + len(self.unmapped_lines))
+
+
+@dataclass
+class SpecCoverage:
+    documents: list[DocumentCoverage]
+    problems: list[str]  # mapping errors: a check on an attested id, an unknown item or pair
+
+    @property
+    def obligations(self) -> int:
+        return sum(d.obligations for d in self.documents)
+
+    @property
+    def unmapped(self) -> int:
+        return sum(d.unmapped for d in self.documents) + len(self.problems)
+
+
+def spec_coverage(checks: Iterable[Any], catalogue: Catalogue | None = None,
+                  root: Path | None = None) -> SpecCoverage:
+    """Every repository document the catalogue cites (the specs first), mapped as above."""
+    catalogue = catalogue or load_catalogue()
+    enforcing: dict[str, list[str]] = {}
+    for check in checks:
+        for rid in requirement_ids(check):
+            enforcing.setdefault(rid, []).append(check.id)
+    cited = [r.source.document for r in catalogue.requirements if r.source.in_repository]
+    order = [*SPEC_DOCUMENTS, *sorted(set(cited) - set(SPEC_DOCUMENTS))]
+    items = attestation_items()
+    problems: list[str] = []
+    documents = []
+    for document in order:
+        cover = DocumentCoverage(document)
+        own = [r for r in catalogue.requirements if r.source.document == document]
+        pairs_of = {pair for r in own for pair in (*r.responses, *r.provokes)}
+        for requirement in own:
+            checks_named = enforcing.get(requirement.id)
+            if checks_named and requirement.manual is not None:
+                problems.append(f"{requirement.id}: enforced by {', '.join(checks_named)} and "
+                                f"also {requirement.manual.split(':')[0]}: keep one mapping")
+            if requirement.attestation is not None and requirement.attestation not in items:
+                problems.append(f"{requirement.id}: attestation {requirement.attestation!r} is "
+                                f"no manual item of the profiles ({', '.join(sorted(items))})")
+            if checks_named:
+                cover.enforced.append(requirement)
+                cover.exercised.update(requirement.provokes)
+            elif requirement.attestation is not None:
+                cover.attested.append(requirement)
+            elif requirement.untestable is not None:
+                cover.untestable.append(requirement)
+            else:
+                cover.unmapped_requirements.append(requirement)
+            if requirement.provokes and not checks_named:
+                problems.append(f"{requirement.id}: provokes {list(requirement.provokes)} but no "
+                                "check names it")
+        if document in OPENAPI_DOCUMENTS:
+            cover.responses = documented_responses(document, root)
+            documented = {r.pair for r in cover.responses}
+            problems.extend(f"{document}: {pair!r} is no documented response of the spec"
+                            for pair in sorted(pairs_of - documented))
+            cover.unmapped_responses = [r for r in cover.responses if r.pair not in pairs_of]
+        elif pairs_of:
+            problems.append(f"{document}: responses are only listed for OpenAPI specs")
+        if document in SPEC_DOCUMENTS:
+            lines = {n for r in own for n in r.source.cited_lines()}
+            cover.unmapped_lines = [o for o in obligation_lines(document, root)
+                                    if o.line not in lines
+                                    and (document, o.line) not in NOT_OBLIGATIONS]
+        documents.append(cover)
+    return SpecCoverage(documents, problems)
+
+
+def format_spec_coverage(report: SpecCoverage) -> str:
+    """Plain text, one block per document; the last line ends ``unmapped <n>``."""
+    out: list[str] = []
+    for d in report.documents:
+        out.append(d.document)
+        if d.responses:
+            out.append(f"  documented responses exercised {len(d.exercised)}/{len(d.responses)}"
+                       f" (mapped {len(d.responses) - len(d.unmapped_responses)}/"
+                       f"{len(d.responses)})")
+        out.append(f"  obligations enforced {len(d.enforced)}/{d.obligations}, attested "
+                   f"{len(d.attested)}, untestable {len(d.untestable)}")
+        out.extend(f"    attested   {r.id}: {r.attestation}" for r in d.attested)
+        out.extend(f"    untestable {r.id}: {r.untestable}" for r in d.untestable)
+        out.extend(f"    UNMAPPED requirement {r.id}: no check, attestation or reason"
+                   for r in d.unmapped_requirements)
+        out.extend(f"    UNMAPPED response {r.pair} (line {r.line})" for r in d.unmapped_responses)
+        out.extend(f"    UNMAPPED line {o.line}: {o.text[:90]}" for o in d.unmapped_lines)
+    out.extend(f"PROBLEM {problem}" for problem in report.problems)
+    enforced = sum(len(d.enforced) for d in report.documents)
+    attested = sum(len(d.attested) for d in report.documents)
+    untestable = sum(len(d.untestable) for d in report.documents)
+    out.append(f"{report.obligations} obligations in {len(report.documents)} documents: enforced "
+               f"{enforced}, attested {attested}, untestable {untestable}, "
+               f"unmapped {report.unmapped}")
+    return "\n".join(out)
