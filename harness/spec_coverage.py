@@ -3,6 +3,8 @@ maps, and how much of it the registered checks enforce.
 
 Two things are read from the specs themselves, so a rule added to a spec without a mapping shows:
 - every documented response of an OpenAPI spec, an ``(operationId, status)`` pair;
+- every parameter, documented header (request or response), format and security requirement of
+  an OpenAPI spec (a "structured item", with the lines of its YAML block);
 - every line of a spec that carries an obligation word (must, never, only, at most, is refused,
   is reported as, is acknowledged, requires, ...).
 
@@ -10,7 +12,8 @@ A pair is *mapped* when some requirement lists it under ``responses`` or ``provo
 *exercised* when a requirement that a registered check names lists it under ``provokes`` (the
 check provokes that status on purpose and asserts it exactly). A line is mapped when some
 requirement cites it (``source.line`` or ``source.lines``) or the small allow-list below says,
-with a reason, that its obligation word states no obligation. A requirement is *enforced* when a
+with a reason, that its obligation word states no obligation; a structured item when a
+requirement cites one of its lines (or its allow-list says why it binds the SUT to nothing). A requirement is *enforced* when a
 check names it, else it must carry ``attestation`` or ``untestable``.
 """
 
@@ -55,6 +58,12 @@ NOT_OBLIGATIONS: dict[tuple[str, int], str] = {
     (FIREWALL, 4): "where the live scan sends traffic (the harness's scope safety)",
     (FIREWALL, 58): "defines the loopback interfaces, whose traffic never leaves the host",
 }
+# Structured items (by their first line) that put no obligation on the SUT.
+NOT_OBLIGATION_ITEMS: dict[tuple[str, int], str] = {
+    (NPDB, 273): "the NPDB's own 401 challenge header: nothing the SUT must send or read",
+    (NPDB, 342): "format of a date the NPDB answers (date_of_birth): the NPDB's promise",
+    (NPDB, 360): "format of a date the NPDB answers (date_of_death): the NPDB's promise",
+}
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,20 @@ class DocumentedResponse:
 class ObligationLine:
     line: int
     text: str
+
+
+@dataclass(frozen=True)
+class SpecItem:
+    """A structured obligation of an OpenAPI spec: a parameter, a documented header, a format or
+    a security requirement, with the lines of its YAML block (any cited line maps it)."""
+
+    kind: str  # parameter | header | format | security
+    label: str
+    lines: tuple[int, ...]
+
+    @property
+    def line(self) -> int:
+        return self.lines[0]
 
 
 def _read_lines(document: str, root: Path | None) -> list[str]:
@@ -93,6 +116,71 @@ def documented_responses(document: str, root: Path | None = None) -> list[Docume
         elif operation is not None and (status := _RESPONSE.match(text)) is not None:
             found.append(DocumentedResponse(operation, int(status.group(1)), number))
     return found
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip(" -")) if text.lstrip().startswith("- ") else \
+        len(text) - len(text.lstrip(" "))
+
+
+def _block(lines: list[str], index: int) -> tuple[int, ...]:
+    """1-based lines of the YAML node starting at ``lines[index]``: it and every deeper line."""
+    start = len(lines[index]) - len(lines[index].lstrip(" "))
+    end = index + 1
+    while end < len(lines) and (not lines[end].strip()
+                                or len(lines[end]) - len(lines[end].lstrip(" ")) > start):
+        end += 1
+    return tuple(range(index + 1, end + 1))
+
+
+_KEY = re.compile(r"^\s*(?:- )?([A-Za-z][A-Za-z0-9_-]*):")
+_FORMAT = re.compile(r"\bformat:\s*([a-z0-9-]+)")
+_IN = re.compile(r"^\s*in:\s*(query|header|path|cookie)\s*$")
+
+
+def spec_items(document: str, root: Path | None = None) -> list[SpecItem]:
+    """Every parameter, documented header (request and response), format and security
+    requirement of an OpenAPI spec, read from its text so each keeps its lines."""
+    lines = _read_lines(document, root)
+    items: list[SpecItem] = []
+    for index, text in enumerate(lines):
+        stripped = text.strip()
+        if (where := _IN.match(text)) is not None:
+            name_index = next(i for i in range(index - 1, -1, -1) if "name:" in lines[i])
+            name = lines[name_index].split("name:", 1)[1].strip()
+            node = name_index
+            if not lines[name_index].lstrip().startswith("- "):  # components.parameters.<Key>:
+                depth = len(lines[name_index]) - len(lines[name_index].lstrip(" "))
+                node = next(i for i in range(name_index - 1, -1, -1)
+                            if len(lines[i]) - len(lines[i].lstrip(" ")) < depth)
+            items.append(SpecItem("parameter", f"{name} ({where.group(1)})", _block(lines, node)))
+        elif stripped == "headers:":
+            depth = len(text) - len(text.lstrip(" "))
+            for child in _block(lines, index)[1:]:
+                line = lines[child - 1]
+                if len(line) - len(line.lstrip(" ")) == depth + 2 and (key := _KEY.match(line)):
+                    items.append(SpecItem("header", key.group(1), _block(lines, child - 1)))
+        elif (fmt := _FORMAT.search(text)) is not None:
+            key = _KEY.match(text)
+            if key is not None and key.group(1) == "format":  # `format: uri` on its own line
+                depth = len(text) - len(text.lstrip(" "))
+                parent = next(lines[i] for i in range(index - 1, -1, -1)
+                              if len(lines[i]) - len(lines[i].lstrip(" ")) < depth)
+                key = _KEY.match(parent)
+            owner = key.group(1) if key and key.group(1) != "schema" else "value"
+            items.append(SpecItem("format", f"{owner}: {fmt.group(1)}", (index + 1,)))
+        elif stripped.startswith("security:"):
+            if stripped == "security: []":
+                items.append(SpecItem("security", "none (security: [])", (index + 1,)))
+                continue
+            depth = len(text) - len(text.lstrip(" "))
+            for child in _block(lines, index)[1:]:
+                line = lines[child - 1]
+                if line.lstrip().startswith("- ") and len(line) - len(line.lstrip(" ")) <= depth + 2:
+                    requirement = " + ".join(
+                        lines[n - 1].strip(" -") for n in _block(lines, child - 1))
+                    items.append(SpecItem("security", requirement, _block(lines, child - 1)))
+    return items
 
 
 def obligation_lines(document: str, root: Path | None = None) -> list[ObligationLine]:
@@ -120,6 +208,8 @@ class DocumentCoverage:
     unmapped_requirements: list[Requirement] = field(default_factory=list)
     unmapped_responses: list[DocumentedResponse] = field(default_factory=list)
     unmapped_lines: list[ObligationLine] = field(default_factory=list)
+    items: list[SpecItem] = field(default_factory=list)
+    unmapped_items: list[SpecItem] = field(default_factory=list)
 
     @property
     def obligations(self) -> int:
@@ -129,7 +219,7 @@ class DocumentCoverage:
     @property
     def unmapped(self) -> int:
         return (len(self.unmapped_requirements) + len(self.unmapped_responses)
-                + len(self.unmapped_lines))
+                + len(self.unmapped_lines) + len(self.unmapped_items))
 
 
 @dataclass
@@ -183,7 +273,11 @@ def spec_coverage(checks: Iterable[Any], catalogue: Catalogue | None = None,
             if requirement.provokes and not checks_named:
                 problems.append(f"{requirement.id}: provokes {list(requirement.provokes)} but no "
                                 "check names it")
+        cited = {n for r in own for n in r.source.cited_lines()}
         if document in OPENAPI_DOCUMENTS:
+            cover.items = spec_items(document, root)
+            cover.unmapped_items = [i for i in cover.items if not cited & set(i.lines)
+                                    and (document, i.line) not in NOT_OBLIGATION_ITEMS]
             cover.responses = documented_responses(document, root)
             documented = {r.pair for r in cover.responses}
             problems.extend(f"{document}: {pair!r} is no documented response of the spec"
@@ -192,9 +286,8 @@ def spec_coverage(checks: Iterable[Any], catalogue: Catalogue | None = None,
         elif pairs_of:
             problems.append(f"{document}: responses are only listed for OpenAPI specs")
         if document in SPEC_DOCUMENTS:
-            lines = {n for r in own for n in r.source.cited_lines()}
             cover.unmapped_lines = [o for o in obligation_lines(document, root)
-                                    if o.line not in lines
+                                    if o.line not in cited
                                     and (document, o.line) not in NOT_OBLIGATIONS]
         documents.append(cover)
     return SpecCoverage(documents, problems)
@@ -209,6 +302,11 @@ def format_spec_coverage(report: SpecCoverage) -> str:
             out.append(f"  documented responses exercised {len(d.exercised)}/{len(d.responses)}"
                        f" (mapped {len(d.responses) - len(d.unmapped_responses)}/"
                        f"{len(d.responses)})")
+        if d.items:
+            kinds = ", ".join(f"{sum(i.kind == k for i in d.items)} {k}"
+                              for k in ("parameter", "header", "format", "security"))
+            out.append(f"  structured items mapped {len(d.items) - len(d.unmapped_items)}/"
+                       f"{len(d.items)} ({kinds})")
         out.append(f"  obligations enforced {len(d.enforced)}/{d.obligations}, attested "
                    f"{len(d.attested)}, untestable {len(d.untestable)}")
         out.extend(f"    attested   {r.id}: {r.attestation}" for r in d.attested)
@@ -217,6 +315,7 @@ def format_spec_coverage(report: SpecCoverage) -> str:
                    for r in d.unmapped_requirements)
         out.extend(f"    UNMAPPED response {r.pair} (line {r.line})" for r in d.unmapped_responses)
         out.extend(f"    UNMAPPED line {o.line}: {o.text[:90]}" for o in d.unmapped_lines)
+        out.extend(f"    UNMAPPED {i.kind} {i.label} (line {i.line})" for i in d.unmapped_items)
     out.extend(f"PROBLEM {problem}" for problem in report.problems)
     enforced = sum(len(d.enforced) for d in report.documents)
     attested = sum(len(d.attested) for d in report.documents)
