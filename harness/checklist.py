@@ -120,8 +120,12 @@ def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
     """Requirement ids → checks → defect switches → matrix rows, then the requirements no check
     enforces (attested, untestable or unmapped); True when a check names no id or one the
     catalogue lacks."""
-    from harness.requirements import coverage, format_coverage, load_catalogue, \
-        validate_check_requirements
+    from harness.requirements import (
+        coverage,
+        format_coverage,
+        load_catalogue,
+        validate_check_requirements,
+    )
 
     for line in detection_lines(rows, known_defects()):
         console.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -52,11 +52,6 @@ PENDING_ITEMS = {
 PENDING_REQUIREMENTS = {
     "NPDB-REQUEST-ID": "X-Request-Id UUID on every NPDB call: needs a check of the audit's "
                        "request_id (no owner yet)",
-    # Decision rules no scenario step exercises yet: a step each makes SCN-OUTCOME enforce them.
-    "PROC-MARRIAGE-SAME-PERSON": "needs a marriage step with one person as both spouses",
-    "PROC-MARRIAGE-LEGAL-AGE": "needs a marriage step with a spouse under the legal age",
-    "PROC-DEATH-ALREADY-REGISTERED": "needs a second death step for the same deceased",
-    "PROC-DEATH-FUTURE-DATE": "needs a death step with a date of death in the future",
 }
 
 

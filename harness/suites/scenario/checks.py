@@ -217,7 +217,9 @@ def _answered(run: StepRun) -> list[dict[str, Any]]:
                      "NPDB-VERIFY-IDENTITY", "NPDB-CITIZEN-LOOKUP", "NPDB-RESIDENCE-LOOKUP",
                      "NPDB-HOUSEHOLD-LOOKUP", "PROC-IDENTITY-VERIFIED", "PROC-BIRTH",
                      "PROC-MARRIAGE-ALREADY-MARRIED", "PROC-DEATH", "PROC-RESIDENCE-REGISTRATION",
-                     "PROC-RESIDENCE-REMOVAL", "PROC-CHILD-INSURANCE", "PROC-FUNERAL-ALLOWANCE"])
+                     "PROC-RESIDENCE-REMOVAL", "PROC-CHILD-INSURANCE", "PROC-FUNERAL-ALLOWANCE",
+                     "PROC-MARRIAGE-SAME-PERSON", "PROC-MARRIAGE-LEGAL-AGE",
+                     "PROC-DEATH-ALREADY-REGISTERED", "PROC-DEATH-FUTURE-DATE"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
     """Each dossier reaches the right final status after the required NPDB checks"""
     ran, errored = _usable(ctx)
