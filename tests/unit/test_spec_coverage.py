@@ -50,6 +50,12 @@ PENDING_ITEMS = {
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
 }
 PENDING_REQUIREMENTS = {
+    "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
+                                 "rejected with reasons: SCN-OUTCOME judges the status only; "
+                                 "needs it (or a check) to compare outcome and reasons",
+    "CONN-RESPONSE-NOTIFICATION-ACK": "the webhook's 200 body is NotificationAck: conformance "
+                                      "excludes the webhook; needs an assertion in the webhook "
+                                      "probes (probesauth) or its own check",
     "NPDB-REQUEST-ID": "X-Request-Id UUID on every NPDB call: needs a check of the audit's "
                        "request_id (no owner yet)",
 }

@@ -94,7 +94,7 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
 
 @check("CONF-RESPONSE-SCHEMA", severity=Severity.HIGH,
        requirements=["CONN-OPENAPI-SCHEMAS", "CONN-HEALTH", "CONN-RESPONSE-DOSSIER",
-                     "CONN-RESPONSE-DOSSIER-LIST", "CONN-RESPONSE-NOTIFICATION-ACK", "CONN-RESPONSE-ERROR"],
+                     "CONN-RESPONSE-DOSSIER-LIST", "CONN-RESPONSE-ERROR"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
     """Response bodies and headers match the documented schemas"""
