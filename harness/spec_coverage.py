@@ -244,8 +244,8 @@ def spec_coverage(checks: Iterable[Any], catalogue: Catalogue | None = None,
     for check in checks:
         for rid in requirement_ids(check):
             enforcing.setdefault(rid, []).append(check.id)
-    cited = [r.source.document for r in catalogue.requirements if r.source.in_repository]
-    order = [*SPEC_DOCUMENTS, *sorted(set(cited) - set(SPEC_DOCUMENTS))]
+    sources = {r.source.document for r in catalogue.requirements if r.source.in_repository}
+    order = [*SPEC_DOCUMENTS, *sorted(sources - set(SPEC_DOCUMENTS))]
     items = attestation_items()
     problems: list[str] = []
     documents = []

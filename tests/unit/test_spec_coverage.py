@@ -6,6 +6,8 @@ spec without a mapping fails here."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +23,7 @@ from harness.spec_coverage import (
     NOT_OBLIGATIONS,
     NPDB,
     SPEC_DOCUMENTS,
+    SpecCoverage,
     documented_responses,
     format_spec_coverage,
     obligation_lines,
@@ -62,11 +65,11 @@ PENDING_REQUIREMENTS = {
 
 
 @pytest.fixture(scope="module")
-def report():  # type: ignore[no-untyped-def]
+def report() -> SpecCoverage:
     return spec_coverage(default_registry())
 
 
-def test_every_obligation_line_and_documented_response_is_mapped(report) -> None:  # type: ignore[no-untyped-def]
+def test_every_obligation_line_and_documented_response_is_mapped(report: SpecCoverage) -> None:
     unmapped_lines = {(d.document, o.line) for d in report.documents for o in d.unmapped_lines}
     unmapped_pairs = {(d.document, r.pair) for d in report.documents for r in d.unmapped_responses}
     unmapped_ids = {r.id for d in report.documents for r in d.unmapped_requirements}
@@ -78,7 +81,7 @@ def test_every_obligation_line_and_documented_response_is_mapped(report) -> None
     assert report.problems == []
 
 
-def test_the_inventory_is_large_and_the_report_ends_with_unmapped(report) -> None:  # type: ignore[no-untyped-def]
+def test_the_inventory_is_large_and_the_report_ends_with_unmapped(report: SpecCoverage) -> None:
     assert report.obligations >= 120
     text = format_spec_coverage(report)
     last = text.splitlines()[-1]
@@ -93,7 +96,7 @@ def test_the_inventory_is_large_and_the_report_ends_with_unmapped(report) -> Non
             assert f"attested   {requirement.id}: {requirement.attestation}" in text
 
 
-def _mapped_since(report) -> int:  # type: ignore[no-untyped-def]
+def _mapped_since(report: SpecCoverage) -> int:
     """Pending items another helper's branch mapped already (the lists shrink at the merge)."""
     lines = {(d.document, o.line) for d in report.documents for o in d.unmapped_lines}
     pairs = {(d.document, r.pair) for d in report.documents for r in d.unmapped_responses}
@@ -101,6 +104,16 @@ def _mapped_since(report) -> int:  # type: ignore[no-untyped-def]
     items = {(d.document, i.line) for d in report.documents for i in d.unmapped_items}
     return (len(set(PENDING_LINES) - lines) + len(set(PENDING_RESPONSES) - pairs)
             + len(set(PENDING_REQUIREMENTS) - ids) + len(set(PENDING_ITEMS) - items))
+
+
+def test_the_command_prints_the_report_and_exits_1_while_anything_is_unmapped(
+        report: SpecCoverage) -> None:
+    result = subprocess.run([str(Path(sys.executable).parent / "popcert"), "checks",
+                             "--spec-coverage"], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.stdout.strip().splitlines()[-1].endswith(f"unmapped {report.unmapped}")
+    assert "specs/connection/v1/openapi.yaml\n  documented responses exercised" in result.stdout
+    assert result.returncode == (1 if report.unmapped else 0)
 
 
 def test_responses_are_read_per_operation_with_their_lines() -> None:
