@@ -4,7 +4,8 @@ maps, and how much of it the registered checks enforce.
 Two things are read from the specs themselves, so a rule added to a spec without a mapping shows:
 - every documented response of an OpenAPI spec, an ``(operationId, status)`` pair;
 - every parameter, documented header (request or response), format and security requirement of
-  an OpenAPI spec (a "structured item", with the lines of its YAML block);
+  an OpenAPI spec (a "structured item", with the lines of its YAML block), and, for the spec the
+  SUT serves, each path's undocumented methods (mapped by an entry citing the path's line);
 - every line of a spec that carries an obligation word (must, never, only, at most, is refused,
   is reported as, is acknowledged, requires, ...).
 
@@ -35,6 +36,7 @@ FIREWALL = "specs/firewall/baseline.yaml"
 # The specs scanned line by line, in the order the report shows them.
 SPEC_DOCUMENTS = (CONNECTION, NPDB, PURPOSES, FIREWALL)
 OPENAPI_DOCUMENTS = (CONNECTION, NPDB)
+SUT_SPECS = (CONNECTION,)  # the API the SUT serves (the NPDB spec is the API it calls)
 PROFILES = ("district", "province", "ministry")
 
 OBLIGATION_WORDS = re.compile(
@@ -88,7 +90,7 @@ class SpecItem:
     """A structured obligation of an OpenAPI spec: a parameter, a documented header, a format or
     a security requirement, with the lines of its YAML block (any cited line maps it)."""
 
-    kind: str  # parameter | header | format | security
+    kind: str  # parameter | header | format | security | method
     label: str
     lines: tuple[int, ...]
 
@@ -181,6 +183,40 @@ def spec_items(document: str, root: Path | None = None) -> list[SpecItem]:
                         lines[n - 1].strip(" -") for n in _block(lines, child - 1))
                     items.append(SpecItem("security", requirement, _block(lines, child - 1)))
     return items
+
+
+_PATH = re.compile(r"^  (/[^:]*):\s*$")
+_METHOD = re.compile(r"^    (get|put|post|delete|patch|head|options|trace):\s*$")
+# Methods a path that does not document them must refuse (405, or 401/403/404; never 2xx).
+# HEAD and OPTIONS are left out: HTTP lets a server answer them for any resource it serves.
+PROBED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def undocumented_methods(document: str, root: Path | None = None) -> list[SpecItem]:
+    """Per path of a spec the SUT serves, the methods it does not document (one item per path,
+    on the path's line)."""
+    lines = _read_lines(document, root)
+    found: list[SpecItem] = []
+    path: tuple[str, int] | None = None
+    documented: set[str] = set()
+
+    def close() -> None:
+        if path is not None:
+            missing = [m for m in PROBED_METHODS if m not in documented]
+            if missing:
+                found.append(SpecItem("method", f"{', '.join(missing)} {path[0]} (undocumented)",
+                                      (path[1],)))
+
+    for number, text in enumerate(lines, start=1):
+        if _SECTION_END.match(text):
+            break
+        if (named := _PATH.match(text)) is not None:
+            close()
+            path, documented = (named.group(1), number), set()
+        elif (method := _METHOD.match(text)) is not None:
+            documented.add(method.group(1).upper())
+    close()
+    return found
 
 
 def obligation_lines(document: str, root: Path | None = None) -> list[ObligationLine]:
@@ -276,6 +312,8 @@ def spec_coverage(checks: Iterable[Any], catalogue: Catalogue | None = None,
         cited = {n for r in own for n in r.source.cited_lines()}
         if document in OPENAPI_DOCUMENTS:
             cover.items = spec_items(document, root)
+            if document in SUT_SPECS:
+                cover.items += undocumented_methods(document, root)
             cover.unmapped_items = [i for i in cover.items if not cited & set(i.lines)
                                     and (document, i.line) not in NOT_OBLIGATION_ITEMS]
             cover.responses = documented_responses(document, root)
@@ -304,7 +342,8 @@ def format_spec_coverage(report: SpecCoverage) -> str:
                        f"{len(d.responses)})")
         if d.items:
             kinds = ", ".join(f"{sum(i.kind == k for i in d.items)} {k}"
-                              for k in ("parameter", "header", "format", "security"))
+                              for k in ("parameter", "header", "format", "security", "method")
+                              if any(i.kind == k for i in d.items))
             out.append(f"  structured items mapped {len(d.items) - len(d.unmapped_items)}/"
                        f"{len(d.items)} ({kinds})")
         out.append(f"  obligations enforced {len(d.enforced)}/{d.obligations}, attested "

@@ -29,6 +29,7 @@ from harness.spec_coverage import (
     obligation_lines,
     spec_coverage,
     spec_items,
+    undocumented_methods,
 )
 
 # Unmapped on this branch on purpose, each with who maps it (issue 20 is split between helpers:
@@ -51,6 +52,11 @@ PENDING_ITEMS = {
     (CONNECTION, 423): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
     (CONNECTION, 453): "probesauth: a notification breaking the Notification schema is 422",
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
+    # undocumented methods of each path (an entry citing the path's line maps them)
+    (CONNECTION, 36): "probesauth: PUT, PATCH, DELETE /connection/v1/dossiers",
+    (CONNECTION, 121): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/dossiers/{id}",
+    (CONNECTION, 152): "probesauth: GET, PUT, PATCH, DELETE /connection/v1/notifications",
+    (CONNECTION, 194): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/health",
 }
 PENDING_REQUIREMENTS = {
     "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
@@ -138,6 +144,15 @@ def test_structured_items_are_read_with_their_blocks() -> None:
     npdb = {(i.kind, i.label) for i in spec_items(NPDB)}
     assert {("parameter", "X-Purpose-Code (header)"), ("parameter", "X-Request-Id (header)"),
             ("header", "Retry-After"), ("format", "callback_url: uri")} <= npdb
+
+
+def test_undocumented_methods_are_derived_per_path_of_the_served_spec() -> None:
+    methods = {i.line: i.label for i in undocumented_methods(CONNECTION)}
+    assert methods == {
+        36: "PUT, PATCH, DELETE /connection/v1/dossiers (undocumented)",
+        121: "POST, PUT, PATCH, DELETE /connection/v1/dossiers/{dossier_id} (undocumented)",
+        152: "GET, PUT, PATCH, DELETE /connection/v1/notifications (undocumented)",
+        194: "POST, PUT, PATCH, DELETE /connection/v1/health (undocumented)"}
 
 
 def test_the_allow_list_is_small_and_names_real_obligation_lines() -> None:
