@@ -48,6 +48,9 @@ def test_every_rejected_step_is_explained_by_a_rule() -> None:
     text = DOC.read_text(encoding="utf-8")
     # each rejected step of the scenarios, and the rule of docs/procedures.md that rejects it
     rules = {"register-birth-mismatched-mother": "The mother must match",
+             "register-birth-mismatched-father": "the father, when declared, must match",
+             "health-insurance-not-a-parent": "the applicant must be the child's father or mother",
+             "funeral-allowance-no-death": "the NPDB must record the death of the deceased",
              "register-marriage-already-married": "is already married",
              "register-marriage-same-person": "must be two different people",
              "register-marriage-under-age": "A spouse under the legal age",
