@@ -6,6 +6,7 @@ exercise it and the defect switch of the reference system that proves it can fai
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
 from dataclasses import dataclass
@@ -75,15 +76,80 @@ def print_checks(profile_name: str, *, coverage: bool, as_json: bool,
     return 1 if failed else 0
 
 
-def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
-    """Requirement ids → checks; True when a check names no id or one the catalogue lacks."""
-    from harness.requirements import coverage, format_coverage, validate_check_requirements
+MATRIX = TESTS / "integration" / "test_detection_matrix.py"
+MATRIX_ID = "tests/integration/test_detection_matrix.py"
 
-    console.print(format_coverage(coverage(rows)), markup=False, highlight=False)
+
+def _error_switches() -> set[str]:
+    """The matrix's switches whose checks can only err (its ``ERROR_SWITCHES`` literal), read
+    from the test file's text: the harness does not import its own tests."""
+    if not MATRIX.is_file():
+        return set()
+    for line in MATRIX.read_text(encoding="utf-8").splitlines():
+        if line.startswith("ERROR_SWITCHES ="):
+            return {str(s) for s in ast.literal_eval(line.split("=", 1)[1].strip())}
+    return set()
+
+
+def matrix_row(switch: str, error_switches: set[str]) -> str:
+    """The pytest node id of the detection-matrix row that proves ``switch`` is caught."""
+    test = ("test_error_switch_is_never_a_pass" if switch in error_switches
+            else "test_switch_is_caught_by_exactly_its_checks")
+    return f"{MATRIX_ID}::{test}[{switch}]"
+
+
+def detection_lines(rows: list[Check], defects: dict[str, str]) -> list[str]:
+    """requirement → check → defect switch → detection-matrix row, one line each, for every
+    requirement a check enforces (catalogue order); a check without a switch says so."""
+    from harness.requirements import coverage
+
+    by_id = {c.id: c for c in rows}
+    errors = _error_switches()
+    out = ["requirement -> check -> defect switch -> detection-matrix row"]
+    for row in coverage(rows):
+        for check_id in row.check_ids:
+            switches = [d for d in by_id[check_id].defects if d in defects]
+            if not switches:
+                out.append(f"{row.requirement_id}  {check_id}  (no defect switch)  -")
+            out.extend(f"{row.requirement_id}  {check_id}  {switch}  {matrix_row(switch, errors)}"
+                       for switch in switches)
+    return out
+
+
+def _print_requirement_coverage(console: Console, rows: list[Check]) -> bool:
+    """Requirement ids → checks → defect switches → matrix rows, then the requirements no check
+    enforces (attested, untestable or unmapped); True when a check names no id or one the
+    catalogue lacks."""
+    from harness.requirements import (
+        coverage,
+        format_coverage,
+        load_catalogue,
+        validate_check_requirements,
+    )
+
+    for line in detection_lines(rows, known_defects()):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    catalogue = load_catalogue()
+    for row in coverage(rows):
+        entry = catalogue.get(row.requirement_id)
+        if not row.covered and entry is not None:
+            how = entry.manual or "enforced by no check, not attested, no reason (unmapped)"
+            console.print(f"{row.requirement_id}  {how}", markup=False, highlight=False,
+                          soft_wrap=True)
+    console.print(format_coverage(coverage(rows)).splitlines()[-1], markup=False, highlight=False)
     problems = validate_check_requirements(rows)
     for problem in problems:
         console.print(f"[red]{problem}[/]")
     return bool(problems)
+
+
+def print_spec_coverage(registry: Registry | None = None) -> int:
+    """``popcert checks --spec-coverage``; exit 1 while anything is unmapped."""
+    from harness.spec_coverage import format_spec_coverage, spec_coverage
+
+    report = spec_coverage(registry or default_registry())
+    print(format_spec_coverage(report))
+    return 1 if report.unmapped else 0
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ outside document). Checks name ids; reports, SARIF and ``popcert checks --covera
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,6 +27,8 @@ from harness.yaml_documents import line_of, read_yaml, validation_error
 
 REQUIREMENT_ID = r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*$"
 HINT = "see the header of specs/requirements.yaml"
+# The user guide states some of the SUT's obligations too (e.g. docs/procedures.md).
+DOCS_PREFIX = "docs/"
 # Fixes by field name, for the one-line error a broken catalogue gives.
 FIELD_HINTS = {
     "id": "upper-case words joined by '-', e.g. CONN-SEC-JWT or RFC7519-EXP",
@@ -36,7 +39,14 @@ FIELD_HINTS = {
     "line": "the 1-based line of the document where the rule is stated",
     "quote": "a short verbatim excerpt of that line",
     "url": "an https:// address of the outside document",
+    "lines": "other 1-based lines of the same statement, e.g. [161, 162]",
+    "attestation": "the id of a manual item of a profile (specs/profiles/*.yaml attestations)",
+    "untestable": "say in a sentence why no check can decide this obligation",
+    "responses": "documented responses as '<operationId> <status>', e.g. 'createDossier 413'",
+    "provokes": "documented responses a check provokes on purpose, e.g. 'createDossier 413'",
 }
+# A documented response of an OpenAPI spec: "<operationId> <status>".
+RESPONSE = r"^[A-Za-z][A-Za-z0-9]* [1-5][0-9]{2}$"
 
 
 class _Strict(BaseModel):
@@ -56,6 +66,8 @@ class Source(_Strict):
     line: int | None = Field(None, ge=1)
     quote: str | None = Field(None, min_length=1)
     url: str | None = Field(None, pattern=r"^https://\S+$")
+    # Further lines of the same statement (a sentence wrapped over several lines of the spec).
+    lines: tuple[int, ...] = ()
 
     @model_validator(mode="after")
     def _repository_or_outside(self) -> Source:
@@ -66,7 +78,15 @@ class Source(_Strict):
             raise ValueError("a repository document needs both line and quote")
         if self.line is None and _looks_like_path(self.document):
             raise ValueError(f"{self.document!r} looks like a repository path: add line and quote")
+        if self.lines and self.line is None:
+            raise ValueError("lines (further lines of the statement) needs line and quote")
+        if any(n < 1 for n in self.lines):
+            raise ValueError("lines are 1-based line numbers")
         return self
+
+    def cited_lines(self) -> tuple[int, ...]:
+        """Every line of the document this statement covers (``line`` first)."""
+        return (self.line, *self.lines) if self.line is not None else ()
 
     @property
     def in_repository(self) -> bool:
@@ -80,9 +100,41 @@ class Source(_Strict):
 
 
 class Requirement(_Strict):
+    """One obligation. It is enforced by the checks that name its id (``@check(requirements=
+    [...])``), or else carries exactly one of ``attestation`` (a manual item of a profile) or
+    ``untestable`` (why no check can decide it); ``harness.spec_coverage`` holds the three apart.
+    """
+
     id: str = Field(pattern=REQUIREMENT_ID)
     text: Text
     source: Source
+    attestation: str | None = Field(None, pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    untestable: str | None = Field(None, min_length=20)
+    # Documented responses ("<operationId> <status>") of the source spec this obligation governs,
+    # and those its checks provoke on purpose and assert exactly (docs/spec-coverage.md).
+    responses: tuple[str, ...] = ()
+    provokes: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _one_mapping(self) -> Requirement:
+        if self.attestation is not None and self.untestable is not None:
+            raise ValueError("an obligation is attested or untestable, not both: keep one")
+        if self.provokes and (self.attestation is not None or self.untestable is not None):
+            raise ValueError("only a check provokes a response: an attested or untestable "
+                             "obligation lists it under responses")
+        for pair in (*self.responses, *self.provokes):
+            if not re.match(RESPONSE, pair):
+                raise ValueError(f"{pair!r} is not '<operationId> <status>'")
+        return self
+
+    @property
+    def manual(self) -> str | None:
+        """How it is mapped when no check enforces it: ``attestation: ...``/``untestable: ...``."""
+        if self.attestation is not None:
+            return f"attestation: {self.attestation}"
+        if self.untestable is not None:
+            return f"untestable: {self.untestable}"
+        return None
 
 
 class Catalogue(_Strict):
@@ -151,12 +203,14 @@ def source_problems(catalogue: Catalogue, root: Path | None = None) -> list[str]
             continue
         assert source.line is not None and source.quote is not None
         where = f"{requirement.id}: {source.document}:{source.line}"
+        if source.document.startswith(DOCS_PREFIX) and resources.installed():
+            continue  # docs/ is not in the wheel; the checkout's tests hold these lines
         try:
             lines = (root / source.document).read_text(encoding="utf-8").splitlines()
         except OSError:
             problems.append(f"{where}: no such file")
             continue
-        if source.line > len(lines):
+        if max(source.cited_lines()) > len(lines):
             problems.append(f"{where}: the file has {len(lines)} lines")
         elif source.quote not in lines[source.line - 1]:
             found = [n for n, text in enumerate(lines, start=1) if source.quote in text]

@@ -125,12 +125,18 @@ def list_checks(
     where: Annotated[str | None, typer.Option(
         "--where", metavar="ID", help="Print the check's code, tests and defect switch paths.",
     )] = None,
+    spec_coverage: Annotated[bool, typer.Option(
+        "--spec-coverage", help="Per spec: documented responses exercised, obligations enforced, "
+        "attested or untestable, and what is unmapped (exit 1 unless unmapped 0).",
+    )] = False,
 ) -> None:
     """List every registered check: id, suite, severity, requirements."""
-    from harness.checklist import print_checks, print_where
+    from harness.checklist import print_checks, print_spec_coverage, print_where
 
     if where:
         raise typer.Exit(print_where(where))
+    if spec_coverage:
+        raise typer.Exit(print_spec_coverage())
     raise typer.Exit(print_checks(profile, coverage=coverage, as_json=as_json))
 
 

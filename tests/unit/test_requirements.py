@@ -58,8 +58,11 @@ def test_every_cited_spec_line_holds_the_rule(catalogue: Catalogue) -> None:
     assert len(in_repo) >= 30
     for requirement in in_repo:
         # Only shipped folders: the installed wheel must be able to show the line too.
-        assert requirement.source.document.split("/")[0] in {"specs", "scenarios"}, requirement.id
-        assert (resources.data_root() / requirement.source.document).is_file(), requirement.id
+        # docs/ is the checkout's user guide (not in the wheel; source_problems skips it there).
+        folder = requirement.source.document.split("/")[0]
+        assert folder in {"specs", "scenarios", "docs"}, requirement.id
+        root = resources.SOURCE_ROOT if folder == "docs" else resources.data_root()
+        assert (root / requirement.source.document).is_file(), requirement.id
 
 
 def test_a_moved_spec_line_is_reported_with_where_the_quote_went(tmp_path: Path,
@@ -165,8 +168,14 @@ def test_coverage_lists_the_checks_per_rule_and_the_rules_no_check_covers(
 def test_every_registered_check_names_known_requirements(catalogue: Catalogue) -> None:
     checks = list(default_registry())
     assert validate_check_requirements(checks, catalogue) == []
-    # Every rule in the catalogue is enforced by some check: no dead entries.
-    assert [r.requirement_id for r in coverage(checks, catalogue) if not r.covered] == []
+    # Every rule in the catalogue is enforced by some check, or says it is attested or
+    # untestable (harness/spec_coverage.py); the obligations still waiting for a check are
+    # listed, with their owner, in tests/unit/test_spec_coverage.py.
+    from tests.unit.test_spec_coverage import PENDING_REQUIREMENTS
+
+    dead = [r.requirement_id for r in coverage(checks, catalogue) if not r.covered
+            and (entry := catalogue.get(r.requirement_id)) is not None and entry.manual is None]
+    assert set(dead) <= set(PENDING_REQUIREMENTS)
     # The requirement text a check carries is the catalogue's, not prose of its own.
     for check in checks:
         texts = [entry.text.en for i in check.requirements if (entry := catalogue.get(i))]

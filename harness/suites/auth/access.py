@@ -69,7 +69,9 @@ def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: s
     return ctx.post(description, token, body, path=path)
 
 
-@check("AUTH-SCOPE", severity=Severity.CRITICAL, requirements=["CONN-SEC-SCOPE"],
+@check("AUTH-SCOPE", severity=Severity.CRITICAL,
+       requirements=["CONN-SEC-SCOPE", "CONN-SCOPE-CREATE-DOSSIER", "CONN-SCOPE-LIST-DOSSIERS",
+                     "CONN-SCOPE-GET-DOSSIER"],
        defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
     """Every operation the spec's security requirements scope refuses a genuine token that

@@ -242,7 +242,8 @@ def _signed_at(signature: str) -> int | None:
 
 
 @check("AUTH-NOTIFY-REDELIVERY", severity=Severity.MEDIUM,
-       requirements=["CONN-NOTIFY-REDELIVERY"], defect="auth.notification_redelivery_conflict")
+       requirements=["CONN-NOTIFY-REDELIVERY", "CONN-NOTIFY-NO-BEARER", "NPDB-SUBSCRIPTION"],
+       defect="auth.notification_redelivery_conflict")
 def notify_redelivery(ctx: AuthContext) -> CheckResult:
     """A notification the SUT already accepted, delivered again by the NPDB with a fresh
     signature (same event_id), is acknowledged with 200."""

@@ -26,7 +26,7 @@ def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: s
 
 
 @check("AUTH-TOKEN-MISSING", severity=Severity.CRITICAL,
-       requirements=["CONN-SEC-JWT"], defect="auth.no_token_accepted")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-TOKEN-REQUIRED"], defect="auth.no_token_accepted")
 def token_missing(ctx: AuthContext) -> CheckResult:
     """A request without a bearer token is refused with 401."""
     if (problem := ctx.baseline_problem()) is not None:
@@ -117,7 +117,8 @@ def jwt_key_confusion(ctx: AuthContext) -> CheckResult:
 
 
 @check("AUTH-JWT-UNKNOWN-KEY", severity=Severity.CRITICAL,
-       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE"], defect="auth.unknown_key_accepted")
+       requirements=["CONN-SEC-JWT", "CONN-SEC-JWT-SIGNATURE", "NPDB-JWKS"],
+       defect="auth.unknown_key_accepted")
 def jwt_unknown_key(ctx: AuthContext) -> CheckResult:
     """A well-formed ES256 token signed by a key absent from the JWKS is refused."""
     key = forge.new_attacker_key()

@@ -93,7 +93,8 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-RESPONSE-SCHEMA", severity=Severity.HIGH,
-       requirements=["CONN-OPENAPI-SCHEMAS"],
+       requirements=["CONN-OPENAPI-SCHEMAS", "CONN-HEALTH", "CONN-RESPONSE-DOSSIER",
+                     "CONN-RESPONSE-DOSSIER-LIST", "CONN-RESPONSE-ERROR"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
     """Response bodies and headers match the documented schemas"""
@@ -101,7 +102,12 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
 
 
 @check("CONF-NEGATIVE-DATA", severity=Severity.HIGH,
-       requirements=["CONN-INVALID-INPUT"],
+       requirements=["CONN-INVALID-INPUT", "CONN-INPUT-PERSONAL-ID", "CONN-INPUT-FULL-NAME",
+                     "CONN-INPUT-DATE", "CONN-INPUT-NO-EXTRA-FIELDS", "CONN-INPUT-PERSON",
+                     "CONN-INPUT-ADDRESS", "CONN-INPUT-DISCRIMINATOR", "CONN-INPUT-PROCEDURE-CODES",
+                     "CONN-INPUT-BIRTH", "CONN-INPUT-MARRIAGE", "CONN-INPUT-DEATH", "CONN-INPUT-RESIDENCE",
+                     "CONN-INPUT-REMOVAL", "CONN-INPUT-CHILD-INSURANCE", "CONN-INPUT-FUNERAL",
+                     "CONN-INPUT-IDEMPOTENCY-KEY-FORMAT", "CONN-INPUT-BODY-REQUIRED"],
        defect="conformance.accepts_invalid_input", timeout_s=30)
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
     """Input that violates the schema is rejected"""

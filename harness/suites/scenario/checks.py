@@ -129,7 +129,8 @@ def _refused(run: StepRun) -> bool:
 
 @check("SCN-OWN-CREDENTIALS", severity=Severity.CRITICAL,
        defect="npdb.shared_credentials", timeout_s=30,
-       requirements=["NPDB-CLIENT-CREDENTIALS"])
+       requirements=["NPDB-CLIENT-CREDENTIALS", "NPDB-BEARER-TOKEN", "NPDB-TOKEN-GRANT",
+                     "NPDB-TOKEN-CLIENT-ASSERTION", "NPDB-TOKEN-MTLS-CLIENT-ID"])
 def own_credentials(ctx: ScenarioContext) -> CheckResult:
     """The SUT authenticates to the NPDB as itself (client city-system)"""
     ran, errored = _usable(ctx)
@@ -142,7 +143,8 @@ def own_credentials(ctx: ScenarioContext) -> CheckResult:
 
 @check("SCN-PURPOSE-CODE", severity=Severity.HIGH,
        defect="npdb.missing_purpose_code", timeout_s=30,
-       requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE"])
+       requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE", "NPDB-PURPOSE-ALLOWED",
+                     "PROC-PURPOSE-PER-PROCEDURE"])
 def purpose_code(ctx: ScenarioContext) -> CheckResult:
     """Every NPDB data call carries the purpose code of the procedure being processed"""
     ran, errored = _usable(ctx)
@@ -161,7 +163,10 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
 
 @check("SCN-DATA-MINIMISATION", severity=Severity.HIGH,
        defect="npdb.overfetch_fields", timeout_s=30,
-       requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM"])
+       requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM", "NPDB-PURPOSE-FIELDS-BIRTH",
+                     "NPDB-PURPOSE-FIELDS-MARRIAGE", "NPDB-PURPOSE-FIELDS-DEATH",
+                     "NPDB-PURPOSE-FIELDS-RESIDENCE-REGISTRATION", "NPDB-PURPOSE-FIELDS-RESIDENCE-REMOVAL",
+                     "NPDB-PURPOSE-FIELDS-CHILD-INSURANCE", "NPDB-PURPOSE-FIELDS-FUNERAL-ALLOWANCE"])
 def data_minimisation(ctx: ScenarioContext) -> CheckResult:
     """Citizen lookups request only the fields the procedure needs"""
     ran, errored = _usable(ctx)
@@ -188,7 +193,7 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
 
 @check("SCN-CALL-BUDGET", severity=Severity.MEDIUM,
        defect="npdb.redundant_calls", timeout_s=30,
-       requirements=["SCENARIO-CALL-BUDGET"])
+       requirements=["SCENARIO-CALL-BUDGET", "PROC-CALL-BUDGET"])
 def call_budget(ctx: ScenarioContext) -> CheckResult:
     """Each fault-free step calls the NPDB no more than its procedure needs"""
     ran, errored = _usable(ctx)
@@ -208,7 +213,12 @@ def _answered(run: StepRun) -> list[dict[str, Any]]:
 
 @check("SCN-OUTCOME", severity=Severity.HIGH,
        defect="scenario.wrong_outcome", timeout_s=30,
-       requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL"])
+       requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL", "NPDB-VERIFY-IDENTITY",
+                     "NPDB-CITIZEN-LOOKUP", "NPDB-RESIDENCE-LOOKUP", "NPDB-HOUSEHOLD-LOOKUP", "PROC-IDENTITY-VERIFIED", "PROC-BIRTH",
+                     "PROC-MARRIAGE-ALREADY-MARRIED", "PROC-DEATH", "PROC-RESIDENCE-REGISTRATION",
+                     "PROC-RESIDENCE-REMOVAL", "PROC-CHILD-INSURANCE", "PROC-FUNERAL-ALLOWANCE",
+                     "PROC-MARRIAGE-SAME-PERSON", "PROC-MARRIAGE-LEGAL-AGE",
+                     "PROC-DEATH-ALREADY-REGISTERED", "PROC-DEATH-FUTURE-DATE"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
     """Each dossier reaches the right final status after the required NPDB checks"""
     ran, errored = _usable(ctx)
@@ -256,7 +266,8 @@ def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
 
 @check("SCN-FAULT-RETRY", severity=Severity.HIGH,
        defect="npdb.no_retry", timeout_s=30,
-       requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT"])
+       requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT", "CONN-DOSSIER-LIFECYCLE",
+                     "NPDB-UNAVAILABLE-RETRY", "PROC-NPDB-UNANSWERED"])
 def fault_retry(ctx: ScenarioContext) -> CheckResult:
     """After transient NPDB faults the SUT retries and completes the dossier"""
     ran, errored = _usable(ctx)
