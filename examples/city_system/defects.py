@@ -84,6 +84,13 @@ DEFECTS: dict[str, str] = {
     "firewall.ipv6_missing": "dual-stack host submits no IPv6 ruleset",
     "firewall.live_port_open": "the deployed host answers on a port the declared ruleset drops",
     "sast.tls_verify_dodged": "source turns TLS verification off without verify=False: setattr(session, 'verify', bool(0)), a built verify='' keyword, CURL_CA_BUNDLE=''",
+    # issue 20, probesdata: list parameters (app.py list_dossiers), response headers, field choice
+    "auth.list_limit_capped": "GET /dossiers lists at most 10 dossiers whatever the limit (limit ignored past 10)",
+    "auth.list_limit_unchecked": "GET /dossiers clamps an out-of-range or non-integer limit instead of refusing it",
+    "auth.list_oldest_first": "GET /dossiers lists the oldest dossiers first",
+    "auth.list_filter_ignored": "GET /dossiers ignores the status filter (every status is listed)",
+    "auth.location_missing": "POST /dossiers answers 201 without the Location header",
+    "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
 }
 
 ENV_VAR = "CITY_DEFECTS"
