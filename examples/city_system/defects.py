@@ -91,6 +91,7 @@ DEFECTS: dict[str, str] = {
     "auth.list_filter_ignored": "GET /dossiers ignores the status filter (every status is listed)",
     "auth.location_missing": "POST /dossiers answers 201 without the Location header",
     "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
+    "npdb.overfetch_purpose_fields": "citizen lookups ask for the purpose's whole field list (purposes.yaml) instead of the fields the procedure reads",
 }
 
 ENV_VAR = "CITY_DEFECTS"
