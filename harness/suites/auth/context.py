@@ -23,7 +23,7 @@ from harness.sut.npdb_boundary import AdminAPI, TokenService
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
 
 if TYPE_CHECKING:
-    from harness.suites.auth.listing import OwnDossiers
+    from harness.suites.auth.owned import OwnDossiers
 
 NO_NPDB = ("the auth suite mints tokens with the mock NPDB's token service; run with "
            "npdb.start: true or a running mock (npdb.state_dir)")

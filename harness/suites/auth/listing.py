@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.suites.auth.context import AuthContext
+from harness.suites.auth.owned import OwnDossiers
 from harness.suites.auth.probe import DOSSIERS_PATH, Probe, said
 from harness.suites.auth.spec import connection_spec
 from harness.sut.dossiers import RESIDENCE, Person, dossier_body
@@ -39,18 +40,6 @@ class LimitSchema:
     minimum: int
     maximum: int
     default: int
-
-
-@dataclass(frozen=True)
-class OwnDossiers:
-    """The portal's dossiers the probe knows exist: listed before, or created by the fill."""
-
-    created: tuple[str, ...]  # created by the fill, oldest first
-    known: frozenset[str]
-    problem: Probe | None = None  # a submission or listing that did not work
-
-    def enough(self, needed: int) -> bool:
-        return self.problem is None and len(self.known) >= needed
 
 
 # --- what the spec says --------------------------------------------------------------------------
