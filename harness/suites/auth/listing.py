@@ -350,11 +350,13 @@ def list_filters(ctx: AuthContext) -> CheckResult:
             continue  # a dossier on its way may leave this status between the two requests
         oldest = min((c for i in page.items or [] if (c := _created_at(i)) is not None),
                      default=None)
+        # A full page holds the newest `maximum` of that status: only dossiers strictly newer
+        # than its oldest must be in it (one created at the same instant may stand outside).
         full_page = len(page.ids) >= limits.maximum
         missing = [i.get("dossier_id") for i in full.items or [] if i.get("status") == value
                    and str(i.get("dossier_id")) not in set(page.ids)
                    and (not full_page or oldest is None
-                        or ((c := _created_at(i)) is not None and c >= oldest))]
+                        or ((c := _created_at(i)) is not None and c > oldest))]
         if missing:
             problems.append(((f"status={value} left out {len(missing)} dossier(s) the unfiltered list "
                              f"shows as {value!r}, e.g. {missing[0]}"), page.probe))
