@@ -92,6 +92,7 @@ DEFECTS: dict[str, str] = {
     "auth.location_missing": "POST /dossiers answers 201 without the Location header",
     "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
     "npdb.overfetch_purpose_fields": "citizen lookups ask for the purpose's whole field list (purposes.yaml) instead of the fields the procedure reads",
+    "npdb.missing_request_id": "NPDB data calls for a dossier are sent without X-Request-Id",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -9,6 +9,7 @@ is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -157,6 +158,34 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
                      f"{_entry_line(e)}"))
                 for r in judged for e in data_calls[id(r)] if e.get("purpose_code") != r.purpose_code]
     return _decide("purpose code", judged, problems, errored, "purpose codes")
+
+
+# RFC 9562 text form; the spec's `format: uuid` (hex digits in 8-4-4-4-12 groups)
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@check("SCN-REQUEST-ID", severity=Severity.MEDIUM,
+       title="Every NPDB data call carries an X-Request-Id that is a UUID.",
+       defect="npdb.missing_request_id", timeout_s=30,
+       requirements=["NPDB-REQUEST-ID"])
+def request_id(ctx: ScenarioContext) -> CheckResult:
+    """Every NPDB data call carries an X-Request-Id that is a UUID."""
+    ran, errored = _usable(ctx)
+    # As SCN-PURPOSE-CODE: calls under another client's credentials are OWN-CREDENTIALS' finding.
+    data_calls = {id(r): [e for e in _identified_calls(r)
+                          if str(e.get("path") or "").startswith("/npdb/v1")
+                          and e.get("client_id") == OWN_CLIENT_ID] for r in ran}
+    judged = [r for r in ran if data_calls[id(r)]]
+    problems = []
+    for run in judged:
+        for entry in data_calls[id(run)]:
+            value = entry.get("request_id")
+            if not value:
+                problems.append((run, f"no X-Request-Id: {_entry_line(entry)}"))
+            elif not UUID_TEXT.fullmatch(str(value)):
+                problems.append((run, (f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
+                                      f"{_entry_line(entry)}")))
+    return _decide("request id", judged, problems, errored, "request ids")
 
 
 @check("SCN-DATA-MINIMISATION", severity=Severity.HIGH,
