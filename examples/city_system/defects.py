@@ -92,7 +92,7 @@ DEFECTS: dict[str, str] = {
     "auth.location_missing": "POST /dossiers answers 201 without the Location header",
     "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
     "npdb.overfetch_purpose_fields": "citizen lookups ask for the purpose's whole field list (purposes.yaml) instead of the fields the procedure reads",
-    "npdb.missing_request_id": "NPDB data calls for a dossier are sent without X-Request-Id",
+    "npdb.request_id_not_uuid": "X-Request-Id of NPDB data calls for a dossier is 32 hex digits, not a UUID (the mock accepts it, the spec's format uuid does not)",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -31,7 +31,7 @@ SCENARIOS_FOR = {
     "npdb.missing_purpose_code": CORE,
     "npdb.overfetch_fields": CORE,
     "npdb.overfetch_purpose_fields": CORE,
-    "npdb.missing_request_id": CORE,
+    "npdb.request_id_not_uuid": CORE,
     "npdb.redundant_calls": CORE,
     "scenario.wrong_outcome": CORE,
     "npdb.no_retry": CORE + RATE,

@@ -33,6 +33,8 @@ def test_a_missing_or_malformed_request_id_fails() -> None:
     assert "no X-Request-Id" in _judge(None).summary
     assert _judge(None).status is Status.FAIL
     assert "is not a UUID" in _judge("req-1").summary
+    # what the defect switch npdb.request_id_not_uuid sends: the mock takes it, the spec does not
+    assert _judge("3f1c2a5e8d5b4c1e9a7e2b6f0e9d1c44").status is Status.FAIL
 
 
 def test_another_clients_calls_are_left_to_own_credentials() -> None:

@@ -166,7 +166,7 @@ UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F
 
 @check("SCN-REQUEST-ID", severity=Severity.MEDIUM,
        title="Every NPDB data call carries an X-Request-Id that is a UUID.",
-       defect="npdb.missing_request_id", timeout_s=30,
+       defect="npdb.request_id_not_uuid", timeout_s=30,
        requirements=["NPDB-REQUEST-ID"])
 def request_id(ctx: ScenarioContext) -> CheckResult:
     """Every NPDB data call carries an X-Request-Id that is a UUID."""
