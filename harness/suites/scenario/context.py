@@ -33,7 +33,8 @@ class ScenarioContext:
 
 
 def load_purposes(path: Path = PURPOSES_PATH) -> dict[str, frozenset[str]]:
-    """purpose code -> the citizen fields its procedure needs (specs/npdb/v1/purposes.yaml)."""
+    """purpose code -> the citizen fields its procedure may read at most (specs/npdb/v1/
+    purposes.yaml): a ceiling; what a step needs is its ``expect.npdb.fields``."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     entries = raw.get("purposes", raw) if isinstance(raw, dict) else raw
     if isinstance(entries, dict):
