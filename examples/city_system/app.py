@@ -59,7 +59,7 @@ def error_response(status: int, message: str, *, fields: list[str] | None = None
     if fields is not None:
         body["fields"] = fields
     all_headers = {"X-Request-Id": request_id, **(headers or {})}
-    if status == 401:
+    if status == 401 and not active("auth.challenge_missing"):
         all_headers.setdefault("WWW-Authenticate", 'Bearer realm="connection-api"')
     return JSONResponse(body, status_code=status, headers=all_headers)
 
@@ -153,8 +153,9 @@ class CityApi:
 
     def _created(self, record: DossierRecord) -> Response:
         status = 200 if active("conformance.undocumented_status") else 201
-        return JSONResponse(render_dossier(record), status_code=status,
-                            headers={"Location": f"/connection/v1/dossiers/{record.dossier_id}"})
+        location = {} if active("auth.location_missing") else {
+            "Location": f"/connection/v1/dossiers/{record.dossier_id}"}
+        return JSONResponse(render_dossier(record), status_code=status, headers=location)
 
     async def get_dossier(self, request: Request) -> Response:
         caller = await self._caller(request, "dossier.read")
@@ -191,12 +192,21 @@ class CityApi:
         if status is not None and status not in {"received", "processing", "pending_npdb", "completed", "rejected"}:
             raise ApiError(422, "invalid status filter", fields=["status"])
         raw_limit = request.query_params.get("limit", "20")
+        if active("auth.list_limit_unchecked"):  # out of range: clamped instead of refused
+            number = int(raw_limit) if raw_limit.lstrip("-").isdigit() else 20
+            raw_limit = str(min(100, max(1, number)))
         if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
             raise ApiError(422, "limit must be an integer from 1 to 100", fields=["limit"])
         if active("conformance.slow_responses"):
             await asyncio.sleep(1.2)
         owner = None if active("auth.bola_list") else caller.client_id
-        records = self.store.list_for(owner, status, int(raw_limit))
+        limit = min(int(raw_limit), 10) if active("auth.list_limit_capped") else int(raw_limit)
+        if active("auth.list_filter_ignored"):
+            status = None
+        if active("auth.list_oldest_first"):
+            records = list(reversed(self.store.list_for(owner, status, 1_000_000)))[:limit]
+        else:
+            records = self.store.list_for(owner, status, limit)
         return JSONResponse({"items": [render_dossier(r) for r in records], "count": len(records)})
 
     async def notification(self, request: Request) -> Response:

@@ -94,6 +94,15 @@ DEFECTS: dict[str, str] = {
     "auth.notification_schema_unchecked": "the notification webhook accepts a signed JSON body that breaks the Notification schema (no 422)",
     "auth.body_limit_html_413": "an oversize body is answered 413 with an HTML page (a front end's), not the spec's JSON Error body",
     "auth.global_rate_limit": "the rate limit is global, not per client: one client's burst gets every client 429",
+    # issue 20, probesdata: list parameters (app.py list_dossiers), response headers, field choice
+    "auth.list_limit_capped": "GET /dossiers lists at most 10 dossiers whatever the limit (limit ignored past 10)",
+    "auth.list_limit_unchecked": "GET /dossiers clamps an out-of-range or non-integer limit instead of refusing it",
+    "auth.list_oldest_first": "GET /dossiers lists the oldest dossiers first",
+    "auth.list_filter_ignored": "GET /dossiers ignores the status filter (every status is listed)",
+    "auth.location_missing": "POST /dossiers answers 201 without the Location header",
+    "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
+    "npdb.overfetch_purpose_fields": "citizen lookups ask for the purpose's whole field list (purposes.yaml) instead of the fields the procedure reads",
+    "npdb.request_id_not_uuid": "X-Request-Id of NPDB data calls for a dossier is 32 hex digits, not a UUID (the mock accepts it, the spec's format uuid does not)",
 }
 
 ENV_VAR = "CITY_DEFECTS"

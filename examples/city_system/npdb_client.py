@@ -148,6 +148,8 @@ class NpdbClient:
         while True:
             token = await self.token()
             headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
+            if dossier_call and active("npdb.request_id_not_uuid"):  # 32 hex digits, no hyphens
+                headers["X-Request-Id"] = request_id.replace("-", "")
             if purpose and not (dossier_call and active("npdb.missing_purpose_code")):
                 headers["X-Purpose-Code"] = purpose
 

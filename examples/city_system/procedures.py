@@ -40,12 +40,12 @@ class Procedure:
 
 PROCEDURES: dict[str, Procedure] = {p.code: p for p in (
     Procedure(BIRTH, "birth registration", ()),
-    Procedure(MARRIAGE, "marriage registration", ("gender", "date_of_birth", "marital_status", "spouse_id")),
+    # Dates of birth are the dossier's, which identity/verify has matched to the NPDB: never re-read.
+    Procedure(MARRIAGE, "marriage registration", ("gender", "marital_status")),
     Procedure(DEATH, "death registration", ("date_of_death",)),
     Procedure(RESIDENCE_REGISTRATION, "permanent residence registration", ()),
     Procedure(RESIDENCE_REMOVAL, "permanent residence removal", ()),
-    Procedure(CHILD_INSURANCE, "health insurance card for a child under 6",
-              ("date_of_birth", "father_id", "mother_id")),
+    Procedure(CHILD_INSURANCE, "health insurance card for a child under 6", ("father_id", "mother_id")),
     Procedure(FUNERAL_ALLOWANCE, "funeral allowance", ("date_of_death",)),
 )}
 
@@ -68,10 +68,12 @@ def allowed_fields_by_purpose(path: Path = PURPOSES_FILE) -> dict[str, frozenset
     return result
 
 
-def fields_for(code: str, *, overfetch: bool = False) -> tuple[str, ...]:
+def fields_for(code: str, *, overfetch: bool = False, whole_purpose: bool = False) -> tuple[str, ...]:
     """The ``fields=`` list for a citizen lookup under purpose ``code``."""
     if overfetch:
         return ALL_CITIZEN_FIELDS
+    if whole_purpose:  # defect switch npdb.overfetch_purpose_fields: the ceiling, not the need
+        return tuple(sorted(allowed_fields_by_purpose().get(code, ())))
     wanted = PROCEDURES[code].lookup_fields
     allowed = allowed_fields_by_purpose().get(code)
     # never ask for more than the purpose allows, even if our decision table is wider

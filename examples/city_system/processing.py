@@ -56,7 +56,8 @@ class Lookups:
         return bool(answer.get("match"))
 
     async def citizen(self, personal_id: str) -> dict[str, Any] | None:
-        fields = p.fields_for(self.purpose, overfetch=active("npdb.overfetch_fields"))
+        fields = p.fields_for(self.purpose, overfetch=active("npdb.overfetch_fields"),
+                              whole_purpose=active("npdb.overfetch_purpose_fields"))
         result: dict[str, Any] | None = await self._once(
             ("citizen", personal_id), lambda: self.client.citizen(self.purpose, personal_id, fields))
         return result
@@ -103,11 +104,11 @@ async def _marriage(look: Lookups, applicant: dict[str, Any], details: dict[str,
         if record is None:
             reasons.append(f"{role} not found in the NPDB")
             continue
-        married = record.get("marital_status") == "married" or bool(record.get("spouse_id"))
+        married = record.get("marital_status") == "married"
         if married and not active("scenario.wrong_outcome"):
             reasons.append(f"{role} is already married")
         gender = record.get("gender")
-        born = record.get("date_of_birth") or person["date_of_birth"]
+        born = person["date_of_birth"]  # the dossier's, matched by identity/verify above
         minimum = LEGAL_MARRIAGE_AGE.get(str(gender), 20)
         if age_on(born, today) < minimum:
             reasons.append(f"{role} is under the legal marriage age ({minimum})")
@@ -160,7 +161,7 @@ async def _child_insurance(look: Lookups, applicant: dict[str, Any], details: di
     record = await look.citizen(child["personal_id"])
     if record is None:
         return Decision("rejected", ["child not found in the NPDB"])
-    if age_on(record.get("date_of_birth") or child["date_of_birth"], today) >= CHILD_INSURANCE_MAX_AGE:
+    if age_on(child["date_of_birth"], today) >= CHILD_INSURANCE_MAX_AGE:  # verified above
         reasons.append("child is 6 or older")
     if applicant["personal_id"] not in {record.get("father_id"), record.get("mother_id")}:
         reasons.append("applicant is not a parent of the child")

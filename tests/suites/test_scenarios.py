@@ -30,6 +30,8 @@ SCENARIOS_FOR = {
     "npdb.shared_credentials": CORE + RATE,
     "npdb.missing_purpose_code": CORE,
     "npdb.overfetch_fields": CORE,
+    "npdb.overfetch_purpose_fields": CORE,
+    "npdb.request_id_not_uuid": CORE,
     "npdb.redundant_calls": CORE,
     "scenario.wrong_outcome": CORE,
     "npdb.no_retry": CORE + RATE,

@@ -24,7 +24,7 @@ steps:
       child_full_name: ${family.child.full_name}
     expect:
       outcome: completed
-      npdb: {max_calls: 4}
+      npdb: {max_calls: 4, fields: []}
 """
 
 
@@ -57,14 +57,14 @@ def test_wrong_value_names_file_line_and_field(tmp_path: Path) -> None:
 
 
 def test_unknown_field_names_its_line(tmp_path: Path) -> None:
-    path = write(tmp_path, VALID.replace("      npdb: {max_calls: 4}",
-                                         "      npdb: {max_calls: 4}\n      retries: 3"))
+    path = write(tmp_path, VALID.replace("      npdb: {max_calls: 4, fields: []}",
+                                         "      npdb: {max_calls: 4, fields: []}\n      retries: 3"))
     with pytest.raises(ConfigError, match=r"steps\.0\.expect\.retries \(line 16\): unknown field"):
         load_scenario(path)
 
 
 def test_missing_field_names_the_enclosing_mapping(tmp_path: Path) -> None:
-    path = write(tmp_path, VALID.replace("      npdb: {max_calls: 4}\n", ""))
+    path = write(tmp_path, VALID.replace("      npdb: {max_calls: 4, fields: []}\n", ""))
     with pytest.raises(ConfigError, match=r"steps\.0\.expect\.npdb \(line 14\): is required"):
         load_scenario(path)
 
@@ -86,4 +86,13 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
     path = write(tmp_path, VALID.replace("  family: {kind: child_with_parents}",
                                          "  family: {kind: child_with_parents"))
     with pytest.raises(ConfigError, match=r"line \d+: not valid YAML"):
+        load_scenario(path)
+
+
+def test_a_step_must_declare_the_fields_its_procedure_reads(tmp_path: Path) -> None:
+    path = write(tmp_path, VALID.replace("{max_calls: 4, fields: []}", "{max_calls: 4}"))
+    with pytest.raises(ConfigError, match=r"steps\.0\.expect\.npdb\.fields \(line 15\): is required"):
+        load_scenario(path)
+    path = write(tmp_path, VALID.replace("fields: []", "fields: [Full Name]"))
+    with pytest.raises(ConfigError, match=r"not an NPDB citizen field name"):
         load_scenario(path)

@@ -43,20 +43,16 @@ PENDING_RESPONSES = {
     (NPDB, "getHousehold 404"): "needs a scenario step naming a household the NPDB does not know",
 }
 PENDING_LINES = {
-    (CONNECTION, 483): "Error.fields on validation errors only: needs a check (no owner yet)",
+    (CONNECTION, 487): "Error.fields on validation errors only: needs a check (no owner yet)",
 }
 PENDING_ITEMS = {
-    (CONNECTION, 65): "probesdata: the Location header of createDossier 201",
-    (CONNECTION, 100): "probesdata: the status filter of listDossiers",
-    (CONNECTION, 104): "probesdata: limit bounds and default of listDossiers",
-    (CONNECTION, 423): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
-    (CONNECTION, 453): "probesauth: a notification breaking the Notification schema is 422",
-    (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
+    (CONNECTION, 427): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
+    (CONNECTION, 457): "probesauth: a notification breaking the Notification schema is 422",
     # undocumented methods of each path (an entry citing the path's line maps them)
     (CONNECTION, 36): "probesauth: PUT, PATCH, DELETE /connection/v1/dossiers",
-    (CONNECTION, 121): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/dossiers/{id}",
-    (CONNECTION, 152): "probesauth: GET, PUT, PATCH, DELETE /connection/v1/notifications",
-    (CONNECTION, 194): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/health",
+    (CONNECTION, 124): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/dossiers/{id}",
+    (CONNECTION, 155): "probesauth: GET, PUT, PATCH, DELETE /connection/v1/notifications",
+    (CONNECTION, 197): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/health",
 }
 PENDING_REQUIREMENTS = {
     "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
@@ -65,8 +61,6 @@ PENDING_REQUIREMENTS = {
     "CONN-RESPONSE-NOTIFICATION-ACK": "the webhook's 200 body is NotificationAck: conformance "
                                       "excludes the webhook; needs an assertion in the webhook "
                                       "probes (probesauth) or its own check",
-    "NPDB-REQUEST-ID": "X-Request-Id UUID on every NPDB call: needs a check of the audit's "
-                       "request_id (no owner yet)",
 }
 
 
@@ -124,22 +118,22 @@ def test_the_command_prints_the_report_and_exits_1_while_anything_is_unmapped(
 
 def test_responses_are_read_per_operation_with_their_lines() -> None:
     pairs = {r.pair: r.line for r in documented_responses(CONNECTION)}
-    assert pairs["createDossier 413"] == 85 and pairs["receiveNotification 422"] == 191
+    assert pairs["createDossier 413"] == 86 and pairs["receiveNotification 422"] == 194
     # a link's operationId (GetDossierById -> getDossier) opens no section of its own
-    assert "getDossier 413" not in pairs and pairs["getDossier 404"] == 149
+    assert "getDossier 413" not in pairs and pairs["getDossier 404"] == 152
     assert len(pairs) == 36
     assert len(documented_responses(NPDB)) == 44
 
 
 def test_structured_items_are_read_with_their_blocks() -> None:
     items = {(i.kind, i.label): i.lines for i in spec_items(CONNECTION)}
-    assert items[("parameter", "Idempotency-Key (header)")] == tuple(range(223, 232))
-    assert items[("parameter", "limit (query)")] == (104, 105, 106, 107)
-    assert items[("header", "Location")] == (65, 66, 67)
-    assert items[("format", "dossier_id: uuid")] == (423,)
+    assert items[("parameter", "Idempotency-Key (header)")] == tuple(range(226, 235))
+    assert items[("parameter", "limit (query)")] == (106, 107, 108, 109, 110)
+    assert items[("header", "Location")] == (65, 66, 67, 68)
+    assert items[("format", "dossier_id: uuid")] == (427,)
     with_certificate = [i.lines for i in spec_items(CONNECTION)
                         if i.label == "nationalToken: [dossier.read] + portalCertificate: []"]
-    assert with_certificate == [(97, 98), (129, 130)]  # listDossiers, getDossier
+    assert with_certificate == [(98, 99), (132, 133)]  # listDossiers, getDossier
     assert ("security", "none (security: [])") in items
     npdb = {(i.kind, i.label) for i in spec_items(NPDB)}
     assert {("parameter", "X-Purpose-Code (header)"), ("parameter", "X-Request-Id (header)"),
@@ -150,9 +144,9 @@ def test_undocumented_methods_are_derived_per_path_of_the_served_spec() -> None:
     methods = {i.line: i.label for i in undocumented_methods(CONNECTION)}
     assert methods == {
         36: "PUT, PATCH, DELETE /connection/v1/dossiers (undocumented)",
-        121: "POST, PUT, PATCH, DELETE /connection/v1/dossiers/{dossier_id} (undocumented)",
-        152: "GET, PUT, PATCH, DELETE /connection/v1/notifications (undocumented)",
-        194: "POST, PUT, PATCH, DELETE /connection/v1/health (undocumented)"}
+        124: "POST, PUT, PATCH, DELETE /connection/v1/dossiers/{dossier_id} (undocumented)",
+        155: "GET, PUT, PATCH, DELETE /connection/v1/notifications (undocumented)",
+        197: "POST, PUT, PATCH, DELETE /connection/v1/health (undocumented)"}
 
 
 def test_the_allow_list_is_small_and_names_real_obligation_lines() -> None:
@@ -182,20 +176,20 @@ def _insert(path: Path, after: int, text: str) -> None:
 def test_a_new_rule_or_response_without_a_mapping_shows_as_unmapped(tmp_path: Path) -> None:
     root = _copy_specs(tmp_path)
     spec = root / CONNECTION
-    # A new sentence at the end of info.description, and a 410 on getHealth (line 207 '429').
-    _insert(spec, 206, "        '410': {$ref: '#/components/responses/NotFound'}")
+    # A new sentence at the end of info.description, and a 410 on getHealth (line 210 '429').
+    _insert(spec, 209, "        '410': {$ref: '#/components/responses/NotFound'}")
     _insert(spec, 17, "    Dossiers are never deleted.")  # becomes line 18, which no entry cites
     catalogue = load_catalogue()
     report = spec_coverage(default_registry(), catalogue, root=root)
     connection = report.documents[0]
     assert any(o.text == "Dossiers are never deleted." for o in connection.unmapped_lines)
     assert "getHealth 410" in {r.pair for r in connection.unmapped_responses}
-    # a new documented header in a fresh copy: the 201's Retry-After, on line 68 (no entry cites it)
+    # a new documented header in a fresh copy: the 201's Retry-After, on line 69 (no entry cites it)
     fresh = _copy_specs(tmp_path / "fresh")
-    _insert(fresh / CONNECTION, 67, "            Retry-After: {$ref: '#/components/headers/RetryAfter'}")
+    _insert(fresh / CONNECTION, 68, "            Retry-After: {$ref: '#/components/headers/RetryAfter'}")
     again = spec_coverage(default_registry(), catalogue, root=fresh).documents[0]
     assert [(i.kind, i.label, i.line) for i in again.unmapped_items
-            if i.line == 68] == [("header", "Retry-After", 68)]
+            if i.line == 69] == [("header", "Retry-After", 69)]
     assert report.unmapped > 0
     assert format_spec_coverage(report).splitlines()[-1].endswith(f"unmapped {report.unmapped}")
 

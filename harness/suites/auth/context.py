@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.checks import CheckResult, Evidence, SuiteUnavailable
 from harness.net import SafeClient, TlsMaterial
@@ -21,6 +21,9 @@ from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
 from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
 from harness.sut.npdb_boundary import AdminAPI, TokenService
 from harness.sut.portal import PORTAL, PORTAL_SCOPES, PortalClient
+
+if TYPE_CHECKING:
+    from harness.suites.auth.owned import OwnDossiers
 
 NO_NPDB = ("the auth suite mints tokens with the mock NPDB's token service; run with "
            "npdb.start: true or a running mock (npdb.state_dir)")
@@ -38,6 +41,7 @@ class AuthState:
     baseline: Probe | None = None  # the genuine-token read; emptied after a 429
     own_dossier: tuple[str, Probe] | None = None  # the dossier portal submitted, created once
     subscription_id: str | None = None  # the SUT's NPDB subscription, once a delivery showed it
+    list_fill: OwnDossiers | None = None  # the portal's dossiers the list checks judge, made once
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ from harness.suites.auth.access import error_leak, object_level, scope_enforced
 from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
 from harness.suites.auth.methods import undocumented_method
+from harness.suites.auth.headers import response_headers
+from harness.suites.auth.listing import list_filters, list_limit
 from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
 from harness.suites.auth.notify import (
     notify_freshness,
@@ -43,6 +45,7 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
     notify_signature, notify_replay, notify_freshness, notify_redelivery,
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
+    list_limit, list_filters, response_headers,
     scope_enforced, object_level, body_limit, media_type, schema_violation, error_leak,
     undocumented_method, rate_limit),
     state={
@@ -60,4 +63,8 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "(AUTH-NOTIFY-SIGNATURE first); notify.npdb_signature() reads it, capturing a "
             "delivery itself when it is empty (AUTH-NOTIFY-FRESHNESS, AUTH-NOTIFY-REDELIVERY, "
             "AUTH-BODY-LIMIT, AUTH-MEDIA-TYPE, AUTH-SCHEMA-VIOLATION)"),
+        "state.list_fill": (
+            "listing.own_dossiers(): the portal's dossiers the list checks judge, topped up by "
+            "bounded submissions by the first list check (AUTH-LIST-LIMIT) and reused by "
+            "AUTH-LIST-FILTERS; not kept when a submission or the first listing failed"),
     })

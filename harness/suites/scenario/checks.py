@@ -9,6 +9,7 @@ is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -161,9 +162,38 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
     return _decide("purpose code", judged, problems, errored, "purpose codes")
 
 
+# RFC 9562 text form; the spec's `format: uuid` (hex digits in 8-4-4-4-12 groups)
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@check("SCN-REQUEST-ID", severity=Severity.MEDIUM,
+       title="Every NPDB data call carries an X-Request-Id that is a UUID.",
+       defect="npdb.request_id_not_uuid", timeout_s=30,
+       requirements=["NPDB-REQUEST-ID"])
+def request_id(ctx: ScenarioContext) -> CheckResult:
+    """Every NPDB data call carries an X-Request-Id that is a UUID."""
+    ran, errored = _usable(ctx)
+    # As SCN-PURPOSE-CODE: calls under another client's credentials are OWN-CREDENTIALS' finding.
+    data_calls = {id(r): [e for e in _identified_calls(r)
+                          if str(e.get("path") or "").startswith("/npdb/v1")
+                          and e.get("client_id") == OWN_CLIENT_ID] for r in ran}
+    judged = [r for r in ran if data_calls[id(r)]]
+    problems = []
+    for run in judged:
+        for entry in data_calls[id(run)]:
+            value = entry.get("request_id")
+            if not value:
+                problems.append((run, f"no X-Request-Id: {_entry_line(entry)}"))
+            elif not UUID_TEXT.fullmatch(str(value)):
+                problems.append((run, (f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
+                                      f"{_entry_line(entry)}")))
+    return _decide("request id", judged, problems, errored, "request ids")
+
+
 @check("SCN-DATA-MINIMISATION", severity=Severity.HIGH,
-       defect="npdb.overfetch_fields", timeout_s=30,
-       requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM", "NPDB-PURPOSE-FIELDS-BIRTH",
+       defect=("npdb.overfetch_fields", "npdb.overfetch_purpose_fields"), timeout_s=30,
+       requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM", "SCENARIO-NPDB-FIELDS",
+                     "NPDB-PURPOSE-FIELDS-BIRTH",
                      "NPDB-PURPOSE-FIELDS-MARRIAGE", "NPDB-PURPOSE-FIELDS-DEATH",
                      "NPDB-PURPOSE-FIELDS-RESIDENCE-REGISTRATION", "NPDB-PURPOSE-FIELDS-RESIDENCE-REMOVAL",
                      "NPDB-PURPOSE-FIELDS-CHILD-INSURANCE", "NPDB-PURPOSE-FIELDS-FUNERAL-ALLOWANCE"])
@@ -179,15 +209,26 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
         if allowed is None or not lookups:
             continue
         judged.append(run)
+        # What the step's procedure reads (scenarios/*.yaml expect.npdb.fields), never more than
+        # the purpose's ceiling (purposes.yaml): asking for the ceiling is not minimal.
+        needed = frozenset(run.step.expect.npdb.fields) & allowed
         for entry in lookups:
             requested = entry.get("fields_requested")
             if not requested:
-                problems.append((run, f"asked for every field (no fields=): {_entry_line(entry)}"))
+                problems.append((run, (f"asked for every field the purpose allows (no fields=) "
+                                       f"where {run.purpose_code} needs {sorted(needed)}: "
+                                       f"{_entry_line(entry)}")))
                 continue
-            extra = sorted(set(requested) - allowed)
-            if extra:
-                problems.append((run, (f"asked for {extra} beyond what {run.purpose_code} needs "
-                                       f"({sorted(allowed)})")))
+            beyond = sorted(set(requested) - allowed)
+            if beyond:
+                problems.append((run, (f"asked for {beyond} beyond what purpose {run.purpose_code} "
+                                       f"allows at all ({sorted(allowed)})")))
+                continue
+            unneeded = sorted(set(requested) - needed)
+            if unneeded:
+                problems.append((run, (f"asked for {unneeded}, which {run.purpose_code} does not "
+                                       f"need (it reads {sorted(needed)}; the purpose's "
+                                       f"{len(allowed)}-field list is a ceiling, not a quota)")))
     return _decide("data minimisation", judged, problems, errored, "field selection")
 
 

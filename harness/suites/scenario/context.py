@@ -33,7 +33,8 @@ class ScenarioContext:
 
 
 def load_purposes(path: Path = PURPOSES_PATH) -> dict[str, frozenset[str]]:
-    """purpose code -> the citizen fields its procedure needs (specs/npdb/v1/purposes.yaml)."""
+    """purpose code -> the citizen fields its procedure may read at most (specs/npdb/v1/
+    purposes.yaml): a ceiling; what a step needs is its ``expect.npdb.fields``."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     entries = raw.get("purposes", raw) if isinstance(raw, dict) else raw
     if isinstance(entries, dict):
@@ -93,6 +94,21 @@ def run_admin(run: RunContext, npdb: NPDBHandle) -> AdminAPI:
     return admin
 
 
+def fields_beyond_purpose(scenarios: list[Scenario], allowed: dict[str, frozenset[str]]
+                          ) -> list[str]:
+    """Steps declaring citizen fields their purpose never allows (a scenario's typo): each
+    '<file>: steps.<n> (<id>): ...'."""
+    found = []
+    for scenario in scenarios:
+        for index, step in enumerate(scenario.steps):
+            ceiling = allowed.get(step.expect.npdb.purpose_code or step.procedure_code)
+            extra = sorted(set(step.expect.npdb.fields) - (ceiling or frozenset()))
+            if extra:
+                found.append(f"{scenario.source}: steps.{index} ({step.id}): expect.npdb.fields "
+                             f"{extra} are not in the purpose's list in purposes.yaml")
+    return found
+
+
 def make_context(run: RunContext) -> Iterator[ScenarioContext]:
     """Run every scenario once; every check reads the recorded steps."""
     mock_of(run)
@@ -101,4 +117,6 @@ def make_context(run: RunContext) -> Iterator[ScenarioContext]:
         allowed = load_purposes()
     except (PopcertError, OSError, ValueError, KeyError) as cannot:
         raise SuiteUnavailable(f"{UNAVAILABLE}: {cannot}") from None
+    if beyond := fields_beyond_purpose(scenarios, allowed):
+        raise SuiteUnavailable(f"{UNAVAILABLE}: {beyond[0]}")
     yield ScenarioContext(run_scenarios(run, scenarios), allowed)

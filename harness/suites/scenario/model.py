@@ -69,6 +69,19 @@ class NpdbExpectation(_Strict):
     purpose_code: str | None = Field(None, pattern=PROCEDURE_CODE)  # defaults to the procedure's
     max_calls: int = Field(ge=1, le=50)  # call budget for the step (fault-free calls)
     must_call: list[str] = Field(default_factory=list)  # endpoints that must appear, e.g. identity/verify
+    # The citizen fields (GET /npdb/v1/citizens/{id}?fields=) the procedure's decision reads: what
+    # the SUT may ask for, not the purpose's ceiling in purposes.yaml ([] = no citizen lookup).
+    fields: list[str] = Field(max_length=30)
+
+    @field_validator("fields")
+    @classmethod
+    def _field_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z_]*", name):
+                raise ValueError(f"{name!r} is not an NPDB citizen field name")
+        if len(set(value)) != len(value):
+            raise ValueError("a field is named twice")
+        return value
 
 
 DossierStatus = Literal["received", "processing", "pending_npdb", "completed", "rejected"]

@@ -194,7 +194,7 @@ def test_marriage_asks_only_needed_fields_once_per_person(key_path: Path) -> Non
     lookups = [r for r in fake.requests if r.method == "GET"]
     assert len(lookups) == 2 and len([r for r in fake.requests if r.method == "POST"]) == 2
     assert {tuple(r.url.params["fields"].split(",")) for r in lookups} == {
-        ("gender", "date_of_birth", "marital_status", "spouse_id")}
+        ("gender", "marital_status")}  # the verified date of birth is the dossier's
 
 
 def test_overfetch_and_redundant_calls_under_switches(key_path: Path, switch) -> None:  # type: ignore[no-untyped-def]
