@@ -6,9 +6,9 @@ from harness.registry import Suite
 from harness.suites.auth.access import error_leak, object_level, scope_enforced
 from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
-from harness.suites.auth.methods import undocumented_method
 from harness.suites.auth.headers import response_headers
 from harness.suites.auth.listing import list_filters, list_limit
+from harness.suites.auth.methods import undocumented_method
 from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
 from harness.suites.auth.notify import (
     notify_freshness,
