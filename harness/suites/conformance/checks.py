@@ -108,6 +108,27 @@ def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
     return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
 
 
+@check("CONF-POSITIVE-DATA", severity=Severity.MEDIUM,
+       requirements=["CONN-VALID-INPUT-ACCEPTED"],
+       title="Input that matches the documented schemas is never refused as invalid (400 or 422).",
+       defect="conformance.rejects_valid_input", timeout_s=30)
+def accepts_valid_input(ctx: ConformanceContext) -> CheckResult:
+    """Input that matches the documented schemas is never refused as invalid (400 or 422)."""
+    return verdict_for(ctx, "CONF-POSITIVE-DATA", "refusals of valid input")
+
+
+@check("CONF-MISSING-HEADER", severity=Severity.HIGH,
+       requirements=["CONN-SEC-JWT"],
+       title="A request that leaves out a required header, the bearer token included, is refused: "
+             "401 without the token.",
+       defect="conformance.missing_token_403", timeout_s=30)
+def missing_required_header(ctx: ConformanceContext) -> CheckResult:
+    """A request that leaves out a required header, the bearer token included, is refused: 401
+    without the token."""
+    return verdict_for(ctx, "CONF-MISSING-HEADER", "requests without a required header not refused "
+                       "as documented")
+
+
 @check("CONF-AUTH-IGNORED", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT"],
        defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
