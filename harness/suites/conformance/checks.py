@@ -3,6 +3,7 @@ published spec from the context (harness/suites/conformance/context.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from harness.checks import CheckResult, Evidence, Severity, check
@@ -10,7 +11,7 @@ from harness.net import Exchange, TlsMaterial, curl_command
 from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
 from harness.suites.conformance.latency import judged as judged_latency
 from harness.suites.conformance.mapping import CHECK_IDS
-from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
+from harness.suites.conformance.runner import REQUEST_LOG, FuzzOutcome, FuzzPlan
 
 if TYPE_CHECKING:
     from harness.suites.conformance.context import ConformanceContext
@@ -32,7 +33,11 @@ def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
             Evidence.measurement("duration", round(outcome.duration_s, 1), "s"),
             Evidence.measurement("seed", outcome.seed),
             Evidence.reproduction(outcome.command, title="rerun the fuzzing with this seed "
-                                  "(set POPCERT_CONF_TOKEN to a portal token first)")]
+                                  "(set POPCERT_CONF_TOKEN to a portal token first)"),
+            Evidence.note(json.dumps(outcome.replay, indent=1, sort_keys=True),
+                          title="replay: the same seed, versions, phases and example budget against "
+                                "the same SUT behaviour send the same requests (request_sequence_sha256; "
+                                f"the sequence is work/conformance/{REQUEST_LOG} of the run folder)")]
 
 
 def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResult:

@@ -24,27 +24,18 @@ from typing import Any
 from harness.processes import spawn
 from harness.suites.conformance import builtin_checks
 from harness.suites.conformance.mapping import root_causes
+from harness.suites.conformance.replay import (
+    REPRODUCIBLE_GENERATION,
+    REPRODUCIBLE_SETTINGS,
+    RequestLog,
+    version_of,
+)
 
 # The --checks allow-list: every built-in check that is on (builtin_checks.TABLE says why each
 # one is on or off); a check a later schemathesis adds stays off until the table decides.
 BUILTIN_CHECKS = builtin_checks.ENABLED
-# What makes a seed reproduce the run (docs/conformance.md, "Reproducing a run"): the generated
-# requests depend only on the seed and the SUT's answers, never on the wall clock.
-REPRODUCIBLE_SETTINGS = (
-    # A failed check is recorded, not raised into hypothesis: hypothesis then never enters its
-    # "keep looking for 10 s after the first bug" window nor shrinks (5 min, by the clock), and
-    # every operation gets all its examples (a failure no longer ends its coverage early).
-    "continue-on-failure = true",
-    # A 429 is waited out (Retry-After, at most 60 s, 3 times) and the request sent again: the SUT's
-    # rate limiter, which depends on how fast the host is, does not change the answers generation
-    # learns from. The waited-out 429s are judged too.
-    'rate-limit = "auto"',
-)
-REPRODUCIBLE_GENERATION = (
-    'database = "none"',  # no examples carried over from an earlier run
-    "no-shrink = true",  # shrinking stops by the clock; the failing request itself is the evidence
-)
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
+REQUEST_LOG = "requests.tsv"  # phase, method, target, body SHA-256: one generated request a line
 GUARD_MODULE = "harness.suites.conformance.guard"
 # Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
 # (the guard already cuts every body at max_body_bytes; this is the backstop).
@@ -125,9 +116,29 @@ class FuzzOutcome:
     command: str = ""
     stderr_tail: str = ""
     failure_counts: dict[str, int] = field(default_factory=dict)  # check name -> failed requests
+    log: RequestLog = field(default_factory=RequestLog)  # the generated requests, in order
+    replay: dict[str, Any] = field(default_factory=dict)  # what a replay needs (replay_record)
 
     def findings_for(self, checks: set[str]) -> list[Finding]:
         return [f for f in self.findings if f.check in checks]
+
+
+def replay_record(plan: FuzzPlan, outcome: FuzzOutcome) -> dict[str, Any]:
+    """What replaying this run needs, and what the replay must reproduce: the same versions, seed,
+    phases and example budget against the same SUT behaviour give the same request sequence."""
+    return {
+        "seed": plan.seed, "schemathesis": version_of("schemathesis"),
+        "hypothesis": version_of("hypothesis"), "phases": list(plan.phases),
+        "max_examples": plan.max_examples, "mode": "all", "workers": plan.workers,
+        "settings": [*REPRODUCIBLE_SETTINGS, *REPRODUCIBLE_GENERATION],
+        "checks": list(BUILTIN_CHECKS), "excluded": plan.exclude_path_regex or "",
+        "requests": len(outcome.log.requests), "per_phase": outcome.log.per_phase(),
+        "per_operation": outcome.log.per_operation(),
+        "request_sequence_sha256": outcome.log.digest(),
+        # A run the wall clock cut is not a reproducible run: its request set depends on speed.
+        "cut_by_wall_clock": outcome.timed_out,
+        "complete": outcome.complete,
+    }
 
 
 def write_config(plan: FuzzPlan) -> Path:
@@ -210,6 +221,8 @@ def run_schemathesis(plan: FuzzPlan) -> FuzzOutcome:
         parse_events(ndjson, plan, outcome)
     else:
         outcome.problems.append(RunProblem("no report", "schemathesis wrote no event report"))
+    (plan.workdir / REQUEST_LOG).write_text(outcome.log.text(), encoding="utf-8")
+    outcome.replay = replay_record(plan, outcome)
     if outcome.exit_code not in (0, 1) and not outcome.timed_out:
         outcome.problems.append(RunProblem(
             "schemathesis exited abnormally", f"exit code {outcome.exit_code}: "
@@ -253,6 +266,9 @@ def parse_events(path: Path, plan: FuzzPlan, outcome: FuzzOutcome) -> None:
             (kind, payload), = event.items()
             if kind == "ScenarioFinished":
                 failed += _scenario(payload, outcome, seen, operations)
+                outcome.log.add_scenario(str(payload.get("phase", "")),
+                                         str((payload.get("recorder") or {}).get("label", "")),
+                                         payload.get("recorder") or {})
             elif kind == "NonFatalError" and len(outcome.problems) < MAX_PROBLEMS:
                 outcome.problems.append(RunProblem(
                     _error_title(payload), _error_message(payload), str(payload.get("label", ""))))
