@@ -1,13 +1,21 @@
 """The one table of schemathesis built-in checks (harness/suites/conformance/builtin_checks.py):
 every check the installed schemathesis offers is on (judged by a registered CONF- check) or off
-with a written reason, and what the runner switches on is exactly what the table says."""
+with a written reason, and what the runner switches on is exactly what the table says. And a run
+whose answers were mostly 429 judged nothing."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
+from harness.checks import Status
 from harness.registry import default_registry
 from harness.suites.conformance import builtin_checks
+from harness.suites.conformance.checks import verdict_for
+from harness.suites.conformance.context import ConformanceContext, PublishedSpec
+from harness.suites.conformance.latency import LatencyReport
 from harness.suites.conformance.mapping import CHECK_IDS
-from harness.suites.conformance.runner import BUILTIN_CHECKS
+from harness.suites.conformance.runner import BUILTIN_CHECKS, FuzzOutcome, FuzzPlan
 
 
 def test_every_installed_schemathesis_check_is_in_the_table() -> None:
@@ -52,3 +60,18 @@ def test_a_check_missing_from_the_table_is_named() -> None:
     table = [c for c in builtin_checks.TABLE if c.name != "positive_data_acceptance"]
     assert builtin_checks.undecided(installed, table) == ["a_check_of_a_later_version",
                                                           "positive_data_acceptance"]
+
+
+def _context(**outcome: Any) -> ConformanceContext:
+    plan = FuzzPlan(spec_path=Path("spec.yaml"), base_url="https://127.0.0.1:1/connection/v1",
+                    token="t", workdir=Path("/tmp/unused"), seed=7, max_examples=5)
+    return ConformanceContext(plan, FuzzOutcome(complete=True, **outcome), None, PublishedSpec(),
+                              LatencyReport())
+
+
+def test_a_run_answered_mostly_429_decides_nothing() -> None:
+    # Retry-After: 0 on every request: waited out, still 429; nothing was judged, nothing passes.
+    throttled = verdict_for(_context(requests=900, throttled=890), "CONF-NEGATIVE-DATA", "x")
+    assert throttled.status == Status.ERROR and "429" in throttled.summary
+    judged = verdict_for(_context(requests=900, throttled=40), "CONF-NEGATIVE-DATA", "x")
+    assert judged.status == Status.PASS  # a few 503s under load are the load suite's

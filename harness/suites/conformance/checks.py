@@ -21,6 +21,12 @@ _BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Con
                       "Timeout", "SSL", "Reset", "Protocol")
 
 
+# A run whose answers are mostly "come back later" judged nothing: a SUT that throttles every
+# request (Retry-After: 0 included) would otherwise pass every CONF- check. A compliant system is
+# waited out (rate-limit auto): the reference system's full run ends with no 429 at all.
+THROTTLED_SHARE = 0.2
+
+
 def _blocking(outcome: FuzzOutcome) -> list[str]:
     return [f"{p.title}: {p.message}" for p in outcome.problems
             if any(word in p.title or word in p.message for word in _BLOCKING_PROBLEMS)]
@@ -60,6 +66,10 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
             f"{count} request(s) showed {what} on {', '.join(operations)} (seed {outcome.seed})",
             *evidence, *_run_evidence(ctx), failed_requests=float(count))
     blocking = _blocking(outcome)
+    if outcome.requests and outcome.throttled > THROTTLED_SHARE * outcome.requests:
+        blocking.append(f"the SUT answered {outcome.throttled} of {outcome.requests} requests 429 "
+                        "(or 503 with Retry-After) even after waiting out Retry-After: those "
+                        "requests were not judged")
     if blocking or not outcome.complete or outcome.requests == 0:
         reasons = blocking or ["the run did not complete" if not outcome.complete
                                else "no request reached the SUT"]

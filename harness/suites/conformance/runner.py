@@ -116,6 +116,9 @@ class FuzzOutcome:
     command: str = ""
     stderr_tail: str = ""
     failure_counts: dict[str, int] = field(default_factory=dict)  # check name -> failed requests
+    # Requests still answered 429 (or 503 + Retry-After) after schemathesis waited them out:
+    # their answer says nothing about the request (checks.THROTTLED_SHARE).
+    throttled: int = 0
     log: RequestLog = field(default_factory=RequestLog)  # the generated requests, in order
     replay: dict[str, Any] = field(default_factory=dict)  # what a replay needs (replay_record)
 
@@ -383,6 +386,12 @@ def _scenario(payload: dict[str, Any], outcome: FuzzOutcome, seen: set[str],
     if interactions:
         operations.add(label)
     outcome.requests += len(interactions)
+    for interaction in interactions.values():
+        response = (interaction or {}).get("response") or {}
+        names = {str(k).lower() for k in response.get("headers") or {}}
+        if response.get("status_code") == 429 or (response.get("status_code") == 503
+                                                   and "retry-after" in names):
+            outcome.throttled += 1
     failed = []
     for case_id, checks in (recorder.get("checks") or {}).items():
         # Shrinking replays a case in several scenarios; count each request once.
