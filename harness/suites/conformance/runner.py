@@ -329,7 +329,8 @@ def _reinterpreted(case: _FailedCase) -> set[str]:
         # reports another owner's dossier as 404: the read's 404 is right, not a stateful fault.
         failed -= {"ensure_resource_availability", "use_after_free"}
     if "missing_required_header" in failed and case.status is not None:
-        if 200 <= case.status < 300:
+        credential = "'Authorization'" in json.dumps(case.failures["missing_required_header"])
+        if credential and 200 <= case.status < 300:
             # Served without its bearer token: that is ignored auth (CONF-AUTH-IGNORED).
             failed.discard("missing_required_header")
             failed.add("ignored_auth")
