@@ -97,6 +97,10 @@ class CityApi:
                 await asyncio.sleep(0.06)
         if active("load.errors_under_load") and random.random() < 0.05:
             raise ApiError(503, "temporarily unavailable", headers={"Retry-After": "1"})
+        if scope == "dossier.submit" and not request.headers.get("authorization") \
+                and active("conformance.missing_token_403"):
+            # the scope judged before the token: no token reads as "lacks dossier.submit"
+            raise ApiError(403, f"scope {scope} required")
         caller = await self.validator.authenticate(request.headers.get("authorization"))
         if not active("auth.no_rate_limit"):
             # one bucket per client; the defect shares one bucket between every client
@@ -112,7 +116,8 @@ class CityApi:
         key = request.headers.get("idempotency-key")
         if active("auth.idempotency_ignored"):
             key = None
-        if key is not None and not (0 < len(key) <= 128 and set(key) <= IDEMPOTENCY_KEY_CHARS):
+        longest = 64 if active("conformance.rejects_valid_input") else 128  # spec: maxLength 128
+        if key is not None and not (0 < len(key) <= longest and set(key) <= IDEMPOTENCY_KEY_CHARS):
             raise ApiError(400, "invalid Idempotency-Key header")
         raw = await _read_json_body(request, any_media_type=active("auth.dossier_any_media_type"))
         try:

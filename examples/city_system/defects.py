@@ -50,6 +50,8 @@ DEFECTS: dict[str, str] = {
     "conformance.not_readable_after_create": "a dossier just created answers 404 for its first 2 s",
     "conformance.slow_responses": "GET /dossiers takes 1.2 s (over the profile's response-time limit)",
     "conformance.slow_every_response": "every successful response takes 600 ms longer (under the response-time limit, over the latency budget)",
+    "conformance.rejects_valid_input": "an Idempotency-Key longer than 64 characters is refused with 400 (the spec allows up to 128)",
+    "conformance.missing_token_403": "POST /dossiers without an Authorization header answers 403 (scope checked first), not 401",
     # NPDB client behaviour (npdb_client.py, processing.py, worker.py)
     "npdb.missing_purpose_code": "NPDB calls are sent without X-Purpose-Code",
     "npdb.overfetch_fields": "citizen lookups ask for every field instead of those the procedure needs",

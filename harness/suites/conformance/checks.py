@@ -3,6 +3,7 @@ published spec from the context (harness/suites/conformance/context.py)."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from harness.checks import CheckResult, Evidence, Severity, check
@@ -10,7 +11,7 @@ from harness.net import Exchange, TlsMaterial, curl_command
 from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
 from harness.suites.conformance.latency import judged as judged_latency
 from harness.suites.conformance.mapping import CHECK_IDS
-from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
+from harness.suites.conformance.runner import REQUEST_LOG, FuzzOutcome, FuzzPlan
 
 if TYPE_CHECKING:
     from harness.suites.conformance.context import ConformanceContext
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 # Problems that mean schemathesis could not talk to the SUT, so a clean run proves nothing.
 _BLOCKING_PROBLEMS = ("timeout", "fatal", "no report", "exited abnormally", "Connection",
                       "Timeout", "SSL", "Reset", "Protocol")
+
+
+# A run whose answers are mostly "come back later" judged nothing: a SUT that throttles every
+# request (Retry-After: 0 included) would otherwise pass every CONF- check. A compliant system is
+# waited out (rate-limit auto): the reference system's full run ends with no 429 at all.
+THROTTLED_SHARE = 0.2
 
 
 def _blocking(outcome: FuzzOutcome) -> list[str]:
@@ -32,7 +39,11 @@ def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
             Evidence.measurement("duration", round(outcome.duration_s, 1), "s"),
             Evidence.measurement("seed", outcome.seed),
             Evidence.reproduction(outcome.command, title="rerun the fuzzing with this seed "
-                                  "(set POPCERT_CONF_TOKEN to a portal token first)")]
+                                  "(set POPCERT_CONF_TOKEN to a portal token first)"),
+            Evidence.note(json.dumps(outcome.replay, indent=1, sort_keys=True),
+                          title="replay: the same seed, versions, phases and example budget against "
+                                "the same SUT behaviour send the same requests (request_sequence_sha256; "
+                                f"the sequence is work/conformance/{REQUEST_LOG} of the run folder)")]
 
 
 def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResult:
@@ -55,6 +66,10 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
             f"{count} request(s) showed {what} on {', '.join(operations)} (seed {outcome.seed})",
             *evidence, *_run_evidence(ctx), failed_requests=float(count))
     blocking = _blocking(outcome)
+    if outcome.requests and outcome.throttled > THROTTLED_SHARE * outcome.requests:
+        blocking.append(f"the SUT answered {outcome.throttled} of {outcome.requests} requests 429 "
+                        "(or 503 with Retry-After) even after waiting out Retry-After: those "
+                        "requests were not judged")
     if blocking or not outcome.complete or outcome.requests == 0:
         reasons = blocking or ["the run did not complete" if not outcome.complete
                                else "no request reached the SUT"]
@@ -112,6 +127,27 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
     """Input that violates the schema is rejected"""
     return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
+
+
+@check("CONF-POSITIVE-DATA", severity=Severity.MEDIUM,
+       requirements=["CONN-VALID-INPUT-ACCEPTED"],
+       title="Input that matches the documented schemas is never refused as invalid (400 or 422).",
+       defect="conformance.rejects_valid_input", timeout_s=30)
+def accepts_valid_input(ctx: ConformanceContext) -> CheckResult:
+    """Input that matches the documented schemas is never refused as invalid (400 or 422)."""
+    return verdict_for(ctx, "CONF-POSITIVE-DATA", "refusals of valid input")
+
+
+@check("CONF-MISSING-HEADER", severity=Severity.HIGH,
+       requirements=["CONN-SEC-JWT"],
+       title="A request that leaves out a required header, the bearer token included, is refused: "
+             "401 without the token.",
+       defect="conformance.missing_token_403", timeout_s=30)
+def missing_required_header(ctx: ConformanceContext) -> CheckResult:
+    """A request that leaves out a required header, the bearer token included, is refused: 401
+    without the token."""
+    return verdict_for(ctx, "CONF-MISSING-HEADER", "requests without a required header not refused "
+                       "as documented")
 
 
 @check("CONF-AUTH-IGNORED", severity=Severity.CRITICAL,

@@ -7,26 +7,18 @@ cause so each defect of the reference system fails exactly one CONF- check.
 
 from __future__ import annotations
 
-# schemathesis check name -> popcert check id
-CHECK_IDS: dict[str, str] = {
-    "not_a_server_error": "CONF-SERVER-ERRORS",
-    "status_code_conformance": "CONF-STATUS-CODE",
-    "content_type_conformance": "CONF-CONTENT-TYPE",
-    "response_headers_conformance": "CONF-RESPONSE-SCHEMA",  # header schemas are part of the response
-    "response_schema_conformance": "CONF-RESPONSE-SCHEMA",
-    "negative_data_rejection": "CONF-NEGATIVE-DATA",
-    "ignored_auth": "CONF-AUTH-IGNORED",
-    "use_after_free": "CONF-STATEFUL",
-    "ensure_resource_availability": "CONF-STATEFUL",
-    "max_response_time": "CONF-RESPONSE-TIME",
-}
+from harness.suites.conformance import builtin_checks
+
+# schemathesis check name -> popcert check id: the checks that are on in the one table
+# (builtin_checks.TABLE, with the reason of every check that is off).
+CHECK_IDS: dict[str, str] = builtin_checks.CHECK_IDS
 
 # Failures that say nothing new once their cause is known: cause -> consequences dropped.
 _CONSEQUENCES: tuple[tuple[str, frozenset[str]], ...] = (
     # A 5xx is the defect; that it is undocumented or not JSON follows from it.
     ("not_a_server_error", frozenset({
         "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-        "response_headers_conformance", "negative_data_rejection"})),
+        "response_headers_conformance", "negative_data_rejection", "missing_required_header"})),
     # Accepting invalid input is the defect; echoing the invalid value back breaks the schema.
     ("negative_data_rejection", frozenset({
         "response_schema_conformance", "response_headers_conformance"})),

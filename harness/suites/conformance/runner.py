@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -22,16 +23,21 @@ from pathlib import Path
 from typing import Any
 
 from harness.processes import spawn
+from harness.suites.conformance import builtin_checks
 from harness.suites.conformance.mapping import root_causes
 from harness.suites.conformance.progress import PROGRESS_ENV, PROGRESS_FILE, wait_reporting
-
-# Checks the certification asks for (connection/v1 conformance); all others stay off.
-BUILTIN_CHECKS = (
-    "not_a_server_error", "status_code_conformance", "content_type_conformance",
-    "response_headers_conformance", "response_schema_conformance", "negative_data_rejection",
-    "ignored_auth", "use_after_free", "ensure_resource_availability",
+from harness.suites.conformance.replay import (
+    REPRODUCIBLE_GENERATION,
+    REPRODUCIBLE_SETTINGS,
+    RequestLog,
+    version_of,
 )
+
+# The --checks allow-list: every built-in check that is on (builtin_checks.TABLE says why each
+# one is on or off); a check a later schemathesis adds stays off until the table decides.
+BUILTIN_CHECKS = builtin_checks.ENABLED
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
+REQUEST_LOG = "requests.tsv"  # phase, method, target, body SHA-256: one generated request a line
 GUARD_MODULE = "harness.suites.conformance.guard"
 # Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
 # (the guard already cuts every body at max_body_bytes; this is the backstop).
@@ -43,6 +49,9 @@ BODY_EVIDENCE_BYTES = 2000
 SAMPLES_PER_CHECK_AND_OPERATION = 3
 MAX_PROBLEMS = 50
 SCHEMA_CHECKS = frozenset({"response_schema_conformance", "response_headers_conformance"})
+# How schemathesis names a negative case whose invalid part is the credential header
+# ("Missing `Authorization` at header" in 4.32, "... in header" before).
+_ONLY_CREDENTIAL_INVALID = re.compile(r"`Authorization` (?:in|at) header")
 
 
 @dataclass(frozen=True)
@@ -109,22 +118,46 @@ class FuzzOutcome:
     command: str = ""
     stderr_tail: str = ""
     failure_counts: dict[str, int] = field(default_factory=dict)  # check name -> failed requests
+    # Requests still answered 429 (or 503 + Retry-After) after schemathesis waited them out:
+    # their answer says nothing about the request (checks.THROTTLED_SHARE).
+    throttled: int = 0
+    log: RequestLog = field(default_factory=RequestLog)  # the generated requests, in order
+    replay: dict[str, Any] = field(default_factory=dict)  # what a replay needs (replay_record)
 
     def findings_for(self, checks: set[str]) -> list[Finding]:
         return [f for f in self.findings if f.check in checks]
 
 
+def replay_record(plan: FuzzPlan, outcome: FuzzOutcome) -> dict[str, Any]:
+    """What replaying this run needs, and what the replay must reproduce: the same versions, seed,
+    phases and example budget against the same SUT behaviour give the same request sequence."""
+    return {
+        "seed": plan.seed, "schemathesis": version_of("schemathesis"),
+        "hypothesis": version_of("hypothesis"), "phases": list(plan.phases),
+        "max_examples": plan.max_examples, "mode": "all", "workers": plan.workers,
+        "settings": [*REPRODUCIBLE_SETTINGS, *REPRODUCIBLE_GENERATION],
+        "checks": list(BUILTIN_CHECKS), "excluded": plan.exclude_path_regex or "",
+        "requests": len(outcome.log.requests), "per_phase": outcome.log.per_phase(),
+        "per_operation": outcome.log.per_operation(),
+        "request_sequence_sha256": outcome.log.digest(),
+        # A run the wall clock cut is not a reproducible run: its request set depends on speed.
+        "cut_by_wall_clock": outcome.timed_out,
+        "complete": outcome.complete,
+    }
+
+
 def write_config(plan: FuzzPlan) -> Path:
     """schemathesis.toml for this run; the token is a ${VAR} placeholder resolved in the child."""
     lines = [f"seed = {plan.seed}", "max-redirects = 0", f"workers = {plan.workers}",
-             f"request-timeout = {plan.request_timeout_s}", "color = false"]
+             f"request-timeout = {plan.request_timeout_s}", "color = false",
+             *REPRODUCIBLE_SETTINGS]
     if plan.ca_bundle is not None:
         lines.append(f"tls-verify = {json.dumps(str(plan.ca_bundle))}")
     if plan.client_cert is not None and plan.client_key is not None:
         lines.append(f"request-cert = {json.dumps(str(plan.client_cert))}")
         lines.append(f"request-cert-key = {json.dumps(str(plan.client_key))}")
     lines += ["", "[generation]", f"max-examples = {plan.max_examples}", 'mode = "all"',
-              'database = "none"', ""]
+              *REPRODUCIBLE_GENERATION, ""]
     if plan.bearer_scheme:
         lines += [f"[auth.openapi.{json.dumps(plan.bearer_scheme)}]",
                   f'bearer = "${{{TOKEN_ENV}}}"', ""]
@@ -197,6 +230,8 @@ def run_schemathesis(plan: FuzzPlan,
         parse_events(ndjson, plan, outcome)
     else:
         outcome.problems.append(RunProblem("no report", "schemathesis wrote no event report"))
+    (plan.workdir / REQUEST_LOG).write_text(outcome.log.text(), encoding="utf-8")
+    outcome.replay = replay_record(plan, outcome)
     if outcome.exit_code not in (0, 1) and not outcome.timed_out:
         outcome.problems.append(RunProblem(
             "schemathesis exited abnormally", f"exit code {outcome.exit_code}: "
@@ -240,6 +275,9 @@ def parse_events(path: Path, plan: FuzzPlan, outcome: FuzzOutcome) -> None:
             (kind, payload), = event.items()
             if kind == "ScenarioFinished":
                 failed += _scenario(payload, outcome, seen, operations)
+                outcome.log.add_scenario(str(payload.get("phase", "")),
+                                         str((payload.get("recorder") or {}).get("label", "")),
+                                         payload.get("recorder") or {})
             elif kind == "NonFatalError" and len(outcome.problems) < MAX_PROBLEMS:
                 outcome.problems.append(RunProblem(
                     _error_title(payload), _error_message(payload), str(payload.get("label", ""))))
@@ -281,7 +319,7 @@ def _attribute(failed: list[_FailedCase], plan: FuzzPlan, outcome: FuzzOutcome) 
 
 
 def _reinterpreted(case: _FailedCase) -> set[str]:
-    """The case's failed checks, with four readings schemathesis cannot know about."""
+    """The case's failed checks, with the readings schemathesis cannot know about."""
     failed = set(case.failures)
     headers = {k.lower() for k in ((case.interaction.get("response") or {}).get("headers") or {})}
     if case.status == 503 and "retry-after" in headers:
@@ -296,8 +334,18 @@ def _reinterpreted(case: _FailedCase) -> set[str]:
         # auth, CONF-AUTH-IGNORED). It belongs to no client the read acts as, and connection/v1
         # reports another owner's dossier as 404: the read's 404 is right, not a stateful fault.
         failed -= {"ensure_resource_availability", "use_after_free"}
+    if "missing_required_header" in failed and case.status is not None:
+        credential = "'Authorization'" in json.dumps(case.failures["missing_required_header"])
+        if credential and 200 <= case.status < 300:
+            # Served without its bearer token: that is ignored auth (CONF-AUTH-IGNORED).
+            failed.discard("missing_required_header")
+            failed.add("ignored_auth")
+            case.failures.setdefault("ignored_auth", case.failures["missing_required_header"])
+        elif case.status == 429 or (case.status == 503 and "retry-after" in headers):
+            # Throttled before the header was read: documented on every operation, says nothing.
+            failed.discard("missing_required_header")
     negative = case.failures.get("negative_data_rejection")
-    if negative is not None and "`Authorization` in header" in json.dumps(negative):
+    if negative is not None and _ONLY_CREDENTIAL_INVALID.search(json.dumps(negative)):
         # The only invalid part was the missing/garbled credential: that is ignored auth.
         failed.discard("negative_data_rejection")
         failed.add("ignored_auth")
@@ -345,6 +393,12 @@ def _scenario(payload: dict[str, Any], outcome: FuzzOutcome, seen: set[str],
     if interactions:
         operations.add(label)
     outcome.requests += len(interactions)
+    for interaction in interactions.values():
+        response = (interaction or {}).get("response") or {}
+        names = {str(k).lower() for k in response.get("headers") or {}}
+        if response.get("status_code") == 429 or (response.get("status_code") == 503
+                                                   and "retry-after" in names):
+            outcome.throttled += 1
     failed = []
     for case_id, checks in (recorder.get("checks") or {}).items():
         # Shrinking replays a case in several scenarios; count each request once.
