@@ -214,9 +214,11 @@ def check(check_id: str, *, severity: Severity, requirement: str = "",
           requirements: Iterable[str] = (), title: str | None = None,
           defect: str | Iterable[str] | None = None, timeout_s: float = 120.0,
           ) -> Callable[[CheckFunction[Ctx]], CheckFunction[Ctx]]:
-    """Mark a function as a check. The title defaults to the first line of its docstring; the
-    requirement text, when not given, is read from the requirements catalogue. The suite is the
-    one whose ``SUITE`` declaration lists the function."""
+    """Mark a function as a check. The title is ``title=`` or else the docstring's first
+    paragraph (all its lines: a title is one whole sentence, never a wrapped line's start; its
+    Vietnamese text is in harness/report/catalogue_vi.yaml); the requirement text, when not
+    given, is read from the requirements catalogue. The suite is the one whose ``SUITE``
+    declaration lists the function."""
     if not requirement and not requirements:
         raise ValueError(f"{check_id}: name the requirement ids it enforces (requirements=[...])")
     defects = (defect,) if isinstance(defect, str) else tuple(defect or ())
@@ -224,7 +226,8 @@ def check(check_id: str, *, severity: Severity, requirement: str = "",
 
     def register(function: CheckFunction[Ctx]) -> CheckFunction[Ctx]:
         doc = inspect.getdoc(function) or ""
-        resolved_title = title or (doc.splitlines()[0].strip() if doc else function.__name__)
+        resolved_title = title or (" ".join(doc.split("\n\n")[0].split()) if doc
+                                   else function.__name__)
         function.__popcert_check__ = CheckMark(  # type: ignore[attr-defined]
             check_id, resolved_title, severity, requirement or _requirement_text(ids), function,
             defects, timeout_s, ids)

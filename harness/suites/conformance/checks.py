@@ -72,7 +72,7 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
        requirements=["CONN-NO-SERVER-ERROR"],
        defect="conformance.server_error_on_bad_input", timeout_s=30)
 def no_server_errors(ctx: ConformanceContext) -> CheckResult:
-    """The API never answers a 5xx, whatever it is sent"""
+    """The API never answers a 5xx, whatever it is sent."""
     return verdict_for(ctx, "CONF-SERVER-ERRORS", "server errors (5xx)")
 
 
@@ -80,7 +80,7 @@ def no_server_errors(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-OPENAPI-STATUS-CODES"],
        defect="conformance.undocumented_status", timeout_s=30)
 def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
-    """Every status code the API returns is documented"""
+    """Every status code the API returns is documented."""
     return verdict_for(ctx, "CONF-STATUS-CODE", "undocumented status codes")
 
 
@@ -88,7 +88,7 @@ def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-OPENAPI-MEDIA-TYPE"],
        defect="conformance.wrong_content_type", timeout_s=30)
 def documented_content_types(ctx: ConformanceContext) -> CheckResult:
-    """Every response carries its documented Content-Type"""
+    """Every response carries its documented Content-Type."""
     return verdict_for(ctx, "CONF-CONTENT-TYPE", "undocumented content types")
 
 
@@ -96,7 +96,7 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-OPENAPI-SCHEMAS"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
-    """Response bodies and headers match the documented schemas"""
+    """Response bodies and headers match the documented schemas."""
     return verdict_for(ctx, "CONF-RESPONSE-SCHEMA", "schema violations in responses")
 
 
@@ -104,7 +104,7 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-INVALID-INPUT"],
        defect="conformance.accepts_invalid_input", timeout_s=30)
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
-    """Input that violates the schema is rejected"""
+    """Input that violates the schema is rejected."""
     return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
 
 
@@ -112,7 +112,7 @@ def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-SEC-JWT"],
        defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
 def auth_enforced(ctx: ConformanceContext) -> CheckResult:
-    """Protected operations refuse requests without valid credentials"""
+    """Protected operations refuse requests without valid credentials."""
     return verdict_for(ctx, "CONF-AUTH-IGNORED", "ignored authentication")
 
 
@@ -120,7 +120,7 @@ def auth_enforced(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-LINK-GET-DOSSIER"],
        defect="conformance.not_readable_after_create", timeout_s=30)
 def stateful_links(ctx: ConformanceContext) -> CheckResult:
-    """Created resources are available and deleted ones are gone (stateful links)"""
+    """Created resources are available and deleted ones are gone (stateful links)."""
     return verdict_for(ctx, "CONF-STATEFUL", "resource availability or use-after-free faults")
 
 
@@ -128,7 +128,7 @@ def stateful_links(ctx: ConformanceContext) -> CheckResult:
        requirements=["PROFILE-CONF-RESPONSE-TIME"],
        defect="conformance.slow_responses", timeout_s=30)
 def response_time(ctx: ConformanceContext) -> CheckResult:
-    """Every fuzzed request is answered within the profile's response-time limit"""
+    """Every fuzzed request is answered within the profile's response-time limit."""
     if ctx.max_response_time_ms is None:
         return CheckResult.skipped("the profile sets no conformance.max_response_time_ms")
     return verdict_for(ctx, "CONF-RESPONSE-TIME",
@@ -162,7 +162,7 @@ def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
        requirements=["PROFILE-CONF-LATENCY-BUDGET"],
        defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
 def latency_budget(ctx: ConformanceContext) -> CheckResult:
-    """Every operation answers valid requests within its latency budget (median and p90)"""
+    """Every operation answers valid requests within its latency budget (median and p90)."""
     # On a saturated host: inconclusive unless saturation cannot explain it (latency.judged).
     return judged_latency(ctx.latency, _latency_budget(ctx))
 
@@ -200,7 +200,7 @@ def _latency_budget(ctx: ConformanceContext) -> CheckResult:
        requirements=["PROFILE-PUBLISHED-OPENAPI"],
        defect="conformance.spec_drift", timeout_s=30)
 def spec_drift(ctx: ConformanceContext) -> CheckResult:
-    """The SUT's published OpenAPI document has no breaking change against the shared spec"""
+    """The SUT's published OpenAPI document has no breaking change against the shared spec."""
     published = ctx.published
     if published.document is None:
         # Mandatory where the profile makes this check mandatory (province, ministry): without

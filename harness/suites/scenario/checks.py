@@ -131,7 +131,7 @@ def _refused(run: StepRun) -> bool:
        defect="npdb.shared_credentials", timeout_s=30,
        requirements=["NPDB-CLIENT-CREDENTIALS"])
 def own_credentials(ctx: ScenarioContext) -> CheckResult:
-    """The SUT authenticates to the NPDB as itself (client city-system)"""
+    """The SUT authenticates to the NPDB as itself (client city-system)."""
     ran, errored = _usable(ctx)
     # Public endpoints (JWKS, discovery) carry no client identity; data and token calls do.
     judged = [r for r in ran if _identified_calls(r)]
@@ -144,7 +144,7 @@ def own_credentials(ctx: ScenarioContext) -> CheckResult:
        defect="npdb.missing_purpose_code", timeout_s=30,
        requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE"])
 def purpose_code(ctx: ScenarioContext) -> CheckResult:
-    """Every NPDB data call carries the purpose code of the procedure being processed"""
+    """Every NPDB data call carries the purpose code of the procedure being processed."""
     ran, errored = _usable(ctx)
     # Subscriptions are made in the background, not for a procedure: they carry no purpose.
     data_calls = {id(r): [e for e in _identified_calls(r)
@@ -163,7 +163,7 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
        defect="npdb.overfetch_fields", timeout_s=30,
        requirements=["NPDB-DATA-MINIMISATION", "NPDB-FIELDS-PARAM"])
 def data_minimisation(ctx: ScenarioContext) -> CheckResult:
-    """Citizen lookups request only the fields the procedure needs"""
+    """Citizen lookups request only the fields the procedure needs."""
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:
@@ -190,7 +190,7 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
        defect="npdb.redundant_calls", timeout_s=30,
        requirements=["SCENARIO-CALL-BUDGET"])
 def call_budget(ctx: ScenarioContext) -> CheckResult:
-    """Each fault-free step calls the NPDB no more than its procedure needs"""
+    """Each fault-free step calls the NPDB no more than its procedure needs."""
     ran, errored = _usable(ctx)
     # Under faults retries are the point; their budget is SCN-FAULT-RETRY's business.
     judged = [r for r in ran if not r.faults and r.dossier_id]
@@ -210,7 +210,7 @@ def _answered(run: StepRun) -> list[dict[str, Any]]:
        defect="scenario.wrong_outcome", timeout_s=30,
        requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
-    """Each dossier reaches the right final status after the required NPDB checks"""
+    """Each dossier reaches the right final status after the required NPDB checks."""
     ran, errored = _usable(ctx)
     # Refused calls (wrong credentials or purpose) are judged by their own checks.
     judged = [r for r in ran if not r.faults and not _refused(r)]
@@ -247,7 +247,7 @@ def _lost(run: StepRun) -> str | None:
        defect="npdb.loses_dossier_on_failure", timeout_s=30,
        requirements=["CONN-DOSSIER-DURABLE"])
 def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
-    """Dossiers stay accepted and retrievable while the NPDB fails"""
+    """Dossiers stay accepted and retrievable while the NPDB fails."""
     ran, errored = _usable(ctx)
     judged = [r for r in ran if r.faults]
     problems = [(r, why) for r in judged if (why := _lost(r)) is not None]
@@ -258,7 +258,7 @@ def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
        defect="npdb.no_retry", timeout_s=30,
        requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT"])
 def fault_retry(ctx: ScenarioContext) -> CheckResult:
-    """After transient NPDB faults the SUT retries and completes the dossier"""
+    """After transient NPDB faults the SUT retries and completes the dossier."""
     ran, errored = _usable(ctx)
     # Lost dossiers are SCN-FAULT-NO-LOSS's finding; calls the NPDB refused (bad credentials or
     # purpose) can never succeed, whatever the retries, and are judged by their own checks.
@@ -290,7 +290,7 @@ def _timestamp(value: Any) -> float | None:
        defect="npdb.ignores_retry_after", timeout_s=30,
        requirements=["NPDB-RETRY-AFTER", "RFC9110-RETRY-AFTER", "SCENARIO-FAULT-RATE-LIMIT"])
 def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
-    """After a 429 the SUT waits the Retry-After delay before calling the NPDB again"""
+    """After a 429 the SUT waits the Retry-After delay before calling the NPDB again."""
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:
