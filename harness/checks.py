@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from harness.redact import redact
+from harness.redact import redact, redact_command
 
 
 class Severity(enum.StrEnum):
@@ -47,6 +47,23 @@ class EvidenceKind(enum.StrEnum):
     NOTE = "note"
     TRACEBACK = "traceback"
     CHART = "chart"  # a series of points the report draws (load suite)
+
+
+@dataclass(frozen=True)
+class ShellVariable:
+    """What a reproduction command names as ``$NAME`` instead of writing it: a genuine credential
+    (a token of the national token service) or a file on the assessor's disk (a CA bundle, a
+    client certificate and key). ``get`` is a shell command printing a value from the mock NPDB."""
+
+    name: str
+    meaning: str
+    get: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "meaning": self.meaning, "get": self.get}
+
+    def setup_line(self) -> str:
+        return f'export {self.name}="$({self.get})"'
 
 
 @dataclass(frozen=True)
@@ -91,8 +108,25 @@ class Evidence:
                    {"name": name, "value": value, "unit": unit, "limit": limit})
 
     @classmethod
-    def reproduction(cls, command: str, title: str = "reproduce with") -> Evidence:
-        return cls(EvidenceKind.REPRODUCTION, title, {"command": command})
+    def reproduction(cls, command: str, title: str = "reproduce with", *,
+                     variables: Iterable[ShellVariable] = (), shown: Iterable[str] = ()
+                     ) -> Evidence:
+        """A runnable command; ``variables`` are the ``$NAME``s it uses and how to get each.
+
+        ``shown`` are values that are not secrets although they look like ones: forged or
+        tampered tokens and signatures, written as sent so the command sends what was accepted.
+        Everything else in the command is redacted as usual.
+        """
+        data: dict[str, Any] = {"command": command}
+        named = [v.to_json() for v in variables if f"${v.name}" in command]
+        if named:
+            data["variables"] = named
+        evidence = cls(EvidenceKind.REPRODUCTION, title, data)
+        public = tuple(value for value in shown if value)
+        if public:
+            object.__setattr__(evidence, "data", {**evidence.data, "command": redact_command(
+                command, shown=public)})
+        return evidence
 
     @classmethod
     def finding(cls, location: str, line: int | None, rule: str, message: str,

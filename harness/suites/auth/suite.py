@@ -61,4 +61,8 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "(AUTH-NOTIFY-SIGNATURE first); notify.npdb_signature() reads it, capturing a "
             "delivery itself when it is empty (AUTH-NOTIFY-FRESHNESS, AUTH-NOTIFY-REDELIVERY, "
             "AUTH-BODY-LIMIT)"),
+        "state.credentials": (
+            "AuthContext.token() records each genuine token it mints (every check minting one); "
+            "AuthContext.read()/post() look the token up so a reproduction names a genuine "
+            "credential $TOKEN and shows a forged one as sent; a token never minted is a forgery"),
     })

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from harness.checks import CheckResult, Evidence, Severity, check
-from harness.net import Exchange, TlsMaterial, curl_command
+from harness.checks import CheckResult, Evidence, Severity, ShellVariable, check
+from harness.net import (
+    CA_BUNDLE,
+    RUN_CONFIG,
+    Exchange,
+    TlsMaterial,
+    curl_command,
+    rerun_command,
+    tls_variables,
+    token_variable,
+)
 from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
 from harness.suites.conformance.latency import judged as judged_latency
 from harness.suites.conformance.mapping import CHECK_IDS
 from harness.suites.conformance.runner import FuzzOutcome, FuzzPlan
+from harness.sut.portal import PORTAL, PORTAL_SCOPES
 
 if TYPE_CHECKING:
     from harness.suites.conformance.context import ConformanceContext
@@ -31,8 +41,11 @@ def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
             Evidence.measurement("operations_tested", outcome.operations_tested, "operations"),
             Evidence.measurement("duration", round(outcome.duration_s, 1), "s"),
             Evidence.measurement("seed", outcome.seed),
-            Evidence.reproduction(outcome.command, title="rerun the fuzzing with this seed "
-                                  "(set POPCERT_CONF_TOKEN to a portal token first)")]
+            Evidence.reproduction(rerun_command("conformance", outcome.seed),
+                                  title="rerun the fuzzing with this seed",
+                                  variables=[RUN_CONFIG]),
+            Evidence.note(outcome.command, title="schemathesis command line (popcert's own "
+                          "files; its token is POPCERT_CONF_TOKEN)")]
 
 
 def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResult:
@@ -49,7 +62,8 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
                                              finding.request["headers"], finding.request["body"]))
             if finding.response is not None:
                 evidence.append(Evidence.response(**finding.response))
-            evidence.append(Evidence.reproduction(finding.curl + f"  # seed {outcome.seed}"))
+            evidence.append(Evidence.reproduction(finding.curl + f"  # seed {outcome.seed}",
+                                                  variables=_variables(ctx.plan)))
         operations = sorted({f.operation for f in outcome.findings_for(names)})
         return CheckResult.failed(
             f"{count} request(s) showed {what} on {', '.join(operations)} (seed {outcome.seed})",
@@ -135,6 +149,12 @@ def response_time(ctx: ConformanceContext) -> CheckResult:
                        f"responses slower than {ctx.max_response_time_ms:g} ms")
 
 
+def _variables(plan: FuzzPlan) -> tuple[ShellVariable, ...]:
+    """$CA_BUNDLE, $CLIENT_CERT, $CLIENT_KEY and $TOKEN (the portal's, every scope) of a replay."""
+    return (*tls_variables(TlsMaterial(plan.ca_bundle, plan.client_cert, plan.client_key)),
+            token_variable(PORTAL, PORTAL_SCOPES))
+
+
 def _timing_curl(plan: FuzzPlan, exchange: Exchange) -> str:
     """curl printing the total time; the token is a shell variable, never the value."""
     headers = {k: v for k, v in exchange.request_headers.items() if k.lower() != "authorization"}
@@ -142,7 +162,7 @@ def _timing_curl(plan: FuzzPlan, exchange: Exchange) -> str:
                            TlsMaterial(plan.ca_bundle, plan.client_cert, plan.client_key))
     command = command.replace("curl -sS", "curl -sS -o /dev/null -w '%{time_total} s\\n'", 1)
     if "authorization" in {k.lower() for k in exchange.request_headers}:
-        command += ' -H "Authorization: Bearer $POPCERT_CONF_TOKEN"'
+        command += ' -H "Authorization: Bearer $TOKEN"'
     return command
 
 
@@ -176,7 +196,8 @@ def _latency_budget(ctx: ConformanceContext) -> CheckResult:
             if timing.slowest is not None:
                 evidence += [*timing.slowest.evidence(),
                              Evidence.reproduction(_timing_curl(ctx.plan, timing.slowest),
-                                                   title="time one request")]
+                                                   title="time one request",
+                                                   variables=_variables(ctx.plan))]
         worst = max(over, key=lambda t: (t.median_ms or 0) / t.budget_ms)
         return CheckResult.failed(
             f"{len(over)} operation(s) over their latency budget: " + ", ".join(
@@ -219,15 +240,17 @@ def spec_drift(ctx: ConformanceContext) -> CheckResult:
             f"{published.url}: {published.drifts[0].detail}",
             Evidence.finding(published.url or "", None, "invalid_document",
                              published.drifts[0].detail),
-            Evidence.reproduction(f"curl -sS --cacert CA {published.url} > published.json && "
-                                  "openapi-spec-validator published.json"),
+            Evidence.reproduction(f'curl -sS --cacert "$CA_BUNDLE" {published.url} > '
+                                  "published.json && openapi-spec-validator published.json",
+                                  variables=[CA_BUNDLE]),
             breaking_changes=1.0)
     if published.drifts:
         return CheckResult.failed(
             f"{len(published.drifts)} breaking change(s) in {published.url}",
             *[Evidence.finding(published.url or "", None, d.kind, f"{d.location}: {d.detail}")
               for d in published.drifts[:50]],
-            Evidence.reproduction(f"curl -sS --cacert CA {published.url}"),
+            Evidence.reproduction(f'curl -sS --cacert "$CA_BUNDLE" {published.url}',
+                                  variables=[CA_BUNDLE]),
             breaking_changes=float(len(published.drifts)))
     return CheckResult.passed(f"{published.url} is compatible with the shared spec",
                               Evidence.note(str(published.url), title="published spec"))

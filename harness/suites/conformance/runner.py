@@ -388,15 +388,16 @@ def _response_evidence(response: dict[str, Any] | None) -> dict[str, Any] | None
 def curl_command(request: dict[str, Any], plan: FuzzPlan) -> str:
     """A minimal curl replay; the token is a shell variable the assessor sets, never the value."""
     parts = ["curl", "-sS", "-X", str(request.get("method", "GET"))]
-    if plan.ca_bundle is not None:
-        parts += ["--cacert", str(plan.ca_bundle)]
-    if plan.client_cert is not None and plan.client_key is not None:
-        parts += ["--cert", str(plan.client_cert), "--key", str(plan.client_key)]
     quoted: list[str] = []
+    # Files on this disk are shell variables (harness.net.tls_variables), never their paths.
+    if plan.ca_bundle is not None:
+        quoted.append('--cacert "$CA_BUNDLE"')
+    if plan.client_cert is not None and plan.client_key is not None:
+        quoted.append('--cert "$CLIENT_CERT" --key "$CLIENT_KEY"')
     for name, value in _flat_headers(request.get("headers")).items():
         if name.lower() == "authorization":
-            # Double quotes so the shell expands $POPCERT_TOKEN at replay time.
-            quoted.append(f'-H "Authorization: Bearer ${TOKEN_ENV}"' if "Filtered" in value
+            # Double quotes so the shell expands $TOKEN (harness.net.token_variable) at replay.
+            quoted.append('-H "Authorization: Bearer $TOKEN"' if "Filtered" in value
                           or value.lower().startswith("bearer") else
                           "-H " + shlex.quote(f"{name}: {value}"))
             continue
