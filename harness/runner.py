@@ -100,10 +100,7 @@ def _run(config: RunConfig, console: Console, npdb: Any, command: str) -> RunOut
 def print_verdict(outcome: RunOutcome, console: Console) -> None:
     status = outcome.verdict.status
     style = {"CERTIFIED": "bold green", "NOT CERTIFIED": "bold red"}.get(status, "bold yellow")
-    for reason in outcome.verdict.reasons[:15]:
-        console.print(f"  - {_one_line(reason, 300)}", highlight=False)
-    if len(outcome.verdict.reasons) > 15:
-        console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
+    print_reasons(outcome, console)
     report = outcome.files.get("html", outcome.run_dir / "report.html")
     if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
         print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
@@ -113,6 +110,22 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     print(f"verdict: {status}")
     console.print(f"[{style}]{status}[/]" + (" [bold yellow](inconclusive)[/]"
                                              if outcome.verdict.inconclusive else ""))
+
+
+def print_reasons(outcome: RunOutcome, console: Console) -> None:
+    """Why not certified: every failure and error first, with its one-line reason; skips one
+    line per suite (harness.report.why); a partial --suite run says so."""
+    from harness.report.document import ReportDocument
+    from harness.report.why import ordered_reasons, partial_run_line
+
+    document = getattr(outcome, "document", None)
+    results = document.results if isinstance(document, ReportDocument) else ()
+    partial = partial_run_line(document) if isinstance(document, ReportDocument) else None
+    if partial:
+        console.print(f"  [yellow]{_one_line(partial, 300)}[/]", highlight=False)
+    for line in ordered_reasons(outcome.verdict.reasons, results):
+        style = _STATUS_STYLE.get(line.kind, "white")
+        console.print(f"  [{style}]-[/] {_one_line(line.text, 300)}", highlight=False)
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,
