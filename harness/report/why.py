@@ -57,7 +57,8 @@ def ordered_reasons(reasons: Sequence[str], results: Iterable[ResultEntry]) -> l
         result = by_id.get(check_id)
         if kind == "skip":
             suite = result.check.suite if result is not None else "?"
-            skipped.setdefault(suite, []).append((check_id, match["why"] or ""))
+            why = match["why"] or (result.summary if result is not None else "")
+            skipped.setdefault(suite, []).append((check_id, why))
             continue
         lines.append(Reason(kind, reason, check_id,
                             result.check.suite if result is not None else None))
