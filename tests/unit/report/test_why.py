@@ -146,3 +146,16 @@ def test_vietnamese_shows_measured_values_suite_names_and_evidence_kinds() -> No
     failures = html[html.index('id="failures"'):html.index('id="suite-summary"')]
     assert '<span class="vi" lang="vi">yêu cầu</span><span class="en" lang="en">request</span>' \
         in failures
+
+
+def test_a_reproduction_shows_how_to_get_each_variable() -> None:
+    from harness.net import token_variable
+
+    report = sample_report()
+    command = 'curl -sS -X GET -H "Authorization: Bearer $TOKEN" https://127.0.0.1:8443/x'
+    report["results"][0]["evidence"].append(Evidence.reproduction(
+        command, variables=[token_variable("portal", ["dossier.read"])]).to_json())
+    html = unescape(render_html(doc(report)))
+    assert ('export TOKEN="$(popcert mock credential token --client portal --scope '
+            'dossier.read)"') in html
+    assert "built-in method" not in html
