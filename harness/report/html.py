@@ -185,6 +185,15 @@ SERIES_LABELS: dict[str, tuple[str, str]] = {
     "p50_ms": ("p50 (ms)", "p50 (ms)"), "p95_ms": ("p95 (ms)", "p95 (ms)"),
     "p99_ms": ("p99 (ms)", "p99 (ms)"),
 }
+# What a reproduction's shell variable holds, in Vietnamese (the English is in the evidence).
+VARIABLES_VI = {
+    "TOKEN": "một token hợp lệ của dịch vụ cấp token quốc gia (thông tin xác thực, không ghi ra)",
+    "CA_BUNDLE": "chứng thư CA dùng để xác thực chứng thư máy chủ của hệ thống",
+    "CLIENT_CERT": "tệp chứng thư máy khách mà yêu cầu đã xuất trình",
+    "CLIENT_KEY": "tệp khóa riêng của chứng thư máy khách đó",
+    "RUN_CONFIG": "cấu hình chạy (run.yaml) của lần kiểm tra này",
+    "SOURCE_DIR": "thư mục mã nguồn của hệ thống (source.path trong cấu hình chạy)",
+}
 STATUSES = ("pass", "fail", "error", "skip", "manual")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
@@ -250,7 +259,7 @@ def chart_view(evidence: EvidenceEntry) -> dict[str, Any]:
         data[axis] = AXIS_LABELS.get(label, (label, label)) if label else ""
     data["series_labels"] = {name: SERIES_LABELS.get(name, (name, name))
                              for name in (data.get("series") or {})}
-    vi, en = CHART_TITLES.get(evidence.title, (evidence.title, evidence.title))
+    vi, en = CHART_TITLES.get(evidence.title.lower(), (evidence.title, evidence.title))
     return {"data": data, "title_vi": vi, "title_en": en, "title": evidence.title}
 
 
@@ -338,7 +347,8 @@ def _environment() -> Environment:
                       finalize=_finalize,
                       trim_blocks=True, lstrip_blocks=True)
     env.globals.update(t=t, STATUSES=STATUSES, TOGGLE_JS=Markup(TOGGLE_JS),
-                       EV_KINDS={k for k in STRINGS if k.startswith("ev_")})
+                       EV_KINDS={k for k in STRINGS if k.startswith("ev_")},
+                       VARIABLES_VI=VARIABLES_VI)
     env.filters.update(pretty=pretty, chart=lambda data, title="": chart_svg(data or {}, title),
                        esc=escape, skip_vi=skip_vi)
     return env
