@@ -37,7 +37,6 @@ class Probe:
     # Set when ``token`` is a genuine credential (AuthContext.token without tampering): the
     # reproduction names it $TOKEN. Any other token is a forgery and is shown as sent.
     credential: ShellVariable | None = None
-    shown: tuple[str, ...] = ()  # other forged values sent (e.g. a notification signature)
 
     def evidence(self) -> tuple[Evidence, ...]:
         ex = self.exchange
@@ -55,7 +54,7 @@ class Probe:
         if isinstance(body_text, bytes):
             body_text = body_text.decode("utf-8", errors="replace")
         headers = dict(ex.request_headers)
-        shown = list(self.shown)
+        shown: list[str] = []
         for name in [h for h in headers if h.lower() == "authorization"]:
             if self.credential is not None:
                 headers[name] = "Bearer $TOKEN"
