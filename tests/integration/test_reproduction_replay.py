@@ -73,6 +73,28 @@ def environment(data: dict[str, Any], state_dir: Path, cache: dict[str, str]) ->
     return env
 
 
+def replay_all(lab: Lab, commands: list[tuple[str, int, dict[str, Any]]]) -> int:
+    """Run each command as written (a trailing ``# comment`` dropped), its variables got as the
+    report says; every one must get its recorded status. Returns how many variables were got."""
+    assert 0 < len(commands) <= MAX_REPLAYS
+    cache: dict[str, str] = {}
+    mismatches = []
+    for check_id, recorded, data in commands:
+        command = data["command"]
+        assert not ABSOLUTE_PATH.search(command), command  # variables, never local paths
+        assert "[REDACTED]" not in command, command  # a redacted value cannot be replayed
+        env = environment(data, Path(lab.npdb.state_dir), cache)
+        runnable = command.split("  # ", 1)[0]
+        replay = subprocess.run(
+            ["bash", "-c", f"{runnable} --max-time 10 -o /dev/null -w '%{{http_code}}'"],
+            env=env, capture_output=True, text=True, timeout=30, check=False)
+        if replay.stdout.strip() != str(recorded):
+            mismatches.append(f"{check_id}: recorded HTTP {recorded}, replay "
+                              f"{replay.stdout.strip() or replay.stderr.strip()}: {command}")
+    assert not mismatches, "\n".join(mismatches)
+    return len(cache)
+
+
 def test_every_reproduction_of_a_failing_run_gets_the_recorded_answer(tmp_path: Path) -> None:
     level = "province"  # requires mTLS: the certificate checks run
     with Lab(tmp_path / "lab", DEFECTS, city_options=city_options_for(level)) as lab:
@@ -83,23 +105,9 @@ def test_every_reproduction_of_a_failing_run_gets_the_recorded_answer(tmp_path: 
         failed = {check_id for check_id, _, _ in commands}
         assert {"AUTH-JWT-ALG-NONE", "AUTH-JWT-EXPIRED", "AUTH-JWT-STRIPPED-SIGNATURE",
                 "AUTH-MTLS-EXPIRED"} <= failed, sorted(failed)
-        assert 0 < len(commands) <= MAX_REPLAYS
-        cache: dict[str, str] = {}
-        mismatches = []
-        for check_id, recorded, data in commands:
-            command = data["command"]
-            assert not ABSOLUTE_PATH.search(command), command  # variables, never local paths
-            assert "[REDACTED]" not in command, command  # a redacted value cannot be replayed
-            env = environment(data, Path(lab.npdb.state_dir), cache)
-            replay = subprocess.run(
-                ["bash", "-c", f"{command} --max-time 10 -o /dev/null -w '%{{http_code}}'"],
-                env=env, capture_output=True, text=True, timeout=30, check=False)
-            if replay.stdout.strip() != str(recorded):
-                mismatches.append(f"{check_id}: recorded HTTP {recorded}, replay "
-                                  f"{replay.stdout.strip() or replay.stderr.strip()}: {command}")
-        assert not mismatches, "\n".join(mismatches)
+        got = replay_all(lab, commands)
         print(f"replayed {len(commands)} reproduction commands of {len(failed)} failed checks "
-              f"({len(cache)} variables got with popcert mock credential): all matched")
+              f"({got} variables got with popcert mock credential): all matched")
     # A genuine $TOKEN would be served too: the status alone cannot tell the forgery was sent.
     forged = [data["command"] for check_id, _, data in commands
               if check_id.startswith("AUTH-JWT-") and check_id != "AUTH-JWT-AUDIENCE"]
@@ -110,3 +118,14 @@ def test_every_reproduction_of_a_failing_run_gets_the_recorded_answer(tmp_path: 
     assert json.loads(base64.urlsafe_b64decode(header + "=="))["alg"].lower() == "none"
     assert any("$TOKEN" in data["command"] and data["variables"]
                for check_id, _, data in commands if check_id == "AUTH-SCOPE")
+
+
+def test_a_fuzzing_finding_replays_with_the_token_it_names(tmp_path: Path) -> None:
+    """The conformance suite's curls: a genuine $TOKEN (got as the report says) and the TLS
+    files as variables; the server error the fuzzer found comes back."""
+    with Lab(tmp_path / "lab", frozenset({"conformance.server_error_on_bad_input"})) as lab:
+        config = lab.run_config(suites=["conformance"], quick=True, output_dir=tmp_path / "runs")
+        report = Engine(config, npdb=lab.npdb).run().report
+        commands = [c for c in replays(report) if c[0] == "CONF-SERVER-ERRORS"]
+        assert commands and all("$TOKEN" in data["command"] for _, _, data in commands)
+        replay_all(lab, commands)

@@ -30,6 +30,8 @@ BUILTIN_CHECKS = (
     "ignored_auth", "use_after_free", "ensure_resource_availability",
 )
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
+SENSITIVE_MARKERS = ["token", "secret", "password", "auth", "session", "passwd", "credential",
+                     "api-key", "api_key", "apikey", "private", "signature"]
 GUARD_MODULE = "harness.suites.conformance.guard"
 # Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
 # (the guard already cuts every body at max_body_bytes; this is the backstop).
@@ -123,6 +125,10 @@ def write_config(plan: FuzzPlan) -> Path:
         lines.append(f"request-cert-key = {json.dumps(str(plan.client_key))}")
     lines += ["", "[generation]", f"max-examples = {plan.max_examples}", 'mode = "all"',
               'database = "none"', ""]
+    # Schemathesis's default markers filter every name containing "key", Idempotency-Key
+    # included, so a finding's curl could not be replayed (issue 21 §2). Credentials stay
+    # filtered: its keys-to-sanitize list (authorization, x-api-key, ...) and these markers.
+    lines += ["[output.sanitization]", "sensitive-markers = " + json.dumps(SENSITIVE_MARKERS), ""]
     if plan.bearer_scheme:
         lines += [f"[auth.openapi.{json.dumps(plan.bearer_scheme)}]",
                   f'bearer = "${{{TOKEN_ENV}}}"', ""]
