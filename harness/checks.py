@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from harness.redact import redact
+from harness.redact import redact, redact_command
 
 
 class Severity(enum.StrEnum):
@@ -47,6 +47,23 @@ class EvidenceKind(enum.StrEnum):
     NOTE = "note"
     TRACEBACK = "traceback"
     CHART = "chart"  # a series of points the report draws (load suite)
+
+
+@dataclass(frozen=True)
+class ShellVariable:
+    """What a reproduction command names as ``$NAME`` instead of writing it: a genuine credential
+    (a token of the national token service) or a file on the assessor's disk (a CA bundle, a
+    client certificate and key). ``get`` is a shell command printing a value from the mock NPDB."""
+
+    name: str
+    meaning: str
+    get: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "meaning": self.meaning, "get": self.get}
+
+    def setup_line(self) -> str:
+        return f'export {self.name}="$({self.get})"'
 
 
 @dataclass(frozen=True)
@@ -91,8 +108,25 @@ class Evidence:
                    {"name": name, "value": value, "unit": unit, "limit": limit})
 
     @classmethod
-    def reproduction(cls, command: str, title: str = "reproduce with") -> Evidence:
-        return cls(EvidenceKind.REPRODUCTION, title, {"command": command})
+    def reproduction(cls, command: str, title: str = "reproduce with", *,
+                     variables: Iterable[ShellVariable] = (), shown: Iterable[str] = ()
+                     ) -> Evidence:
+        """A runnable command; ``variables`` are the ``$NAME``s it uses and how to get each.
+
+        ``shown`` are values that are not secrets although they look like ones: forged or
+        tampered tokens and signatures, written as sent so the command sends what was accepted.
+        Everything else in the command is redacted as usual.
+        """
+        data: dict[str, Any] = {"command": command}
+        named = [v.to_json() for v in variables if f"${v.name}" in command]
+        if named:
+            data["variables"] = named
+        evidence = cls(EvidenceKind.REPRODUCTION, title, data)
+        public = tuple(value for value in shown if value)
+        if public:
+            object.__setattr__(evidence, "data", {**evidence.data, "command": redact_command(
+                command, shown=public)})
+        return evidence
 
     @classmethod
     def finding(cls, location: str, line: int | None, rule: str, message: str,
@@ -214,9 +248,11 @@ def check(check_id: str, *, severity: Severity, requirement: str = "",
           requirements: Iterable[str] = (), title: str | None = None,
           defect: str | Iterable[str] | None = None, timeout_s: float = 120.0,
           ) -> Callable[[CheckFunction[Ctx]], CheckFunction[Ctx]]:
-    """Mark a function as a check. The title defaults to the first line of its docstring; the
-    requirement text, when not given, is read from the requirements catalogue. The suite is the
-    one whose ``SUITE`` declaration lists the function."""
+    """Mark a function as a check. The title is ``title=`` or else the docstring's first
+    paragraph (all its lines: a title is one whole sentence, never a wrapped line's start; its
+    Vietnamese text is in harness/report/catalogue_vi.yaml); the requirement text, when not
+    given, is read from the requirements catalogue. The suite is the one whose ``SUITE``
+    declaration lists the function."""
     if not requirement and not requirements:
         raise ValueError(f"{check_id}: name the requirement ids it enforces (requirements=[...])")
     defects = (defect,) if isinstance(defect, str) else tuple(defect or ())
@@ -224,7 +260,8 @@ def check(check_id: str, *, severity: Severity, requirement: str = "",
 
     def register(function: CheckFunction[Ctx]) -> CheckFunction[Ctx]:
         doc = inspect.getdoc(function) or ""
-        resolved_title = title or (doc.splitlines()[0].strip() if doc else function.__name__)
+        resolved_title = title or (" ".join(doc.split("\n\n")[0].split()) if doc
+                                   else function.__name__)
         function.__popcert_check__ = CheckMark(  # type: ignore[attr-defined]
             check_id, resolved_title, severity, requirement or _requirement_text(ids), function,
             defects, timeout_s, ids)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpcore
 import httpx
 
-from harness.checks import Evidence
+from harness.checks import Evidence, ShellVariable
 from harness.errors import OutOfScopeError
 from harness.hostile import decode
 from harness.hostile.deadline import (
@@ -139,6 +139,10 @@ class TlsMaterial:
     client_cert: Path | None = None
     client_key: Path | None = None
     verify: bool = True
+    # Whose client certificate this is, for a reproduction's $CLIENT_CERT line: the portal's
+    # valid one unless a check presents another (mock NPDB PKI: valid, expired, foreign).
+    client_id: str = "portal"
+    cert_kind: str = "valid"
 
     def httpx_verify(self) -> Any:
         if not self.verify:
@@ -322,18 +326,72 @@ class _DeadlineTransport(httpx.HTTPTransport):
                                              network_backend=_DeadlineBackend())
 
 
+# A reproduction names local files and genuine credentials as shell variables, never by value
+# (docs/reports.md, "Reproduction commands"): each comes with how to get one from the mock NPDB.
+CA_BUNDLE = ShellVariable(
+    "CA_BUNDLE", "the CA certificate that verifies the system's server certificate (the run "
+    "config's target.ca_bundle; in the lab, the mock NPDB's CA)", "popcert mock credential ca")
+
+
+RUN_CONFIG = ShellVariable(
+    "RUN_CONFIG", "the run config (run.yaml) of this run; for the bundled lab, run `popcert demo "
+    "--suite SUITE` instead", "")
+
+
+def rerun_command(suite: str, seed: int | None = None) -> str:
+    """The popcert command that runs ``suite`` again: the reproduction of a measurement made by
+    popcert's own children (fuzzer, load generator), whose command lines name popcert's files."""
+    return (f'popcert certify -c "$RUN_CONFIG" --suite {shlex.quote(suite)}'
+            + (f" --seed {seed}" if seed is not None else ""))
+
+
+def tls_variables(tls: TlsMaterial | None) -> tuple[ShellVariable, ...]:
+    """The variables ``curl_command`` writes for ``tls``: $CA_BUNDLE, $CLIENT_CERT, $CLIENT_KEY."""
+    if tls is None:
+        return ()
+    found: list[ShellVariable] = [CA_BUNDLE] if tls.ca_bundle else []
+    if tls.client_cert and tls.client_key:
+        whose = f"{tls.client_id}'s {tls.cert_kind} client certificate"
+        options = f"--client {shlex.quote(tls.client_id)} --kind {shlex.quote(tls.cert_kind)}"
+        found += [ShellVariable("CLIENT_CERT", f"the {whose} (PEM file; the run config's "
+                                "target.client_cert for the portal's valid one)",
+                                f"popcert mock credential cert {options}"),
+                  ShellVariable("CLIENT_KEY", f"the private key of the {whose} (PEM file)",
+                                f"popcert mock credential key {options}")]
+    return tuple(found)
+
+
+def token_variable(client_id: str, scopes: Iterable[str], audience: str = "connection-api"
+                   ) -> ShellVariable:
+    """$TOKEN: a genuine bearer token of the national token service (a credential, never shown)."""
+    scope = " ".join(scopes)
+    command = (f"popcert mock credential token --client {shlex.quote(client_id)} "
+               f"--scope {shlex.quote(scope)}")
+    if audience != "connection-api":
+        command += f" --audience {shlex.quote(audience)}"
+    return ShellVariable("TOKEN", f"a genuine token of the national token service for client "
+                         f"{client_id} (scope {scope or 'none'!s}, audience {audience})", command)
+
+
 def curl_command(method: str, url: str, headers: dict[str, str] | None = None,
                  body: Any = None, tls: TlsMaterial | None = None) -> str:
-    """A copy-pasteable reproduction; credentials are redacted by Evidence at construction."""
-    parts = ["curl", "-sS", "-X", method.upper()]
+    """A copy-pasteable reproduction. TLS files are "$CA_BUNDLE", "$CLIENT_CERT" and
+    "$CLIENT_KEY" (``tls_variables``), never a path on this disk; an ``Authorization`` value of
+    exactly ``Bearer $TOKEN`` stays a shell variable; other credentials are redacted by Evidence
+    at construction unless declared ``shown`` there."""
+    parts = [shlex.join(["curl", "-sS", "-X", method.upper()])]
     if tls is not None:
         if tls.ca_bundle:
-            parts += ["--cacert", str(tls.ca_bundle)]
+            parts.append('--cacert "$CA_BUNDLE"')
         if tls.client_cert and tls.client_key:
-            parts += ["--cert", str(tls.client_cert), "--key", str(tls.client_key)]
+            parts.append('--cert "$CLIENT_CERT" --key "$CLIENT_KEY"')
     for name, value in (headers or {}).items():
-        parts += ["-H", f"{name}: {value}"]
+        if name.lower() == "authorization" and value == "Bearer $TOKEN":
+            parts.append(f'-H "{name}: Bearer $TOKEN"')
+        else:
+            parts.append(shlex.join(["-H", f"{name}: {value}"]))
     if body is not None:
-        parts += ["--data-binary", body if isinstance(body, str) else json.dumps(body)]
-    parts.append(url)
-    return shlex.join(parts)
+        parts.append(shlex.join(["--data-binary",
+                                 body if isinstance(body, str) else json.dumps(body)]))
+    parts.append(shlex.quote(url))
+    return " ".join(parts)

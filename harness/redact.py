@@ -40,18 +40,30 @@ _PATTERNS = (
 # A reproduction command must stay runnable: its credential becomes a shell variable the assessor
 # sets (``TOKEN=... sh -c '...'``), in double quotes so the shell expands it.
 TOKEN_PLACEHOLDER = "$TOKEN"
+# A value the caller declared not secret (``shown``) is held as \x00<n>\x00 while the rest is
+# redacted; no pattern matches across it, and the credential rewrite skips a shell variable.
 _COMMAND_CREDENTIAL = (
-    re.compile(r"""'(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^']*'""", re.IGNORECASE),
-    re.compile(r"""(?<!['"])\b(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+[^\s'"]+""",
+    re.compile(r"""'(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+(?!\x00)[^']*'""",
                re.IGNORECASE),
+    re.compile(r"""(?<!['"])\b(authorization|proxy-authorization)\s*:\s*([A-Za-z]+)\s+(?!\x00)"""
+               r"""[^\s'"]+""", re.IGNORECASE),
 )
 
 
-def redact_command(command: str) -> str:
-    """A reproduction command with credentials as ``$TOKEN``, then the usual redaction."""
+def redact_command(command: str, shown: tuple[str, ...] = ()) -> str:
+    """A reproduction command with credentials as ``$TOKEN``, then the usual redaction.
+
+    ``shown`` values (forged tokens: not credentials) stay as written.
+    """
+    command = command.replace("\x00", "")
+    for index, value in enumerate(shown):
+        command = command.replace(value, f"\x00{index}\x00")
     command = _COMMAND_CREDENTIAL[0].sub(rf'"\1: \2 {TOKEN_PLACEHOLDER}"', command)
     command = _COMMAND_CREDENTIAL[1].sub(rf"\1: \2 {TOKEN_PLACEHOLDER}", command)
-    return redact_text(command)
+    command = redact_text(command)
+    for index, value in enumerate(shown):
+        command = command.replace(f"\x00{index}\x00", value)
+    return command
 
 
 def redact_text(text: str) -> str:

@@ -135,10 +135,7 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     banner = banner_line(getattr(getattr(outcome, "document", None), "banner", None))
     if banner:  # a demo or --quick run: whatever its verdict, it is not a certification
         console.print(f"[bold yellow]{banner}[/]", highlight=False)
-    for reason in outcome.verdict.reasons[:15]:
-        console.print(f"  - {_one_line(reason, 300)}", highlight=False)
-    if len(outcome.verdict.reasons) > 15:
-        console.print(f"  ... and {len(outcome.verdict.reasons) - 15} more (see the report)")
+    print_reasons(outcome, console)
     report = outcome.files.get("html", outcome.run_dir / "report.html")
     if outcome.verdict.inconclusive:  # saturated while measuring: not a failure of the system
         print(f"inconclusive: {', '.join(outcome.verdict.inconclusive)} measured while popcert "
@@ -150,6 +147,22 @@ def print_verdict(outcome: RunOutcome, console: Console) -> None:
     # The last two lines on stdout are what make demo and CI scripts read; print() never wraps.
     print(f"report: {report}", flush=True)
     print(f"verdict: {status}", flush=True)
+
+
+def print_reasons(outcome: RunOutcome, console: Console) -> None:
+    """Why not certified: every failure and error first, with its one-line reason; skips one
+    line per suite (harness.report.why); a partial --suite run says so."""
+    from harness.report.document import ReportDocument
+    from harness.report.why import ordered_reasons, partial_run_line
+
+    document = getattr(outcome, "document", None)
+    results = document.results if isinstance(document, ReportDocument) else ()
+    partial = partial_run_line(document) if isinstance(document, ReportDocument) else None
+    if partial:
+        console.print(f"  [yellow]{_one_line(partial, 300)}[/]", highlight=False)
+    for line in ordered_reasons(outcome.verdict.reasons, results):
+        style = _STATUS_STYLE.get(line.kind, "white")
+        console.print(f"  [{style}]-[/] {_one_line(line.text, 300)}", highlight=False)
 
 
 def run_demo(*, defects: frozenset[str], quick: bool, suites: list[str] | None, level: str,

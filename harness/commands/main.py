@@ -175,6 +175,15 @@ def mock_serve(
           trust_ca=list(trust_ca or []))
 
 
+def _register_mock_commands() -> None:
+    from harness.commands.mock_credentials import credential
+
+    mock_app.command("credential")(credential)
+
+
+_register_mock_commands()
+
+
 def _register_report_commands() -> None:
     from harness.commands import reports as commands
 

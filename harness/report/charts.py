@@ -27,6 +27,15 @@ def escape(text: Any) -> Markup:
     return _escape(strip_control(str(text), keep_newlines=False))
 
 
+def label(value: Any) -> Markup:
+    """An axis or legend label: text, or ``(vi, en)`` drawn as two tspans the page's language
+    toggle shows one of (the report's CSS hides ``.vi`` or ``.en``)."""
+    if isinstance(value, (list, tuple)) and len(value) == 2:
+        return Markup('<tspan class="vi">{}</tspan><tspan class="en">{}</tspan>').format(
+            escape(value[0]), escape(value[1]))
+    return escape(value or "")
+
+
 @dataclass(frozen=True)
 class Axis:
     low: float
@@ -80,7 +89,7 @@ def bar_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
     height = TOP + BOTTOM + max(1, len(bars)) * 24
     parts = _svg("chart chart-bars", height, title)
     if not bars:
-        return _empty(parts, height, "no errors")
+        return _empty(parts, height, label(("không có lỗi", "no errors")))
     label_w, plot_w = 240, WIDTH - 240 - 60
     top = max(value for _, value in bars) or 1.0
     for index, colour, name, value in _coloured(bars):
@@ -91,7 +100,7 @@ def bar_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
                      f'fill="{colour}" data-series="{escape(name)}"/>'
                      f'<text x="{label_w + width + 4:.1f}" y="{y + 15}">{_fmt(value)}</text>')
     parts.append(f'<text x="{label_w + plot_w / 2}" y="{height - 8}" text-anchor="middle" class="label">'
-                 f'{escape(data.get("y_label") or "")}</text></svg>')
+                 f'{label(data.get("y_label"))}</text></svg>')
     return Markup("".join(parts))
 
 
@@ -110,7 +119,7 @@ def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     parts = _svg("chart", HEIGHT, title)
     if not xs:
-        return _empty(parts, HEIGHT, "no data")
+        return _empty(parts, HEIGHT, label(("không có dữ liệu", "no data")))
     x_axis = Axis(min(xs), max(xs))
     y_axis = Axis(min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 1.0)
     parts.append(f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" class="plot"/>')
@@ -122,9 +131,11 @@ def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
         x = x_axis.scale(tick, LEFT, plot_w)
         parts.append(f'<text x="{x:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle">{_fmt(tick)}</text>')
     parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle" class="label">'
-                 f'{escape(data.get("x_label") or "")}</text>')
+                 f'{label(data.get("x_label"))}</text>')
     parts.append(f'<text x="12" y="{TOP + plot_h / 2}" text-anchor="middle" class="label" '
-                 f'transform="rotate(-90 12 {TOP + plot_h / 2})">{escape(data.get("y_label") or "")}</text>')
+                 f'transform="rotate(-90 12 {TOP + plot_h / 2})">{label(data.get("y_label"))}</text>')
+    given = data.get("series_labels")
+    names: dict[str, Any] = given if isinstance(given, dict) else {}
     for index, colour, name, pts in _coloured(series.items()):
         coords = " ".join(f"{x_axis.scale(x, LEFT, plot_w):.1f},{y_axis.scale(y, TOP + plot_h, -plot_h):.1f}"
                           for x, y in pts)
@@ -132,6 +143,6 @@ def line_chart_svg(data: dict[str, Any], title: str = "") -> Markup:
                      f'data-series="{escape(name)}"/>')
         legend_y = TOP + 14 + index * 18
         parts.append(f'<rect x="{LEFT + plot_w + 12}" y="{legend_y - 9}" width="12" height="4" fill="{colour}"/>'
-                     f'<text x="{LEFT + plot_w + 30}" y="{legend_y}">{escape(name)}</text>')
+                     f'<text x="{LEFT + plot_w + 30}" y="{legend_y}">{label(names.get(name, name))}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

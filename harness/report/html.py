@@ -24,7 +24,14 @@ from markupsafe import Markup, escape
 
 from harness.report.catalogue import catalogue_vi
 from harness.report.charts import chart_svg
-from harness.report.document import TEMPLATE_DIR, ReportDocument, ResultEntry
+from harness.report.document import TEMPLATE_DIR, EvidenceEntry, ReportDocument, ResultEntry
+from harness.report.why import (
+    NOT_SELECTED,
+    Reason,
+    collapsed_results,
+    ordered_reasons,
+    partial_run_line,
+)
 from harness.untrusted import clip_depth, cut_deep_json, strip_control
 
 TEMPLATE = "report.html.j2"
@@ -109,6 +116,17 @@ STRINGS: dict[str, tuple[str, str]] = {
     "token_hint": ("Đặt biến TOKEN bằng một token của dịch vụ cấp token quốc gia trước khi chạy lệnh.",
                    "Set TOKEN to a token from the national token service before running the command."),
     "latency_chart": ("Thời gian phản hồi p50/p95/p99", "Response time p50/p95/p99"),
+    "endpoint_stats": ("Thống kê tải theo từng điểm cuối", "Load statistics per endpoint"),
+    "endpoint": ("Điểm cuối", "Endpoint"), "requests": ("Số yêu cầu", "Requests"),
+    "failures_col": ("Lỗi", "Failures"), "rps": ("Yêu cầu/giây", "req/s"),
+    "all_endpoints": ("Tất cả", "All endpoints"),
+    "limit": ("giới hạn", "limit"),
+    "skipped_checks": ("kiểm tra bị bỏ qua", "checks skipped"),
+    "partial_run": ("Lần chạy một phần", "Partial run"),
+    "ev_request": ("yêu cầu", "request"), "ev_response": ("phản hồi", "response"),
+    "ev_measurement": ("số đo", "measurement"), "ev_reproduction": ("tái hiện", "reproduction"),
+    "ev_finding": ("phát hiện", "finding"), "ev_note": ("ghi chú", "note"),
+    "ev_traceback": ("lỗi chương trình", "traceback"), "ev_chart": ("biểu đồ", "chart"),
     "errors_chart": ("Lỗi theo loại", "Errors by type"),
     "throughput_chart": ("Thông lượng", "Throughput"),
 }
@@ -127,6 +145,55 @@ _REASONS_VI = (  # the shapes harness.profiles.decide writes; anything else stay
      "xác nhận thủ công {id} ({title}) đã hết hạn ngày {date}: cần xác nhận lại"),
     (re.compile(r"^the run did not finish$"), "lần kiểm tra chưa hoàn tất"),
 )
+# Skip reasons the suites write, in Vietnamese; anything else keeps the generic sentence.
+_SKIPS_VI = (
+    (NOT_SELECTED, "nhóm kiểm tra {suite} không được chọn trong cấu hình chạy (--suite)"),
+    (re.compile(r"^profile (?P<p>\S+) does not require mTLS \(mtls: (?P<m>\w+)\)$"),
+     "hồ sơ {p} không yêu cầu mTLS (mtls: {m})"),
+    (re.compile(r"^the profile sets no (?P<x>\S+)$"), "hồ sơ không đặt {x}"),
+    (re.compile(r"^no address family of this ruleset concerns this check$"),
+     "không họ địa chỉ nào của bộ quy tắc liên quan tới kiểm tra này"),
+)
+# Suite names (harness.suite_names) as a reader calls them.
+SUITE_TITLES: dict[str, tuple[str, str]] = {
+    "firewall": ("Tường lửa", "Firewall"),
+    "sast": ("Phân tích mã nguồn (SAST)", "Source code analysis (SAST)"),
+    "tls": ("Cấu hình TLS", "TLS configuration"),
+    "auth": ("Xác thực và phân quyền", "Authentication and authorisation"),
+    "conformance": ("Tuân thủ đặc tả API", "API conformance"),
+    "scenario": ("Kịch bản nghiệp vụ với CSDL quốc gia", "Business scenarios with the NPDB"),
+    "load": ("Khả năng chịu tải", "Load"),
+}
+# Chart titles and axes (load suite evidence): (Vietnamese, English), with units.
+CHART_TITLES: dict[str, tuple[str, str]] = {
+    "throughput": ("Thông lượng theo thời gian", "Throughput over time"),
+    "response time p50/p95/p99 (rolling)": ("Thời gian phản hồi p50/p95/p99 (cửa sổ trượt)",
+                                            "Response time p50/p95/p99 (rolling)"),
+    "errors by type": ("Lỗi theo loại", "Errors by type"),
+}
+AXIS_LABELS: dict[str, tuple[str, str]] = {
+    "s": ("Thời gian từ lúc bắt đầu (s)", "Time since start (s)"),
+    "ms": ("Thời gian phản hồi (ms)", "Response time (ms)"),
+    "req/s": ("Số yêu cầu mỗi giây (req/s)", "Requests per second (req/s)"),
+    "occurrences": ("Số lần xảy ra", "Occurrences"),
+    "error": ("Loại lỗi", "Error type"),
+}
+SERIES_LABELS: dict[str, tuple[str, str]] = {
+    "ok_rps": ("thành công (req/s)", "successful (req/s)"),
+    "failed_rps": ("thất bại (req/s)", "failed (req/s)"),
+    "users": ("người dùng ảo", "virtual users"),
+    "p50_ms": ("p50 (ms)", "p50 (ms)"), "p95_ms": ("p95 (ms)", "p95 (ms)"),
+    "p99_ms": ("p99 (ms)", "p99 (ms)"),
+}
+# What a reproduction's shell variable holds, in Vietnamese (the English is in the evidence).
+VARIABLES_VI = {
+    "TOKEN": "một token hợp lệ của dịch vụ cấp token quốc gia (thông tin xác thực, không ghi ra)",
+    "CA_BUNDLE": "chứng thư CA dùng để xác thực chứng thư máy chủ của hệ thống",
+    "CLIENT_CERT": "tệp chứng thư máy khách mà yêu cầu đã xuất trình",
+    "CLIENT_KEY": "tệp khóa riêng của chứng thư máy khách đó",
+    "RUN_CONFIG": "cấu hình chạy (run.yaml) của lần kiểm tra này",
+    "SOURCE_DIR": "thư mục mã nguồn của hệ thống (source.path trong cấu hình chạy)",
+}
 STATUSES = ("pass", "fail", "error", "skip", "manual")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
@@ -143,11 +210,70 @@ def check_vi(result: ResultEntry) -> dict[str, str]:
     entry = catalogue_vi().get(check.id, {})
     title = entry.get("title", check.title)
     status = result.status
-    summary = {"pass": title, "fail": entry.get("fail", result.summary)}.get(
+    # A pass shows what was measured (the summary), not the check's text again.
+    summary = {"pass": result.summary, "fail": entry.get("fail", result.summary),
+               "skip": skip_vi(result.summary)}.get(
         status, SUMMARY_VI.get(status, result.summary))
     # A report from before checks named requirement ids: only the English prose exists.
     return {"title": title, "requirement": check.requirement,
             "summary": summary}
+
+
+def skip_vi(reason: str) -> str:
+    """A skip reason in Vietnamese: the known shapes translated, else the generic sentence."""
+    for pattern, template in _SKIPS_VI:
+        match = pattern.match(reason)
+        if match:
+            return template.format(**{k: v or "" for k, v in match.groupdict().items()})
+    return SUMMARY_VI["skip"]
+
+
+def both(vi: str, en: str) -> Markup:
+    return Markup('<span class="vi" lang="vi">{}</span><span class="en" lang="en">{}</span>').format(
+        vi, en)
+
+
+def suite_name(suite: str) -> Markup:
+    vi, en = SUITE_TITLES.get(suite, (suite, suite))
+    return both(vi, en)
+
+
+def why_line(line: Reason, anchored: set[str], titles_vi: dict[str, str]) -> Markup:
+    """One line of "why not certified" in both languages (a suite's skips: one line)."""
+    if line.kind != "skip" or line.suite is None:
+        return reason_html(line.text, anchored, titles_vi)
+    count = len(line.check_ids)
+    why = line.text.split(" — ", 1)[1] if " — " in line.text else ""
+    vi_why = ("nhóm không được chọn (--suite)" if why.startswith("the suite was not selected")
+              else "; ".join(skip_vi(part) for part in why.split("; ")) if why else "")
+    vi = f"{SUITE_TITLES.get(line.suite, (line.suite,))[0]}: {count} kiểm tra bắt buộc bị bỏ qua" \
+        + (f" — {vi_why}" if vi_why else "")
+    return both(vi, line.text)
+
+
+def chart_view(evidence: EvidenceEntry) -> dict[str, Any]:
+    """A chart's evidence with its title, axes and series named in both languages."""
+    data = dict(evidence.fields)
+    for axis in ("x_label", "y_label"):
+        label = str(data.get(axis) or "")
+        data[axis] = AXIS_LABELS.get(label, (label, label)) if label else ""
+    data["series_labels"] = {name: SERIES_LABELS.get(name, (name, name))
+                             for name in (data.get("series") or {})}
+    vi, en = CHART_TITLES.get(evidence.title.lower(), (evidence.title, evidence.title))
+    return {"data": data, "title_vi": vi, "title_en": en, "title": evidence.title}
+
+
+def endpoint_table(results: tuple[ResultEntry, ...]) -> dict[str, Any] | None:
+    """The load run's per-endpoint statistics (note "per-endpoint statistics"), for a table."""
+    for result in results:
+        for e in result.evidence:
+            if e.kind == "note" and e.title == "per-endpoint statistics" and \
+                    isinstance(e.fields.get("endpoints"), list):
+                rows = [row for row in e.fields["endpoints"] if isinstance(row, dict)]
+                total = e.fields.get("aggregated")
+                return {"rows": rows, "total": total if isinstance(total, dict) else None,
+                        "check": result.check.id}
+    return None
 
 
 def requirement_rows(result: ResultEntry) -> list[dict[str, str]]:
@@ -220,9 +346,11 @@ def _environment() -> Environment:
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       finalize=_finalize,
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(t=t, STATUSES=STATUSES, TOGGLE_JS=Markup(TOGGLE_JS))
+    env.globals.update(t=t, STATUSES=STATUSES, TOGGLE_JS=Markup(TOGGLE_JS),
+                       EV_KINDS={k for k in STRINGS if k.startswith("ev_")},
+                       VARIABLES_VI=VARIABLES_VI)
     env.filters.update(pretty=pretty, chart=lambda data, title="": chart_svg(data or {}, title),
-                       esc=escape)
+                       esc=escape, skip_vi=skip_vi)
     return env
 
 
@@ -258,6 +386,12 @@ def view_model(report: ReportDocument) -> dict[str, Any]:
         failed_by_suite.setdefault(r.check.suite, []).append(r)
     titles_vi = {a.item_id: a.title_vi or a.title for a in report.attestations}
     return {
+        "reasons": ordered_reasons(report.verdict.reasons, results),
+        "why_line": lambda line: why_line(line, anchored, titles_vi),
+        "partial": partial_run_line(report),
+        "rows": collapsed_results(results),
+        "endpoints": endpoint_table(results),
+        "chart_view": chart_view, "suite_name": suite_name, "skip_vi": skip_vi,
         "report": report, "run": report.run, "verdict": report.verdict,
         "attention": attention, "charts": charts, "anchored": anchored,
         "failed_by_suite": failed_by_suite,

@@ -33,6 +33,9 @@ def _evidence_text(result: ResultEntry) -> str:
         data = evidence.fields  # evidence data is JSON whose shape depends on its kind
         if evidence.kind == "reproduction":
             lines.append(f"reproduce: {data.get('command')}")
+            lines += [f"  ${v.get('name')}: {v.get('meaning')}"
+                      + (f" — export {v.get('name')}=\"$({v.get('get')})\"" if v.get("get") else "")
+                      for v in data.get("variables") or () if isinstance(v, dict)]
         elif evidence.kind == "finding":
             where = data.get("location", "") + (f":{data['line']}" if data.get("line") else "")
             lines.append(f"finding: {where} [{data.get('rule')}] {data.get('message')}")

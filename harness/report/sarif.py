@@ -138,10 +138,15 @@ def _results_for(result: ResultEntry, rule_index: int, config_uri: str | None,
         base["suppressions"] = [{"kind": "external", "status": "accepted",
                                  "justification": f"{waiver.reason} ({waiver.assessor}, "
                                                   f"until {waiver.expires})"}]
-    commands = [e.fields.get("command") for e in result.evidence
-                if e.kind == "reproduction" and isinstance(e.data, dict)]
-    if commands:
-        base["properties"]["reproduce"] = commands[0]
+    reproductions = [e.fields for e in result.evidence
+                     if e.kind == "reproduction" and isinstance(e.data, dict)]
+    if reproductions:
+        # Path-free: files and genuine credentials are shell variables, each with how to get it.
+        base["properties"]["reproduce"] = reproductions[0].get("command")
+        variables = [v for v in reproductions[0].get("variables") or () if isinstance(v, dict)]
+        if variables:
+            base["properties"]["reproduceVariables"] = {
+                str(v.get("name")): str(v.get("get") or v.get("meaning") or "") for v in variables}
     entries = []
     located = []
     for finding in (e for e in result.evidence if e.kind == "finding"):

@@ -84,7 +84,8 @@ class PortalClient:
         if npdb is None:
             raise RuntimeError("the portal's client certificates come from the mock NPDB's PKI")
         issued = npdb.pki.client_cert_set(self.client_id)[kind]
-        return TlsMaterial(self.tls.ca_bundle, issued.cert_path, issued.key_path)
+        return TlsMaterial(self.tls.ca_bundle, issued.cert_path, issued.key_path,
+                           client_id=self.client_id, cert_kind=kind)
 
     def http(self, *, timeout_s: float | None = None, max_bytes: int | None = None) -> SafeClient:
         """A scope-checked client for the SUT presenting the portal's TLS material."""
@@ -97,5 +98,5 @@ def portal_tls(run: PortalRun, client_id: str = PORTAL) -> TlsMaterial:
     tls = run.tls
     if tls.client_cert is None and run.profile.mtls == "required" and run.npdb is not None:
         issued = run.npdb.pki.client_cert_set(client_id)["valid"]
-        return TlsMaterial(tls.ca_bundle, issued.cert_path, issued.key_path)
+        return TlsMaterial(tls.ca_bundle, issued.cert_path, issued.key_path, client_id=client_id)
     return tls

@@ -36,13 +36,22 @@ def _mtls(defect: str | None) -> bool:
 
 def run_auth(workdir: Path, defects: frozenset[str], *, mtls: bool) -> dict[str, dict[str, Any]]:
     """Start a lab, run only the auth suite as the engine does, return results by check id."""
+    return _run_auth(workdir, defects, mtls=mtls)[0]
+
+
+def _run_auth(workdir: Path, defects: frozenset[str], *, mtls: bool
+              ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """``run_auth``'s results and the token service's JWKS (what a genuine token verifies by)."""
     city = {"mtls": "required"} if mtls else {}
     with Lab(workdir, defects, population=POPULATION, city_options=city) as lab:
         config = lab.run_config(suites=["auth"], quick=True,
                                 level="province" if mtls else "district",
                                 output_dir=workdir / "runs")
         outcome = Engine(config, npdb=lab.npdb).run()
-    return {r["check"]["id"]: r for r in outcome.report["results"] if r["check"]["suite"] == "auth"}
+        jwks = lab.npdb.minter().public_jwks()
+    results = {r["check"]["id"]: r for r in outcome.report["results"]
+               if r["check"]["suite"] == "auth"}
+    return results, jwks
 
 
 def _statuses(results: dict[str, dict[str, Any]]) -> dict[str, str]:
@@ -50,8 +59,15 @@ def _statuses(results: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def compliant(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
-    return run_auth(tmp_path_factory.mktemp("auth-compliant"), frozenset(), mtls=False)
+def compliant_run(tmp_path_factory: pytest.TempPathFactory
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    return _run_auth(tmp_path_factory.mktemp("auth-compliant"), frozenset(), mtls=False)
+
+
+@pytest.fixture(scope="module")
+def compliant(compliant_run: tuple[dict[str, dict[str, Any]], dict[str, Any]]
+              ) -> dict[str, dict[str, Any]]:
+    return compliant_run[0]
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +111,39 @@ def test_evidence_has_request_response_and_reproduction(compliant: dict[str, Any
     assert curl.startswith("curl ") and "/connection/v1/dossiers" in curl
 
 
-def test_no_bearer_token_reaches_the_report(compliant: dict[str, Any]) -> None:
+def test_no_genuine_bearer_token_reaches_the_report(
+        compliant_run: tuple[dict[str, dict[str, Any]], dict[str, Any]]) -> None:
+    """A genuine token (the token service's signature, its issuer and audience, valid when the
+    check ran) is never stored: a reproduction names it $TOKEN. Forged tokens are shown as sent
+    (issue 21 §2): alg none, stripped, attacker-keyed, HS256-confused, expired, not yet valid,
+    wrong issuer or no audience — none of them is accepted by a system that checks tokens."""
     import json
     import re
+    from datetime import datetime
 
-    text = json.dumps(compliant)
-    # a complete genuine JWT (header.claims.signature) must never be stored
-    assert not re.search(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}", text)
+    import jwt
+
+    results, jwks = compliant_run
+    keys = {k["kid"]: jwt.PyJWK(k).key for k in jwks["keys"]}
+    genuine, forged = [], 0
+    for check_id, result in results.items():
+        ran_at = datetime.fromisoformat(result["started_at"]).timestamp()
+        found = re.findall(r"eyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{20,}",
+                           json.dumps(result))
+        for token in found:
+            forged += 1
+            try:
+                key = keys.get(jwt.get_unverified_header(token).get("kid"))
+                claims = jwt.decode(token, key, algorithms=["ES256"],
+                                    audience=["connection-api", "npdb"],
+                                    issuer="https://id.npdb.test",
+                                    options={"verify_exp": False, "verify_nbf": False})
+            except (jwt.PyJWTError, TypeError, ValueError):
+                continue  # not the token service's signature, issuer or audience: a forgery
+            if claims.get("exp", 0) > ran_at and claims.get("nbf", 0) <= ran_at + 5:
+                genuine.append(f"{check_id}: {token[:40]}…")
+    assert not genuine, genuine
+    assert forged, "the forged tokens of the token checks are shown in their reproductions"
 
 
 @pytest.mark.parametrize("defect", sorted(EXPECTED_FAILURE))

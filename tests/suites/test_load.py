@@ -158,9 +158,12 @@ def test_distributed_run_with_two_workers_reports_them(tmp_path: Path) -> None:
     assert failing(results) == set(), {k: r.summary for k, r in results.items()}
     workers = [e for e in results["LOAD-THROUGHPUT"].evidence if e.title.startswith("load gen")]
     assert workers and workers[0].data["value"] == 2
-    commands = [e.data["command"] for e in results["LOAD-THROUGHPUT"].evidence
-                if e.kind == "reproduction"]
+    commands = [e.data["text"] for e in results["LOAD-THROUGHPUT"].evidence
+                if e.title == "locust command line (popcert's own files)"]
     assert commands and "--master" in commands[0] and "--expect-workers 2" in commands[0]
+    rerun = [e.data["command"] for e in results["LOAD-THROUGHPUT"].evidence
+             if e.kind == "reproduction"]
+    assert rerun == ['popcert certify -c "$RUN_CONFIG" --suite load']  # no path of this disk
 
 
 def test_request_bound_stops_the_run(tmp_path: Path) -> None:

@@ -180,7 +180,8 @@ def test_the_latency_check_fails_with_measurements_and_a_reproduction_without_th
     assert "createDossier median 612 ms" in result.summary and "budget 500 ms" in result.summary
     commands = [e.data["command"] for e in result.evidence if e.kind == "reproduction"]
     assert len(commands) == 4 and all("eyJ" not in c for c in commands)
-    assert sum("$POPCERT_CONF_TOKEN" in c for c in commands) == 3  # not /health: no token there
+    assert sum('"Authorization: Bearer $TOKEN"' in c for c in commands) == 3  # not /health
+    assert all("/tmp" not in c for c in commands)  # files are $CA_BUNDLE..., never local paths
     assert TOKEN not in json.dumps([e.to_json() for e in result.evidence])  # redacted requests
     limits = {e.title: e.data["limit"] for e in result.evidence if e.kind == "measurement"}
     assert limits["getDossier (GET /connection/v1/dossiers/{dossier_id}): median"] == 300

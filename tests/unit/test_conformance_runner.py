@@ -193,7 +193,7 @@ def test_each_bug_fails_exactly_its_check(toy_dir: Path, bug: str, expected: str
         if expected:
             result = verdict_for(ctx, expected, expected)
             commands = [e.data["command"] for e in result.evidence if e.kind == "reproduction"]
-            assert any(c.startswith("curl ") and "$POPCERT_CONF_TOKEN" in c for c in commands)
+            assert any(c.startswith("curl ") and "$TOKEN" in c for c in commands)
             assert "toy-token" not in str([e.to_json() for e in result.evidence])
             assert any("--seed" in c or "seed 11" in c for c in commands)
 

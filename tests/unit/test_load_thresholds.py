@@ -137,7 +137,8 @@ def test_no_statistics_is_an_error_not_a_pass(tmp_path: Path) -> None:
     with pytest.raises(SuiteUnavailable) as unavailable:
         measured(outcome)
     assert unavailable.value.summary == "the load run produced no statistics: killed"
-    assert [e.kind for e in unavailable.value.evidence] == ["reproduction", "note"]
+    # the rerun command, locust's own command line, locust's output
+    assert [e.kind for e in unavailable.value.evidence] == ["reproduction", "note", "note"]
     for evaluate in (evaluate_throughput, evaluate_p95, evaluate_p99, evaluate_error_rate):
         with pytest.raises(SuiteUnavailable, match="no statistics: killed"):
             evaluate(outcome, LIMITS)

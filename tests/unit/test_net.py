@@ -24,6 +24,8 @@ from harness.net import (
     ScopeGuard,
     TlsMaterial,
     curl_command,
+    tls_variables,
+    token_variable,
 )
 from tests.conftest import (
     Behaviour,
@@ -214,7 +216,9 @@ def test_curl_command_is_redacted_through_evidence(tmp_path: Path) -> None:
     tls = TlsMaterial(tmp_path / "ca.pem", tmp_path / "portal.pem", tmp_path / "portal.key")
     command = curl_command("post", "https://127.0.0.1:8443/connection/v1/dossiers",
                            {"Authorization": f"Bearer {JWT}"}, {"procedure_code": "1.001193"}, tls)
-    assert command.startswith("curl -sS -X POST") and "--cacert" in command and "--cert" in command
+    assert command.startswith("curl -sS -X POST")
+    assert '--cacert "$CA_BUNDLE" --cert "$CLIENT_CERT" --key "$CLIENT_KEY"' in command
+    assert str(tmp_path) not in command  # no path of this disk: each file is a variable
     assert JWT in command  # the raw command is for the operator; storage goes through Evidence
     stored = json.dumps(Evidence.reproduction(command).to_json())
     assert JWT.split(".")[1] not in stored and JWT.split(".")[2] not in stored
@@ -321,3 +325,24 @@ def test_proxy_variables_do_not_route_sut_traffic(monkeypatch: pytest.MonkeyPatc
         with SafeClient(LOOPBACK, timeout_s=2) as client:
             exchange = client.request("GET", sut.url + "/health")
         assert exchange.status == 200 and sut.hits == 1 and proxy.hits == 0
+
+
+def test_a_reproduction_names_its_variables_and_shows_only_declared_forgeries(tmp_path: Path) -> None:
+    tls = TlsMaterial(tmp_path / "ca.pem", tmp_path / "portal.pem", tmp_path / "portal.key",
+                      cert_kind="expired")
+    forged = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJwb3J0YWwifQ."
+    command = curl_command("GET", "https://127.0.0.1:8443/x", {"Authorization": f"Bearer {forged}"},
+                           None, tls)
+    shown = Evidence.reproduction(command, variables=tls_variables(tls), shown=[forged]).data
+    assert f"'Authorization: Bearer {forged}'" in shown["command"]  # what was accepted, as sent
+    named = {v["name"]: v["get"] for v in shown["variables"]}
+    assert named == {"CA_BUNDLE": "popcert mock credential ca",
+                     "CLIENT_CERT": "popcert mock credential cert --client portal --kind expired",
+                     "CLIENT_KEY": "popcert mock credential key --client portal --kind expired"}
+    hidden = Evidence.reproduction(command, variables=tls_variables(tls)).data["command"]
+    assert forged not in hidden  # not declared shown: redacted like any credential
+    genuine = curl_command("GET", "https://h/x", {"Authorization": "Bearer $TOKEN"})
+    token = Evidence.reproduction(genuine, variables=[token_variable("portal-b", ["dossier.read"])])
+    assert '-H "Authorization: Bearer $TOKEN"' in token.data["command"]
+    assert token.data["variables"][0]["get"] == (
+        "popcert mock credential token --client portal-b --scope dossier.read")

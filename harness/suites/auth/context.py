@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.checks import CheckResult, Evidence, SuiteUnavailable
-from harness.net import SafeClient, TlsMaterial
+from harness.checks import CheckResult, Evidence, ShellVariable, SuiteUnavailable
+from harness.net import SafeClient, TlsMaterial, token_variable
 from harness.run_context import RunContext
 from harness.suites.auth.probe import DOSSIERS_PATH, READ_PATH, Probe, said
 from harness.sut.dossiers import RESIDENCE, Person, dossier_body, synthetic_people
@@ -42,6 +42,8 @@ class AuthState:
     own_dossier: tuple[str, Probe] | None = None  # the dossier portal submitted, created once
     subscription_id: str | None = None  # the SUT's NPDB subscription, once a delivery showed it
     list_fill: OwnDossiers | None = None  # the portal's dossiers the list checks judge, made once
+    # token -> $TOKEN line of each genuine token minted (a credential: never shown in a command)
+    credentials: dict[str, ShellVariable] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,16 @@ class AuthContext:
     # --- credentials --------------------------------------------------------------------
     def token(self, client_id: str = PORTAL, scopes: Sequence[str] = PORTAL_SCOPES,
               **claim_overrides: Any) -> str:
-        """A genuine token of the national token service (claims may be overridden)."""
-        return str(self.minter.mint(client_id, list(scopes), **claim_overrides))
+        """A genuine token of the national token service (claims may be overridden).
+
+        Untampered (or only for another audience, which the token service issues too), it is a
+        credential: a reproduction names it $TOKEN. With other overrides it is a forgery that a
+        reproduction shows as sent."""
+        token = str(self.minter.mint(client_id, list(scopes), **claim_overrides))
+        audience = claim_overrides.get("aud", "connection-api")
+        if set(claim_overrides) <= {"aud"} and isinstance(audience, str):
+            self.state.credentials[token] = token_variable(client_id, scopes, audience)
+        return token
 
     def claims(self, client_id: str = PORTAL, scopes: Sequence[str] = PORTAL_SCOPES
                ) -> dict[str, Any]:
@@ -96,7 +106,7 @@ class AuthContext:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         exchange = (client or self.client).request("GET", self.url(path), headers=headers)
-        return Probe(description, exchange, tls or self.tls, token)
+        return Probe(description, exchange, tls or self.tls, token, self._credential(token))
 
     def post(self, description: str, token: str | None, body: Any, *,
              path: str = DOSSIERS_PATH, raw: bytes | None = None,
@@ -111,7 +121,10 @@ class AuthContext:
         else:
             exchange = self.client.request("POST", self.url(path), headers=all_headers,
                                            json_body=body)
-        return Probe(description, exchange, self.tls, token)
+        return Probe(description, exchange, self.tls, token, self._credential(token))
+
+    def _credential(self, token: str | None) -> ShellVariable | None:
+        return self.state.credentials.get(token) if token else None
 
     def dossier_body(self, index: int = 0) -> dict[str, Any]:
         """A valid residence-registration submission for a real person of the mock population."""

@@ -15,8 +15,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from harness.checks import CheckResult, Evidence, Status
-from harness.net import Exchange, TlsMaterial, curl_command
+from harness.checks import CheckResult, Evidence, ShellVariable, Status
+from harness.net import Exchange, TlsMaterial, curl_command, tls_variables
 from harness.suites.auth.forge import decode_segment
 from harness.suites.auth.spec import error_schema
 from harness.sut.portal import API_BASE_PATH
@@ -38,6 +38,9 @@ class Probe:
     exchange: Exchange
     tls: TlsMaterial | None = None
     token: str | None = None
+    # Set when ``token`` is a genuine credential (AuthContext.token without tampering): the
+    # reproduction names it $TOKEN. Any other token is a forgery and is shown as sent.
+    credential: ShellVariable | None = None
 
     def evidence(self) -> tuple[Evidence, ...]:
         ex = self.exchange
@@ -54,8 +57,19 @@ class Probe:
             ex.request_body is None else json.dumps(ex.request_body, ensure_ascii=False)
         if isinstance(body_text, bytes):
             body_text = body_text.decode("utf-8", errors="replace")
-        repro = Evidence.reproduction(curl_command(ex.method, ex.url, ex.request_headers,
-                                                   body_text, self.tls))
+        headers = dict(ex.request_headers)
+        shown: list[str] = []
+        for name in [h for h in headers if h.lower() == "authorization"]:
+            if self.credential is not None:
+                headers[name] = "Bearer $TOKEN"
+            elif self.token:
+                shown.append(self.token)  # a forgery: the command sends what was accepted
+        # A notification signature binds one body at one second (300 s window): not a credential.
+        shown += [v for h, v in headers.items() if h.lower() == "x-npdb-signature" and v]
+        variables = (*tls_variables(self.tls), *([self.credential] if self.credential else []))
+        repro = Evidence.reproduction(curl_command(ex.method, ex.url, headers, body_text,
+                                                   self.tls),
+                                      variables=variables, shown=shown)
         parts: list[Evidence] = [request, response, repro]
         if self.token and self.token.count(".") == 2:
             header = decode_segment(self.token.split(".")[0])

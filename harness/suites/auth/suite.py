@@ -67,4 +67,8 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "listing.own_dossiers(): the portal's dossiers the list checks judge, topped up by "
             "bounded submissions by the first list check (AUTH-LIST-LIMIT) and reused by "
             "AUTH-LIST-FILTERS; not kept when a submission or the first listing failed"),
+        "state.credentials": (
+            "AuthContext.token() records each genuine token it mints (every check minting one); "
+            "AuthContext.read()/post() look the token up so a reproduction names a genuine "
+            "credential $TOKEN and shows a forged one as sent; a token never minted is a forgery"),
     })

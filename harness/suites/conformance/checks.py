@@ -6,12 +6,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from harness.checks import CheckResult, Evidence, Severity, check
-from harness.net import Exchange, TlsMaterial, curl_command
+from harness.checks import CheckResult, Evidence, Severity, ShellVariable, check
+from harness.net import (
+    CA_BUNDLE,
+    RUN_CONFIG,
+    Exchange,
+    TlsMaterial,
+    curl_command,
+    rerun_command,
+    tls_variables,
+    token_variable,
+)
 from harness.suites.conformance.latency import P90_FACTOR, OperationTiming
 from harness.suites.conformance.latency import judged as judged_latency
 from harness.suites.conformance.mapping import CHECK_IDS
 from harness.suites.conformance.runner import REQUEST_LOG, FuzzOutcome, FuzzPlan
+from harness.sut.portal import PORTAL, PORTAL_SCOPES
 
 if TYPE_CHECKING:
     from harness.suites.conformance.context import ConformanceContext
@@ -38,8 +48,11 @@ def _run_evidence(ctx: ConformanceContext) -> list[Evidence]:
             Evidence.measurement("operations_tested", outcome.operations_tested, "operations"),
             Evidence.measurement("duration", round(outcome.duration_s, 1), "s"),
             Evidence.measurement("seed", outcome.seed),
-            Evidence.reproduction(outcome.command, title="rerun the fuzzing with this seed "
-                                  "(set POPCERT_CONF_TOKEN to a portal token first)"),
+            Evidence.reproduction(rerun_command("conformance", outcome.seed),
+                                  title="rerun the fuzzing with this seed",
+                                  variables=[RUN_CONFIG]),
+            Evidence.note(outcome.command, title="schemathesis command line (popcert's own "
+                          "files; its token is POPCERT_CONF_TOKEN)"),
             Evidence.note(json.dumps(outcome.replay, indent=1, sort_keys=True),
                           title="replay: the same seed, versions, phases and example budget against "
                                 "the same SUT behaviour send the same requests (request_sequence_sha256; "
@@ -60,7 +73,8 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
                                              finding.request["headers"], finding.request["body"]))
             if finding.response is not None:
                 evidence.append(Evidence.response(**finding.response))
-            evidence.append(Evidence.reproduction(finding.curl + f"  # seed {outcome.seed}"))
+            evidence.append(Evidence.reproduction(finding.curl + f"  # seed {outcome.seed}",
+                                                  variables=_variables(ctx.plan)))
         operations = sorted({f.operation for f in outcome.findings_for(names)})
         return CheckResult.failed(
             f"{count} request(s) showed {what} on {', '.join(operations)} (seed {outcome.seed})",
@@ -87,7 +101,7 @@ def verdict_for(ctx: ConformanceContext, check_id: str, what: str) -> CheckResul
        requirements=["CONN-NO-SERVER-ERROR"],
        defect="conformance.server_error_on_bad_input", timeout_s=30)
 def no_server_errors(ctx: ConformanceContext) -> CheckResult:
-    """The API never answers a 5xx, whatever it is sent"""
+    """The API never answers a 5xx, whatever it is sent."""
     return verdict_for(ctx, "CONF-SERVER-ERRORS", "server errors (5xx)")
 
 
@@ -95,7 +109,7 @@ def no_server_errors(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-OPENAPI-STATUS-CODES"],
        defect="conformance.undocumented_status", timeout_s=30)
 def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
-    """Every status code the API returns is documented"""
+    """Every status code the API returns is documented."""
     return verdict_for(ctx, "CONF-STATUS-CODE", "undocumented status codes")
 
 
@@ -103,7 +117,7 @@ def documented_status_codes(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-OPENAPI-MEDIA-TYPE"],
        defect="conformance.wrong_content_type", timeout_s=30)
 def documented_content_types(ctx: ConformanceContext) -> CheckResult:
-    """Every response carries its documented Content-Type"""
+    """Every response carries its documented Content-Type."""
     return verdict_for(ctx, "CONF-CONTENT-TYPE", "undocumented content types")
 
 
@@ -112,7 +126,7 @@ def documented_content_types(ctx: ConformanceContext) -> CheckResult:
                      "CONN-RESPONSE-DOSSIER-LIST", "CONN-RESPONSE-ERROR"],
        defect="schema.dob_wrong_format", timeout_s=30)
 def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
-    """Response bodies and headers match the documented schemas"""
+    """Response bodies and headers match the documented schemas."""
     return verdict_for(ctx, "CONF-RESPONSE-SCHEMA", "schema violations in responses")
 
 
@@ -125,7 +139,7 @@ def responses_match_schema(ctx: ConformanceContext) -> CheckResult:
                      "CONN-INPUT-IDEMPOTENCY-KEY-FORMAT", "CONN-INPUT-BODY-REQUIRED"],
        defect="conformance.accepts_invalid_input", timeout_s=30)
 def rejects_invalid_input(ctx: ConformanceContext) -> CheckResult:
-    """Input that violates the schema is rejected"""
+    """Input that violates the schema is rejected."""
     return verdict_for(ctx, "CONF-NEGATIVE-DATA", "acceptance of invalid input")
 
 
@@ -154,7 +168,7 @@ def missing_required_header(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-SEC-JWT"],
        defect="auth.no_token_accepted", timeout_s=30)  # also caught by the auth suite
 def auth_enforced(ctx: ConformanceContext) -> CheckResult:
-    """Protected operations refuse requests without valid credentials"""
+    """Protected operations refuse requests without valid credentials."""
     return verdict_for(ctx, "CONF-AUTH-IGNORED", "ignored authentication")
 
 
@@ -162,7 +176,7 @@ def auth_enforced(ctx: ConformanceContext) -> CheckResult:
        requirements=["CONN-LINK-GET-DOSSIER"],
        defect="conformance.not_readable_after_create", timeout_s=30)
 def stateful_links(ctx: ConformanceContext) -> CheckResult:
-    """Created resources are available and deleted ones are gone (stateful links)"""
+    """Created resources are available and deleted ones are gone (stateful links)."""
     return verdict_for(ctx, "CONF-STATEFUL", "resource availability or use-after-free faults")
 
 
@@ -170,11 +184,17 @@ def stateful_links(ctx: ConformanceContext) -> CheckResult:
        requirements=["PROFILE-CONF-RESPONSE-TIME"],
        defect="conformance.slow_responses", timeout_s=30)
 def response_time(ctx: ConformanceContext) -> CheckResult:
-    """Every fuzzed request is answered within the profile's response-time limit"""
+    """Every fuzzed request is answered within the profile's response-time limit."""
     if ctx.max_response_time_ms is None:
         return CheckResult.skipped("the profile sets no conformance.max_response_time_ms")
     return verdict_for(ctx, "CONF-RESPONSE-TIME",
                        f"responses slower than {ctx.max_response_time_ms:g} ms")
+
+
+def _variables(plan: FuzzPlan) -> tuple[ShellVariable, ...]:
+    """$CA_BUNDLE, $CLIENT_CERT, $CLIENT_KEY and $TOKEN (the portal's, every scope) of a replay."""
+    return (*tls_variables(TlsMaterial(plan.ca_bundle, plan.client_cert, plan.client_key)),
+            token_variable(PORTAL, PORTAL_SCOPES))
 
 
 def _timing_curl(plan: FuzzPlan, exchange: Exchange) -> str:
@@ -184,7 +204,7 @@ def _timing_curl(plan: FuzzPlan, exchange: Exchange) -> str:
                            TlsMaterial(plan.ca_bundle, plan.client_cert, plan.client_key))
     command = command.replace("curl -sS", "curl -sS -o /dev/null -w '%{time_total} s\\n'", 1)
     if "authorization" in {k.lower() for k in exchange.request_headers}:
-        command += ' -H "Authorization: Bearer $POPCERT_CONF_TOKEN"'
+        command += ' -H "Authorization: Bearer $TOKEN"'
     return command
 
 
@@ -204,7 +224,7 @@ def _timing_evidence(timing: OperationTiming) -> list[Evidence]:
        requirements=["PROFILE-CONF-LATENCY-BUDGET"],
        defect=("conformance.slow_every_response", "conformance.slow_responses"), timeout_s=30)
 def latency_budget(ctx: ConformanceContext) -> CheckResult:
-    """Every operation answers valid requests within its latency budget (median and p90)"""
+    """Every operation answers valid requests within its latency budget (median and p90)."""
     # On a saturated host: inconclusive unless saturation cannot explain it (latency.judged).
     return judged_latency(ctx.latency, _latency_budget(ctx))
 
@@ -218,7 +238,8 @@ def _latency_budget(ctx: ConformanceContext) -> CheckResult:
             if timing.slowest is not None:
                 evidence += [*timing.slowest.evidence(),
                              Evidence.reproduction(_timing_curl(ctx.plan, timing.slowest),
-                                                   title="time one request")]
+                                                   title="time one request",
+                                                   variables=_variables(ctx.plan))]
         worst = max(over, key=lambda t: (t.median_ms or 0) / t.budget_ms)
         return CheckResult.failed(
             f"{len(over)} operation(s) over their latency budget: " + ", ".join(
@@ -242,7 +263,7 @@ def _latency_budget(ctx: ConformanceContext) -> CheckResult:
        requirements=["PROFILE-PUBLISHED-OPENAPI"],
        defect="conformance.spec_drift", timeout_s=30)
 def spec_drift(ctx: ConformanceContext) -> CheckResult:
-    """The SUT's published OpenAPI document has no breaking change against the shared spec"""
+    """The SUT's published OpenAPI document has no breaking change against the shared spec."""
     published = ctx.published
     if published.document is None:
         # Mandatory where the profile makes this check mandatory (province, ministry): without
@@ -261,15 +282,17 @@ def spec_drift(ctx: ConformanceContext) -> CheckResult:
             f"{published.url}: {published.drifts[0].detail}",
             Evidence.finding(published.url or "", None, "invalid_document",
                              published.drifts[0].detail),
-            Evidence.reproduction(f"curl -sS --cacert CA {published.url} > published.json && "
-                                  "openapi-spec-validator published.json"),
+            Evidence.reproduction(f'curl -sS --cacert "$CA_BUNDLE" {published.url} > '
+                                  "published.json && openapi-spec-validator published.json",
+                                  variables=[CA_BUNDLE]),
             breaking_changes=1.0)
     if published.drifts:
         return CheckResult.failed(
             f"{len(published.drifts)} breaking change(s) in {published.url}",
             *[Evidence.finding(published.url or "", None, d.kind, f"{d.location}: {d.detail}")
               for d in published.drifts[:50]],
-            Evidence.reproduction(f"curl -sS --cacert CA {published.url}"),
+            Evidence.reproduction(f'curl -sS --cacert "$CA_BUNDLE" {published.url}',
+                                  variables=[CA_BUNDLE]),
             breaking_changes=float(len(published.drifts)))
     return CheckResult.passed(f"{published.url} is compatible with the shared spec",
                               Evidence.note(str(published.url), title="published spec"))

@@ -38,6 +38,8 @@ from harness.suites.conformance.replay import (
 BUILTIN_CHECKS = builtin_checks.ENABLED
 TOKEN_ENV = "POPCERT_CONF_TOKEN"
 REQUEST_LOG = "requests.tsv"  # phase, method, target, body SHA-256: one generated request a line
+SENSITIVE_MARKERS = ["token", "secret", "password", "auth", "session", "passwd", "credential",
+                     "api-key", "api_key", "apikey", "private", "signature"]
 GUARD_MODULE = "harness.suites.conformance.guard"
 # Schemathesis and hypothesis need ~400 MB; a SUT sending gigabytes must not take the host down
 # (the guard already cuts every body at max_body_bytes; this is the backstop).
@@ -158,6 +160,10 @@ def write_config(plan: FuzzPlan) -> Path:
         lines.append(f"request-cert-key = {json.dumps(str(plan.client_key))}")
     lines += ["", "[generation]", f"max-examples = {plan.max_examples}", 'mode = "all"',
               *REPRODUCIBLE_GENERATION, ""]
+    # Schemathesis's default markers filter every name containing "key", Idempotency-Key
+    # included, so a finding's curl could not be replayed (issue 21 §2). Credentials stay
+    # filtered: its keys-to-sanitize list (authorization, x-api-key, ...) and these markers.
+    lines += ["[output.sanitization]", "sensitive-markers = " + json.dumps(SENSITIVE_MARKERS), ""]
     if plan.bearer_scheme:
         lines += [f"[auth.openapi.{json.dumps(plan.bearer_scheme)}]",
                   f'bearer = "${{{TOKEN_ENV}}}"', ""]
@@ -448,15 +454,16 @@ def _response_evidence(response: dict[str, Any] | None) -> dict[str, Any] | None
 def curl_command(request: dict[str, Any], plan: FuzzPlan) -> str:
     """A minimal curl replay; the token is a shell variable the assessor sets, never the value."""
     parts = ["curl", "-sS", "-X", str(request.get("method", "GET"))]
-    if plan.ca_bundle is not None:
-        parts += ["--cacert", str(plan.ca_bundle)]
-    if plan.client_cert is not None and plan.client_key is not None:
-        parts += ["--cert", str(plan.client_cert), "--key", str(plan.client_key)]
     quoted: list[str] = []
+    # Files on this disk are shell variables (harness.net.tls_variables), never their paths.
+    if plan.ca_bundle is not None:
+        quoted.append('--cacert "$CA_BUNDLE"')
+    if plan.client_cert is not None and plan.client_key is not None:
+        quoted.append('--cert "$CLIENT_CERT" --key "$CLIENT_KEY"')
     for name, value in _flat_headers(request.get("headers")).items():
         if name.lower() == "authorization":
-            # Double quotes so the shell expands $POPCERT_TOKEN at replay time.
-            quoted.append(f'-H "Authorization: Bearer ${TOKEN_ENV}"' if "Filtered" in value
+            # Double quotes so the shell expands $TOKEN (harness.net.token_variable) at replay.
+            quoted.append('-H "Authorization: Bearer $TOKEN"' if "Filtered" in value
                           or value.lower().startswith("bearer") else
                           "-H " + shlex.quote(f"{name}: {value}"))
             continue

@@ -32,7 +32,7 @@ IPV6_MISSING = "firewall.ipv6_missing"
        defect=("firewall.default_accept", IPV6_MISSING),
        requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5", "FW-BASELINE-DUAL-STACK"])
 def default_deny_inbound(ctx: FirewallContext) -> CheckResult:
-    """Inbound traffic is denied by default"""
+    """Inbound traffic is denied by default."""
     return per_family(ctx, _default_deny)
 
 
@@ -59,7 +59,7 @@ def _default_deny(view: FamilyView) -> CheckResult:
        defect=("firewall.inbound_not_restricted", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-INBOUND-GATEWAY", "FW-BASELINE-DUAL-STACK"])
 def inbound_gateway_only(ctx: FirewallContext) -> CheckResult:
-    """Only the national gateways can open connections to the connection port"""
+    """Only the national gateways can open connections to the connection port."""
     return per_family(ctx, _inbound_gateway_only)
 
 
@@ -84,7 +84,7 @@ def _inbound_gateway_only(view: FamilyView) -> CheckResult:
        defect=("firewall.ssh_open", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-ADMIN-PORTS", "FW-BASELINE-DUAL-STACK"])
 def admin_ports_management_only(ctx: FirewallContext) -> CheckResult:
-    """Administration ports are reachable from the management network only"""
+    """Administration ports are reachable from the management network only."""
     return per_family(ctx, _admin_ports)
 
 
@@ -105,7 +105,7 @@ def _admin_ports(view: FamilyView) -> CheckResult:
        defect=("firewall.egress_open", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-EGRESS-NPDB", "FW-BASELINE-DUAL-STACK"])
 def egress_npdb_only(ctx: FirewallContext) -> CheckResult:
-    """Outbound connections go to the NPDB from the connection servers only"""
+    """Outbound connections go to the NPDB from the connection servers only."""
     return per_family(ctx, _egress_npdb_only)
 
 
@@ -143,7 +143,7 @@ def _egress_npdb_only(view: FamilyView) -> CheckResult:
        defect=("firewall.any_any", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["FW-BASELINE-DEFAULT-DENY", "NIST-800-53-SC-7-5", "FW-BASELINE-DUAL-STACK"])
 def no_any_any(ctx: FirewallContext) -> CheckResult:
-    """No any-to-any accept rule"""
+    """No any-to-any accept rule."""
     return per_family(ctx, _no_any_any)
 
 
@@ -184,7 +184,7 @@ def _any_any(box: tuple[int, ...], real_ifaces: tuple[tuple[int, int], ...], fam
        defect=("firewall.shadowed_rule", "firewall.ipv6_open", IPV6_MISSING),
        requirements=["ALSHAER-POLICY-ANOMALIES", "FW-BASELINE-DUAL-STACK"])
 def no_shadowed_rules(ctx: FirewallContext) -> CheckResult:
-    """No shadowed or redundant rules"""
+    """No shadowed or redundant rules."""
     return per_family(ctx, _no_shadowed_rules)
 
 

@@ -47,7 +47,7 @@ _STAND_ZONE = {"gateway": "gateway_cidrs", "management": "management_cidrs"}
        defect=("firewall.live_port_open", IPV6_MISSING),
        requirements=["FW-BASELINE-LIVE-EXPOSURE", "FW-BASELINE-DUAL-STACK"])
 def live_exposure(ctx: FirewallContext) -> CheckResult:
-    """The host exposes no port that the declared ruleset drops"""
+    """The host exposes no port that the declared ruleset drops."""
     live = ctx.live
     if live is None:
         return CheckResult.skipped(ctx.live_off)

@@ -21,7 +21,7 @@ ICMPV6_NAMES = {1: "destination unreachable", 2: "packet too big", 3: "time exce
        defect=("firewall.icmpv6_dropped", IPV6_MISSING),
        requirements=["FW-BASELINE-ICMPV6", "RFC4890-ICMPV6-FILTERING", "FW-BASELINE-DUAL-STACK"])
 def icmpv6_essential(ctx: FirewallContext) -> CheckResult:
-    """The IPv6 policy accepts the ICMPv6 that neighbour discovery and path MTU discovery need"""
+    """The IPv6 policy accepts the ICMPv6 that neighbour discovery and path MTU discovery need."""
     return per_family(ctx, _icmpv6_essential,
                       applies=lambda f: "ICMPv6 concerns the IPv6 policy only" if f == "ipv4" else None)
 

@@ -6,13 +6,27 @@ no check could analyse fails each check unless the baseline excludes it.
 
 from __future__ import annotations
 
-from harness.checks import CheckResult, Evidence, Severity, Status, check
+import shlex
+from pathlib import Path
+
+from harness.checks import CheckResult, Evidence, Severity, ShellVariable, Status, check
 from harness.suites.sast.bandit import CodeFinding, level_at_least
 from harness.suites.sast.context import SastContext
 from harness.suites.sast.files import Skipped
 from harness.suites.sast.secrets import scan_secrets
 
 MAX_FINDINGS_IN_EVIDENCE = 200  # a vendor tree can produce thousands; the count is still exact
+SOURCE_DIR = ShellVariable("SOURCE_DIR", "the system's source folder (source.path in the run "
+                           "config), when it is not under the folder popcert ran in", "")
+
+
+def _portable(path: Path) -> str:
+    """The source folder relative to where popcert ran (the repository root, as in SARIF), else
+    "$SOURCE_DIR": a reproduction names no path of the assessor's disk."""
+    try:
+        return shlex.quote(str(Path(path).resolve().relative_to(Path.cwd().resolve())) or ".")
+    except ValueError:
+        return '"$SOURCE_DIR"'
 
 
 def _finding_evidence(finding: CodeFinding, accepted_reason: str | None = None) -> Evidence:
@@ -93,8 +107,9 @@ def bandit_clean(ctx: SastContext) -> CheckResult:
                 Evidence.measurement("findings_below_threshold",
                                      len(analysis.bandit) - len(relevant)),
                 *notes,
-                Evidence.reproduction(f"bandit -r {ctx.source_path} --severity-level "
-                                      f"{ctx.min_severity} --confidence-level {ctx.min_confidence}")]
+                Evidence.reproduction(f"bandit -r {_portable(ctx.source_path)} --severity-level "
+                                      f"{ctx.min_severity} --confidence-level {ctx.min_confidence}",
+                                      variables=[SOURCE_DIR])]
     return _judge_with_skipped(ctx, relevant, "bandit finding(s) at or above "
                                f"{ctx.min_severity}/{ctx.min_confidence}", blocking, *evidence)
 

@@ -133,7 +133,7 @@ def _refused(run: StepRun) -> bool:
        requirements=["NPDB-CLIENT-CREDENTIALS", "NPDB-BEARER-TOKEN", "NPDB-TOKEN-GRANT",
                      "NPDB-TOKEN-CLIENT-ASSERTION", "NPDB-TOKEN-MTLS-CLIENT-ID"])
 def own_credentials(ctx: ScenarioContext) -> CheckResult:
-    """The SUT authenticates to the NPDB as itself (client city-system)"""
+    """The SUT authenticates to the NPDB as itself (client city-system)."""
     ran, errored = _usable(ctx)
     # Public endpoints (JWKS, discovery) carry no client identity; data and token calls do.
     judged = [r for r in ran if _identified_calls(r)]
@@ -147,7 +147,7 @@ def own_credentials(ctx: ScenarioContext) -> CheckResult:
        requirements=["NPDB-PURPOSE-CODE", "SCENARIO-PURPOSE-CODE", "NPDB-PURPOSE-ALLOWED",
                      "PROC-PURPOSE-PER-PROCEDURE"])
 def purpose_code(ctx: ScenarioContext) -> CheckResult:
-    """Every NPDB data call carries the purpose code of the procedure being processed"""
+    """Every NPDB data call carries the purpose code of the procedure being processed."""
     ran, errored = _usable(ctx)
     # Subscriptions are made in the background, not for a procedure: they carry no purpose.
     data_calls = {id(r): [e for e in _identified_calls(r)
@@ -198,7 +198,7 @@ def request_id(ctx: ScenarioContext) -> CheckResult:
                      "NPDB-PURPOSE-FIELDS-RESIDENCE-REGISTRATION", "NPDB-PURPOSE-FIELDS-RESIDENCE-REMOVAL",
                      "NPDB-PURPOSE-FIELDS-CHILD-INSURANCE", "NPDB-PURPOSE-FIELDS-FUNERAL-ALLOWANCE"])
 def data_minimisation(ctx: ScenarioContext) -> CheckResult:
-    """Citizen lookups request only the fields the procedure needs"""
+    """Citizen lookups request only the fields the procedure needs."""
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:
@@ -236,7 +236,7 @@ def data_minimisation(ctx: ScenarioContext) -> CheckResult:
        defect="npdb.redundant_calls", timeout_s=30,
        requirements=["SCENARIO-CALL-BUDGET", "PROC-CALL-BUDGET"])
 def call_budget(ctx: ScenarioContext) -> CheckResult:
-    """Each fault-free step calls the NPDB no more than its procedure needs"""
+    """Each fault-free step calls the NPDB no more than its procedure needs."""
     ran, errored = _usable(ctx)
     # Under faults retries are the point; their budget is SCN-FAULT-RETRY's business.
     judged = [r for r in ran if not r.faults and r.dossier_id]
@@ -261,7 +261,7 @@ def _answered(run: StepRun) -> list[dict[str, Any]]:
                      "PROC-MARRIAGE-SAME-PERSON", "PROC-MARRIAGE-LEGAL-AGE",
                      "PROC-DEATH-ALREADY-REGISTERED", "PROC-DEATH-FUTURE-DATE"])
 def outcome(ctx: ScenarioContext) -> CheckResult:
-    """Each dossier reaches the right final status after the required NPDB checks"""
+    """Each dossier reaches the right final status after the required NPDB checks."""
     ran, errored = _usable(ctx)
     # Refused calls (wrong credentials or purpose) are judged by their own checks.
     judged = [r for r in ran if not r.faults and not _refused(r)]
@@ -298,7 +298,7 @@ def _lost(run: StepRun) -> str | None:
        defect="npdb.loses_dossier_on_failure", timeout_s=30,
        requirements=["CONN-DOSSIER-DURABLE"])
 def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
-    """Dossiers stay accepted and retrievable while the NPDB fails"""
+    """Dossiers stay accepted and retrievable while the NPDB fails."""
     ran, errored = _usable(ctx)
     judged = [r for r in ran if r.faults]
     problems = [(r, why) for r in judged if (why := _lost(r)) is not None]
@@ -310,7 +310,7 @@ def fault_no_loss(ctx: ScenarioContext) -> CheckResult:
        requirements=["CONN-DOSSIER-PENDING-NPDB", "SCENARIO-FAULT-TRANSIENT", "CONN-DOSSIER-LIFECYCLE",
                      "NPDB-UNAVAILABLE-RETRY", "PROC-NPDB-UNANSWERED"])
 def fault_retry(ctx: ScenarioContext) -> CheckResult:
-    """After transient NPDB faults the SUT retries and completes the dossier"""
+    """After transient NPDB faults the SUT retries and completes the dossier."""
     ran, errored = _usable(ctx)
     # Lost dossiers are SCN-FAULT-NO-LOSS's finding; calls the NPDB refused (bad credentials or
     # purpose) can never succeed, whatever the retries, and are judged by their own checks.
@@ -342,7 +342,7 @@ def _timestamp(value: Any) -> float | None:
        defect="npdb.ignores_retry_after", timeout_s=30,
        requirements=["NPDB-RETRY-AFTER", "RFC9110-RETRY-AFTER", "SCENARIO-FAULT-RATE-LIMIT"])
 def fault_rate_limit(ctx: ScenarioContext) -> CheckResult:
-    """After a 429 the SUT waits the Retry-After delay before calling the NPDB again"""
+    """After a 429 the SUT waits the Retry-After delay before calling the NPDB again."""
     ran, errored = _usable(ctx)
     judged, problems = [], []
     for run in ran:

@@ -38,7 +38,9 @@ def test_page_is_self_contained() -> None:
 def test_verdict_system_profile_and_versions_are_shown() -> None:
     html = render_html(doc(sample_report()))
     verdict = html.index('id="verdict"')
-    assert verdict < html.index('id="identity"') < html.index('id="failures"')
+    # why not certified comes first: the failed checks before the tables and charts
+    assert verdict < html.index('id="identity"') < html.index('id="failures"') < html.index(
+        'id="suite-summary"') < html.index('id="charts"')
     assert "verdict-NOT-CERTIFIED" in html and "KHÔNG ĐẠT CHỨNG NHẬN" in html and "NOT CERTIFIED" in html
     for text in ("Hệ thống thông tin giải quyết thủ tục hành chính Hà Nội", "Cấp tỉnh",
                  "Province level", "popcert 0.1.0", "npdb v1", "connection v1", "1111111111111111"):
@@ -55,7 +57,7 @@ def test_both_languages_and_a_toggle() -> None:
 
 def test_failed_checks_show_severity_requirement_evidence_reproduction() -> None:
     html = render_html(doc(sample_report()))
-    failures = html[html.index('id="failures"'):html.index('id="waivers"')]
+    failures = html[html.index('id="failures"'):html.index('id="suite-summary"')]
     for check_id in ("AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "SAST-HARDCODED-SECRET", "LOAD-LATENCY-P99"):
         assert f'id="check-{check_id}"' in failures
     assert 'id="check-AUTH-DOSSIER-OWNER"' not in failures  # passed
@@ -100,7 +102,7 @@ def test_json_bodies_are_pretty_printed() -> None:
 
 def test_charts_are_inline_svg() -> None:
     html = render_html(doc(sample_report()))
-    charts = html[html.index('id="charts"'):html.index('id="failures"')]
+    charts = html[html.index('id="charts"'):html.index('id="waivers"')]
     assert charts.count("<svg") == 3
     for series in ("p50", "p95", "p99", "requests/s", "HTTP 503"):
         assert f'data-series="{series}"' in charts
@@ -143,7 +145,7 @@ def test_verdict_reasons_and_summary_table_link_to_each_failed_check() -> None:
     assert '<a href="#check-AUTH-JWT-ALG-NONE" class="reason-link">' in reasons
     assert '<a href="#check-SAST-HARDCODED-SECRET" class="reason-link">' in reasons
     assert 'href="#check-FW-DEFAULT-DENY"' not in reasons  # skipped: no article to link to
-    summary = html[html.index('id="suite-summary"'):html.index('id="failures"')]
+    summary = html[html.index('id="suite-summary"'):html.index('id="charts"')]
     for check_id in ("AUTH-JWT-ALG-NONE", "CONF-SCHEMA-RESPONSES", "SAST-HARDCODED-SECRET",
                      "LOAD-LATENCY-P99"):
         assert f'<a href="#check-{check_id}" class="check-link">{check_id}</a>' in summary
@@ -226,7 +228,7 @@ def test_latency_chart_plots_p50_p95_p99_and_errors_by_type_are_bars(tmp_path: P
         Evidence.chart("response time p50/p95/p99 (rolling)", series, x_label="s", y_label="ms").to_json(),
         {**bars.to_json(), "data": {**bars.data, "style": "bars"}}]
     html = render_html(doc(report))
-    charts = html[html.index('id="charts"'):html.index('id="failures"')]
+    charts = html[html.index('id="charts"'):html.index('id="waivers"')]
     assert 'data-series="p99_ms"' in charts and 'data-series="p50_ms"' in charts
     assert 'class="chart chart-bars"' in charts and 'data-series="HTTPError(&#39;503&#39;)"' in charts
 

@@ -267,7 +267,7 @@ def test_rules_and_results_carry_requirement_ids(sarif_validator: jsonschema.Dra
     expected = [(c.source.document, "POPCERTSPECS", c.source.line)
                 for c in (catalogue.get(i) for i in ALG_NONE_IDS) if c and c.source.in_repository]
     assert related == expected == [("specs/connection/v1/openapi.yaml", "POPCERTSPECS", 11),
-                                   ("specs/connection/v1/openapi.yaml", "POPCERTSPECS", 216)]
+                                   ("specs/connection/v1/openapi.yaml", "POPCERTSPECS", 219)]
     assert "POPCERTSPECS" in sarif["runs"][0]["originalUriBaseIds"]
 
 
@@ -314,3 +314,33 @@ def test_prose_only_unknown_and_hostile_requirement_ids() -> None:
     assert rule["properties"]["requirements"] == ["NOT-IN-CATALOGUE", "CONN-BODY-LIMIT"]
     assert list(rule["properties"]["requirementSources"]) == ["CONN-BODY-LIMIT"]
     assert "<script>" not in json.dumps(odd)
+
+
+def test_sarif_and_junit_reproductions_name_no_local_path(
+        sarif_validator: jsonschema.Draft4Validator, tmp_path: Any) -> None:
+    """Issue 21 §2: the reproduce property is path-free; its variables say how to get each."""
+    from pathlib import Path
+
+    from harness.checks import Evidence
+    from harness.net import TlsMaterial, curl_command, tls_variables
+    from harness.report.junit import render_junit
+
+    tls = TlsMaterial(Path(tmp_path) / "ca.pem", Path(tmp_path) / "c.pem", Path(tmp_path) / "k.pem")
+    forged = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJwb3J0YWwifQ."
+    command = curl_command("GET", "https://127.0.0.1:8443/connection/v1/dossiers",
+                           {"Authorization": f"Bearer {forged}"}, None, tls)
+    report = sample_report()
+    report["results"][0]["evidence"].append(
+        Evidence.reproduction(command, variables=tls_variables(tls), shown=[forged]).to_json())
+    report["results"][0]["evidence"] = [e for e in report["results"][0]["evidence"]
+                                        if not e["data"].get("command", "").startswith("popcert")]
+    sarif = render_sarif(doc(report))
+    sarif_validator.validate(sarif)
+    (result,) = _results(sarif, "AUTH-JWT-ALG-NONE")
+    assert result["properties"]["reproduce"].startswith('curl -sS -X GET --cacert "$CA_BUNDLE"')
+    assert forged in result["properties"]["reproduce"]
+    assert result["properties"]["reproduceVariables"]["CLIENT_KEY"] == (
+        "popcert mock credential key --client portal --kind valid")
+    assert str(tmp_path) not in json.dumps(sarif)
+    junit = render_junit(doc(report)).decode("utf-8")
+    assert '$CA_BUNDLE: the CA certificate' in junit and str(tmp_path) not in junit
