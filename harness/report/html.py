@@ -97,7 +97,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "Integrity: check the detached signature report.json.sig with `popcert verify`."),
     "toggle": ("English", "Tiếng Việt"),
     "pass": ("đạt", "pass"), "fail": ("không đạt", "fail"), "error": ("lỗi", "error"),
-    "skip": ("bỏ qua", "skip"), "manual": ("thủ công", "manual"),
+    "skip": ("bỏ qua", "skip"),
     "attested": ("đã xác nhận", "attested"), "missing": ("thiếu", "missing"),
     "expired": ("hết hạn", "expired"),
     "critical": ("nghiêm trọng", "critical"), "high": ("cao", "high"),
@@ -114,8 +114,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 # Outcome texts in Vietnamese for statuses whose English summary comes from the check at run time.
 SUMMARY_VI = {"error": "Không thể kết luận: kiểm tra gặp lỗi khi chạy (xem bằng chứng).",
-              "skip": "Không áp dụng cho lần kiểm tra này.",
-              "manual": "Cần người thẩm định xác nhận thủ công."}
+              "skip": "Không áp dụng cho lần kiểm tra này."}
 _REASONS_VI = (  # the shapes harness.profiles.decide writes; anything else stays English
     (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check ended (?P<status>\w+)(?P<why> — .*)?$"),
      "{id}: kiểm tra bắt buộc có kết quả {status}{why}"),
@@ -127,7 +126,7 @@ _REASONS_VI = (  # the shapes harness.profiles.decide writes; anything else stay
      "xác nhận thủ công {id} ({title}) đã hết hạn ngày {date}: cần xác nhận lại"),
     (re.compile(r"^the run did not finish$"), "lần kiểm tra chưa hoàn tất"),
 )
-STATUSES = ("pass", "fail", "error", "skip", "manual")
+STATUSES = ("pass", "fail", "error", "skip")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 
