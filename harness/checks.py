@@ -30,7 +30,6 @@ class Status(enum.StrEnum):
     FAIL = "fail"
     ERROR = "error"  # the check could not decide
     SKIP = "skip"  # not applicable, with a reason
-    MANUAL = "manual"  # needs an assessor's attestation
 
 
 
@@ -179,9 +178,6 @@ class CheckResult:
     def skipped(cls, reason: str, *evidence: Evidence) -> CheckResult:
         return cls(Status.SKIP, reason, evidence)
 
-    @classmethod
-    def manual(cls, summary: str, *evidence: Evidence) -> CheckResult:
-        return cls(Status.MANUAL, summary, evidence)
 
 
 class SuiteUnavailable(Exception):

@@ -12,10 +12,8 @@ COUNTED = (("fail", "failed"), ("error", "errors"), ("pass", "passed"), ("skip",
 
 
 def counts_line(by_status: Mapping[str, int]) -> str:
-    """``3 failed, 1 errors, 45 passed, 30 skipped`` (+ ``2 manual`` when there are any)."""
+    """``3 failed, 1 error, 45 passed, 30 skipped``."""
     parts = [f"{int(by_status.get(status, 0))} {word}" for status, word in COUNTED]
-    if by_status.get("manual"):
-        parts.append(f"{int(by_status['manual'])} manual")
     return ", ".join(parts).replace("1 errors", "1 error")
 
 

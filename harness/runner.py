@@ -22,8 +22,7 @@ from harness.untrusted import strip_control
 
 EXAMPLE_CONFIG = resources.example_config()
 
-_STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow",
-                 "manual": "cyan"}
+_STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold magenta", "skip": "yellow"}
 
 
 class RichProgress(Progress):

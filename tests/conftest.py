@@ -122,17 +122,15 @@ def mock_npdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 # --- how `make test` spreads the suite over workers (issue 22: measured with --durations) -------
-# `make test` runs `pytest -n 4 --dist loadgroup -m "not serial"`, then the `serial` tests alone
-# (SERIAL_FILES). The suite mostly waits on servers, fuzzers and poll timeouts (12.7 min of CPU
-# in a 38 min -n 2 run), and a worker is handed the next test (or group) only when it is nearly
-# free. Two rules keep that fast:
+# `make test` runs `pytest -n 4 --dist loadgroup`, every test in one run. The suite mostly waits
+# on servers, fuzzers and poll timeouts (12.7 min of CPU in a 38 min -n 2 run), and a worker is
+# handed the next test (or group) only when it is nearly free. Two rules keep that fast:
 # - the longest files start first, so none of them ends the run alone (longest-first scheduling);
 #   whole files move, in their own order, so a module's fixtures are still set up once per worker;
 # - the tests of a module that use one of its module- or class-scoped fixtures form one group that
 #   runs on one worker, so an expensive fixture (a built wheel, a compliant run) is built once,
 #   not once per worker. Tests without such a fixture go wherever a worker is free.
-# A file missing from SLOW_FIRST keeps its collection place after these. Nothing is left out:
-# the two commands of `make test` together run every collected test.
+# A file missing from SLOW_FIRST keeps its collection place after these. Nothing is left out.
 SLOW_FIRST = (
     "tests/integration/test_wheel_install.py",      # builds a wheel, installs it, runs the demo
     "tests/integration/test_hostile_sut.py",        # one fixture runs every hostile SUT
@@ -147,11 +145,6 @@ SLOW_FIRST = (
     "tests/integration/test_mock_schemathesis.py",
     "tests/integration/test_interrupted_run.py",
 )
-# Files marked `serial`: `make test` runs them after the parallel run, alone in one process. The
-# SAST scans of 2 MB files each run against the suite's 90 s analysis budget; the file needs about
-# 130 s of CPU (measured alone: 49 passed in 236 s). Beside three busy workers the scans ran out of
-# budget (4 failures in the measured -n 4 run, 1 in the -n 2 baseline, on a host loaded by others).
-SERIAL_FILES = frozenset({"tests/suites/test_sast.py"})
 # Long tests that go first within their file (the full certification of the reference system).
 FIRST_IN_FILE = frozenset({"test_reference_system_is_certified_with_zero_failures"})
 # Where the workers leave the groups for the controller's scheduler (set by the controller).
@@ -186,9 +179,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     rank = {path: i for i, path in enumerate(SLOW_FIRST)}
     items.sort(key=lambda item: (rank.get(_relative(item), len(SLOW_FIRST)),
                                  item.name not in FIRST_IN_FILE))  # stable otherwise
-    for item in items:
-        if _relative(item) in SERIAL_FILES:
-            item.add_marker(pytest.mark.serial)
     target = os.environ.get(GROUPS_ENV)
     if target and os.environ.get("PYTEST_XDIST_WORKER"):
         groups = {item.nodeid: group for item in items if (group := _group(item)) is not None}

@@ -104,7 +104,7 @@ STRINGS: dict[str, tuple[str, str]] = {
                        "Integrity: check the detached signature report.json.sig with `popcert verify`."),
     "toggle": ("English", "Tiếng Việt"),
     "pass": ("đạt", "pass"), "fail": ("không đạt", "fail"), "error": ("lỗi", "error"),
-    "skip": ("bỏ qua", "skip"), "manual": ("thủ công", "manual"),
+    "skip": ("bỏ qua", "skip"),
     "attested": ("đã xác nhận", "attested"), "missing": ("thiếu", "missing"),
     "expired": ("hết hạn", "expired"),
     "critical": ("nghiêm trọng", "critical"), "high": ("cao", "high"),
@@ -132,8 +132,7 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 # Outcome texts in Vietnamese for statuses whose English summary comes from the check at run time.
 SUMMARY_VI = {"error": "Không thể kết luận: kiểm tra gặp lỗi khi chạy (xem bằng chứng).",
-              "skip": "Không áp dụng cho lần kiểm tra này.",
-              "manual": "Cần người thẩm định xác nhận thủ công."}
+              "skip": "Không áp dụng cho lần kiểm tra này."}
 _REASONS_VI = (  # the shapes harness.profiles.decide writes; anything else stays English
     (re.compile(r"^(?P<id>[A-Z0-9][A-Z0-9-]+): mandatory check ended (?P<status>\w+)(?P<why> — .*)?$"),
      "{id}: kiểm tra bắt buộc có kết quả {status}{why}"),
@@ -194,7 +193,7 @@ VARIABLES_VI = {
     "RUN_CONFIG": "cấu hình chạy (run.yaml) của lần kiểm tra này",
     "SOURCE_DIR": "thư mục mã nguồn của hệ thống (source.path trong cấu hình chạy)",
 }
-STATUSES = ("pass", "fail", "error", "skip", "manual")
+STATUSES = ("pass", "fail", "error", "skip")
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 
 

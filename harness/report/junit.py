@@ -1,7 +1,7 @@
 """JUnit XML from the canonical report: one <testsuite> per suite, one <testcase> per check.
 
 CI systems read this to show which checks failed. fail -> <failure>, error -> <error>,
-skip/manual -> <skipped>. A failure covered by a valid waiver is <skipped> with the waiver's
+skip -> <skipped>. A failure covered by a valid waiver is <skipped> with the waiver's
 reason, so a pipeline's test view agrees with the verdict. Validated against reports/schema/junit.xsd.
 """
 
@@ -102,7 +102,7 @@ def render_junit(report: ReportDocument) -> bytes:
                 error = ET.SubElement(case, "error", message=summary, type="error")
                 error.text = _evidence_text(result)
                 counts["errors"] += 1
-            elif status in ("skip", "manual"):
+            elif status == "skip":
                 ET.SubElement(case, "skipped", message=_clean(f"{status}: {result.summary}"))
                 counts["skipped"] += 1
             out_lines.append(f"{check.id} {status}: {check.title} — {result.summary}")

@@ -102,10 +102,10 @@ def collapsed_results(results: Iterable[ResultEntry]
                       ) -> list[ResultEntry | tuple[str, list[ResultEntry]]]:
     """All results for a table: failures and errors first, then the rest by suite and id, with
     each suite's skipped checks as one ``(suite, [results])`` row."""
-    order = {"fail": 0, "error": 1, "manual": 2, "pass": 3}
+    order = {"fail": 0, "error": 1, "pass": 2}
     rows: list[ResultEntry | tuple[str, list[ResultEntry]]] = []
     skips: dict[str, list[ResultEntry]] = {}
-    for result in sorted(results, key=lambda r: (order.get(r.status, 4), r.check.suite,
+    for result in sorted(results, key=lambda r: (order.get(r.status, 3), r.check.suite,
                                                  r.check.id)):
         if result.status == "skip":
             if result.check.suite not in skips:
@@ -118,5 +118,5 @@ def collapsed_results(results: Iterable[ResultEntry]
 
 
 def counts_line(by_status: Mapping[str, int]) -> str:
-    return ", ".join(f"{by_status.get(s, 0)} {s}" for s in ("fail", "error", "pass", "skip",
-                                                             "manual") if by_status.get(s))
+    return ", ".join(f"{by_status.get(s, 0)} {s}" for s in ("fail", "error", "pass", "skip")
+                     if by_status.get(s))

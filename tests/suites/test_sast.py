@@ -145,10 +145,19 @@ def test_thresholds_from_the_profile_change_what_counts(tmp_path: Path) -> None:
         sast.source_context(root, min_severity="severe")
 
 
+def _generated_table(rows: int) -> str:
+    """Generated Python of ~210 bytes a row (a data table): over the old 2,000,000-byte per-file
+    cap from 9,700 rows. Size is what the inventory and the batching judge; with three AST nodes a
+    line the file parses in about a second of CPU, where 2 MB of one-line functions or `x = 1`
+    needs 12-40 s against the 90 s analysis budget (test_analysis_budget_spent_is_listed_not_fatal
+    covers a file the budget cannot finish)."""
+    return "".join(f'ROW_{i} = "Row {i}: {"of the generated table " * 8}"\n' for i in range(rows))
+
+
 def test_huge_binary_and_broken_files_do_not_crash_the_scan(tmp_path: Path) -> None:
     root = source(frozenset(), tmp_path)
     (root / "blob.py").write_bytes(b"\x00\x01\x02" * 1000)
-    (root / "huge.py").write_text("x = 1\n" * 400_000)  # 2.4 MB
+    (root / "huge.py").write_text(_generated_table(11_000))  # 2.3 MB
     (root / "broken.py").write_text("def (:\n")
     (root / "latin1.py").write_bytes("name = 'Nguy\xe1n'\n".encode("latin-1"))
     results = _run_all(sast.source_context(root))
@@ -223,8 +232,7 @@ DODGE_LINES = ('import subprocess\nimport requests\n\n'
 def _dodge_tree(tmp_path: Path) -> tuple[Path, Path]:
     """The compliant reference source plus the issue's dodges, and a folder outside it."""
     root = source(frozenset(), tmp_path / "src")
-    padding = "".join(f"def generated_{i}(x):\n    return x + {i}\n" for i in range(60_000))
-    (root / "generated.py").write_text(padding + DODGE_LINES)  # 2.1 MB
+    (root / "generated.py").write_text(_generated_table(10_000) + DODGE_LINES)  # 2.1 MB
     for folder in ("build/lib/city_system", "dist"):
         (root / folder).mkdir(parents=True)
         (root / folder / "legacy.py").write_text(DODGE_LINES)
@@ -335,6 +343,18 @@ def test_a_file_too_big_for_the_parsers_memory_cap_is_listed_not_fatal(tmp_path:
     [(name, why)] = analysis.skipped  # a MemoryError in bandit or in the child: either way listed
     assert name == "generated.py" and why
     assert analysis.files_scanned == len(inventory(root).python()) - 1
+
+
+def test_analysis_budget_spent_is_listed_not_fatal(tmp_path: Path) -> None:
+    """The suite's analysis budget (ANALYSIS_BUDGET_S, 90 s), scaled down to 3 s: a file still
+    parsing when the budget runs out is killed and listed, and a file whose turn comes after the
+    budget is listed unparsed; both are Python no check analysed, which fails the SAST checks."""
+    (tmp_path / "a_dense.py").write_text("x = 1\n" * 400_000)  # 2.4 MB, 12-40 s of CPU to parse
+    (tmp_path / "b_small.py").write_text(DODGE_LINES)
+    analysis = analyse_python(inventory(tmp_path), budget_s=3)
+    assert dict(analysis.skipped) == {"a_dense.py": "not analysed: parsing took over 3 s",
+                                      "b_small.py": "not analysed: the 3 s analysis budget was spent"}
+    assert analysis.files_scanned == 0 and analysis.bandit == () and analysis.tls == ()
 
 
 # --- popcert's TLS rule (tls_rule.py), line by line ---------------------------------------------

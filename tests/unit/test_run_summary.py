@@ -30,7 +30,7 @@ def test_the_end_summary_names_verdict_counts_and_duration(
         capsys: pytest.CaptureFixture[str]) -> None:
     console = io.StringIO()
     print_verdict(_outcome(71.2), Console(file=console, width=60))
-    assert ("NOT CERTIFIED: 3 failed, 1 error, 3 passed, 1 skipped, 1 manual in 1 min 11 s"
+    assert ("NOT CERTIFIED: 3 failed, 1 error, 3 passed, 2 skipped in 1 min 11 s"
             in console.getvalue().replace("\n", " "))
     lines = capsys.readouterr().out.splitlines()
     assert lines[-2] == f"report: {DEEP / 'report.html'}"  # whole, on its own line
@@ -40,7 +40,7 @@ def test_the_end_summary_names_verdict_counts_and_duration(
 def test_a_report_without_a_recorded_duration_still_gets_its_counts() -> None:
     console = io.StringIO()
     print_verdict(_outcome(None), Console(file=console, width=200))
-    assert "NOT CERTIFIED: 3 failed, 1 error, 3 passed, 1 skipped, 1 manual\n" in console.getvalue()
+    assert "NOT CERTIFIED: 3 failed, 1 error, 3 passed, 2 skipped\n" in console.getvalue()
 
 
 def test_the_run_folder_is_printed_whole_on_a_narrow_terminal() -> None:

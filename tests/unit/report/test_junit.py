@@ -36,7 +36,7 @@ def test_junit_is_valid_and_maps_statuses(junit_schema: xmlschema.XMLSchema) -> 
     assert "popcert run-check AUTH-JWT-ALG-NONE" in (failure.text or "")
     assert cases["CONF-SCHEMA-RESPONSES"].find("error") is not None
     assert cases["FW-DEFAULT-DENY"].find("skipped") is not None
-    assert cases["TLS-CERT-ROTATION"].find("skipped") is not None  # manual
+    assert cases["TLS-CERT-ROTATION"].find("skipped") is not None
     waived = cases["LOAD-LATENCY-P99"].find("skipped")
     assert waived is not None and "waived until 2025-06-30" in (waived.get("message") or "")
     assert cases["AUTH-DOSSIER-OWNER"].find("failure") is None
