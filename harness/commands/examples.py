@@ -29,6 +29,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "mock serve": (("popcert mock serve --state-dir .popcert/npdb --data-port 8443 "
                    "--admin-port 8444"),
                    "popcert mock serve --mtls required --trust-ca certs/sut-ca.pem"),
+    "mock credential": ("popcert mock credential token --client portal --scope dossier.read",
+                        "popcert mock credential ca --state-dir .popcert/npdb"),
     "certificate issue": (("popcert certificate issue report.json --key keys/assessor.key.pem "
                           "--assessor 'Nguyễn Văn A'"),),
     "certificate list": ("popcert certificate list", "popcert certificate list --json"),

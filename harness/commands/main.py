@@ -178,7 +178,7 @@ def mock_serve(
 def _register_mock_commands() -> None:
     from harness.commands.mock_credentials import credential
 
-    mock_app.command("credential")(credential)
+    mock_app.command("credential", epilog=epilog("mock credential"))(credential)
 
 
 _register_mock_commands()

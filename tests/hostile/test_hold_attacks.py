@@ -115,7 +115,7 @@ def test_a_quick_run_holds_the_scan_to_the_quick_deadline(
 
     deadlines: list[float] = []
 
-    def scan_refused(target: TlsTarget, deadline_s: float) -> None:
+    def scan_refused(target: TlsTarget, deadline_s: float, *_: object) -> None:
         deadlines.append(deadline_s)
         raise TlsScanError("stopped here: the deadline is what this test reads")
 

@@ -25,8 +25,8 @@ def test_every_enforced_requirement_has_a_check_a_switch_and_a_matrix_row() -> N
                 else matrix.test_switch_is_caught_by_exactly_its_checks)
         assert node == f"tests/integration/test_detection_matrix.py::{test.__name__}[{switch}]"
     body_limit = [row for row in rows if row[0] == "CONN-BODY-LIMIT"]
-    assert body_limit == [["CONN-BODY-LIMIT", "AUTH-BODY-LIMIT", "auth.no_body_limit",
-                           matrix_row("auth.no_body_limit", set())]]
+    assert body_limit == [["CONN-BODY-LIMIT", "AUTH-BODY-LIMIT", switch, matrix_row(switch, set())]
+                          for switch in ("auth.no_body_limit", "auth.body_limit_html_413")]
 
 
 def test_the_error_switches_are_read_from_the_matrix_itself() -> None:
