@@ -247,6 +247,12 @@ def _refusal_problems(ctx: AuthContext, queries: list[str]) -> tuple[list[tuple[
 
 # --- checks --------------------------------------------------------------------------------------
 
+def _undecided(probe: Probe) -> CheckResult:
+    """A list request the checks could not judge: its answer, as evidence."""
+    return CheckResult.errored(f"could not decide: {probe.description} → {said(probe.exchange)}",
+                               *probe.evidence())
+
+
 @check("AUTH-LIST-LIMIT", severity=Severity.MEDIUM,
        title="The dossier list honours limit exactly, applies its default, refuses out-of-range "
              "values and lists newest first.",
@@ -266,8 +272,7 @@ def list_limit(ctx: AuthContext) -> CheckResult:
         return _not_enough(fill, needed)
     full = full_list(ctx, fill)
     if not full.served:
-        return CheckResult.errored(f"could not decide: {full.probe.description} → "
-                                   f"{said(full.probe.exchange)}", *full.probe.evidence())
+        return _undecided(full.probe)
     known = len(fill.known | set(full.ids))
     problems: list[tuple[str, Probe]] = []
     if len(full.ids) > limits.maximum or len(full.ids) < min(limits.maximum, known):
@@ -280,8 +285,7 @@ def list_limit(ctx: AuthContext) -> CheckResult:
         page = list_page(ctx, query)
         pages.append(page)
         if not page.served:
-            return CheckResult.errored(f"could not decide: {page.probe.description} → "
-                                       f"{said(page.probe.exchange)}", *page.probe.evidence())
+            return _undecided(page.probe)
         what = query or f"no limit (default {limits.default})"
         if len(page.ids) != expected:
             problems.append(((f"{what} listed {len(page.ids)} dossiers where exactly {expected} were "
@@ -301,8 +305,7 @@ def list_limit(ctx: AuthContext) -> CheckResult:
             *[e for _, probe in problems[:3] for e in probe.evidence()],
             findings=float(len(problems)))
     if undecided is not None:
-        return CheckResult.errored(f"could not decide: {undecided.description} → "
-                                   f"{said(undecided.exchange)}", *undecided.evidence())
+        return _undecided(undecided)
     return CheckResult.passed(
         f"with at least {known} own dossiers: limit {limits.minimum}, 7 and {limits.default + 1} "
         f"listed exactly that many, no limit listed {limits.default}, limit={limits.maximum} "
@@ -331,15 +334,13 @@ def list_filters(ctx: AuthContext) -> CheckResult:
         return _not_enough(fill, needed)
     full = full_list(ctx, fill, settle_s=SETTLE_S)
     if not full.served:
-        return CheckResult.errored(f"could not decide: {full.probe.description} → "
-                                   f"{said(full.probe.exchange)}", *full.probe.evidence())
+        return _undecided(full.probe)
     problems: list[tuple[str, Probe]] = []
     counts: dict[str, int] = {}
     for value in status_values():
         page = list_page(ctx, f"status={value}&limit={limits.maximum}")
         if not page.served:
-            return CheckResult.errored(f"could not decide: {page.probe.description} → "
-                                       f"{said(page.probe.exchange)}", *page.probe.evidence())
+            return _undecided(page.probe)
         counts[value] = len(page.ids)
         wrong = [i for i in page.items or [] if i.get("status") != value]
         if wrong:
@@ -371,8 +372,7 @@ def list_filters(ctx: AuthContext) -> CheckResult:
                                     for i in (full.items or [])[:40]), title="unfiltered list"),
             findings=float(len(problems)))
     if undecided is not None:
-        return CheckResult.errored(f"could not decide: {undecided.description} → "
-                                   f"{said(undecided.exchange)}", *undecided.evidence())
+        return _undecided(undecided)
     shown = ", ".join(f"{v}: {n}" for v, n in counts.items())
     return CheckResult.passed(
         f"each of {len(counts)} status filters listed only matching dossiers and every final one "
