@@ -35,9 +35,6 @@ from harness.spec_coverage import (
 # Unmapped on this branch on purpose, each with who maps it (issue 20 is split between helpers:
 # probesauth/probesdata add the checks and entries; the lead empties these lists at the merge).
 PENDING_RESPONSES = {
-    (CONNECTION, "createDossier 415"): "probesauth: 415 provoked exactly on POST /dossiers",
-    (CONNECTION, "receiveNotification 415"): "probesauth: signed text/plain body on the webhook",
-    (CONNECTION, "receiveNotification 422"): "probesauth: signed body that breaks Notification",
     (NPDB, "getCitizen 404"): "needs a scenario step naming a person the NPDB does not know",
     (NPDB, "getResidence 404"): "needs a scenario step naming a person the NPDB does not know",
     (NPDB, "getHousehold 404"): "needs a scenario step naming a household the NPDB does not know",
@@ -50,13 +47,7 @@ PENDING_ITEMS = {
     (CONNECTION, 100): "probesdata: the status filter of listDossiers",
     (CONNECTION, 104): "probesdata: limit bounds and default of listDossiers",
     (CONNECTION, 423): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
-    (CONNECTION, 453): "probesauth: a notification breaking the Notification schema is 422",
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
-    # undocumented methods of each path (an entry citing the path's line maps them)
-    (CONNECTION, 36): "probesauth: PUT, PATCH, DELETE /connection/v1/dossiers",
-    (CONNECTION, 121): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/dossiers/{id}",
-    (CONNECTION, 152): "probesauth: GET, PUT, PATCH, DELETE /connection/v1/notifications",
-    (CONNECTION, 194): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/health",
 }
 PENDING_REQUIREMENTS = {
     "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
