@@ -94,6 +94,8 @@ DEFECTS: dict[str, str] = {
     "auth.notification_schema_unchecked": "the notification webhook accepts a signed JSON body that breaks the Notification schema (no 422)",
     "auth.body_limit_html_413": "an oversize body is answered 413 with an HTML page (a front end's), not the spec's JSON Error body",
     "auth.global_rate_limit": "the rate limit is global, not per client: one client's burst gets every client 429",
+    # issue 20, gaps: obligations no other check decided (scenario suite, auth suite)
+    "npdb.missing_request_id": "NPDB data calls made for a dossier are sent without X-Request-Id",
 }
 
 ENV_VAR = "CITY_DEFECTS"

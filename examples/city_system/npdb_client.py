@@ -147,7 +147,9 @@ class NpdbClient:
         refreshed = False
         while True:
             token = await self.token()
-            headers = {"Authorization": f"Bearer {token}", "X-Request-Id": request_id}
+            headers = {"Authorization": f"Bearer {token}"}
+            if not (dossier_call and active("npdb.missing_request_id")):
+                headers["X-Request-Id"] = request_id
             if purpose and not (dossier_call and active("npdb.missing_purpose_code")):
                 headers["X-Purpose-Code"] = purpose
 

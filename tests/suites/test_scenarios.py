@@ -29,6 +29,7 @@ RATE = ("faults-rate-limit",)
 SCENARIOS_FOR = {
     "npdb.shared_credentials": CORE + RATE,
     "npdb.missing_purpose_code": CORE,
+    "npdb.missing_request_id": CORE,
     "npdb.overfetch_fields": CORE,
     "npdb.redundant_calls": CORE,
     "scenario.wrong_outcome": CORE,

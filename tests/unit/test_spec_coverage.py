@@ -56,8 +56,6 @@ PENDING_REQUIREMENTS = {
     "CONN-RESPONSE-NOTIFICATION-ACK": "the webhook's 200 body is NotificationAck: conformance "
                                       "excludes the webhook; needs an assertion in the webhook "
                                       "probes (probesauth) or its own check",
-    "NPDB-REQUEST-ID": "X-Request-Id UUID on every NPDB call: needs a check of the audit's "
-                       "request_id (no owner yet)",
 }
 
 

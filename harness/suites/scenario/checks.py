@@ -9,6 +9,7 @@ is judged by FAULT-NO-LOSS, not by FAULT-RETRY.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,9 @@ from harness.suites.scenario.runner import StepRun
 OWN_CLIENT_ID = "city-system"
 PROTOCOL_REFUSALS = frozenset({400, 401, 403})
 CITIZEN_LOOKUP = "/citizens/"
+# specs/npdb/v1 components.parameters.RequestId: `format: uuid` (RFC 9562's textual form, any
+# version: the caller chooses it).
+UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 # --- shared helpers --------------------------------------------------------------------------
@@ -202,6 +206,31 @@ def call_budget(ctx: ScenarioContext) -> CheckResult:
     problems = [(r, f"{len(_answered(r))} NPDB calls, budget {r.step.expect.npdb.max_calls}")
                 for r in judged if len(_answered(r)) > r.step.expect.npdb.max_calls]
     return _decide("call budget", judged, problems, errored, "NPDB call counts")
+
+
+@check("SCN-REQUEST-ID", severity=Severity.MEDIUM,
+       defect="npdb.missing_request_id", timeout_s=30,
+       requirements=["NPDB-REQUEST-ID"],
+       title="Every NPDB data call the system makes for a dossier carries an X-Request-Id header "
+             "that is a UUID, as the NPDB's audit log recorded it.")
+def request_id(ctx: ScenarioContext) -> CheckResult:
+    """Every data call carries X-Request-Id, a UUID (judged on the mock's audit log, which records
+    the header as received, so the NPDB's 400 to a call without one is this check's finding)"""
+    ran, errored = _usable(ctx)
+    # The calls the mock authenticated as the SUT: an injected fault is answered before the mock
+    # reads any header, and a call under other credentials is SCN-OWN-CREDENTIALS' finding.
+    calls = {id(r): [e for e in r.npdb_calls() if e.get("client_id") == OWN_CLIENT_ID] for r in ran}
+    judged = [r for r in ran if calls[id(r)]]
+    problems = []
+    for run in judged:
+        for entry in calls[id(run)]:
+            value = entry.get("request_id")
+            if not value:
+                problems.append((run, f"no X-Request-Id: {_entry_line(entry)}"))
+            elif UUID_TEXT.fullmatch(str(value)) is None:
+                problems.append((run, f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
+                                      f"{_entry_line(entry)}"))
+    return _decide("request id", judged, problems, errored, "X-Request-Id on data calls")
 
 
 def _answered(run: StepRun) -> list[dict[str, Any]]:

@@ -15,9 +15,10 @@ from harness.suites.scenario.checks import (
     outcome,
     own_credentials,
     purpose_code,
+    request_id,
 )
 from harness.suites.scenario.context import ScenarioContext, make_context
 
 SUITE = Suite[ScenarioContext]("scenario", make_context, checks=(
     own_credentials, purpose_code, data_minimisation, call_budget, outcome, fault_no_loss,
-    fault_retry, fault_rate_limit))
+    fault_retry, fault_rate_limit, request_id))
