@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -42,6 +43,17 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 405: "bad_request", 409: "conflict", 413: "payload_too_large",
                 415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
                 503: "unavailable"}
+
+
+_SEQUENCE = itertools.count(time.time_ns() << 32)  # auth.sequential_dossier_id only
+
+
+def _new_dossier_id() -> str:
+    """A random UUID v4 (the spec's "Unguessable identifier"), or under the defect a counter
+    with the version-4 and variant bits set: it parses as v4, yet the next id is the last + 1."""
+    if active("auth.sequential_dossier_id"):
+        return str(uuid.UUID(int=next(_SEQUENCE) % (1 << 128), version=4))
+    return str(uuid.uuid4())
 
 
 class ApiError(Exception):
@@ -141,7 +153,7 @@ class CityApi:
                 return self._created(existing)
         now = time.time()
         record = DossierRecord(
-            dossier_id=str(uuid.uuid4()), client_id=caller.client_id, procedure_code=body["procedure_code"],
+            dossier_id=_new_dossier_id(), client_id=caller.client_id, procedure_code=body["procedure_code"],
             status="received", outcome=None, reasons=[], applicant=body["applicant"], details=body["details"],
             body_hash=body_hash, idempotency_key=key, created_at=now, updated_at=now, attempts=0)
         self.store.insert(record)  # durable before any NPDB call

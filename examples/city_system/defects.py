@@ -96,6 +96,7 @@ DEFECTS: dict[str, str] = {
     "auth.global_rate_limit": "the rate limit is global, not per client: one client's burst gets every client 429",
     # issue 20, gaps: obligations no other check decided (scenario suite, auth suite)
     "npdb.missing_request_id": "NPDB data calls made for a dossier are sent without X-Request-Id",
+    "auth.sequential_dossier_id": "dossier ids are a counter dressed as UUID v4 (version and variant bits right, the rest sequential: guessable)",
 }
 
 ENV_VAR = "CITY_DEFECTS"

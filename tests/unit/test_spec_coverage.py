@@ -46,7 +46,6 @@ PENDING_ITEMS = {
     (CONNECTION, 65): "probesdata: the Location header of createDossier 201",
     (CONNECTION, 100): "probesdata: the status filter of listDossiers",
     (CONNECTION, 104): "probesdata: limit bounds and default of listDossiers",
-    (CONNECTION, 423): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
 }
 PENDING_REQUIREMENTS = {

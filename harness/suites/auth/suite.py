@@ -6,6 +6,7 @@ from harness.registry import Suite
 from harness.suites.auth.access import error_leak, object_level, scope_enforced
 from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
+from harness.suites.auth.identifiers import dossier_id
 from harness.suites.auth.methods import undocumented_method
 from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
 from harness.suites.auth.notify import (
@@ -43,7 +44,7 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
     notify_signature, notify_replay, notify_freshness, notify_redelivery,
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
-    scope_enforced, object_level, body_limit, media_type, schema_violation, error_leak,
+    scope_enforced, object_level, dossier_id, body_limit, media_type, schema_violation, error_leak,
     undocumented_method, rate_limit),
     state={
         "state.baseline": (
@@ -53,7 +54,7 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "again"),
         "state.own_dossier": (
             "AuthContext.own_dossier(): the dossier portal submitted, made by the first check "
-            "needing one (AUTH-BOLA-LIST, AUTH-SCOPE, AUTH-OBJECT-LEVEL) and reused by the "
+            "needing one (AUTH-BOLA-LIST, AUTH-SCOPE, AUTH-OBJECT-LEVEL, AUTH-DOSSIER-ID) and reused by the "
             "later ones; not kept when the submission failed"),
         "state.subscription_id": (
             "notify.genuine_notification() sets it from the delivery the mock made to the SUT "

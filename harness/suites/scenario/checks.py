@@ -228,8 +228,8 @@ def request_id(ctx: ScenarioContext) -> CheckResult:
             if not value:
                 problems.append((run, f"no X-Request-Id: {_entry_line(entry)}"))
             elif UUID_TEXT.fullmatch(str(value)) is None:
-                problems.append((run, f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
-                                      f"{_entry_line(entry)}"))
+                problems.append((run, (f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
+                                       f"{_entry_line(entry)}")))
     return _decide("request id", judged, problems, errored, "X-Request-Id on data calls")
 
 
