@@ -68,6 +68,8 @@ def error_response(status: int, message: str, *, fields: list[str] | None = None
     request_id = str(uuid.uuid4())
     body: dict[str, Any] = {"error": STATUS_CODES.get(status, "bad_request"), "message": message,
                             "request_id": request_id}
+    if fields is None and status == 404 and active("auth.error_fields_everywhere"):
+        fields = ["dossier_id"]
     if fields is not None:
         body["fields"] = fields
     all_headers = {"X-Request-Id": request_id, **(headers or {})}
@@ -229,7 +231,8 @@ class CityApi:
         fresh = self.store.record_event(event["event_id"], event["type"], event["personal_id"])
         if not fresh and active("auth.notification_redelivery_conflict"):
             raise ApiError(409, "event already processed")
-        return JSONResponse({"event_id": event["event_id"], "status": "accepted" if fresh else "duplicate"})
+        said = "accepted" if fresh or active("auth.notification_ack_always_accepted") else "duplicate"
+        return JSONResponse({"event_id": event["event_id"], "status": said})
 
     async def health(self, request: Request) -> Response:
         state = "unknown" if self.npdb is None else (

@@ -97,6 +97,9 @@ DEFECTS: dict[str, str] = {
     # issue 20, gaps: obligations no other check decided (scenario suite, auth suite)
     "npdb.missing_request_id": "NPDB data calls made for a dossier are sent without X-Request-Id",
     "auth.sequential_dossier_id": "dossier ids are a counter dressed as UUID v4 (version and variant bits right, the rest sequential: guessable)",
+    "auth.error_fields_everywhere": "a 404 Error body carries fields: [dossier_id], though the spec gives fields to validation errors only",
+    "auth.notification_ack_always_accepted": "a redelivered notification is acknowledged with status accepted instead of duplicate (it is not applied twice)",
+    "scenario.completed_without_outcome": "a dossier that ends completed keeps outcome null instead of approved",
 }
 
 ENV_VAR = "CITY_DEFECTS"

@@ -33,6 +33,7 @@ SCENARIOS_FOR = {
     "npdb.overfetch_fields": CORE,
     "npdb.redundant_calls": CORE,
     "scenario.wrong_outcome": CORE,
+    "scenario.completed_without_outcome": CORE,
     "npdb.no_retry": CORE + RATE,
     "npdb.loses_dossier_on_failure": CORE + FAULTS,
     "npdb.ignores_retry_after": CORE + RATE,

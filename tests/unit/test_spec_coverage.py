@@ -40,7 +40,6 @@ PENDING_RESPONSES = {
     (NPDB, "getHousehold 404"): "needs a scenario step naming a household the NPDB does not know",
 }
 PENDING_LINES = {
-    (CONNECTION, 483): "Error.fields on validation errors only: needs a check (no owner yet)",
 }
 PENDING_ITEMS = {
     (CONNECTION, 65): "probesdata: the Location header of createDossier 201",
@@ -49,12 +48,6 @@ PENDING_ITEMS = {
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
 }
 PENDING_REQUIREMENTS = {
-    "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
-                                 "rejected with reasons: SCN-OUTCOME judges the status only; "
-                                 "needs it (or a check) to compare outcome and reasons",
-    "CONN-RESPONSE-NOTIFICATION-ACK": "the webhook's 200 body is NotificationAck: conformance "
-                                      "excludes the webhook; needs an assertion in the webhook "
-                                      "probes (probesauth) or its own check",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from harness.registry import Suite
 from harness.suites.auth.access import error_leak, object_level, scope_enforced
+from harness.suites.auth.answers import error_fields, notify_ack
 from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
 from harness.suites.auth.identifiers import dossier_id
@@ -41,10 +42,11 @@ from harness.suites.auth.tokens import (
 SUITE = Suite[AuthContext]("auth", make_context, checks=(
     token_missing, token_malformed, jwt_expired, jwt_not_yet_valid, jwt_issuer, jwt_audience,
     jwt_alg_none, jwt_key_confusion, jwt_unknown_key, jwt_jku, jwt_stripped_signature,
-    notify_signature, notify_replay, notify_freshness, notify_redelivery,
+    notify_signature, notify_replay, notify_freshness, notify_redelivery, notify_ack,
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
     scope_enforced, object_level, dossier_id, body_limit, media_type, schema_violation, error_leak,
+    error_fields,
     undocumented_method, rate_limit),
     state={
         "state.baseline": (
