@@ -35,9 +35,6 @@ from harness.spec_coverage import (
 # Unmapped on this branch on purpose, each with who maps it (issue 20 is split between helpers:
 # probesauth/probesdata add the checks and entries; the lead empties these lists at the merge).
 PENDING_RESPONSES = {
-    (NPDB, "getCitizen 404"): "needs a scenario step naming a person the NPDB does not know",
-    (NPDB, "getResidence 404"): "needs a scenario step naming a person the NPDB does not know",
-    (NPDB, "getHousehold 404"): "needs a scenario step naming a household the NPDB does not know",
 }
 PENDING_LINES = {
 }
