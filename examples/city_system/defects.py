@@ -100,6 +100,7 @@ DEFECTS: dict[str, str] = {
     "auth.error_fields_everywhere": "a 404 Error body carries fields: [dossier_id], though the spec gives fields to validation errors only",
     "auth.notification_ack_always_accepted": "a redelivered notification is acknowledged with status accepted instead of duplicate (it is not applied twice)",
     "scenario.completed_without_outcome": "a dossier that ends completed keeps outcome null instead of approved",
+    "scenario.not_found_approved": "an NPDB 404 (a deceased or a household the NPDB does not know) is taken as nothing against the dossier: approved",
 }
 
 ENV_VAR = "CITY_DEFECTS"

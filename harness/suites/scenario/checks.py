@@ -258,7 +258,8 @@ def final_status_problem(status: str | None, body: Any) -> str | None:
 
 
 @check("SCN-OUTCOME", severity=Severity.HIGH,
-       defect=("scenario.wrong_outcome", "scenario.completed_without_outcome"), timeout_s=30,
+       defect=("scenario.wrong_outcome", "scenario.completed_without_outcome",
+               "scenario.not_found_approved"), timeout_s=30,
        requirements=["CONN-DOSSIER-FINAL-STATUS", "NPDB-NOT-FOUND", "SCENARIO-OUTCOME", "SCENARIO-MUST-CALL", "NPDB-VERIFY-IDENTITY",
                      "NPDB-CITIZEN-LOOKUP", "NPDB-RESIDENCE-LOOKUP", "NPDB-HOUSEHOLD-LOOKUP", "PROC-IDENTITY-VERIFIED", "PROC-BIRTH",
                      "PROC-MARRIAGE-ALREADY-MARRIED", "PROC-DEATH", "PROC-RESIDENCE-REGISTRATION",
