@@ -34,18 +34,15 @@ from harness.spec_coverage import (
 
 # Unmapped on this branch on purpose, each with who maps it (issue 20 is split between helpers:
 # probesauth/probesdata add the checks and entries; the lead empties these lists at the merge).
-PENDING_RESPONSES = {
-}
-PENDING_LINES = {
-}
+PENDING_RESPONSES: dict[tuple[str, str], str] = {}
+PENDING_LINES: dict[tuple[str, int], str] = {}
 PENDING_ITEMS = {
     (CONNECTION, 65): "probesdata: the Location header of createDossier 201",
     (CONNECTION, 100): "probesdata: the status filter of listDossiers",
     (CONNECTION, 104): "probesdata: limit bounds and default of listDossiers",
     (CONNECTION, 496): "probesdata: the WWW-Authenticate header of 401",
 }
-PENDING_REQUIREMENTS = {
-}
+PENDING_REQUIREMENTS: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
