@@ -125,6 +125,10 @@ def _identified_calls(run: StepRun) -> list[dict[str, Any]]:
                                      and e.get("status") not in (401, 403))]
 
 
+def _has_request_id(entry: dict[str, Any]) -> bool:
+    return UUID_TEXT.fullmatch(str(entry.get("request_id") or "")) is not None
+
+
 def _refused(run: StepRun) -> bool:
     return any(e.get("status") in PROTOCOL_REFUSALS for e in run.npdb_calls())
 
@@ -157,7 +161,11 @@ def purpose_code(ctx: ScenarioContext) -> CheckResult:
                           if str(e.get("path") or "").startswith("/npdb/v1")
                           and "/subscriptions" not in str(e.get("path"))
                           # Calls under another client's credentials are OWN-CREDENTIALS' finding.
-                          and e.get("client_id") == OWN_CLIENT_ID] for r in ran}
+                          and e.get("client_id") == OWN_CLIENT_ID
+                          # A call without a UUID X-Request-Id is refused (400) before its purpose
+                          # counts, and its dossier's retries reach later steps' windows:
+                          # SCN-REQUEST-ID's finding.
+                          and _has_request_id(e)] for r in ran}
     judged = [r for r in ran if data_calls[id(r)]]
     problems = [(r, (f"purpose {e.get('purpose_code')!r}, expected {r.purpose_code}: "
                      f"{_entry_line(e)}"))
@@ -227,7 +235,7 @@ def request_id(ctx: ScenarioContext) -> CheckResult:
             value = entry.get("request_id")
             if not value:
                 problems.append((run, f"no X-Request-Id: {_entry_line(entry)}"))
-            elif UUID_TEXT.fullmatch(str(value)) is None:
+            elif not _has_request_id(entry):
                 problems.append((run, (f"X-Request-Id {str(value)[:80]!r} is not a UUID: "
                                        f"{_entry_line(entry)}")))
     return _decide("request id", judged, problems, errored, "X-Request-Id on data calls")
