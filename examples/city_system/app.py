@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import random
@@ -44,6 +45,17 @@ STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: 
                 503: "unavailable"}
 
 
+_SEQUENCE = itertools.count(time.time_ns() << 32)  # auth.sequential_dossier_id only
+
+
+def _new_dossier_id() -> str:
+    """A random UUID v4 (the spec's "Unguessable identifier"), or under the defect a counter
+    with the version-4 and variant bits set: it parses as v4, yet the next id is the last + 1."""
+    if active("auth.sequential_dossier_id"):
+        return str(uuid.UUID(int=next(_SEQUENCE) % (1 << 128), version=4))
+    return str(uuid.uuid4())
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, *, fields: list[str] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -56,6 +68,8 @@ def error_response(status: int, message: str, *, fields: list[str] | None = None
     request_id = str(uuid.uuid4())
     body: dict[str, Any] = {"error": STATUS_CODES.get(status, "bad_request"), "message": message,
                             "request_id": request_id}
+    if fields is None and status == 404 and active("auth.error_fields_everywhere"):
+        fields = ["dossier_id"]
     if fields is not None:
         body["fields"] = fields
     all_headers = {"X-Request-Id": request_id, **(headers or {})}
@@ -146,7 +160,7 @@ class CityApi:
                 return self._created(existing)
         now = time.time()
         record = DossierRecord(
-            dossier_id=str(uuid.uuid4()), client_id=caller.client_id, procedure_code=body["procedure_code"],
+            dossier_id=_new_dossier_id(), client_id=caller.client_id, procedure_code=body["procedure_code"],
             status="received", outcome=None, reasons=[], applicant=body["applicant"], details=body["details"],
             body_hash=body_hash, idempotency_key=key, created_at=now, updated_at=now, attempts=0)
         self.store.insert(record)  # durable before any NPDB call
@@ -232,7 +246,8 @@ class CityApi:
         fresh = self.store.record_event(event["event_id"], event["type"], event["personal_id"])
         if not fresh and active("auth.notification_redelivery_conflict"):
             raise ApiError(409, "event already processed")
-        return JSONResponse({"event_id": event["event_id"], "status": "accepted" if fresh else "duplicate"})
+        said = "accepted" if fresh or active("auth.notification_ack_always_accepted") else "duplicate"
+        return JSONResponse({"event_id": event["event_id"], "status": said})
 
     async def health(self, request: Request) -> Response:
         state = "unknown" if self.npdb is None else (

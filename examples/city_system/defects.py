@@ -105,6 +105,12 @@ DEFECTS: dict[str, str] = {
     "auth.challenge_missing": "401 answers carry no WWW-Authenticate challenge",
     "npdb.overfetch_purpose_fields": "citizen lookups ask for the purpose's whole field list (purposes.yaml) instead of the fields the procedure reads",
     "npdb.request_id_not_uuid": "X-Request-Id of NPDB data calls for a dossier is 32 hex digits, not a UUID (the mock accepts it, the spec's format uuid does not)",
+    # issue 20, gaps: obligations no other check decided (scenario suite, auth suite)
+    "auth.sequential_dossier_id": "dossier ids are a counter dressed as UUID v4 (version and variant bits right, the rest sequential: guessable)",
+    "auth.error_fields_everywhere": "a 404 Error body carries fields: [dossier_id], though the spec gives fields to validation errors only",
+    "auth.notification_ack_always_accepted": "a redelivered notification is acknowledged with status accepted instead of duplicate (it is not applied twice)",
+    "scenario.completed_without_outcome": "a dossier that ends completed keeps outcome null instead of approved",
+    "scenario.not_found_approved": "an NPDB 404 (a deceased or a household the NPDB does not know) is taken as nothing against the dossier: approved",
 }
 
 ENV_VAR = "CITY_DEFECTS"

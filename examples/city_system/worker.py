@@ -73,7 +73,10 @@ class Worker:
             log.exception("processing dossier %s failed", record.dossier_id)
             self._failed(record, REJECTED_POSTPONE_S, "processing error; will retry")
         else:
-            self.store.finish(record.dossier_id, decision.status, decision.outcome, decision.reasons)
+            outcome: str | None = decision.outcome
+            if decision.status == "completed" and active("scenario.completed_without_outcome"):
+                outcome = None  # the status says completed, the dossier never says approved
+            self.store.finish(record.dossier_id, decision.status, outcome, decision.reasons)
         finally:
             self._wake.set()  # a slot is free
 

@@ -36,6 +36,9 @@ class Citizen(Protocol):
     @property
     def spouse_id(self) -> str | None: ...
 
+    @property
+    def household_id(self) -> str: ...
+
     def to_dict(self) -> dict[str, Any]:
         """The record as the NPDB's data API returns it."""
 
@@ -50,6 +53,9 @@ class CitizenRegister(Protocol):
         """``n`` citizens of a kind (adult, married_couple, child_with_parents, ...), seeded."""
 
     def by_personal_id(self, personal_id: str) -> Citizen | None: ...
+
+    def household(self, household_id: str) -> Any:
+        """The household with this id, None when the register has none."""
 
     def province_code(self, place: str) -> str | None:
         """Code of the province an address ends with, None when it names none."""

@@ -34,6 +34,8 @@ SCENARIOS_FOR = {
     "npdb.request_id_not_uuid": CORE,
     "npdb.redundant_calls": CORE,
     "scenario.wrong_outcome": CORE,
+    "scenario.completed_without_outcome": CORE,
+    "scenario.not_found_approved": ("death-registration", "permanent-residence"),
     "npdb.no_retry": CORE + RATE,
     "npdb.loses_dossier_on_failure": CORE + FAULTS,
     "npdb.ignores_retry_after": CORE + RATE,

@@ -55,7 +55,9 @@ def test_every_rejected_step_is_explained_by_a_rule() -> None:
              "register-marriage-same-person": "must be two different people",
              "register-marriage-under-age": "A spouse under the legal age",
              "register-death-again": "is rejected as already registered",
-             "register-death-future-date": "in the future is rejected"}
+             "register-death-future-date": "in the future is rejected",
+             "register-death-unknown-person": "The deceased must be known to the NPDB",
+             "register-residence-unknown-household": "a named household must exist in the NPDB"}
     rejected = {step.id for scenario in load_all() for step in scenario.steps
                 if step.expect.outcome == "rejected"}
     assert rejected == set(rules)

@@ -169,13 +169,10 @@ def test_every_registered_check_names_known_requirements(catalogue: Catalogue) -
     checks = list(default_registry())
     assert validate_check_requirements(checks, catalogue) == []
     # Every rule in the catalogue is enforced by some check, or says it is attested or
-    # untestable (harness/spec_coverage.py); the obligations still waiting for a check are
-    # listed, with their owner, in tests/unit/test_spec_coverage.py.
-    from tests.unit.test_spec_coverage import PENDING_REQUIREMENTS
-
+    # untestable (harness/spec_coverage.py).
     dead = [r.requirement_id for r in coverage(checks, catalogue) if not r.covered
             and (entry := catalogue.get(r.requirement_id)) is not None and entry.manual is None]
-    assert set(dead) <= set(PENDING_REQUIREMENTS)
+    assert dead == []
     # The requirement text a check carries is the catalogue's, not prose of its own.
     for check in checks:
         texts = [entry.text.en for i in check.requirements if (entry := catalogue.get(i))]

@@ -49,3 +49,14 @@ def test_filters_draw_the_people_the_scenario_asks_for(binder: PopulationBinder)
     child = binder.population.by_personal_id(bundle["family"]["personal_id"])
     assert child is not None and child.age_on() <= 5
     assert bundle["family"]["mother"]["personal_id"] == child.mother_id
+
+
+def test_an_unknown_draw_names_ids_the_register_does_not_hold(binder: PopulationBinder) -> None:
+    first, second = binder.unknown(0), binder.unknown(1)
+    for drawn in (first, second):
+        pid, household = drawn["personal_id"], drawn["household_id"]
+        assert len(pid) == 12 and pid.isdigit()  # the connection spec's PersonalId
+        assert binder.population.by_personal_id(pid) is None
+        assert household.startswith("HH") and len(household) == 14
+        assert binder.population.household(household) is None
+    assert first != second and binder.unknown(0) == first  # seeded: the same run, the same ids

@@ -32,37 +32,6 @@ from harness.spec_coverage import (
     undocumented_methods,
 )
 
-# Unmapped on this branch on purpose, each with who maps it (issue 20 is split between helpers:
-# probesauth/probesdata add the checks and entries; the lead empties these lists at the merge).
-PENDING_RESPONSES = {
-    (CONNECTION, "createDossier 415"): "probesauth: 415 provoked exactly on POST /dossiers",
-    (CONNECTION, "receiveNotification 415"): "probesauth: signed text/plain body on the webhook",
-    (CONNECTION, "receiveNotification 422"): "probesauth: signed body that breaks Notification",
-    (NPDB, "getCitizen 404"): "needs a scenario step naming a person the NPDB does not know",
-    (NPDB, "getResidence 404"): "needs a scenario step naming a person the NPDB does not know",
-    (NPDB, "getHousehold 404"): "needs a scenario step naming a household the NPDB does not know",
-}
-PENDING_LINES = {
-    (CONNECTION, 487): "Error.fields on validation errors only: needs a check (no owner yet)",
-}
-PENDING_ITEMS = {
-    (CONNECTION, 427): "dossier_id is a UUID v4 (unguessable): needs a check (no owner yet)",
-    (CONNECTION, 457): "probesauth: a notification breaking the Notification schema is 422",
-    # undocumented methods of each path (an entry citing the path's line maps them)
-    (CONNECTION, 36): "probesauth: PUT, PATCH, DELETE /connection/v1/dossiers",
-    (CONNECTION, 124): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/dossiers/{id}",
-    (CONNECTION, 155): "probesauth: GET, PUT, PATCH, DELETE /connection/v1/notifications",
-    (CONNECTION, 197): "probesauth: POST, PUT, PATCH, DELETE /connection/v1/health",
-}
-PENDING_REQUIREMENTS = {
-    "CONN-DOSSIER-FINAL-STATUS": "completed means outcome approved, rejected means outcome "
-                                 "rejected with reasons: SCN-OUTCOME judges the status only; "
-                                 "needs it (or a check) to compare outcome and reasons",
-    "CONN-RESPONSE-NOTIFICATION-ACK": "the webhook's 200 body is NotificationAck: conformance "
-                                      "excludes the webhook; needs an assertion in the webhook "
-                                      "probes (probesauth) or its own check",
-}
-
 
 @pytest.fixture(scope="module")
 def report() -> SpecCoverage:
@@ -70,40 +39,30 @@ def report() -> SpecCoverage:
 
 
 def test_every_obligation_line_and_documented_response_is_mapped(report: SpecCoverage) -> None:
+    # A spec line with an obligation word, a documented response, an undocumented method or a
+    # requirement with no check, attestation or reason breaks the build here.
     unmapped_lines = {(d.document, o.line) for d in report.documents for o in d.unmapped_lines}
     unmapped_pairs = {(d.document, r.pair) for d in report.documents for r in d.unmapped_responses}
     unmapped_ids = {r.id for d in report.documents for r in d.unmapped_requirements}
     unmapped_items = {(d.document, i.line) for d in report.documents for i in d.unmapped_items}
-    assert unmapped_items <= set(PENDING_ITEMS), sorted(unmapped_items - set(PENDING_ITEMS))
-    assert unmapped_lines <= set(PENDING_LINES), sorted(unmapped_lines - set(PENDING_LINES))
-    assert unmapped_pairs <= set(PENDING_RESPONSES), sorted(unmapped_pairs - set(PENDING_RESPONSES))
-    assert unmapped_ids <= set(PENDING_REQUIREMENTS), sorted(unmapped_ids - set(PENDING_REQUIREMENTS))
+    assert sorted(unmapped_items) == []
+    assert sorted(unmapped_lines) == []
+    assert sorted(unmapped_pairs) == []
+    assert sorted(unmapped_ids) == []
     assert report.problems == []
 
 
-def test_the_inventory_is_large_and_the_report_ends_with_unmapped(report: SpecCoverage) -> None:
+def test_the_inventory_is_large_and_the_report_ends_with_unmapped_0(report: SpecCoverage) -> None:
     assert report.obligations >= 120
     text = format_spec_coverage(report)
-    last = text.splitlines()[-1]
-    assert last.endswith(f"unmapped {report.unmapped}")
-    assert report.unmapped == len(PENDING_LINES) + len(PENDING_RESPONSES) + len(
-        PENDING_REQUIREMENTS) + len(PENDING_ITEMS) - _mapped_since(report)
+    assert text.splitlines()[-1].endswith("unmapped 0")
+    assert report.unmapped == 0
     # each manual mapping is listed with its reason
     for document in report.documents:
         for requirement in document.untestable:
             assert f"untestable {requirement.id}: {requirement.untestable}" in text
         for requirement in document.attested:
             assert f"attested   {requirement.id}: {requirement.attestation}" in text
-
-
-def _mapped_since(report: SpecCoverage) -> int:
-    """Pending items another helper's branch mapped already (the lists shrink at the merge)."""
-    lines = {(d.document, o.line) for d in report.documents for o in d.unmapped_lines}
-    pairs = {(d.document, r.pair) for d in report.documents for r in d.unmapped_responses}
-    ids = {r.id for d in report.documents for r in d.unmapped_requirements}
-    items = {(d.document, i.line) for d in report.documents for i in d.unmapped_items}
-    return (len(set(PENDING_LINES) - lines) + len(set(PENDING_RESPONSES) - pairs)
-            + len(set(PENDING_REQUIREMENTS) - ids) + len(set(PENDING_ITEMS) - items))
 
 
 def test_the_command_prints_the_report_and_exits_1_while_anything_is_unmapped(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from harness.registry import Suite
 from harness.suites.auth.access import error_leak, object_level, scope_enforced
+from harness.suites.auth.answers import error_fields, notify_ack
 from harness.suites.auth.bodies import body_limit, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
 from harness.suites.auth.headers import response_headers
+from harness.suites.auth.identifiers import dossier_id
 from harness.suites.auth.listing import list_filters, list_limit
 from harness.suites.auth.methods import undocumented_method
 from harness.suites.auth.mtls import mtls_expired, mtls_foreign_ca, mtls_required
@@ -42,11 +44,12 @@ from harness.suites.auth.tokens import (
 SUITE = Suite[AuthContext]("auth", make_context, checks=(
     token_missing, token_malformed, jwt_expired, jwt_not_yet_valid, jwt_issuer, jwt_audience,
     jwt_alg_none, jwt_key_confusion, jwt_unknown_key, jwt_jku, jwt_stripped_signature,
-    notify_signature, notify_replay, notify_freshness, notify_redelivery,
+    notify_signature, notify_replay, notify_freshness, notify_redelivery, notify_ack,
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
     list_limit, list_filters, response_headers,
-    scope_enforced, object_level, body_limit, media_type, schema_violation, error_leak,
+    scope_enforced, object_level, dossier_id, body_limit, media_type, schema_violation, error_leak,
+    error_fields,
     undocumented_method, rate_limit),
     state={
         "state.baseline": (
@@ -56,7 +59,7 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "again"),
         "state.own_dossier": (
             "AuthContext.own_dossier(): the dossier portal submitted, made by the first check "
-            "needing one (AUTH-BOLA-LIST, AUTH-SCOPE, AUTH-OBJECT-LEVEL) and reused by the "
+            "needing one (AUTH-BOLA-LIST, AUTH-SCOPE, AUTH-OBJECT-LEVEL, AUTH-DOSSIER-ID) and reused by the "
             "later ones; not kept when the submission failed"),
         "state.subscription_id": (
             "notify.genuine_notification() sets it from the delivery the mock made to the SUT "

@@ -252,9 +252,27 @@ def _answered(run: StepRun) -> list[dict[str, Any]]:
     return [e for e in run.npdb_calls() if e.get("status") not in PROTOCOL_REFUSALS]
 
 
+def final_status_problem(status: str | None, body: Any) -> str | None:
+    """Why a final dossier breaks specs/connection/v1 DossierStatus ("`completed`: approved.
+    `rejected`: see `reasons`."), or None: completed needs outcome approved; rejected needs
+    outcome rejected and the reasons to see (at least one)."""
+    if status not in ("completed", "rejected"):
+        return None
+    said = body if isinstance(body, dict) else {}
+    outcome_said, reasons = said.get("outcome"), said.get("reasons")
+    if status == "completed" and outcome_said != "approved":
+        return f"ended 'completed' with outcome {outcome_said!r}: completed means approved"
+    if status == "rejected" and outcome_said != "rejected":
+        return f"ended 'rejected' with outcome {outcome_said!r}, not 'rejected'"
+    if status == "rejected" and not (isinstance(reasons, list) and reasons):
+        return "ended 'rejected' without reasons: the spec says rejected, see reasons"
+    return None
+
+
 @check("SCN-OUTCOME", severity=Severity.HIGH,
-       defect="scenario.wrong_outcome", timeout_s=30,
-       requirements=["SCENARIO-OUTCOME", "SCENARIO-MUST-CALL", "NPDB-VERIFY-IDENTITY",
+       defect=("scenario.wrong_outcome", "scenario.completed_without_outcome",
+               "scenario.not_found_approved"), timeout_s=30,
+       requirements=["CONN-DOSSIER-FINAL-STATUS", "NPDB-NOT-FOUND", "SCENARIO-OUTCOME", "SCENARIO-MUST-CALL", "NPDB-VERIFY-IDENTITY",
                      "NPDB-CITIZEN-LOOKUP", "NPDB-RESIDENCE-LOOKUP", "NPDB-HOUSEHOLD-LOOKUP", "PROC-IDENTITY-VERIFIED", "PROC-BIRTH",
                      "PROC-MARRIAGE-ALREADY-MARRIED", "PROC-DEATH", "PROC-RESIDENCE-REGISTRATION",
                      "PROC-RESIDENCE-REMOVAL", "PROC-CHILD-INSURANCE", "PROC-FUNERAL-ALLOWANCE",
@@ -274,6 +292,8 @@ def outcome(ctx: ScenarioContext) -> CheckResult:
         elif run.final_status != expected:
             problems.append((run, (f"ended {run.final_status!r}, expected {expected!r}; "
                                    f"the SUT's {sut_reasons(run)}")))
+        elif (why := final_status_problem(run.final_status, run.final_body)) is not None:
+            problems.append((run, why))
         missing = [m for m in run.step.expect.npdb.must_call
                    if not any(m in str(e.get("path", "")) for e in run.npdb_calls())]
         if missing and run.dossier_id is not None:

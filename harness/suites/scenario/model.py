@@ -27,7 +27,8 @@ from harness.yaml_documents import read_yaml, validation_error
 SCENARIOS_DIR = resources.scenarios_dir()
 PROCEDURE_CODE = r"^\d\.\d{6}$"
 PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\}")
-SampleKind = Literal["adult", "married_couple", "child_with_parents", "household", "deceased"]
+SampleKind = Literal["adult", "married_couple", "child_with_parents", "household", "deceased",
+                     "unknown"]
 FaultKind = Literal["latency", "status", "timeout", "reset", "malformed", "rate_limit"]
 FinalStatus = Literal["completed", "rejected"]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import random
 import time
 import uuid
 from collections.abc import Callable
@@ -103,6 +104,8 @@ class PopulationBinder:
         return [c for c in citizens if c is not None]
 
     def record(self, draw: PopulationDraw) -> dict[str, Any]:
+        if draw.kind == "unknown":
+            return self.unknown(draw.index)
         key = (draw.kind, repr(sorted(draw.where.items())) + repr(draw.max_age))
         if key not in self._samples:
             wanted = 60 if (draw.where or draw.max_age is not None) else 12
@@ -112,6 +115,24 @@ class PopulationBinder:
         if draw.index >= len(samples):
             raise LookupError(f"only {len(samples)} {draw.kind} citizens match {draw.where or ''}")
         return self.binding(samples[draw.index])
+
+    def unknown(self, index: int) -> dict[str, Any]:
+        """A personal ID and a household ID the register does not hold, so the NPDB answers 404
+        for them: each of the register's own shape (a drawn adult's province, century and year
+        digits with a serial nobody has; its household's block with a number no household has).
+        ``index`` picks the index-th such pair of the seeded order."""
+        base = self.population.sample("adult", 1, rng_seed=self.rng_seed)[0]
+        rng = random.Random(f"{self.rng_seed}/unknown")
+        people: list[str] = []
+        while len(people) <= index:
+            candidate = f"{base.personal_id[:6]}{rng.randrange(1_000_000):06d}"
+            if self.population.by_personal_id(candidate) is None and candidate not in people:
+                people.append(candidate)
+        households = [f"{base.household_id[:12]}{n:02d}" for n in range(99, -1, -1)]
+        absent = [h for h in households if self.population.household(h) is None]
+        if len(absent) <= index:
+            raise LookupError(f"no unknown household id #{index} near {base.household_id}")
+        return {"personal_id": people[index], "household_id": absent[index]}
 
     def binding(self, citizen: Any, depth: int = 0) -> dict[str, Any]:
         record = dict(citizen.to_dict())
