@@ -24,6 +24,10 @@ INVALID = {"error": "validation_error", "message": "invalid", "request_id": "x"}
     (422, {**INVALID, "fields": ["/procedure_code"]}, "procedure_code", None),
     (422, {**INVALID, "fields": ["body.applicant"]}, "procedure_code", "do not name"),
     (400, {**INVALID, "fields": ["procedure_code"]}, None, None),  # a validation_error body
+    # a broken input answered 400 (not 422) is still a validation error: the status is
+    # AUTH-SCHEMA-VIOLATION's finding, the fields are allowed
+    (400, {"error": "bad_request", "message": "m", "request_id": "x",
+           "fields": ["/procedure_code"]}, "procedure_code", None),
 ])
 def test_fields_only_on_validation_errors(status: int, body: dict[str, Any], invalid: str | None,
                                           words: str | None) -> None:

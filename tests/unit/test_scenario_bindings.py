@@ -60,3 +60,32 @@ def test_an_unknown_draw_names_ids_the_register_does_not_hold(binder: Population
         assert household.startswith("HH") and len(household) == 14
         assert binder.population.household(household) is None
     assert first != second and binder.unknown(0) == first  # seeded: the same run, the same ids
+
+
+class _RunAdmin:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+
+def test_runs_sharing_a_mock_and_a_seed_draw_different_unknown_ids() -> None:
+    # The NPDB's 404 records no owner: only the id tells whose step the call was.
+    population = Population(seed=6, size=100_000)
+    drawn = [PopulationBinder(population, rng_seed=0, admin=_RunAdmin(run_id)).unknown(0)  # type: ignore[arg-type]
+             for run_id in ("run-a", "run-b")]
+    assert drawn[0]["personal_id"] != drawn[1]["personal_id"]
+    assert drawn[0]["household_id"] != drawn[1]["household_id"]
+
+
+def test_an_audit_entry_about_nobody_belongs_to_the_step_naming_its_subject() -> None:
+    from harness.suites.scenario.runner import _about_step
+
+    people, named = {"080203334613"}, {"080203334613", "HH000000000001"}
+    household_404 = {"path": "/npdb/v1/households/HH000005534099", "personal_ids": []}
+    assert not _about_step(household_404, people, named)  # another run's unknown household
+    assert _about_step({**household_404, "path": "/npdb/v1/households/HH000000000001"},
+                       people, named)
+    assert _about_step({"path": "/npdb/v1/citizens/080203334613", "personal_ids": ["080203334613"]},
+                       people, named)
+    assert not _about_step({"path": "/npdb/v1/citizens/1", "personal_ids": ["075321802928"]},
+                           people, named)
+    assert _about_step({"path": "/oauth/token", "personal_ids": []}, people, named)

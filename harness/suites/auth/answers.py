@@ -26,11 +26,15 @@ VALIDATION_STATUS = 422  # components.responses.UnprocessableEntity
 def fields_problem(status: int | None, body: Any, invalid: str | None = None) -> str | None:
     """Why an error answer breaks "fields: paths of invalid input fields (validation errors
     only)", or None: ``fields`` on an answer that is no validation error, or a validation error
-    whose ``fields`` (optional) do not name the input ``invalid`` the request broke."""
+    whose ``fields`` (optional) do not name the input ``invalid`` the request broke.
+
+    A request that broke an input (``invalid`` given) is a validation error whatever status the
+    SUT chose for it: a 400 in place of 422 is AUTH-SCHEMA-VIOLATION's finding, not this one's."""
     if not isinstance(body, dict) or "fields" not in body:
         return None
     fields = body.get("fields")
-    validation = status == VALIDATION_STATUS or body.get("error") == VALIDATION_ERROR
+    validation = (invalid is not None or status == VALIDATION_STATUS
+                  or body.get("error") == VALIDATION_ERROR)
     if not validation:
         return (f"an HTTP {status} {body.get('error')!r} error carries fields {str(fields)[:200]}: "
                 "the spec gives fields to validation errors only")
@@ -87,7 +91,9 @@ def error_fields(ctx: AuthContext) -> CheckResult:
                                    *probes[0][0].evidence())
     return CheckResult.passed(f"{len(judged)} error bodies: fields only on the validation error",
                               Evidence.note("; ".join(p.description for p in judged),
-                                            title="errors provoked"), errors=float(len(judged)))
+                                            title="errors provoked"),
+                              *(e for p in judged for e in p.evidence()),
+                              errors=float(len(judged)))
 
 
 def ack_problem(body: Any, event_id: str, expected: str) -> str | None:

@@ -86,4 +86,4 @@ def dossier_id(ctx: AuthContext) -> CheckResult:
     if (why := guessable(ids)) is not None:
         return CheckResult.failed(why, *(e for p in probes for e in p.evidence()), *evidence)
     return CheckResult.passed(f"{len(ids)} dossier ids are random version-4 UUIDs", *evidence,
-                              ids=float(len(ids)))
+                              *(e for p in probes for e in p.evidence()), ids=float(len(ids)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -120,9 +121,12 @@ class PopulationBinder:
         """A personal ID and a household ID the register does not hold, so the NPDB answers 404
         for them: each of the register's own shape (a drawn adult's province, century and year
         digits with a serial nobody has; its household's block with a number no household has).
-        ``index`` picks the index-th such pair of the seeded order."""
+        ``index`` picks the index-th such pair of the seeded order. Runs sharing one mock (and a
+        seed) draw different ids: the NPDB's 404s record no owner, so only the id tells whose
+        step a call was."""
         base = self.population.sample("adult", 1, rng_seed=self.rng_seed)[0]
-        rng = random.Random(f"{self.rng_seed}/unknown")
+        run_id = (self.admin.run_id if self.admin is not None else None) or ""
+        rng = random.Random(f"{self.rng_seed}/{run_id}/unknown")
         people: list[str] = []
         while len(people) <= index:
             candidate = f"{base.personal_id[:6]}{rng.randrange(1_000_000):06d}"
@@ -130,6 +134,7 @@ class PopulationBinder:
                 people.append(candidate)
         households = [f"{base.household_id[:12]}{n:02d}" for n in range(99, -1, -1)]
         absent = [h for h in households if self.population.household(h) is None]
+        rng.shuffle(absent)
         if len(absent) <= index:
             raise LookupError(f"no unknown household id #{index} near {base.household_id}")
         return {"personal_id": people[index], "household_id": absent[index]}
@@ -279,8 +284,7 @@ class ScenarioDriver:
             # Calls that began before the step (a held-open timeout fault) are not this step's.
             run.audit = [entry for entry in map(as_dict, self.admin.audit(since_id=mark))
                          if float(entry.get("ts") or wall_start) >= wall_start - 0.05
-                         and (not entry.get("personal_ids")
-                              or people & set(entry.get("personal_ids") or []))]
+                         and _about_step(entry, people, set(_strings(body)))]
         except Exception as failure:  # noqa: BLE001
             run.error = f"audit log unreadable: {type(failure).__name__}: {failure}"
         if step.npdb_event is not None and run.error is None:
@@ -354,6 +358,30 @@ def _personal_ids(value: Any) -> list[str]:
     if isinstance(value, list):
         return [pid for v in value for pid in _personal_ids(v)]
     return []
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for v in value.values() for text in _strings(v)]
+    if isinstance(value, list):
+        return [text for v in value for text in _strings(v)]
+    return []
+
+
+SUBJECT_PATH = re.compile(r"/npdb/v1/(?:citizens|households)/([^/?]+)")
+
+
+def _about_step(entry: dict[str, Any], people: set[str], named: set[str]) -> bool:
+    """An audit entry belongs to the step when it is about one of the step's people. An entry
+    about nobody the NPDB holds (a 404 for an unknown household or citizen records no people)
+    belongs to the step whose dossier names the id in its path; one about no subject at all
+    (tokens, subscriptions) to every step it falls in."""
+    if entry.get("personal_ids"):
+        return bool(people & set(entry.get("personal_ids") or []))
+    subject = SUBJECT_PATH.search(str(entry.get("path") or ""))
+    return subject is None or subject.group(1) in named
 
 
 def _fault_arguments(fault: Fault) -> dict[str, Any]:
