@@ -168,8 +168,19 @@ class RunConfig(_Strict):
     output_dir: Path = resources.default_output_dir()
     seed: int = 0
     quick: bool = False
+    # Scenario ids (`id:` in scenarios/*.yaml) to drive, for a vendor working on one procedure;
+    # empty drives every one. A --quick run only: a full run drives them all.
+    scenarios: list[str] = Field(default_factory=list, max_length=100)
     # Where the config came from, for error messages and relative paths; not part of the file.
     source_file: Path | None = Field(None, exclude=True)
+
+    @field_validator("scenarios")
+    @classmethod
+    def _scenarios_only_when_quick(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and not info.data.get("quick"):
+            raise ValueError("choosing scenarios is for quick runs only: a full run drives "
+                             "every scenario")
+        return value
 
     @property
     def profile_name(self) -> str:
@@ -183,6 +194,7 @@ _HINTS = {
     "target.base_url": "use e.g. https://127.0.0.1:8443",
     "system.level": "one of ministry, province, district",
     "suites": f"choose from {', '.join(ALL_SUITES)}",
+    "scenarios": "set quick: true (or pass --quick), or remove scenarios: to drive every one",
     "npdb.mtls": "one of off, optional, required",
     "firewall.format": "one of auto, iptables, ip6tables, nft",
     "npdb.data_port": "give a free port (0: any free port), only with npdb.start: true",

@@ -78,7 +78,7 @@ class Lab:
 
     def run_config(self, *, suites: list[str] | None = None, quick: bool = True,
                    level: str = "district", output_dir: Path | None = None,
-                   seed: int = 0) -> RunConfig:
+                   seed: int = 0, scenarios: tuple[str, ...] = ()) -> RunConfig:
         """The run config an assessor would write for the reference system in this lab."""
         from popcert_city.firewall_policy import DeployedHost
         from popcert_city.source_tree import source
@@ -108,6 +108,8 @@ class Lab:
                            "seed": self.seed, "mtls": self.mtls}
         if suites:
             raw["suites"] = suites
+        if scenarios:
+            raw["scenarios"] = list(scenarios)
         if output_dir is not None:
             raw["output_dir"] = str(output_dir)
         return config_from_dict(raw, REPO_ROOT, label="<lab>")

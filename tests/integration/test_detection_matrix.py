@@ -13,41 +13,25 @@ import pytest
 
 from harness.engine import Engine
 from harness.health import is_inconclusive
-from harness.lab import Lab, city_options_for
+from harness.lab import Lab
 from harness.registry import default_registry
 from popcert_city.defects import DEFECTS
+from tests.switch_runs import (
+    expected_failures,
+    results_of,
+    run_lab,
+    suites_for,
+    switch_param,
+    switch_report,
+)
 
 pytestmark = pytest.mark.integration
 
-STATIC_SUITES = {"firewall", "sast"}
 # Rows run longest first (measured, issue 22), so under xdist no long row ends the run alone: a
 # scenario row waits out the poll timeouts of every scenario, the slow conformance defects slow
 # every fuzzed request, and the static suites read files only. A new switch needs no entry here.
 ROW_COST = {"scenario": 0, "conformance": 1, "load": 2, "tls": 3, "auth": 4, "firewall": 5,
             "sast": 6}
-
-
-def expected_failures(switch: str) -> set[str]:
-    return {c.id for c in default_registry() if switch in c.defects}
-
-
-def suites_for(checks: set[str]) -> list[str]:
-    return sorted({default_registry()[c].suite for c in checks})
-
-
-def profile_for(suites: list[str]) -> str:
-    # The mTLS checks apply only under a profile that requires mTLS, such as province.
-    return "province" if "auth" in suites else "district"
-
-
-def run_lab(tmp: Path, defects: frozenset[str], suites: list[str]) -> dict:
-    level = profile_for(suites)
-    servers = not set(suites) <= STATIC_SUITES
-    with Lab(tmp / "lab", defects, servers=servers,
-             city_options=city_options_for(level)) as lab:
-        config = lab.run_config(suites=suites, quick=True, level=level,
-                                output_dir=tmp / "runs")
-        return Engine(config, npdb=lab.npdb).run().report
 
 
 def statuses(report: dict, suites: list[str]) -> dict[str, str]:
@@ -86,11 +70,13 @@ def longest_first(switches: list[str]) -> list[str]:
     return sorted(switches, key=cost)
 
 
-@pytest.mark.parametrize("switch", longest_first(sorted(set(DEFECTS) - ERROR_SWITCHES)))
-def test_switch_is_caught_by_exactly_its_checks(switch: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("switch", [switch_param(s) for s in longest_first(
+    sorted(set(DEFECTS) - ERROR_SWITCHES))])
+def test_switch_is_caught_by_exactly_its_checks(
+        switch: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     expected = expected_failures(switch)
     suites = suites_for(expected)
-    report = run_lab(tmp_path, frozenset({switch}), suites)
+    report = switch_report(switch, tmp_path_factory)
     skip_when_saturated(report, suites, expected)
     got = statuses(report, suites)
     failed = {check for check, status in got.items() if status == "fail"}
@@ -98,13 +84,24 @@ def test_switch_is_caught_by_exactly_its_checks(switch: str, tmp_path: Path) -> 
     assert failed == expected, f"{switch}: failed {sorted(failed)}, expected {sorted(expected)}"
     assert errors == {}, f"{switch}: checks could not decide: {errors}"
     assert report["verdict"]["status"] == "NOT CERTIFIED"
+    # What a failure carries: the exchange that shows it (auth), a curl command that replays it
+    # without the run's genuine token (conformance).
+    for check_id in expected & set(results_of(report, "auth")):
+        kinds = {e["kind"] for e in results_of(report, "auth")[check_id]["evidence"]}
+        assert kinds & {"request", "measurement"}, (check_id, kinds)
+    # (CONF-SPEC-DRIFT's failure is the served document's difference from the spec: no request.)
+    for check_id in expected & set(results_of(report, "conformance")) - {"CONF-SPEC-DRIFT"}:
+        commands = [e["data"]["command"] for e in results_of(report, "conformance")[check_id][
+            "evidence"] if e["kind"] == "reproduction"]
+        assert any(c.startswith("curl ") for c in commands), check_id
+        assert all("eyJ" not in c for c in commands), check_id
 
 
 @pytest.mark.parametrize("switch", sorted(ERROR_SWITCHES))
 def test_error_switch_is_never_a_pass(switch: str, tmp_path: Path) -> None:
     expected = expected_failures(switch)
     suites = suites_for(expected)
-    report = run_lab(tmp_path, frozenset({switch}), suites)
+    report, _ = run_lab(tmp_path, frozenset({switch}), suites)
     got = statuses(report, suites)
     errors = {check for check, status in got.items() if status == "error"}
     assert errors == expected, f"{switch}: errors {sorted(errors)}, expected {sorted(expected)}"

@@ -2,7 +2,8 @@
 check, and each auth.* / mtls.* defect switch fails exactly its own check.
 
 mTLS checks apply only where the profile requires mTLS: those run in a province-level lab whose
-city system requires client certificates. Only the auth suite runs (quick), one lab per defect.
+city system requires client certificates. A defect's run is the detection matrix's run of that
+switch (tests/switch_runs.py), run once for both: province level, only the auth suite, quick.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from harness.health import is_inconclusive
 from harness.lab import Lab
 from harness.registry import default_registry
 from popcert_city.defects import DEFECTS
+from tests.switch_runs import results_of, switch_param, switch_report
 
 pytestmark = pytest.mark.integration
 
@@ -28,10 +30,6 @@ MTLS_IDS = frozenset(c.id for c in AUTH_CHECKS
 # Each auth.* / mtls.* switch of the reference system and the checks that declare it.
 SWITCHES = sorted(d for d in DEFECTS if d.startswith(("auth.", "mtls.")))
 EXPECTED_FAILURE = {d: [c.id for c in AUTH_CHECKS if d in c.defects] for d in SWITCHES}
-
-
-def _mtls(defect: str | None) -> bool:
-    return defect is not None and defect.startswith("mtls.")
 
 
 def run_auth(workdir: Path, defects: frozenset[str], *, mtls: bool) -> dict[str, dict[str, Any]]:
@@ -146,9 +144,12 @@ def test_no_genuine_bearer_token_reaches_the_report(
     assert forged, "the forged tokens of the token checks are shown in their reproductions"
 
 
-@pytest.mark.parametrize("defect", sorted(EXPECTED_FAILURE))
-def test_defect_fails_exactly_its_check(defect: str, tmp_path: Path) -> None:
-    results = run_auth(tmp_path, frozenset({defect}), mtls=_mtls(defect))
+@pytest.mark.parametrize("defect", [switch_param(d) for d in sorted(EXPECTED_FAILURE)])
+def test_defect_fails_exactly_its_check(defect: str,
+                                        tmp_path_factory: pytest.TempPathFactory) -> None:
+    # The detection matrix's run of this switch (tests/switch_runs.py): a province-level lab,
+    # whose city system requires mTLS, so no auth check is left out.
+    results = results_of(switch_report(defect, tmp_path_factory), "auth")
     statuses = _statuses(results)
     [expected] = EXPECTED_FAILURE[defect]
     if is_inconclusive(statuses[expected], results[expected]["summary"]):
@@ -161,5 +162,4 @@ def test_defect_fails_exactly_its_check(defect: str, tmp_path: Path) -> None:
               if k != expected and v not in ("pass", "skip")}
     assert not others
     skipped = {k for k, v in statuses.items() if v == "skip"}
-    assert skipped == (set() if _mtls(defect) else set(MTLS_IDS))
-
+    assert skipped == set()

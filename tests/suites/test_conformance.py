@@ -15,9 +15,10 @@ import pytest
 from harness.checks import Status
 from harness.health import is_inconclusive
 from harness.registry import default_registry
-from harness.suites.conformance.checks import latency_budget, verdict_for
+from harness.suites.conformance.checks import latency_budget
 from harness.suites.conformance.context import make_context
 from tests.suites.lab import evaluate, failing, launchers, run_context
+from tests.switch_runs import results_of, switch_param, switch_report
 
 pytestmark = pytest.mark.integration
 
@@ -80,24 +81,27 @@ def test_webhook_is_left_out_of_bearer_fuzzing(compliant: tuple[Any, dict]) -> N
     assert context.plan.exclude_path_regex == "^(/connection/v1/notifications)$"
 
 
-# The reference defect accepts only an 11-digit personal_id: no generic negative generator hits
-# that one string shape within the quick budget. Reported to the lead (make the defect "pattern not
-# enforced"); strict, so this test flags the fix.
-CASES = [pytest.param(d, c) for d, c in sorted(DEFECT_TO_CHECKS.items())]
+CASES = [switch_param(d, c) for d, c in sorted(DEFECT_TO_CHECKS.items())]
 
 
 @pytest.mark.parametrize(("defect", "expected"), CASES)
-def test_defect_fails_exactly_its_check(npdb: Any, tmp_path: Path, defect: str,
+def test_defect_fails_exactly_its_check(tmp_path_factory: pytest.TempPathFactory, defect: str,
                                         expected: set[str]) -> None:
-    context, results = conformance_results(npdb, tmp_path, frozenset({defect}))
-    if "CONF-LATENCY-BUDGET" in expected:
-        skip_unjudged_budget(results)
-    assert failing(results) == expected, results
-    assert Status.ERROR not in results.values(), results  # a slow SUT is still fuzzed in full
+    # The detection matrix's run of this switch (tests/switch_runs.py), run once for both.
+    results = results_of(switch_report(defect, tmp_path_factory), "conformance")
+    budget = results["CONF-LATENCY-BUDGET"]
+    if is_inconclusive(budget["status"], budget["summary"]):
+        # popcert was saturated while timing (harness/health.py): CONF-LATENCY-BUDGET could not
+        # be judged. Tests about it skip (never pass); the others compare the checks that could.
+        if "CONF-LATENCY-BUDGET" in expected:
+            pytest.skip("host saturated: CONF-LATENCY-BUDGET inconclusive (harness/health.py)")
+        del results["CONF-LATENCY-BUDGET"]
+    statuses = {check_id: r["status"] for check_id, r in results.items()}
+    assert {c for c, status in statuses.items() if status == "fail"} == expected, statuses
+    assert "error" not in statuses.values(), statuses  # a slow SUT is still fuzzed in full
     for check_id in expected:
-        failed = (latency_budget(context) if check_id == "CONF-LATENCY-BUDGET"
-                  else verdict_for(context, check_id, check_id))
-        commands = [e.data["command"] for e in failed.evidence if e.kind == "reproduction"]
+        commands = [e["data"]["command"] for e in results[check_id]["evidence"]
+                    if e["kind"] == "reproduction"]
         assert any(c.startswith("curl ") for c in commands)
         assert all("eyJ" not in c for c in commands)  # the token never reaches the evidence
 

@@ -16,30 +16,11 @@ from harness.registry import default_registry
 from harness.suites.scenario.context import ScenarioContext, load_purposes, run_scenarios
 from harness.suites.scenario.model import load_all
 from tests.suites.lab import evaluate, failing, run_context, with_system
+from tests.switch_runs import SCENARIOS_FOR, results_of, switch_param, switch_report
 
 pytestmark = pytest.mark.integration
 
 BY_ID = {s.id: s for s in load_all()}
-CORE = ("birth-registration", "marriage-registration")
-FAULTS = ("faults-transient", "faults-rate-limit")
-
-RATE = ("faults-rate-limit",)
-# Each defect runs over the scenarios that exercise it plus the fault-free core (time budget);
-# the compliant test runs everything.
-SCENARIOS_FOR = {
-    "npdb.shared_credentials": CORE + RATE,
-    "npdb.missing_purpose_code": CORE,
-    "npdb.overfetch_fields": CORE,
-    "npdb.overfetch_purpose_fields": CORE,
-    "npdb.request_id_not_uuid": CORE,
-    "npdb.redundant_calls": CORE,
-    "scenario.wrong_outcome": CORE,
-    "scenario.completed_without_outcome": CORE,
-    "scenario.not_found_approved": ("death-registration", "permanent-residence"),
-    "npdb.no_retry": CORE + RATE,
-    "npdb.loses_dossier_on_failure": CORE + FAULTS,
-    "npdb.ignores_retry_after": CORE + RATE,
-}
 # defect switch -> the checks it must fail, as the checks declare it.
 EXPECTED = {d: {c.id for c in default_registry().for_suite("scenario") if d in c.defects}
             for c in default_registry().for_suite("scenario") for d in c.defects}
@@ -64,9 +45,17 @@ def test_reference_system_passes_every_scenario_check(tmp_path: Path) -> None:
 
 def test_every_defect_has_its_scenarios() -> None:
     assert set(SCENARIOS_FOR) == set(EXPECTED)
+    assert {i for ids in SCENARIOS_FOR.values() for i in ids} <= set(BY_ID)
 
 
-@pytest.mark.parametrize("defect", sorted(EXPECTED))
-def test_defect_fails_exactly_its_check(tmp_path: Path, defect: str) -> None:
-    _, results = scenario_results(tmp_path, frozenset({defect}), SCENARIOS_FOR[defect])
+@pytest.mark.parametrize("defect", [switch_param(d) for d in sorted(EXPECTED)])
+def test_defect_fails_exactly_its_check(tmp_path_factory: pytest.TempPathFactory,
+                                        defect: str) -> None:
+    # The detection matrix's run of this switch (tests/switch_runs.py): the scenarios that
+    # exercise it plus the fault-free core, chosen in the quick run's config.
+    report = switch_report(defect, tmp_path_factory)
+    results = {check_id: Status(r["status"]) for check_id, r in results_of(report, "scenario").items()}
     assert failing(results) == EXPECTED[defect], results
+    steps = [e["title"] for r in results_of(report, "scenario").values() for e in r["evidence"]]
+    assert not any(t.startswith(tuple(f"{i}/" for i in set(BY_ID) - set(SCENARIOS_FOR[defect])))
+                   for t in steps), "the run drove only the scenarios its config chose"

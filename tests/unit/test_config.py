@@ -235,3 +235,26 @@ def test_the_example_says_where_the_published_spec_is_mandatory_as_the_profiles_
     assert said == {level for level in levels
                     if load_profile(level).is_mandatory("CONF-SPEC-DRIFT")}
     assert {level for level in levels if level in advisory.group(1)} == levels - said
+
+
+def test_choosing_scenarios_is_for_quick_runs_only(tmp_path: Path) -> None:
+    path = write_config(tmp_path / "full")
+    path.write_text(path.read_text(encoding="utf-8") + "scenarios: [birth-registration]\n",
+                    encoding="utf-8")
+    error = load_error(path)
+    assert error.field.startswith("scenarios")
+    assert "quick" in error.message and "quick: true" in error.hint
+    quick = load_config(path, overrides={"quick": True})
+    assert quick.scenarios == ["birth-registration"]
+
+
+def test_an_unknown_scenario_id_names_the_ids_there_are() -> None:
+    from harness.suites.scenario.context import chosen
+    from harness.suites.scenario.model import load_all
+
+    scenarios = load_all()
+    assert chosen(scenarios, []) == scenarios
+    assert [s.id for s in chosen(scenarios, ["marriage-registration", "birth-registration"])] == [
+        s.id for s in scenarios if s.id in ("birth-registration", "marriage-registration")]
+    with pytest.raises(ValueError, match="no scenario has the id.*nope.*birth-registration"):
+        chosen(scenarios, ["nope"])

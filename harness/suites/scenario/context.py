@@ -109,11 +109,23 @@ def fields_beyond_purpose(scenarios: list[Scenario], allowed: dict[str, frozense
     return found
 
 
+def chosen(scenarios: list[Scenario], ids: list[str]) -> list[Scenario]:
+    """The scenarios the config's ``scenarios:`` names (every one when it names none), in the
+    files' order; an id no file has is refused with the ids there are."""
+    if not ids:
+        return scenarios
+    known = [scenario.id for scenario in scenarios]
+    if unknown := sorted(set(ids) - set(known)):
+        raise ValueError(f"scenarios: no scenario has the id(s) {', '.join(unknown)}; "
+                         f"the ids are {', '.join(known)}")
+    return [scenario for scenario in scenarios if scenario.id in ids]
+
+
 def make_context(run: RunContext) -> Iterator[ScenarioContext]:
     """Run every scenario once; every check reads the recorded steps."""
     mock_of(run)
     try:
-        scenarios = load_all()
+        scenarios = chosen(load_all(), run.config.scenarios)
         allowed = load_purposes()
     except (PopcertError, OSError, ValueError, KeyError) as cannot:
         raise SuiteUnavailable(f"{UNAVAILABLE}: {cannot}") from None
