@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import (
@@ -340,7 +341,10 @@ def _finalize(value: Any) -> Any:
     return strip_control(value if isinstance(value, str) else str(clip_depth(value)))
 
 
+@lru_cache(maxsize=1)
 def _environment() -> Environment:
+    """One environment per process: it keeps the compiled template (a run renders after every
+    suite)."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
                       autoescape=select_autoescape(default=True, default_for_string=True),
                       finalize=_finalize,
