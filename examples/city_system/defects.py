@@ -34,6 +34,7 @@ DEFECTS: dict[str, str] = {
     "auth.read_scope_not_enforced": "GET operations do not require scope dossier.read",
     "auth.no_body_limit": "no request body limit (bodies over 64 KiB are processed, never 413)",
     "auth.notification_stale_accepted": "notification timestamps are not checked against the 300 s window",
+    "auth.notification_bad_signature_403": "a notification with a missing or bad signature is refused with 403, not the spec's 401",
     "auth.notification_redelivery_conflict": "a redelivered notification (same event_id, fresh signature) is answered 409, not 200",
     "auth.validation_echoes_input": "422 validation errors echo the invalid input values (e.g. a personal_id)",
     # mutual TLS (server.py)

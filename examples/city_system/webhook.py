@@ -55,7 +55,13 @@ class NotificationVerifier:
     def verify(self, body: bytes, header: str | None) -> None:
         """Raise WebhookError unless the notification is authentic, fresh and not a replay."""
         if not active("auth.notification_unsigned_accepted"):
-            self._check_signature(body, header)
+            try:
+                self._check_signature(body, header)
+            except WebhookError as refused:
+                if refused.message != "stale signature" and \
+                        active("auth.notification_bad_signature_403"):
+                    raise WebhookError(403, refused.message) from None
+                raise
         elif header:  # the MAC is not checked, but a dated header is still held to the window
             try:
                 timestamp, _ = _parse(header)

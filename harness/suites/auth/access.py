@@ -75,7 +75,7 @@ def _call(ctx: AuthContext, op: Operation, description: str, token: str, path: s
        defect=("auth.scope_not_enforced", "auth.read_scope_not_enforced"))
 def scope_enforced(ctx: AuthContext) -> CheckResult:
     """Every operation the spec's security requirements scope refuses a genuine token that
-    lacks its scope (e.g. dossier.read for the GETs, dossier.submit for POST /dossiers)."""
+    lacks its scope with 403 (e.g. dossier.read for the GETs, dossier.submit for POST /dossiers)."""
     if (problem := ctx.baseline_problem()) is not None:
         return problem
     scoped = [op for op in operations() if op.scopes]
@@ -103,8 +103,10 @@ def scope_enforced(ctx: AuthContext) -> CheckResult:
             ctx.dossier_body(index + len(scoped)) if body is not None else None))
         if refusals[-1].exchange.error is not None:
             break
+    # components.responses.Forbidden: "The token lacks the scope this operation needs." (403;
+    # a 401 would say the token itself is not accepted)
     result = expect_refused(refusals, what="request without the operation's scope",
-                            accepted_means="served")
+                            accepted_means="served", refused=frozenset({403}))
     covered = Evidence.note("; ".join(f"{op.method} {op.path}: {' '.join(sorted(op.scopes))}"
                                       for op in scoped),
                             title="scopes the spec requires per operation")

@@ -155,9 +155,10 @@ def _genuine_accepted(ctx: AuthContext) -> tuple[SignedNotification, Probe | Non
 
 
 @check("AUTH-NOTIFY-SIGNATURE", severity=Severity.CRITICAL,
-       requirements=["CONN-NOTIFY-SIGNATURE"], defect="auth.notification_unsigned_accepted")
+       requirements=["CONN-NOTIFY-SIGNATURE"],
+       defect=("auth.notification_unsigned_accepted", "auth.notification_bad_signature_403"))
 def notify_signature(ctx: AuthContext) -> CheckResult:
-    """Notifications without a valid NPDB signature are refused."""
+    """Notifications without a valid NPDB signature are refused with 401."""
     # Only the precondition counts here: forgeries prove nothing if genuine ones are refused too.
     if isinstance(ready := _genuine_accepted(ctx), CheckResult):
         return ready
@@ -174,8 +175,9 @@ def notify_signature(ctx: AuthContext) -> CheckResult:
         probes.append(_send(ctx, description, body, signature_of(body)))
         if probes[-1].exchange.error is not None:
             break
+    # receiveNotification: "A missing or bad signature ... is refused with 401"
     return expect_refused(probes, what="unsigned or badly signed notification",
-                          accepted_means="accepted")
+                          accepted_means="accepted", refused=frozenset({401}))
 
 
 @check("AUTH-NOTIFY-REPLAY", severity=Severity.HIGH,
@@ -229,8 +231,9 @@ def notify_freshness(ctx: AuthContext) -> CheckResult:
                                path=NOTIFICATIONS_PATH, raw=body, headers=header))
         if probes[-1].exchange.error is not None:
             break
+    # "... or a timestamp more than 300 s away from now, is refused with 401"
     return expect_refused(probes, what="notification outside the 300 s window",
-                          accepted_means="accepted")
+                          accepted_means="accepted", refused=frozenset({401}))
 
 
 def _signed_at(signature: str) -> int | None:

@@ -11,7 +11,7 @@ from harness.checks import CheckResult, Evidence, Severity, check
 from harness.suites.auth import forge
 from harness.suites.auth.attacker import AttackerKeyServer, self_signed_pem
 from harness.suites.auth.context import AuthContext
-from harness.suites.auth.probe import REFUSED, expect_refused, send_until_error
+from harness.suites.auth.probe import DOSSIERS_PATH, REFUSED, expect_refused, send_until_error
 
 # How long the SUT may take to fetch a jku/x5u URL after the request (e.g. a background fetch).
 JKU_GRACE_S = 0.5
@@ -28,11 +28,20 @@ def _refuse_tokens(ctx: AuthContext, tokens: list[forge.ForgedToken], *, what: s
 @check("AUTH-TOKEN-MISSING", severity=Severity.CRITICAL,
        requirements=["CONN-SEC-JWT", "CONN-SEC-TOKEN-REQUIRED"], defect="auth.no_token_accepted")
 def token_missing(ctx: AuthContext) -> CheckResult:
-    """A request without a bearer token is refused with 401."""
+    """A request without a bearer token is refused with 401 on every bearer-token operation.
+
+    listDossiers, getDossier (an existing dossier) and createDossier (a valid submission); the
+    webhook is signed, not bearer: AUTH-NOTIFY-*."""
     if (problem := ctx.baseline_problem()) is not None:
         return problem
-    probe = ctx.read("no Authorization header", None)
-    return expect_refused([probe], what="request without a token",
+    probes = [ctx.read("GET /dossiers with no Authorization header", None)]
+    own_id, _ = ctx.own_dossier()
+    if own_id is not None:
+        probes.append(ctx.read("GET /dossiers/{dossier_id} of an existing dossier with no "
+                               "Authorization header", None, path=f"{DOSSIERS_PATH}/{own_id}"))
+    probes.append(ctx.post("POST /dossiers (a valid dossier) with no Authorization header", None,
+                           ctx.dossier_body(60)))
+    return expect_refused(probes, what="request without a token",
                           accepted_means="served to an anonymous caller",
                           refused=frozenset({401}))
 
