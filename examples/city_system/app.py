@@ -137,9 +137,10 @@ class CityApi:
         try:
             body = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            if active("auth.leaky_errors"):
-                return PlainTextResponse(traceback.format_exc(), status_code=500)
-            raise ApiError(400, "request body is not valid JSON") from exc
+            if active("auth.leaky_errors"):  # the right status, the stack trace in its message
+                raise ApiError(400, traceback.format_exc()[:500]) from exc  # Error.message: 500
+            raise ApiError(422 if active("auth.malformed_json_422") else 400,
+                           "request body is not valid JSON") from exc
         if active("conformance.server_error_on_bad_input") and _has_long_name(body):
             raise RuntimeError("full_name does not fit the column")
         invalid = spec.dossier_errors(body)
@@ -237,7 +238,8 @@ class CityApi:
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(400, "request body is not valid JSON") from exc
+            raise ApiError(422 if active("auth.malformed_json_422") else 400,
+                           "request body is not valid JSON") from exc
         if active("auth.notification_schema_unchecked"):  # whatever JSON came, stored as strings
             fields = event if isinstance(event, dict) else {}
             event = {k: str(fields.get(k, "")) for k in ("event_id", "type", "personal_id")}

@@ -168,3 +168,28 @@ def schema_violation(ctx: AuthContext) -> CheckResult:
         return probes
     return _sent_to(probes, expect_documented_error(
         probes, 422, what="well-formed JSON that breaks the schema", accepted_means="accepted"))
+
+
+@check("AUTH-MALFORMED-BODY", severity=Severity.LOW,
+       requirements=["CONN-MALFORMED-REQUEST", "CONN-ERROR-BODY"],
+       defect="auth.malformed_json_422",
+       title="A request body that is not JSON (a valid body cut off mid-document) is refused "
+             "with 400 and the spec's Error body, on every operation with a JSON body whose "
+             "spec documents 400.")
+def malformed_body(ctx: AuthContext) -> CheckResult:
+    """A valid body cut off mid-document is refused with 400 and the Error body: the spec's
+    BadRequest is "Malformed request (e.g. body is not JSON)" and keeps 422 for well-formed JSON
+    that does not match the schema (the webhook's body signed by the NPDB, so only the syntax is
+    wrong)."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+
+    def cut_off(op: Operation) -> list[tuple[str, bytes, dict[str, str]]]:
+        whole = _json_bytes(_valid(ctx, op, 12))
+        return [("with a valid body cut off mid-document (not JSON)", whole[:len(whole) // 2], {})]
+
+    probes = _probe_each(ctx, 400, cut_off)
+    if isinstance(probes, CheckResult):
+        return probes
+    return _sent_to(probes, expect_documented_error(
+        probes, 400, what="body that is not JSON", accepted_means="processed"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from harness.registry import Suite
 from harness.suites.auth.access import error_leak, object_level, scope_enforced
 from harness.suites.auth.answers import error_fields, notify_ack
-from harness.suites.auth.bodies import body_limit, media_type, schema_violation
+from harness.suites.auth.bodies import body_limit, malformed_body, media_type, schema_violation
 from harness.suites.auth.context import AuthContext, make_context
 from harness.suites.auth.headers import response_headers
 from harness.suites.auth.identifiers import dossier_id
@@ -48,7 +48,8 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
     mtls_required, mtls_expired, mtls_foreign_ca,
     bola_list, idempotency_tenant, idempotency_replay,
     list_limit, list_filters, response_headers,
-    scope_enforced, object_level, dossier_id, body_limit, media_type, schema_violation, error_leak,
+    scope_enforced, object_level, dossier_id, body_limit, media_type, schema_violation, malformed_body,
+    error_leak,
     error_fields,
     undocumented_method, rate_limit),
     state={
