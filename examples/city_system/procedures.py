@@ -15,9 +15,6 @@ import yaml
 
 from harness import resources
 
-# libyaml where PyYAML has it (the wheels do): the same data, parsed several times faster.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 BIRTH = "1.001193"
 MARRIAGE = "1.000894"
 DEATH = "1.000656"
@@ -60,7 +57,7 @@ def allowed_fields_by_purpose(path: Path = PURPOSES_FILE) -> dict[str, frozenset
     """code -> fields the NPDB allows for that purpose; empty when the file is absent."""
     if not path.exists():
         return {}
-    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     entries = raw.get("purposes", raw) if isinstance(raw, dict) else raw
     result: dict[str, frozenset[str]] = {}
     if isinstance(entries, dict):  # {code: {fields: [...]}}
