@@ -56,6 +56,12 @@ def _new_dossier_id() -> str:
     return str(uuid.uuid4())
 
 
+def _not_json() -> ApiError:
+    """The spec's BadRequest for a body that is not JSON (422 only under its switch)."""
+    return ApiError(422 if active("auth.malformed_json_422") else 400,
+                    "request body is not valid JSON")
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, *, fields: list[str] | None = None,
                  headers: dict[str, str] | None = None) -> None:
@@ -139,8 +145,7 @@ class CityApi:
         except (ValueError, UnicodeDecodeError) as exc:
             if active("auth.leaky_errors"):  # the right status, the stack trace in its message
                 raise ApiError(400, traceback.format_exc()[:500]) from exc  # Error.message: 500
-            raise ApiError(422 if active("auth.malformed_json_422") else 400,
-                           "request body is not valid JSON") from exc
+            raise _not_json() from exc
         if active("conformance.server_error_on_bad_input") and _has_long_name(body):
             raise RuntimeError("full_name does not fit the column")
         invalid = spec.dossier_errors(body)
@@ -238,8 +243,7 @@ class CityApi:
         try:
             event = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise ApiError(422 if active("auth.malformed_json_422") else 400,
-                           "request body is not valid JSON") from exc
+            raise _not_json() from exc
         if active("auth.notification_schema_unchecked"):  # whatever JSON came, stored as strings
             fields = event if isinstance(event, dict) else {}
             event = {k: str(fields.get(k, "")) for k in ("event_id", "type", "personal_id")}

@@ -253,6 +253,33 @@ def _undecided(probe: Probe) -> CheckResult:
                                *probe.evidence())
 
 
+def _listed(ctx: AuthContext, *, settle_s: float = 0.0
+            ) -> tuple[LimitSchema, OwnDossiers, Page] | CheckResult:
+    """What every list check starts from: the limit schema, the portal's dossiers (enough to
+    judge the list) and the largest page of them; or why the check cannot judge."""
+    if (problem := ctx.baseline_problem()) is not None:
+        return problem
+    limits = limit_schema()
+    needed = fill_target(limits)
+    fill = own_dossiers(ctx)
+    if not fill.enough(needed):
+        return _not_enough(fill, needed)
+    full = full_list(ctx, fill, settle_s=settle_s)
+    if not full.served:
+        return _undecided(full.probe)
+    return limits, fill, full
+
+
+def _failed(problems: list[tuple[str, Probe]], title: str, *more: Evidence) -> CheckResult:
+    """The findings of a list check: the first in the summary, each as a note (up to 10), the
+    exchanges of the first three."""
+    return CheckResult.failed(
+        f"{problems[0][0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+        *[Evidence.note(why, title=title) for why, _ in problems[:10]],
+        *[e for _, probe in problems[:3] for e in probe.evidence()], *more,
+        findings=float(len(problems)))
+
+
 @check("AUTH-LIST-LIMIT", severity=Severity.MEDIUM,
        title="The dossier list honours limit exactly, applies its default, refuses out-of-range "
              "values and lists newest first.",
@@ -263,16 +290,9 @@ def _undecided(probe: Probe) -> CheckResult:
 def list_limit(ctx: AuthContext) -> CheckResult:
     """The dossier list honours limit exactly, applies its default, refuses out-of-range values
     and lists newest first."""
-    if (problem := ctx.baseline_problem()) is not None:
-        return problem
-    limits = limit_schema()
-    needed = fill_target(limits)
-    fill = own_dossiers(ctx)
-    if not fill.enough(needed):
-        return _not_enough(fill, needed)
-    full = full_list(ctx, fill)
-    if not full.served:
-        return _undecided(full.probe)
+    if isinstance(listed := _listed(ctx), CheckResult):
+        return listed
+    limits, fill, full = listed
     known = len(fill.known | set(full.ids))
     problems: list[tuple[str, Probe]] = []
     if len(full.ids) > limits.maximum or len(full.ids) < min(limits.maximum, known):
@@ -299,11 +319,7 @@ def list_limit(ctx: AuthContext) -> CheckResult:
     refusals, undecided = _refusal_problems(ctx, [f"limit={v}" for v in out_of_range(limits)])
     problems += refusals
     if problems:
-        return CheckResult.failed(
-            f"{problems[0][0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
-            *[Evidence.note(why, title="list finding") for why, _ in problems[:10]],
-            *[e for _, probe in problems[:3] for e in probe.evidence()],
-            findings=float(len(problems)))
+        return _failed(problems, "list finding")
     if undecided is not None:
         return _undecided(undecided)
     return CheckResult.passed(
@@ -325,16 +341,9 @@ def list_limit(ctx: AuthContext) -> CheckResult:
 def list_filters(ctx: AuthContext) -> CheckResult:
     """Each status filter of the dossier list lists exactly the caller's dossiers with that
     status, and an unknown status value is refused."""
-    if (problem := ctx.baseline_problem()) is not None:
-        return problem
-    limits = limit_schema()
-    needed = fill_target(limits)
-    fill = own_dossiers(ctx)
-    if not fill.enough(needed):
-        return _not_enough(fill, needed)
-    full = full_list(ctx, fill, settle_s=SETTLE_S)
-    if not full.served:
-        return _undecided(full.probe)
+    if isinstance(listed := _listed(ctx, settle_s=SETTLE_S), CheckResult):
+        return listed
+    limits, _, full = listed
     problems: list[tuple[str, Probe]] = []
     counts: dict[str, int] = {}
     for value in status_values():
@@ -364,13 +373,9 @@ def list_filters(ctx: AuthContext) -> CheckResult:
     refusals, undecided = _refusal_problems(ctx, ["status=unknown-status"])
     problems += refusals
     if problems:
-        return CheckResult.failed(
-            f"{problems[0][0]}" + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
-            *[Evidence.note(why, title="filter finding") for why, _ in problems[:10]],
-            *[e for _, probe in problems[:3] for e in probe.evidence()],
-            Evidence.note(", ".join(f"{i.get('dossier_id')}: {i.get('status')}"
-                                    for i in (full.items or [])[:40]), title="unfiltered list"),
-            findings=float(len(problems)))
+        return _failed(problems, "filter finding", Evidence.note(
+            ", ".join(f"{i.get('dossier_id')}: {i.get('status')}" for i in (full.items or [])[:40]),
+            title="unfiltered list"))
     if undecided is not None:
         return _undecided(undecided)
     shown = ", ".join(f"{v}: {n}" for v, n in counts.items())

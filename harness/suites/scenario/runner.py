@@ -263,7 +263,8 @@ class ScenarioDriver:
     def _run_step(self, run: StepRun, step: Step, body: dict[str, Any],
                   bindings: dict[str, Any]) -> StepRun:
         wall_start = time.time()
-        people = set(_personal_ids(body))
+        named = set(_strings(body))
+        people = {text for text in named if _is_personal_id(text)}
         try:
             mark = self.admin.audit_mark()
             for fault in step.faults:
@@ -284,7 +285,7 @@ class ScenarioDriver:
             # Calls that began before the step (a held-open timeout fault) are not this step's.
             run.audit = [entry for entry in map(as_dict, self.admin.audit(since_id=mark))
                          if float(entry.get("ts") or wall_start) >= wall_start - 0.05
-                         and _about_step(entry, people, set(_strings(body)))]
+                         and _about_step(entry, people, named)]
         except Exception as failure:  # noqa: BLE001
             run.error = f"audit log unreadable: {type(failure).__name__}: {failure}"
         if step.npdb_event is not None and run.error is None:
@@ -350,14 +351,8 @@ def _lease(admin: AdminAPI, step: Step) -> contextlib.AbstractContextManager[Non
     return admin.lease("exclusive" if step.faults else "shared")
 
 
-def _personal_ids(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [value] if len(value) == 12 and value.isdigit() else []
-    if isinstance(value, dict):
-        return [pid for v in value.values() for pid in _personal_ids(v)]
-    if isinstance(value, list):
-        return [pid for v in value for pid in _personal_ids(v)]
-    return []
+def _is_personal_id(text: str) -> bool:
+    return len(text) == 12 and text.isdigit()
 
 
 def _strings(value: Any) -> list[str]:
