@@ -8,6 +8,7 @@ through importlib.resources. Every caller asks this module instead of building a
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -82,3 +83,9 @@ def default_output_dir() -> Path:
 def default_work_root() -> Path:
     """Scratch state (mock NPDB, demo): the checkout's .popcert, or ./.popcert when installed."""
     return SOURCE_ROOT / ".popcert" if not installed() else Path.cwd() / ".popcert"
+
+
+def user_cache_dir() -> Path:
+    """Derived data worth keeping between runs (never results): ``$XDG_CACHE_HOME/popcert``."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "popcert"

@@ -72,6 +72,19 @@ def _no_redirect_target(self: requests.sessions.SessionRedirectMixin, resp: requ
 
 requests.Session.get_redirect_target = _no_redirect_target  # type: ignore[method-assign]
 
+# Nothing from the environment: no proxy (traffic goes to the declared host only), no ~/.netrc
+# credentials sent to the SUT, no CA bundle but the run's. (requests otherwise re-reads the whole
+# environment on every request.)
+_original_init = requests.Session.__init__
+
+
+def _init(self: requests.Session) -> None:
+    _original_init(self)
+    self.trust_env = False
+
+
+requests.Session.__init__ = _init  # type: ignore[method-assign]
+
 # Session.send, not .request: schemathesis' probes send prepared requests directly.
 _original_send = requests.Session.send
 _original_iter_content = requests.models.Response.iter_content
