@@ -16,6 +16,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from popcert_npdb import reference_data as ref
@@ -96,6 +97,22 @@ class Overlay:
     household_births: dict[str, list[str]] = field(default_factory=dict)
 
 
+@lru_cache(maxsize=4)
+def _templates(seed: int) -> tuple[tuple[tuple[Member, ...], ...],
+                                   tuple[tuple[tuple[int, int, int, int | None], ...], ...]]:
+    """A seed's household templates (immutable, so shared by every Population of the process:
+    the harness rebuilds the register for each run), and what identity verification reads of
+    each member as flat tuples: (tyear, gender, household, the offset salting the family name
+    if it is the father's)."""
+    rng = random.Random(seed)
+    templates = tuple(make_template(rng) for _ in range(N_TEMPLATES))
+    identities = tuple(tuple(
+        (m.tyear, m.gender, m.household,
+         m.father if m.relation in ("son", "daughter") and m.father is not None else None)
+        for m in template) for template in templates)
+    return templates, identities
+
+
 class Population:
     """The synthetic register. ``citizen(i)`` and ``by_personal_id(pid)`` are O(1)."""
 
@@ -103,14 +120,7 @@ class Population:
         self.seed = seed
         self.size = size
         self._key = _mix(seed * 0x100000001B3 + 0xC0FFEE)
-        rng = random.Random(seed)
-        self._templates = [make_template(rng) for _ in range(N_TEMPLATES)]
-        # What identity verification reads of each template member, as flat tuples:
-        # (tyear, gender, household, the offset salting the family name if it is the father's).
-        self._id_templates = [tuple(
-            (m.tyear, m.gender, m.household,
-             m.father if m.relation in ("son", "daughter") and m.father is not None else None)
-            for m in template) for template in self._templates]
+        self._templates, self._id_templates = _templates(seed)
         total = sum(p for _, _, p in ref.PROVINCES)
         mult = {code: max(1, round(p * SLOT_SCALE / total)) for code, _, p in ref.PROVINCES}
         slots = [(code, j) for code, _, _ in ref.PROVINCES for j in range(mult[code])]
