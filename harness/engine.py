@@ -212,7 +212,7 @@ class Engine:
             self._stop_children()
         finally:
             self.log.close()
-        document = self._write_report(complete=self.interrupted is None)
+        document = self._write_report(complete=self.interrupted is None, last=True)
         verdict = Verdict(document.verdict.status, document.verdict.reasons,
                           document.verdict.blocking, document.verdict.inconclusive)
         return RunOutcome(self.run_dir, document, verdict, self.files)
@@ -314,18 +314,21 @@ class Engine:
             self.progress.result(record)
 
     # --- reporting ---------------------------------------------------------------------------
-    def _write_report(self, complete: bool) -> ReportDocument:
+    def _write_report(self, complete: bool, last: bool = False) -> ReportDocument:
         document = build_report(self.facts, self.records, RunEnd(
             complete, self.interrupted, datetime.now(UTC),
             round(time.monotonic() - self._clock_started, 3), tuple(self.phases)))
-        self.files = write_report_files(document, self.run_dir)
+        # A report written while suites remain is replaced by the next one: only the run's last
+        # is checked against the schema (the renderers read the typed document either way).
+        self.files = write_report_files(document, self.run_dir, check=last)
         return document
 
 
-def write_report_files(document: ReportDocument, run_dir: Path) -> dict[str, Path]:
+def write_report_files(document: ReportDocument, run_dir: Path, *,
+                       check: bool = True) -> dict[str, Path]:
     from harness.report.render import render_all
 
-    return render_all(document, run_dir)
+    return render_all(document, run_dir, check=check)
 
 
 def _close(generator: Iterator[Any] | None) -> None:

@@ -248,6 +248,22 @@ def test_report_json_reads_back_as_the_document_the_run_wrote(
     assert [r.check.id for r in document.results if r.waived] == ["SAST-T-WAIVED"]
 
 
+def test_only_the_last_report_of_a_run_is_checked_against_the_schema(
+        tmp_path: Path, passing_and_failing: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The reports written between suites are replaced by the next: checking each cost a full
+    # schema validation per suite. The one the run ends with is always checked.
+    checked: list[bool] = []
+    write = harness.engine.write_report_files
+
+    def spy(document: Any, run_dir: Path, *, check: bool = True) -> Any:
+        checked.append(check)
+        return write(document, run_dir, check=check)
+
+    monkeypatch.setattr(harness.engine, "write_report_files", spy)
+    run(tmp_path)
+    assert checked == [False, False, True]
+
+
 def test_an_expired_waiver_does_not_certify(tmp_path: Path, passing_and_failing: None) -> None:
     outcome = run(tmp_path, waivers=WAIVER % "2026-01-31")
     assert outcome.verdict.status == "NOT CERTIFIED" and outcome.exit_code == 1

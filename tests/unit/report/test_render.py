@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.report.document import ReportDocument
 from harness.report.render import FILE_NAMES, ReportSchemaError, canonical_json, render_all
 from tests.unit.report.sample_report import sample_report
 
@@ -35,3 +36,13 @@ def test_render_refuses_a_report_that_breaks_the_schema(tmp_path: Path) -> None:
 def test_render_refuses_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="pdf"):
         render_all(sample_report(), tmp_path, formats=("pdf",))
+
+
+def test_an_unchecked_typed_document_renders_the_same_files(tmp_path: Path) -> None:
+    # The engine's reports between suites skip the schema check; they must not differ for it.
+    document = ReportDocument.from_json(sample_report())
+    checked = render_all(document, tmp_path / "checked")
+    unchecked = render_all(document, tmp_path / "unchecked", check=False)
+    assert {f: p.read_bytes() for f, p in checked.items()} == {
+        f: p.read_bytes() for f, p in unchecked.items()}
+
