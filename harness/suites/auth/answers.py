@@ -7,7 +7,6 @@ Listed in ``harness.suites.auth.suite.SUITE``.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
@@ -15,7 +14,7 @@ from jsonschema import Draft202012Validator
 
 from harness.checks import CheckResult, Evidence, Severity, check
 from harness.suites.auth.context import AuthContext
-from harness.suites.auth.notify import new_event, npdb_signature
+from harness.suites.auth.notify import fresh_after, new_event, npdb_signature, signed_at_of
 from harness.suites.auth.probe import DOSSIERS_PATH, NOTIFICATIONS_PATH, READ_PATH, Probe
 from harness.suites.auth.spec import connection_spec, schema_breaking
 
@@ -122,16 +121,16 @@ def notify_ack(ctx: AuthContext) -> CheckResult:
     body = new_event(ctx)
     event_id = str(json.loads(body)["event_id"])
     probes: list[Probe] = []
+    signed_at: int | None = None
     for label, expected in (("new notification signed by the NPDB", "accepted"),
                             ("the same notification redelivered with a fresh signature",
                              "duplicate")):
-        if probes:
-            signed_at = int(time.time())
-            while int(time.time()) <= signed_at:  # a fresh signature needs a later second
-                time.sleep(0.2)
-        header = npdb_signature(ctx, body)
+        # A fresh signature needs a later second: the redelivery is signed as the NPDB would
+        # sign it a second on (well inside the 300 s window), not after waiting for one.
+        header = npdb_signature(ctx, body, fresh_after(signed_at))
         if isinstance(header, CheckResult):
             return header
+        signed_at = signed_at_of(header)
         probe = ctx.post(label, None, None, path=NOTIFICATIONS_PATH, raw=body, headers=header)
         probes.append(probe)
         ex = probe.exchange

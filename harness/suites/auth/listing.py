@@ -209,6 +209,7 @@ def full_list(ctx: AuthContext, fill: OwnDossiers, *, settle_s: float = 0.0) -> 
     once those reached a final status), or at the deadline."""
     limits = limit_schema()
     deadline = time.monotonic() + max(LISTED_WAIT_S, settle_s)
+    pause = 0.1  # a compliant SUT settles within moments: look again soon, then less often
     while True:
         page = list_page(ctx, f"limit={limits.maximum}")
         statuses = {str(i.get("dossier_id")): i.get("status") for i in page.items or []}
@@ -217,7 +218,8 @@ def full_list(ctx: AuthContext, fill: OwnDossiers, *, settle_s: float = 0.0) -> 
                                       if c in statuses)
         if not page.served or (listed and settled) or time.monotonic() > deadline:
             return page
-        time.sleep(0.5)
+        time.sleep(pause)
+        pause = min(0.5, pause * 2)
 
 
 def _not_enough(fill: OwnDossiers, needed: int) -> CheckResult:
