@@ -51,6 +51,8 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
     """Ask the mock to emit a residence change and capture its delivery to this SUT."""
     if ctx.admin is None:
         return CheckResult.errored("needs the mock NPDB's admin API to emit a signed notification")
+    if ctx.state.no_subscription is not None:  # already waited SUBSCRIBE_WAIT_S for it this run
+        return CheckResult.errored(ctx.state.no_subscription)
     person = ctx.people[0]
     deadline = time.monotonic() + SUBSCRIBE_WAIT_S
     pause = 0.1  # a SUT subscribes within moments of starting: look again soon, then less often
@@ -64,9 +66,11 @@ def genuine_notification(ctx: AuthContext) -> SignedNotification | CheckResult:
         if ours:
             break
         if time.monotonic() > deadline:
-            return CheckResult.errored(
+            ctx.state.no_subscription = (
                 "the SUT has no NPDB notification subscription for its own endpoint, so no "
-                "genuine notification can be captured",
+                f"genuine notification can be captured (waited {SUBSCRIBE_WAIT_S:g} s)")
+            return CheckResult.errored(
+                ctx.state.no_subscription,
                 Evidence.note(str([d.get("callback_url") for d in emitted.get("deliveries", [])]),
                               title="callback URLs subscribed at the mock"))
         time.sleep(pause)

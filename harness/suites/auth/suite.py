@@ -67,6 +67,10 @@ SUITE = Suite[AuthContext]("auth", make_context, checks=(
             "(AUTH-NOTIFY-SIGNATURE first); notify.npdb_signature() reads it, capturing a "
             "delivery itself when it is empty (AUTH-NOTIFY-FRESHNESS, AUTH-NOTIFY-REDELIVERY, "
             "AUTH-BODY-LIMIT, AUTH-MEDIA-TYPE, AUTH-SCHEMA-VIOLATION)"),
+        "state.no_subscription": (
+            "notify.genuine_notification() sets it when the SUT showed no subscription within "
+            "SUBSCRIBE_WAIT_S; the later notification checks then end with the same error at "
+            "once instead of waiting again"),
         "state.list_fill": (
             "listing.own_dossiers(): the portal's dossiers the list checks judge, topped up by "
             "bounded submissions by the first list check (AUTH-LIST-LIMIT) and reused by "
