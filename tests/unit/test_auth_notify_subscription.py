@@ -48,6 +48,7 @@ def test_a_sut_that_never_subscribes_is_waited_for_once(monkeypatch: pytest.Monk
     assert isinstance(first, CheckResult) and isinstance(second, CheckResult)
     assert first.status == second.status == Status.ERROR
     assert second.summary == first.summary and "no NPDB notification subscription" in first.summary
+    assert second.evidence == first.evidence and first.evidence  # what was subscribed instead
     assert looked >= 2 and admin.emitted == looked  # the second check did not wait again
 
 

@@ -41,8 +41,8 @@ class AuthState:
     baseline: Probe | None = None  # the genuine-token read; emptied after a 429
     own_dossier: tuple[str, Probe] | None = None  # the dossier portal submitted, created once
     subscription_id: str | None = None  # the SUT's NPDB subscription, once a delivery showed it
-    # Why no subscription could be found (waited for once: every notification check needs it)
-    no_subscription: str | None = None
+    # The error (with its evidence) when no subscription showed: waited for once per run
+    no_subscription: CheckResult | None = None
     list_fill: OwnDossiers | None = None  # the portal's dossiers the list checks judge, made once
     # token -> $TOKEN line of each genuine token minted (a credential: never shown in a command)
     credentials: dict[str, ShellVariable] = field(default_factory=dict)
