@@ -29,9 +29,15 @@ RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
 # per-client buckets it is served each time. A refusal is then told apart from the other client's
 # own limit: once the burst is over the same paced reads are sent again, and only when they are
 # all served is the limit "not per client" (refused again: error, its own limit is too tight).
+# The burst must still be running when the other client's last read goes out: a burst that ran
+# out of requests first left the other client an idle shared bucket (a fast host sent its 200
+# refused requests in 0.3 s and a global limit passed). So once refused it goes on paced at the
+# rate that got it refused (above the limit's refill rate, or it would not have been), until
+# the other client's reads are done or DURING_S, at most DURING_CAP requests; and a verdict that
+# the limit is per client needs every one of the other client's reads sent while it still ran.
 OTHER_PROBES = 10
 OTHER_SPACING_S = 0.1
-DURING_MAX_REQUESTS = 200
+DURING_CAP = 1000
 DURING_S = 4.0
 CONTROL_TRIES = 3  # the other client must be served before the burst (it may be finishing a wait)
 CONTROL_WAIT_MAX_S = 3.0
@@ -79,7 +85,11 @@ class _Burst:
     lock: threading.Lock = field(default_factory=threading.Lock)
     stop: threading.Event = field(default_factory=threading.Event)
     limited: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.monotonic)
+    interval_s: float = 0.0  # once refused: the pace, one request per interval across workers
+    next_at: float = 0.0
     sent: int = 0
+    last_answered: float = 0.0  # time.monotonic() of the burst's latest answer
     limited_after: int = 0  # requests sent when the first 429 came
     statuses: Counter[str] = field(default_factory=Counter)
     during: Counter[str] = field(default_factory=Counter)  # answers while the other client asks
@@ -92,17 +102,28 @@ class _Burst:
                 if self.sent >= self.budget:
                     return
                 self.sent += 1
+                now = time.monotonic()
+                slot = max(now, self.next_at)
+                self.next_at = slot + self.interval_s
+            if slot > now and self.stop.wait(slot - now):
+                with self.lock:
+                    self.sent -= 1  # not sent after all
+                return
             probe = ctx.read("request in a burst from one client (portal-readonly)", token)
             status = str(probe.exchange.status or "no answer")
             with self.lock:
+                self.last_answered = time.monotonic()
                 self.statuses[status] += 1
                 if self.limited.is_set():
                     self.during[status] += 1
                 if probe.exchange.status == 429 and not self.first_limited:
                     self.first_limited.append(probe)
                     self.limited_after = self.sent
-                    # go on, bounded, while the other client is probed
-                    self.budget = self.sent + DURING_MAX_REQUESTS
+                    # go on, paced at the rate that got it refused and bounded, while the other
+                    # client is probed
+                    rate = self.sent / max(1e-3, time.monotonic() - self.started)
+                    self.interval_s = 1.0 / rate
+                    self.budget = self.sent + min(DURING_CAP, int(rate * DURING_S) + RATE_WORKERS)
                     self.deadline = time.monotonic() + DURING_S
                     self.limited.set()
                 elif probe.exchange.error is not None:
@@ -134,6 +155,7 @@ def rate_limit(ctx: AuthContext) -> CheckResult:
             "is served during another client's burst proves nothing", *control.evidence())
     burst = _Burst(budget=max_requests, deadline=time.monotonic() + window_s)
     others: list[Probe] = []
+    sent_at: list[float] = []  # when each of portal-b's reads during the burst went out
     # The host's health over the burst: a saturated host sends it too slowly to meet a limit.
     with HealthMonitor("rate-limit burst") as monitor:
         started = time.monotonic()
@@ -142,7 +164,8 @@ def rate_limit(ctx: AuthContext) -> CheckResult:
             for _ in range(RATE_WORKERS):
                 pool.submit(burst.worker, ctx, token)
             if burst.limited.wait(timeout=window_s + 1.0):
-                others = _paced_reads(ctx, other_token, "during portal-readonly's burst")
+                others = _paced_reads(ctx, other_token, "during portal-readonly's burst",
+                                      sent_at)
             burst.stop.set()
         elapsed = time.monotonic() - started
     sent = burst.sent
@@ -153,7 +176,8 @@ def rate_limit(ctx: AuthContext) -> CheckResult:
                               title="answers by status"))
     numbers = {"requests": float(sent), "rate_per_s": round(rate, 1), "elapsed_s": round(elapsed, 2)}
     if burst.first_limited:
-        return _judge_limited(ctx, other_token, burst, others, control, measured, numbers)
+        return _judge_limited(ctx, other_token, burst, others, control, measured, numbers,
+                              sent_at)
     served = sum(v for k, v in burst.statuses.items() if k.isdigit() and 200 <= int(k) < 300)
     if burst.failures and served == 0:
         return CheckResult.errored("the SUT stopped answering during the burst",
@@ -169,12 +193,16 @@ def rate_limit(ctx: AuthContext) -> CheckResult:
     return CheckResult.failed(summary, *measured, *health, **numbers)
 
 
-def _paced_reads(ctx: AuthContext, token: str, when: str) -> list[Probe]:
-    """The other client's OTHER_PROBES reads, OTHER_SPACING_S apart."""
+def _paced_reads(ctx: AuthContext, token: str, when: str,
+                 sent_at: list[float] | None = None) -> list[Probe]:
+    """The other client's OTHER_PROBES reads, OTHER_SPACING_S apart (``sent_at`` gets the time
+    each one went out)."""
     probes: list[Probe] = []
     for n in range(1, OTHER_PROBES + 1):
         if n > 1:
             time.sleep(OTHER_SPACING_S)
+        if sent_at is not None:
+            sent_at.append(time.monotonic())
         probes.append(ctx.read(f"portal-b reading {when} ({n}/{OTHER_PROBES})", token))
         if probes[-1].exchange.error is not None:
             break
@@ -187,8 +215,8 @@ def _wait_retry_after(probe: Probe) -> None:
 
 
 def _judge_limited(ctx: AuthContext, other_token: str, burst: _Burst, others: list[Probe],
-                   control: Probe, measured: tuple[Evidence, ...], numbers: dict[str, float]
-                   ) -> CheckResult:
+                   control: Probe, measured: tuple[Evidence, ...], numbers: dict[str, float],
+                   sent_at: list[float]) -> CheckResult:
     """The burst got a 429: its Retry-After, then the other client's answers during it (and,
     when refused, the same reads without the burst)."""
     probe = burst.first_limited[0]
@@ -225,6 +253,12 @@ def _judge_limited(ctx: AuthContext, other_token: str, burst: _Burst, others: li
         return CheckResult.errored(f"could not decide whether the limit is per client: "
                                    f"{bad.description} → {said(bad.exchange)}",
                                    *bad.evidence(), during, *measured)
+    after = [p for p, at in zip(others, sent_at, strict=False) if at > burst.last_answered]
+    if after:
+        return CheckResult.errored(
+            f"portal-readonly's burst ended ({burst.sent} requests) before {len(after)} of "
+            f"portal-b's {len(others)} reads went out, so portal-b being served then proves "
+            "nothing about a per-client limit", *after[0].evidence(), during, *measured)
     if burst.during.get("429", 0) == 0:
         return CheckResult.errored(
             "portal-readonly was no longer refused while portal-b was probed, so portal-b being "
