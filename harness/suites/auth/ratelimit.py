@@ -38,7 +38,7 @@ RETRY_AFTER_MAX_S = 3600  # a longer wait is a lock-out, not a rate limit
 OTHER_PROBES = 10
 OTHER_SPACING_S = 0.1
 DURING_CAP = 1000
-DURING_S = 4.0
+DURING_S = 8.0
 CONTROL_TRIES = 3  # the other client must be served before the burst (it may be finishing a wait)
 CONTROL_WAIT_MAX_S = 3.0
 
@@ -89,22 +89,30 @@ class _Burst:
     interval_s: float = 0.0  # once refused: the pace, one request per interval across workers
     next_at: float = 0.0
     sent: int = 0
-    last_answered: float = 0.0  # time.monotonic() of the burst's latest answer
+    ended_at: float | None = None  # when it ran out (budget or deadline) before being stopped
     limited_after: int = 0  # requests sent when the first 429 came
     statuses: Counter[str] = field(default_factory=Counter)
     during: Counter[str] = field(default_factory=Counter)  # answers while the other client asks
     first_limited: list[Probe] = field(default_factory=list)
     failures: list[Probe] = field(default_factory=list)
 
+    def _ran_out(self) -> None:
+        with self.lock:
+            if self.ended_at is None and not self.stop.is_set():
+                self.ended_at = time.monotonic()
+
     def worker(self, ctx: AuthContext, token: str) -> None:
-        while not self.stop.is_set() and time.monotonic() < self.deadline:
+        while not self.stop.is_set():
             with self.lock:
-                if self.sent >= self.budget:
-                    return
-                self.sent += 1
-                now = time.monotonic()
-                slot = max(now, self.next_at)
-                self.next_at = slot + self.interval_s
+                spent = self.sent >= self.budget or time.monotonic() >= self.deadline
+                if not spent:
+                    self.sent += 1
+                    now = time.monotonic()
+                    slot = max(now, self.next_at)
+                    self.next_at = slot + self.interval_s
+            if spent:
+                self._ran_out()
+                return
             if slot > now and self.stop.wait(slot - now):
                 with self.lock:
                     self.sent -= 1  # not sent after all
@@ -112,7 +120,6 @@ class _Burst:
             probe = ctx.read("request in a burst from one client (portal-readonly)", token)
             status = str(probe.exchange.status or "no answer")
             with self.lock:
-                self.last_answered = time.monotonic()
                 self.statuses[status] += 1
                 if self.limited.is_set():
                     self.during[status] += 1
@@ -253,7 +260,8 @@ def _judge_limited(ctx: AuthContext, other_token: str, burst: _Burst, others: li
         return CheckResult.errored(f"could not decide whether the limit is per client: "
                                    f"{bad.description} → {said(bad.exchange)}",
                                    *bad.evidence(), during, *measured)
-    after = [p for p, at in zip(others, sent_at, strict=False) if at > burst.last_answered]
+    ended = burst.ended_at
+    after = [p for p, at in zip(others, sent_at, strict=False) if ended is not None and at > ended]
     if after:
         return CheckResult.errored(
             f"portal-readonly's burst ended ({burst.sent} requests) before {len(after)} of "
