@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from datetime import date
+from itertools import accumulate
 from typing import NamedTuple
 
 REFERENCE_DATE = date(2025, 12, 31)  # "today" of the synthetic register: deterministic ages
@@ -38,8 +39,8 @@ def child_relation(gender: int) -> str:
 # and rng.choices make (CPython's randrange(a, b + 1) is a + _randbelow(b - a + 1)), so the
 # templates of a seed never change; tests/unit/mock/test_npdb_population.py pins them.
 _KINDS = ("single", "couple", "family", "single_parent", "three_gen")
-_KIND_CUMULATIVE = (14, 28, 78, 86, 100)
-_KIND_TOTAL = 100.0
+_KIND_CUMULATIVE = tuple(accumulate((14, 14, 50, 8, 14)))  # the weights, in _KINDS order
+_KIND_TOTAL = _KIND_CUMULATIVE[-1] + 0.0
 _HEAD_YEARS = {"couple": (1945, 2003), "family": (1955, 1998), "single_parent": (1960, 1995),
                "three_gen": (1965, 1995)}
 _OLD_STATUS = ("widowed", "divorced")
@@ -55,7 +56,7 @@ def make_template(rng: random.Random) -> tuple[Member, ...]:
     while len(members) < CHUNK:
         free = CHUNK - len(members)
         base = len(members)
-        kind = _KINDS[bisect_right(_KIND_CUMULATIVE, uniform() * _KIND_TOTAL, 0, 4)]
+        kind = _KINDS[bisect_right(_KIND_CUMULATIVE, uniform() * _KIND_TOTAL, 0, len(_KINDS) - 1)]
         # Every kind's size is drawn, whichever kind was chosen (as the templates always were).
         family, single_parent, three_gen = 3 + below(3), 2 + below(2), 4 + below(2)
         size = {"single": 1, "couple": 2, "family": family, "single_parent": single_parent,

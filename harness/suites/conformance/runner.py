@@ -198,7 +198,8 @@ def command(plan: FuzzPlan, config: Path, ndjson: Path) -> list[str]:
 def child_environment(plan: FuzzPlan) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k.lower() not in PROXY_VARIABLES}
     # Hypothesis keeps its Unicode tables under its storage directory, by default in the child's
-    # fresh working folder: every run then rebuilt them (2.4 s of CPU scanning all code points).
+    # fresh working folder: every run then rebuilt them by scanning all code points (about 0.9 s
+    # of the child's CPU, bench/conformance_child.py).
     # They depend only on the Python build, so they live in the user's cache; no examples do
     # (generation.database is "none").
     env.setdefault(HYPOTHESIS_STORAGE_ENV, str(user_cache_dir() / "hypothesis"))
